@@ -1,0 +1,122 @@
+//! The errors of every stage, and the exit code each one maps to.
+//!
+//! Library code returns these typed errors; `main` prints them once and turns
+//! them into the documented exit codes.
+
+use std::path::PathBuf;
+
+/// Documented process exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Everything succeeded.
+    Success = 0,
+    /// Verification found a difference, or a report found loss.
+    Difference = 1,
+    /// Bad flags, a bad map, an unknown table: nothing was done.
+    Usage = 2,
+    /// A failure while running: connection lost, disk full, a value that failed to convert.
+    Runtime = 3,
+}
+
+/// Every failure pg2sqlite reports.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("cannot connect to PostgreSQL at {target}: {reason}\n  hint: {hint}")]
+    Connect {
+        target: String,
+        reason: String,
+        hint: String,
+    },
+
+    #[error("PostgreSQL error while {doing}: {source}")]
+    Postgres {
+        doing: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[error("{0}")]
+    Snapshot(String),
+
+    #[error("planning failed:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Plan(Vec<String>),
+
+    #[error("target {path}: {reason}")]
+    Target { path: PathBuf, reason: String },
+
+    #[error("SQLite error while {doing} in {path}: {source}")]
+    Sqlite {
+        doing: String,
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("table {table}, column {column}: {reason}")]
+    Convert {
+        table: String,
+        column: String,
+        reason: String,
+    },
+
+    #[error("table {table}: {reason}")]
+    Integrity { table: String, reason: String },
+
+    #[error("interrupted: {0}")]
+    Aborted(String),
+}
+
+impl Error {
+    /// The exit code this error is reported with.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Usage(_) | Error::Plan(_) | Error::Target { .. } => ExitCode::Usage,
+            Error::Connect { .. }
+            | Error::Postgres { .. }
+            | Error::Snapshot(_)
+            | Error::Sqlite { .. }
+            | Error::Io { .. }
+            | Error::Convert { .. }
+            | Error::Integrity { .. }
+            | Error::Aborted(_) => ExitCode::Runtime,
+        }
+    }
+
+    /// Wraps a PostgreSQL error with what we were doing when it happened.
+    pub fn pg(doing: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
+        let doing = doing.into();
+        move |source| Error::Postgres { doing, source }
+    }
+
+    /// Wraps a SQLite error with what we were doing and on which file.
+    pub fn sqlite(
+        doing: impl Into<String>,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(rusqlite::Error) -> Error {
+        let doing = doing.into();
+        let path = path.into();
+        move |source| Error::Sqlite {
+            doing,
+            path,
+            source,
+        }
+    }
+
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,34 @@
+//! pg2sqlite moves data back from PostgreSQL into SQLite.
+//!
+//! The crate reads as the pipeline it implements:
+//!
+//! ```text
+//!  PostgreSQL                                                         SQLite
+//!  ──────────                                                         ──────
+//!  catalog ──► plan ──► chunk queue ──► N readers (binary COPY, one     staging file
+//!  (source)   (plan)    (source)        exported snapshot)              (sink)
+//!                                          │ raw rows                     ▲
+//!                                          ▼                              │
+//!                                   rayon converters ──► bounded ──► one writer thread
+//!                                   (mapping: rows →     channel     (sink: INSERT, then
+//!                                    Arrow RecordBatch)               indexes, fsync, rename)
+//! ```
+//!
+//! SQL issued against PostgreSQL, in order:
+//!
+//! 1. `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_export_snapshot()`
+//!    on a coordinator connection, which stays open until the copy ends;
+//! 2. catalog queries on `pg_catalog` inside that snapshot;
+//! 3. `min`/`max` of integer primary keys and `pg_relation_size` to plan chunks;
+//! 4. on each reader connection `SET TRANSACTION SNAPSHOT '…'`, then for each chunk
+//!    `COPY (SELECT … FROM ONLY t WHERE <key or ctid range>) TO STDOUT (FORMAT binary)`.
+
+pub mod cli;
+pub mod error;
+pub mod mapping;
+pub mod pipeline;
+pub mod plan;
+pub mod progress;
+pub mod sink;
+pub mod source;
+pub mod summary;

@@ -1,0 +1,94 @@
+//! The `pg2sqlite` binary: parse, run, and turn errors into exit codes in one place.
+
+use std::io::Write;
+use std::process::ExitCode as ProcessExit;
+
+use clap::Parser;
+
+use pg2sqlite::cli::{Cli, Command, SyncArgs};
+use pg2sqlite::error::{Error, ExitCode, Result};
+use pg2sqlite::pipeline::{full_sync, FullSyncOptions};
+use pg2sqlite::plan::TableSelection;
+use pg2sqlite::progress::ProgressMode;
+use pg2sqlite::sink::staging::ExistingTarget;
+use pg2sqlite::source::connect::SourceConfig;
+use pg2sqlite::source::snapshot::Consistency;
+
+fn main() -> ProcessExit {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ProcessExit::from(if e.use_stderr() {
+                ExitCode::Usage as u8
+            } else {
+                ExitCode::Success as u8
+            });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ProcessExit::from(code as u8),
+        Err(e) => {
+            if let Error::Io { source, .. } = &e {
+                if source.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ProcessExit::SUCCESS;
+                }
+            }
+            eprintln!("error: {e}");
+            ProcessExit::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Sync(args) => sync(args),
+    }
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8)
+}
+
+fn sync(args: SyncArgs) -> Result<ExitCode> {
+    let jobs = match args.jobs {
+        Some(0) => return Err(Error::Usage("--jobs must be at least 1".into())),
+        Some(n) => n,
+        None => default_jobs(),
+    };
+    let opts = FullSyncOptions {
+        source: SourceConfig::resolve(&args.source.source)?,
+        target: args.target,
+        existing: if args.full {
+            ExistingTarget::Replace
+        } else {
+            ExistingTarget::Refuse
+        },
+        schemas: args.schema,
+        selection: TableSelection {
+            include: args.tables,
+            exclude: args.exclude,
+        },
+        jobs,
+        consistency: if args.allow_inconsistent {
+            Consistency::AllowInconsistent
+        } else {
+            Consistency::Snapshot
+        },
+        progress: ProgressMode::detect(args.quiet || args.json),
+    };
+    let summary = full_sync(&opts)?;
+    let mut stdout = std::io::stdout().lock();
+    let text = if args.json {
+        summary.to_json() + "\n"
+    } else {
+        summary.to_text()
+    };
+    stdout
+        .write_all(text.as_bytes())
+        .map_err(Error::io("stdout"))?;
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,154 @@
+//! PostgreSQL dates and timestamps (days and microseconds since 2000-01-01) as text.
+//!
+//! Written by hand rather than through a date library because PostgreSQL's range is
+//! wider than most (4713 BC to 294276 AD) and its infinities must stay infinities.
+
+use std::fmt::Write;
+
+/// Days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
+const PG_EPOCH_DAYS_FROM_UNIX: i64 = 10_957;
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+/// Microseconds from 1970-01-01 to 2000-01-01.
+pub const PG_EPOCH_MICROS_FROM_UNIX: i64 = PG_EPOCH_DAYS_FROM_UNIX * MICROS_PER_DAY;
+
+/// Proleptic Gregorian (year, month, day) of a day count since 1970-01-01
+/// (Howard Hinnant's `civil_from_days`). Year 0 is 1 BC, as in astronomy.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365; // [0, 399]
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11]
+    let d = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
+    let m = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
+    let year = if m <= 2 { y + 1 } else { y };
+    // Both fit: d in 1..=31 and m in 1..=12 by construction.
+    (year, u32::try_from(m).unwrap_or(0), u32::try_from(d).unwrap_or(0))
+}
+
+/// Writes `YYYY-MM-DD`, PostgreSQL style for years outside 1..=9999
+/// (`10000-01-01`, `0044-03-15 BC`). Returns whether the date is BC, so the caller
+/// can put the ` BC` suffix after a time part, where PostgreSQL puts it.
+fn write_date(out: &mut String, days_since_unix: i64) -> bool {
+    let (year, month, day) = civil_from_days(days_since_unix);
+    let (shown_year, bc) = if year <= 0 {
+        (1 - year, true)
+    } else {
+        (year, false)
+    };
+    let _ = write!(out, "{shown_year:04}-{month:02}-{day:02}");
+    bc
+}
+
+/// PostgreSQL `date` (days since 2000-01-01) as `YYYY-MM-DD`.
+pub fn format_date(out: &mut String, pg_days: i32) {
+    match pg_days {
+        i32::MAX => out.push_str("infinity"),
+        i32::MIN => out.push_str("-infinity"),
+        d => {
+            if write_date(out, i64::from(d) + PG_EPOCH_DAYS_FROM_UNIX) {
+                out.push_str(" BC");
+            }
+        }
+    }
+}
+
+/// How a timestamp is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampStyle {
+    /// `YYYY-MM-DD HH:MM:SS[.ffffff]`, for `timestamp without time zone`.
+    Space,
+    /// `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`, UTC, for `timestamptz`.
+    IsoUtc,
+}
+
+/// PostgreSQL `timestamp`/`timestamptz` (microseconds since 2000-01-01) as text.
+pub fn format_timestamp(out: &mut String, pg_micros: i64, style: TimestampStyle) {
+    match pg_micros {
+        i64::MAX => return out.push_str("infinity"),
+        i64::MIN => return out.push_str("-infinity"),
+        _ => {}
+    }
+    let days = pg_micros.div_euclid(MICROS_PER_DAY);
+    let micros_of_day = pg_micros.rem_euclid(MICROS_PER_DAY);
+    let bc = write_date(out, days + PG_EPOCH_DAYS_FROM_UNIX);
+    out.push(match style {
+        TimestampStyle::Space => ' ',
+        TimestampStyle::IsoUtc => 'T',
+    });
+    format_time_of_day(out, micros_of_day);
+    if style == TimestampStyle::IsoUtc {
+        out.push('Z');
+    }
+    if bc {
+        out.push_str(" BC");
+    }
+}
+
+/// `HH:MM:SS[.ffffff]`; the fraction is written (six digits) only when not zero.
+pub fn format_time_of_day(out: &mut String, micros: i64) {
+    let secs = micros / 1_000_000;
+    let frac = micros % 1_000_000;
+    let _ = write!(
+        out,
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    );
+    if frac != 0 {
+        let _ = write!(out, ".{frac:06}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(d: i32) -> String {
+        let mut s = String::new();
+        format_date(&mut s, d);
+        s
+    }
+    fn ts(m: i64, style: TimestampStyle) -> String {
+        let mut s = String::new();
+        format_timestamp(&mut s, m, style);
+        s
+    }
+
+    #[test]
+    fn dates_around_the_epoch_and_edges() {
+        assert_eq!(date(0), "2000-01-01");
+        assert_eq!(date(-1), "1999-12-31");
+        assert_eq!(date(59), "2000-02-29");
+        assert_eq!(date(-10957), "1970-01-01");
+        assert_eq!(date(i32::MAX), "infinity");
+        assert_eq!(date(i32::MIN), "-infinity");
+        // 0001-01-01 AD is day -730119; the day before is 1 BC.
+        assert_eq!(date(-730_119), "0001-01-01");
+        assert_eq!(date(-730_120), "0001-12-31 BC");
+        // PostgreSQL: select '10000-01-01'::date - '2000-01-01'::date = 2921940
+        assert_eq!(date(2_921_940), "10000-01-01");
+        // select '4713-01-01 BC'::date - '2000-01-01'::date = -2451507
+        assert_eq!(date(-2_451_507), "4713-01-01 BC");
+    }
+
+    #[test]
+    fn timestamps_in_both_styles() {
+        assert_eq!(ts(0, TimestampStyle::Space), "2000-01-01 00:00:00");
+        assert_eq!(ts(1, TimestampStyle::IsoUtc), "2000-01-01T00:00:00.000001Z");
+        assert_eq!(ts(-1, TimestampStyle::Space), "1999-12-31 23:59:59.999999");
+        assert_eq!(
+            ts(86_400_000_000 + 3_723_500_000, TimestampStyle::Space),
+            "2000-01-02 01:02:03.500000"
+        );
+        assert_eq!(ts(i64::MAX, TimestampStyle::IsoUtc), "infinity");
+        assert_eq!(ts(i64::MIN, TimestampStyle::Space), "-infinity");
+        assert_eq!(
+            ts(-730_120 * 86_400_000_000, TimestampStyle::IsoUtc),
+            "0001-12-31T00:00:00Z BC"
+        );
+    }
+}

@@ -1,0 +1,369 @@
+//! Wires the stages of a full sync: readers (tokio, one per connection) →
+//! converters (rayon) → one writer thread, with bounded queues between them so
+//! memory stays flat however large a table is.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use tokio::sync::Semaphore;
+use tokio_postgres::binary_copy::BinaryCopyOutRow;
+use tokio_postgres::Client;
+
+use crate::error::{Error, Result};
+use crate::mapping::convert::{convert_rows, RawRow};
+use crate::mapping::ledger::LossLedger;
+use crate::plan::{ChunkStrategy, SyncPlan, TableSelection, TablePlan};
+use crate::progress::{Progress, ProgressMode};
+use crate::sink::staging::{check_target, ExistingTarget, Staging};
+use crate::sink::writer::{self, WriterMessage};
+use crate::source::catalog::{quote_ident, read_catalog};
+use crate::source::chunk::{chunk_count, split_key_range, split_pages, ChunkRange};
+use crate::source::connect::SourceConfig;
+use crate::source::snapshot::{self, Consistency, SharedSnapshot};
+use crate::source::copy;
+use crate::summary::{SyncSummary, TableSummary};
+
+/// Rows handed to one converter task at most.
+const BATCH_ROWS: usize = 8192;
+/// Bytes of raw values handed to one converter task at most.
+const BATCH_BYTES: usize = 4 << 20;
+/// Converted batches waiting for the writer.
+const WRITER_QUEUE: usize = 4;
+
+/// Options of a full sync, validated by the CLI layer.
+#[derive(Debug, Clone)]
+pub struct FullSyncOptions {
+    pub source: SourceConfig,
+    pub target: PathBuf,
+    pub existing: ExistingTarget,
+    pub schemas: Vec<String>,
+    pub selection: TableSelection,
+    pub jobs: usize,
+    pub consistency: Consistency,
+    pub progress: ProgressMode,
+}
+
+/// One unit of reading work.
+#[derive(Debug, Clone)]
+struct Chunk {
+    table: usize,
+    range: ChunkRange,
+}
+
+/// Runs a full sync into a new file and publishes it over the target.
+pub fn full_sync(opts: &FullSyncOptions) -> Result<SyncSummary> {
+    check_target(&opts.target, opts.existing)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(opts.jobs.clamp(1, 4))
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Aborted(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(full_sync_async(opts))
+}
+
+async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
+    let started = Instant::now();
+    let coordinator = opts.source.connect().await?;
+    let snapshot = snapshot::export(&coordinator, opts.consistency).await?;
+    let catalog = read_catalog(&coordinator, &opts.schemas).await?;
+    let plan = crate::plan::build(catalog, &opts.selection).map_err(Error::Plan)?;
+    let chunks = plan_chunks(&coordinator, &plan).await?;
+
+    let (staging, stale) = Staging::create(&opts.target)?;
+    let estimates: Vec<u64> = plan
+        .tables
+        .iter()
+        .map(|t| {
+            // Estimates are non-negative and far below 2^53.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let e = t.estimated_rows.max(0.0) as u64;
+            e
+        })
+        .collect();
+    let progress = Arc::new(Progress::new(opts.progress, estimates));
+    if let Some(stale) = stale {
+        progress.note(&format!(
+            "removed a staging file left by an interrupted run: {}",
+            stale.display()
+        ));
+    }
+    if snapshot.id.is_none() {
+        progress.note("warning: readers do not share one snapshot (--allow-inconsistent)");
+    }
+
+    let outcome = copy_all(opts, &plan, chunks, &snapshot, staging.path().to_path_buf(), &progress).await;
+    // The snapshot can end now: every reader has finished.
+    let _ = coordinator.batch_execute("COMMIT").await;
+    let outcome = outcome?;
+    progress.phase("publishing");
+    staging.publish()?;
+    progress.finish();
+
+    let bytes = std::fs::metadata(&opts.target).map(|m| m.len()).unwrap_or(0);
+    Ok(SyncSummary {
+        source: opts.source.display().to_owned(),
+        target: opts.target.clone(),
+        consistent_snapshot: snapshot.id.is_some(),
+        tables: plan
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| TableSummary {
+                name: t.sink.name.clone(),
+                source: t.source_name.clone(),
+                rows: outcome.rows_written.get(i).copied().unwrap_or(0),
+                seconds: outcome.seconds.get(i).copied().unwrap_or(0.0),
+            })
+            .collect(),
+        seconds: started.elapsed().as_secs_f64(),
+        bytes,
+        not_expressed: plan.not_expressed.clone(),
+        loss: outcome.ledger.entries(),
+    })
+}
+
+/// Splits every table into chunks, largest tables first so the long work starts early.
+async fn plan_chunks(client: &Client, plan: &SyncPlan) -> Result<Vec<Chunk>> {
+    let mut order: Vec<usize> = (0..plan.tables.len()).collect();
+    order.sort_by(|&a, &b| {
+        plan.tables[b]
+            .estimated_rows
+            .total_cmp(&plan.tables[a].estimated_rows)
+    });
+    let mut chunks = Vec::new();
+    for i in order {
+        let t = &plan.tables[i];
+        let parts = chunk_count(t.estimated_rows);
+        let ranges: Vec<ChunkRange> = match &t.chunking {
+            _ if parts <= 1 => vec![ChunkRange::All],
+            ChunkStrategy::IntKey(col) => {
+                let row = client
+                    .query_one(
+                        &format!(
+                            "SELECT min({c})::int8, max({c})::int8 FROM {}",
+                            t.copy.relation,
+                            c = quote_ident(col)
+                        ),
+                        &[],
+                    )
+                    .await
+                    .map_err(Error::pg(format!("reading the key range of {}", t.source_name)))?;
+                match (row.get::<_, Option<i64>>(0), row.get::<_, Option<i64>>(1)) {
+                    (Some(lo), Some(hi)) => split_key_range(lo, hi, parts)
+                        .into_iter()
+                        .map(|(lo, hi)| ChunkRange::IntKey {
+                            column: col.clone(),
+                            lo,
+                            hi,
+                        })
+                        .collect(),
+                    _ => vec![ChunkRange::All],
+                }
+            }
+            ChunkStrategy::Partitions(parts) if !parts.is_empty() => parts
+                .iter()
+                .map(|(schema, name)| ChunkRange::Partition {
+                    schema: schema.clone(),
+                    name: name.clone(),
+                })
+                .collect(),
+            ChunkStrategy::Partitions(_) => vec![ChunkRange::All],
+            ChunkStrategy::Pages(pages) => split_pages(*pages, parts)
+                .into_iter()
+                .map(|(lo, hi)| ChunkRange::Pages { lo, hi })
+                .collect(),
+        };
+        chunks.extend(ranges.into_iter().map(|range| Chunk { table: i, range }));
+    }
+    Ok(chunks)
+}
+
+/// The first error of the run wins; everything after it is a consequence.
+#[derive(Default)]
+struct FirstError {
+    cancelled: AtomicBool,
+    error: Mutex<Option<Error>>,
+}
+
+impl FirstError {
+    fn set(&self, e: Error) {
+        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+    fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+    fn take(&self) -> Option<Error> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+async fn copy_all(
+    opts: &FullSyncOptions,
+    plan: &SyncPlan,
+    chunks: Vec<Chunk>,
+    snapshot: &SharedSnapshot,
+    staging: PathBuf,
+    progress: &Arc<Progress>,
+) -> Result<writer::WriteOutcome> {
+    let mut chunks_per_table = vec![0usize; plan.tables.len()];
+    for c in &chunks {
+        chunks_per_table[c.table] += 1;
+    }
+    let (tx, rx) = crossbeam_channel::bounded::<WriterMessage>(WRITER_QUEUE);
+    let sink_tables: Vec<_> = plan.tables.iter().map(|t| t.sink.clone()).collect();
+    let writer_progress = progress.clone();
+    let writer = std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || writer::run(staging, &sink_tables, &chunks_per_table, rx, &writer_progress))
+        .map_err(|e| Error::Aborted(format!("cannot start the writer thread: {e}")))?;
+
+    let queue = Arc::new(Mutex::new(VecDeque::from(chunks)));
+    let errors = Arc::new(FirstError::default());
+    let tables = Arc::new(plan.tables.clone());
+    // Raw batches in flight between readers and the writer.
+    let permits = Arc::new(Semaphore::new(opts.jobs * 2 + 2));
+    let jobs = opts.jobs.min(queue.lock().map(|q| q.len()).unwrap_or(1)).max(1);
+    let mut readers = Vec::with_capacity(jobs);
+    for _ in 0..jobs {
+        let ctx = ReaderContext {
+            source: opts.source.clone(),
+            snapshot: snapshot.clone(),
+            queue: queue.clone(),
+            errors: errors.clone(),
+            tables: tables.clone(),
+            permits: permits.clone(),
+            tx: tx.clone(),
+        };
+        readers.push(tokio::spawn(async move {
+            let errors = ctx.errors.clone();
+            if let Err(e) = reader(ctx).await {
+                errors.set(e);
+            }
+        }));
+    }
+    drop(tx);
+    for r in readers {
+        if let Err(e) = r.await {
+            errors.set(Error::Aborted(format!("a reader stopped unexpectedly: {e}")));
+        }
+    }
+    // Converters still running hold senders; the writer ends when they are done.
+    let written = tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .map_err(|e| Error::Aborted(format!("waiting for the writer: {e}")))?;
+    let written = match written {
+        Ok(r) => r,
+        Err(_) => Err(Error::Aborted("the SQLite writer panicked".into())),
+    };
+    match (errors.take(), written) {
+        // Readers saw the writer stop: the writer's own error says why.
+        (Some(Error::Aborted(_)), Err(w)) => Err(w),
+        // A reader or converter failed first; the writer's view is a consequence.
+        (Some(e), _) => Err(e),
+        (None, w) => w,
+    }
+}
+
+struct ReaderContext {
+    source: SourceConfig,
+    snapshot: SharedSnapshot,
+    queue: Arc<Mutex<VecDeque<Chunk>>>,
+    errors: Arc<FirstError>,
+    tables: Arc<Vec<TablePlan>>,
+    permits: Arc<Semaphore>,
+    tx: crossbeam_channel::Sender<WriterMessage>,
+}
+
+async fn reader(ctx: ReaderContext) -> Result<()> {
+    let client = ctx.source.connect().await?;
+    snapshot::join(&client, &ctx.snapshot).await?;
+    loop {
+        if ctx.errors.cancelled() {
+            return Ok(());
+        }
+        let next = ctx.queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
+        let Some(chunk) = next else { break };
+        let table = &ctx.tables[chunk.table];
+        let stream = copy::open(&client, &table.copy, &chunk.range).await?;
+        futures_util::pin_mut!(stream);
+        let mut rows: Vec<BinaryCopyOutRow> = Vec::with_capacity(1024);
+        let mut bytes = 0usize;
+        let mut total = 0u64;
+        while let Some(row) = stream.next().await {
+            let row = row?;
+            bytes += row_bytes(&row, table.conversions.len());
+            rows.push(row);
+            if rows.len() >= BATCH_ROWS || bytes >= BATCH_BYTES {
+                total += dispatch(&ctx, chunk.table, std::mem::take(&mut rows)).await?;
+                bytes = 0;
+            }
+        }
+        if !rows.is_empty() {
+            total += dispatch(&ctx, chunk.table, rows).await?;
+        }
+        ctx.tx
+            .send(WriterMessage::ChunkDone {
+                table: chunk.table,
+                rows: total,
+            })
+            .map_err(|_| Error::Aborted("the SQLite writer stopped".into()))?;
+    }
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(Error::pg("ending a reader transaction"))?;
+    Ok(())
+}
+
+fn row_bytes(row: &BinaryCopyOutRow, columns: usize) -> usize {
+    (0..columns)
+        .map(|i| row.raw(i).ok().flatten().map_or(0, <[u8]>::len))
+        .sum()
+}
+
+/// Hands rows to a converter on the rayon pool; waits while too many are in flight.
+async fn dispatch(ctx: &ReaderContext, table: usize, rows: Vec<BinaryCopyOutRow>) -> Result<u64> {
+    let n = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+    if ctx.errors.cancelled() {
+        return Err(Error::Aborted("stopping after an earlier error".into()));
+    }
+    let permit = ctx
+        .permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| Error::Aborted("the pipeline was closed".into()))?;
+    let tables = ctx.tables.clone();
+    let tx = ctx.tx.clone();
+    let errors = ctx.errors.clone();
+    rayon::spawn(move || {
+        let _permit = permit;
+        if errors.cancelled() {
+            return;
+        }
+        let t = &tables[table];
+        let mut ledger = LossLedger::default();
+        match convert_rows(&t.sink.name, &t.conversions, &t.arrow_schema, &rows, &mut ledger) {
+            Ok(batch) => {
+                drop(rows);
+                if tx.send(WriterMessage::Batch { table, batch, ledger }).is_err() {
+                    errors.set(Error::Aborted("the SQLite writer stopped".into()));
+                }
+            }
+            Err(e) => errors.set(Error::Convert {
+                table: t.source_name.clone(),
+                column: e.column,
+                reason: e.reason,
+            }),
+        }
+    });
+    Ok(n)
+}

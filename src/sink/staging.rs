@@ -1,0 +1,219 @@
+//! The staging file: a full sync writes a new database beside the target and
+//! renames it into place only when everything succeeded, so a failure at any
+//! point leaves the previous target untouched.
+//!
+//! The staging file is locked while in use. A staging file that nobody holds a
+//! lock on was left by a run that was killed; the next run clears it and says so.
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Whether an existing target may be replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExistingTarget {
+    Refuse,
+    Replace,
+}
+
+/// Checks the target before anything else happens: its directory exists, and an
+/// existing file is a SQLite database that the user allowed us to replace.
+pub fn check_target(target: &Path, existing: ExistingTarget) -> Result<()> {
+    let fail = |reason: String| Error::Target {
+        path: target.to_path_buf(),
+        reason,
+    };
+    let dir = parent_dir(target);
+    if !dir.is_dir() {
+        return Err(fail(format!(
+            "directory {} does not exist; create it first",
+            dir.display()
+        )));
+    }
+    match std::fs::metadata(target) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(fail(format!("cannot inspect it: {e}"))),
+        Ok(m) if m.is_dir() => Err(fail("is a directory, not a SQLite file".into())),
+        Ok(m) => {
+            if m.len() > 0 && !is_sqlite_file(target)? {
+                return Err(fail(
+                    "exists and is not a SQLite database; refusing to replace it \
+                     (choose another --target or move the file away)"
+                        .into(),
+                ));
+            }
+            match existing {
+                ExistingTarget::Replace => Ok(()),
+                ExistingTarget::Refuse => Err(fail(
+                    "already exists; pass --full to replace it with a fresh copy \
+                     (the old file is only replaced once the new one is complete)"
+                        .into(),
+                )),
+            }
+        }
+    }
+}
+
+/// Whether the file starts with SQLite's header.
+pub fn is_sqlite_file(path: &Path) -> Result<bool> {
+    let mut f = File::open(path).map_err(Error::io(path))?;
+    let mut header = [0u8; 16];
+    match f.read_exact(&mut header) {
+        Ok(()) => Ok(&header == SQLITE_MAGIC),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }),
+    }
+}
+
+fn parent_dir(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// The staging path for a target: hidden, in the same directory (so the final
+/// rename is atomic), named after the target.
+pub fn staging_path(target: &Path) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "target".into());
+    parent_dir(target).join(format!(".{name}.pg2sqlite-staging"))
+}
+
+/// A locked staging file; removed on drop unless published.
+#[derive(Debug)]
+pub struct Staging {
+    target: PathBuf,
+    path: PathBuf,
+    _lock: File,
+    published: bool,
+}
+
+impl Staging {
+    /// Creates (or takes over a stale) staging file. Returns the path of a stale
+    /// staging file it cleared, if any.
+    pub fn create(target: &Path) -> Result<(Staging, Option<PathBuf>)> {
+        let path = staging_path(target);
+        let existed = path.exists();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::Target {
+                path: target.to_path_buf(),
+                reason: format!(
+                    "cannot create the staging file {}: {e} (is the directory writable?)",
+                    path.display()
+                ),
+            })?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Target {
+                    path: target.to_path_buf(),
+                    reason: format!(
+                        "another pg2sqlite run is writing it (staging file {} is locked)",
+                        path.display()
+                    ),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path)(e)),
+        }
+        file.set_len(0).map_err(Error::io(&path))?;
+        for suffix in ["-journal", "-wal", "-shm"] {
+            let side = sidecar(&path, suffix);
+            if side.exists() {
+                std::fs::remove_file(&side).map_err(Error::io(&side))?;
+            }
+        }
+        Ok((
+            Staging {
+                target: target.to_path_buf(),
+                path: path.clone(),
+                _lock: file,
+                published: false,
+            },
+            existed.then_some(path),
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes the staging file durable and renames it over the target.
+    pub fn publish(mut self) -> Result<()> {
+        let f = File::open(&self.path).map_err(Error::io(&self.path))?;
+        f.sync_all().map_err(Error::io(&self.path))?;
+        std::fs::rename(&self.path, &self.target).map_err(|e| Error::Target {
+            path: self.target.clone(),
+            reason: format!("cannot rename {} into place: {e}", self.path.display()),
+        })?;
+        self.published = true;
+        // The rename is durable only once the directory is synced.
+        let dir = parent_dir(&self.target);
+        if let Ok(d) = File::open(&dir) {
+            d.sync_all().map_err(Error::io(&dir))?;
+        }
+        Ok(())
+    }
+}
+
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_file(&self.path);
+            for suffix in ["-journal", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(sidecar(&self.path, suffix));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_non_sqlite_and_existing_without_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("app.db");
+        std::fs::write(&t, b"hello, not sqlite").unwrap();
+        let e = check_target(&t, ExistingTarget::Replace).unwrap_err();
+        assert!(e.to_string().contains("not a SQLite database"), "{e}");
+        std::fs::write(&t, b"SQLite format 3\0rest").unwrap();
+        assert!(check_target(&t, ExistingTarget::Refuse).is_err());
+        assert!(check_target(&t, ExistingTarget::Replace).is_ok());
+        assert!(check_target(&dir.path().join("none/x.db"), ExistingTarget::Refuse).is_err());
+    }
+
+    #[test]
+    fn stale_staging_is_reported_and_lock_is_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("app.db");
+        std::fs::write(staging_path(&t), b"leftover").unwrap();
+        let (s, stale) = Staging::create(&t).unwrap();
+        assert_eq!(stale.as_deref(), Some(s.path()));
+        assert!(Staging::create(&t).is_err(), "second writer must be refused");
+        let p = s.path().to_path_buf();
+        drop(s);
+        assert!(!p.exists(), "unpublished staging file is removed");
+    }
+}

@@ -1,0 +1,246 @@
+//! The single SQLite writer: the only owner of the connection. It creates the
+//! tables, inserts the batches the converters send, creates indexes once the
+//! data is in, and commits.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use arrow_array::{Array, BinaryArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use crossbeam_channel::Receiver;
+use rusqlite::{Connection, Statement};
+
+use super::ddl::SinkTable;
+use crate::error::{Error, Result};
+use crate::mapping::ledger::LossLedger;
+use crate::progress::Progress;
+
+/// Rows per multi-row INSERT: amortises statement overhead, stays well under
+/// SQLite's limit of 32766 bound parameters.
+const ROWS_PER_INSERT: usize = 64;
+const MAX_PARAMS: usize = 32_766;
+
+/// What the readers and converters send to the writer.
+pub enum WriterMessage {
+    /// Converted rows of table `table`.
+    Batch {
+        table: usize,
+        batch: RecordBatch,
+        ledger: LossLedger,
+    },
+    /// A reader finished one chunk of `table` after reading `rows` rows.
+    ChunkDone { table: usize, rows: u64 },
+}
+
+/// What the writer reports when it finished.
+#[derive(Debug, Default)]
+pub struct WriteOutcome {
+    pub rows_written: Vec<u64>,
+    pub seconds: Vec<f64>,
+    pub ledger: LossLedger,
+}
+
+struct TableState {
+    chunks_left: usize,
+    rows_read: u64,
+    rows_written: u64,
+    started: Option<Instant>,
+    seconds: f64,
+    done: bool,
+}
+
+/// Opens the staging database with pragmas that are only safe because the file is
+/// thrown away on failure: no journal, no syncs until we fsync it ourselves.
+pub fn open_staging(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(Error::sqlite("opening", path))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = OFF;
+         PRAGMA synchronous = OFF;
+         PRAGMA locking_mode = EXCLUSIVE;
+         PRAGMA cache_size = -65536;
+         PRAGMA foreign_keys = OFF;",
+    )
+    .map_err(Error::sqlite("setting staging pragmas", path))?;
+    Ok(conn)
+}
+
+/// Runs the writer until every sender is gone. `chunks` is the number of chunks
+/// planned per table, so the writer knows when a table is complete.
+pub fn run(
+    path: PathBuf,
+    tables: &[SinkTable],
+    chunks: &[usize],
+    rx: Receiver<WriterMessage>,
+    progress: &Progress,
+) -> Result<WriteOutcome> {
+    let conn = open_staging(&path)?;
+    let sql_err = |doing: String| Error::sqlite(doing, path.clone());
+    conn.execute_batch("BEGIN")
+        .map_err(sql_err("starting the load transaction".into()))?;
+    for t in tables {
+        conn.execute_batch(&t.create_table_sql())
+            .map_err(sql_err(format!("creating table {}", t.name)))?;
+    }
+    let mut state: Vec<TableState> = chunks
+        .iter()
+        .map(|&c| TableState {
+            chunks_left: c,
+            rows_read: 0,
+            rows_written: 0,
+            started: None,
+            seconds: 0.0,
+            done: false,
+        })
+        .collect();
+    let mut ledger = LossLedger::default();
+    for (i, s) in state.iter_mut().enumerate() {
+        if s.chunks_left == 0 {
+            s.done = true;
+            progress.table_done(i, &tables[i].name, 0, 0.0);
+        }
+    }
+    for msg in rx {
+        let table = match msg {
+            WriterMessage::Batch {
+                table,
+                batch,
+                ledger: l,
+            } => {
+                let t = &tables[table];
+                let s = &mut state[table];
+                s.started.get_or_insert_with(Instant::now);
+                insert_batch(&conn, t, &batch)
+                    .map_err(sql_err(format!("inserting into {}", t.name)))?;
+                let n = u64::try_from(batch.num_rows()).unwrap_or(u64::MAX);
+                s.rows_written += n;
+                ledger.merge(l);
+                progress.rows_written(table, &t.name, n);
+                table
+            }
+            WriterMessage::ChunkDone { table, rows } => {
+                let s = &mut state[table];
+                s.chunks_left = s.chunks_left.saturating_sub(1);
+                s.rows_read += rows;
+                table
+            }
+        };
+        let s = &mut state[table];
+        if !s.done && s.chunks_left == 0 && s.rows_written == s.rows_read {
+            s.done = true;
+            s.seconds = s.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+            progress.table_done(table, &tables[table].name, s.rows_written, s.seconds);
+        }
+    }
+    // Every sender is gone: either all chunks arrived, or a reader failed (the
+    // pipeline reports that error instead of this one).
+    for (i, s) in state.iter().enumerate() {
+        if !s.done {
+            return Err(Error::Integrity {
+                table: tables[i].name.clone(),
+                reason: format!(
+                    "incomplete: {} chunk(s) missing, {} rows read, {} written",
+                    s.chunks_left, s.rows_read, s.rows_written
+                ),
+            });
+        }
+    }
+    for t in tables {
+        for sql in t.create_index_sqls() {
+            progress.phase(&format!("creating indexes on {}", t.name));
+            conn.execute_batch(&sql)
+                .map_err(sql_err(format!("creating an index on {} ({sql})", t.name)))?;
+        }
+    }
+    progress.phase("committing");
+    conn.execute_batch("COMMIT")
+        .map_err(sql_err("committing".into()))?;
+    conn.execute_batch("PRAGMA journal_mode = DELETE")
+        .map_err(sql_err("restoring the journal mode".into()))?;
+    conn.close()
+        .map_err(|(_, e)| Error::sqlite("closing", path.clone())(e))?;
+    Ok(WriteOutcome {
+        rows_written: state.iter().map(|s| s.rows_written).collect(),
+        seconds: state.iter().map(|s| s.seconds).collect(),
+        ledger,
+    })
+}
+
+/// A batch column, downcast once.
+enum Col<'a> {
+    Int(&'a Int64Array),
+    Real(&'a Float64Array),
+    Text(&'a StringArray),
+    Blob(&'a BinaryArray),
+}
+
+fn columns(batch: &RecordBatch) -> rusqlite::Result<Vec<Col<'_>>> {
+    batch
+        .columns()
+        .iter()
+        .map(|a| {
+            let any = a.as_any();
+            if let Some(x) = any.downcast_ref::<Int64Array>() {
+                Ok(Col::Int(x))
+            } else if let Some(x) = any.downcast_ref::<Float64Array>() {
+                Ok(Col::Real(x))
+            } else if let Some(x) = any.downcast_ref::<StringArray>() {
+                Ok(Col::Text(x))
+            } else if let Some(x) = any.downcast_ref::<BinaryArray>() {
+                Ok(Col::Blob(x))
+            } else {
+                Err(rusqlite::Error::InvalidParameterName(format!(
+                    "unexpected Arrow type {}",
+                    a.data_type()
+                )))
+            }
+        })
+        .collect()
+}
+
+fn bind_row(stmt: &mut Statement<'_>, cols: &[Col<'_>], row: usize, first: usize) -> rusqlite::Result<()> {
+    for (c, col) in cols.iter().enumerate() {
+        let idx = first + c;
+        match col {
+            Col::Int(a) if a.is_valid(row) => stmt.raw_bind_parameter(idx, a.value(row))?,
+            Col::Real(a) if a.is_valid(row) => {
+                let v = a.value(row);
+                // SQLite turns a NaN REAL into NULL; keep it as text instead.
+                if v.is_nan() {
+                    stmt.raw_bind_parameter(idx, "NaN")?
+                } else {
+                    stmt.raw_bind_parameter(idx, v)?
+                }
+            }
+            Col::Text(a) if a.is_valid(row) => stmt.raw_bind_parameter(idx, a.value(row))?,
+            Col::Blob(a) if a.is_valid(row) => stmt.raw_bind_parameter(idx, a.value(row))?,
+            _ => stmt.raw_bind_parameter(idx, rusqlite::types::Null)?,
+        }
+    }
+    Ok(())
+}
+
+fn insert_batch(conn: &Connection, table: &SinkTable, batch: &RecordBatch) -> rusqlite::Result<()> {
+    let cols = columns(batch)?;
+    let ncols = cols.len().max(1);
+    let per_stmt = ROWS_PER_INSERT.min(MAX_PARAMS / ncols).max(1);
+    let n = batch.num_rows();
+    let mut row = 0;
+    if n >= per_stmt {
+        let mut stmt = conn.prepare_cached(&table.insert_sql(per_stmt))?;
+        while row + per_stmt <= n {
+            for r in 0..per_stmt {
+                bind_row(&mut stmt, &cols, row + r, 1 + r * ncols)?;
+            }
+            stmt.raw_execute()?;
+            row += per_stmt;
+        }
+    }
+    if row < n {
+        let mut stmt = conn.prepare_cached(&table.insert_sql(1))?;
+        while row < n {
+            bind_row(&mut stmt, &cols, row, 1)?;
+            stmt.raw_execute()?;
+            row += 1;
+        }
+    }
+    Ok(())
+}

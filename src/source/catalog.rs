@@ -1,0 +1,493 @@
+//! The PostgreSQL catalog: tables, columns, types, constraints and indexes of
+//! the chosen schemas, read from `pg_catalog` inside the copy's snapshot.
+
+use std::collections::HashMap;
+
+use tokio_postgres::Client;
+
+use crate::error::{Error, Result};
+
+/// A type as the mapping table needs it, domains and arrays resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgType {
+    pub oid: u32,
+    pub schema: String,
+    /// `pg_type.typname`, e.g. `int4`, `_text`, `vector`.
+    pub name: String,
+    /// `format_type()`, e.g. `integer`, `text[]`, `numeric(10,2)`.
+    pub display: String,
+    pub class: TypeClass,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypeClass {
+    Base,
+    Enum,
+    Domain(Box<PgType>),
+    Array(Box<PgType>),
+    Range,
+    Multirange,
+    Composite,
+    Pseudo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    Table,
+    /// A partitioned table: read once through the parent, never per partition.
+    Partitioned,
+}
+
+#[derive(Debug, Clone)]
+pub struct PgColumn {
+    pub attnum: i16,
+    pub name: String,
+    pub pg_type: PgType,
+    pub typmod: i32,
+    pub not_null: bool,
+    /// `pg_get_expr` of the default, if any.
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub ref_schema: String,
+    pub ref_table: String,
+    pub ref_columns: Vec<String>,
+    /// `a`, `r`, `c`, `n`, `d` as in `pg_constraint.confupdtype`.
+    pub on_update: char,
+    pub on_delete: char,
+    pub deferrable: bool,
+}
+
+/// A constraint SQLite gets no equivalent of (check, exclusion, trigger).
+#[derive(Debug, Clone)]
+pub struct OtherConstraint {
+    pub name: String,
+    pub kind: &'static str,
+    pub definition: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PgIndex {
+    pub name: String,
+    pub unique: bool,
+    pub method: String,
+    /// Key columns with their direction; `None` when a key is an expression.
+    pub columns: Option<Vec<(String, bool)>>,
+    pub partial: bool,
+    pub definition: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PgTable {
+    pub oid: u32,
+    pub schema: String,
+    pub name: String,
+    pub kind: RelationKind,
+    pub columns: Vec<PgColumn>,
+    pub primary_key: Option<Vec<String>>,
+    pub unique_constraints: Vec<(String, Vec<String>)>,
+    pub foreign_keys: Vec<ForeignKey>,
+    pub other_constraints: Vec<OtherConstraint>,
+    pub indexes: Vec<PgIndex>,
+    /// Planner estimate; negative when the table was never analyzed.
+    pub estimated_rows: f64,
+    /// Heap pages (of every leaf partition, for a partitioned table).
+    pub pages: i64,
+    /// Leaf partitions (schema, name), for a partitioned table.
+    pub partitions: Vec<(String, String)>,
+}
+
+impl PgTable {
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+    }
+}
+
+/// Quotes a PostgreSQL identifier: always, so case and reserved words survive.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn oid(v: i64) -> u32 {
+    u32::try_from(v).unwrap_or_default()
+}
+
+/// Reads the tables of `schemas` (ordinary and partitioned; partitions are
+/// folded into their parent).
+pub async fn read_catalog(client: &Client, schemas: &[String]) -> Result<Vec<PgTable>> {
+    let rows = client
+        .query(
+            "SELECT c.oid::int8, n.nspname::text, c.relname::text, c.relkind::text,
+                    CASE WHEN c.relkind = 'p' THEN
+                      (SELECT coalesce(sum(greatest(l.reltuples, 0)), 0)::float8
+                         FROM pg_partition_tree(c.oid) t JOIN pg_class l ON l.oid = t.relid
+                        WHERE t.isleaf)
+                    ELSE c.reltuples::float8 END,
+                    CASE WHEN c.relkind = 'p' THEN
+                      (SELECT coalesce(sum(pg_relation_size(t.relid)), 0)::int8
+                         FROM pg_partition_tree(c.oid) t WHERE t.isleaf)
+                    ELSE pg_relation_size(c.oid)::int8 END,
+                    current_setting('block_size')::int8
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+                AND n.nspname = ANY($1)
+              ORDER BY n.nspname, c.relname",
+            &[&schemas],
+        )
+        .await
+        .map_err(Error::pg("reading the list of tables"))?;
+    let mut tables = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let bytes: i64 = r.get(5);
+        let block: i64 = r.get(6);
+        tables.push(PgTable {
+            oid: oid(r.get(0)),
+            schema: r.get(1),
+            name: r.get(2),
+            kind: if r.get::<_, String>(3) == "p" {
+                RelationKind::Partitioned
+            } else {
+                RelationKind::Table
+            },
+            columns: Vec::new(),
+            primary_key: None,
+            unique_constraints: Vec::new(),
+            foreign_keys: Vec::new(),
+            other_constraints: Vec::new(),
+            indexes: Vec::new(),
+            estimated_rows: r.get(4),
+            pages: bytes / block.max(1),
+            partitions: Vec::new(),
+        });
+    }
+    let oids: Vec<i64> = tables.iter().map(|t| i64::from(t.oid)).collect();
+    let by_oid: HashMap<u32, usize> = tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.oid, i))
+        .collect();
+
+    read_columns(client, &oids, &by_oid, &mut tables).await?;
+    read_constraints(client, &oids, &by_oid, &mut tables).await?;
+    read_indexes(client, &oids, &by_oid, &mut tables).await?;
+    read_partitions(client, &mut tables).await?;
+    Ok(tables)
+}
+
+async fn read_columns(
+    client: &Client,
+    oids: &[i64],
+    by_oid: &HashMap<u32, usize>,
+    tables: &mut [PgTable],
+) -> Result<()> {
+    let rows = client
+        .query(
+            "SELECT a.attrelid::int8, a.attnum, a.attname::text, a.atttypid::int8, a.atttypmod,
+                    a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
+               FROM pg_attribute a
+               LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+              WHERE a.attrelid::int8 = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
+              ORDER BY a.attrelid, a.attnum",
+            &[&oids],
+        )
+        .await
+        .map_err(Error::pg("reading columns"))?;
+    let type_oids: Vec<i64> = rows.iter().map(|r| r.get::<_, i64>(3)).collect();
+    let types = read_types(client, &type_oids).await?;
+    for r in &rows {
+        let Some(&ti) = by_oid.get(&oid(r.get(0))) else {
+            continue;
+        };
+        let type_oid = oid(r.get(3));
+        let typmod: i32 = r.get(4);
+        let pg_type = types.resolve(type_oid, typmod).ok_or_else(|| {
+            Error::Plan(vec![format!(
+                "table {}: column {} has type oid {type_oid} that is not in pg_type",
+                tables[ti].name,
+                r.get::<_, String>(2)
+            )])
+        })?;
+        tables[ti].columns.push(PgColumn {
+            attnum: r.get(1),
+            name: r.get(2),
+            pg_type,
+            typmod,
+            not_null: r.get(5),
+            default: r.get(6),
+        });
+    }
+    Ok(())
+}
+
+struct RawType {
+    schema: String,
+    name: String,
+    display: String,
+    typtype: String,
+    category: String,
+    elem: u32,
+    base: u32,
+}
+
+struct TypeTable(HashMap<u32, RawType>);
+
+impl TypeTable {
+    fn resolve(&self, oid: u32, typmod: i32) -> Option<PgType> {
+        self.resolve_depth(oid, typmod, 0)
+    }
+
+    fn resolve_depth(&self, oid: u32, typmod: i32, depth: u32) -> Option<PgType> {
+        if depth > 16 {
+            return None;
+        }
+        let raw = self.0.get(&oid)?;
+        let class = match raw.typtype.as_str() {
+            "d" => TypeClass::Domain(Box::new(self.resolve_depth(raw.base, typmod, depth + 1)?)),
+            "e" => TypeClass::Enum,
+            "r" => TypeClass::Range,
+            "m" => TypeClass::Multirange,
+            "c" => TypeClass::Composite,
+            "p" => TypeClass::Pseudo,
+            _ if raw.category == "A" && raw.elem != 0 => {
+                TypeClass::Array(Box::new(self.resolve_depth(raw.elem, -1, depth + 1)?))
+            }
+            _ => TypeClass::Base,
+        };
+        Some(PgType {
+            oid,
+            schema: raw.schema.clone(),
+            name: raw.name.clone(),
+            display: raw.display.clone(),
+            class,
+        })
+    }
+}
+
+async fn read_types(client: &Client, oids: &[i64]) -> Result<TypeTable> {
+    let rows = client
+        .query(
+            "WITH RECURSIVE ts(oid) AS (
+                 SELECT DISTINCT unnest($1::int8[])::oid
+               UNION
+                 SELECT v.o FROM ts JOIN pg_type t ON t.oid = ts.oid,
+                        LATERAL (VALUES (t.typelem), (t.typbasetype)) v(o)
+                  WHERE v.o <> 0)
+             SELECT t.oid::int8, n.nspname::text, t.typname::text, format_type(t.oid, NULL),
+                    t.typtype::text, t.typcategory::text, t.typelem::int8, t.typbasetype::int8
+               FROM ts JOIN pg_type t ON t.oid = ts.oid
+               JOIN pg_namespace n ON n.oid = t.typnamespace",
+            &[&oids],
+        )
+        .await
+        .map_err(Error::pg("reading column types"))?;
+    Ok(TypeTable(
+        rows.iter()
+            .map(|r| {
+                (
+                    oid(r.get(0)),
+                    RawType {
+                        schema: r.get(1),
+                        name: r.get(2),
+                        display: r.get(3),
+                        typtype: r.get(4),
+                        category: r.get(5),
+                        elem: oid(r.get(6)),
+                        base: oid(r.get(7)),
+                    },
+                )
+            })
+            .collect(),
+    ))
+}
+
+fn column_names(table: &PgTable, attnums: &[i16]) -> Option<Vec<String>> {
+    attnums
+        .iter()
+        .map(|n| {
+            table
+                .columns
+                .iter()
+                .find(|c| c.attnum == *n)
+                .map(|c| c.name.clone())
+        })
+        .collect()
+}
+
+async fn read_constraints(
+    client: &Client,
+    oids: &[i64],
+    by_oid: &HashMap<u32, usize>,
+    tables: &mut [PgTable],
+) -> Result<()> {
+    let rows = client
+        .query(
+            "SELECT con.conrelid::int8, con.conname::text, con.contype::text, con.conkey,
+                    con.confrelid::int8, con.confkey, con.confupdtype::text,
+                    con.confdeltype::text, con.condeferrable, pg_get_constraintdef(con.oid),
+                    rn.nspname::text, rc.relname::text
+               FROM pg_constraint con
+               LEFT JOIN pg_class rc ON rc.oid = con.confrelid
+               LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+              WHERE con.conrelid::int8 = ANY($1) AND con.conparentid = 0
+              ORDER BY con.conrelid, con.conname",
+            &[&oids],
+        )
+        .await
+        .map_err(Error::pg("reading constraints"))?;
+    for r in &rows {
+        let Some(&ti) = by_oid.get(&oid(r.get(0))) else {
+            continue;
+        };
+        let name: String = r.get(1);
+        let contype: String = r.get(2);
+        let conkey: Option<Vec<i16>> = r.get(3);
+        let definition: String = r.get(9);
+        let cols = conkey.as_deref().and_then(|k| column_names(&tables[ti], k));
+        match (contype.as_str(), cols) {
+            ("p", Some(cols)) => tables[ti].primary_key = Some(cols),
+            ("u", Some(cols)) => tables[ti].unique_constraints.push((name, cols)),
+            ("f", Some(cols)) => {
+                let confkey: Option<Vec<i16>> = r.get(5);
+                let ref_schema: Option<String> = r.get(10);
+                let ref_table: Option<String> = r.get(11);
+                let ref_oid = oid(r.get(4));
+                // Referenced column names come from the referenced table, which may be
+                // outside the copied schemas: resolve them from its attributes.
+                let ref_columns = match (by_oid.get(&ref_oid), &confkey) {
+                    (Some(&ri), Some(k)) => column_names(&tables[ri], k),
+                    _ => None,
+                };
+                let ref_columns = match ref_columns {
+                    Some(c) => c,
+                    None => ref_column_names(client, ref_oid, confkey.as_deref().unwrap_or(&[]))
+                        .await?,
+                };
+                let action = |s: String| s.chars().next().unwrap_or('a');
+                tables[ti].foreign_keys.push(ForeignKey {
+                    name,
+                    columns: cols,
+                    ref_schema: ref_schema.unwrap_or_default(),
+                    ref_table: ref_table.unwrap_or_default(),
+                    ref_columns,
+                    on_update: action(r.get(6)),
+                    on_delete: action(r.get(7)),
+                    deferrable: r.get(8),
+                });
+            }
+            (kind, _) => {
+                let kind = match kind {
+                    "c" => "check constraint",
+                    "x" => "exclusion constraint",
+                    "t" => "constraint trigger",
+                    "n" => "not-null constraint",
+                    _ => "constraint",
+                };
+                if kind != "not-null constraint" {
+                    tables[ti].other_constraints.push(OtherConstraint {
+                        name,
+                        kind,
+                        definition,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn ref_column_names(client: &Client, rel: u32, attnums: &[i16]) -> Result<Vec<String>> {
+    let nums: Vec<i16> = attnums.to_vec();
+    let rows = client
+        .query(
+            "SELECT attname::text FROM pg_attribute a, unnest($2::int2[]) WITH ORDINALITY k(n, i)
+              WHERE a.attrelid = $1::int8::oid AND a.attnum = k.n ORDER BY k.i",
+            &[&i64::from(rel), &nums],
+        )
+        .await
+        .map_err(Error::pg("reading referenced columns"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+async fn read_indexes(
+    client: &Client,
+    oids: &[i64],
+    by_oid: &HashMap<u32, usize>,
+    tables: &mut [PgTable],
+) -> Result<()> {
+    let rows = client
+        .query(
+            "SELECT i.indrelid::int8, ic.relname::text, i.indisunique, am.amname::text,
+                    i.indkey::int2[], i.indnkeyatts, i.indoption::int2[],
+                    i.indexprs IS NOT NULL, i.indpred IS NOT NULL,
+                    pg_get_indexdef(i.indexrelid),
+                    EXISTS (SELECT 1 FROM pg_constraint con
+                             WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid
+                               AND con.contype IN ('p', 'u', 'x'))
+               FROM pg_index i
+               JOIN pg_class ic ON ic.oid = i.indexrelid
+               JOIN pg_am am ON am.oid = ic.relam
+              WHERE i.indrelid::int8 = ANY($1)
+              ORDER BY i.indrelid, ic.relname",
+            &[&oids],
+        )
+        .await
+        .map_err(Error::pg("reading indexes"))?;
+    for r in &rows {
+        let Some(&ti) = by_oid.get(&oid(r.get(0))) else {
+            continue;
+        };
+        if r.get::<_, bool>(10) {
+            continue; // backs a constraint, created from the constraint
+        }
+        let indkey: Vec<i16> = r.get(4);
+        let nkey = usize::try_from(r.get::<_, i16>(5)).unwrap_or(0);
+        let options: Vec<i16> = r.get(6);
+        let has_exprs: bool = r.get(7);
+        let keys = &indkey[..nkey.min(indkey.len())];
+        let columns = if has_exprs || keys.contains(&0) {
+            None
+        } else {
+            column_names(&tables[ti], keys).map(|names| {
+                names
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, n)| (n, options.get(i).is_some_and(|o| o & 1 == 1)))
+                    .collect()
+            })
+        };
+        tables[ti].indexes.push(PgIndex {
+            name: r.get(1),
+            unique: r.get(2),
+            method: r.get(3),
+            columns,
+            partial: r.get(8),
+            definition: r.get(9),
+        });
+    }
+    Ok(())
+}
+
+async fn read_partitions(client: &Client, tables: &mut [PgTable]) -> Result<()> {
+    for t in tables
+        .iter_mut()
+        .filter(|t| t.kind == RelationKind::Partitioned)
+    {
+        let rows = client
+            .query(
+                "SELECT n.nspname::text, c.relname::text
+                   FROM pg_partition_tree($1::int8::oid) p
+                   JOIN pg_class c ON c.oid = p.relid
+                   JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE p.isleaf ORDER BY 1, 2",
+                &[&i64::from(t.oid)],
+            )
+            .await
+            .map_err(Error::pg("reading partitions"))?;
+        t.partitions = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    }
+    Ok(())
+}

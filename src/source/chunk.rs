@@ -1,0 +1,159 @@
+//! Chunk planning: splitting a table so that one large table still keeps every
+//! reader busy. Integer primary keys split into key ranges; anything else into
+//! ranges of heap pages (`ctid`), or per partition for partitioned tables.
+
+use super::catalog::quote_ident;
+
+/// Rows per chunk we aim for: large enough that per-query overhead vanishes,
+/// small enough that the last chunk does not leave readers idle for long.
+pub const TARGET_CHUNK_ROWS: f64 = 250_000.0;
+/// Never more chunks than this per table.
+pub const MAX_CHUNKS: usize = 256;
+
+/// Which rows of a table one chunk reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkRange {
+    /// The whole relation.
+    All,
+    /// `key >= lo AND key < hi` on an integer key; open ends are unbounded.
+    IntKey {
+        column: String,
+        lo: Option<i64>,
+        hi: Option<i64>,
+    },
+    /// Heap pages `[lo, hi)` by `ctid`; open ends are unbounded.
+    Pages { lo: Option<u64>, hi: Option<u64> },
+    /// One leaf partition, read with `ONLY`.
+    Partition { schema: String, name: String },
+}
+
+impl ChunkRange {
+    /// The `WHERE` clause (with a leading space), or an empty string.
+    pub fn predicate(&self) -> String {
+        match self {
+            ChunkRange::All | ChunkRange::Partition { .. } => String::new(),
+            ChunkRange::IntKey { column, lo, hi } => {
+                let c = quote_ident(column);
+                match (lo, hi) {
+                    (None, None) => String::new(),
+                    (Some(l), None) => format!(" WHERE {c} >= {l}"),
+                    (None, Some(h)) => format!(" WHERE {c} < {h}"),
+                    (Some(l), Some(h)) => format!(" WHERE {c} >= {l} AND {c} < {h}"),
+                }
+            }
+            ChunkRange::Pages { lo, hi } => match (lo, hi) {
+                (None, None) => String::new(),
+                (Some(l), None) => format!(" WHERE ctid >= '({l},0)'::tid"),
+                (None, Some(h)) => format!(" WHERE ctid < '({h},0)'::tid"),
+                (Some(l), Some(h)) => {
+                    format!(" WHERE ctid >= '({l},0)'::tid AND ctid < '({h},0)'::tid")
+                }
+            },
+        }
+    }
+}
+
+/// How many chunks a table of `rows` estimated rows gets.
+pub fn chunk_count(estimated_rows: f64) -> usize {
+    if !(estimated_rows > TARGET_CHUNK_ROWS) {
+        return 1;
+    }
+    let n = (estimated_rows / TARGET_CHUNK_ROWS).ceil();
+    // n is finite and > 1 here; MAX_CHUNKS bounds it.
+    let mut count = 1usize;
+    while count < MAX_CHUNKS && (count as f64) < n {
+        count += 1;
+    }
+    count
+}
+
+/// Splits `[min, max]` into `parts` contiguous key ranges; the first is open
+/// below and the last open above, so no row can fall outside all ranges.
+pub fn split_key_range(min: i64, max: i64, parts: usize) -> Vec<(Option<i64>, Option<i64>)> {
+    let span = i128::from(max) - i128::from(min) + 1;
+    let parts_i = i128::try_from(parts.max(1)).unwrap_or(1).min(span.max(1));
+    if parts_i <= 1 {
+        return vec![(None, None)];
+    }
+    let mut bounds = Vec::new();
+    for i in 1..parts_i {
+        let b = i128::from(min) + span * i / parts_i;
+        bounds.push(i64::try_from(b).unwrap_or(i64::MAX));
+    }
+    bounds.dedup();
+    let mut out = Vec::with_capacity(bounds.len() + 1);
+    let mut lo = None;
+    for b in bounds {
+        out.push((lo, Some(b)));
+        lo = Some(b);
+    }
+    out.push((lo, None));
+    out
+}
+
+/// Splits `pages` heap pages into `parts` ranges, open at both ends.
+pub fn split_pages(pages: u64, parts: usize) -> Vec<(Option<u64>, Option<u64>)> {
+    let parts = u64::try_from(parts.max(1)).unwrap_or(1).min(pages.max(1));
+    if parts <= 1 {
+        return vec![(None, None)];
+    }
+    let mut out = Vec::new();
+    let mut lo = None;
+    for i in 1..parts {
+        let b = pages * i / parts;
+        out.push((lo, Some(b)));
+        lo = Some(b);
+    }
+    out.push((lo, None));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_ranges_cover_everything() {
+        assert_eq!(split_key_range(1, 100, 1), vec![(None, None)]);
+        assert_eq!(
+            split_key_range(1, 100, 4),
+            vec![
+                (None, Some(26)),
+                (Some(26), Some(51)),
+                (Some(51), Some(76)),
+                (Some(76), None)
+            ]
+        );
+        // more parts than keys
+        assert_eq!(split_key_range(5, 6, 8), vec![(None, Some(6)), (Some(6), None)]);
+        // the full i64 range does not overflow
+        assert_eq!(split_key_range(i64::MIN, i64::MAX, 2), vec![(None, Some(0)), (Some(0), None)]);
+    }
+
+    #[test]
+    fn page_ranges() {
+        assert_eq!(split_pages(0, 4), vec![(None, None)]);
+        assert_eq!(
+            split_pages(10, 3),
+            vec![(None, Some(3)), (Some(3), Some(6)), (Some(6), None)]
+        );
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(chunk_count(-1.0), 1);
+        assert_eq!(chunk_count(f64::NAN), 1);
+        assert_eq!(chunk_count(1_000_000.0), 4);
+        assert_eq!(chunk_count(1e12), MAX_CHUNKS);
+    }
+
+    #[test]
+    fn predicates_quote_columns() {
+        let r = ChunkRange::IntKey {
+            column: "Order".into(),
+            lo: Some(1),
+            hi: Some(5),
+        };
+        assert_eq!(r.predicate(), " WHERE \"Order\" >= 1 AND \"Order\" < 5");
+    }
+}

@@ -1,0 +1,85 @@
+//! One consistent view of the database for every reader: the coordinator exports
+//! a snapshot, each reader connection imports it.
+
+use tokio_postgres::Client;
+
+use crate::error::{Error, Result};
+
+/// Session settings every connection uses, so text forms are the same whatever
+/// the server's or the role's defaults.
+const SESSION_SETTINGS: &str = "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; \
+     SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET bytea_output = 'hex'; \
+     SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0";
+
+/// Whether every reader must see the same snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consistency {
+    /// One exported snapshot for all readers, or fail.
+    Snapshot,
+    /// The user accepted that readers may each see a different moment.
+    AllowInconsistent,
+}
+
+/// The snapshot readers join: an exported id, or none when the user accepted
+/// an inconsistent copy and exporting was impossible.
+#[derive(Debug, Clone)]
+pub struct SharedSnapshot {
+    pub id: Option<String>,
+}
+
+/// Starts the coordinator's transaction and exports its snapshot. The client must
+/// stay open (and its transaction with it) until every reader has joined.
+pub async fn export(client: &Client, consistency: Consistency) -> Result<SharedSnapshot> {
+    client
+        .batch_execute(SESSION_SETTINGS)
+        .await
+        .map_err(Error::pg("setting up the session"))?;
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(Error::pg("starting the snapshot transaction"))?;
+    match client.query_one("SELECT pg_export_snapshot()", &[]).await {
+        Ok(row) => Ok(SharedSnapshot {
+            id: Some(row.get(0)),
+        }),
+        Err(e) => match consistency {
+            Consistency::Snapshot => Err(Error::Snapshot(format!(
+                "cannot export a snapshot for the parallel readers: {}\n  hint: on a \
+                 standby or pooler that forbids this, use --jobs 1 for a consistent copy, or \
+                 pass --allow-inconsistent to accept that tables may be read at different moments",
+                e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_owned())
+            ))),
+            Consistency::AllowInconsistent => {
+                client
+                    .batch_execute("ROLLBACK; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await
+                    .map_err(Error::pg("restarting the transaction"))?;
+                Ok(SharedSnapshot { id: None })
+            }
+        },
+    }
+}
+
+/// Starts a reader's transaction in the shared snapshot.
+pub async fn join(client: &Client, snapshot: &SharedSnapshot) -> Result<()> {
+    client
+        .batch_execute(SESSION_SETTINGS)
+        .await
+        .map_err(Error::pg("setting up a reader session"))?;
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(Error::pg("starting a reader transaction"))?;
+    if let Some(id) = &snapshot.id {
+        // The id comes from pg_export_snapshot(): hex digits and dashes only.
+        let safe = id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+        if !safe {
+            return Err(Error::Snapshot(format!("unexpected snapshot id {id:?}")));
+        }
+        client
+            .batch_execute(&format!("SET TRANSACTION SNAPSHOT '{id}'"))
+            .await
+            .map_err(Error::pg("joining the shared snapshot"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! The end-of-run summary: one screen for a person, JSON for a script.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use crate::mapping::ledger::LossEntry;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TableSummary {
+    /// SQLite table name.
+    pub name: String,
+    /// `schema.table` in PostgreSQL.
+    pub source: String,
+    pub rows: u64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyncSummary {
+    pub source: String,
+    pub target: PathBuf,
+    pub consistent_snapshot: bool,
+    pub tables: Vec<TableSummary>,
+    pub seconds: f64,
+    /// Size of the published SQLite file.
+    pub bytes: u64,
+    /// Schema objects SQLite could not express (listed, never dropped silently).
+    pub not_expressed: Vec<String>,
+    /// Values stored differently from PostgreSQL, counted.
+    pub loss: Vec<LossEntry>,
+}
+
+/// Most tables listed by name on screen; the rest are summed up.
+const TABLES_ON_SCREEN: usize = 15;
+
+impl SyncSummary {
+    pub fn total_rows(&self) -> u64 {
+        self.tables.iter().map(|t| t.rows).sum()
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("total_rows".into(), self.total_rows().into());
+        }
+        v.to_string()
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let total = self.total_rows();
+        #[allow(clippy::cast_precision_loss)]
+        let rate = if self.seconds > 0.0 {
+            total as f64 / self.seconds
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            out,
+            "synced {} tables, {} rows from {} into {} in {:.1}s ({:.0} rows/s, {})",
+            self.tables.len(),
+            total,
+            self.source,
+            self.target.display(),
+            self.seconds,
+            rate,
+            human_bytes(self.bytes)
+        );
+        let mut by_rows: Vec<&TableSummary> = self.tables.iter().collect();
+        by_rows.sort_by(|a, b| b.rows.cmp(&a.rows).then(a.name.cmp(&b.name)));
+        let width = by_rows
+            .iter()
+            .take(TABLES_ON_SCREEN)
+            .map(|t| t.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        for t in by_rows.iter().take(TABLES_ON_SCREEN) {
+            let _ = writeln!(out, "  {:<width$}  {:>12} rows  {:>6.1}s", t.name, t.rows, t.seconds);
+        }
+        if by_rows.len() > TABLES_ON_SCREEN {
+            let rest = &by_rows[TABLES_ON_SCREEN..];
+            let _ = writeln!(
+                out,
+                "  … and {} more tables with {} rows (--json lists all)",
+                rest.len(),
+                rest.iter().map(|t| t.rows).sum::<u64>()
+            );
+        }
+        if !self.consistent_snapshot {
+            let _ = writeln!(out, "warning: tables were not read in one snapshot");
+        }
+        if !self.loss.is_empty() {
+            let _ = writeln!(out, "values SQLite could not hold exactly:");
+            for l in &self.loss {
+                let _ = writeln!(out, "  {}.{}: {} value(s): {}", l.table, l.column, l.count, l.description);
+            }
+        }
+        if !self.not_expressed.is_empty() {
+            let _ = writeln!(out, "not expressible in SQLite ({}):", self.not_expressed.len());
+            for w in &self.not_expressed {
+                let _ = writeln!(out, "  {w}");
+            }
+        }
+        out
+    }
+}
+
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    #[allow(clippy::cast_precision_loss)]
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
