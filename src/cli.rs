@@ -51,7 +51,12 @@ pub struct SyncArgs {
     pub full: bool,
 
     /// PostgreSQL schemas to copy; tables outside `public` become `schema__table`.
-    #[arg(long, value_name = "S,...", value_delimiter = ',', default_value = "public")]
+    #[arg(
+        long,
+        value_name = "S,...",
+        value_delimiter = ',',
+        default_value = "public"
+    )]
     pub schema: Vec<String>,
 
     /// Copy only these tables (`name`, `schema.name` or `schema__name`).

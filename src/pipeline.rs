@@ -16,21 +16,21 @@ use tokio_postgres::Client;
 use crate::error::{Error, Result};
 use crate::mapping::convert::{convert_rows, RawRow};
 use crate::mapping::ledger::LossLedger;
-use crate::plan::{ChunkStrategy, SyncPlan, TableSelection, TablePlan};
+use crate::plan::{ChunkStrategy, SyncPlan, TablePlan, TableSelection};
 use crate::progress::{Progress, ProgressMode};
 use crate::sink::staging::{check_target, ExistingTarget, Staging};
 use crate::sink::writer::{self, WriterMessage};
 use crate::source::catalog::{quote_ident, read_catalog};
 use crate::source::chunk::{chunk_count, split_key_range, split_pages, ChunkRange};
 use crate::source::connect::SourceConfig;
-use crate::source::snapshot::{self, Consistency, SharedSnapshot};
 use crate::source::copy;
+use crate::source::snapshot::{self, Consistency, SharedSnapshot};
 use crate::summary::{SyncSummary, TableSummary};
 
 /// Rows handed to one converter task at most.
 const BATCH_ROWS: usize = 8192;
 /// Bytes of raw values handed to one converter task at most.
-const BATCH_BYTES: usize = 4 << 20;
+const BATCH_BYTES: usize = 2 << 20;
 /// Converted batches waiting for the writer.
 const WRITER_QUEUE: usize = 4;
 
@@ -95,7 +95,15 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         progress.note("warning: readers do not share one snapshot (--allow-inconsistent)");
     }
 
-    let outcome = copy_all(opts, &plan, chunks, &snapshot, staging.path().to_path_buf(), &progress).await;
+    let outcome = copy_all(
+        opts,
+        &plan,
+        chunks,
+        &snapshot,
+        staging.path().to_path_buf(),
+        &progress,
+    )
+    .await;
     // The snapshot can end now: every reader has finished.
     let _ = coordinator.batch_execute("COMMIT").await;
     let outcome = outcome?;
@@ -103,7 +111,9 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
     staging.publish()?;
     progress.finish();
 
-    let bytes = std::fs::metadata(&opts.target).map(|m| m.len()).unwrap_or(0);
+    let bytes = std::fs::metadata(&opts.target)
+        .map(|m| m.len())
+        .unwrap_or(0);
     Ok(SyncSummary {
         source: opts.source.display().to_owned(),
         target: opts.target.clone(),
@@ -151,7 +161,10 @@ async fn plan_chunks(client: &Client, plan: &SyncPlan) -> Result<Vec<Chunk>> {
                         &[],
                     )
                     .await
-                    .map_err(Error::pg(format!("reading the key range of {}", t.source_name)))?;
+                    .map_err(Error::pg(format!(
+                        "reading the key range of {}",
+                        t.source_name
+                    )))?;
                 match (row.get::<_, Option<i64>>(0), row.get::<_, Option<i64>>(1)) {
                     (Some(lo), Some(hi)) => split_key_range(lo, hi, parts)
                         .into_iter()
@@ -222,15 +235,26 @@ async fn copy_all(
     let writer_progress = progress.clone();
     let writer = std::thread::Builder::new()
         .name("sqlite-writer".into())
-        .spawn(move || writer::run(staging, &sink_tables, &chunks_per_table, rx, &writer_progress))
+        .spawn(move || {
+            writer::run(
+                staging,
+                &sink_tables,
+                &chunks_per_table,
+                rx,
+                &writer_progress,
+            )
+        })
         .map_err(|e| Error::Aborted(format!("cannot start the writer thread: {e}")))?;
 
     let queue = Arc::new(Mutex::new(VecDeque::from(chunks)));
     let errors = Arc::new(FirstError::default());
     let tables = Arc::new(plan.tables.clone());
     // Raw batches in flight between readers and the writer.
-    let permits = Arc::new(Semaphore::new(opts.jobs * 2 + 2));
-    let jobs = opts.jobs.min(queue.lock().map(|q| q.len()).unwrap_or(1)).max(1);
+    let permits = Arc::new(Semaphore::new(opts.jobs + 2));
+    let jobs = opts
+        .jobs
+        .min(queue.lock().map(|q| q.len()).unwrap_or(1))
+        .max(1);
     let mut readers = Vec::with_capacity(jobs);
     for _ in 0..jobs {
         let ctx = ReaderContext {
@@ -252,7 +276,9 @@ async fn copy_all(
     drop(tx);
     for r in readers {
         if let Err(e) = r.await {
-            errors.set(Error::Aborted(format!("a reader stopped unexpectedly: {e}")));
+            errors.set(Error::Aborted(format!(
+                "a reader stopped unexpectedly: {e}"
+            )));
         }
     }
     // Converters still running hold senders; the writer ends when they are done.
@@ -351,10 +377,23 @@ async fn dispatch(ctx: &ReaderContext, table: usize, rows: Vec<BinaryCopyOutRow>
         }
         let t = &tables[table];
         let mut ledger = LossLedger::default();
-        match convert_rows(&t.sink.name, &t.conversions, &t.arrow_schema, &rows, &mut ledger) {
+        match convert_rows(
+            &t.sink.name,
+            &t.conversions,
+            &t.arrow_schema,
+            &rows,
+            &mut ledger,
+        ) {
             Ok(batch) => {
                 drop(rows);
-                if tx.send(WriterMessage::Batch { table, batch, ledger }).is_err() {
+                if tx
+                    .send(WriterMessage::Batch {
+                        table,
+                        batch,
+                        ledger,
+                    })
+                    .is_err()
+                {
                     errors.set(Error::Aborted("the SQLite writer stopped".into()));
                 }
             }

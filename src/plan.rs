@@ -144,7 +144,9 @@ fn plan_table(
     let sqlite_name = sqlite_table_name(&t.schema, &t.name);
     let mut problems = Vec::new();
     if t.columns.is_empty() {
-        problems.push(format!("table {source_name} has no columns; SQLite cannot hold it (use --exclude)"));
+        problems.push(format!(
+            "table {source_name} has no columns; SQLite cannot hold it (use --exclude)"
+        ));
     }
     let mut mappings: Vec<(&PgColumn, TypeMapping)> = Vec::new();
     for c in &t.columns {
@@ -164,7 +166,10 @@ fn plan_table(
     let int_key = match pk.as_deref() {
         Some([only]) => mappings
             .iter()
-            .find(|(c, m)| &c.name == only && matches!(m.kind, ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8))
+            .find(|(c, m)| {
+                &c.name == only
+                    && matches!(m.kind, ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8)
+            })
             .map(|(c, _)| c.name.clone()),
         _ => None,
     };
@@ -334,7 +339,11 @@ fn translate_default(expr: Option<&str>, m: &TypeMapping) -> DefaultTranslation 
             "false" => return DefaultTranslation::Sql("0".into()),
             _ => {}
         },
-        ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8 | ValueKind::Float4 | ValueKind::Float8
+        ValueKind::Int2
+        | ValueKind::Int4
+        | ValueKind::Int8
+        | ValueKind::Float4
+        | ValueKind::Float8
             if is_number =>
         {
             return DefaultTranslation::Sql(unparen.to_owned())
@@ -398,16 +407,36 @@ mod tests {
     #[test]
     fn defaults() {
         let text = m(ValueKind::Text, Storage::Text);
-        assert!(matches!(translate_default(Some("'a''b'::text"), &text), DefaultTranslation::Sql(s) if s == "'a''b'"));
-        assert!(matches!(translate_default(Some("'x'::character varying"), &text), DefaultTranslation::Sql(s) if s == "'x'"));
-        assert!(matches!(translate_default(Some("now()"), &text), DefaultTranslation::Unsupported));
+        assert!(
+            matches!(translate_default(Some("'a''b'::text"), &text), DefaultTranslation::Sql(s) if s == "'a''b'")
+        );
+        assert!(
+            matches!(translate_default(Some("'x'::character varying"), &text), DefaultTranslation::Sql(s) if s == "'x'")
+        );
+        assert!(matches!(
+            translate_default(Some("now()"), &text),
+            DefaultTranslation::Unsupported
+        ));
         let int = m(ValueKind::Int4, Storage::Integer);
-        assert!(matches!(translate_default(Some("(-1)"), &int), DefaultTranslation::Sql(s) if s == "-1"));
-        assert!(matches!(translate_default(Some("nextval('s'::regclass)"), &int), DefaultTranslation::Sequence));
+        assert!(
+            matches!(translate_default(Some("(-1)"), &int), DefaultTranslation::Sql(s) if s == "-1")
+        );
+        assert!(matches!(
+            translate_default(Some("nextval('s'::regclass)"), &int),
+            DefaultTranslation::Sequence
+        ));
         let b = m(ValueKind::Bool, Storage::Integer);
-        assert!(matches!(translate_default(Some("true"), &b), DefaultTranslation::Sql(s) if s == "1"));
+        assert!(
+            matches!(translate_default(Some("true"), &b), DefaultTranslation::Sql(s) if s == "1")
+        );
         let ts = m(ValueKind::Timestamptz, Storage::Text);
-        assert!(matches!(translate_default(Some("'2020-01-01 00:00:00+00'::timestamp with time zone"), &ts), DefaultTranslation::Unsupported));
+        assert!(matches!(
+            translate_default(
+                Some("'2020-01-01 00:00:00+00'::timestamp with time zone"),
+                &ts
+            ),
+            DefaultTranslation::Unsupported
+        ));
     }
 
     #[test]

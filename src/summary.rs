@@ -75,7 +75,11 @@ impl SyncSummary {
             .max()
             .unwrap_or(0);
         for t in by_rows.iter().take(TABLES_ON_SCREEN) {
-            let _ = writeln!(out, "  {:<width$}  {:>12} rows  {:>6.1}s", t.name, t.rows, t.seconds);
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {:>12} rows  {:>6.1}s",
+                t.name, t.rows, t.seconds
+            );
         }
         if by_rows.len() > TABLES_ON_SCREEN {
             let rest = &by_rows[TABLES_ON_SCREEN..];
@@ -92,11 +96,19 @@ impl SyncSummary {
         if !self.loss.is_empty() {
             let _ = writeln!(out, "values SQLite could not hold exactly:");
             for l in &self.loss {
-                let _ = writeln!(out, "  {}.{}: {} value(s): {}", l.table, l.column, l.count, l.description);
+                let _ = writeln!(
+                    out,
+                    "  {}.{}: {} value(s): {}",
+                    l.table, l.column, l.count, l.description
+                );
             }
         }
         if !self.not_expressed.is_empty() {
-            let _ = writeln!(out, "not expressible in SQLite ({}):", self.not_expressed.len());
+            let _ = writeln!(
+                out,
+                "not expressible in SQLite ({}):",
+                self.not_expressed.len()
+            );
             for w in &self.not_expressed {
                 let _ = writeln!(out, "  {w}");
             }

@@ -180,7 +180,9 @@ fn integer(kind: &ValueKind, v: &[u8]) -> Result<i64, DecodeError> {
         ValueKind::Int2 => decode::read_i16(v).map(i64::from),
         ValueKind::Int4 => decode::read_i32(v).map(i64::from),
         ValueKind::Int8 => decode::read_i64(v),
-        other => Err(DecodeError(format!("{other:?} cannot be stored as INTEGER"))),
+        other => Err(DecodeError(format!(
+            "{other:?} cannot be stored as INTEGER"
+        ))),
     }
 }
 
@@ -243,11 +245,23 @@ mod tests {
         ];
         let mut ledger = LossLedger::default();
         let batch = convert_rows("t", &cols, &schema, &rows, &mut ledger).unwrap();
-        let ids = batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+        let ids = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
         assert_eq!(ids.values(), &[7, -1]);
-        let f = batch.column(1).as_any().downcast_ref::<Float64Array>().unwrap();
+        let f = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
         assert!(f.is_null(1));
-        let d = batch.column(2).as_any().downcast_ref::<StringArray>().unwrap();
+        let d = batch
+            .column(2)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
         assert_eq!(d.value(0), "2000-01-01");
         assert_eq!(ledger.entries()[0].count, 1);
     }

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::time::{format_date, format_timestamp, TimestampStyle};
+use super::time::{format_date, format_timestamp, push_padded, TimestampStyle};
 use super::types::ValueKind;
 
 /// Why a wire value could not be decoded.
@@ -47,8 +47,10 @@ pub fn read_bool(buf: &[u8]) -> Result<bool, DecodeError> {
 }
 
 fn exact<const N: usize>(buf: &[u8], what: &str) -> Result<[u8; N], DecodeError> {
-    <[u8; N]>::try_from(buf)
-        .map_or_else(|_| err(format!("{what}: expected {N} bytes, got {}", buf.len())), Ok)
+    <[u8; N]>::try_from(buf).map_or_else(
+        |_| err(format!("{what}: expected {N} bytes, got {}", buf.len())),
+        Ok,
+    )
 }
 
 /// Text as UTF-8 (the connection's client encoding is UTF8).
@@ -123,17 +125,19 @@ pub fn write_numeric(out: &mut String, buf: &[u8]) -> Result<(), DecodeError> {
     if weight < 0 {
         out.push('0');
     } else {
-        let _ = write!(out, "{}", digit_at(i32::from(weight)));
+        push_padded(out, u64::from(digit_at(i32::from(weight))), 1);
         for exp in (0..i32::from(weight)).rev() {
-            let _ = write!(out, "{:04}", digit_at(exp));
+            push_padded(out, u64::from(digit_at(exp)), 4);
         }
     }
     if dscale > 0 {
         out.push('.');
         let mut remaining = usize::from(dscale);
         let mut exp = -1;
+        let mut group = String::with_capacity(4);
         while remaining > 0 {
-            let group = format!("{:04}", digit_at(exp));
+            group.clear();
+            push_padded(&mut group, u64::from(digit_at(exp)), 4);
             let n = remaining.min(4);
             out.push_str(&group[..n]);
             remaining -= n;
@@ -150,9 +154,16 @@ pub fn write_uuid(out: &mut String, buf: &[u8]) -> Result<(), DecodeError> {
         if matches!(i, 4 | 6 | 8 | 10) {
             out.push('-');
         }
-        let _ = write!(out, "{b:02x}");
+        push_hex(out, *b);
     }
     Ok(())
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_hex(out: &mut String, b: u8) {
+    out.push(char::from(HEX[usize::from(b >> 4)]));
+    out.push(char::from(HEX[usize::from(b & 0xf)]));
 }
 
 /// pgvector `vector` binary (i16 dimensions, i16 unused, big-endian f32s) as
@@ -177,7 +188,11 @@ fn write_json_float(out: &mut String, f: f64, shortest: impl std::fmt::Debug) {
     if f.is_nan() {
         out.push_str("\"NaN\"");
     } else if f.is_infinite() {
-        out.push_str(if f > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" });
+        out.push_str(if f > 0.0 {
+            "\"Infinity\""
+        } else {
+            "\"-Infinity\""
+        });
     } else {
         let _ = write!(out, "{shortest:?}");
     }
@@ -201,19 +216,20 @@ pub fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+fn push_int(out: &mut String, v: i64) {
+    if v < 0 {
+        out.push('-');
+    }
+    push_padded(out, v.unsigned_abs(), 1);
+}
+
 /// One array element as a JSON value, using the same text forms as scalar columns.
 fn write_json_element(out: &mut String, kind: &ValueKind, buf: &[u8]) -> Result<(), DecodeError> {
     match kind {
         ValueKind::Bool => out.push_str(if read_bool(buf)? { "true" } else { "false" }),
-        ValueKind::Int2 => {
-            let _ = write!(out, "{}", read_i16(buf)?);
-        }
-        ValueKind::Int4 => {
-            let _ = write!(out, "{}", read_i32(buf)?);
-        }
-        ValueKind::Int8 => {
-            let _ = write!(out, "{}", read_i64(buf)?);
-        }
+        ValueKind::Int2 => push_int(out, i64::from(read_i16(buf)?)),
+        ValueKind::Int4 => push_int(out, i64::from(read_i32(buf)?)),
+        ValueKind::Int8 => push_int(out, read_i64(buf)?),
         ValueKind::Float4 => {
             let f = read_f32(buf)?;
             write_json_float(out, f64::from(f), f);
@@ -225,7 +241,9 @@ fn write_json_element(out: &mut String, kind: &ValueKind, buf: &[u8]) -> Result<
         ValueKind::Numeric => {
             let mut s = String::new();
             write_numeric(&mut s, buf)?;
-            if s.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'.') {
+            if s.bytes()
+                .all(|b| b.is_ascii_digit() || b == b'-' || b == b'.')
+            {
                 out.push_str(&s);
             } else {
                 write_json_string(out, &s);
@@ -238,7 +256,7 @@ fn write_json_element(out: &mut String, kind: &ValueKind, buf: &[u8]) -> Result<
             let mut s = String::with_capacity(2 + 2 * buf.len());
             s.push_str("\\x");
             for b in buf {
-                let _ = write!(s, "{b:02x}");
+                push_hex(&mut s, *b);
             }
             write_json_string(out, &s);
         }
@@ -392,8 +410,8 @@ mod tests {
         write_uuid(
             &mut s,
             &[
-                0xA0, 0xEE, 0xBC, 0x99, 0x9C, 0x0B, 0x4E, 0xF8, 0xBB, 0x6D, 0x6B, 0xB9, 0xBD,
-                0x38, 0x0A, 0x11,
+                0xA0, 0xEE, 0xBC, 0x99, 0x9C, 0x0B, 0x4E, 0xF8, 0xBB, 0x6D, 0x6B, 0xB9, 0xBD, 0x38,
+                0x0A, 0x11,
             ],
         )
         .unwrap();

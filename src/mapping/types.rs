@@ -84,14 +84,64 @@ const SQLITE_EXACT_DIGITS: i32 = 15;
 /// Base types with their own text output and nothing to decode: PostgreSQL casts
 /// them to text and SQLite stores that text.
 const TEXT_FORM_TYPES: &[&str] = &[
-    "time", "timetz", "interval", "inet", "cidr", "macaddr", "macaddr8", "money", "bit",
-    "varbit", "tsvector", "tsquery", "xml", "point", "line", "lseg", "box", "path", "polygon",
-    "circle", "pg_lsn", "oid", "xid", "xid8", "cid", "tid", "regclass", "regtype", "regproc",
-    "regprocedure", "regoper", "regoperator", "regconfig", "regdictionary", "regnamespace",
-    "regrole", "regcollation", "txid_snapshot", "pg_snapshot", "jsonpath", "char", "aclitem",
-    "int2vector", "oidvector", "pg_node_tree", "refcursor", "gtsvector",
+    "time",
+    "timetz",
+    "interval",
+    "inet",
+    "cidr",
+    "macaddr",
+    "macaddr8",
+    "money",
+    "bit",
+    "varbit",
+    "tsvector",
+    "tsquery",
+    "xml",
+    "point",
+    "line",
+    "lseg",
+    "box",
+    "path",
+    "polygon",
+    "circle",
+    "pg_lsn",
+    "oid",
+    "xid",
+    "xid8",
+    "cid",
+    "tid",
+    "regclass",
+    "regtype",
+    "regproc",
+    "regprocedure",
+    "regoper",
+    "regoperator",
+    "regconfig",
+    "regdictionary",
+    "regnamespace",
+    "regrole",
+    "regcollation",
+    "txid_snapshot",
+    "pg_snapshot",
+    "jsonpath",
+    "char",
+    "aclitem",
+    "int2vector",
+    "oidvector",
+    "pg_node_tree",
+    "refcursor",
+    "gtsvector",
     // common extension types whose text output is their meaning
-    "citext", "hstore", "ltree", "lquery", "cube", "isbn", "isbn13", "issn", "ean13", "upc",
+    "citext",
+    "hstore",
+    "ltree",
+    "lquery",
+    "cube",
+    "isbn",
+    "isbn13",
+    "issn",
+    "ean13",
+    "upc",
     "seg",
 ];
 
@@ -192,7 +242,10 @@ mod tests {
     #[test]
     fn table_lines() {
         assert_eq!(map_type(&base("int8"), -1).unwrap().declared, "INTEGER");
-        assert_eq!(map_type(&base("float8"), -1).unwrap().storage, Storage::Real);
+        assert_eq!(
+            map_type(&base("float8"), -1).unwrap().storage,
+            Storage::Real
+        );
         assert_eq!(map_type(&base("inet"), -1).unwrap().cast, Some("text"));
         assert_eq!(map_type(&base("bytea"), -1).unwrap().storage, Storage::Blob);
     }
@@ -200,8 +253,16 @@ mod tests {
     #[test]
     fn numeric_declared_type_follows_precision() {
         // numeric(10,2): typmod = (10 << 16 | 2) + 4
-        assert_eq!(map_type(&base("numeric"), (10 << 16 | 2) + 4).unwrap().declared, "NUMERIC");
-        assert_eq!(map_type(&base("numeric"), (40 << 16) + 4).unwrap().declared, "TEXT");
+        assert_eq!(
+            map_type(&base("numeric"), (10 << 16 | 2) + 4)
+                .unwrap()
+                .declared,
+            "NUMERIC"
+        );
+        assert_eq!(
+            map_type(&base("numeric"), (40 << 16) + 4).unwrap().declared,
+            "TEXT"
+        );
         assert_eq!(map_type(&base("numeric"), -1).unwrap().declared, "TEXT");
     }
 

@@ -211,7 +211,10 @@ mod tests {
         std::fs::write(staging_path(&t), b"leftover").unwrap();
         let (s, stale) = Staging::create(&t).unwrap();
         assert_eq!(stale.as_deref(), Some(s.path()));
-        assert!(Staging::create(&t).is_err(), "second writer must be refused");
+        assert!(
+            Staging::create(&t).is_err(),
+            "second writer must be refused"
+        );
         let p = s.path().to_path_buf();
         drop(s);
         assert!(!p.exists(), "unpublished staging file is removed");

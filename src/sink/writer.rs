@@ -53,10 +53,11 @@ struct TableState {
 pub fn open_staging(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).map_err(Error::sqlite("opening", path))?;
     conn.execute_batch(
-        "PRAGMA journal_mode = OFF;
+        "PRAGMA page_size = 16384;
+         PRAGMA journal_mode = OFF;
          PRAGMA synchronous = OFF;
          PRAGMA locking_mode = EXCLUSIVE;
-         PRAGMA cache_size = -65536;
+         PRAGMA cache_size = -32768;
          PRAGMA foreign_keys = OFF;",
     )
     .map_err(Error::sqlite("setting staging pragmas", path))?;
@@ -196,7 +197,12 @@ fn columns(batch: &RecordBatch) -> rusqlite::Result<Vec<Col<'_>>> {
         .collect()
 }
 
-fn bind_row(stmt: &mut Statement<'_>, cols: &[Col<'_>], row: usize, first: usize) -> rusqlite::Result<()> {
+fn bind_row(
+    stmt: &mut Statement<'_>,
+    cols: &[Col<'_>],
+    row: usize,
+    first: usize,
+) -> rusqlite::Result<()> {
     for (c, col) in cols.iter().enumerate() {
         let idx = first + c;
         match col {

@@ -165,11 +165,7 @@ pub async fn read_catalog(client: &Client, schemas: &[String]) -> Result<Vec<PgT
         });
     }
     let oids: Vec<i64> = tables.iter().map(|t| i64::from(t.oid)).collect();
-    let by_oid: HashMap<u32, usize> = tables
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.oid, i))
-        .collect();
+    let by_oid: HashMap<u32, usize> = tables.iter().enumerate().map(|(i, t)| (t.oid, i)).collect();
 
     read_columns(client, &oids, &by_oid, &mut tables).await?;
     read_constraints(client, &oids, &by_oid, &mut tables).await?;
@@ -204,7 +200,7 @@ async fn read_columns(
         };
         let type_oid = oid(r.get(3));
         let typmod: i32 = r.get(4);
-        let pg_type = types.resolve(type_oid, typmod).ok_or_else(|| {
+        let pg_type = types.resolve(type_oid).ok_or_else(|| {
             Error::Plan(vec![format!(
                 "table {}: column {} has type oid {type_oid} that is not in pg_type",
                 tables[ti].name,
@@ -236,24 +232,24 @@ struct RawType {
 struct TypeTable(HashMap<u32, RawType>);
 
 impl TypeTable {
-    fn resolve(&self, oid: u32, typmod: i32) -> Option<PgType> {
-        self.resolve_depth(oid, typmod, 0)
+    fn resolve(&self, oid: u32) -> Option<PgType> {
+        self.resolve_depth(oid, 0)
     }
 
-    fn resolve_depth(&self, oid: u32, typmod: i32, depth: u32) -> Option<PgType> {
+    fn resolve_depth(&self, oid: u32, depth: u32) -> Option<PgType> {
         if depth > 16 {
             return None;
         }
         let raw = self.0.get(&oid)?;
         let class = match raw.typtype.as_str() {
-            "d" => TypeClass::Domain(Box::new(self.resolve_depth(raw.base, typmod, depth + 1)?)),
+            "d" => TypeClass::Domain(Box::new(self.resolve_depth(raw.base, depth + 1)?)),
             "e" => TypeClass::Enum,
             "r" => TypeClass::Range,
             "m" => TypeClass::Multirange,
             "c" => TypeClass::Composite,
             "p" => TypeClass::Pseudo,
             _ if raw.category == "A" && raw.elem != 0 => {
-                TypeClass::Array(Box::new(self.resolve_depth(raw.elem, -1, depth + 1)?))
+                TypeClass::Array(Box::new(self.resolve_depth(raw.elem, depth + 1)?))
             }
             _ => TypeClass::Base,
         };
@@ -363,8 +359,9 @@ async fn read_constraints(
                 };
                 let ref_columns = match ref_columns {
                     Some(c) => c,
-                    None => ref_column_names(client, ref_oid, confkey.as_deref().unwrap_or(&[]))
-                        .await?,
+                    None => {
+                        ref_column_names(client, ref_oid, confkey.as_deref().unwrap_or(&[])).await?
+                    }
                 };
                 let action = |s: String| s.chars().next().unwrap_or('a');
                 tables[ti].foreign_keys.push(ForeignKey {

@@ -55,7 +55,8 @@ impl ChunkRange {
 
 /// How many chunks a table of `rows` estimated rows gets.
 pub fn chunk_count(estimated_rows: f64) -> usize {
-    if !(estimated_rows > TARGET_CHUNK_ROWS) {
+    // NaN and negative estimates (never analyzed) mean one chunk.
+    if estimated_rows.is_nan() || estimated_rows <= TARGET_CHUNK_ROWS {
         return 1;
     }
     let n = (estimated_rows / TARGET_CHUNK_ROWS).ceil();
@@ -125,9 +126,15 @@ mod tests {
             ]
         );
         // more parts than keys
-        assert_eq!(split_key_range(5, 6, 8), vec![(None, Some(6)), (Some(6), None)]);
+        assert_eq!(
+            split_key_range(5, 6, 8),
+            vec![(None, Some(6)), (Some(6), None)]
+        );
         // the full i64 range does not overflow
-        assert_eq!(split_key_range(i64::MIN, i64::MAX, 2), vec![(None, Some(0)), (Some(0), None)]);
+        assert_eq!(
+            split_key_range(i64::MIN, i64::MAX, 2),
+            vec![(None, Some(0)), (Some(0), None)]
+        );
     }
 
     #[test]

@@ -63,9 +63,9 @@ impl SourceConfig {
         let port_in_source = source.contains("port") || has_url_port(source);
         if !port_in_source {
             if let Some(port) = env("PGPORT") {
-                let port = port.parse::<u16>().map_err(|_| {
-                    Error::Usage(format!("PGPORT={port} is not a port number"))
-                })?;
+                let port = port
+                    .parse::<u16>()
+                    .map_err(|_| Error::Usage(format!("PGPORT={port} is not a port number")))?;
                 config.port(port);
             }
         }
@@ -109,7 +109,7 @@ impl SourceConfig {
             config.connect_timeout(Duration::from_secs(secs));
         }
         if config.get_application_name().is_none() {
-            config.application_name(&env("PGAPPNAME").unwrap_or_else(|| "pg2sqlite".to_owned()));
+            config.application_name(env("PGAPPNAME").unwrap_or_else(|| "pg2sqlite".to_owned()));
         }
         let display = describe(&config);
         Ok(SourceConfig { config, display })
@@ -136,13 +136,10 @@ impl SourceConfig {
                 reason: format!("cannot set up TLS: {e}"),
                 hint: "retry with sslmode=disable if the server does not need TLS".to_owned(),
             })?;
-            self.config
-                .connect(tls)
-                .await
-                .map(|(client, conn)| {
-                    tokio::spawn(conn);
-                    client
-                })
+            self.config.connect(tls).await.map(|(client, conn)| {
+                tokio::spawn(conn);
+                client
+            })
         };
         result.map_err(|e| self.connect_error(&e))
     }
@@ -184,10 +181,7 @@ impl SourceConfig {
 
 fn has_url_port(source: &str) -> bool {
     // postgres://user@host:5433/db — a ':' followed by digits after the '@' or '//'.
-    let rest = source
-        .split_once("://")
-        .map(|(_, r)| r)
-        .unwrap_or_default();
+    let rest = source.split_once("://").map(|(_, r)| r).unwrap_or_default();
     let authority = rest.split('/').next().unwrap_or_default();
     let hostport = authority.rsplit('@').next().unwrap_or_default();
     hostport
@@ -207,10 +201,7 @@ fn describe(config: &Config) -> String {
         config.get_user().unwrap_or("?"),
         host,
         port,
-        config
-            .get_dbname()
-            .or(config.get_user())
-            .unwrap_or("?")
+        config.get_dbname().or(config.get_user()).unwrap_or("?")
     )
 }
 

@@ -47,7 +47,8 @@ pub async fn export(client: &Client, consistency: Consistency) -> Result<SharedS
                 "cannot export a snapshot for the parallel readers: {}\n  hint: on a \
                  standby or pooler that forbids this, use --jobs 1 for a consistent copy, or \
                  pass --allow-inconsistent to accept that tables may be read at different moments",
-                e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_owned())
+                e.as_db_error()
+                    .map_or_else(|| e.to_string(), |d| d.message().to_owned())
             ))),
             Consistency::AllowInconsistent => {
                 client
