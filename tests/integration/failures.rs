@@ -1,0 +1,267 @@
+//! Failures before or while connecting, and targets pg2sqlite must not touch:
+//! each one exits with the documented code, says what went wrong and what to do,
+//! and leaves the target directory as it was.
+
+use std::collections::BTreeSet;
+
+use crate::common::*;
+
+/// Exit codes from the `--help` text (src/cli.rs).
+const USAGE: i32 = 2;
+const RUNTIME: i32 = 3;
+
+/// A source whose server is not there: nothing listens on port 1.
+const UNREACHABLE: &str = "postgres://root@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=10";
+
+fn no_such_database() -> String {
+    format!(
+        "postgres://root@127.0.0.1:5432/p2s_no_such_db_{}?sslmode=disable",
+        std::process::id()
+    )
+}
+
+#[test]
+fn unreachable_server_is_reported_with_host_port_and_a_hint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let run = sync(UNREACHABLE, &target, &[]);
+    run.assert_code(RUNTIME).assert_stderr_has(&[
+        "cannot connect to PostgreSQL",
+        "127.0.0.1:1",
+        "hint:",
+        "port",
+    ]);
+    assert!(dir_entries(dir.path()).is_empty(), "files were written");
+}
+
+#[test]
+fn missing_database_is_reported_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let url = no_such_database();
+    let name = url
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.split('?').next())
+        .expect("db name");
+    let run = sync(&url, &target, &[]);
+    run.assert_code(RUNTIME)
+        .assert_stderr_has(&[name, "does not exist", "hint:", "database name"]);
+    assert!(dir_entries(dir.path()).is_empty(), "files were written");
+}
+
+#[test]
+fn unknown_table_names_are_usage_errors_listing_known_tables() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+
+    let run = sync(&db.url(), &target, &["--tables", "users,no_such_table"]);
+    run.assert_code(USAGE)
+        .assert_stderr_has(&["no_such_table", "users", "sessions"]);
+    assert!(
+        !run.stderr.contains("\"users\" in"),
+        "users exists: {}",
+        run.stderr
+    );
+    assert!(dir_entries(dir.path()).is_empty(), "files were written");
+
+    let run = sync(&db.url(), &target, &["--exclude", "nope_table"]);
+    run.assert_code(USAGE).assert_stderr_has(&["nope_table"]);
+    assert!(dir_entries(dir.path()).is_empty(), "files were written");
+
+    // billing is not among the chosen schemas by default
+    let run = sync(&db.url(), &target, &["--tables", "billing.invoices"]);
+    run.assert_code(USAGE)
+        .assert_stderr_has(&["billing.invoices"]);
+    assert!(dir_entries(dir.path()).is_empty(), "files were written");
+}
+
+#[test]
+fn missing_target_directory_is_a_usage_error() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("no_such_dir").join("app.db");
+    let run = sync(&db.url(), &target, &["--tables", "users"]);
+    run.assert_code(USAGE)
+        .assert_stderr_has(&["no_such_dir", "does not exist"]);
+    assert!(
+        dir_entries(dir.path()).is_empty(),
+        "the directory was created"
+    );
+}
+
+#[test]
+fn target_that_is_not_sqlite_is_never_touched() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("notes.txt");
+    let content = b"important notes that are not a database\n\x00\x01\x02".to_vec();
+    std::fs::write(&target, &content).expect("write");
+
+    for extra in [
+        &["--tables", "users"][..],
+        &["--tables", "users", "--full"][..],
+    ] {
+        let run = sync(&db.url(), &target, extra);
+        run.assert_code(USAGE)
+            .assert_stderr_has(&["notes.txt", "not a SQLite database"]);
+        assert_eq!(
+            read_bytes(&target),
+            content,
+            "the file was changed ({extra:?})"
+        );
+        assert_eq!(
+            dir_entries(dir.path()),
+            BTreeSet::from(["notes.txt".to_owned()]),
+            "files were written ({extra:?})"
+        );
+    }
+}
+
+#[test]
+fn target_that_is_a_directory_is_a_usage_error() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    std::fs::create_dir(&target).expect("mkdir");
+    let run = sync(&db.url(), &target, &["--tables", "users", "--full"]);
+    run.assert_code(USAGE).assert_stderr_has(&["directory"]);
+    assert_eq!(
+        dir_entries(dir.path()),
+        BTreeSet::from(["app.db".to_owned()])
+    );
+    assert!(dir_entries(&target).is_empty());
+}
+
+#[test]
+fn existing_sqlite_target_is_replaced_only_with_full() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let previous = write_previous_sqlite(&target);
+
+    let run = sync(&db.url(), &target, &["--tables", "users,categories"]);
+    run.assert_code(USAGE)
+        .assert_stderr_has(&["app.db", "already exists", "--full"]);
+    assert_eq!(read_bytes(&target), previous, "the target was changed");
+    assert_eq!(
+        dir_entries(dir.path()),
+        BTreeSet::from(["app.db".to_owned()])
+    );
+
+    let run = sync(
+        &db.url(),
+        &target,
+        &["--tables", "users,categories", "--full"],
+    );
+    run.assert_success();
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_tables(&conn),
+        BTreeSet::from(["categories".to_owned(), "users".to_owned()]),
+        "the old tables must be gone, the new ones there"
+    );
+    assert_eq!(sqlite_i64(&conn, "SELECT count(*) FROM users"), 2000);
+    assert_eq!(
+        dir_entries(dir.path()),
+        BTreeSet::from(["app.db".to_owned()])
+    );
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let run = sync(&db.url(), &target, &["--jobs", "0"]);
+    run.assert_code(USAGE).assert_stderr_has(&["--jobs"]);
+    let run = sync(&db.url(), &target, &["--no-such-flag"]);
+    run.assert_code(USAGE)
+        .assert_stderr_has(&["--no-such-flag"]);
+    let run = crate::common::run(&["sync", "--target", target.to_str().expect("utf-8")]);
+    run.assert_code(USAGE).assert_stderr_has(&["--source"]);
+    assert!(dir_entries(dir.path()).is_empty(), "files were written");
+}
+
+#[test]
+fn tables_that_would_collide_in_sqlite_are_refused_before_writing() {
+    // SQLite table names are case-insensitive: "Dup" and "dup" cannot both exist.
+    let db = TestDb::new();
+    db.execute("CREATE TABLE \"Dup\" (id int PRIMARY KEY); CREATE TABLE dup (id int PRIMARY KEY);");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let run = sync(&db.url(), &target, &[]);
+    run.assert_code(USAGE).assert_stderr_has(&["Dup", "dup"]);
+    assert!(dir_entries(dir.path()).is_empty(), "files were written");
+}
+
+#[test]
+fn passwords_never_appear_in_any_output() {
+    const PW: &str = "Pw_s3cret_XyZ";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let target_s = target.to_str().expect("utf-8");
+
+    let failing_sources = [
+        // database that does not exist (trust auth: the password is not even asked for)
+        format!("postgres://root:{PW}@127.0.0.1:5432/p2s_no_such_db_{}?sslmode=disable", std::process::id()),
+        // server that is not there
+        format!("postgres://root:{PW}@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=10"),
+        // key=value form
+        format!("host=127.0.0.1 port=1 user=root password={PW} dbname=postgres sslmode=disable connect_timeout=10"),
+        // a string that does not even parse
+        format!("postgres://root:{PW}@127.0.0.1:notaport/postgres"),
+        format!("host=127.0.0.1 password={PW} dbname=x sslmode=bogus"),
+    ];
+    for source in &failing_sources {
+        let run = sync(source, &target, &[]);
+        assert!(run.code != Some(0), "{source}: should fail");
+        assert!(
+            !run.all_output().contains(PW),
+            "the password leaked for source {source}:\n{}",
+            run.all_output()
+        );
+    }
+
+    // Through DATABASE_URL and PGPASSWORD, in errors and in --help.
+    let url =
+        format!("postgres://root:{PW}@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=10");
+    for args in [&["sync", "--target", target_s][..], &["sync", "--help"][..]] {
+        let out = pg2sqlite()
+            .env("DATABASE_URL", &url)
+            .env("PGPASSWORD", PW)
+            .args(args)
+            .output()
+            .expect("run");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !all.contains(PW),
+            "the password leaked with {args:?}:\n{all}"
+        );
+    }
+
+    // A successful run (trust auth accepts any password): summary, JSON, progress.
+    let db = TestDb::with_demo();
+    let source = format!(
+        "postgres://root:{PW}@127.0.0.1:5432/{}?sslmode=disable",
+        db.name()
+    );
+    for extra in [
+        &["--tables", "users"][..],
+        &["--tables", "users", "--full", "--json"][..],
+    ] {
+        let run = sync(&source, &target, extra);
+        run.assert_success();
+        assert!(
+            !run.all_output().contains(PW),
+            "the password leaked in a successful run ({extra:?}):\n{}",
+            run.all_output()
+        );
+    }
+    assert!(!dir_entries(dir.path()).iter().any(|f| f.contains(PW)));
+}

@@ -1,0 +1,710 @@
+//! A full sync of a representative schema: which tables arrive, with how many
+//! rows, and with which keys, constraints and indexes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rusqlite::types::Value;
+use rusqlite::Connection;
+
+use crate::common::*;
+
+/// Every SQLite table a full sync of `demo.sql` + `test_extra.sql` with
+/// `--schema public,billing` must produce, with the PostgreSQL relation it comes
+/// from (`ONLY` where inheritance children must not be counted) and its row count.
+const EXPECTED_TABLES: &[(&str, &str, i64)] = &[
+    ("Order", "ONLY public.\"Order\"", 1500),
+    ("Weird \"Name\"", "ONLY public.\"Weird \"\"Name\"\"\"", 3),
+    ("all_types", "ONLY public.all_types", 4),
+    // the inheritance parent without its child's rows
+    ("audit_log", "ONLY public.audit_log", 3005),
+    ("audit_log_archive", "ONLY public.audit_log_archive", 100),
+    ("billing__invoices", "ONLY billing.invoices", 1500),
+    ("billing__payments", "ONLY billing.payments", 1000),
+    ("categories", "ONLY public.categories", 4),
+    ("devices", "ONLY public.devices", 300),
+    ("empty_things", "ONLY public.empty_things", 0),
+    // partitioned: every partition's rows, in one table
+    ("events", "public.events", 4000),
+    ("sessions", "ONLY public.sessions", 5000),
+    ("tags", "ONLY public.tags", 5),
+    ("user_categories", "ONLY public.user_categories", 2000),
+    ("users", "ONLY public.users", 2000),
+];
+
+/// Columns and declared types, in PostgreSQL's column order (all_types is
+/// checked column by column in `values.rs`).
+const EXPECTED_COLUMNS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "Order",
+        &[
+            ("Id", "INTEGER"),
+            ("select", "TEXT"),
+            ("User Id", "INTEGER"),
+            ("Total", "NUMERIC"),
+        ],
+    ),
+    (
+        "Weird \"Name\"",
+        &[("from", "INTEGER"), ("a\"b", "TEXT"), ("Group", "TEXT")],
+    ),
+    (
+        "audit_log",
+        &[
+            ("at", "TEXT"),
+            ("actor", "TEXT"),
+            ("action", "TEXT"),
+            ("details", "TEXT"),
+        ],
+    ),
+    (
+        "audit_log_archive",
+        &[
+            ("at", "TEXT"),
+            ("actor", "TEXT"),
+            ("action", "TEXT"),
+            ("details", "TEXT"),
+            ("archived_on", "TEXT"),
+        ],
+    ),
+    (
+        "billing__invoices",
+        &[
+            ("id", "INTEGER"),
+            ("order_id", "INTEGER"),
+            ("amount", "TEXT"),
+            ("issued_on", "TEXT"),
+        ],
+    ),
+    (
+        "billing__payments",
+        &[
+            ("id", "INTEGER"),
+            ("invoice_id", "INTEGER"),
+            ("paid_at", "TEXT"),
+            ("amount", "NUMERIC"),
+        ],
+    ),
+    (
+        "categories",
+        &[
+            ("id", "INTEGER"),
+            ("parent_id", "INTEGER"),
+            ("label", "TEXT"),
+        ],
+    ),
+    (
+        "devices",
+        &[
+            ("id", "TEXT"),
+            ("user_id", "INTEGER"),
+            ("tag", "TEXT"),
+            ("vendor", "TEXT"),
+            ("serial_no", "TEXT"),
+            ("retired", "INTEGER"),
+        ],
+    ),
+    ("empty_things", &[("id", "INTEGER"), ("note", "TEXT")]),
+    (
+        "events",
+        &[
+            ("id", "INTEGER"),
+            ("happened_at", "TEXT"),
+            ("kind", "TEXT"),
+            ("payload", "TEXT"),
+        ],
+    ),
+    (
+        "sessions",
+        &[
+            ("token", "TEXT"),
+            ("user_id", "INTEGER"),
+            ("ip", "TEXT"),
+            ("started_at", "TEXT"),
+            ("expires_at", "TEXT"),
+        ],
+    ),
+    (
+        "tags",
+        &[("code", "TEXT"), ("label", "TEXT"), ("weight", "INTEGER")],
+    ),
+    (
+        "user_categories",
+        &[
+            ("user_id", "INTEGER"),
+            ("category_id", "INTEGER"),
+            ("since", "TEXT"),
+        ],
+    ),
+    (
+        "users",
+        &[
+            ("id", "INTEGER"),
+            ("email", "TEXT"),
+            ("name", "TEXT"),
+            ("is_admin", "INTEGER"),
+            ("mood", "TEXT"),
+            ("created_at", "TEXT"),
+            ("updated_at", "TEXT"),
+        ],
+    ),
+];
+
+/// Primary key columns in key order; an empty list means no primary key.
+const EXPECTED_PRIMARY_KEYS: &[(&str, &[&str])] = &[
+    ("Order", &["Id"]),
+    ("Weird \"Name\"", &["from"]),
+    ("all_types", &["id"]),
+    ("audit_log", &[]),
+    ("audit_log_archive", &[]),
+    ("billing__invoices", &["id"]),
+    ("billing__payments", &["id"]),
+    ("categories", &["id"]),
+    ("devices", &["id"]),
+    ("empty_things", &["id"]),
+    ("events", &["id", "happened_at"]),
+    ("sessions", &["token"]),
+    ("tags", &["code"]),
+    ("user_categories", &["user_id", "category_id"]),
+    ("users", &["id"]),
+];
+
+/// Columns declared NOT NULL (primary key columns included: they are NOT NULL
+/// in PostgreSQL).
+const EXPECTED_NOT_NULL: &[(&str, &[&str])] = &[
+    ("Order", &["Id", "Total"]),
+    ("Weird \"Name\"", &["from"]),
+    ("all_types", &["id"]),
+    ("audit_log", &["action", "at"]),
+    ("audit_log_archive", &["action", "archived_on", "at"]),
+    ("billing__invoices", &["amount", "id", "issued_on"]),
+    (
+        "billing__payments",
+        &["amount", "id", "invoice_id", "paid_at"],
+    ),
+    ("categories", &["id", "label"]),
+    (
+        "devices",
+        &["id", "retired", "serial_no", "user_id", "vendor"],
+    ),
+    ("empty_things", &["id"]),
+    ("events", &["happened_at", "id", "kind"]),
+    ("sessions", &["started_at", "token", "user_id"]),
+    ("tags", &["code", "label", "weight"]),
+    ("user_categories", &["category_id", "since", "user_id"]),
+    (
+        "users",
+        &[
+            "created_at",
+            "email",
+            "id",
+            "is_admin",
+            "name",
+            "updated_at",
+        ],
+    ),
+];
+
+/// (table, column, referenced table, referenced column, ON UPDATE, ON DELETE).
+const EXPECTED_FOREIGN_KEYS: &[(&str, &str, &str, &str, &str, &str)] = &[
+    ("Order", "User Id", "users", "id", "NO ACTION", "NO ACTION"),
+    (
+        "billing__invoices",
+        "order_id",
+        "Order",
+        "Id",
+        "NO ACTION",
+        "NO ACTION",
+    ),
+    (
+        "billing__payments",
+        "invoice_id",
+        "billing__invoices",
+        "id",
+        "NO ACTION",
+        "NO ACTION",
+    ),
+    (
+        "categories",
+        "parent_id",
+        "categories",
+        "id",
+        "NO ACTION",
+        "NO ACTION",
+    ),
+    ("devices", "tag", "tags", "code", "NO ACTION", "SET NULL"),
+    ("devices", "user_id", "users", "id", "CASCADE", "RESTRICT"),
+    ("sessions", "user_id", "users", "id", "NO ACTION", "CASCADE"),
+    (
+        "user_categories",
+        "category_id",
+        "categories",
+        "id",
+        "NO ACTION",
+        "NO ACTION",
+    ),
+    (
+        "user_categories",
+        "user_id",
+        "users",
+        "id",
+        "NO ACTION",
+        "NO ACTION",
+    ),
+];
+
+/// Explicitly created indexes: (name, table, unique, [(column, descending)]).
+/// Primary keys are checked separately; expression and partial indexes must
+/// not be here (they are listed as not expressible).
+type IndexSpec = (
+    &'static str,
+    &'static str,
+    bool,
+    &'static [(&'static str, bool)],
+);
+const EXPECTED_INDEXES: &[IndexSpec] = &[
+    (
+        "Weird \"Name\"_Group_key",
+        "Weird \"Name\"",
+        true,
+        &[("Group", false)],
+    ),
+    (
+        "billing__payments_paid_at_idx",
+        "billing__payments",
+        false,
+        &[("paid_at", false)],
+    ),
+    (
+        "devices_serial_idx",
+        "devices",
+        true,
+        &[("serial_no", true)],
+    ),
+    (
+        "devices_vendor_serial_no_key",
+        "devices",
+        true,
+        &[("vendor", false), ("serial_no", false)],
+    ),
+    (
+        "sessions_user_idx",
+        "sessions",
+        false,
+        &[("user_id", false), ("started_at", true)],
+    ),
+    ("users_email_key", "users", true, &[("email", false)]),
+    (
+        "users_updated_at_idx",
+        "users",
+        false,
+        &[("updated_at", false)],
+    ),
+];
+
+/// Column defaults SQLite can hold with the same meaning: (table, column, SQL).
+const EXPECTED_DEFAULTS: &[(&str, &str, &str)] = &[
+    ("devices", "retired", "0"),
+    ("tags", "weight", "1"),
+    ("users", "is_admin", "0"),
+    ("users", "name", "''"),
+];
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Text(s) => s.clone(),
+        Value::Integer(i) => i.to_string(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+fn table_columns(conn: &Connection, table: &str) -> Vec<(String, String)> {
+    let mut stmt = conn
+        .prepare("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
+        .expect("pragma_table_info");
+    let cols = stmt
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("pragma_table_info")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("pragma_table_info");
+    cols
+}
+
+fn primary_key(conn: &Connection, table: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare("SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk")
+        .expect("pragma_table_info");
+    let cols = stmt
+        .query_map([table], |r| r.get(0))
+        .expect("pragma_table_info")
+        .collect::<Result<Vec<String>, _>>()
+        .expect("pragma_table_info");
+    cols
+}
+
+fn not_null(conn: &Connection, table: &str) -> BTreeSet<String> {
+    let mut stmt = conn
+        .prepare("SELECT name FROM pragma_table_info(?1) WHERE \"notnull\" = 1")
+        .expect("pragma_table_info");
+    let cols = stmt
+        .query_map([table], |r| r.get(0))
+        .expect("pragma_table_info")
+        .collect::<Result<BTreeSet<String>, _>>()
+        .expect("pragma_table_info");
+    cols
+}
+
+type Fk = (String, String, String, String, String, String);
+
+fn foreign_keys(conn: &Connection, tables: &BTreeSet<String>) -> BTreeSet<Fk> {
+    let mut out = BTreeSet::new();
+    for t in tables {
+        let rows = sqlite_rows(
+            conn,
+            &format!(
+                "SELECT \"from\", \"table\", \"to\", on_update, on_delete \
+                 FROM pragma_foreign_key_list('{}')",
+                t.replace('\'', "''")
+            ),
+        );
+        for r in rows {
+            out.insert((
+                t.clone(),
+                text(&r[0]),
+                text(&r[1]),
+                text(&r[2]),
+                text(&r[3]),
+                text(&r[4]),
+            ));
+        }
+    }
+    out
+}
+
+type Index = (String, String, bool, Vec<(String, bool)>);
+
+fn explicit_indexes(conn: &Connection) -> BTreeSet<Index> {
+    let named = sqlite_rows(
+        conn,
+        "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+    );
+    named
+        .iter()
+        .map(|r| {
+            let (name, table) = (text(&r[0]), text(&r[1]));
+            let q = |s: &str| s.replace('\'', "''");
+            let unique = sqlite_i64(
+                conn,
+                &format!(
+                    "SELECT \"unique\" FROM pragma_index_list('{}') WHERE name = '{}'",
+                    q(&table),
+                    q(&name)
+                ),
+            ) == 1;
+            let cols = sqlite_rows(
+                conn,
+                &format!(
+                    "SELECT name, \"desc\" FROM pragma_index_xinfo('{}') WHERE key = 1 ORDER BY seqno",
+                    q(&name)
+                ),
+            )
+            .iter()
+            .map(|c| (text(&c[0]), c[1] == Value::Integer(1)))
+            .collect();
+            (name, table, unique, cols)
+        })
+        .collect()
+}
+
+#[test]
+fn full_sync_copies_every_table_with_keys_constraints_and_indexes() {
+    let db = TestDb::with_demo_and_extra();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+
+    let run = sync(&db.url(), &target, &["--schema", "public,billing"]);
+    run.assert_success();
+
+    // Nothing but the published file is left in the directory.
+    assert_eq!(
+        dir_entries(dir.path()),
+        BTreeSet::from(["app.db".to_owned()])
+    );
+    let conn = open_sqlite(&target);
+    assert_sqlite_healthy(&conn);
+
+    // Exactly the expected tables: partitions (events_2024, events_2025) are
+    // folded into their parent, nothing else appears.
+    let tables = sqlite_tables(&conn);
+    let expected: BTreeSet<String> = EXPECTED_TABLES
+        .iter()
+        .map(|(n, _, _)| (*n).to_owned())
+        .collect();
+    assert_eq!(tables, expected, "SQLite tables");
+
+    // Row counts: as PostgreSQL counts them, and as the fixtures were written.
+    let mut counts = Vec::new();
+    for (sqlite, pg, rows) in EXPECTED_TABLES {
+        let in_pg = db.count(pg);
+        assert_eq!(in_pg, *rows, "fixture row count of {pg}");
+        let in_sqlite = sqlite_i64(&conn, &format!("SELECT count(*) FROM {}", sq_ident(sqlite)));
+        counts.push((*sqlite, in_pg, in_sqlite));
+    }
+    let wrong: Vec<_> = counts.iter().filter(|(_, p, s)| p != s).collect();
+    assert!(
+        wrong.is_empty(),
+        "row counts differ (table, PostgreSQL, SQLite): {wrong:?}"
+    );
+
+    // Columns, declared types and order.
+    for (table, cols) in EXPECTED_COLUMNS {
+        let expected: Vec<(String, String)> = cols
+            .iter()
+            .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+            .collect();
+        assert_eq!(table_columns(&conn, table), expected, "columns of {table}");
+    }
+
+    for (table, pk) in EXPECTED_PRIMARY_KEYS {
+        assert_eq!(primary_key(&conn, table), *pk, "primary key of {table}");
+    }
+    for (table, cols) in EXPECTED_NOT_NULL {
+        let expected: BTreeSet<String> = cols.iter().map(|c| (*c).to_owned()).collect();
+        assert_eq!(
+            not_null(&conn, table),
+            expected,
+            "NOT NULL columns of {table}"
+        );
+    }
+
+    let expected_fks: BTreeSet<Fk> = EXPECTED_FOREIGN_KEYS
+        .iter()
+        .map(|(t, c, rt, rc, u, d)| {
+            let s = |x: &str| x.to_owned();
+            (s(t), s(c), s(rt), s(rc), s(u), s(d))
+        })
+        .collect();
+    assert_eq!(foreign_keys(&conn, &tables), expected_fks, "foreign keys");
+    // A deferrable PostgreSQL foreign key stays deferrable.
+    let payments_sql = sqlite_rows(
+        &conn,
+        "SELECT sql FROM sqlite_master WHERE name = 'billing__payments'",
+    );
+    assert!(
+        text(&payments_sql[0][0]).contains("DEFERRABLE INITIALLY DEFERRED"),
+        "billing__payments: {payments_sql:?}"
+    );
+
+    let expected_indexes: BTreeSet<Index> = EXPECTED_INDEXES
+        .iter()
+        .map(|(n, t, u, cols)| {
+            (
+                (*n).to_owned(),
+                (*t).to_owned(),
+                *u,
+                cols.iter().map(|(c, d)| ((*c).to_owned(), *d)).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(explicit_indexes(&conn), expected_indexes, "indexes");
+    // Uniqueness is enforced, not only declared: text and uuid keys and a
+    // multi-column UNIQUE constraint reject duplicates (on a writable copy).
+    let copy_path = dir.path().join("scratch.db");
+    std::fs::copy(&target, &copy_path).expect("copying the result");
+    let copy = Connection::open(&copy_path).expect("open copy");
+    for dup in [
+        "INSERT INTO tags (code, label, weight) VALUES ('red', 'again', 1)",
+        "INSERT INTO devices (id, user_id, vendor, serial_no, retired) \
+         SELECT id, user_id, vendor, serial_no || '-x', retired FROM devices LIMIT 1",
+        "INSERT INTO devices (id, user_id, vendor, serial_no, retired) \
+         SELECT '00000000-0000-0000-0000-000000000001', user_id, vendor, serial_no, retired \
+         FROM devices LIMIT 1",
+        "INSERT INTO users (id, email, name, is_admin, created_at, updated_at) \
+         SELECT 999999, email, name, is_admin, created_at, updated_at FROM users LIMIT 1",
+    ] {
+        assert!(
+            copy.execute(dup, []).is_err(),
+            "a duplicate was accepted: {dup}"
+        );
+    }
+    drop(copy);
+
+    let mut defaults = BTreeMap::new();
+    for t in &tables {
+        let rows = sqlite_rows(
+            &conn,
+            &format!(
+                "SELECT name, dflt_value FROM pragma_table_info('{}') WHERE dflt_value IS NOT NULL",
+                t.replace('\'', "''")
+            ),
+        );
+        for r in rows {
+            defaults.insert((t.clone(), text(&r[0])), text(&r[1]));
+        }
+    }
+    let expected_defaults: BTreeMap<(String, String), String> = EXPECTED_DEFAULTS
+        .iter()
+        .map(|(t, c, d)| (((*t).to_owned(), (*c).to_owned()), (*d).to_owned()))
+        .collect();
+    assert_eq!(defaults, expected_defaults, "column defaults");
+
+    // The summary names every table with its row count, and lists what SQLite
+    // cannot express instead of dropping it silently.
+    for (sqlite, _, rows) in EXPECTED_TABLES {
+        let line_found = run
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with(sqlite) && l.contains(&format!(" {rows} rows")));
+        assert!(
+            line_found,
+            "summary has no line for {sqlite} with {rows} rows:\n{}",
+            run.stdout
+        );
+    }
+    assert!(
+        run.stdout.contains("synced 15 tables, 20421 rows"),
+        "summary totals:\n{}",
+        run.stdout
+    );
+    for missing in [
+        "users_lower_name_idx",
+        "Order_Total_check",
+        "devices_active_idx",
+        "users.created_at",
+        "user_categories.since",
+    ] {
+        assert!(
+            run.stdout.contains(missing),
+            "summary does not list {missing} as not expressible:\n{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn tables_and_exclude_choose_what_is_copied() {
+    let db = TestDb::with_demo_and_extra();
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // --tables accepts `name`, `schema.name` and `schema__name`.
+    let target = dir.path().join("some.db");
+    let run = sync(
+        &db.url(),
+        &target,
+        &[
+            "--schema",
+            "public,billing",
+            "--tables",
+            "users,billing.invoices,billing__payments",
+            "--quiet",
+        ],
+    );
+    run.assert_success();
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_tables(&conn),
+        BTreeSet::from([
+            "billing__invoices".into(),
+            "billing__payments".into(),
+            "users".into()
+        ])
+    );
+    assert_eq!(sqlite_i64(&conn, "SELECT count(*) FROM users"), 2000);
+    assert_eq!(
+        sqlite_i64(&conn, "SELECT count(*) FROM billing__invoices"),
+        1500
+    );
+    assert_sqlite_healthy(&conn);
+    // The foreign key to a table that was left out cannot be created: it is
+    // reported, and the one between two copied tables is kept.
+    assert!(
+        run.stdout.contains("Order") && run.stdout.contains("not copied"),
+        "the dropped foreign key to \"Order\" is not reported:\n{}",
+        run.stdout
+    );
+    let fks = sqlite_rows(
+        &conn,
+        "SELECT \"table\" FROM pragma_foreign_key_list('billing__invoices')",
+    );
+    assert!(
+        fks.is_empty(),
+        "billing__invoices keeps a foreign key to a missing table: {fks:?}"
+    );
+    let fks = sqlite_rows(
+        &conn,
+        "SELECT \"table\" FROM pragma_foreign_key_list('billing__payments')",
+    );
+    assert_eq!(fks, vec![vec![Value::Text("billing__invoices".into())]]);
+
+    // Without --schema only `public` is read; --exclude leaves tables out.
+    let target = dir.path().join("rest.db");
+    sync(
+        &db.url(),
+        &target,
+        &["--exclude", "all_types,events,Weird \"Name\"", "--quiet"],
+    )
+    .assert_success();
+    let conn = open_sqlite(&target);
+    let expected: BTreeSet<String> = [
+        "Order",
+        "audit_log",
+        "audit_log_archive",
+        "categories",
+        "devices",
+        "empty_things",
+        "sessions",
+        "tags",
+        "user_categories",
+        "users",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    assert_eq!(sqlite_tables(&conn), expected);
+    assert_sqlite_healthy(&conn);
+}
+
+#[test]
+fn full_resync_reflects_changes_made_in_postgres() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(
+        &db.url(),
+        &target,
+        &["--tables", "users,categories", "--quiet"],
+    )
+    .assert_success();
+
+    db.execute(
+        "INSERT INTO users (email, name, created_at, updated_at)
+              VALUES ('new@example.com', 'Newcomer', '2025-11-13 08:00:00+01', '2025-11-13 08:00:00+01');
+         UPDATE users SET name = 'Renamed' WHERE id = 5;
+         DELETE FROM user_categories WHERE category_id = 4;
+         DELETE FROM categories WHERE id = 4;",
+    );
+    sync(
+        &db.url(),
+        &target,
+        &["--tables", "users,categories", "--full", "--quiet"],
+    )
+    .assert_success();
+
+    let conn = open_sqlite(&target);
+    assert_eq!(sqlite_i64(&conn, "SELECT count(*) FROM users"), 2001);
+    assert_eq!(sqlite_i64(&conn, "SELECT count(*) FROM categories"), 3);
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            "SELECT name, created_at FROM users WHERE email = 'new@example.com'"
+        ),
+        vec![vec![
+            Value::Text("Newcomer".into()),
+            Value::Text("2025-11-13T07:00:00Z".into())
+        ]]
+    );
+    assert_eq!(
+        sqlite_rows(&conn, "SELECT name FROM users WHERE id = 5"),
+        vec![vec![Value::Text("Renamed".into())]]
+    );
+    assert_sqlite_healthy(&conn);
+}

@@ -1,0 +1,185 @@
+//! Interrupted syncs: a PostgreSQL connection dropped mid-copy, and the process
+//! killed mid-copy. Either way the previous target stays byte for byte as it
+//! was; a killed run's staging file is cleared (and reported) by the next run.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::common::*;
+
+/// Rows in the table being copied: enough that the copy takes seconds in a debug
+/// build, so the test can interrupt it while COPY is running.
+const BIG_ROWS: i64 = 1_000_000;
+
+/// How long to wait for the COPY to show up, and for a run to end.
+const WAIT: Duration = Duration::from_secs(120);
+
+fn create_big_table(db: &TestDb, primary_key: bool) {
+    let key = if primary_key { " PRIMARY KEY" } else { "" };
+    db.execute(&format!(
+        "CREATE TABLE big (id bigint NOT NULL{key}, payload text NOT NULL, at timestamptz NOT NULL);
+         INSERT INTO big SELECT g, md5(g::text), timestamptz '2025-01-01 00:00:00+00' + g * interval '1 second'
+           FROM generate_series(1, {BIG_ROWS}) g;
+         ANALYZE big;"
+    ));
+}
+
+/// Active COPY statements of pg2sqlite's readers in `db`.
+const ACTIVE_COPIES: &str = "SELECT count(*) FROM pg_stat_activity
+    WHERE datname = $1 AND state = 'active' AND query LIKE 'COPY%' AND pid <> pg_backend_pid()";
+
+#[test]
+fn dropped_connection_fails_the_run_and_keeps_the_previous_target() {
+    let db = TestDb::new();
+    create_big_table(&db, false);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let previous = write_previous_sqlite(&target);
+
+    let mut child = Spawned::sync(&db.url(), &target, &["--full", "--jobs", "2"]);
+    let mut side = db.client();
+    // Terminate the readers' backends as soon as a COPY is running.
+    let terminated = poll_until(WAIT, "a COPY in pg_stat_activity", || {
+        if let Some(status) = child.try_wait() {
+            panic!("pg2sqlite ended ({status}) before its COPY could be interrupted");
+        }
+        let n: i64 = side
+            .query_one(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+                  WHERE datname = $1 AND state = 'active' AND query LIKE 'COPY%'
+                    AND pid <> pg_backend_pid()",
+                &[&db.name()],
+            )
+            .expect("pg_terminate_backend")
+            .get(0);
+        (n > 0).then_some(n)
+    });
+    assert!(terminated > 0);
+
+    let (_, run) = child.finish(WAIT);
+    run.assert_code(3);
+    // What happened, in words: the server's message and what was being read.
+    assert!(
+        run.stderr.contains("error:") && run.stderr.contains("big"),
+        "stderr should say the copy of big failed:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("administrator command") || run.stderr.contains("connection"),
+        "stderr should say the connection was terminated:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        read_bytes(&target),
+        previous,
+        "the previous target was changed"
+    );
+    assert_eq!(
+        dir_entries(dir.path()),
+        BTreeSet::from(["app.db".to_owned()]),
+        "the staging file (or a journal) was left behind"
+    );
+}
+
+#[test]
+fn killed_run_keeps_the_previous_target_and_the_next_run_clears_its_staging_file() {
+    let db = TestDb::new();
+    create_big_table(&db, true);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let staging = staging_path(&target);
+    let previous = write_previous_sqlite(&target);
+
+    let mut child = Spawned::sync(&db.url(), &target, &["--full", "--jobs", "2"]);
+    let mut side = db.client();
+    poll_until(
+        WAIT,
+        "a COPY in pg_stat_activity and the staging file",
+        || {
+            if let Some(status) = child.try_wait() {
+                panic!("pg2sqlite ended ({status}) before it could be killed");
+            }
+            let copies: i64 = side
+                .query_one(ACTIVE_COPIES, &[&db.name()])
+                .expect("pg_stat_activity")
+                .get(0);
+            (copies > 0 && staging.exists()).then_some(())
+        },
+    );
+    child.kill();
+    let (status, _) = child.finish(WAIT);
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "pg2sqlite was not killed: {status}"
+        );
+    }
+
+    assert_eq!(
+        read_bytes(&target),
+        previous,
+        "the previous target was changed"
+    );
+    assert!(
+        staging.exists(),
+        "a SIGKILLed run cannot clean up; its staging file should still be there"
+    );
+
+    // The next run takes the stale staging file over, says so, and succeeds.
+    let run = sync(&db.url(), &target, &["--full", "--jobs", "3"]);
+    run.assert_success()
+        .assert_stderr_has(&["removed a staging file left by an interrupted run"]);
+    assert_eq!(
+        dir_entries(dir.path()),
+        BTreeSet::from(["app.db".to_owned()]),
+        "the staging file was not cleared"
+    );
+
+    let conn = open_sqlite(&target);
+    assert_sqlite_healthy(&conn);
+    assert_eq!(sqlite_tables(&conn), BTreeSet::from(["big".to_owned()]));
+    // Independent check against PostgreSQL: count, key sum, total payload length,
+    // and a few rows in full.
+    let mut pg = db.client();
+    let agg = pg
+        .query_one(
+            "SELECT count(*), sum(id)::int8, sum(length(payload))::int8 FROM big",
+            &[],
+        )
+        .expect("aggregate");
+    let (count, ids, lengths): (i64, i64, i64) = (agg.get(0), agg.get(1), agg.get(2));
+    assert_eq!(count, BIG_ROWS);
+    assert_eq!(sqlite_i64(&conn, "SELECT count(*) FROM big"), count);
+    assert_eq!(
+        sqlite_i64(&conn, "SELECT count(DISTINCT id) FROM big"),
+        count
+    );
+    assert_eq!(sqlite_i64(&conn, "SELECT sum(id) FROM big"), ids);
+    assert_eq!(
+        sqlite_i64(&conn, "SELECT sum(length(payload)) FROM big"),
+        lengths
+    );
+    for id in [1_i64, 250_000, 500_001, BIG_ROWS] {
+        let row = pg
+            .query_one(
+                "SELECT payload, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM big WHERE id = $1",
+                &[&id],
+            )
+            .expect("row");
+        let (payload, at): (String, String) = (row.get(0), row.get(1));
+        let got = sqlite_rows(
+            &conn,
+            &format!("SELECT payload, at FROM big WHERE id = {id}"),
+        );
+        assert_eq!(
+            got,
+            vec![vec![
+                rusqlite::types::Value::Text(payload),
+                rusqlite::types::Value::Text(at)
+            ]],
+            "row {id}"
+        );
+    }
+}

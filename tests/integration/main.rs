@@ -1,0 +1,16 @@
+//! Integration tests: the real `pg2sqlite` binary against a real PostgreSQL
+//! (127.0.0.1:5432, trust authentication for `root`) and real SQLite files.
+//!
+//! Everything compiles into this one test binary (as ripgrep does), so the crate
+//! and the harness are built once. Each test creates its own database and its
+//! own temporary directory, so the tests run in parallel.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod failures;
+mod full_sync;
+mod interrupt;
+mod json;
+mod pg_compare;
+mod values;
