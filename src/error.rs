@@ -92,6 +92,45 @@ impl Error {
         }
     }
 
+    /// What the user can do about it, when there is more to say than the message.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Sqlite {
+                source: rusqlite::Error::SqliteFailure(f, _),
+                ..
+            } if f.code == rusqlite::ErrorCode::DiskFull => Some(
+                "free space on the target's file system (the staging file needs about the size \
+                 of the finished database) and run again; the previous target was not changed"
+                    .into(),
+            ),
+            Error::Postgres { source, .. } => {
+                let code = source.code().map(|c| c.code().to_owned());
+                match code.as_deref() {
+                    Some("57P01" | "57P02" | "57P03") => Some(
+                        "the server ended the connection (terminated by an administrator, or \
+                         shutting down); run again — the previous target was not changed"
+                            .into(),
+                    ),
+                    Some("42501") => Some(
+                        "the role lacks a privilege it needs: it must be able to SELECT every \
+                         copied table"
+                            .into(),
+                    ),
+                    _ if source.is_closed() => Some(
+                        "the connection to PostgreSQL was lost; run again — the previous \
+                         target was not changed"
+                            .into(),
+                    ),
+                    _ => None,
+                }
+            }
+            Error::Io { .. } | Error::Convert { .. } | Error::Integrity { .. } | Error::Aborted(_) => {
+                Some("the previous target was not changed".into())
+            }
+            _ => None,
+        }
+    }
+
     /// Wraps a PostgreSQL error with what we were doing when it happened.
     pub fn pg(doing: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
         let doing = doing.into();

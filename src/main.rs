@@ -35,6 +35,9 @@ fn main() -> ProcessExit {
                 }
             }
             eprintln!("error: {e}");
+            if let Some(hint) = e.hint() {
+                eprintln!("  hint: {hint}");
+            }
             ProcessExit::from(e.exit_code() as u8)
         }
     }
