@@ -16,8 +16,11 @@ use pg2sqlite::sink::writer::{insert_batch, open_staging};
 
 const ROWS: usize = 8192;
 
+/// Raw rows as the COPY stream hands them out: one optional value per column.
+type RawRows = Vec<Vec<Option<Vec<u8>>>>;
+
 /// pgbench_accounts-like rows: int4 key, int4, int4, char(84) filler.
-fn accounts() -> (Vec<ColumnConversion>, Vec<Vec<Option<Vec<u8>>>>) {
+fn accounts() -> (Vec<ColumnConversion>, RawRows) {
     let cols = vec![
         col("aid", ValueKind::Int4, Storage::Integer),
         col("bid", ValueKind::Int4, Storage::Integer),
@@ -40,7 +43,7 @@ fn accounts() -> (Vec<ColumnConversion>, Vec<Vec<Option<Vec<u8>>>>) {
 }
 
 /// Types that need formatting: timestamptz, uuid, numeric, date, int array.
-fn formatted() -> (Vec<ColumnConversion>, Vec<Vec<Option<Vec<u8>>>>) {
+fn formatted() -> (Vec<ColumnConversion>, RawRows) {
     let cols = vec![
         col("ts", ValueKind::Timestamptz, Storage::Text),
         col("u", ValueKind::Uuid, Storage::Text),
