@@ -265,3 +265,26 @@ fn passwords_never_appear_in_any_output() {
     }
     assert!(!dir_entries(dir.path()).iter().any(|f| f.contains(PW)));
 }
+
+#[test]
+fn unsupported_type_names_table_column_and_type_before_writing() {
+    let db = TestDb::new();
+    // intarray's query_int is not in the mapping table.
+    db.execute(
+        "CREATE EXTENSION IF NOT EXISTS intarray;
+         CREATE TABLE searches (id int PRIMARY KEY, q query_int);
+         CREATE TABLE plain (id int PRIMARY KEY);
+         INSERT INTO searches VALUES (1, '1&2'); INSERT INTO plain VALUES (1);",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let run = sync(&db.url(), &target, &[]);
+    run.assert_code(USAGE)
+        .assert_stderr_has(&["searches", "q", "query_int", "--exclude"]);
+    assert!(dir_entries(dir.path()).is_empty(), "files were written");
+
+    // Following the hint works.
+    sync(&db.url(), &target, &["--exclude", "searches", "--quiet"]).assert_success();
+    let conn = open_sqlite(&target);
+    assert_eq!(sqlite_tables(&conn), BTreeSet::from(["plain".to_owned()]));
+}

@@ -13,4 +13,6 @@ mod full_sync;
 mod interrupt;
 mod json;
 mod pg_compare;
+mod snapshot;
+mod target_files;
 mod values;

@@ -582,6 +582,12 @@ fn edge_values_expected() -> Vec<Column> {
             "TEXT",
             [text("{[1,3),[5,7)}"), text("{}"), n(), n()],
         ),
+        // an extension type: its own text output
+        col(
+            "hs",
+            "TEXT",
+            [text(r#""a"=>"1", "b"=>NULL, "c d"=>"""#), n(), n(), n()],
+        ),
     ]
 }
 

@@ -1,0 +1,99 @@
+//! The files around the target: a relative target, and SQLite's side files
+//! (`-wal`) left by the application that used the previous target.
+
+use std::collections::BTreeSet;
+
+use rusqlite::types::Value;
+
+use crate::common::*;
+
+#[test]
+fn relative_target_is_staged_and_written_in_the_current_directory() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pg2sqlite()
+        .current_dir(dir.path())
+        .args([
+            "sync",
+            "--source",
+            &db.url(),
+            "--target",
+            "app.db",
+            "--tables",
+            "users",
+            "--quiet",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        dir_entries(dir.path()),
+        BTreeSet::from(["app.db".to_owned()])
+    );
+    let conn = open_sqlite(&dir.path().join("app.db"));
+    assert_eq!(sqlite_i64(&conn, "SELECT count(*) FROM users"), 2000);
+}
+
+/// The previous target was used in WAL mode by an application that did not
+/// close it cleanly (crashed, or is still running): `app.db-wal` holds committed
+/// pages of the *old* database. Renaming a new file over `app.db` and leaving
+/// that WAL beside it makes SQLite replay the old pages over the new copy the
+/// next time anyone opens it. pg2sqlite must either refuse (usage error, nothing
+/// touched) or publish a copy that reads back as the new data.
+#[test]
+fn leftover_wal_of_the_previous_target_does_not_shadow_the_new_copy() {
+    let db = TestDb::with_demo();
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let wal = dir.path().join("app.db-wal");
+    {
+        // Build the crashed state: the database file and its WAL as they are on
+        // disk while the application holds the database open.
+        let live = scratch.path().join("app.db");
+        let conn = rusqlite::Connection::open(&live).expect("open");
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
+             CREATE TABLE old_stuff (id INTEGER PRIMARY KEY, v TEXT);
+             WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 2000)
+             INSERT INTO old_stuff SELECT i, printf('%.200c', 'x') FROM g;",
+        )
+        .expect("writing the old database");
+        std::fs::copy(&live, &target).expect("copy db");
+        std::fs::copy(scratch.path().join("app.db-wal"), &wal).expect("copy wal");
+    }
+    let (old_db, old_wal) = (read_bytes(&target), read_bytes(&wal));
+    assert!(old_wal.len() > 100_000, "the WAL holds the old data");
+
+    let run = sync(
+        &db.url(),
+        &target,
+        &["--tables", "users,categories", "--full", "--quiet"],
+    );
+    if run.code == Some(2) {
+        // Refused: everything as it was, and the message says why.
+        run.assert_stderr_has(&["app.db-wal"]);
+        assert_eq!(read_bytes(&target), old_db);
+        assert_eq!(read_bytes(&wal), old_wal);
+        return;
+    }
+    run.assert_success();
+    let conn = open_sqlite(&target);
+    let tables = sqlite_tables(&conn);
+    assert_eq!(
+        tables,
+        BTreeSet::from(["categories".to_owned(), "users".to_owned()]),
+        "after a successful sync, opening the target shows the old database's WAL \
+         instead of the new copy"
+    );
+    assert_eq!(sqlite_i64(&conn, "SELECT count(*) FROM users"), 2000);
+    assert_eq!(
+        sqlite_rows(&conn, "PRAGMA integrity_check"),
+        vec![vec![Value::Text("ok".into())]]
+    );
+}
