@@ -288,3 +288,52 @@ fn unsupported_type_names_table_column_and_type_before_writing() {
     let conn = open_sqlite(&target);
     assert_eq!(sqlite_tables(&conn), BTreeSet::from(["plain".to_owned()]));
 }
+
+/// A typo in --schema must not pass for "a database without tables": with
+/// --full that would replace a good SQLite file with an empty one.
+#[test]
+fn unknown_schema_is_a_usage_error_and_keeps_the_target() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let previous = write_previous_sqlite(&target);
+    for schemas in ["publik", "Public", "public,billin"] {
+        let run = sync(&db.url(), &target, &["--schema", schemas, "--full"]);
+        let wrong = schemas.rsplit(',').next().expect("schema");
+        run.assert_code(USAGE).assert_stderr_has(&[wrong, "schema"]);
+        assert_eq!(
+            read_bytes(&target),
+            previous,
+            "--schema {schemas} changed the target"
+        );
+        assert_eq!(
+            dir_entries(dir.path()),
+            BTreeSet::from(["app.db".to_owned()])
+        );
+    }
+}
+
+/// Names PostgreSQL allows and SQLite cannot hold are found while planning,
+/// before anything is written: columns that differ only in case (SQLite column
+/// names are case-insensitive) and table names SQLite reserves (`sqlite_…`).
+#[test]
+fn names_sqlite_cannot_hold_are_refused_before_writing() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE people (id int PRIMARY KEY, \"Name\" text, name text);
+         CREATE TABLE sqlite_stuff (id int PRIMARY KEY);
+         CREATE TABLE fine (id int PRIMARY KEY);",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+
+    let run = sync(&db.url(), &target, &["--tables", "people,fine"]);
+    run.assert_code(USAGE)
+        .assert_stderr_has(&["people", "Name", "name"]);
+    assert!(dir_entries(dir.path()).is_empty(), "files were written");
+
+    let run = sync(&db.url(), &target, &["--tables", "sqlite_stuff,fine"]);
+    run.assert_code(USAGE)
+        .assert_stderr_has(&["sqlite_stuff", "--exclude"]);
+    assert!(dir_entries(dir.path()).is_empty(), "files were written");
+}
