@@ -183,3 +183,46 @@ fn killed_run_keeps_the_previous_target_and_the_next_run_clears_its_staging_file
         );
     }
 }
+
+#[test]
+fn a_second_run_on_the_same_target_is_refused_while_the_first_is_writing() {
+    let db = TestDb::new();
+    create_big_table(&db, true);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let staging = staging_path(&target);
+
+    let mut first = Spawned::sync(&db.url(), &target, &["--jobs", "2", "--quiet"]);
+    let mut side = db.client();
+    poll_until(WAIT, "the first run's COPY and staging file", || {
+        if let Some(status) = first.try_wait() {
+            panic!("the first run ended ({status}) before the second could start");
+        }
+        let copies: i64 = side
+            .query_one(ACTIVE_COPIES, &[&db.name()])
+            .expect("pg_stat_activity")
+            .get(0);
+        (copies > 0 && staging.exists()).then_some(())
+    });
+
+    let second = sync(&db.url(), &target, &["--full", "--quiet"]);
+    let first_still_running = first.try_wait().is_none();
+    second
+        .assert_code(2)
+        .assert_stderr_has(&["another pg2sqlite run"]);
+    assert!(
+        first_still_running,
+        "the first run ended before the second was refused; the test proves nothing"
+    );
+
+    // The refused run did not disturb the first one.
+    let (_, run) = first.finish(WAIT);
+    run.assert_success();
+    let conn = open_sqlite(&target);
+    assert_eq!(sqlite_i64(&conn, "SELECT count(*) FROM big"), BIG_ROWS);
+    assert_sqlite_healthy(&conn);
+    assert_eq!(
+        dir_entries(dir.path()),
+        BTreeSet::from(["app.db".to_owned()])
+    );
+}

@@ -689,3 +689,46 @@ fn negative_zero_keeps_its_sign() {
         f4[0]
     );
 }
+
+/// Values larger than a whole reader batch, and a table as wide as PostgreSQL
+/// allows (1600 columns), arrive byte for byte.
+#[test]
+fn large_values_and_wide_rows_are_copied_exactly() {
+    let db = TestDb::new();
+    let columns: Vec<String> = (1..=1600).map(|i| format!("c{i} int")).collect();
+    db.execute(&format!(
+        "CREATE TABLE blobs (id int PRIMARY KEY, b bytea, t text);
+         INSERT INTO blobs SELECT g, decode(repeat(md5(g::text), 400000), 'hex'),
+                                  repeat('é✓', 1000000 * g) FROM generate_series(1, 3) g;
+         CREATE TABLE wide ({});
+         INSERT INTO wide (c1, c800, c1600) SELECT g, -g, g * 2 FROM generate_series(1, 300) g;",
+        columns.join(", ")
+    ));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("big_values.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    let conn = open_sqlite(&target);
+
+    let mut pg = db.client();
+    for row in pg
+        .query("SELECT id, b, t FROM blobs ORDER BY id", &[])
+        .expect("blobs")
+    {
+        let (id, b, t): (i32, Vec<u8>, String) = (row.get(0), row.get(1), row.get(2));
+        let got = sqlite_rows(&conn, &format!("SELECT b, t FROM blobs WHERE id = {id}"));
+        assert_eq!(got.len(), 1, "row {id}");
+        assert!(got[0][0] == Value::Blob(b), "bytea of row {id} differs");
+        assert!(got[0][1] == Value::Text(t), "text of row {id} differs");
+    }
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            "SELECT count(*), sum(c1), sum(c800), sum(c1600), count(c2) FROM wide"
+        ),
+        vec![vec![int(300), int(45150), int(-45150), int(90300), int(0)]]
+    );
+    assert_eq!(
+        sqlite_i64(&conn, "SELECT count(*) FROM pragma_table_info('wide')"),
+        1600
+    );
+}
