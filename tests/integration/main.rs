@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod connection;
 mod failures;
 mod full_sync;
 mod interrupt;

@@ -1,6 +1,7 @@
 //! Value by value: every column of every row of `all_types` (fixtures/demo.sql)
 //! and `edge_values` (fixtures/test_edge_values.sql), compared with the value
-//! and storage class product.md's default mapping promises, written out in `values/expected.rs`.
+//! and storage class product.md's default mapping promises, which are written
+//! out in `values/expected.rs`.
 
 use rusqlite::types::Value;
 use rusqlite::Connection;
