@@ -410,3 +410,35 @@ fn full_resync_reflects_changes_made_in_postgres() {
     );
     assert_sqlite_healthy(&conn);
 }
+
+/// product.md: "what cannot be expressed is listed, never silently dropped".
+/// Beyond indexes and CHECK constraints on tables: a domain's CHECK (all_types.dom
+/// is `positive_int`, CHECK (VALUE > 0)), and table inheritance (reading
+/// audit_log in PostgreSQL includes audit_log_archive's rows; in SQLite it does not).
+#[test]
+fn domain_checks_and_inheritance_are_listed_as_not_expressed() {
+    let db = TestDb::with_demo_and_extra();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let run = sync(&db.url(), &target, &["--json"]);
+    run.assert_success();
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).expect("--json output");
+    let listed: Vec<String> = summary["not_expressed"]
+        .as_array()
+        .expect("not_expressed")
+        .iter()
+        .map(|v| v.as_str().expect("string").to_owned())
+        .collect();
+    let domain = listed
+        .iter()
+        .any(|l| l.contains("dom") && (l.contains("positive_int") || l.contains("VALUE > 0")));
+    let inheritance = listed.iter().any(|l| {
+        l.contains("audit_log_archive")
+            && l.contains("audit_log")
+            && l.to_lowercase().contains("inherit")
+    });
+    assert!(
+        domain && inheritance,
+        "domain CHECK listed: {domain}, inheritance listed: {inheritance}; not_expressed: {listed:#?}"
+    );
+}

@@ -97,3 +97,61 @@ fn leftover_wal_of_the_previous_target_does_not_shadow_the_new_copy() {
         vec![vec![Value::Text("ok".into())]]
     );
 }
+
+/// A 1 MiB tmpfs, unmounted on drop.
+struct SmallFileSystem {
+    dir: tempfile::TempDir,
+}
+
+impl SmallFileSystem {
+    /// `None` when this machine does not let the test mount one (not root, or
+    /// no mount permission in the container).
+    fn mount() -> Option<SmallFileSystem> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallFileSystem { dir })
+    }
+}
+
+impl Drop for SmallFileSystem {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn full_disk_fails_the_run_and_keeps_the_previous_target() {
+    let Some(fs) = SmallFileSystem::mount() else {
+        eprintln!("skipped: cannot mount a small tmpfs here (needs root)");
+        return;
+    };
+    let db = TestDb::with_demo();
+    let target = fs.dir.path().join("app.db");
+    let previous = write_previous_sqlite(&target);
+
+    // users + sessions take well over 1 MiB in SQLite.
+    let run = sync(
+        &db.url(),
+        &target,
+        &["--tables", "users,sessions", "--full"],
+    );
+    run.assert_code(3)
+        .assert_stderr_has(&["full", "hint:", "space"]);
+    assert_eq!(
+        read_bytes(&target),
+        previous,
+        "the previous target was changed"
+    );
+    assert_eq!(
+        dir_entries(fs.dir.path()),
+        BTreeSet::from(["app.db".to_owned()]),
+        "the staging file was left on the full file system"
+    );
+}
