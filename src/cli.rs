@@ -25,6 +25,12 @@ pub enum Command {
     /// beside the target and renames it into place only when everything
     /// succeeded. An existing target is replaced only with --full.
     Sync(SyncArgs),
+
+    /// Compare a SQLite file with PostgreSQL: row counts and content checksums per
+    /// table, the differing keys, PRAGMA integrity_check and foreign_key_check.
+    ///
+    /// Exit code 1 when anything differs.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +82,11 @@ pub struct SyncArgs {
     #[arg(long)]
     pub allow_inconsistent: bool,
 
+    /// Publish without verifying the copy first (verification compares counts and
+    /// checksums of every table with PostgreSQL, in the same snapshot).
+    #[arg(long)]
+    pub no_verify: bool,
+
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -83,4 +94,43 @@ pub struct SyncArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// The SQLite file to check.
+    #[arg(long, value_name = "FILE")]
+    pub target: PathBuf,
+
+    /// PostgreSQL schemas to compare; tables outside `public` are `schema__table`.
+    #[arg(
+        long,
+        value_name = "S,...",
+        value_delimiter = ',',
+        default_value = "public"
+    )]
+    pub schema: Vec<String>,
+
+    /// Compare only these tables (`name`, `schema.name` or `schema__name`).
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub tables: Vec<String>,
+
+    /// Leave these tables out.
+    #[arg(long, value_name = "C,...", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+
+    /// Parallel PostgreSQL connections [default: number of CPUs, at least 2, at most 8].
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Go on when the connections cannot share one snapshot.
+    #[arg(long)]
+    pub allow_inconsistent: bool,
+
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

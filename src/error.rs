@@ -74,6 +74,9 @@ pub enum Error {
 
     #[error("interrupted: {0}")]
     Aborted(String),
+
+    #[error("the copy does not match PostgreSQL; the target was not replaced\n{0}")]
+    VerificationFailed(String),
 }
 
 impl Error {
@@ -81,6 +84,7 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) | Error::Plan(_) | Error::Target { .. } => ExitCode::Usage,
+            Error::VerificationFailed(_) => ExitCode::Difference,
             Error::Connect { .. }
             | Error::Postgres { .. }
             | Error::Snapshot(_)
@@ -124,9 +128,10 @@ impl Error {
                     _ => None,
                 }
             }
-            Error::Io { .. } | Error::Convert { .. } | Error::Integrity { .. } | Error::Aborted(_) => {
-                Some("the previous target was not changed".into())
-            }
+            Error::Io { .. }
+            | Error::Convert { .. }
+            | Error::Integrity { .. }
+            | Error::Aborted(_) => Some("the previous target was not changed".into()),
             _ => None,
         }
     }

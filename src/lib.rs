@@ -32,3 +32,4 @@ pub mod progress;
 pub mod sink;
 pub mod source;
 pub mod summary;
+pub mod verify;

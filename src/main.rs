@@ -5,9 +5,9 @@ use std::process::ExitCode as ProcessExit;
 
 use clap::Parser;
 
-use pg2sqlite::cli::{Cli, Command, SyncArgs};
+use pg2sqlite::cli::{Cli, Command, SyncArgs, VerifyArgs};
 use pg2sqlite::error::{Error, ExitCode, Result};
-use pg2sqlite::pipeline::{full_sync, FullSyncOptions};
+use pg2sqlite::pipeline::{full_sync, verify_only, FullSyncOptions, Verification, VerifyOptions};
 use pg2sqlite::plan::TableSelection;
 use pg2sqlite::progress::ProgressMode;
 use pg2sqlite::sink::staging::ExistingTarget;
@@ -46,6 +46,7 @@ fn main() -> ProcessExit {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Sync(args) => sync(args),
+        Command::Verify(args) => verify(args),
     }
 }
 
@@ -56,12 +57,56 @@ fn default_jobs() -> usize {
         .clamp(2, 8)
 }
 
-fn sync(args: SyncArgs) -> Result<ExitCode> {
-    let jobs = match args.jobs {
-        Some(0) => return Err(Error::Usage("--jobs must be at least 1".into())),
-        Some(n) => n,
-        None => default_jobs(),
+fn jobs(flag: Option<usize>) -> Result<usize> {
+    match flag {
+        Some(0) => Err(Error::Usage("--jobs must be at least 1".into())),
+        Some(n) => Ok(n),
+        None => Ok(default_jobs()),
+    }
+}
+
+fn consistency(allow_inconsistent: bool) -> Consistency {
+    if allow_inconsistent {
+        Consistency::AllowInconsistent
+    } else {
+        Consistency::Snapshot
+    }
+}
+
+fn print(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .map_err(Error::io("stdout"))
+}
+
+fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    let opts = VerifyOptions {
+        source: SourceConfig::resolve(&args.source.source)?,
+        target: args.target,
+        schemas: args.schema,
+        selection: TableSelection {
+            include: args.tables,
+            exclude: args.exclude,
+        },
+        jobs: jobs(args.jobs)?,
+        consistency: consistency(args.allow_inconsistent),
     };
+    let report = verify_only(&opts)?;
+    if args.json {
+        print(&(report.to_json() + "\n"))?;
+    } else {
+        print(&report.to_text())?;
+    }
+    Ok(if report.matches() {
+        ExitCode::Success
+    } else {
+        ExitCode::Difference
+    })
+}
+
+fn sync(args: SyncArgs) -> Result<ExitCode> {
+    let jobs = jobs(args.jobs)?;
     let opts = FullSyncOptions {
         source: SourceConfig::resolve(&args.source.source)?,
         target: args.target,
@@ -76,22 +121,19 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
             exclude: args.exclude,
         },
         jobs,
-        consistency: if args.allow_inconsistent {
-            Consistency::AllowInconsistent
-        } else {
-            Consistency::Snapshot
-        },
+        consistency: consistency(args.allow_inconsistent),
         progress: ProgressMode::detect(args.quiet || args.json),
+        verification: if args.no_verify {
+            Verification::Skip
+        } else {
+            Verification::Verify
+        },
     };
     let summary = full_sync(&opts)?;
-    let mut stdout = std::io::stdout().lock();
-    let text = if args.json {
-        summary.to_json() + "\n"
+    if args.json {
+        print(&(summary.to_json() + "\n"))?;
     } else {
-        summary.to_text()
-    };
-    stdout
-        .write_all(text.as_bytes())
-        .map_err(Error::io("stdout"))?;
+        print(&summary.to_text())?;
+    }
     Ok(ExitCode::Success)
 }

@@ -45,13 +45,22 @@ pub struct FullSyncOptions {
     pub jobs: usize,
     pub consistency: Consistency,
     pub progress: ProgressMode,
+    pub verification: Verification,
 }
 
-/// One unit of reading work.
+/// Whether a sync verifies the copy before publishing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    Verify,
+    /// `--no-verify`: publish unverified (the summary says so).
+    Skip,
+}
+
+/// One unit of reading work: a range of one table of the plan.
 #[derive(Debug, Clone)]
-struct Chunk {
-    table: usize,
-    range: ChunkRange,
+pub struct Chunk {
+    pub table: usize,
+    pub range: ChunkRange,
 }
 
 /// Runs a full sync into a new file and publishes it over the target.
@@ -98,15 +107,29 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
     let outcome = copy_all(
         opts,
         &plan,
-        chunks,
+        chunks.clone(),
         &snapshot,
         staging.path().to_path_buf(),
         &progress,
     )
     .await;
+    let verification = match (&outcome, opts.verification) {
+        (Ok(_), Verification::Verify) => {
+            progress.phase("verifying");
+            let clients = snapshot_clients(&opts.source, &snapshot, opts.jobs).await?;
+            Some(crate::verify::verify(&clients, &plan, &chunks, staging.path()).await?)
+        }
+        _ => None,
+    };
     // The snapshot can end now: every reader has finished.
     let _ = coordinator.batch_execute("COMMIT").await;
     let outcome = outcome?;
+    if let Some(report) = &verification {
+        if !report.matches() {
+            progress.finish();
+            return Err(Error::VerificationFailed(report.to_text()));
+        }
+    }
     progress.phase("publishing");
     staging.publish()?;
     progress.finish();
@@ -133,11 +156,59 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         bytes,
         not_expressed: plan.not_expressed.clone(),
         loss: outcome.ledger.entries(),
+        verification,
+    })
+}
+
+/// `n` connections that all see the shared snapshot.
+async fn snapshot_clients(
+    source: &SourceConfig,
+    snapshot: &SharedSnapshot,
+    n: usize,
+) -> Result<Vec<Client>> {
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n.max(1) {
+        let c = source.connect().await?;
+        snapshot::join(&c, snapshot).await?;
+        clients.push(c);
+    }
+    Ok(clients)
+}
+
+/// Options of `pg2sqlite verify`.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    pub source: SourceConfig,
+    pub target: PathBuf,
+    pub schemas: Vec<String>,
+    pub selection: TableSelection,
+    pub jobs: usize,
+    pub consistency: Consistency,
+}
+
+/// Compares PostgreSQL with an existing SQLite file.
+pub fn verify_only(opts: &VerifyOptions) -> Result<crate::verify::VerifyReport> {
+    crate::verify::open_sqlite(&opts.target)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(opts.jobs.clamp(1, 4))
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Aborted(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let coordinator = opts.source.connect().await?;
+        let snapshot = snapshot::export(&coordinator, opts.consistency).await?;
+        let catalog = read_catalog(&coordinator, &opts.schemas).await?;
+        let plan = crate::plan::build(catalog, &opts.selection).map_err(Error::Plan)?;
+        let chunks = plan_chunks(&coordinator, &plan).await?;
+        let clients = snapshot_clients(&opts.source, &snapshot, opts.jobs).await?;
+        let report = crate::verify::verify(&clients, &plan, &chunks, &opts.target).await;
+        let _ = coordinator.batch_execute("COMMIT").await;
+        report
     })
 }
 
 /// Splits every table into chunks, largest tables first so the long work starts early.
-async fn plan_chunks(client: &Client, plan: &SyncPlan) -> Result<Vec<Chunk>> {
+pub async fn plan_chunks(client: &Client, plan: &SyncPlan) -> Result<Vec<Chunk>> {
     let mut order: Vec<usize> = (0..plan.tables.len()).collect();
     order.sort_by(|&a, &b| {
         plan.tables[b]
@@ -146,53 +217,56 @@ async fn plan_chunks(client: &Client, plan: &SyncPlan) -> Result<Vec<Chunk>> {
     });
     let mut chunks = Vec::new();
     for i in order {
-        let t = &plan.tables[i];
-        let parts = chunk_count(t.estimated_rows);
-        let ranges: Vec<ChunkRange> = match &t.chunking {
-            _ if parts <= 1 => vec![ChunkRange::All],
-            ChunkStrategy::IntKey(col) => {
-                let row = client
-                    .query_one(
-                        &format!(
-                            "SELECT min({c})::int8, max({c})::int8 FROM {}",
-                            t.copy.relation,
-                            c = quote_ident(col)
-                        ),
-                        &[],
-                    )
-                    .await
-                    .map_err(Error::pg(format!(
-                        "reading the key range of {}",
-                        t.source_name
-                    )))?;
-                match (row.get::<_, Option<i64>>(0), row.get::<_, Option<i64>>(1)) {
-                    (Some(lo), Some(hi)) => split_key_range(lo, hi, parts)
-                        .into_iter()
-                        .map(|(lo, hi)| ChunkRange::IntKey {
-                            column: col.clone(),
-                            lo,
-                            hi,
-                        })
-                        .collect(),
-                    _ => vec![ChunkRange::All],
-                }
-            }
-            ChunkStrategy::Partitions(parts) if !parts.is_empty() => parts
-                .iter()
-                .map(|(schema, name)| ChunkRange::Partition {
-                    schema: schema.clone(),
-                    name: name.clone(),
-                })
-                .collect(),
-            ChunkStrategy::Partitions(_) => vec![ChunkRange::All],
-            ChunkStrategy::Pages(pages) => split_pages(*pages, parts)
-                .into_iter()
-                .map(|(lo, hi)| ChunkRange::Pages { lo, hi })
-                .collect(),
-        };
+        let ranges = table_chunks(client, &plan.tables[i]).await?;
         chunks.extend(ranges.into_iter().map(|range| Chunk { table: i, range }));
     }
     Ok(chunks)
+}
+
+async fn table_chunks(client: &Client, t: &TablePlan) -> Result<Vec<ChunkRange>> {
+    let parts = chunk_count(t.estimated_rows);
+    Ok(match &t.chunking {
+        _ if parts <= 1 => vec![ChunkRange::All],
+        ChunkStrategy::IntKey(col) => {
+            let row = client
+                .query_one(
+                    &format!(
+                        "SELECT min({c})::int8, max({c})::int8 FROM {}",
+                        t.copy.relation,
+                        c = quote_ident(col)
+                    ),
+                    &[],
+                )
+                .await
+                .map_err(Error::pg(format!(
+                    "reading the key range of {}",
+                    t.source_name
+                )))?;
+            match (row.get::<_, Option<i64>>(0), row.get::<_, Option<i64>>(1)) {
+                (Some(lo), Some(hi)) => split_key_range(lo, hi, parts)
+                    .into_iter()
+                    .map(|(lo, hi)| ChunkRange::IntKey {
+                        column: col.clone(),
+                        lo,
+                        hi,
+                    })
+                    .collect(),
+                _ => vec![ChunkRange::All],
+            }
+        }
+        ChunkStrategy::Partitions(parts) if !parts.is_empty() => parts
+            .iter()
+            .map(|(schema, name)| ChunkRange::Partition {
+                schema: schema.clone(),
+                name: name.clone(),
+            })
+            .collect(),
+        ChunkStrategy::Partitions(_) => vec![ChunkRange::All],
+        ChunkStrategy::Pages(pages) => split_pages(*pages, parts)
+            .into_iter()
+            .map(|(lo, hi)| ChunkRange::Pages { lo, hi })
+            .collect(),
+    })
 }
 
 /// The first error of the run wins; everything after it is a consequence.

@@ -4,6 +4,7 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use crate::mapping::ledger::LossEntry;
+use crate::verify::VerifyReport;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TableSummary {
@@ -28,6 +29,8 @@ pub struct SyncSummary {
     pub not_expressed: Vec<String>,
     /// Values stored differently from PostgreSQL, counted.
     pub loss: Vec<LossEntry>,
+    /// The verification run before publishing; None with `--no-verify`.
+    pub verification: Option<VerifyReport>,
 }
 
 /// Most tables listed by name on screen; the rest are summed up.
@@ -89,6 +92,20 @@ impl SyncSummary {
                 rest.len(),
                 rest.iter().map(|t| t.rows).sum::<u64>()
             );
+        }
+        match &self.verification {
+            Some(v) => {
+                let _ = writeln!(
+                    out,
+                    "verified before publishing: {} tables match PostgreSQL (counts and checksums), \
+                     integrity and foreign keys ok, in {:.1}s",
+                    v.tables.len(),
+                    v.seconds
+                );
+            }
+            None => {
+                let _ = writeln!(out, "warning: not verified (--no-verify)");
+            }
         }
         if !self.consistent_snapshot {
             let _ = writeln!(out, "warning: tables were not read in one snapshot");

@@ -224,7 +224,11 @@ fn bind_row(
     Ok(())
 }
 
-pub fn insert_batch(conn: &Connection, table: &SinkTable, batch: &RecordBatch) -> rusqlite::Result<()> {
+pub fn insert_batch(
+    conn: &Connection,
+    table: &SinkTable,
+    batch: &RecordBatch,
+) -> rusqlite::Result<()> {
     let cols = columns(batch)?;
     let ncols = cols.len().max(1);
     let per_stmt = ROWS_PER_INSERT.min(MAX_PARAMS / ncols).max(1);

@@ -34,6 +34,15 @@ impl CopySource {
                 cols.join(", ")
             );
         }
+        format!(
+            "COPY (SELECT {} FROM {}) TO STDOUT (FORMAT binary)",
+            self.select_list.join(", "),
+            self.from_clause(range)
+        )
+    }
+
+    /// `ONLY "s"."t" WHERE …`: the relation and predicate of one chunk.
+    pub fn from_clause(&self, range: &ChunkRange) -> String {
         let from = match range {
             ChunkRange::Partition { schema, name } => {
                 format!("ONLY {}.{}", quote_ident(schema), quote_ident(name))
@@ -43,12 +52,7 @@ impl CopySource {
             _ if self.partitioned => self.relation.clone(),
             _ => format!("ONLY {}", self.relation),
         };
-        format!(
-            "COPY (SELECT {} FROM {}{}) TO STDOUT (FORMAT binary)",
-            self.select_list.join(", "),
-            from,
-            range.predicate()
-        )
+        format!("{from}{}", range.predicate())
     }
 }
 
