@@ -337,3 +337,55 @@ fn names_sqlite_cannot_hold_are_refused_before_writing() {
         .assert_stderr_has(&["sqlite_stuff", "--exclude"]);
     assert!(dir_entries(dir.path()).is_empty(), "files were written");
 }
+
+/// A login role without privileges, dropped on drop (roles are global to the
+/// server, so the name is unique to this test process).
+struct LimitedRole {
+    name: String,
+}
+
+impl LimitedRole {
+    fn new() -> LimitedRole {
+        let name = format!("p2s_t_role_{}", std::process::id());
+        connect("postgres")
+            .batch_execute(&format!("CREATE ROLE {} LOGIN", pg_ident(&name)))
+            .unwrap_or_else(|e| panic!("CREATE ROLE {name}: {}", pg_error(&e)));
+        LimitedRole { name }
+    }
+}
+
+impl Drop for LimitedRole {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(
+            &format!("host={PG_HOST} port={PG_PORT} user={PG_USER} dbname=postgres"),
+            postgres::NoTls,
+        ) {
+            let _ = c.batch_execute(&format!("DROP ROLE IF EXISTS {}", pg_ident(&self.name)));
+        }
+    }
+}
+
+/// The server's own words ("permission denied for table …") must reach the user,
+/// not only "db error".
+#[test]
+fn missing_privilege_is_reported_with_the_servers_message() {
+    let role = LimitedRole::new();
+    let db = TestDb::new();
+    db.execute(&format!(
+        "CREATE TABLE visible (id int PRIMARY KEY); CREATE TABLE secret (id int PRIMARY KEY);
+         GRANT SELECT ON visible TO {};",
+        pg_ident(&role.name)
+    ));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let source = format!(
+        "postgres://{}@{PG_HOST}:{PG_PORT}/{}?sslmode=disable",
+        role.name,
+        db.name()
+    );
+    let run = sync(&source, &target, &[]);
+    run.assert_code(RUNTIME)
+        .assert_stderr_has(&["secret", "permission denied", "hint:"]);
+    assert!(dir_entries(dir.path()).is_empty(), "files were left behind");
+    drop(db); // before the role, which may still have sessions in it
+}
