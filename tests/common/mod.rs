@@ -197,7 +197,8 @@ fn drop_leftover_databases() {
     let rows = admin
         .query(
             "SELECT datname::text FROM pg_database WHERE datname LIKE $1",
-            &[&format!("{DB_PREFIX}%")],
+            // `_` is a LIKE wildcard: escape it so only our own names match.
+            &[&format!("{}%", DB_PREFIX.replace('_', "\\_"))],
         )
         .unwrap_or_else(|e| panic!("listing test databases: {}", pg_error(&e)));
     for row in rows {
