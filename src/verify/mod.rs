@@ -11,13 +11,14 @@ pub mod report;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags};
 use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
 use crate::mapping::types::ValueKind;
+use crate::pipeline::Chunk;
 use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::ddl::quote;
 use crate::source::chunk::ChunkRange;
@@ -108,19 +109,30 @@ impl<'a> TableCheck<'a> {
         )
     }
 
-    fn pg_rows_sql(&self) -> String {
+    fn pg_rows_sql(&self, range: &ChunkRange) -> String {
         let cols: Vec<String> = (0..self.plan.sink.columns.len())
             .map(|i| format!("c{i}"))
             .collect();
         format!(
             "SELECT {} FROM ({}) s WHERE substr(md5({}), 1, 4) = ANY($1)",
             cols.join(", "),
-            self.pg_canonical_select(&ChunkRange::All),
+            self.pg_canonical_select(range),
             self.pg_key_text()
         )
     }
 
-    fn sqlite_select(&self) -> String {
+    /// Count and hash sum of a range: the cheap first look, one scan, no grouping.
+    fn pg_totals_sql(&self, range: &ChunkRange) -> String {
+        format!(
+            "SELECT count(*)::int8, sum(('x' || substr(md5({}), 1, 16))::bit(64)::int8)::text
+               FROM ({}) s",
+            self.pg_row_text(),
+            self.pg_canonical_select(range)
+        )
+    }
+
+    /// The SQLite rows of a part: an integer-key range, or the whole table.
+    fn sqlite_select(&self, range: &ChunkRange) -> String {
         let cols: Vec<String> = self
             .plan
             .sink
@@ -128,11 +140,26 @@ impl<'a> TableCheck<'a> {
             .iter()
             .map(|c| quote(&c.name))
             .collect();
-        format!(
+        let mut sql = format!(
             "SELECT {} FROM {}",
             cols.join(", "),
             quote(&self.plan.sink.name)
-        )
+        );
+        if let ChunkRange::IntKey { column, lo, hi } = range {
+            let c = quote(column);
+            let mut conds = Vec::new();
+            if let Some(lo) = lo {
+                conds.push(format!("{c} >= {lo}"));
+            }
+            if let Some(hi) = hi {
+                conds.push(format!("{c} < {hi}"));
+            }
+            if !conds.is_empty() {
+                sql.push_str(" WHERE ");
+                sql.push_str(&conds.join(" AND "));
+            }
+        }
+        sql
     }
 
     /// Key text, row text of one row of canonical values.
@@ -187,8 +214,33 @@ fn sqlite_row(
     Ok(out)
 }
 
-fn sqlite_buckets(conn: &Connection, check: &TableCheck<'_>) -> rusqlite::Result<Buckets> {
-    let mut stmt = conn.prepare(&check.sqlite_select())?;
+fn sqlite_totals(
+    conn: &Connection,
+    check: &TableCheck<'_>,
+    range: &ChunkRange,
+) -> rusqlite::Result<(u64, u64)> {
+    let mut stmt = conn.prepare(&check.sqlite_select(range))?;
+    let mut rows = stmt.query([])?;
+    let (mut count, mut sum) = (0u64, 0u64);
+    let mut text = String::new();
+    while let Some(row) = rows.next()? {
+        let values = sqlite_row(check, row)?;
+        text.clear();
+        for v in &values {
+            push_value(&mut text, v.as_deref());
+        }
+        count += 1;
+        sum = sum.wrapping_add(row_hash(&md5(&text)));
+    }
+    Ok((count, sum))
+}
+
+fn sqlite_buckets(
+    conn: &Connection,
+    check: &TableCheck<'_>,
+    range: &ChunkRange,
+) -> rusqlite::Result<Buckets> {
+    let mut stmt = conn.prepare(&check.sqlite_select(range))?;
     let mut rows = stmt.query([])?;
     let mut buckets = Buckets::default();
     while let Some(row) = rows.next()? {
@@ -202,9 +254,10 @@ fn sqlite_buckets(conn: &Connection, check: &TableCheck<'_>) -> rusqlite::Result
 fn sqlite_rows_in(
     conn: &Connection,
     check: &TableCheck<'_>,
+    range: &ChunkRange,
     wanted: &HashSet<u16>,
 ) -> rusqlite::Result<Vec<Vec<Option<String>>>> {
-    let mut stmt = conn.prepare(&check.sqlite_select())?;
+    let mut stmt = conn.prepare(&check.sqlite_select(range))?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
@@ -304,86 +357,132 @@ pub fn sqlite_health(path: &Path) -> Result<Health> {
     })
 }
 
+/// A part of a table checked on its own: one integer-key range, or the whole
+/// table (ctid ranges and partitions mean nothing to SQLite, so such chunks are
+/// summed into one part).
+struct Part {
+    table: usize,
+    /// The rows of the part, as SQLite selects them.
+    range: ChunkRange,
+    /// The PostgreSQL chunks that make up the part.
+    pg_ranges: Vec<ChunkRange>,
+}
+
+fn parts(plan: &SyncPlan, chunks: &[Chunk]) -> Vec<Part> {
+    let mut parts: Vec<Part> = Vec::new();
+    let mut whole: Vec<Option<usize>> = vec![None; plan.tables.len()];
+    for c in chunks {
+        if matches!(c.range, ChunkRange::IntKey { .. }) {
+            parts.push(Part {
+                table: c.table,
+                range: c.range.clone(),
+                pg_ranges: vec![c.range.clone()],
+            });
+        } else if let Some(i) = whole[c.table] {
+            parts[i].pg_ranges.push(c.range.clone());
+        } else {
+            whole[c.table] = Some(parts.len());
+            parts.push(Part {
+                table: c.table,
+                range: ChunkRange::All,
+                pg_ranges: vec![c.range.clone()],
+            });
+        }
+    }
+    parts
+}
+
+/// Runs `query` for every (part, PostgreSQL range) over the connections.
+async fn on_pg<'c, T, F, Fut>(
+    clients: &'c [Client],
+    jobs: Vec<(usize, ChunkRange)>,
+    query: F,
+) -> Result<Vec<(usize, T)>>
+where
+    F: Fn(&'c Client, usize, ChunkRange) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let queue = Mutex::new(jobs);
+    let results = Mutex::new(Vec::new());
+    let workers = clients.iter().map(|client| {
+        let queue = &queue;
+        let results = &results;
+        let query = &query;
+        async move {
+            loop {
+                let next = queue.lock().map(|mut q| q.pop()).unwrap_or(None);
+                let Some((part, range)) = next else {
+                    return Ok::<(), Error>(());
+                };
+                let r = query(client, part, range).await?;
+                if let Ok(mut all) = results.lock() {
+                    all.push((part, r));
+                }
+            }
+        }
+    });
+    futures_util::future::try_join_all(workers).await?;
+    Ok(results.into_inner().unwrap_or_default())
+}
+
 /// Compares every table of the plan between PostgreSQL (through `clients`, all in
 /// one snapshot) and the SQLite file at `path`.
 pub async fn verify(
     clients: &[Client],
     plan: &SyncPlan,
-    chunks: &[crate::pipeline::Chunk],
+    chunks: &[Chunk],
     path: &Path,
 ) -> Result<VerifyReport> {
     let started = std::time::Instant::now();
     let conn = open_sqlite(path)?;
     let present = sqlite_tables(&conn, path)?;
     drop(conn);
-
-    // PostgreSQL side: bucket sums per chunk, spread over the connections.
-    let pg_buckets: Arc<Mutex<Vec<Buckets>>> =
-        Arc::new(Mutex::new(vec![Buckets::default(); plan.tables.len()]));
-    let queue: Arc<Mutex<Vec<&crate::pipeline::Chunk>>> =
-        Arc::new(Mutex::new(chunks.iter().rev().collect()));
     let checks: Vec<TableCheck<'_>> = plan.tables.iter().map(TableCheck::new).collect();
-    let pg_side = async {
-        let workers = clients.iter().map(|client| {
-            let queue = queue.clone();
-            let pg_buckets = pg_buckets.clone();
-            let checks = &checks;
-            async move {
-                loop {
-                    let next = queue.lock().map(|mut q| q.pop()).unwrap_or(None);
-                    let Some(chunk) = next else {
-                        return Ok::<(), Error>(());
-                    };
-                    let check = &checks[chunk.table];
-                    let rows = client
-                        .query(&check.pg_bucket_sql(&chunk.range), &[])
-                        .await
-                        .map_err(Error::pg(format!(
-                            "checksumming {}",
-                            check.plan.source_name
-                        )))?;
-                    let mut b = Buckets::default();
-                    for r in rows {
-                        let hex: String = r.get(0);
-                        let count: i64 = r.get(1);
-                        let sum: Option<String> = r.get(2);
-                        let bucket =
-                            u16::from_str_radix(&hex, 16).map_err(|_| Error::Integrity {
-                                table: check.plan.source_name.clone(),
-                                reason: format!("unexpected bucket {hex:?} from PostgreSQL"),
-                            })?;
-                        let sum = sum.as_deref().and_then(parse_pg_sum).unwrap_or(0);
-                        b.add(bucket, u64::try_from(count).unwrap_or(0), sum);
-                    }
-                    if let Ok(mut all) = pg_buckets.lock() {
-                        all[chunk.table].merge(&b);
-                    }
-                }
-            }
-        });
-        futures_util::future::try_join_all(workers)
-            .await
-            .map(|_| ())
-    };
+    let parts = parts(plan, chunks);
 
-    // SQLite side, on a blocking thread while PostgreSQL works.
+    // First look: count and hash sum per part, both sides at once.
+    let pg_jobs: Vec<(usize, ChunkRange)> = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| p.pg_ranges.iter().map(move |r| (i, r.clone())))
+        .collect();
+    let pg_side = on_pg(clients, pg_jobs, |client, part, range| {
+        let check = &checks[parts[part].table];
+        async move {
+            let row = client
+                .query_one(&check.pg_totals_sql(&range), &[])
+                .await
+                .map_err(Error::pg(format!(
+                    "checksumming {}",
+                    check.plan.source_name
+                )))?;
+            let count: i64 = row.get(0);
+            let sum: Option<String> = row.get(1);
+            Ok((
+                u64::try_from(count).unwrap_or(0),
+                sum.as_deref().and_then(parse_pg_sum).unwrap_or(0),
+            ))
+        }
+    });
     let sqlite_side = {
         let path = path.to_path_buf();
-        let plan_tables: Vec<TablePlan> = plan.tables.clone();
-        let present = present.clone();
-        tokio::task::spawn_blocking(move || -> Result<Vec<Option<Buckets>>> {
-            let conn = open_sqlite(&path)?;
-            plan_tables
-                .iter()
-                .map(|t| {
-                    if !present.contains(&t.sink.name) {
-                        return Ok(None);
-                    }
-                    let check = TableCheck::new(t);
-                    sqlite_buckets(&conn, &check)
-                        .map(Some)
+        let tables = plan.tables.clone();
+        let jobs: Vec<(usize, usize, ChunkRange)> = parts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| present.contains(&tables[p.table].sink.name))
+            .map(|(i, p)| (i, p.table, p.range.clone()))
+            .collect();
+        tokio::task::spawn_blocking(move || -> Result<Vec<(usize, (u64, u64))>> {
+            use rayon::prelude::*;
+            jobs.par_iter()
+                .map(|(i, t, range)| {
+                    let conn = open_sqlite(&path)?;
+                    let check = TableCheck::new(&tables[*t]);
+                    sqlite_totals(&conn, &check, range)
+                        .map(|r| (*i, r))
                         .map_err(Error::sqlite(
-                            format!("checksumming {}", t.sink.name),
+                            format!("checksumming {}", tables[*t].sink.name),
                             &path,
                         ))
                 })
@@ -391,26 +490,70 @@ pub async fn verify(
         })
     };
     let (pg_result, sqlite_result) = tokio::join!(pg_side, sqlite_side);
-    pg_result?;
-    let sqlite_buckets_all = sqlite_result
-        .map_err(|e| Error::Aborted(format!("the SQLite checksum thread failed: {e}")))??;
-    let pg_buckets = pg_buckets.lock().map(|b| b.clone()).unwrap_or_default();
+    let mut pg_totals = vec![(0u64, 0u64); parts.len()];
+    for (i, (c, s)) in pg_result? {
+        pg_totals[i].0 += c;
+        pg_totals[i].1 = pg_totals[i].1.wrapping_add(s);
+    }
+    let mut lite_totals = vec![(0u64, 0u64); parts.len()];
+    for (i, t) in sqlite_result
+        .map_err(|e| Error::Aborted(format!("the SQLite checksum thread failed: {e}")))??
+    {
+        lite_totals[i] = t;
+    }
 
-    let mut verdicts = Vec::with_capacity(plan.tables.len());
+    let mut verdicts: Vec<TableVerdict> = plan
+        .tables
+        .iter()
+        .map(|t| {
+            if present.contains(&t.sink.name) {
+                TableVerdict::new(t, 0, 0)
+            } else {
+                TableVerdict::missing_table(t, 0)
+            }
+        })
+        .collect();
     let conn = open_sqlite(path)?;
-    for (i, check) in checks.iter().enumerate() {
-        let pg = &pg_buckets[i];
-        let Some(lite) = &sqlite_buckets_all[i] else {
-            verdicts.push(TableVerdict::missing_table(check.plan, pg.rows()));
+    for (i, part) in parts.iter().enumerate() {
+        let v = &mut verdicts[part.table];
+        v.postgres_rows += pg_totals[i].0;
+        v.sqlite_rows += lite_totals[i].0;
+        if v.status == TableStatus::MissingTable || pg_totals[i] == lite_totals[i] {
             continue;
-        };
-        let differing = pg.differing(lite);
-        let mut verdict = TableVerdict::new(check.plan, pg.rows(), lite.rows());
-        if !differing.is_empty() {
-            verdict.status = TableStatus::Mismatch;
-            locate(&clients[0], &conn, path, check, &differing, &mut verdict).await?;
         }
-        verdicts.push(verdict);
+        v.status = TableStatus::Mismatch;
+        let check = &checks[part.table];
+        // Narrow down: bucket sums by key hash, then the rows of differing buckets.
+        let mut pg = Buckets::default();
+        for range in &part.pg_ranges {
+            let rows = clients[0]
+                .query(&check.pg_bucket_sql(range), &[])
+                .await
+                .map_err(Error::pg(format!(
+                    "checksumming {}",
+                    check.plan.source_name
+                )))?;
+            for r in rows {
+                let hex: String = r.get(0);
+                let count: i64 = r.get(1);
+                let sum: Option<String> = r.get(2);
+                let b = u16::from_str_radix(&hex, 16).map_err(|_| Error::Integrity {
+                    table: check.plan.source_name.clone(),
+                    reason: format!("unexpected bucket {hex:?} from PostgreSQL"),
+                })?;
+                pg.add(
+                    b,
+                    u64::try_from(count).unwrap_or(0),
+                    sum.as_deref().and_then(parse_pg_sum).unwrap_or(0),
+                );
+            }
+        }
+        let lite = sqlite_buckets(&conn, check, &part.range).map_err(Error::sqlite(
+            format!("checksumming {}", check.plan.sink.name),
+            path,
+        ))?;
+        let differing = pg.differing(&lite);
+        locate(&clients[0], &conn, path, check, part, &differing, v).await?;
     }
     drop(conn);
     let health = sqlite_health(path)?;
@@ -428,6 +571,7 @@ async fn locate(
     conn: &Connection,
     path: &Path,
     check: &TableCheck<'_>,
+    part: &Part,
     differing: &[u16],
     verdict: &mut TableVerdict,
 ) -> Result<()> {
@@ -436,31 +580,28 @@ async fn locate(
         .take(MAX_BUCKETS_TO_LOCATE)
         .copied()
         .collect();
-    if differing.len() > chosen.len() {
-        verdict.unlocated_buckets = differing.len() - chosen.len();
-    }
+    verdict.unlocated_buckets += differing.len() - chosen.len();
     let hexes: Vec<String> = chosen.iter().map(|b| bucket_hex(*b)).collect();
-    let pg_rows = client
-        .query(&check.pg_rows_sql(), &[&hexes])
-        .await
-        .map_err(Error::pg(format!(
-            "locating differences in {}",
-            check.plan.source_name
-        )))?;
-    let pg_rows: Vec<Vec<Option<String>>> = pg_rows
-        .iter()
-        .map(|r| {
+    let mut pg_rows: Vec<Vec<Option<String>>> = Vec::new();
+    for range in &part.pg_ranges {
+        let rows = client
+            .query(&check.pg_rows_sql(range), &[&hexes])
+            .await
+            .map_err(Error::pg(format!(
+                "locating differences in {}",
+                check.plan.source_name
+            )))?;
+        pg_rows.extend(rows.iter().map(|r| {
             (0..check.plan.sink.columns.len())
                 .map(|i| r.get(i))
-                .collect()
-        })
-        .collect();
+                .collect::<Vec<_>>()
+        }));
+    }
     let wanted: HashSet<u16> = chosen.into_iter().collect();
-    let lite_rows = sqlite_rows_in(conn, check, &wanted).map_err(Error::sqlite(
+    let lite_rows = sqlite_rows_in(conn, check, &part.range, &wanted).map_err(Error::sqlite(
         format!("locating differences in {}", check.plan.sink.name),
         path,
     ))?;
-
     if check.has_key {
         let index = |rows: Vec<Vec<Option<String>>>| -> BTreeMap<String, Vec<Option<String>>> {
             rows.into_iter().map(|r| (check.texts(&r).0, r)).collect()
