@@ -17,3 +17,4 @@ mod pg_compare;
 mod snapshot;
 mod target_files;
 mod values;
+mod verify;

@@ -1,0 +1,327 @@
+//! `pg2sqlite verify`: a faithful copy matches; every kind of damage is found
+//! and located (table, key, column).
+
+use std::path::Path;
+
+use serde_json::Value as Json;
+
+use crate::common::{run, sync, TestDb};
+
+fn verify_json(db: &TestDb, target: &Path) -> (Option<i32>, Json) {
+    let target = target.to_str().expect("UTF-8 path");
+    let r = run(&[
+        "verify",
+        "--source",
+        &db.url(),
+        "--target",
+        target,
+        "--schema",
+        "public,billing",
+        "--json",
+    ]);
+    let json: Json = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "verify --json printed no JSON ({e})\nstdout: {}\nstderr: {}",
+            r.stdout, r.stderr
+        )
+    });
+    (r.code, json)
+}
+
+fn table<'a>(report: &'a Json, name: &str) -> &'a Json {
+    report["tables"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["table"] == name))
+        .unwrap_or_else(|| panic!("no table {name} in {report}"))
+}
+
+fn synced_demo() -> (TestDb, tempfile::TempDir, std::path::PathBuf) {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("copy.db");
+    sync(
+        &db.url(),
+        &target,
+        &["--schema", "public,billing", "--quiet"],
+    )
+    .assert_success();
+    (db, dir, target)
+}
+
+#[test]
+fn faithful_copy_with_nan_infinities_and_wide_numerics_matches() {
+    let (db, _dir, target) = synced_demo();
+    let (code, report) = verify_json(&db, &target);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["match"], true);
+    for t in report["tables"].as_array().expect("tables") {
+        assert_eq!(t["status"], "match", "{t}");
+        assert_eq!(t["postgres_rows"], t["sqlite_rows"], "{t}");
+    }
+    // all_types holds NaN and ±Infinity floats, 40+ digit and NaN numerics,
+    // infinity and BC dates: its 4 rows must all verify.
+    assert_eq!(table(&report, "all_types")["sqlite_rows"], 4);
+    assert_eq!(report["health"]["integrity"], serde_json::json!([]));
+    assert_eq!(report["health"]["foreign_key_violations"], 0);
+
+    // The text report for people.
+    let text = run(&[
+        "verify",
+        "--source",
+        &db.url(),
+        "--target",
+        target.to_str().expect("UTF-8"),
+    ]);
+    text.assert_success();
+    assert!(
+        text.stdout.contains("users")
+            && text.stdout.contains("MATCH")
+            && text.stdout.contains("2000 rows"),
+        "{}",
+        text.stdout
+    );
+}
+
+/// One kind of damage: SQL applied to a copy, and where verify must point.
+struct Damage {
+    what: &'static str,
+    sql: &'static str,
+    table: &'static str,
+    changed: Option<(&'static str, &'static [&'static str])>,
+    missing: Option<&'static str>,
+    extra: Option<&'static str>,
+}
+
+const fn changed(
+    what: &'static str,
+    sql: &'static str,
+    table: &'static str,
+    key: &'static str,
+    columns: &'static [&'static str],
+) -> Damage {
+    Damage {
+        what,
+        sql,
+        table,
+        changed: Some((key, columns)),
+        missing: None,
+        extra: None,
+    }
+}
+
+const DAMAGES: &[Damage] = &[
+    changed("integer", "UPDATE all_types SET i4 = i4 - 1 WHERE id = 1", "all_types", "id=1", &["i4"]),
+    changed("bigint at its limit", "UPDATE all_types SET i8 = 9223372036854775806 WHERE id = 1", "all_types", "id=1", &["i8"]),
+    changed("float", "UPDATE all_types SET f8 = 1.5 WHERE id = 1", "all_types", "id=1", &["f8"]),
+    changed("float NaN to NULL", "UPDATE all_types SET f4 = NULL WHERE id = 2", "all_types", "id=2", &["f4"]),
+    changed(
+        "numeric, last of 40 digits",
+        "UPDATE all_types SET n = '12345678901234567890123456789012345678901234.5678901235' WHERE id = 1",
+        "all_types",
+        "id=1",
+        &["n"],
+    ),
+    changed("numeric in a NUMERIC column", "UPDATE \"Order\" SET \"Total\" = \"Total\" + 0.01 WHERE \"Id\" = 10", "Order", "Id=10", &["Total"]),
+    changed("text", "UPDATE users SET name = 'User 5 ' WHERE id = 5", "users", "id=5", &["name"]),
+    changed("char(n) padding dropped", "UPDATE all_types SET ch = 'ab' WHERE id = 1", "all_types", "id=1", &["ch"]),
+    changed("blob", "UPDATE all_types SET by = x'deadbeee' WHERE id = 3", "all_types", "id=3", &["by"]),
+    changed("empty blob to NULL", "UPDATE all_types SET by = NULL WHERE id = 2", "all_types", "id=2", &["by"]),
+    changed(
+        "timestamp, one microsecond",
+        "UPDATE all_types SET ts = '2024-02-29 23:59:59.123457' WHERE id = 3",
+        "all_types",
+        "id=3",
+        &["ts"],
+    ),
+    changed(
+        "timestamptz written with a space instead of T",
+        "UPDATE sessions SET started_at = replace(started_at, 'T', ' ') WHERE token = (SELECT token FROM sessions ORDER BY token LIMIT 1)",
+        "sessions",
+        "token=0014751a-9ceb-1a33-b410-34008c8a17d4",
+        &["started_at"],
+    ),
+    changed("json", "UPDATE all_types SET jb = '{\"nested\": {\"k\": [true, false]}}' WHERE id = 3", "all_types", "id=3", &["jb"]),
+    changed("array", "UPDATE all_types SET ai = '[1,null,4]' WHERE id = 1", "all_types", "id=1", &["ai"]),
+    changed("uuid in upper case", "UPDATE all_types SET u = upper(u) WHERE id = 1", "all_types", "id=1", &["u"]),
+    changed("boolean", "UPDATE users SET is_admin = 1 - is_admin WHERE id = 3", "users", "id=3", &["is_admin"]),
+    changed(
+        "NULL turned into an empty string",
+        "UPDATE sessions SET expires_at = '' WHERE token = (SELECT token FROM sessions WHERE expires_at IS NULL ORDER BY token LIMIT 1)",
+        "sessions",
+        "",
+        &["expires_at"],
+    ),
+    changed(
+        "swapped pair of values in one row",
+        "UPDATE users SET name = email, email = name WHERE id = 3",
+        "users",
+        "id=3",
+        &["email", "name"],
+    ),
+    changed("table in a second schema", "UPDATE billing__invoices SET amount = '1' WHERE id = 1", "billing__invoices", "id=1", &["amount"]),
+    changed("composite key", "UPDATE user_categories SET since = '2024-12-31' WHERE user_id = 1", "user_categories", "user_id=1, category_id=2", &["since"]),
+    Damage {
+        what: "deleted row",
+        sql: "DELETE FROM users WHERE id = 7",
+        table: "users",
+        changed: None,
+        missing: Some("id=7"),
+        extra: None,
+    },
+    Damage {
+        what: "extra row",
+        sql: "INSERT INTO categories VALUES (99, 1, 'new')",
+        table: "categories",
+        changed: None,
+        missing: None,
+        extra: Some("id=99"),
+    },
+    Damage {
+        what: "row changed in a table without a key",
+        sql: "UPDATE audit_log SET action = 'action_x' WHERE rowid = 100",
+        table: "audit_log",
+        changed: None,
+        missing: Some("action=action_"),
+        extra: Some("action=action_x"),
+    },
+    Damage {
+        what: "one of two duplicate rows deleted in a table without a key",
+        sql: "DELETE FROM audit_log WHERE rowid = (SELECT max(rowid) FROM audit_log)",
+        table: "audit_log",
+        changed: None,
+        missing: Some("action=action_"),
+        extra: None,
+    },
+];
+
+#[test]
+fn every_kind_of_damage_is_found_and_located() {
+    let (db, dir, target) = synced_demo();
+    for (i, d) in DAMAGES.iter().enumerate() {
+        let copy = dir.path().join(format!("damaged_{i}.db"));
+        std::fs::copy(&target, &copy).expect("copy the synced file");
+        {
+            let conn = rusqlite::Connection::open(&copy).expect("open copy");
+            // Damage as an application could: without foreign-key enforcement.
+            conn.execute_batch("PRAGMA foreign_keys = OFF")
+                .expect("foreign keys off");
+            let n = conn
+                .execute(d.sql, [])
+                .unwrap_or_else(|e| panic!("{}: {}: {e}", d.what, d.sql));
+            assert_eq!(n, 1, "{}: the damage must touch exactly one row", d.what);
+        }
+        let (code, report) = verify_json(&db, &copy);
+        assert_eq!(code, Some(1), "{}: verify must exit 1\n{report}", d.what);
+        assert_eq!(report["match"], false, "{}", d.what);
+        for t in report["tables"].as_array().expect("tables") {
+            let expected = if t["table"] == d.table {
+                "mismatch"
+            } else {
+                "match"
+            };
+            assert_eq!(t["status"], expected, "{}: {t}", d.what);
+        }
+        let t = table(&report, d.table);
+        if let Some((key, columns)) = d.changed {
+            let changed = t["changed"].as_array().expect("changed");
+            assert_eq!(changed.len(), 1, "{}: {t}", d.what);
+            assert!(
+                changed[0]["key"].as_str().is_some_and(|k| k.contains(key)),
+                "{}: key {key:?} expected in {t}",
+                d.what
+            );
+            let got: Vec<&str> = changed[0]["columns"]
+                .as_array()
+                .expect("columns")
+                .iter()
+                .filter_map(Json::as_str)
+                .collect();
+            assert_eq!(got, columns, "{}: {t}", d.what);
+            assert_eq!(t["missing"], serde_json::json!([]), "{}", d.what);
+            assert_eq!(t["extra"], serde_json::json!([]), "{}", d.what);
+        }
+        for (field, expected) in [("missing", d.missing), ("extra", d.extra)] {
+            let list = t[field].as_array().expect("list");
+            match expected {
+                Some(k) => {
+                    assert_eq!(list.len(), 1, "{}: one {field} expected: {t}", d.what);
+                    assert!(
+                        list[0].as_str().is_some_and(|s| s.contains(k)),
+                        "{}: {field} should name {k:?}: {t}",
+                        d.what
+                    );
+                }
+                None if d.changed.is_none() => {
+                    assert!(list.is_empty(), "{}: no {field} expected: {t}", d.what)
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn integrity_and_foreign_key_problems_are_reported() {
+    let (db, dir, target) = synced_demo();
+    let copy = dir.path().join("orphans.db");
+    std::fs::copy(&target, &copy).expect("copy");
+    {
+        let conn = rusqlite::Connection::open(&copy).expect("open");
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF; UPDATE sessions SET user_id = 999999 WHERE rowid = 1",
+        )
+        .expect("orphan a session");
+    }
+    let (code, report) = verify_json(&db, &copy);
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(report["health"]["foreign_key_violations"], 1, "{report}");
+    assert_eq!(table(&report, "sessions")["status"], "mismatch");
+}
+
+#[test]
+fn a_missing_table_and_a_target_that_is_not_sqlite_are_reported() {
+    let (db, dir, target) = synced_demo();
+    let copy = dir.path().join("dropped.db");
+    std::fs::copy(&target, &copy).expect("copy");
+    {
+        let conn = rusqlite::Connection::open(&copy).expect("open");
+        conn.execute_batch("PRAGMA foreign_keys = OFF; DROP TABLE categories")
+            .expect("drop a table");
+    }
+    let (code, report) = verify_json(&db, &copy);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        table(&report, "categories")["status"],
+        "missing_table",
+        "{report}"
+    );
+
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"not a database at all").expect("write");
+    let r = run(&[
+        "verify",
+        "--source",
+        &db.url(),
+        "--target",
+        junk.to_str().expect("UTF-8"),
+    ]);
+    r.assert_code(2)
+        .assert_stderr_has(&["not a SQLite database"]);
+}
+
+#[test]
+fn sync_says_when_it_did_not_verify() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("unverified.db");
+    let r = sync(&db.url(), &target, &["--no-verify", "--quiet"]);
+    r.assert_success();
+    assert!(r.stdout.contains("not verified"), "{}", r.stdout);
+    let verified = sync(&db.url(), &target, &["--full", "--quiet"]);
+    verified.assert_success();
+    assert!(
+        verified.stdout.contains("verified before publishing"),
+        "{}",
+        verified.stdout
+    );
+}
