@@ -1,7 +1,7 @@
 //! Row and bucket checksums, computed the same way on both sides.
 //!
-//! A row's text is the canonical text of each column, length-prefixed
-//! (`5:hello`, `N` for NULL) so no two rows share a text. Its hash is the first
+//! A row's text is its canonical values as PostgreSQL prints a record,
+//! `(1,,"a b")`, so no two rows share a text. Its hash is the first
 //! 8 bytes of `md5(row text)`; a table's checksum is the count and the sum of the
 //! hashes (mod 2^64) per bucket, where a row's bucket is the first 2 bytes of
 //! `md5(key text)`. Sums are order-independent, so chunks read in parallel add up,
@@ -12,31 +12,46 @@ use std::collections::BTreeMap;
 
 use md5::{Digest, Md5};
 
-/// Appends one value to a row (or key) text.
-pub fn push_value(out: &mut String, v: Option<&str>) {
-    match v {
-        None => out.push('N'),
-        Some(s) => {
-            out.push_str(&s.len().to_string());
-            out.push(':');
-            out.push_str(s);
+/// A row (or key) as PostgreSQL's `ROW(…)::text` prints it: `(1,,"a b","")` —
+/// NULL is empty, and a value is quoted when empty or when it holds `"`, `\`,
+/// `(`, `)`, `,` or white space, with `"` and `\` doubled. Using the record's own
+/// output lets PostgreSQL hash a row with each expression evaluated once.
+pub fn record_text<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> String {
+    let mut out = String::from("(");
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if let Some(v) = v {
+            push_record_field(&mut out, v);
         }
     }
+    out.push(')');
+    out
 }
 
-/// The same encoding as a PostgreSQL expression over already-canonical columns.
-pub fn pg_text_expr(columns: &[String]) -> String {
-    let parts: Vec<String> = columns
-        .iter()
-        .map(|c| {
-            format!("CASE WHEN {c} IS NULL THEN 'N' ELSE octet_length({c})::text || ':' || {c} END")
-        })
-        .collect();
-    if parts.is_empty() {
-        "''".into()
-    } else {
-        format!("concat({})", parts.join(", "))
+fn push_record_field(out: &mut String, v: &str) {
+    let quote = v.is_empty()
+        || v.chars().any(|c| {
+            matches!(c, '"' | '\\' | '(' | ')' | ',' | ' ' | '\t' | '\n' | '\r' | '\u{b}' | '\u{c}')
+        });
+    if !quote {
+        out.push_str(v);
+        return;
     }
+    out.push('"');
+    for c in v.chars() {
+        if c == '"' || c == '\\' {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+/// The same text as a PostgreSQL expression over canonical expressions.
+pub fn pg_record_expr(expressions: &[String]) -> String {
+    format!("ROW({})::text", expressions.join(", "))
 }
 
 pub fn md5(text: &str) -> [u8; 16] {
@@ -103,18 +118,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn row_text_is_unambiguous() {
-        let mut a = String::new();
-        push_value(&mut a, Some("ab"));
-        push_value(&mut a, Some("c"));
-        let mut b = String::new();
-        push_value(&mut b, Some("a"));
-        push_value(&mut b, Some("bc"));
-        assert_ne!(a, b);
-        let mut n = String::new();
-        push_value(&mut n, None);
-        push_value(&mut n, Some(""));
-        assert_eq!(n, "N0:");
+    fn record_text_matches_postgres() {
+        // SELECT ROW(1::text, NULL::text, 'a b', '', 'q"\\z', '(x)', 'a,b', 'plain')::text
+        assert_eq!(
+            record_text([
+                Some("1"),
+                None,
+                Some("a b"),
+                Some(""),
+                Some("q\"\\z"),
+                Some("(x)"),
+                Some("a,b"),
+                Some("plain")
+            ]),
+            r#"(1,,"a b","","q""\\z","(x)","a,b",plain)"#
+        );
+        assert_ne!(record_text([Some("a,b")]), record_text([Some("a"), Some("b")]));
+        assert_ne!(record_text([None]), record_text([Some("")]));
     }
 
     #[test]

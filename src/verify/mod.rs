@@ -22,9 +22,7 @@ use crate::pipeline::Chunk;
 use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::ddl::quote;
 use crate::source::chunk::ChunkRange;
-use checksum::{
-    bucket, bucket_hex, md5, parse_pg_sum, pg_text_expr, push_value, row_hash, Buckets,
-};
+use checksum::{bucket, bucket_hex, md5, parse_pg_sum, pg_record_expr, record_text, row_hash, Buckets};
 pub use report::{ChangedRow, Health, TableStatus, TableVerdict, VerifyReport};
 
 /// At most this many differing buckets are read row by row per table.
@@ -64,70 +62,54 @@ impl<'a> TableCheck<'a> {
         &self.plan.conversions[i].kind
     }
 
-    /// `SELECT e1 AS c0, … FROM … OFFSET 0`: canonical columns, computed once.
-    fn pg_canonical_select(&self, range: &ChunkRange) -> String {
-        let cols: Vec<String> = self
-            .plan
+    /// The canonical expression of every column.
+    fn pg_expressions(&self) -> Vec<String> {
+        self.plan
             .sink
             .columns
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                format!(
-                    "{} AS c{i}",
-                    canonical::pg_expression(&c.name, self.kind(i), c.storage, c.declared)
-                )
-            })
-            .collect();
-        format!(
-            "SELECT {} FROM {} OFFSET 0",
-            cols.join(", "),
-            self.plan.copy.from_clause(range)
-        )
+            .map(|(i, c)| canonical::pg_expression(&c.name, self.kind(i), c.storage, c.declared))
+            .collect()
     }
 
     fn pg_key_text(&self) -> String {
-        pg_text_expr(&self.key.iter().map(|i| format!("c{i}")).collect::<Vec<_>>())
+        let all = self.pg_expressions();
+        pg_record_expr(&self.key.iter().map(|&i| all[i].clone()).collect::<Vec<_>>())
     }
 
     fn pg_row_text(&self) -> String {
-        pg_text_expr(
-            &(0..self.plan.sink.columns.len())
-                .map(|i| format!("c{i}"))
-                .collect::<Vec<_>>(),
-        )
+        pg_record_expr(&self.pg_expressions())
     }
 
     fn pg_bucket_sql(&self, range: &ChunkRange) -> String {
         format!(
             "SELECT substr(k, 1, 4), count(*)::int8, sum(('x' || substr(r, 1, 16))::bit(64)::int8)::text
-               FROM (SELECT md5({}) AS k, md5({}) AS r FROM ({}) s) h
+               FROM (SELECT md5({}) AS k, md5({}) AS r FROM {}) h
               GROUP BY 1",
             self.pg_key_text(),
             self.pg_row_text(),
-            self.pg_canonical_select(range)
+            self.plan.copy.from_clause(range)
         )
     }
 
     fn pg_rows_sql(&self, range: &ChunkRange) -> String {
-        let cols: Vec<String> = (0..self.plan.sink.columns.len())
-            .map(|i| format!("c{i}"))
-            .collect();
         format!(
-            "SELECT {} FROM ({}) s WHERE substr(md5({}), 1, 4) = ANY($1)",
-            cols.join(", "),
-            self.pg_canonical_select(range),
+            "SELECT {} FROM {} {} substr(md5({}), 1, 4) = ANY($1)",
+            self.pg_expressions().join(", "),
+            self.plan.copy.from_clause(range),
+            if range.predicate().is_empty() { "WHERE" } else { "AND" },
             self.pg_key_text()
         )
     }
 
     /// Count and hash sum of a range: the cheap first look, one scan, no grouping.
+    /// Each canonical expression appears once, inside `ROW(…)`.
     fn pg_totals_sql(&self, range: &ChunkRange) -> String {
         format!(
-            "SELECT count(*)::int8, sum(('x' || substr(md5({}), 1, 16))::bit(64)::int8)::text
-               FROM ({}) s",
+            "SELECT count(*)::int8, sum(('x' || substr(md5({}), 1, 16))::bit(64)::int8)::text FROM {}",
             self.pg_row_text(),
-            self.pg_canonical_select(range)
+            self.plan.copy.from_clause(range)
         )
     }
 
@@ -164,14 +146,8 @@ impl<'a> TableCheck<'a> {
 
     /// Key text, row text of one row of canonical values.
     fn texts(&self, row: &[Option<String>]) -> (String, String) {
-        let mut key = String::new();
-        for &i in &self.key {
-            push_value(&mut key, row[i].as_deref());
-        }
-        let mut text = String::new();
-        for v in row {
-            push_value(&mut text, v.as_deref());
-        }
+        let key = record_text(self.key.iter().map(|&i| row[i].as_deref()));
+        let text = record_text(row.iter().map(Option::as_deref));
         (key, text)
     }
 
@@ -222,13 +198,9 @@ fn sqlite_totals(
     let mut stmt = conn.prepare(&check.sqlite_select(range))?;
     let mut rows = stmt.query([])?;
     let (mut count, mut sum) = (0u64, 0u64);
-    let mut text = String::new();
     while let Some(row) = rows.next()? {
         let values = sqlite_row(check, row)?;
-        text.clear();
-        for v in &values {
-            push_value(&mut text, v.as_deref());
-        }
+        let text = record_text(values.iter().map(Option::as_deref));
         count += 1;
         sum = sum.wrapping_add(row_hash(&md5(&text)));
     }
