@@ -31,21 +31,24 @@ pub fn record_text<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> Str
 }
 
 fn push_record_field(out: &mut String, v: &str) {
-    let quote = v.is_empty()
-        || v.chars().any(|c| {
-            matches!(c, '"' | '\\' | '(' | ')' | ',' | ' ' | '\t' | '\n' | '\r' | '\u{b}' | '\u{c}')
-        });
-    if !quote {
+    // Byte-wise: every character that matters is ASCII (this is a hot loop).
+    let special = |b: u8| {
+        matches!(b, b'"' | b'\\' | b'(' | b')' | b',' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+    };
+    if !v.is_empty() && !v.bytes().any(special) {
         out.push_str(v);
         return;
     }
     out.push('"');
-    for c in v.chars() {
-        if c == '"' || c == '\\' {
-            out.push(c);
+    let mut start = 0;
+    for (i, b) in v.bytes().enumerate() {
+        if b == b'"' || b == b'\\' {
+            // Push up to and including it; the next segment starts with it again.
+            out.push_str(&v[start..=i]);
+            start = i;
         }
-        out.push(c);
     }
+    out.push_str(&v[start..]);
     out.push('"');
 }
 
