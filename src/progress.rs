@@ -56,9 +56,10 @@ impl Progress {
         let overall = multi.add(ProgressBar::new(total.max(1)));
         overall.set_style(
             ProgressStyle::with_template(
-                "{prefix:>24.bold} [{bar:30}] {human_pos}/~{human_len} rows  {per_sec}  ETA {eta}  {msg}",
+                "{prefix:>24.bold} [{bar:30}] {human_pos}/~{human_len} rows  {rate}  ETA {eta}  {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key("rate", rate)
             .progress_chars("=> "),
         );
         overall.set_prefix("all tables");
@@ -99,9 +100,10 @@ impl Progress {
                         .insert_before(&self.overall, ProgressBar::new(est));
                     bar.set_style(
                         ProgressStyle::with_template(
-                            "{prefix:>24} [{bar:30}] {human_pos}/~{human_len} rows  {per_sec}  ETA {eta}",
+                            "{prefix:>24} [{bar:30}] {human_pos}/~{human_len} rows  {rate}  ETA {eta}",
                         )
                         .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .with_key("rate", rate)
                         .progress_chars("=> "),
                     );
                     bar.set_prefix(truncate(name, 24));
@@ -172,6 +174,11 @@ impl Progress {
         self.overall.finish_and_clear();
         let _ = self.multi.clear();
     }
+}
+
+/// Rows per second without the fraction indicatif would print.
+fn rate(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = write!(w, "{:.0} rows/s", state.per_sec());
 }
 
 fn truncate(s: &str, n: usize) -> String {
