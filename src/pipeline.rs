@@ -71,7 +71,32 @@ pub fn full_sync(opts: &FullSyncOptions) -> Result<SyncSummary> {
         .enable_all()
         .build()
         .map_err(|e| Error::Aborted(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(full_sync_async(opts))
+    runtime.block_on(async {
+        tokio::select! {
+            r = full_sync_async(opts) => r,
+            // Dropping the sync future drops the staging file with it.
+            s = shutdown_signal() => Err(Error::Aborted(format!(
+                "{s}; the staging file was removed"
+            ))),
+        }
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM, naming it.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the default action (exit) still applies, and
+        // the next run clears the staging file.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "terminated (SIGTERM)",
+        _ = int.recv() => "interrupted (SIGINT)",
+    }
 }
 
 async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
