@@ -2,6 +2,11 @@
 //! and `edge_values` (fixtures/test_edge_values.sql), compared with the value
 //! and storage class product.md's default mapping promises, which are written
 //! out in `values/expected.rs`.
+//!
+//! These tests look at what the mapping stores, so they publish without the
+//! sync's own verification (`--no-verify`): a value the verifier rejects must
+//! still show up here as a difference, not as a refused sync. `verify.rs` tests
+//! the verification.
 
 use rusqlite::types::Value;
 use rusqlite::Connection;
@@ -94,7 +99,12 @@ fn every_type_of_all_types_is_stored_as_documented() {
     let db = TestDb::with_demo();
     let dir = tempfile::tempdir().expect("tempdir");
     let target = dir.path().join("types.db");
-    sync(&db.url(), &target, &["--tables", "all_types", "--quiet"]).assert_success();
+    sync(
+        &db.url(),
+        &target,
+        &["--tables", "all_types", "--quiet", "--no-verify"],
+    )
+    .assert_success();
     let conn = open_sqlite(&target);
 
     let mut problems = differences(&conn, "all_types", "id", &all_types_expected());
@@ -117,7 +127,11 @@ fn edge_values_are_stored_as_documented() {
     db.load("test_edge_values.sql");
     let dir = tempfile::tempdir().expect("tempdir");
     let target = dir.path().join("edges.db");
-    let run = sync(&db.url(), &target, &["--tables", "edge_values", "--json"]);
+    let run = sync(
+        &db.url(),
+        &target,
+        &["--tables", "edge_values", "--json", "--no-verify"],
+    );
     run.assert_success();
     let conn = open_sqlite(&target);
 
@@ -174,7 +188,12 @@ fn negative_zero_keeps_its_sign() {
     sync(
         &db.url(),
         &target,
-        &["--tables", "all_types,edge_values", "--quiet"],
+        &[
+            "--tables",
+            "all_types,edge_values",
+            "--quiet",
+            "--no-verify",
+        ],
     )
     .assert_success();
     let conn = open_sqlite(&target);
@@ -228,5 +247,37 @@ fn large_values_and_wide_rows_are_copied_exactly() {
     assert_eq!(
         sqlite_i64(&conn, "SELECT count(*) FROM pragma_table_info('wide')"),
         1600
+    );
+}
+
+/// A jsonb array can hold both the JSON value `null` and an SQL NULL element;
+/// as JSON text both would be `null`. Either the copy keeps them apart, or the
+/// loss ledger counts the values it merged: never a silent change.
+#[test]
+fn json_null_and_sql_null_array_elements_are_not_silently_merged() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE docs (id int PRIMARY KEY, a jsonb[]);
+         INSERT INTO docs VALUES (1, ARRAY['null'::jsonb]), (2, ARRAY[NULL::jsonb]);",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("docs.db");
+    let run = sync(&db.url(), &target, &["--json", "--no-verify"]);
+    run.assert_success();
+    let conn = open_sqlite(&target);
+    let rows = sqlite_rows(&conn, "SELECT a FROM docs ORDER BY id");
+    if rows[0] != rows[1] {
+        return;
+    }
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).expect("--json output");
+    let counted = summary["loss"]
+        .as_array()
+        .expect("loss")
+        .iter()
+        .any(|l| l["table"] == "docs" && l["column"] == "a" && l["count"].as_u64() >= Some(1));
+    assert!(
+        counted,
+        "JSON null and SQL NULL both stored as {:?}, and the loss ledger is silent: {}",
+        rows[0][0], summary["loss"]
     );
 }
