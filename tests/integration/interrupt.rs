@@ -226,3 +226,52 @@ fn a_second_run_on_the_same_target_is_refused_while_the_first_is_writing() {
         BTreeSet::from(["app.db".to_owned()])
     );
 }
+
+#[test]
+fn sigterm_and_sigint_stop_the_run_cleanly_and_keep_the_previous_target() {
+    let db = TestDb::new();
+    create_big_table(&db, false);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let staging = staging_path(&target);
+    let previous = write_previous_sqlite(&target);
+    let mut side = db.client();
+
+    for signal in ["TERM", "INT"] {
+        let mut child = Spawned::sync(&db.url(), &target, &["--full", "--jobs", "2"]);
+        poll_until(
+            WAIT,
+            "a COPY in pg_stat_activity and the staging file",
+            || {
+                if let Some(status) = child.try_wait() {
+                    panic!("pg2sqlite ended ({status}) before SIG{signal} could be sent");
+                }
+                let copies: i64 = side
+                    .query_one(ACTIVE_COPIES, &[&db.name()])
+                    .expect("pg_stat_activity")
+                    .get(0);
+                (copies > 0 && staging.exists()).then_some(())
+            },
+        );
+        let sent = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill -{signal} failed");
+
+        let (_, run) = child.finish(WAIT);
+        run.assert_code(3)
+            .assert_stderr_has(&[&format!("SIG{signal}")]);
+        assert_eq!(
+            read_bytes(&target),
+            previous,
+            "SIG{signal} changed the target"
+        );
+        assert_eq!(
+            dir_entries(dir.path()),
+            BTreeSet::from(["app.db".to_owned()]),
+            "SIG{signal} left the staging file behind"
+        );
+    }
+}
