@@ -31,7 +31,7 @@ pub enum Error {
         hint: String,
     },
 
-    #[error("PostgreSQL error while {doing}: {source}")]
+    #[error("PostgreSQL error while {doing}: {}", pg_message(source))]
     Postgres {
         doing: String,
         #[source]
@@ -164,3 +164,29 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A PostgreSQL error with the server's own words: `Display` of a server error
+/// says only "db error".
+pub fn pg_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut s = format!("{} ({})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                s.push_str(&format!("; {detail}"));
+            }
+            if let Some(hint) = db.hint() {
+                s.push_str(&format!("; hint: {hint}"));
+            }
+            s
+        }
+        None => {
+            let mut s = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(inner) = src {
+                s = format!("{s}: {inner}");
+                src = inner.source();
+            }
+            s
+        }
+    }
+}

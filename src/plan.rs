@@ -177,7 +177,14 @@ fn plan_table(
     let mut columns = Vec::new();
     for (c, m) in &mappings {
         let is_rowid = int_key.as_deref() == Some(c.name.as_str());
-        let default = match translate_default(c.default.as_deref(), m) {
+        if c.generated {
+            not_expressed.push(format!(
+                "{sqlite_name}.{}: generated column ({}) copied as plain values",
+                c.name,
+                c.default.as_deref().unwrap_or_default()
+            ));
+        }
+        let default = match translate_default(c.default.as_deref().filter(|_| !c.generated), m) {
             DefaultTranslation::None => None,
             DefaultTranslation::Sql(s) => Some(s),
             DefaultTranslation::Sequence if is_rowid => None, // SQLite assigns rowids itself
@@ -267,7 +274,10 @@ fn plan_table(
     let copy = CopySource {
         relation: t.qualified(),
         partitioned: t.kind == RelationKind::Partitioned,
-        plain_columns: mappings.iter().all(|(_, m)| m.cast.is_none()),
+        // COPY's column list refuses generated columns; SELECT reads them.
+        plain_columns: mappings
+            .iter()
+            .all(|(c, m)| m.cast.is_none() && !c.generated),
         column_names: mappings.iter().map(|(c, _)| c.name.clone()).collect(),
         select_list,
     };

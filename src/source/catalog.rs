@@ -45,8 +45,10 @@ pub struct PgColumn {
     pub pg_type: PgType,
     pub typmod: i32,
     pub not_null: bool,
-    /// `pg_get_expr` of the default, if any.
+    /// `pg_get_expr` of the default, if any (for a generated column: its expression).
     pub default: Option<String>,
+    /// `GENERATED ALWAYS AS (…) STORED`: copied as plain values.
+    pub generated: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -183,7 +185,7 @@ async fn read_columns(
     let rows = client
         .query(
             "SELECT a.attrelid::int8, a.attnum, a.attname::text, a.atttypid::int8, a.atttypmod,
-                    a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
+                    a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attgenerated::text
                FROM pg_attribute a
                LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
               WHERE a.attrelid::int8 = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
@@ -214,6 +216,7 @@ async fn read_columns(
             typmod,
             not_null: r.get(5),
             default: r.get(6),
+            generated: r.get::<_, String>(7) == "s",
         });
     }
     Ok(())

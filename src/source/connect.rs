@@ -157,19 +157,11 @@ impl SourceConfig {
                 };
                 (db.message().to_owned(), hint)
             }
-            None => {
-                let mut reason = e.to_string();
-                let mut src = std::error::Error::source(e);
-                while let Some(s) = src {
-                    reason = format!("{reason}: {s}");
-                    src = s.source();
-                }
-                (
-                    reason,
-                    "is PostgreSQL running and reachable there? check host and port \
-                     (in the URL, or PGHOST / PGPORT)",
-                )
-            }
+            None => (
+                crate::error::pg_message(e),
+                "is PostgreSQL running and reachable there? check host and port \
+                 (in the URL, or PGHOST / PGPORT)",
+            ),
         };
         Error::Connect {
             target: self.display.clone(),
