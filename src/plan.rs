@@ -266,8 +266,8 @@ fn plan_table(
 
     let select_list: Vec<String> = mappings
         .iter()
-        .map(|(c, m)| match m.cast {
-            Some(cast) => format!("{}::{cast}", quote_ident(&c.name)),
+        .map(|(c, m)| match &m.cast {
+            Some(cast) => cast.select(&quote_ident(&c.name)),
             None => quote_ident(&c.name),
         })
         .collect();

@@ -10,7 +10,7 @@ use arrow_array::builder::{BinaryBuilder, Float64Builder, Int64Builder, StringBu
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use super::decode::{self, DecodeError};
+use super::decode::{self, ArrayLosses, DecodeError};
 use super::ledger::{LossLedger, LossReason};
 use super::time::{format_date, format_timestamp, TimestampStyle};
 use super::types::{Storage, ValueKind};
@@ -116,6 +116,7 @@ pub fn convert_rows<R: RawRow>(
         };
         let mut negative_zeros = 0u64;
         let mut lower_bounds = 0u64;
+        let mut json_nulls = 0u64;
         for row in rows {
             let raw = row.raw(ci).map_err(&fail)?;
             let result = match (&mut builder, raw) {
@@ -144,8 +145,9 @@ pub fn convert_rows<R: RawRow>(
                 }),
                 (Builder::Text(b), Some(v)) => {
                     scratch.clear();
-                    text(&col.kind, v, &mut scratch).map(|dropped_bound| {
-                        lower_bounds += u64::from(dropped_bound);
+                    text(&col.kind, v, &mut scratch).map(|losses| {
+                        lower_bounds += u64::from(losses.lower_bound);
+                        json_nulls += losses.json_nulls;
                         b.append_value(&scratch)
                     })
                 }
@@ -161,6 +163,7 @@ pub fn convert_rows<R: RawRow>(
         }
         ledger.record(table, &col.name, LossReason::NegativeZero, negative_zeros);
         ledger.record(table, &col.name, LossReason::ArrayLowerBound, lower_bounds);
+        ledger.record(table, &col.name, LossReason::JsonArrayNull, json_nulls);
         arrays.push(match builder {
             Builder::Int(mut b) => Arc::new(b.finish()),
             Builder::Real(mut b) => Arc::new(b.finish()),
@@ -194,8 +197,8 @@ fn real(kind: &ValueKind, v: &[u8]) -> Result<f64, DecodeError> {
     }
 }
 
-/// Writes the text form; returns whether an array lower bound was dropped.
-fn text(kind: &ValueKind, v: &[u8], out: &mut String) -> Result<bool, DecodeError> {
+/// Writes the text form; returns what an array lost, if it is one.
+fn text(kind: &ValueKind, v: &[u8], out: &mut String) -> Result<ArrayLosses, DecodeError> {
     match kind {
         ValueKind::Text | ValueKind::TextForm | ValueKind::Json => {
             out.push_str(decode::read_text(v)?)
@@ -211,7 +214,7 @@ fn text(kind: &ValueKind, v: &[u8], out: &mut String) -> Result<bool, DecodeErro
         ValueKind::Array(element) => return decode::write_array_json(out, element, v),
         other => return Err(DecodeError(format!("{other:?} cannot be stored as TEXT"))),
     }
-    Ok(false)
+    Ok(ArrayLosses::default())
 }
 
 #[cfg(test)]

@@ -287,18 +287,27 @@ fn write_json_element(out: &mut String, kind: &ValueKind, buf: &[u8]) -> Result<
     Ok(())
 }
 
+/// What an array lost on its way to JSON.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ArrayLosses {
+    /// A lower bound other than 1 (JSON arrays have none).
+    pub lower_bound: bool,
+    /// SQL NULL elements of a json/jsonb array, now the same `null` as JSON null.
+    pub json_nulls: u64,
+}
+
 /// A PostgreSQL array (binary form) as a JSON array: nested for several
-/// dimensions, NULL elements as `null`. JSON has no lower bounds: returns `true`
-/// when a lower bound other than 1 was dropped, so the caller can count it.
+/// dimensions, NULL elements as `null`. Returns what could not be kept, so the
+/// caller can count it.
 pub fn write_array_json(
     out: &mut String,
     element: &ValueKind,
     buf: &[u8],
-) -> Result<bool, DecodeError> {
+) -> Result<ArrayLosses, DecodeError> {
     let array = postgres_protocol::types::array_from_sql(buf)
         .map_or_else(|e| err(format!("array: {e}")), Ok)?;
     let mut dims = Vec::new();
-    let mut lower_bound_dropped = false;
+    let mut losses = ArrayLosses::default();
     {
         use fallible_iterator::FallibleIterator;
         let mut it = array.dimensions();
@@ -306,7 +315,7 @@ pub fn write_array_json(
             .next()
             .map_or_else(|e| err(format!("array dimensions: {e}")), Ok)?
         {
-            lower_bound_dropped |= d.lower_bound != 1;
+            losses.lower_bound |= d.lower_bound != 1;
             dims.push(
                 usize::try_from(d.len).map_or_else(|_| err("array: negative dimension"), Ok)?,
             );
@@ -315,9 +324,9 @@ pub fn write_array_json(
     let mut values = array.values();
     if dims.is_empty() {
         out.push_str("[]");
-        return Ok(false);
+        return Ok(losses);
     }
-    write_array_level(out, element, &dims, &mut values)?;
+    write_array_level(out, element, &dims, &mut values, &mut losses)?;
     use fallible_iterator::FallibleIterator;
     if values
         .next()
@@ -326,7 +335,7 @@ pub fn write_array_json(
     {
         return err("array: more elements than its dimensions hold");
     }
-    Ok(lower_bound_dropped)
+    Ok(losses)
 }
 
 fn write_array_level(
@@ -334,6 +343,7 @@ fn write_array_level(
     element: &ValueKind,
     dims: &[usize],
     values: &mut postgres_protocol::types::ArrayValues<'_>,
+    losses: &mut ArrayLosses,
 ) -> Result<(), DecodeError> {
     use fallible_iterator::FallibleIterator;
     out.push('[');
@@ -348,12 +358,17 @@ fn write_array_level(
         if inner.is_empty() {
             match values.next() {
                 Ok(Some(Some(v))) => write_json_element(out, element, v)?,
-                Ok(Some(None)) => out.push_str("null"),
+                Ok(Some(None)) => {
+                    if matches!(element, ValueKind::Json | ValueKind::Jsonb) {
+                        losses.json_nulls += 1;
+                    }
+                    out.push_str("null")
+                }
                 Ok(None) => return err("array: fewer elements than its dimensions hold"),
                 Err(e) => return err(format!("array: {e}")),
             }
         } else {
-            write_array_level(out, element, inner, values)?;
+            write_array_level(out, element, inner, values, losses)?;
         }
     }
     out.push(']');

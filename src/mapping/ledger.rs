@@ -11,6 +11,8 @@ pub enum LossReason {
     NegativeZero,
     /// An array with a lower bound other than 1; JSON arrays always start at index 0.
     ArrayLowerBound,
+    /// A SQL NULL element of a json/jsonb array, stored as JSON `null`.
+    JsonArrayNull,
 }
 
 impl LossReason {
@@ -21,6 +23,9 @@ impl LossReason {
             }
             LossReason::ArrayLowerBound => {
                 "array lower bound other than 1 not kept (JSON arrays have no lower bound)"
+            }
+            LossReason::JsonArrayNull => {
+                "SQL NULL element of a json array stored as JSON null (the two become one)"
             }
         }
     }

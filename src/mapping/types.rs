@@ -46,12 +46,33 @@ pub enum Storage {
     Blob,
 }
 
+/// How PostgreSQL is asked for a column's text form in the COPY query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextCast {
+    /// Call the type's output function: `inet_out("ip")::text`.
+    Output(String),
+    /// An array of such types: `"ips"::text::text[]` formats each element with
+    /// its output function (array_out) and reads the result back as text[],
+    /// keeping dimensions and NULL elements.
+    ElementsToText,
+}
+
+impl TextCast {
+    /// The select expression for an already quoted column.
+    pub fn select(&self, quoted_column: &str) -> String {
+        match self {
+            TextCast::Output(f) => format!("{f}({quoted_column})::text"),
+            TextCast::ElementsToText => format!("{quoted_column}::text::text[]"),
+        }
+    }
+}
+
 /// The mapping of one column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TypeMapping {
     pub kind: ValueKind,
-    /// The type PostgreSQL casts the column to in the COPY query, if any.
-    pub cast: Option<&'static str>,
+    /// How the COPY query turns the column into text first, if it does.
+    pub cast: Option<TextCast>,
     pub storage: Storage,
     /// The declared type of the SQLite column.
     pub declared: &'static str,
@@ -66,10 +87,10 @@ impl TypeMapping {
             declared,
         }
     }
-    fn text_form() -> Self {
+    fn text_form(pg: &PgType) -> Self {
         TypeMapping {
             kind: ValueKind::TextForm,
-            cast: Some("text"),
+            cast: Some(TextCast::Output(pg.output.clone())),
             storage: Storage::Text,
             declared: "TEXT",
         }
@@ -152,7 +173,7 @@ pub fn map_type(pg: &PgType, typmod: i32) -> Result<TypeMapping, String> {
         TypeClass::Domain(base) => map_type(base, typmod),
         TypeClass::Enum => Ok(TypeMapping::new(ValueKind::Text, Storage::Text, "TEXT")),
         TypeClass::Range | TypeClass::Multirange | TypeClass::Composite => {
-            Ok(TypeMapping::text_form())
+            Ok(TypeMapping::text_form(pg))
         }
         TypeClass::Array(element) => map_array(element),
         TypeClass::Pseudo => Err(format!("pseudo-type {} cannot be copied", pg.display)),
@@ -196,7 +217,7 @@ fn map_base(pg: &PgType, typmod: i32) -> Result<TypeMapping, String> {
         "json" if in_catalog => TypeMapping::new(K::Json, Text, "TEXT"),
         "jsonb" if in_catalog => TypeMapping::new(K::Jsonb, Text, "TEXT"),
         "vector" if !in_catalog => TypeMapping::new(K::Vector, Blob, "BLOB"),
-        name if TEXT_FORM_TYPES.contains(&name) => TypeMapping::text_form(),
+        name if TEXT_FORM_TYPES.contains(&name) => TypeMapping::text_form(pg),
         _ => {
             return Err(format!(
                 "type {} ({}.{}) is not known to pg2sqlite",
@@ -214,7 +235,7 @@ fn map_array(element: &PgType) -> Result<TypeMapping, String> {
             return Err(format!("arrays of {} are not supported", element.display))
         }
         // Elements PostgreSQL must cast to text: cast the whole array.
-        ValueKind::TextForm => (ValueKind::TextForm, Some("text[]")),
+        ValueKind::TextForm => (ValueKind::TextForm, Some(TextCast::ElementsToText)),
         k => (k, None),
     };
     Ok(TypeMapping {
@@ -235,6 +256,7 @@ mod tests {
             schema: "pg_catalog".into(),
             name: name.into(),
             display: name.into(),
+            output: format!("{name}_out"),
             class: TypeClass::Base,
         }
     }
@@ -246,7 +268,10 @@ mod tests {
             map_type(&base("float8"), -1).unwrap().storage,
             Storage::Real
         );
-        assert_eq!(map_type(&base("inet"), -1).unwrap().cast, Some("text"));
+        assert_eq!(
+            map_type(&base("inet"), -1).unwrap().cast,
+            Some(TextCast::Output("inet_out".into()))
+        );
         assert_eq!(map_type(&base("bytea"), -1).unwrap().storage, Storage::Blob);
     }
 
@@ -273,7 +298,7 @@ mod tests {
             ..base("_inet")
         };
         let m = map_type(&arr, -1).unwrap();
-        assert_eq!(m.cast, Some("text[]"));
+        assert_eq!(m.cast, Some(TextCast::ElementsToText));
         assert_eq!(m.kind, ValueKind::Array(Box::new(ValueKind::TextForm)));
     }
 

@@ -16,6 +16,9 @@ pub struct PgType {
     pub name: String,
     /// `format_type()`, e.g. `integer`, `text[]`, `numeric(10,2)`.
     pub display: String,
+    /// The output function (`pg_type.typoutput`), e.g. `inet_out`: PostgreSQL's
+    /// own text form, which a `::text` cast does not always give (inet, xml).
+    pub output: String,
     pub class: TypeClass,
 }
 
@@ -226,6 +229,7 @@ struct RawType {
     schema: String,
     name: String,
     display: String,
+    output: String,
     typtype: String,
     category: String,
     elem: u32,
@@ -261,6 +265,7 @@ impl TypeTable {
             schema: raw.schema.clone(),
             name: raw.name.clone(),
             display: raw.display.clone(),
+            output: raw.output.clone(),
             class,
         })
     }
@@ -276,7 +281,8 @@ async fn read_types(client: &Client, oids: &[i64]) -> Result<TypeTable> {
                         LATERAL (VALUES (t.typelem), (t.typbasetype)) v(o)
                   WHERE v.o <> 0)
              SELECT t.oid::int8, n.nspname::text, t.typname::text, format_type(t.oid, NULL),
-                    t.typtype::text, t.typcategory::text, t.typelem::int8, t.typbasetype::int8
+                    t.typtype::text, t.typcategory::text, t.typelem::int8, t.typbasetype::int8,
+                    t.typoutput::regproc::text
                FROM ts JOIN pg_type t ON t.oid = ts.oid
                JOIN pg_namespace n ON n.oid = t.typnamespace",
             &[&oids],
@@ -296,6 +302,7 @@ async fn read_types(client: &Client, oids: &[i64]) -> Result<TypeTable> {
                         category: r.get(5),
                         elem: oid(r.get(6)),
                         base: oid(r.get(7)),
+                        output: r.get(8),
                     },
                 )
             })

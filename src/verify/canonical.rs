@@ -14,7 +14,15 @@ use crate::source::catalog::quote_ident;
 
 /// The SQL expression giving the canonical text of column `name` in PostgreSQL
 /// (NULL stays NULL).
-pub fn pg_expression(name: &str, kind: &ValueKind, storage: Storage, declared: &str) -> String {
+/// `selected` is the column's expression in the COPY query (which, for text
+/// forms, calls the type's output function).
+pub fn pg_expression(
+    name: &str,
+    selected: &str,
+    kind: &ValueKind,
+    storage: Storage,
+    declared: &str,
+) -> String {
     let c = quote_ident(name);
     match kind {
         // -0.0 is stored as 0.0 (and counted in the ledger): both canonicalise to 0.
@@ -30,10 +38,17 @@ pub fn pg_expression(name: &str, kind: &ValueKind, storage: Storage, declared: &
         ValueKind::Text => format!("CASE WHEN {c} IS NOT NULL THEN concat({c}) END"),
         ValueKind::Bytea => format!("encode({c}, 'hex')"),
         ValueKind::Vector => format!("encode(vector_send({c}), 'hex')"),
-        // JSON arrays have no lower bounds: compare without them.
-        ValueKind::Array(_) => {
-            format!("regexp_replace({c}::text, '^(\\[[^]]*\\])+=', '')")
+        // JSON arrays have no lower bounds: compare without them. A SQL NULL
+        // element of a json array is stored as JSON null (and counted as a loss).
+        ValueKind::Array(element) => {
+            let text = format!("regexp_replace({c}::text, '^(\\[[^]]*\\])+=', '')");
+            if matches!(**element, ValueKind::Json | ValueKind::Jsonb) {
+                format!("regexp_replace({text}, '(^|[{{,]])NULL(?=[,}}])', '\\1\"null\"', 'g')")
+            } else {
+                text
+            }
         }
+        ValueKind::TextForm => selected.to_owned(),
         _ => {
             let _ = storage;
             format!("{c}::text")
@@ -447,6 +462,10 @@ fn write_pg_array(out: &mut String, v: &Json<'_>, element: &ValueKind) -> Option
         }
         match item {
             Json::Array(_) => write_pg_array(out, item, element)?,
+            // JSON null inside a json array: PostgreSQL prints it as "null".
+            Json::Null if matches!(element, ValueKind::Json | ValueKind::Jsonb) => {
+                out.push_str("\"null\"")
+            }
             Json::Null => out.push_str("NULL"),
             other => push_array_element(out, &element_text(other, element)?),
         }

@@ -33,7 +33,10 @@ pub fn record_text<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> Str
 fn push_record_field(out: &mut String, v: &str) {
     // Byte-wise: every character that matters is ASCII (this is a hot loop).
     let special = |b: u8| {
-        matches!(b, b'"' | b'\\' | b'(' | b')' | b',' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+        matches!(
+            b,
+            b'"' | b'\\' | b'(' | b')' | b',' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c
+        )
     };
     if !v.is_empty() && !v.bytes().any(special) {
         out.push_str(v);
@@ -136,7 +139,10 @@ mod tests {
             ]),
             r#"(1,,"a b","","q""\\z","(x)","a,b",plain)"#
         );
-        assert_ne!(record_text([Some("a,b")]), record_text([Some("a"), Some("b")]));
+        assert_ne!(
+            record_text([Some("a,b")]),
+            record_text([Some("a"), Some("b")])
+        );
         assert_ne!(record_text([None]), record_text([Some("")]));
     }
 

@@ -22,7 +22,9 @@ use crate::pipeline::Chunk;
 use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::ddl::quote;
 use crate::source::chunk::ChunkRange;
-use checksum::{bucket, bucket_hex, md5, parse_pg_sum, pg_record_expr, record_text, row_hash, Buckets};
+use checksum::{
+    bucket, bucket_hex, md5, parse_pg_sum, pg_record_expr, record_text, row_hash, Buckets,
+};
 pub use report::{ChangedRow, Health, TableStatus, TableVerdict, VerifyReport};
 
 /// At most this many differing buckets are read row by row per table.
@@ -69,7 +71,15 @@ impl<'a> TableCheck<'a> {
             .columns
             .iter()
             .enumerate()
-            .map(|(i, c)| canonical::pg_expression(&c.name, self.kind(i), c.storage, c.declared))
+            .map(|(i, c)| {
+                canonical::pg_expression(
+                    &c.name,
+                    &self.plan.copy.select_list[i],
+                    self.kind(i),
+                    c.storage,
+                    c.declared,
+                )
+            })
             .collect()
     }
 
@@ -98,7 +108,11 @@ impl<'a> TableCheck<'a> {
             "SELECT {} FROM {} {} substr(md5({}), 1, 4) = ANY($1)",
             self.pg_expressions().join(", "),
             self.plan.copy.from_clause(range),
-            if range.predicate().is_empty() { "WHERE" } else { "AND" },
+            if range.predicate().is_empty() {
+                "WHERE"
+            } else {
+                "AND"
+            },
             self.pg_key_text()
         )
     }

