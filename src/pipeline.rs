@@ -20,7 +20,7 @@ use crate::plan::{ChunkStrategy, SyncPlan, TablePlan, TableSelection};
 use crate::progress::{Progress, ProgressMode};
 use crate::sink::staging::{check_target, ExistingTarget, Staging};
 use crate::sink::writer::{self, WriterMessage};
-use crate::source::catalog::{quote_ident, read_catalog};
+use crate::source::catalog::{quote_ident, read_catalog, read_views};
 use crate::source::chunk::{chunk_count, split_key_range, split_pages, ChunkRange};
 use crate::source::connect::SourceConfig;
 use crate::source::copy;
@@ -103,8 +103,7 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
     let started = Instant::now();
     let coordinator = opts.source.connect().await?;
     let snapshot = snapshot::export(&coordinator, opts.consistency).await?;
-    let catalog = read_catalog(&coordinator, &opts.schemas).await?;
-    let plan = crate::plan::build(catalog, &opts.selection).map_err(Error::Plan)?;
+    let plan = plan_from_catalog(&coordinator, &opts.schemas, &opts.selection).await?;
     let chunks = plan_chunks(&coordinator, &plan).await?;
 
     let (staging, stale) = Staging::create(&opts.target)?;
@@ -119,14 +118,18 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         })
         .collect();
     let progress = Arc::new(Progress::new(opts.progress, estimates));
+    let mut notes = Vec::new();
     if let Some(stale) = stale {
-        progress.note(&format!(
+        notes.push(format!(
             "removed a staging file left by an interrupted run: {}",
             stale.display()
         ));
     }
     if snapshot.id.is_none() {
-        progress.note("warning: readers do not share one snapshot (--allow-inconsistent)");
+        notes.push("readers did not share one snapshot (--allow-inconsistent)".to_owned());
+    }
+    for n in &notes {
+        progress.note(n);
     }
 
     let outcome = copy_all(
@@ -182,6 +185,7 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         not_expressed: plan.not_expressed.clone(),
         loss: outcome.ledger.entries(),
         verification,
+        notes,
     })
 }
 
@@ -222,14 +226,49 @@ pub fn verify_only(opts: &VerifyOptions) -> Result<crate::verify::VerifyReport> 
     runtime.block_on(async {
         let coordinator = opts.source.connect().await?;
         let snapshot = snapshot::export(&coordinator, opts.consistency).await?;
-        let catalog = read_catalog(&coordinator, &opts.schemas).await?;
-        let plan = crate::plan::build(catalog, &opts.selection).map_err(Error::Plan)?;
+        let plan = plan_from_catalog(&coordinator, &opts.schemas, &opts.selection).await?;
         let chunks = plan_chunks(&coordinator, &plan).await?;
         let clients = snapshot_clients(&opts.source, &snapshot, opts.jobs).await?;
         let report = crate::verify::verify(&clients, &plan, &chunks, &opts.target).await;
         let _ = coordinator.batch_execute("COMMIT").await;
         report
     })
+}
+
+/// Reads the catalog of `schemas` and builds the plan; a schema that does not
+/// exist is a planning error, not an empty copy.
+async fn plan_from_catalog(
+    client: &Client,
+    schemas: &[String],
+    selection: &TableSelection,
+) -> Result<SyncPlan> {
+    let existing: Vec<String> = client
+        .query(
+            "SELECT nspname::text FROM pg_namespace
+              WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'
+              ORDER BY 1",
+            &[],
+        )
+        .await
+        .map_err(Error::pg("listing schemas"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let missing: Vec<String> = schemas
+        .iter()
+        .filter(|s| !existing.contains(s))
+        .map(|s| format!("schema {s:?} does not exist (schemas: {})", existing.join(", ")))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Plan(missing));
+    }
+    let catalog = read_catalog(client, schemas).await?;
+    let mut plan = crate::plan::build(catalog, selection).map_err(Error::Plan)?;
+    for view in read_views(client, schemas).await? {
+        plan.not_expressed
+            .push(format!("{view}: not copied (only tables hold data)"));
+    }
+    Ok(plan)
 }
 
 /// Splits every table into chunks, largest tables first so the long work starts early.

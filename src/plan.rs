@@ -99,6 +99,14 @@ pub fn build(catalog: Vec<PgTable>, selection: &TableSelection) -> Result<SyncPl
         })
         .collect();
 
+    if chosen.is_empty() && problems.is_empty() {
+        problems.push(
+            "nothing to copy: the chosen schemas and --tables/--exclude select no table \
+             (check --schema; the default is public)"
+                .to_owned(),
+        );
+    }
+
     let mut names_seen: HashMap<String, String> = HashMap::new();
     for t in &chosen {
         let sqlite = sqlite_table_name(&t.schema, &t.name);
@@ -143,6 +151,29 @@ fn plan_table(
     let source_name = format!("{}.{}", t.schema, t.name);
     let sqlite_name = sqlite_table_name(&t.schema, &t.name);
     let mut problems = Vec::new();
+    if !t.readable {
+        problems.push(format!(
+            "table {source_name}: permission denied, the role may not SELECT from it \
+             (GRANT SELECT, or use --exclude {sqlite_name})"
+        ));
+    }
+    if sqlite_name.to_lowercase().starts_with("sqlite_") {
+        problems.push(format!(
+            "table {source_name}: SQLite reserves names starting with sqlite_ \
+             (use --exclude {sqlite_name})"
+        ));
+    }
+    let mut column_names: HashMap<String, &str> = HashMap::new();
+    for c in &t.columns {
+        // SQLite column names are case-insensitive.
+        if let Some(other) = column_names.insert(c.name.to_lowercase(), &c.name) {
+            problems.push(format!(
+                "table {source_name}: columns {other:?} and {:?} differ only in case, which \
+                 SQLite cannot hold (use --exclude {sqlite_name})",
+                c.name
+            ));
+        }
+    }
     if t.columns.is_empty() {
         problems.push(format!(
             "table {source_name} has no columns; SQLite cannot hold it (use --exclude)"
@@ -177,6 +208,12 @@ fn plan_table(
     let mut columns = Vec::new();
     for (c, m) in &mappings {
         let is_rowid = int_key.as_deref() == Some(c.name.as_str());
+        for check in &c.domain_checks {
+            not_expressed.push(format!(
+                "{sqlite_name}.{}: CHECK of domain {} not created ({check})",
+                c.name, c.pg_type.display
+            ));
+        }
         if c.generated {
             not_expressed.push(format!(
                 "{sqlite_name}.{}: generated column ({}) copied as plain values",
@@ -216,6 +253,7 @@ fn plan_table(
                 on_update: FkAction::from_pg(fk.on_update),
                 on_delete: FkAction::from_pg(fk.on_delete),
                 deferrable: fk.deferrable,
+                initially_deferred: fk.initially_deferred,
             });
         } else {
             not_expressed.push(format!(
@@ -227,7 +265,10 @@ fn plan_table(
 
     let mut indexes = Vec::new();
     let mut index_name = |pg_name: &str| -> String {
-        let base = sqlite_table_name(&t.schema, pg_name);
+        let mut base = sqlite_table_name(&t.schema, pg_name);
+        if base.to_lowercase().starts_with("sqlite_") {
+            base = format!("pg_{base}"); // SQLite reserves sqlite_* names
+        }
         let mut name = base.clone();
         let mut n = 2;
         while !index_names.insert(name.to_lowercase()) {
@@ -256,6 +297,11 @@ fn plan_table(
                 ix.name, ix.definition
             )),
         }
+    }
+    for parent in &t.inherits {
+        not_expressed.push(format!(
+            "{sqlite_name}: inherits from {parent}; copied as a table of its own rows only"
+        ));
     }
     for c in &t.other_constraints {
         not_expressed.push(format!(

@@ -31,6 +31,8 @@ pub struct SyncSummary {
     pub loss: Vec<LossEntry>,
     /// The verification run before publishing; None with `--no-verify`.
     pub verification: Option<VerifyReport>,
+    /// Things the user should know about the run (a stale staging file removed, ...).
+    pub notes: Vec<String>,
 }
 
 /// Most tables listed by name on screen; the rest are summed up.
@@ -92,6 +94,9 @@ impl SyncSummary {
                 rest.len(),
                 rest.iter().map(|t| t.rows).sum::<u64>()
             );
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "note: {n}");
         }
         match &self.verification {
             Some(v) => {

@@ -67,6 +67,7 @@ pub struct SinkForeignKey {
     pub on_update: FkAction,
     pub on_delete: FkAction,
     pub deferrable: bool,
+    pub initially_deferred: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -119,7 +120,11 @@ impl SinkTable {
                 s.push_str(fk.on_delete.sql());
             }
             if fk.deferrable {
-                s.push_str(" DEFERRABLE INITIALLY DEFERRED");
+                s.push_str(if fk.initially_deferred {
+                    " DEFERRABLE INITIALLY DEFERRED"
+                } else {
+                    " DEFERRABLE INITIALLY IMMEDIATE"
+                });
             }
             parts.push(s);
         }
@@ -201,6 +206,7 @@ mod tests {
                 on_update: FkAction::NoAction,
                 on_delete: FkAction::Cascade,
                 deferrable: false,
+                initially_deferred: false,
             }],
             indexes: vec![SinkIndex {
                 name: "ix".into(),

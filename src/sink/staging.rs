@@ -47,7 +47,7 @@ pub fn check_target(target: &Path, existing: ExistingTarget) -> Result<()> {
                 ));
             }
             match existing {
-                ExistingTarget::Replace => Ok(()),
+                ExistingTarget::Replace => settle_sidecars(target),
                 ExistingTarget::Refuse => Err(fail(
                     "already exists; pass --full to replace it with a fresh copy \
                      (the old file is only replaced once the new one is complete)"
@@ -55,6 +55,52 @@ pub fn check_target(target: &Path, existing: ExistingTarget) -> Result<()> {
                 )),
             }
         }
+    }
+}
+
+/// A `-wal` or hot `-journal` beside the target belongs to the old database: left
+/// there, SQLite would replay it into the new file. Opening and closing the old
+/// database the way SQLite itself does folds them back in (or rolls them back);
+/// if they are still there afterwards, a program has the file open.
+pub fn settle_sidecars(target: &Path) -> Result<()> {
+    let present = || -> Vec<PathBuf> {
+        ["-wal", "-journal"]
+            .iter()
+            .map(|s| sidecar(target, s))
+            .filter(|p| p.exists())
+            .collect()
+    };
+    if present().is_empty() {
+        return Ok(());
+    }
+    let fail = |reason: String| Error::Target {
+        path: target.to_path_buf(),
+        reason,
+    };
+    {
+        let conn = rusqlite::Connection::open(target)
+            .map_err(|e| fail(format!("cannot open it to settle its journal: {e}")))?;
+        conn.query_row("PRAGMA schema_version", [], |_| Ok(()))
+            .map_err(|e| fail(format!("cannot read it to settle its journal: {e}")))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(|e| fail(format!("cannot read its journal mode: {e}")))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(|e| fail(format!("cannot checkpoint its WAL: {e}")))?;
+        }
+        conn.close()
+            .map_err(|(_, e)| fail(format!("cannot close it: {e}")))?;
+    }
+    let left: Vec<String> = present().iter().map(|p| p.display().to_string()).collect();
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(fail(format!(
+            "is in use by another program ({} still exists after closing it); stop the \
+             application using it, then run again",
+            left.join(", ")
+        )))
     }
 }
 
@@ -156,6 +202,8 @@ impl Staging {
     pub fn publish(mut self) -> Result<()> {
         let f = File::open(&self.path).map_err(Error::io(&self.path))?;
         f.sync_all().map_err(Error::io(&self.path))?;
+        // The old target may have been opened since the run started.
+        settle_sidecars(&self.target)?;
         std::fs::rename(&self.path, &self.target).map_err(|e| Error::Target {
             path: self.target.clone(),
             reason: format!("cannot rename {} into place: {e}", self.path.display()),

@@ -52,6 +52,8 @@ pub struct PgColumn {
     pub default: Option<String>,
     /// `GENERATED ALWAYS AS (…) STORED`: copied as plain values.
     pub generated: bool,
+    /// CHECK constraints of the column's domain, `name: CHECK (…)`.
+    pub domain_checks: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +67,7 @@ pub struct ForeignKey {
     pub on_update: char,
     pub on_delete: char,
     pub deferrable: bool,
+    pub initially_deferred: bool,
 }
 
 /// A constraint SQLite gets no equivalent of (check, exclusion, trigger).
@@ -104,6 +107,10 @@ pub struct PgTable {
     pub pages: i64,
     /// Leaf partitions (schema, name), for a partitioned table.
     pub partitions: Vec<(String, String)>,
+    /// Parents by (non-partition) inheritance, `schema.name`.
+    pub inherits: Vec<String>,
+    /// Whether the role may SELECT from it.
+    pub readable: bool,
 }
 
 impl PgTable {
@@ -136,7 +143,8 @@ pub async fn read_catalog(client: &Client, schemas: &[String]) -> Result<Vec<PgT
                       (SELECT coalesce(sum(pg_relation_size(t.relid)), 0)::int8
                          FROM pg_partition_tree(c.oid) t WHERE t.isleaf)
                     ELSE pg_relation_size(c.oid)::int8 END,
-                    current_setting('block_size')::int8
+                    current_setting('block_size')::int8,
+                    has_table_privilege(c.oid, 'SELECT')
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
                 AND n.nspname = ANY($1)
@@ -167,6 +175,8 @@ pub async fn read_catalog(client: &Client, schemas: &[String]) -> Result<Vec<PgT
             estimated_rows: r.get(4),
             pages: bytes / block.max(1),
             partitions: Vec::new(),
+            inherits: Vec::new(),
+            readable: r.get(7),
         });
     }
     let oids: Vec<i64> = tables.iter().map(|t| i64::from(t.oid)).collect();
@@ -176,7 +186,40 @@ pub async fn read_catalog(client: &Client, schemas: &[String]) -> Result<Vec<PgT
     read_constraints(client, &oids, &by_oid, &mut tables).await?;
     read_indexes(client, &oids, &by_oid, &mut tables).await?;
     read_partitions(client, &mut tables).await?;
+    let rows = client
+        .query(
+            "SELECT i.inhrelid::int8, n.nspname::text || '.' || p.relname::text
+               FROM pg_inherits i
+               JOIN pg_class p ON p.oid = i.inhparent
+               JOIN pg_namespace n ON n.oid = p.relnamespace
+              WHERE i.inhrelid::int8 = ANY($1) AND p.relkind = 'r'
+              ORDER BY i.inhseqno",
+            &[&oids],
+        )
+        .await
+        .map_err(Error::pg("reading inheritance"))?;
+    for r in &rows {
+        if let Some(&ti) = by_oid.get(&oid(r.get(0))) {
+            tables[ti].inherits.push(r.get(1));
+        }
+    }
     Ok(tables)
+}
+
+/// Views and materialized views of `schemas`: not copied, but listed.
+pub async fn read_views(client: &Client, schemas: &[String]) -> Result<Vec<String>> {
+    let rows = client
+        .query(
+            "SELECT CASE c.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END
+                    || n.nspname || '.' || c.relname
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind IN ('v', 'm') AND n.nspname = ANY($1)
+              ORDER BY n.nspname, c.relname",
+            &[&schemas],
+        )
+        .await
+        .map_err(Error::pg("reading views"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 async fn read_columns(
@@ -220,7 +263,36 @@ async fn read_columns(
             not_null: r.get(5),
             default: r.get(6),
             generated: r.get::<_, String>(7) == "s",
+            domain_checks: Vec::new(),
         });
+    }
+    let domains: Vec<i64> = tables
+        .iter()
+        .flat_map(|t| &t.columns)
+        .filter(|c| matches!(c.pg_type.class, TypeClass::Domain(_)))
+        .map(|c| i64::from(c.pg_type.oid))
+        .collect();
+    if !domains.is_empty() {
+        let rows = client
+            .query(
+                "SELECT contypid::int8, conname::text, pg_get_constraintdef(oid)
+                   FROM pg_constraint WHERE contypid::int8 = ANY($1) AND contype = 'c'
+                  ORDER BY conname",
+                &[&domains],
+            )
+            .await
+            .map_err(Error::pg("reading domain constraints"))?;
+        for r in &rows {
+            let domain = oid(r.get(0));
+            let check = format!("{}: {}", r.get::<_, String>(1), r.get::<_, String>(2));
+            for c in tables
+                .iter_mut()
+                .flat_map(|t| t.columns.iter_mut())
+                .filter(|c| c.pg_type.oid == domain)
+            {
+                c.domain_checks.push(check.clone());
+            }
+        }
     }
     Ok(())
 }
@@ -334,7 +406,7 @@ async fn read_constraints(
             "SELECT con.conrelid::int8, con.conname::text, con.contype::text, con.conkey,
                     con.confrelid::int8, con.confkey, con.confupdtype::text,
                     con.confdeltype::text, con.condeferrable, pg_get_constraintdef(con.oid),
-                    rn.nspname::text, rc.relname::text
+                    rn.nspname::text, rc.relname::text, con.condeferred
                FROM pg_constraint con
                LEFT JOIN pg_class rc ON rc.oid = con.confrelid
                LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
@@ -383,6 +455,7 @@ async fn read_constraints(
                     on_update: action(r.get(6)),
                     on_delete: action(r.get(7)),
                     deferrable: r.get(8),
+                    initially_deferred: r.get(12),
                 });
             }
             (kind, _) => {

@@ -264,7 +264,9 @@ pub fn open_sqlite(path: &Path) -> Result<Connection> {
             reason: "does not exist or is not a file".into(),
         });
     }
-    if !crate::sink::staging::is_sqlite_file(path)? {
+    // An empty file is an empty SQLite database.
+    let empty = std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
+    if !empty && !crate::sink::staging::is_sqlite_file(path)? {
         return Err(Error::Target {
             path: path.to_path_buf(),
             reason: "is not a SQLite database".into(),
