@@ -257,7 +257,12 @@ async fn plan_from_catalog(
     let missing: Vec<String> = schemas
         .iter()
         .filter(|s| !existing.contains(s))
-        .map(|s| format!("schema {s:?} does not exist (schemas: {})", existing.join(", ")))
+        .map(|s| {
+            format!(
+                "schema {s:?} does not exist (schemas: {})",
+                existing.join(", ")
+            )
+        })
         .collect();
     if !missing.is_empty() {
         return Err(Error::Plan(missing));
