@@ -63,14 +63,20 @@ pub struct Chunk {
     pub range: ChunkRange,
 }
 
+/// The async runtime of a command: a few threads for the PostgreSQL connections;
+/// conversion runs on rayon and SQLite on its own thread.
+pub fn runtime(jobs: usize) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(jobs.clamp(1, 4))
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Aborted(format!("cannot start the async runtime: {e}")))
+}
+
 /// Runs a full sync into a new file and publishes it over the target.
 pub fn full_sync(opts: &FullSyncOptions) -> Result<SyncSummary> {
     check_target(&opts.target, opts.existing)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(opts.jobs.clamp(1, 4))
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Aborted(format!("cannot start the async runtime: {e}")))?;
+    let runtime = runtime(opts.jobs)?;
     runtime.block_on(async {
         tokio::select! {
             r = full_sync_async(opts) => r,
@@ -218,11 +224,7 @@ pub struct VerifyOptions {
 /// Compares PostgreSQL with an existing SQLite file.
 pub fn verify_only(opts: &VerifyOptions) -> Result<crate::verify::VerifyReport> {
     crate::verify::open_sqlite(&opts.target)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(opts.jobs.clamp(1, 4))
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Aborted(format!("cannot start the async runtime: {e}")))?;
+    let runtime = runtime(opts.jobs)?;
     runtime.block_on(async {
         let coordinator = opts.source.connect().await?;
         let snapshot = snapshot::export(&coordinator, opts.consistency).await?;
