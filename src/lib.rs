@@ -25,6 +25,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod fixtures;
 pub mod mapping;
 pub mod pipeline;
 pub mod plan;
