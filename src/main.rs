@@ -5,7 +5,7 @@ use std::process::ExitCode as ProcessExit;
 
 use clap::Parser;
 
-use pg2sqlite::cli::{Cli, Command, SyncArgs, VerifyArgs};
+use pg2sqlite::cli::{Cli, Command, FixturesArgs, SyncArgs, VerifyArgs};
 use pg2sqlite::error::{Error, ExitCode, Result};
 use pg2sqlite::pipeline::{full_sync, verify_only, FullSyncOptions, Verification, VerifyOptions};
 use pg2sqlite::plan::TableSelection;
@@ -47,6 +47,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Sync(args) => sync(args),
         Command::Verify(args) => verify(args),
+        Command::Fixtures(args) => fixtures(args),
     }
 }
 
@@ -135,5 +136,12 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
     } else {
         print(&summary.to_text())?;
     }
+    Ok(ExitCode::Success)
+}
+
+fn fixtures(args: FixturesArgs) -> Result<ExitCode> {
+    let opts = pg2sqlite::fixtures::FixturesOptions::from_args(args)?;
+    let summary = pg2sqlite::fixtures::run(&opts)?;
+    print(&summary.to_text())?;
     Ok(ExitCode::Success)
 }
