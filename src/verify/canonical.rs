@@ -83,6 +83,45 @@ fn text<'a>(v: &ValueRef<'a>, what: &str) -> Result<&'a str, NotCanonical> {
     }
 }
 
+/// Appends the canonical text of a SQLite value to `out`; false for NULL.
+/// Allocation-free for the common kinds: this runs once per value of a table.
+pub fn write_canonical(
+    out: &mut String,
+    v: ValueRef<'_>,
+    kind: &ValueKind,
+    declared: &str,
+) -> Result<bool, NotCanonical> {
+    match (kind, v) {
+        (_, ValueRef::Null) => Ok(false),
+        (
+            ValueKind::Text
+            | ValueKind::TextForm
+            | ValueKind::Json
+            | ValueKind::Jsonb
+            | ValueKind::Uuid
+            | ValueKind::Date,
+            ValueRef::Text(_),
+        ) => {
+            out.push_str(text(&v, "text")?);
+            Ok(true)
+        }
+        (ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8, ValueRef::Integer(i)) => {
+            if i < 0 {
+                out.push('-');
+            }
+            crate::mapping::time::push_padded(out, i.unsigned_abs(), 1);
+            Ok(true)
+        }
+        _ => match sqlite_canonical(v, kind, declared)? {
+            Some(s) => {
+                out.push_str(&s);
+                Ok(true)
+            }
+            None => Ok(false),
+        },
+    }
+}
+
 /// The canonical text of a SQLite value (None for NULL).
 pub fn sqlite_canonical(
     v: ValueRef<'_>,

@@ -30,7 +30,7 @@ pub fn record_text<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> Str
     out
 }
 
-fn push_record_field(out: &mut String, v: &str) {
+pub fn push_record_field(out: &mut String, v: &str) {
     // Byte-wise: every character that matters is ASCII (this is a hot loop).
     let special = |b: u8| {
         matches!(
