@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: pg2sqlite on the fixture databases, next to the plain
+# baseline (psql "\copy … to stdout csv" piped into sqlite3 ".import").
+#
+#   benches/e2e.sh [--scale N] [--runs N] [--profiles pgbench,app,wide] [--out FILE] [--keep]
+#
+# For each profile it builds the fixture (`pg2sqlite fixtures`) in a database
+# p2s_e2e_<profile>, dropped and created afresh, and then runs RUNS rounds of:
+#
+#   pg2sqlite sync --full --quiet      (copies, then verifies before publishing)
+#   pg2sqlite sync --full --quiet --no-verify
+#   pg2sqlite verify                   (on the file the sync wrote)
+#   baseline: sqlite3 file < CREATE TABLEs with the same column names, then per
+#             table psql -c "\copy T to stdout csv" | sqlite3 file ".import --csv /dev/stdin T"
+#
+# measuring wall time and peak RSS with /usr/bin/time -f "%e %M" (for the
+# baseline, the largest process of the pipeline). It writes the medians, with
+# the machine and the commands, to benches/RESULTS.md (or --out).
+#
+# PostgreSQL: $PGURL (default postgres://root@127.0.0.1:5432), sslmode=disable
+# for both tools. Files go to $BENCH_DIR (default /tmp/p2s_e2e); at scale 1 they
+# take about 3 GB. The fixture databases are dropped at the end unless --keep.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCALE=1
+RUNS=3
+PROFILES=pgbench,app,wide
+OUT=benches/RESULTS.md
+KEEP=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --scale) SCALE="$2"; shift 2 ;;
+        --runs) RUNS="$2"; shift 2 ;;
+        --profiles) PROFILES="$2"; shift 2 ;;
+        --out) OUT="$2"; shift 2 ;;
+        --keep) KEEP=1; shift ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+PGURL="${PGURL:-postgres://root@127.0.0.1:5432}"
+WORK="${BENCH_DIR:-/tmp/p2s_e2e}"
+BIN=target/release/pg2sqlite
+mkdir -p "$WORK"
+for tool in psql sqlite3 /usr/bin/time; do
+    command -v "$tool" >/dev/null || { echo "benches/e2e.sh needs $tool" >&2; exit 2; }
+done
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+log "building the release binary"
+cargo build --release --quiet
+
+# measure NAME CMD...: runs CMD under /usr/bin/time, appends "wall rss_kib" to $WORK/NAME.
+measure() {
+    local name="$1"; shift
+    local tf="$WORK/time.out"
+    if ! /usr/bin/time -f "%e %M" -o "$tf" "$@"; then
+        echo "failed: $*" >&2
+        cat "$tf" >&2
+        exit 3
+    fi
+    tail -n 1 "$tf" >> "$WORK/$name"
+}
+
+# median FILE COLUMN: the median of a column (the lower middle for an even count).
+median() {
+    local n
+    n=$(wc -l < "$1")
+    cut -d' ' -f"$2" "$1" | sort -g | sed -n "$(( (n + 1) / 2 ))p"
+}
+
+# row NAME LABEL ROWS BYTES: one Markdown table row from the runs of NAME.
+row() {
+    local wall rss all
+    wall=$(median "$WORK/$1" 1)
+    rss=$(median "$WORK/$1" 2)
+    all=$(cut -d' ' -f1 "$WORK/$1" | paste -sd' ' | sed 's/ /, /g')
+    # the label goes through the environment: awk -v would eat its backslashes
+    LABEL="$2" awk -v wall="$wall" -v rss="$rss" -v rows="$3" -v bytes="$4" -v all="$all" 'BEGIN {
+        printf "| %s | %.2f | %.0f | %.1f | %.0f | %s |\n", ENVIRON["LABEL"], wall, rows / wall, bytes / 1e6 / wall, rss / 1024, all
+    }'
+}
+
+results="$WORK/results.md"
+: > "$results"
+IFS=, read -r -a profiles <<< "$PROFILES"
+for profile in "${profiles[@]}"; do
+    db="p2s_e2e_$profile"
+    url="$PGURL/$db?sslmode=disable"
+    psql -X -q "$PGURL/postgres?sslmode=disable" \
+        -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+    rm -f "$WORK"/*.runs
+
+    log "$profile: building the fixture at scale $SCALE"
+    measure build.runs "$BIN" fixtures --quiet --target "$url" --profile "$profile" --scale "$SCALE" \
+        > "$WORK/fixture-$profile.txt"
+    build_secs=$(cut -d' ' -f1 "$WORK/build.runs")
+
+    tables=$(psql -X -At "$url" -c "SELECT string_agg(quote_ident(relname), ' ' ORDER BY relname)
+        FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace")
+    rows=$(psql -X -At "$url" -c "SELECT $(for t in $tables; do printf '(SELECT count(*) FROM %s) + ' "$t"; done) 0")
+    pg_bytes=$(psql -X -At "$url" -c "SELECT sum(pg_total_relation_size(oid))
+        FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace")
+    # The baseline's tables: the same column names, with the affinity a person
+    # writing them by hand would pick.
+    psql -X -At "$url" > "$WORK/baseline-schema.sql" -c "
+        SELECT format('CREATE TABLE %I (%s);', table_name, string_agg(format('%I %s', column_name,
+            CASE WHEN data_type IN ('smallint', 'integer', 'bigint') THEN 'INTEGER'
+                 WHEN data_type IN ('real', 'double precision') THEN 'REAL'
+                 WHEN data_type = 'numeric' THEN 'NUMERIC'
+                 WHEN data_type = 'bytea' THEN 'BLOB'
+                 ELSE 'TEXT' END), ', ' ORDER BY ordinal_position))
+        FROM information_schema.columns WHERE table_schema = 'public'
+        GROUP BY table_name ORDER BY table_name"
+
+    file="$WORK/$profile.db"
+    base="$WORK/$profile-baseline.db"
+    export url base tables WORK
+    for run in $(seq 1 "$RUNS"); do
+        log "$profile: run $run of $RUNS"
+        rm -f "$file" "$WORK/$profile-noverify.db" "$base"
+        measure sync.runs "$BIN" sync --full --quiet --source "$url" --target "$file" > "$WORK/sync-$profile.txt"
+        measure noverify.runs "$BIN" sync --full --quiet --no-verify --source "$url" \
+            --target "$WORK/$profile-noverify.db" > /dev/null
+        measure verify.runs "$BIN" verify --source "$url" --target "$file" > "$WORK/verify-$profile.txt"
+        measure baseline.runs bash -c '
+            set -euo pipefail
+            sqlite3 "$base" < "$WORK/baseline-schema.sql"
+            for t in $tables; do
+                psql -X -q "$url" -c "\copy $t to stdout csv" | sqlite3 "$base" ".import --csv /dev/stdin $t"
+            done'
+    done
+    file_bytes=$(stat -c %s "$file")
+    base_bytes=$(stat -c %s "$base")
+    base_rows=0
+    for t in $tables; do
+        base_rows=$(( base_rows + $(sqlite3 "$base" "SELECT count(*) FROM $t") ))
+    done
+    [ "$base_rows" -eq "$rows" ] || { echo "$profile: the baseline has $base_rows rows, PostgreSQL $rows" >&2; exit 3; }
+
+    {
+        printf '### %s\n\n' "$profile"
+        printf '%s rows in %s tables (%s), %.0f MB in PostgreSQL; fixture built in %.1f s.\n' \
+            "$rows" "$(wc -w <<< "$tables")" "$(sed 's/ /, /g' <<< "$tables")" \
+            "$(awk -v b="$pg_bytes" 'BEGIN { print b / 1e6 }')" "$build_secs"
+        printf 'SQLite file: %.0f MB (pg2sqlite), %.0f MB (baseline).\n\n' \
+            "$(awk -v b="$file_bytes" 'BEGIN { print b / 1e6 }')" "$(awk -v b="$base_bytes" 'BEGIN { print b / 1e6 }')"
+        echo '| step | wall s (median) | rows/s | MB/s | peak RSS MiB | wall s of each run |'
+        echo '|---|---:|---:|---:|---:|---|'
+        row sync.runs 'pg2sqlite sync --full (copy + verify)' "$rows" "$file_bytes"
+        row noverify.runs 'pg2sqlite sync --full --no-verify' "$rows" "$file_bytes"
+        row verify.runs 'pg2sqlite verify' "$rows" "$file_bytes"
+        row baseline.runs 'psql \copy csv \| sqlite3 .import' "$rows" "$base_bytes"
+        echo
+    } >> "$results"
+    rm -f "$file" "$WORK/$profile-noverify.db" "$base"
+    if [ "$KEEP" = 0 ]; then
+        psql -X -q "$PGURL/postgres?sslmode=disable" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+    fi
+done
+
+cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
+mem=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')
+{
+    cat <<EOF
+# End-to-end benchmark results
+
+Written by \`benches/e2e.sh --scale $SCALE --runs $RUNS --profiles $PROFILES\` (see the script
+for the exact commands); do not edit by hand, run it again.
+
+* date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' (with uncommitted changes in src)')
+* machine: $(nproc) CPUs ($cpu), $mem memory, $(uname -sr)
+* PostgreSQL: $(psql -X -At "$PGURL/postgres?sslmode=disable" -c 'SHOW server_version'), on the same machine; sqlite3 CLI $(sqlite3 --version | cut -d' ' -f1); pg2sqlite release build, $(rustc --version | cut -d' ' -f2) (bundled SQLite of libsqlite3-sys $(grep -A1 '^name = "libsqlite3-sys"' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p'))
+* scale $SCALE (\`pg2sqlite fixtures --scale $SCALE\`: about $SCALE million rows per profile), $RUNS runs of each step, medians
+
+Both tools connect with \`sslmode=disable\` over TCP to 127.0.0.1. Runs are
+interleaved (sync, sync --no-verify, verify, baseline; then again), the
+PostgreSQL data stays in the OS cache. MB/s is the size of the resulting SQLite
+file (10^6 bytes) over the wall time; for \`verify\`, that of the file it
+checks. Peak RSS is the client's (\`/usr/bin/time -f %M\`; for the baseline the
+largest process of the pipeline); PostgreSQL's own processes are not counted,
+and they share the same CPUs.
+
+What the baseline does not do, and pg2sqlite does: types (it stores every value
+as CSV text, with NULL and the empty string both becoming '' and bytea becoming
+'\\x…' hex text), primary keys, foreign keys and indexes, one consistent snapshot,
+parallel reads, an atomic publish of the file, and the verification.
+
+Delta sync (\`sync --since\`) does not exist yet, so there is no delta scenario;
+\`pg2sqlite fixtures --changes PCT --since TIME\` already builds the input for it.
+
+EOF
+    cat "$results"
+} > "$OUT"
+log "wrote $OUT"
