@@ -51,6 +51,36 @@ pub struct SourceArgs {
     pub source: String,
 }
 
+/// Which tables to read and how: shared by every command that reads PostgreSQL.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// PostgreSQL schemas to read; tables outside `public` are `schema__table` in SQLite.
+    #[arg(
+        long,
+        value_name = "S,...",
+        value_delimiter = ',',
+        default_value = "public"
+    )]
+    pub schema: Vec<String>,
+
+    /// Only these tables (`name`, `schema.name` or `schema__name`).
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub tables: Vec<String>,
+
+    /// Leave these tables out.
+    #[arg(long, value_name = "C,...", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+
+    /// Parallel PostgreSQL connections [default: number of CPUs, at least 2, at most 8].
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Go on when the connections cannot share one snapshot (e.g. on some standbys
+    /// or poolers); tables may then be read at slightly different moments.
+    #[arg(long)]
+    pub allow_inconsistent: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     #[command(flatten)]
@@ -65,31 +95,8 @@ pub struct SyncArgs {
     #[arg(long)]
     pub full: bool,
 
-    /// PostgreSQL schemas to copy; tables outside `public` become `schema__table`.
-    #[arg(
-        long,
-        value_name = "S,...",
-        value_delimiter = ',',
-        default_value = "public"
-    )]
-    pub schema: Vec<String>,
-
-    /// Copy only these tables (`name`, `schema.name` or `schema__name`).
-    #[arg(long, value_name = "A,B", value_delimiter = ',')]
-    pub tables: Vec<String>,
-
-    /// Leave these tables out.
-    #[arg(long, value_name = "C,...", value_delimiter = ',')]
-    pub exclude: Vec<String>,
-
-    /// Parallel PostgreSQL connections [default: number of CPUs, at least 2, at most 8].
-    #[arg(long, value_name = "N")]
-    pub jobs: Option<usize>,
-
-    /// Go on when the readers cannot share one snapshot (e.g. on some standbys or
-    /// poolers); tables may then be read at slightly different moments.
-    #[arg(long)]
-    pub allow_inconsistent: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
 
     /// Publish without verifying the copy first (verification compares counts and
     /// checksums of every table with PostgreSQL, in the same snapshot).
@@ -114,30 +121,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub target: PathBuf,
 
-    /// PostgreSQL schemas to compare; tables outside `public` are `schema__table`.
-    #[arg(
-        long,
-        value_name = "S,...",
-        value_delimiter = ',',
-        default_value = "public"
-    )]
-    pub schema: Vec<String>,
-
-    /// Compare only these tables (`name`, `schema.name` or `schema__name`).
-    #[arg(long, value_name = "A,B", value_delimiter = ',')]
-    pub tables: Vec<String>,
-
-    /// Leave these tables out.
-    #[arg(long, value_name = "C,...", value_delimiter = ',')]
-    pub exclude: Vec<String>,
-
-    /// Parallel PostgreSQL connections [default: number of CPUs, at least 2, at most 8].
-    #[arg(long, value_name = "N")]
-    pub jobs: Option<usize>,
-
-    /// Go on when the connections cannot share one snapshot.
-    #[arg(long)]
-    pub allow_inconsistent: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
 
     /// Print the report as JSON on stdout.
     #[arg(long)]

@@ -85,13 +85,13 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let opts = VerifyOptions {
         source: SourceConfig::resolve(&args.source.source)?,
         target: args.target,
-        schemas: args.schema,
+        schemas: args.read.schema,
         selection: TableSelection {
-            include: args.tables,
-            exclude: args.exclude,
+            include: args.read.tables,
+            exclude: args.read.exclude,
         },
-        jobs: jobs(args.jobs)?,
-        consistency: consistency(args.allow_inconsistent),
+        jobs: jobs(args.read.jobs)?,
+        consistency: consistency(args.read.allow_inconsistent),
     };
     let report = verify_only(&opts)?;
     if args.json {
@@ -107,7 +107,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
 }
 
 fn sync(args: SyncArgs) -> Result<ExitCode> {
-    let jobs = jobs(args.jobs)?;
+    let jobs = jobs(args.read.jobs)?;
     let opts = FullSyncOptions {
         source: SourceConfig::resolve(&args.source.source)?,
         target: args.target,
@@ -116,13 +116,13 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
         } else {
             ExistingTarget::Refuse
         },
-        schemas: args.schema,
+        schemas: args.read.schema,
         selection: TableSelection {
-            include: args.tables,
-            exclude: args.exclude,
+            include: args.read.tables,
+            exclude: args.read.exclude,
         },
         jobs,
-        consistency: consistency(args.allow_inconsistent),
+        consistency: consistency(args.read.allow_inconsistent),
         progress: ProgressMode::detect(args.quiet || args.json),
         verification: if args.no_verify {
             Verification::Skip
