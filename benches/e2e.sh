@@ -53,16 +53,19 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 log "building the release binary"
 cargo build --release --quiet
 
-# measure NAME CMD...: runs CMD under /usr/bin/time, appends "wall rss_kib" to $WORK/NAME.
+# measure NAME CMD...: runs CMD under /usr/bin/time and appends "wall rss_kib
+# cpu_secs exit_code" to $WORK/NAME. Only sync and verify may fail (exit 1: a
+# difference); the output of the last run is kept in $WORK/NAME.err for the notes.
 measure() {
     local name="$1"; shift
-    local tf="$WORK/time.out"
-    if ! /usr/bin/time -f "%e %M" -o "$tf" "$@"; then
-        echo "failed: $*" >&2
-        cat "$tf" >&2
+    local tf="$WORK/time.out" status=0
+    /usr/bin/time -f "%e %M %U %S" -o "$tf" "$@" > "$WORK/$name.err" 2>&1 || status=$?
+    if [ "$status" -ne 0 ] && { [ "$status" -ne 1 ] || [ "$name" = build.runs ] || [ "$name" = baseline.runs ]; }; then
+        echo "failed (exit $status): $*" >&2
+        cat "$WORK/$name.err" >&2
         exit 3
     fi
-    tail -n 1 "$tf" >> "$WORK/$name"
+    tail -n 1 "$tf" | awk -v s="$status" '{ printf "%s %s %.2f %s\n", $1, $2, $3 + $4, s }' >> "$WORK/$name"
 }
 
 # median FILE COLUMN: the median of a column (the lower middle for an even count).
@@ -74,29 +77,37 @@ median() {
 
 # row NAME LABEL ROWS BYTES: one Markdown table row from the runs of NAME.
 row() {
-    local wall rss all
+    local wall rss cpu all failed label="$2"
     wall=$(median "$WORK/$1" 1)
     rss=$(median "$WORK/$1" 2)
+    cpu=$(median "$WORK/$1" 3)
     all=$(cut -d' ' -f1 "$WORK/$1" | paste -sd' ' | sed 's/ /, /g')
+    failed=$(awk '$4 != 0' "$WORK/$1" | wc -l)
+    if [ "$failed" -gt 0 ]; then
+        label="$label — **exit 1 in $failed of $(wc -l < "$WORK/$1") runs**"
+        printf -- '- %s, `%s`: %s\n' "$profile" "$2" \
+            "$({ grep -m 1 MISMATCH "$WORK/$1.err" || grep -m 1 error "$WORK/$1.err"; } | cut -c 1-300)" \
+            >> "$WORK/failures.md"
+    fi
     # the label goes through the environment: awk -v would eat its backslashes
-    LABEL="$2" awk -v wall="$wall" -v rss="$rss" -v rows="$3" -v bytes="$4" -v all="$all" 'BEGIN {
-        printf "| %s | %.2f | %.0f | %.1f | %.0f | %s |\n", ENVIRON["LABEL"], wall, rows / wall, bytes / 1e6 / wall, rss / 1024, all
+    LABEL="$label" awk -v wall="$wall" -v rss="$rss" -v cpu="$cpu" -v rows="$3" -v bytes="$4" -v all="$all" 'BEGIN {
+        printf "| %s | %.2f | %.0f | %.1f | %.0f | %.1f | %s |\n", ENVIRON["LABEL"], wall, rows / wall, bytes / 1e6 / wall, rss / 1024, cpu, all
     }'
 }
 
 results="$WORK/results.md"
 : > "$results"
+: > "$WORK/failures.md"
 IFS=, read -r -a profiles <<< "$PROFILES"
 for profile in "${profiles[@]}"; do
     db="p2s_e2e_$profile"
     url="$PGURL/$db?sslmode=disable"
     psql -X -q "$PGURL/postgres?sslmode=disable" \
         -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
-    rm -f "$WORK"/*.runs
+    rm -f "$WORK"/*.runs "$WORK"/*.err
 
     log "$profile: building the fixture at scale $SCALE"
-    measure build.runs "$BIN" fixtures --quiet --target "$url" --profile "$profile" --scale "$SCALE" \
-        > "$WORK/fixture-$profile.txt"
+    measure build.runs "$BIN" fixtures --quiet --target "$url" --profile "$profile" --scale "$SCALE"
     build_secs=$(cut -d' ' -f1 "$WORK/build.runs")
 
     tables=$(psql -X -At "$url" -c "SELECT string_agg(quote_ident(relname), ' ' ORDER BY relname)
@@ -121,11 +132,11 @@ for profile in "${profiles[@]}"; do
     export url base tables WORK
     for run in $(seq 1 "$RUNS"); do
         log "$profile: run $run of $RUNS"
-        rm -f "$file" "$WORK/$profile-noverify.db" "$base"
-        measure sync.runs "$BIN" sync --full --quiet --source "$url" --target "$file" > "$WORK/sync-$profile.txt"
-        measure noverify.runs "$BIN" sync --full --quiet --no-verify --source "$url" \
-            --target "$WORK/$profile-noverify.db" > /dev/null
-        measure verify.runs "$BIN" verify --source "$url" --target "$file" > "$WORK/verify-$profile.txt"
+        rm -f "$file" "$file.nv" "$base"
+        measure sync.runs "$BIN" sync --full --quiet --source "$url" --target "$file"
+        measure noverify.runs "$BIN" sync --full --quiet --no-verify --source "$url" --target "$file.nv"
+        # verify checks the --no-verify copy, which exists even when the sync refused to publish
+        measure verify.runs "$BIN" verify --source "$url" --target "$file.nv"
         measure baseline.runs bash -c '
             set -euo pipefail
             sqlite3 "$base" < "$WORK/baseline-schema.sql"
@@ -133,7 +144,7 @@ for profile in "${profiles[@]}"; do
                 psql -X -q "$url" -c "\copy $t to stdout csv" | sqlite3 "$base" ".import --csv /dev/stdin $t"
             done'
     done
-    file_bytes=$(stat -c %s "$file")
+    file_bytes=$(stat -c %s "$file.nv")
     base_bytes=$(stat -c %s "$base")
     base_rows=0
     for t in $tables; do
@@ -148,15 +159,15 @@ for profile in "${profiles[@]}"; do
             "$(awk -v b="$pg_bytes" 'BEGIN { print b / 1e6 }')" "$build_secs"
         printf 'SQLite file: %.0f MB (pg2sqlite), %.0f MB (baseline).\n\n' \
             "$(awk -v b="$file_bytes" 'BEGIN { print b / 1e6 }')" "$(awk -v b="$base_bytes" 'BEGIN { print b / 1e6 }')"
-        echo '| step | wall s (median) | rows/s | MB/s | peak RSS MiB | wall s of each run |'
-        echo '|---|---:|---:|---:|---:|---|'
+        echo '| step | wall s (median) | rows/s | MB/s | peak RSS MiB | client CPU s | wall s of each run |'
+        echo '|---|---:|---:|---:|---:|---:|---|'
         row sync.runs 'pg2sqlite sync --full (copy + verify)' "$rows" "$file_bytes"
         row noverify.runs 'pg2sqlite sync --full --no-verify' "$rows" "$file_bytes"
         row verify.runs 'pg2sqlite verify' "$rows" "$file_bytes"
         row baseline.runs 'psql \copy csv \| sqlite3 .import' "$rows" "$base_bytes"
         echo
     } >> "$results"
-    rm -f "$file" "$WORK/$profile-noverify.db" "$base"
+    rm -f "$file" "$file.nv" "$base"
     if [ "$KEEP" = 0 ]; then
         psql -X -q "$PGURL/postgres?sslmode=disable" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
     fi
@@ -180,9 +191,10 @@ Both tools connect with \`sslmode=disable\` over TCP to 127.0.0.1. Runs are
 interleaved (sync, sync --no-verify, verify, baseline; then again), the
 PostgreSQL data stays in the OS cache. MB/s is the size of the resulting SQLite
 file (10^6 bytes) over the wall time; for \`verify\`, that of the file it
-checks. Peak RSS is the client's (\`/usr/bin/time -f %M\`; for the baseline the
-largest process of the pipeline); PostgreSQL's own processes are not counted,
-and they share the same CPUs.
+checks (the copy \`sync --no-verify\` wrote). Peak RSS is the client's
+(\`/usr/bin/time -f %M\`; for the baseline the largest process of the
+pipeline) and client CPU its user + system time; PostgreSQL's own processes are
+not counted, and they share the same CPUs.
 
 What the baseline does not do, and pg2sqlite does: types (it stores every value
 as CSV text, with NULL and the empty string both becoming '' and bytea becoming
@@ -194,5 +206,10 @@ Delta sync (\`sync --since\`) does not exist yet, so there is no delta scenario;
 
 EOF
     cat "$results"
+    if [ -s "$WORK/failures.md" ]; then
+        printf '### Runs that failed\n\n'
+        cat "$WORK/failures.md"
+        echo
+    fi
 } > "$OUT"
 log "wrote $OUT"
