@@ -358,11 +358,9 @@ fn wide_fixture_has_every_type_and_edge_values_and_syncs() {
 
 /// Row 11523 of the wide fixture holds the real -355.953125, exactly halfway
 /// between the shortest decimals -355.95312 and -355.95313: PostgreSQL prints
-/// the even one, Rust's shortest formatting the other, so verification sees a
-/// difference that is not there and the sync refuses to publish (exit 1). The
-/// same happens for such doubles and float8[] elements.
+/// the even one, Rust's shortest formatting the other. Verification compares
+/// floats by their bits, so the copy verifies (it used to be a false mismatch).
 #[test]
-#[ignore = "verify formats float ties unlike PostgreSQL (src/verify/canonical.rs); un-ignore once fixed"]
 fn wide_fixture_with_float_ties_syncs() {
     let db = Db::new();
     fixtures(&db, &["--profile", "wide", "--scale", "0.012"]).success();
