@@ -138,26 +138,49 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         progress.note(n);
     }
 
-    let outcome = copy_all(
+    // PostgreSQL's side of the verification needs nothing from SQLite: it runs on
+    // its own connections, in the same snapshot, while the copy is written.
+    let parts = crate::verify::plan_parts(&plan, &chunks);
+    let verify_clients = match opts.verification {
+        Verification::Verify => snapshot_clients(&opts.source, &snapshot, opts.jobs).await?,
+        Verification::Skip => Vec::new(),
+    };
+    let pg_side = async {
+        match opts.verification {
+            Verification::Verify => crate::verify::pg_totals(&verify_clients, &plan, &parts)
+                .await
+                .map(Some),
+            Verification::Skip => Ok(None),
+        }
+    };
+    let copy = copy_all(
         opts,
         &plan,
         chunks.clone(),
         &snapshot,
         staging.path().to_path_buf(),
         &progress,
-    )
-    .await;
-    let verification = match (&outcome, opts.verification) {
-        (Ok(_), Verification::Verify) => {
-            progress.phase("verifying");
-            let clients = snapshot_clients(&opts.source, &snapshot, opts.jobs).await?;
-            Some(crate::verify::verify(&clients, &plan, &chunks, staging.path()).await?)
+    );
+    let joined = tokio::try_join!(copy, pg_side);
+    let (outcome, pg_totals) = match joined {
+        Ok(both) => both,
+        Err(e) => {
+            let _ = coordinator.batch_execute("COMMIT").await;
+            return Err(e);
         }
-        _ => None,
+    };
+    let verification = match pg_totals {
+        Some(pg) => {
+            progress.phase("verifying");
+            Some(
+                crate::verify::verify_with(&verify_clients, &plan, &parts, &pg, staging.path())
+                    .await?,
+            )
+        }
+        None => None,
     };
     // The snapshot can end now: every reader has finished.
     let _ = coordinator.batch_execute("COMMIT").await;
-    let outcome = outcome?;
     if let Some(report) = &verification {
         if !report.matches() {
             progress.finish();

@@ -366,7 +366,7 @@ pub fn sqlite_health(path: &Path) -> Result<Health> {
 /// A part of a table checked on its own: one integer-key range, or the whole
 /// table (ctid ranges and partitions mean nothing to SQLite, so such chunks are
 /// summed into one part).
-struct Part {
+pub struct Part {
     table: usize,
     /// The rows of the part, as SQLite selects them.
     range: ChunkRange,
@@ -431,28 +431,31 @@ where
     Ok(results.into_inner().unwrap_or_default())
 }
 
-/// Compares every table of the plan between PostgreSQL (through `clients`, all in
-/// one snapshot) and the SQLite file at `path`.
-pub async fn verify(
-    clients: &[Client],
-    plan: &SyncPlan,
-    chunks: &[Chunk],
-    path: &Path,
-) -> Result<VerifyReport> {
-    let started = std::time::Instant::now();
-    let conn = open_sqlite(path)?;
-    let present = sqlite_tables(&conn, path)?;
-    drop(conn);
-    let checks: Vec<TableCheck<'_>> = plan.tables.iter().map(TableCheck::new).collect();
-    let parts = parts(plan, chunks);
+/// Counts and hash sums per part, as PostgreSQL computes them on the server.
+pub struct PgTotals(Vec<(u64, u64)>);
 
-    // First look: count and hash sum per part, both sides at once.
+/// Counts and hash sums per part, read back from the SQLite file (`None` for a
+/// part whose table is missing).
+struct SqliteTotals {
+    present: HashSet<String>,
+    totals: Vec<(u64, u64)>,
+}
+
+/// The parts verification compares, from the chunks a copy reads.
+pub fn plan_parts(plan: &SyncPlan, chunks: &[Chunk]) -> Vec<Part> {
+    parts(plan, chunks)
+}
+
+/// The PostgreSQL side of the first look. It needs nothing from SQLite, so a
+/// sync runs it while the copy is still being written.
+pub async fn pg_totals(clients: &[Client], plan: &SyncPlan, parts: &[Part]) -> Result<PgTotals> {
+    let checks: Vec<TableCheck<'_>> = plan.tables.iter().map(TableCheck::new).collect();
     let pg_jobs: Vec<(usize, ChunkRange)> = parts
         .iter()
         .enumerate()
         .flat_map(|(i, p)| p.pg_ranges.iter().map(move |r| (i, r.clone())))
         .collect();
-    let pg_side = on_pg(clients, pg_jobs, |client, part, range| {
+    let results = on_pg(clients, pg_jobs, |client, part, range| {
         let check = &checks[parts[part].table];
         async move {
             let row = client
@@ -469,45 +472,98 @@ pub async fn verify(
                 sum.as_deref().and_then(parse_pg_sum).unwrap_or(0),
             ))
         }
-    });
-    let sqlite_side = {
-        let path = path.to_path_buf();
-        let tables = plan.tables.clone();
-        let jobs: Vec<(usize, usize, ChunkRange)> = parts
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| present.contains(&tables[p.table].sink.name))
-            .map(|(i, p)| (i, p.table, p.range.clone()))
-            .collect();
-        tokio::task::spawn_blocking(move || -> Result<Vec<(usize, (u64, u64))>> {
-            use rayon::prelude::*;
-            jobs.par_iter()
-                .map(|(i, t, range)| {
-                    let conn = open_sqlite(&path)?;
-                    let check = TableCheck::new(&tables[*t]);
-                    sqlite_totals(&conn, &check, range)
-                        .map(|r| (*i, r))
-                        .map_err(Error::sqlite(
-                            format!("checksumming {}", tables[*t].sink.name),
-                            &path,
-                        ))
-                })
-                .collect()
-        })
-    };
-    let (pg_result, sqlite_result) = tokio::join!(pg_side, sqlite_side);
-    let mut pg_totals = vec![(0u64, 0u64); parts.len()];
-    for (i, (c, s)) in pg_result? {
-        pg_totals[i].0 += c;
-        pg_totals[i].1 = pg_totals[i].1.wrapping_add(s);
+    })
+    .await?;
+    let mut totals = vec![(0u64, 0u64); parts.len()];
+    for (i, (c, s)) in results {
+        totals[i].0 += c;
+        totals[i].1 = totals[i].1.wrapping_add(s);
     }
-    let mut lite_totals = vec![(0u64, 0u64); parts.len()];
-    for (i, t) in sqlite_result
-        .map_err(|e| Error::Aborted(format!("the SQLite checksum thread failed: {e}")))??
-    {
-        lite_totals[i] = t;
-    }
+    Ok(PgTotals(totals))
+}
 
+/// The SQLite side of the first look, on blocking threads (rayon over parts).
+async fn sqlite_totals_all(plan: &SyncPlan, parts: &[Part], path: &Path) -> Result<SqliteTotals> {
+    let conn = open_sqlite(path)?;
+    let present = sqlite_tables(&conn, path)?;
+    drop(conn);
+    let path_buf = path.to_path_buf();
+    let tables = plan.tables.clone();
+    let jobs: Vec<(usize, usize, ChunkRange)> = parts
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| present.contains(&tables[p.table].sink.name))
+        .map(|(i, p)| (i, p.table, p.range.clone()))
+        .collect();
+    let n = parts.len();
+    let results = tokio::task::spawn_blocking(move || -> Result<Vec<(usize, (u64, u64))>> {
+        use rayon::prelude::*;
+        jobs.par_iter()
+            .map(|(i, t, range)| {
+                let conn = open_sqlite(&path_buf)?;
+                let check = TableCheck::new(&tables[*t]);
+                sqlite_totals(&conn, &check, range)
+                    .map(|r| (*i, r))
+                    .map_err(Error::sqlite(
+                        format!("checksumming {}", tables[*t].sink.name),
+                        &path_buf,
+                    ))
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| Error::Aborted(format!("the SQLite checksum thread failed: {e}")))??;
+    let mut totals = vec![(0u64, 0u64); n];
+    for (i, t) in results {
+        totals[i] = t;
+    }
+    Ok(SqliteTotals { present, totals })
+}
+
+/// Compares every table of the plan between PostgreSQL (through `clients`, all in
+/// one snapshot) and the SQLite file at `path`, both sides at once.
+pub async fn verify(
+    clients: &[Client],
+    plan: &SyncPlan,
+    chunks: &[Chunk],
+    path: &Path,
+) -> Result<VerifyReport> {
+    let started = std::time::Instant::now();
+    let parts = parts(plan, chunks);
+    let (pg, lite) = tokio::join!(
+        pg_totals(clients, plan, &parts),
+        sqlite_totals_all(plan, &parts, path)
+    );
+    finish(clients, plan, &parts, &pg?, lite?, path, started).await
+}
+
+/// Completes a verification whose PostgreSQL totals were computed earlier (while
+/// the copy was written): reads the SQLite side, compares, narrows down.
+pub async fn verify_with(
+    clients: &[Client],
+    plan: &SyncPlan,
+    parts: &[Part],
+    pg: &PgTotals,
+    path: &Path,
+) -> Result<VerifyReport> {
+    let started = std::time::Instant::now();
+    let lite = sqlite_totals_all(plan, parts, path).await?;
+    finish(clients, plan, parts, pg, lite, path, started).await
+}
+
+async fn finish(
+    clients: &[Client],
+    plan: &SyncPlan,
+    parts: &[Part],
+    pg: &PgTotals,
+    lite: SqliteTotals,
+    path: &Path,
+    started: std::time::Instant,
+) -> Result<VerifyReport> {
+    let checks: Vec<TableCheck<'_>> = plan.tables.iter().map(TableCheck::new).collect();
+    let present = lite.present;
+    let pg_totals = &pg.0;
+    let lite_totals = lite.totals;
     let mut verdicts: Vec<TableVerdict> = plan
         .tables
         .iter()
