@@ -50,7 +50,10 @@ done
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-log "building the release binary"
+# What is measured is what is built now: note the commit before building (others
+# may commit while this runs).
+commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' (with uncommitted changes in src)')"
+log "building the release binary at $commit"
 cargo build --release --quiet
 
 # measure NAME CMD...: runs CMD under /usr/bin/time and appends "wall rss_kib
@@ -182,7 +185,7 @@ mem=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')
 Written by \`benches/e2e.sh --scale $SCALE --runs $RUNS --profiles $PROFILES\` (see the script
 for the exact commands); do not edit by hand, run it again.
 
-* date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' (with uncommitted changes in src)')
+* date: $(date -u +%Y-%m-%dT%H:%M:%SZ), pg2sqlite built at commit $commit
 * machine: $(nproc) CPUs ($cpu), $mem memory, $(uname -sr)
 * PostgreSQL: $(psql -X -At "$PGURL/postgres?sslmode=disable" -c 'SHOW server_version'), on the same machine; sqlite3 CLI $(sqlite3 --version | cut -d' ' -f1); pg2sqlite release build, $(rustc --version | cut -d' ' -f2) (bundled SQLite of libsqlite3-sys $(grep -A1 '^name = "libsqlite3-sys"' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p'))
 * scale $SCALE (\`pg2sqlite fixtures --scale $SCALE\`: about $SCALE million rows per profile), $RUNS runs of each step, medians
