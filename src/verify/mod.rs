@@ -311,6 +311,10 @@ fn sqlite_tables(conn: &Connection, path: &Path) -> Result<HashSet<String>> {
 /// `PRAGMA integrity_check` and `PRAGMA foreign_key_check`.
 pub fn sqlite_health(path: &Path) -> Result<Health> {
     let conn = open_sqlite(path)?;
+    // integrity_check revisits index pages; a 64 MiB cache (the default is 2 MiB)
+    // made it a third faster on a 750 MB file while memory stays bounded.
+    conn.execute_batch("PRAGMA cache_size = -65536")
+        .map_err(Error::sqlite("setting the cache size", path))?;
     let mut integrity = Vec::new();
     {
         let mut stmt = conn
@@ -530,11 +534,16 @@ pub async fn verify(
 ) -> Result<VerifyReport> {
     let started = std::time::Instant::now();
     let parts = parts(plan, chunks);
+    let health = spawn_health(path);
     let (pg, lite) = tokio::join!(
         pg_totals(clients, plan, &parts),
         sqlite_totals_all(plan, &parts, path)
     );
-    finish(clients, plan, &parts, &pg?, lite?, path, started).await
+    let lite = Compared {
+        totals: lite?,
+        health,
+    };
+    finish(clients, plan, &parts, &pg?, lite, path, started).await
 }
 
 /// Completes a verification whose PostgreSQL totals were computed earlier (while
@@ -547,8 +556,25 @@ pub async fn verify_with(
     path: &Path,
 ) -> Result<VerifyReport> {
     let started = std::time::Instant::now();
-    let lite = sqlite_totals_all(plan, parts, path).await?;
+    let health = spawn_health(path);
+    let lite = Compared {
+        totals: sqlite_totals_all(plan, parts, path).await?,
+        health,
+    };
     finish(clients, plan, parts, pg, lite, path, started).await
+}
+
+/// The SQLite side once read: totals per part, and the health checks, which run
+/// on their own thread while the checksums are computed (they read the whole
+/// file too, and on a large file take as long).
+struct Compared {
+    totals: SqliteTotals,
+    health: tokio::task::JoinHandle<Result<Health>>,
+}
+
+fn spawn_health(path: &Path) -> tokio::task::JoinHandle<Result<Health>> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || sqlite_health(&path))
 }
 
 async fn finish(
@@ -556,14 +582,15 @@ async fn finish(
     plan: &SyncPlan,
     parts: &[Part],
     pg: &PgTotals,
-    lite: SqliteTotals,
+    lite: Compared,
     path: &Path,
     started: std::time::Instant,
 ) -> Result<VerifyReport> {
     let checks: Vec<TableCheck<'_>> = plan.tables.iter().map(TableCheck::new).collect();
-    let present = lite.present;
+    let health_check = lite.health;
+    let present = lite.totals.present;
     let pg_totals = &pg.0;
-    let lite_totals = lite.totals;
+    let lite_totals = lite.totals.totals;
     let mut verdicts: Vec<TableVerdict> = plan
         .tables
         .iter()
@@ -618,7 +645,9 @@ async fn finish(
         locate(&clients[0], &conn, path, check, part, &differing, v).await?;
     }
     drop(conn);
-    let health = sqlite_health(path)?;
+    let health = health_check
+        .await
+        .map_err(|e| Error::Aborted(format!("the SQLite health check failed: {e}")))??;
     Ok(VerifyReport {
         tables: verdicts,
         health,
