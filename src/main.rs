@@ -83,7 +83,7 @@ fn print(text: &str) -> Result<()> {
 
 fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let opts = VerifyOptions {
-        source: SourceConfig::resolve(&args.source.source)?,
+        source: SourceConfig::resolve(&args.source.source, "--source")?,
         target: args.target,
         schemas: args.read.schema,
         selection: TableSelection {
@@ -109,7 +109,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
 fn sync(args: SyncArgs) -> Result<ExitCode> {
     let jobs = jobs(args.read.jobs)?;
     let opts = FullSyncOptions {
-        source: SourceConfig::resolve(&args.source.source)?,
+        source: SourceConfig::resolve(&args.source.source, "--source")?,
         target: args.target,
         existing: if args.full {
             ExistingTarget::Replace

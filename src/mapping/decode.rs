@@ -161,7 +161,7 @@ pub fn write_uuid(out: &mut String, buf: &[u8]) -> Result<(), DecodeError> {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-fn push_hex(out: &mut String, b: u8) {
+pub fn push_hex(out: &mut String, b: u8) {
     out.push(char::from(HEX[usize::from(b >> 4)]));
     out.push(char::from(HEX[usize::from(b & 0xf)]));
 }
@@ -216,7 +216,8 @@ pub fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn push_int(out: &mut String, v: i64) {
+/// Appends `v` in decimal without going through `core::fmt`.
+pub fn push_int(out: &mut String, v: i64) {
     if v < 0 {
         out.push('-');
     }

@@ -35,10 +35,11 @@ impl SourceConfig {
     /// Parses `postgres://…` or `host=… dbname=…`, then fills what it leaves out
     /// from `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE`,
     /// `PGCONNECT_TIMEOUT` and `PGAPPNAME`, as libpq does.
-    pub fn resolve(source: &str) -> Result<SourceConfig> {
+    /// `flag` names the option the string came from, for the error message.
+    pub fn resolve(source: &str, flag: &str) -> Result<SourceConfig> {
         let mut config = Config::from_str(source).map_err(|e| {
             Error::Usage(format!(
-                "the --source connection string is not valid: {e}\n  hint: use \
+                "the {flag} connection string is not valid: {e}\n  hint: use \
                  postgres://USER@HOST:PORT/DATABASE or 'host=… dbname=…'"
             ))
         })?;
@@ -264,9 +265,11 @@ mod tests {
 
     #[test]
     fn display_never_shows_the_password() {
-        let c = SourceConfig::resolve("postgres://alice:s3cret@db.example:5433/app").unwrap();
+        let c = SourceConfig::resolve("postgres://alice:s3cret@db.example:5433/app", "--source")
+            .unwrap();
         assert_eq!(c.display(), "alice@db.example:5433/app");
-        let c = SourceConfig::resolve("host=h user=bob password=hunter2 dbname=x").unwrap();
+        let c =
+            SourceConfig::resolve("host=h user=bob password=hunter2 dbname=x", "--source").unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 
@@ -280,7 +283,7 @@ mod tests {
     #[test]
     fn bad_strings_are_usage_errors() {
         assert!(matches!(
-            SourceConfig::resolve("postgres://h:notaport/db"),
+            SourceConfig::resolve("postgres://h:notaport/db", "--source"),
             Err(Error::Usage(_))
         ));
     }

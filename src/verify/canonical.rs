@@ -8,7 +8,7 @@
 
 use rusqlite::types::ValueRef;
 
-use crate::mapping::decode::write_json_string;
+use crate::mapping::decode::{push_hex, push_int, write_json_string};
 use crate::mapping::types::{Storage, ValueKind};
 use crate::source::catalog::quote_ident;
 
@@ -29,11 +29,7 @@ pub fn pg_expression(
         // shortest decimals is broken, which differs between PostgreSQL and Rust.
         // -0.0 is stored as 0.0 (and counted in the ledger): both become '0'.
         ValueKind::Float4 | ValueKind::Float8 => {
-            let send = if matches!(kind, ValueKind::Float4) {
-                "float4send"
-            } else {
-                "float8send"
-            };
+            let send = float_send(kind);
             format!(
                 "CASE WHEN {c} = 'NaN' THEN 'NaN' WHEN {c} = 0 THEN '0' \
                  ELSE encode({send}({c}), 'hex') END"
@@ -41,11 +37,7 @@ pub fn pg_expression(
         }
         // Float arrays likewise: the lengths of the dimensions, then each element's bits.
         ValueKind::Array(element) if matches!(**element, ValueKind::Float4 | ValueKind::Float8) => {
-            let send = if matches!(**element, ValueKind::Float4) {
-                "float4send"
-            } else {
-                "float8send"
-            };
+            let send = float_send(element);
             format!(
                 "CASE WHEN {c} IS NOT NULL THEN \
                  coalesce((SELECT string_agg(array_length({c}, d)::text, 'x' ORDER BY d) \
@@ -79,6 +71,15 @@ pub fn pg_expression(
             let _ = storage;
             format!("{c}::text")
         }
+    }
+}
+
+/// The function giving a float's IEEE bits in PostgreSQL.
+fn float_send(kind: &ValueKind) -> &'static str {
+    if matches!(kind, ValueKind::Float4) {
+        "float4send"
+    } else {
+        "float8send"
     }
 }
 
@@ -132,10 +133,7 @@ pub fn write_canonical(
             Ok(true)
         }
         (ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8, ValueRef::Integer(i)) => {
-            if i < 0 {
-                out.push('-');
-            }
-            crate::mapping::time::push_padded(out, i.unsigned_abs(), 1);
+            push_int(out, i);
             Ok(true)
         }
         _ => match sqlite_canonical(v, kind, declared)? {
@@ -226,11 +224,9 @@ pub fn sqlite_canonical(
 }
 
 fn hex(b: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(b.len() * 2);
     for x in b {
-        s.push(char::from(HEX[usize::from(x >> 4)]));
-        s.push(char::from(HEX[usize::from(x & 0xf)]));
+        push_hex(&mut s, *x);
     }
     s
 }
