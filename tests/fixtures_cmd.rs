@@ -4,81 +4,34 @@
 //! counts, for being the same for the same seed, for bursts of changes landing
 //! after the cutover, and for `pg2sqlite sync` copying and verifying them.
 //!
-//! A test binary of its own, independent of the sync harness in `tests/common`:
-//! each test creates a database `p2s_fx_<pid>_<n>_<nanos>` and drops it (WITH
-//! (FORCE)) when it ends, passed or failed.
+//! A test binary of its own, on the harness in `tests/common`: each test
+//! creates its own database and drops it when it ends, passed or failed.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+#[path = "common/mod.rs"]
+mod common;
 
-use assert_cmd::Command;
+use common::{pg2sqlite, TestDb};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pg2sqlite");
-const SERVER: &str = "host=127.0.0.1 port=5432 user=root";
 const SINCE: &str = "2025-11-13T00:00:00Z";
 
-/// Environment variables that would change what the binary connects to.
-const PG_ENV: &[&str] = &[
-    "DATABASE_URL",
-    "PGHOST",
-    "PGHOSTADDR",
-    "PGPORT",
-    "PGUSER",
-    "PGPASSWORD",
-    "PGDATABASE",
-    "PGSSLMODE",
-    "PGOPTIONS",
-    "PGSERVICE",
-];
-
-fn connect(dbname: &str) -> postgres::Client {
-    let conn = format!("{SERVER} dbname={dbname}");
-    postgres::Client::connect(&conn, postgres::NoTls)
-        .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL ({conn}): {e}"))
-}
-
-/// A database for one test, dropped when it goes out of scope.
-struct Db {
-    name: String,
-}
+/// A database of the shared harness (created for one test, dropped after it),
+/// with the queries these tests ask of it.
+struct Db(TestDb);
 
 impl Db {
     fn new() -> Db {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!(
-            "p2s_fx_{}_{}_{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        let mut admin = connect("postgres");
-        // CREATE DATABASE fails while another session uses template1; retry.
-        for attempt in 0.. {
-            match admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")) {
-                Ok(()) => break,
-                Err(e) if attempt < 50 && e.code().is_some_and(|c| c.code() == "55006") => {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(e) => panic!("CREATE DATABASE {name}: {e:?}"),
-            }
-        }
-        Db { name }
+        Db(TestDb::new())
     }
 
     fn url(&self) -> String {
-        format!(
-            "postgres://root@127.0.0.1:5432/{}?sslmode=disable",
-            self.name
-        )
+        self.0.url()
     }
 
     fn client(&self) -> postgres::Client {
-        connect(&self.name)
+        self.0.client()
     }
 
+    /// The single integer `sql` returns.
     fn count(&self, sql: &str) -> i64 {
         self.client()
             .query_one(sql, &[])
@@ -97,28 +50,6 @@ impl Db {
             .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
             .get(0)
     }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Ok(mut admin) =
-            postgres::Client::connect(&format!("{SERVER} dbname=postgres"), postgres::NoTls)
-        {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
-
-fn pg2sqlite() -> Command {
-    let mut cmd = Command::new(BIN);
-    for var in PG_ENV {
-        cmd.env_remove(var);
-    }
-    cmd.timeout(Duration::from_secs(300));
-    cmd
 }
 
 /// `pg2sqlite fixtures --target <db> --quiet <args>`.
