@@ -27,6 +27,7 @@ pub mod cli;
 pub mod error;
 pub mod fixtures;
 pub mod mapping;
+pub mod merge;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;

@@ -89,7 +89,7 @@ pub fn full_sync(opts: &FullSyncOptions) -> Result<SyncSummary> {
 }
 
 /// Resolves on SIGINT or SIGTERM, naming it.
-async fn shutdown_signal() -> &'static str {
+pub(crate) async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -219,7 +219,7 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
 }
 
 /// `n` connections that all see the shared snapshot.
-async fn snapshot_clients(
+pub(crate) async fn snapshot_clients(
     source: &SourceConfig,
     snapshot: &SharedSnapshot,
     n: usize,
@@ -262,7 +262,7 @@ pub fn verify_only(opts: &VerifyOptions) -> Result<crate::verify::VerifyReport> 
 
 /// Reads the catalog of `schemas` and builds the plan; a schema that does not
 /// exist is a planning error, not an empty copy.
-async fn plan_from_catalog(
+pub(crate) async fn plan_from_catalog(
     client: &Client,
     schemas: &[String],
     selection: &TableSelection,
@@ -317,7 +317,7 @@ pub async fn plan_chunks(client: &Client, plan: &SyncPlan) -> Result<Vec<Chunk>>
     Ok(chunks)
 }
 
-async fn table_chunks(client: &Client, t: &TablePlan) -> Result<Vec<ChunkRange>> {
+pub(crate) async fn table_chunks(client: &Client, t: &TablePlan) -> Result<Vec<ChunkRange>> {
     let parts = chunk_count(t.estimated_rows);
     Ok(match &t.chunking {
         _ if parts <= 1 => vec![ChunkRange::All],
@@ -398,12 +398,15 @@ async fn copy_all(
     for c in &chunks {
         chunks_per_table[c.table] += 1;
     }
-    let (tx, rx) = crossbeam_channel::bounded::<WriterMessage>(WRITER_QUEUE);
     let sink_tables: Vec<_> = plan.tables.iter().map(|t| t.sink.clone()).collect();
     let writer_progress = progress.clone();
-    let writer = std::thread::Builder::new()
-        .name("sqlite-writer".into())
-        .spawn(move || {
+    read_into(
+        &opts.source,
+        opts.jobs,
+        plan,
+        chunks,
+        snapshot,
+        move |rx| {
             writer::run(
                 staging,
                 &sink_tables,
@@ -411,22 +414,42 @@ async fn copy_all(
                 rx,
                 &writer_progress,
             )
-        })
+        },
+    )
+    .await
+}
+
+/// Reads `chunks` over `jobs` connections in the snapshot, converts the rows on
+/// rayon and hands the batches to `write`, which runs on a thread of its own and
+/// is the only code that touches SQLite.
+pub(crate) async fn read_into<W, F>(
+    source: &SourceConfig,
+    jobs: usize,
+    plan: &SyncPlan,
+    chunks: Vec<Chunk>,
+    snapshot: &SharedSnapshot,
+    write: F,
+) -> Result<W>
+where
+    W: Send + 'static,
+    F: FnOnce(crossbeam_channel::Receiver<WriterMessage>) -> Result<W> + Send + 'static,
+{
+    let (tx, rx) = crossbeam_channel::bounded::<WriterMessage>(WRITER_QUEUE);
+    let writer = std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || write(rx))
         .map_err(|e| Error::Aborted(format!("cannot start the writer thread: {e}")))?;
 
     let queue = Arc::new(Mutex::new(VecDeque::from(chunks)));
     let errors = Arc::new(FirstError::default());
     let tables = Arc::new(plan.tables.clone());
     // Raw batches in flight between readers and the writer.
-    let permits = Arc::new(Semaphore::new(opts.jobs + 2));
-    let jobs = opts
-        .jobs
-        .min(queue.lock().map(|q| q.len()).unwrap_or(1))
-        .max(1);
+    let permits = Arc::new(Semaphore::new(jobs + 2));
+    let jobs = jobs.min(queue.lock().map(|q| q.len()).unwrap_or(1)).max(1);
     let mut readers = Vec::with_capacity(jobs);
     for _ in 0..jobs {
         let ctx = ReaderContext {
-            source: opts.source.clone(),
+            source: source.clone(),
             snapshot: snapshot.clone(),
             queue: queue.clone(),
             errors: errors.clone(),

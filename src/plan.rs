@@ -365,6 +365,38 @@ fn plan_table(
     })
 }
 
+impl TablePlan {
+    /// The same table with only the columns at `keep` (in that order): what a
+    /// merge writes when the target lacks some columns, or just the key.
+    pub fn with_columns(&self, keep: &[usize]) -> TablePlan {
+        let pick = |v: &[String]| keep.iter().map(|&i| v[i].clone()).collect::<Vec<_>>();
+        let conversions: Vec<ColumnConversion> =
+            keep.iter().map(|&i| self.conversions[i].clone()).collect();
+        let kept_names: HashSet<&str> = keep
+            .iter()
+            .map(|&i| self.sink.columns[i].name.as_str())
+            .collect();
+        let mut copy = self.copy.clone();
+        copy.select_list = pick(&self.copy.select_list);
+        copy.column_names = pick(&self.copy.column_names);
+        let mut sink = self.sink.clone();
+        sink.columns = keep.iter().map(|&i| self.sink.columns[i].clone()).collect();
+        sink.foreign_keys
+            .retain(|fk| fk.columns.iter().all(|c| kept_names.contains(c.as_str())));
+        sink.indexes
+            .retain(|ix| ix.columns.iter().all(|(c, _)| kept_names.contains(c.as_str())));
+        TablePlan {
+            source_name: self.source_name.clone(),
+            copy,
+            sink,
+            arrow_schema: arrow_schema(&conversions),
+            conversions,
+            chunking: self.chunking.clone(),
+            estimated_rows: self.estimated_rows,
+        }
+    }
+}
+
 enum DefaultTranslation {
     None,
     Sql(String),

@@ -130,6 +130,136 @@ pub fn push_padded(out: &mut String, mut n: u64, width: usize) {
     out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (year 0 is 1 BC); the
+/// inverse of `civil_from_days`.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A point in time read back from text: microseconds since 1970-01-01 UTC, with
+/// PostgreSQL's infinities at the ends of the range.
+pub const INFINITY_MICROS: i64 = i64::MAX;
+pub const MINUS_INFINITY_MICROS: i64 = i64::MIN;
+
+/// Parses the timestamp texts this tool writes and the ones apps commonly store:
+/// `YYYY-MM-DD`, `YYYY-MM-DD[T ]HH:MM[:SS[.fraction]]` with an optional `Z`,
+/// `±HH`, `±HHMM` or `±HH:MM` zone (none means UTC), a trailing ` BC`, and
+/// `infinity`/`-infinity`. Returns microseconds since 1970-01-01 UTC; fractions
+/// beyond microseconds are truncated.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let s = text.trim();
+    match s {
+        "infinity" | "+infinity" => return Some(INFINITY_MICROS),
+        "-infinity" => return Some(MINUS_INFINITY_MICROS),
+        _ => {}
+    }
+    let (s, bc) = match s.strip_suffix(" BC") {
+        Some(rest) => (rest, true),
+        None => (s, false),
+    };
+    let b = s.as_bytes();
+    let mut i = 0;
+    let number = |i: &mut usize, min: usize, max: usize| -> Option<i64> {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() && *i - start < max {
+            *i += 1;
+        }
+        if *i - start < min {
+            return None;
+        }
+        s[start..*i].parse().ok()
+    };
+    let expect = |i: &mut usize, c: &[u8]| -> Option<()> {
+        if *i < b.len() && c.contains(&b[*i]) {
+            *i += 1;
+            Some(())
+        } else {
+            None
+        }
+    };
+    let year = number(&mut i, 4, 9)?;
+    expect(&mut i, b"-")?;
+    let month = u32::try_from(number(&mut i, 2, 2)?).ok()?;
+    expect(&mut i, b"-")?;
+    let day = u32::try_from(number(&mut i, 2, 2)?).ok()?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut micros_of_day = 0i64;
+    let mut offset_secs = 0i64;
+    if i < b.len() {
+        expect(&mut i, b"Tt ")?;
+        let hour = number(&mut i, 2, 2)?;
+        expect(&mut i, b":")?;
+        let minute = number(&mut i, 2, 2)?;
+        let mut second = 0;
+        let mut frac = 0i64;
+        if expect(&mut i, b":").is_some() {
+            second = number(&mut i, 2, 2)?;
+            if expect(&mut i, b".").is_some() {
+                let start = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                let digits = &s[start..i];
+                if digits.is_empty() {
+                    return None;
+                }
+                let mut six: String = digits.chars().take(6).collect();
+                while six.len() < 6 {
+                    six.push('0');
+                }
+                frac = six.parse().ok()?;
+            }
+        }
+        if hour > 24 || minute > 59 || second > 60 {
+            return None;
+        }
+        micros_of_day = ((hour * 60 + minute) * 60 + second) * 1_000_000 + frac;
+        if i < b.len() {
+            match b[i] {
+                b'Z' | b'z' => i += 1,
+                b'+' | b'-' => {
+                    let sign = if b[i] == b'-' { -1 } else { 1 };
+                    i += 1;
+                    let h = number(&mut i, 2, 2)?;
+                    let _ = expect(&mut i, b":");
+                    let m = if i < b.len() { number(&mut i, 2, 2)? } else { 0 };
+                    offset_secs = sign * (h * 3600 + m * 60);
+                }
+                _ => return None,
+            }
+        }
+    }
+    if i != b.len() {
+        return None;
+    }
+    let astronomical_year = if bc { 1 - year } else { year };
+    let days = days_from_civil(astronomical_year, month, day);
+    days.checked_mul(MICROS_PER_DAY)?
+        .checked_add(micros_of_day)?
+        .checked_sub(offset_secs * 1_000_000)
+}
+
+/// Microseconds since 1970-01-01 UTC as `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`.
+pub fn format_unix_micros(out: &mut String, unix_micros: i64) {
+    match unix_micros {
+        INFINITY_MICROS => out.push_str("infinity"),
+        MINUS_INFINITY_MICROS => out.push_str("-infinity"),
+        m => format_timestamp(
+            out,
+            m.saturating_sub(PG_EPOCH_MICROS_FROM_UNIX),
+            TimestampStyle::IsoUtc,
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +317,37 @@ mod tests {
             ts(-730_120 * 86_400_000_000, TimestampStyle::IsoUtc),
             "0001-12-31T00:00:00Z BC"
         );
+    }
+
+    #[test]
+    fn parses_what_it_formats_and_common_app_forms() {
+        for m in [0i64, 1, -1, 86_400_000_000 + 3_723_500_000, -730_120 * 86_400_000_000] {
+            for style in [TimestampStyle::Space, TimestampStyle::IsoUtc] {
+                let text = ts(m, style);
+                assert_eq!(
+                    parse_timestamp(&text),
+                    Some(m + PG_EPOCH_MICROS_FROM_UNIX),
+                    "{text}"
+                );
+            }
+        }
+        let noon = parse_timestamp("2025-11-13T12:00:00Z");
+        assert_eq!(noon, Some(1_763_035_200_000_000));
+        assert_eq!(parse_timestamp("2025-11-13 14:00:00+02:00"), noon);
+        assert_eq!(parse_timestamp("2025-11-13T07:00:00-0500"), noon);
+        assert_eq!(parse_timestamp("2025-11-13 12:00"), noon);
+        assert_eq!(
+            parse_timestamp("2025-11-13T12:00:00.1234567Z"),
+            noon.map(|n| n + 123_456)
+        );
+        assert_eq!(parse_timestamp("2025-11-13"), Some(1_762_992_000_000_000));
+        assert_eq!(parse_timestamp("infinity"), Some(INFINITY_MICROS));
+        assert_eq!(parse_timestamp("-infinity"), Some(MINUS_INFINITY_MICROS));
+        for bad in ["", "2025-11-13T", "2025-13-01", "2025-11-13T12:00:00.", "yesterday", "2025-11-13T12:00:00Zjunk"] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+        let mut s = String::new();
+        format_unix_micros(&mut s, 1_763_035_200_000_000);
+        assert_eq!(s, "2025-11-13T12:00:00Z");
     }
 }

@@ -1,6 +1,7 @@
 //! Sink: the SQLite side — schema DDL, the staging file and its atomic
 //! publication, and the single writer that owns the connection.
 
+pub mod backup;
 pub mod ddl;
 pub mod staging;
 pub mod writer;

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use arrow_array::{Array, BinaryArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use crossbeam_channel::Receiver;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Statement};
 
 use super::ddl::SinkTable;
@@ -166,14 +167,35 @@ pub fn run(
 }
 
 /// A batch column, downcast once.
-enum Col<'a> {
+pub(crate) enum Col<'a> {
     Int(&'a Int64Array),
     Real(&'a Float64Array),
     Text(&'a StringArray),
     Blob(&'a BinaryArray),
 }
 
-fn columns(batch: &RecordBatch) -> rusqlite::Result<Vec<Col<'_>>> {
+impl Col<'_> {
+    /// The value of `row` as SQLite takes it. SQLite turns a NaN REAL into NULL,
+    /// so NaN is stored as the text `'NaN'` instead.
+    pub(crate) fn value(&self, row: usize) -> ValueRef<'_> {
+        match self {
+            Col::Int(a) if a.is_valid(row) => ValueRef::Integer(a.value(row)),
+            Col::Real(a) if a.is_valid(row) => {
+                let v = a.value(row);
+                if v.is_nan() {
+                    ValueRef::Text(b"NaN")
+                } else {
+                    ValueRef::Real(v)
+                }
+            }
+            Col::Text(a) if a.is_valid(row) => ValueRef::Text(a.value(row).as_bytes()),
+            Col::Blob(a) if a.is_valid(row) => ValueRef::Blob(a.value(row)),
+            _ => ValueRef::Null,
+        }
+    }
+}
+
+pub(crate) fn columns(batch: &RecordBatch) -> rusqlite::Result<Vec<Col<'_>>> {
     batch
         .columns()
         .iter()
@@ -197,29 +219,15 @@ fn columns(batch: &RecordBatch) -> rusqlite::Result<Vec<Col<'_>>> {
         .collect()
 }
 
-fn bind_row(
+/// Binds the values of `row` to parameters `first`, `first + 1`, ….
+pub(crate) fn bind_row(
     stmt: &mut Statement<'_>,
     cols: &[Col<'_>],
     row: usize,
     first: usize,
 ) -> rusqlite::Result<()> {
     for (c, col) in cols.iter().enumerate() {
-        let idx = first + c;
-        match col {
-            Col::Int(a) if a.is_valid(row) => stmt.raw_bind_parameter(idx, a.value(row))?,
-            Col::Real(a) if a.is_valid(row) => {
-                let v = a.value(row);
-                // SQLite turns a NaN REAL into NULL; keep it as text instead.
-                if v.is_nan() {
-                    stmt.raw_bind_parameter(idx, "NaN")?
-                } else {
-                    stmt.raw_bind_parameter(idx, v)?
-                }
-            }
-            Col::Text(a) if a.is_valid(row) => stmt.raw_bind_parameter(idx, a.value(row))?,
-            Col::Blob(a) if a.is_valid(row) => stmt.raw_bind_parameter(idx, a.value(row))?,
-            _ => stmt.raw_bind_parameter(idx, rusqlite::types::Null)?,
-        }
+        stmt.raw_bind_parameter(first + c, ToSqlOutput::Borrowed(col.value(row)))?;
     }
     Ok(())
 }

@@ -25,6 +25,9 @@ pub enum ChunkRange {
     Pages { lo: Option<u64>, hi: Option<u64> },
     /// One leaf partition, read with `ONLY`.
     Partition { schema: String, name: String },
+    /// The rows of a delta: cursor later than `since` (a timestamp this program
+    /// formatted), or NULL, since a row without a cursor may have changed.
+    Changed { cursor: String, since: String },
 }
 
 impl ChunkRange {
@@ -32,6 +35,13 @@ impl ChunkRange {
     pub fn predicate(&self) -> String {
         match self {
             ChunkRange::All | ChunkRange::Partition { .. } => String::new(),
+            ChunkRange::Changed { cursor, since } => {
+                let c = quote_ident(cursor);
+                format!(
+                    " WHERE ({c} > '{}'::timestamptz OR {c} IS NULL)",
+                    since.replace('\'', "''")
+                )
+            }
             ChunkRange::IntKey { column, lo, hi } => {
                 let c = quote_ident(column);
                 match (lo, hi) {

@@ -7,6 +7,7 @@
 
 pub mod canonical;
 pub mod checksum;
+pub mod keys;
 pub mod report;
 
 use std::collections::{BTreeMap, HashSet};
@@ -34,7 +35,7 @@ const MAX_BUCKETS_TO_LOCATE: usize = 64;
 pub const MAX_KEYS_LISTED: usize = 10;
 
 /// What verification needs to know about one table.
-struct TableCheck<'a> {
+pub(crate) struct TableCheck<'a> {
     plan: &'a TablePlan,
     /// Indices of the key columns: the primary key, or every column.
     key: Vec<usize>,
@@ -42,7 +43,7 @@ struct TableCheck<'a> {
 }
 
 impl<'a> TableCheck<'a> {
-    fn new(plan: &'a TablePlan) -> TableCheck<'a> {
+    pub(crate) fn new(plan: &'a TablePlan) -> TableCheck<'a> {
         let names: Vec<&str> = plan.sink.columns.iter().map(|c| c.name.as_str()).collect();
         match &plan.sink.primary_key {
             Some(pk) => TableCheck {
@@ -63,6 +64,33 @@ impl<'a> TableCheck<'a> {
 
     fn kind(&self, i: usize) -> &ValueKind {
         &self.plan.conversions[i].kind
+    }
+
+    /// The row hash of one SQLite row whose columns `value(i)` gives, the same
+    /// as PostgreSQL computes for its row. The record text is built without a
+    /// String per value: this is most of verification's own CPU time.
+    pub(crate) fn row_hash<'v>(
+        &self,
+        value: impl Fn(usize) -> rusqlite::Result<rusqlite::types::ValueRef<'v>>,
+        buffers: &mut RecordBuffers,
+    ) -> rusqlite::Result<u64> {
+        let RecordBuffers { record, value: text } = buffers;
+        record.clear();
+        record.push('(');
+        for i in 0..self.plan.sink.columns.len() {
+            if i > 0 {
+                record.push(',');
+            }
+            text.clear();
+            let declared = self.plan.sink.columns[i].declared;
+            match canonical::write_canonical(text, value(i)?, self.kind(i), declared) {
+                Ok(true) => push_record_field(record, text),
+                Ok(false) => {}
+                Err(e) => push_record_field(record, &format!("\u{0}not as mapped: {}", e.0)),
+            }
+        }
+        record.push(')');
+        Ok(row_hash(&md5(record)))
     }
 
     /// The canonical expression of every column.
@@ -213,30 +241,19 @@ fn sqlite_totals(
     let mut stmt = conn.prepare(&check.sqlite_select(range))?;
     let mut rows = stmt.query([])?;
     let (mut count, mut sum) = (0u64, 0u64);
-    let n = check.plan.sink.columns.len();
-    let (mut record, mut value) = (String::new(), String::new());
+    let mut buffers = RecordBuffers::default();
     while let Some(row) = rows.next()? {
-        // The same text as record_text(sqlite_row(..)), built without a
-        // String per value: this loop is most of verification's own CPU time.
-        record.clear();
-        record.push('(');
-        for i in 0..n {
-            if i > 0 {
-                record.push(',');
-            }
-            value.clear();
-            let declared = check.plan.sink.columns[i].declared;
-            match canonical::write_canonical(&mut value, row.get_ref(i)?, check.kind(i), declared) {
-                Ok(true) => push_record_field(&mut record, &value),
-                Ok(false) => {}
-                Err(e) => push_record_field(&mut record, &format!("\u{0}not as mapped: {}", e.0)),
-            }
-        }
-        record.push(')');
         count += 1;
-        sum = sum.wrapping_add(row_hash(&md5(&record)));
+        sum = sum.wrapping_add(check.row_hash(|i| row.get_ref(i), &mut buffers)?);
     }
     Ok((count, sum))
+}
+
+/// Reused between rows so that hashing allocates nothing per value.
+#[derive(Default)]
+pub(crate) struct RecordBuffers {
+    record: String,
+    value: String,
 }
 
 fn sqlite_buckets(

@@ -1,0 +1,259 @@
+//! What a sync leaves in the SQLite file about itself: `_pg2sqlite_sync` (one row
+//! per table: the watermark the next delta continues from, and the counts of the
+//! last run) and `_pg2sqlite_conflicts` (every row both sides changed, and every
+//! deleted row that was kept).
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::decide::Winner;
+
+pub const SYNC_TABLE: &str = "_pg2sqlite_sync";
+pub const CONFLICTS_TABLE: &str = "_pg2sqlite_conflicts";
+
+const CREATE: &str = "
+CREATE TABLE IF NOT EXISTS _pg2sqlite_sync (
+    table_name    TEXT PRIMARY KEY,
+    source_table  TEXT NOT NULL,
+    mode          TEXT NOT NULL,
+    cursor_column TEXT,
+    since         TEXT,
+    watermark     TEXT NOT NULL,
+    snapshot_time TEXT NOT NULL,
+    inserted      INTEGER NOT NULL,
+    updated       INTEGER NOT NULL,
+    deleted       INTEGER NOT NULL,
+    conflicts     INTEGER NOT NULL,
+    kept_deletes  INTEGER NOT NULL,
+    run_at        TEXT NOT NULL,
+    seconds       REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _pg2sqlite_conflicts (
+    run_at          TEXT NOT NULL,
+    table_name      TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    postgres_cursor TEXT,
+    sqlite_cursor   TEXT,
+    winner          TEXT NOT NULL
+);";
+
+/// Whether a run copied a table whole or merged a delta into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    Full,
+    Delta,
+    /// A delta run merged a table without a cursor column in full (upsert by key).
+    Upsert,
+}
+
+impl SyncMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::Full => "full",
+            SyncMode::Delta => "delta",
+            SyncMode::Upsert => "upsert",
+        }
+    }
+}
+
+/// Counts of one table's merge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MergeCounts {
+    pub read: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+    /// Rows both sides changed after the cutover (whichever won).
+    pub conflicts: u64,
+    /// Of the conflicts, those where SQLite's row was kept.
+    pub kept_sqlite: u64,
+    /// SQLite rows PostgreSQL no longer has, kept (newer than the cutover, or
+    /// `--deletes keep|report`).
+    pub kept_deletes: u64,
+}
+
+impl MergeCounts {
+    pub fn add(&mut self, o: &MergeCounts) {
+        self.read += o.read;
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.deleted += o.deleted;
+        self.conflicts += o.conflicts;
+        self.kept_sqlite += o.kept_sqlite;
+        self.kept_deletes += o.kept_deletes;
+    }
+
+    /// Rows the merge changed in SQLite.
+    pub fn changed(&self) -> u64 {
+        self.inserted + self.updated + self.deleted
+            + (self.conflicts - self.kept_sqlite.min(self.conflicts))
+    }
+}
+
+/// One table's line in `_pg2sqlite_sync`.
+#[derive(Debug, Clone)]
+pub struct TableRun<'a> {
+    pub table: &'a str,
+    pub source_table: &'a str,
+    pub mode: SyncMode,
+    pub cursor_column: Option<&'a str>,
+    pub since: Option<&'a str>,
+    pub watermark: &'a str,
+    pub snapshot_time: &'a str,
+    pub counts: MergeCounts,
+    pub run_at: &'a str,
+    pub seconds: f64,
+}
+
+/// What `_pg2sqlite_conflicts` says about one row.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConflictRecord {
+    pub table: String,
+    /// The key as JSON (`{"id": 7}`).
+    pub key: String,
+    pub kind: ConflictKind,
+    pub postgres_cursor: Option<String>,
+    pub sqlite_cursor: Option<String>,
+    pub winner: Winner,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// Both sides changed the row after the cutover.
+    Update,
+    /// PostgreSQL no longer has the row; SQLite's was kept.
+    KeptDelete,
+}
+
+impl ConflictKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ConflictKind::Update => "update",
+            ConflictKind::KeptDelete => "kept_delete",
+        }
+    }
+}
+
+pub fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(CREATE)
+}
+
+pub fn record_run(conn: &Connection, run: &TableRun<'_>) -> rusqlite::Result<()> {
+    let c = &run.counts;
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    conn.execute(
+        "INSERT OR REPLACE INTO _pg2sqlite_sync
+           (table_name, source_table, mode, cursor_column, since, watermark, snapshot_time,
+            inserted, updated, deleted, conflicts, kept_deletes, run_at, seconds)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            run.table,
+            run.source_table,
+            run.mode.as_str(),
+            run.cursor_column,
+            run.since,
+            run.watermark,
+            run.snapshot_time,
+            n(c.inserted),
+            n(c.updated + c.conflicts - c.kept_sqlite.min(c.conflicts)),
+            n(c.deleted),
+            n(c.conflicts),
+            n(c.kept_deletes),
+            run.run_at,
+            run.seconds
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn record_conflict(
+    conn: &Connection,
+    run_at: &str,
+    c: &ConflictRecord,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO _pg2sqlite_conflicts
+           (run_at, table_name, key, kind, postgres_cursor, sqlite_cursor, winner)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        run_at,
+        c.table,
+        c.key,
+        c.kind.as_str(),
+        c.postgres_cursor,
+        c.sqlite_cursor,
+        c.winner.as_str()
+    ])?;
+    Ok(())
+}
+
+/// The watermark stored for `table`, if the file has one.
+pub fn watermark(conn: &Connection, table: &str) -> rusqlite::Result<Option<String>> {
+    let exists: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [SYNC_TABLE],
+            |r| r.get(0),
+        )
+        .unwrap_or(false);
+    if !exists {
+        return Ok(None);
+    }
+    conn.query_row(
+        "SELECT watermark FROM _pg2sqlite_sync WHERE table_name = ?1",
+        [table],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Whether `name` is one of the tables this module owns.
+pub fn is_state_table(name: &str) -> bool {
+    name.eq_ignore_ascii_case(SYNC_TABLE) || name.eq_ignore_ascii_case(CONFLICTS_TABLE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_and_watermarks_round_trip() -> rusqlite::Result<()> {
+        let conn = Connection::open_in_memory()?;
+        assert_eq!(watermark(&conn, "users")?, None);
+        create_tables(&conn)?;
+        let run = TableRun {
+            table: "users",
+            source_table: "public.users",
+            mode: SyncMode::Delta,
+            cursor_column: Some("updated_at"),
+            since: Some("2025-11-13T00:00:00Z"),
+            watermark: "2025-11-14T00:00:00Z",
+            snapshot_time: "2025-11-14T00:00:01Z",
+            counts: MergeCounts {
+                inserted: 3,
+                ..MergeCounts::default()
+            },
+            run_at: "2025-11-14T00:00:02Z",
+            seconds: 0.5,
+        };
+        record_run(&conn, &run)?;
+        record_run(
+            &conn,
+            &TableRun {
+                watermark: "2025-11-15T00:00:00Z",
+                ..run
+            },
+        )?;
+        assert_eq!(
+            watermark(&conn, "users")?.as_deref(),
+            Some("2025-11-15T00:00:00Z")
+        );
+        assert_eq!(watermark(&conn, "other")?, None);
+        Ok(())
+    }
+}

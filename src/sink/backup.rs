@@ -1,0 +1,85 @@
+//! The copy of the target taken before a delta merge changes it, with SQLite's
+//! online backup API (consistent even if the app has the file open).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+/// `app.db` → `app.db.pg2sqlite-backup-20251113T083000Z` beside it.
+pub fn backup_path(target: &Path, stamp: &str) -> PathBuf {
+    let mut name = target.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".pg2sqlite-backup-{stamp}"));
+    target.with_file_name(name)
+}
+
+/// Copies the database `from` (an open connection to the target) to `to`. The
+/// copy is written under a temporary name, synced, and renamed, so a backup file
+/// that exists is complete.
+pub fn take(from: &Connection, to: &Path) -> Result<()> {
+    let partial = {
+        let mut n = to.as_os_str().to_os_string();
+        n.push(".partial");
+        PathBuf::from(n)
+    };
+    let fail = |doing: &str| {
+        let doing = doing.to_owned();
+        let to = to.to_path_buf();
+        move |e: rusqlite::Error| Error::Sqlite {
+            doing,
+            path: to,
+            source: e,
+        }
+    };
+    let _ = std::fs::remove_file(&partial);
+    {
+        let mut dst = Connection::open(&partial).map_err(fail("creating the backup"))?;
+        dst.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
+            .map_err(fail("creating the backup"))?;
+        let backup = Backup::new(from, &mut dst).map_err(fail("starting the backup"))?;
+        loop {
+            // All pages in one step: the source is not locked for longer than a
+            // file copy takes, and nothing else writes it during a merge.
+            match backup.step(-1).map_err(fail("copying the target"))? {
+                StepResult::Done => break,
+                StepResult::More => {}
+                StepResult::Busy | StepResult::Locked => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                _ => {}
+            }
+        }
+    }
+    let file = std::fs::File::open(&partial).map_err(Error::io(&partial))?;
+    file.sync_all().map_err(Error::io(&partial))?;
+    std::fs::rename(&partial, to).map_err(Error::io(to))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_is_a_complete_database_under_the_final_name() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(Error::io("tempdir"))?;
+        let target = dir.path().join("app.db");
+        let conn = Connection::open(&target).map_err(Error::sqlite("open", &target))?;
+        conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1), (2);")
+            .map_err(Error::sqlite("fill", &target))?;
+        let to = backup_path(&target, "20251113T083000Z");
+        assert_eq!(
+            to.file_name().and_then(|n| n.to_str()),
+            Some("app.db.pg2sqlite-backup-20251113T083000Z")
+        );
+        take(&conn, &to)?;
+        let copy = Connection::open(&to).map_err(Error::sqlite("open", &to))?;
+        let n: i64 = copy
+            .query_row("SELECT sum(x) FROM t", [], |r| r.get(0))
+            .map_err(Error::sqlite("read", &to))?;
+        assert_eq!(n, 3);
+        Ok(())
+    }
+}
