@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::merge::decide::DeletePolicy;
+
 /// Sync data from PostgreSQL back into SQLite.
 ///
 /// Exit codes: 0 success; 1 verification found a difference or a report found
@@ -18,12 +20,22 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Copy PostgreSQL tables into a SQLite file.
+    /// Copy PostgreSQL tables into a SQLite file, or merge the rows changed since
+    /// a time into an existing one (last write wins).
     ///
-    /// A full sync reads every table of the chosen schemas in one consistent
-    /// snapshot, over several connections in parallel, writes a new SQLite file
-    /// beside the target and renames it into place only when everything
-    /// succeeded. An existing target is replaced only with --full.
+    /// Without a target file, or with --full, a full sync reads every table of
+    /// the chosen schemas in one consistent snapshot, over several connections in
+    /// parallel, writes a new SQLite file beside the target and renames it into
+    /// place only when everything succeeded and verified.
+    ///
+    /// With an existing target and --since TIME (or, on later runs, the watermark
+    /// the last sync stored in the file), a delta merge reads the rows whose
+    /// cursor column (updated_at, else created_at) is later than TIME and merges
+    /// them by primary key: absent rows are inserted; a row is updated when
+    /// PostgreSQL's cursor is newer (ties: PostgreSQL); when SQLite's is newer,
+    /// SQLite's row is kept and reported as a conflict. Rows PostgreSQL deleted
+    /// are found by comparing key sets (see --deletes). The target is backed up
+    /// first, the merge runs in one transaction and is verified before commit.
     Sync(SyncArgs),
 
     /// Compare a SQLite file with PostgreSQL: row counts and content checksums per
@@ -92,8 +104,37 @@ pub struct SyncArgs {
 
     /// Replace an existing target with a full copy (it is replaced only after the
     /// new copy is complete).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["since", "dry_run"])]
     pub full: bool,
+
+    /// Merge the rows changed after TIME (RFC 3339, e.g. 2025-11-13T00:00:00Z:
+    /// the cutover) into the existing target. Later runs without --since continue
+    /// from the watermark the previous sync stored in the file.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// How far before the stored watermark a continuing delta starts reading, to
+    /// catch rows whose cursor was set by a clock other than the server's or by a
+    /// transaction this tool could not see: 300, 90s, 5m, 1h.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub lag: String,
+
+    /// What a delta does with SQLite rows whose key PostgreSQL no longer has:
+    /// propagate deletes them unless SQLite's cursor is later than the since-time
+    /// (then they are kept and reported); keep keeps them all (counted); report
+    /// keeps and lists each one in the summary and in _pg2sqlite_conflicts.
+    #[arg(long, value_enum, default_value_t = DeletePolicy::Propagate)]
+    pub deletes: DeletePolicy,
+
+    /// Compute the whole delta merge, print what it would change, and change
+    /// nothing (the transaction is rolled back; no backup is taken).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not back up the target before a delta merge. By default a copy is taken
+    /// beside it (FILE.pg2sqlite-backup-TIME) with SQLite's online backup API.
+    #[arg(long)]
+    pub no_backup: bool,
 
     #[command(flatten)]
     pub read: ReadArgs,

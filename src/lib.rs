@@ -24,6 +24,7 @@
 //!    `COPY (SELECT … FROM ONLY t WHERE <key or ctid range>) TO STDOUT (FORMAT binary)`.
 
 pub mod cli;
+pub mod delta;
 pub mod error;
 pub mod fixtures;
 pub mod mapping;

@@ -6,6 +6,9 @@ use std::process::ExitCode as ProcessExit;
 use clap::Parser;
 
 use pg2sqlite::cli::{Cli, Command, FixturesArgs, SyncArgs, VerifyArgs};
+use pg2sqlite::delta::{
+    delta_sync, has_sync_state, parse_lag, parse_since, Apply, BackupPolicy, DeltaOptions, Since,
+};
 use pg2sqlite::error::{Error, ExitCode, Result};
 use pg2sqlite::pipeline::{full_sync, verify_only, FullSyncOptions, Verification, VerifyOptions};
 use pg2sqlite::plan::TableSelection;
@@ -108,8 +111,66 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
 
 fn sync(args: SyncArgs) -> Result<ExitCode> {
     let jobs = jobs(args.read.jobs)?;
+    let source = SourceConfig::resolve(&args.source.source, "--source")?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_since("--since", s))
+        .transpose()?;
+    let lag = parse_lag(&args.lag)?;
+    let selection = TableSelection {
+        include: args.read.tables,
+        exclude: args.read.exclude,
+    };
+    let progress = ProgressMode::detect(args.quiet || args.json);
+    let target_exists = args.target.exists();
+    let delta = target_exists && !args.full && (since.is_some() || has_sync_state(&args.target));
+    if delta {
+        let opts = DeltaOptions {
+            source,
+            target: args.target,
+            schemas: args.read.schema,
+            selection,
+            jobs,
+            consistency: consistency(args.read.allow_inconsistent),
+            progress,
+            since: match since {
+                Some(s) => Since::Given(s),
+                None => Since::Stored { lag },
+            },
+            deletes: args.deletes,
+            apply: if args.dry_run {
+                Apply::DryRun
+            } else {
+                Apply::Commit
+            },
+            backup: if args.no_backup {
+                BackupPolicy::Skip
+            } else {
+                BackupPolicy::Take
+            },
+        };
+        let summary = delta_sync(&opts)?;
+        if args.json {
+            print(&(summary.to_json() + "\n"))?;
+        } else {
+            print(&summary.to_text())?;
+        }
+        return Ok(ExitCode::Success);
+    }
+    if args.dry_run {
+        return Err(Error::Usage(format!(
+            "--dry-run previews a delta merge into an existing target; {} {}",
+            args.target.display(),
+            if target_exists {
+                "has no sync state yet: add --since TIME"
+            } else {
+                "does not exist, so the sync would be a full copy"
+            }
+        )));
+    }
     let opts = FullSyncOptions {
-        source: SourceConfig::resolve(&args.source.source, "--source")?,
+        source,
         target: args.target,
         existing: if args.full {
             ExistingTarget::Replace
@@ -117,13 +178,10 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
             ExistingTarget::Refuse
         },
         schemas: args.read.schema,
-        selection: TableSelection {
-            include: args.read.tables,
-            exclude: args.read.exclude,
-        },
+        selection,
         jobs,
         consistency: consistency(args.read.allow_inconsistent),
-        progress: ProgressMode::detect(args.quiet || args.json),
+        progress,
         verification: if args.no_verify {
             Verification::Skip
         } else {

@@ -108,6 +108,7 @@ pub(crate) async fn shutdown_signal() -> &'static str {
 async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
     let started = Instant::now();
     let coordinator = opts.source.connect().await?;
+    let times = snapshot::times(&coordinator).await?;
     let snapshot = snapshot::export(&coordinator, opts.consistency).await?;
     let plan = plan_from_catalog(&coordinator, &opts.schemas, &opts.selection).await?;
     let chunks = plan_chunks(&coordinator, &plan).await?;
@@ -187,6 +188,7 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
             return Err(Error::VerificationFailed(report.to_text()));
         }
     }
+    record_full_sync(staging.path(), &plan, &outcome, times)?;
     progress.phase("publishing");
     staging.publish()?;
     progress.finish();
@@ -216,6 +218,52 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         verification,
         notes,
     })
+}
+
+/// Leaves the watermark in the new file, so that the next sync into it can be a
+/// delta without `--since`.
+fn record_full_sync(
+    path: &std::path::Path,
+    plan: &SyncPlan,
+    outcome: &writer::WriteOutcome,
+    times: snapshot::SnapshotTimes,
+) -> Result<()> {
+    use crate::mapping::time::{clock_now, unix_micros_text};
+    use crate::merge::state::{self, MergeCounts, SyncMode, TableRun};
+    let watermark = unix_micros_text(times.watermark);
+    let snapshot_time = unix_micros_text(times.now);
+    let run_at = unix_micros_text(clock_now());
+    let conn = rusqlite::Connection::open(path)
+        .map_err(Error::sqlite("recording the sync state", path))?;
+    let record = || -> rusqlite::Result<()> {
+        conn.execute_batch("BEGIN")?;
+        state::create_tables(&conn)?;
+        for (i, t) in plan.tables.iter().enumerate() {
+            let rows = outcome.rows_written.get(i).copied().unwrap_or(0);
+            let cursor = crate::merge::cursor::find(t, None).ok();
+            state::record_run(
+                &conn,
+                &TableRun {
+                    table: &t.sink.name,
+                    source_table: &t.source_name,
+                    mode: SyncMode::Full,
+                    cursor_column: cursor.as_ref().map(|c| c.name.as_str()),
+                    since: None,
+                    watermark: &watermark,
+                    snapshot_time: &snapshot_time,
+                    counts: MergeCounts {
+                        read: rows,
+                        inserted: rows,
+                        ..MergeCounts::default()
+                    },
+                    run_at: &run_at,
+                    seconds: outcome.seconds.get(i).copied().unwrap_or(0.0),
+                },
+            )?;
+        }
+        conn.execute_batch("COMMIT")
+    };
+    record().map_err(Error::sqlite("recording the sync state", path))
 }
 
 /// `n` connections that all see the shared snapshot.
@@ -400,22 +448,15 @@ async fn copy_all(
     }
     let sink_tables: Vec<_> = plan.tables.iter().map(|t| t.sink.clone()).collect();
     let writer_progress = progress.clone();
-    read_into(
-        &opts.source,
-        opts.jobs,
-        plan,
-        chunks,
-        snapshot,
-        move |rx| {
-            writer::run(
-                staging,
-                &sink_tables,
-                &chunks_per_table,
-                rx,
-                &writer_progress,
-            )
-        },
-    )
+    read_into(&opts.source, opts.jobs, plan, chunks, snapshot, move |rx| {
+        writer::run(
+            staging,
+            &sink_tables,
+            &chunks_per_table,
+            rx,
+            &writer_progress,
+        )
+    })
     .await
 }
 

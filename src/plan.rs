@@ -383,8 +383,11 @@ impl TablePlan {
         sink.columns = keep.iter().map(|&i| self.sink.columns[i].clone()).collect();
         sink.foreign_keys
             .retain(|fk| fk.columns.iter().all(|c| kept_names.contains(c.as_str())));
-        sink.indexes
-            .retain(|ix| ix.columns.iter().all(|(c, _)| kept_names.contains(c.as_str())));
+        sink.indexes.retain(|ix| {
+            ix.columns
+                .iter()
+                .all(|(c, _)| kept_names.contains(c.as_str()))
+        });
         TablePlan {
             source_name: self.source_name.clone(),
             copy,

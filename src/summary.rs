@@ -4,6 +4,8 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use crate::mapping::ledger::LossEntry;
+use crate::merge::decide::Winner;
+use crate::merge::state::{ConflictRecord, MergeCounts, SyncMode};
 use crate::verify::VerifyReport;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -115,16 +117,7 @@ impl SyncSummary {
         if !self.consistent_snapshot {
             let _ = writeln!(out, "warning: tables were not read in one snapshot");
         }
-        if !self.loss.is_empty() {
-            let _ = writeln!(out, "values SQLite could not hold exactly:");
-            for l in &self.loss {
-                let _ = writeln!(
-                    out,
-                    "  {}.{}: {} value(s): {}",
-                    l.table, l.column, l.count, l.description
-                );
-            }
-        }
+        write_loss(&mut out, &self.loss);
         if !self.not_expressed.is_empty() {
             let _ = writeln!(
                 out,
@@ -134,6 +127,180 @@ impl SyncSummary {
             for w in &self.not_expressed {
                 let _ = writeln!(out, "  {w}");
             }
+        }
+        out
+    }
+}
+
+fn write_loss(out: &mut String, loss: &[LossEntry]) {
+    if loss.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "values SQLite could not hold exactly:");
+    for l in loss {
+        let _ = writeln!(
+            out,
+            "  {}.{}: {} value(s): {}",
+            l.table, l.column, l.count, l.description
+        );
+    }
+}
+
+/// One table of a delta merge.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeltaTableSummary {
+    /// SQLite table name.
+    pub name: String,
+    /// `schema.table` in PostgreSQL.
+    pub source: String,
+    pub mode: SyncMode,
+    pub cursor: Option<String>,
+    /// Rows with a cursor later than this were read (RFC 3339); none when merged in full.
+    pub since: Option<String>,
+    #[serde(flatten)]
+    pub counts: MergeCounts,
+    /// Conflicts (both sides changed after the cutover), the first few.
+    pub conflicts: Vec<ConflictRecord>,
+    /// SQLite rows PostgreSQL no longer has that were kept, the first few.
+    pub kept_deletes: Vec<String>,
+    /// PostgreSQL rows SQLite lacks whose cursor is not after the since-time,
+    /// so the delta did not bring them (the first few, and how many).
+    pub missing_older: Vec<String>,
+    pub missing_older_count: u64,
+    pub seconds: f64,
+}
+
+/// The summary of a delta merge.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeltaSummary {
+    pub source: String,
+    pub target: PathBuf,
+    /// `--dry-run`: everything was computed and rolled back.
+    pub dry_run: bool,
+    /// The copy taken before merging.
+    pub backup: Option<PathBuf>,
+    /// Where the next delta continues (before subtracting `--lag`).
+    pub watermark: String,
+    pub tables: Vec<DeltaTableSummary>,
+    pub totals: MergeCounts,
+    pub seconds: f64,
+    pub loss: Vec<LossEntry>,
+    /// Warnings and facts the user should know (no cursor column, no index, ...).
+    pub notes: Vec<String>,
+}
+
+impl DeltaSummary {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let t = &self.totals;
+        let _ = writeln!(
+            out,
+            "{} {} tables from {} into {} in {:.1}s: {} rows read, {} inserted, {} updated, \
+             {} deleted, {} unchanged, {} conflicts",
+            if self.dry_run {
+                "dry run, nothing changed: would merge"
+            } else {
+                "merged"
+            },
+            self.tables.len(),
+            self.source,
+            self.target.display(),
+            self.seconds,
+            t.read,
+            t.inserted,
+            t.updated,
+            t.deleted,
+            t.unchanged,
+            t.conflicts
+        );
+        if let Some(b) = &self.backup {
+            let _ = writeln!(out, "backup of the previous file: {}", b.display());
+        }
+        let width = self
+            .tables
+            .iter()
+            .map(|t| t.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(5);
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:<6}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}",
+            "table", "mode", "read", "inserted", "updated", "deleted", "unchanged", "conflicts"
+        );
+        for tb in &self.tables {
+            let c = &tb.counts;
+            let mode = match tb.mode {
+                SyncMode::Full => "full",
+                SyncMode::Delta => "delta",
+                SyncMode::Upsert => "upsert",
+            };
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {:<6}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}",
+                tb.name, mode, c.read, c.inserted, c.updated, c.deleted, c.unchanged, c.conflicts
+            );
+        }
+        for tb in &self.tables {
+            for c in &tb.conflicts {
+                let _ = writeln!(
+                    out,
+                    "conflict: {} {}: both sides changed it after the cutover; kept {}'s row \
+                     (PostgreSQL {}, SQLite {})",
+                    tb.name,
+                    c.key,
+                    match c.winner {
+                        Winner::Postgres => "PostgreSQL",
+                        Winner::Sqlite => "SQLite",
+                    },
+                    c.postgres_cursor.as_deref().unwrap_or("no cursor"),
+                    c.sqlite_cursor.as_deref().unwrap_or("no cursor")
+                );
+            }
+            if tb.counts.conflicts > u64::try_from(tb.conflicts.len()).unwrap_or(0) {
+                let _ = writeln!(
+                    out,
+                    "  … {} conflicts in {} in all (table _pg2sqlite_conflicts lists every one)",
+                    tb.counts.conflicts, tb.name
+                );
+            }
+            if tb.counts.kept_deletes > 0 {
+                let _ = writeln!(
+                    out,
+                    "kept: {} row(s) of {} that PostgreSQL no longer has{}{}",
+                    tb.counts.kept_deletes,
+                    tb.name,
+                    if tb.kept_deletes.is_empty() { "" } else { ": " },
+                    tb.kept_deletes.join(", ")
+                );
+            }
+            if tb.missing_older_count > 0 {
+                let _ = writeln!(
+                    out,
+                    "not merged: {} row(s) of {} are in PostgreSQL but not in SQLite and were not \
+                     changed after {} ({}); use an earlier --since or a --full sync to bring them",
+                    tb.missing_older_count,
+                    tb.name,
+                    tb.since.as_deref().unwrap_or("the since-time"),
+                    tb.missing_older.join(", ")
+                );
+            }
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "note: {n}");
+        }
+        write_loss(&mut out, &self.loss);
+        if !self.dry_run {
+            let _ = writeln!(
+                out,
+                "verified before commit: every merged row reads back as PostgreSQL has it \
+                 (counts and checksums), key sets compared. Next run continues from {}",
+                self.watermark
+            );
         }
         out
     }

@@ -230,7 +230,11 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
                     i += 1;
                     let h = number(&mut i, 2, 2)?;
                     let _ = expect(&mut i, b":");
-                    let m = if i < b.len() { number(&mut i, 2, 2)? } else { 0 };
+                    let m = if i < b.len() {
+                        number(&mut i, 2, 2)?
+                    } else {
+                        0
+                    };
                     offset_secs = sign * (h * 3600 + m * 60);
                 }
                 _ => return None,
@@ -258,6 +262,21 @@ pub fn format_unix_micros(out: &mut String, unix_micros: i64) {
             TimestampStyle::IsoUtc,
         ),
     }
+}
+
+/// Microseconds since 1970-01-01 UTC as an owned RFC 3339 string.
+pub fn unix_micros_text(unix_micros: i64) -> String {
+    let mut s = String::new();
+    format_unix_micros(&mut s, unix_micros);
+    s
+}
+
+/// This machine's clock, in microseconds since 1970-01-01 UTC.
+pub fn clock_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -321,7 +340,13 @@ mod tests {
 
     #[test]
     fn parses_what_it_formats_and_common_app_forms() {
-        for m in [0i64, 1, -1, 86_400_000_000 + 3_723_500_000, -730_120 * 86_400_000_000] {
+        for m in [
+            0i64,
+            1,
+            -1,
+            86_400_000_000 + 3_723_500_000,
+            -730_120 * 86_400_000_000,
+        ] {
             for style in [TimestampStyle::Space, TimestampStyle::IsoUtc] {
                 let text = ts(m, style);
                 assert_eq!(
@@ -343,7 +368,14 @@ mod tests {
         assert_eq!(parse_timestamp("2025-11-13"), Some(1_762_992_000_000_000));
         assert_eq!(parse_timestamp("infinity"), Some(INFINITY_MICROS));
         assert_eq!(parse_timestamp("-infinity"), Some(MINUS_INFINITY_MICROS));
-        for bad in ["", "2025-11-13T", "2025-13-01", "2025-11-13T12:00:00.", "yesterday", "2025-11-13T12:00:00Zjunk"] {
+        for bad in [
+            "",
+            "2025-11-13T",
+            "2025-13-01",
+            "2025-11-13T12:00:00.",
+            "yesterday",
+            "2025-11-13T12:00:00Zjunk",
+        ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
         let mut s = String::new();

@@ -73,7 +73,13 @@ pub fn read(v: ValueRef<'_>) -> Cursor {
             let whole = f.trunc() as i64;
             #[allow(clippy::cast_possible_truncation)]
             let frac = ((f - f.trunc()) * 1e6).round() as i64;
-            epoch_micros(whole).map(|m| if whole.abs() < 100_000_000_000 { m + frac } else { m })
+            epoch_micros(whole).map(|m| {
+                if whole.abs() < 100_000_000_000 {
+                    m + frac
+                } else {
+                    m
+                }
+            })
         }
         _ => None,
     }

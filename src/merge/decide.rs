@@ -87,7 +87,9 @@ pub enum DeletePolicy {
 pub enum DeleteDecision {
     Delete,
     /// Kept; `listed` rows are reported one by one.
-    Keep { listed: bool },
+    Keep {
+        listed: bool,
+    },
 }
 
 /// Decides one SQLite-only row. Deletes carry no timestamp, so the SQLite cursor
@@ -131,7 +133,10 @@ mod tests {
             decide_row(Some(2_000), old(Some(3_000), true), SINCE),
             RowDecision::Unchanged
         );
-        assert_eq!(decide_row(None, old(None, true), SINCE), RowDecision::Unchanged);
+        assert_eq!(
+            decide_row(None, old(None, true), SINCE),
+            RowDecision::Unchanged
+        );
     }
 
     #[test]
@@ -179,7 +184,10 @@ mod tests {
             RowDecision::Update
         );
         // A table merged in full (no cursor column): content decides alone.
-        assert_eq!(decide_row(None, old(None, false), None), RowDecision::Update);
+        assert_eq!(
+            decide_row(None, old(None, false), None),
+            RowDecision::Update
+        );
     }
 
     #[test]

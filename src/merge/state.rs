@@ -88,7 +88,9 @@ impl MergeCounts {
 
     /// Rows the merge changed in SQLite.
     pub fn changed(&self) -> u64 {
-        self.inserted + self.updated + self.deleted
+        self.inserted
+            + self.updated
+            + self.deleted
             + (self.conflicts - self.kept_sqlite.min(self.conflicts))
     }
 }

@@ -273,9 +273,7 @@ fn key_json(t: &MergeTable, cols: &[Col<'_>], row: usize) -> String {
             ValueRef::Null => serde_json::Value::Null,
             ValueRef::Integer(i) => i.into(),
             ValueRef::Real(f) => f.into(),
-            ValueRef::Text(b) | ValueRef::Blob(b) => {
-                String::from_utf8_lossy(b).into_owned().into()
-            }
+            ValueRef::Text(b) | ValueRef::Blob(b) => String::from_utf8_lossy(b).into_owned().into(),
         };
         map.insert(t.plan.sink.columns[k].name.clone(), v);
     }

@@ -49,8 +49,9 @@ pub fn check_target(target: &Path, existing: ExistingTarget) -> Result<()> {
             match existing {
                 ExistingTarget::Replace => settle_sidecars(target),
                 ExistingTarget::Refuse => Err(fail(
-                    "already exists; pass --full to replace it with a fresh copy \
-                     (the old file is only replaced once the new one is complete)"
+                    "already exists; pass --since TIME to merge the rows changed since \
+                     then into it, or --full to replace it with a fresh copy (the old file is \
+                     only replaced once the new one is complete)"
                         .into(),
                 )),
             }

@@ -84,3 +84,49 @@ pub async fn join(client: &Client, snapshot: &SharedSnapshot) -> Result<()> {
     }
     Ok(())
 }
+
+/// When a snapshot about to be taken starts, as a delta's next watermark must
+/// see it: microseconds since 1970-01-01 UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotTimes {
+    /// The server's clock just before the snapshot.
+    pub now: i64,
+    /// The earliest moment a row this snapshot cannot see may carry as its
+    /// cursor: the start of the oldest transaction still open (its `now()` is
+    /// what it writes to `updated_at`), or `now` when none is. A transaction that
+    /// commits after the snapshot is read by the next delta.
+    pub watermark: i64,
+}
+
+/// Reads [`SnapshotTimes`]; call it on a connection outside a transaction, just
+/// before [`export`], so that every transaction the snapshot will not see either
+/// is open now or starts later.
+pub async fn times(client: &Client) -> Result<SnapshotTimes> {
+    // Other roles' transactions are visible only to superusers and members of
+    // pg_read_all_stats; for the rest, the lag window is the guard.
+    let row = client
+        .query_one(
+            "SELECT (extract(epoch FROM t.now) * 1000000)::int8,
+                    (extract(epoch FROM least(t.now, t.oldest)) * 1000000)::int8
+               FROM (SELECT clock_timestamp() AS now,
+                            (SELECT min(xact_start) FROM pg_stat_activity
+                              WHERE pid <> pg_backend_pid() AND xact_start IS NOT NULL
+                                AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)
+                            ) AS oldest) t",
+            &[],
+        )
+        .await
+        .map_err(Error::pg("reading the server's clock"))?;
+    let now: i64 = row
+        .try_get(0)
+        .map_err(Error::pg("reading the server's clock"))?;
+    let oldest: i64 = row
+        .try_get(1)
+        .map_err(Error::pg("reading the server's clock"))?;
+    // A row written by the oldest open transaction carries exactly its start
+    // time, and deltas read cursors strictly later than the watermark.
+    Ok(SnapshotTimes {
+        now,
+        watermark: oldest - 1,
+    })
+}

@@ -94,7 +94,12 @@ pub async fn key_difference(
     }
 
     let wanted: HashSet<u16> = differing.into_iter().collect();
-    let cols: Vec<String> = keys_plan.sink.columns.iter().map(|c| quote(&c.name)).collect();
+    let cols: Vec<String> = keys_plan
+        .sink
+        .columns
+        .iter()
+        .map(|c| quote(&c.name))
+        .collect();
     let sql = format!(
         "SELECT {}, rowid FROM {}",
         cols.join(", "),
@@ -102,25 +107,26 @@ pub async fn key_difference(
     );
     let mut lite_keys: HashSet<String> = HashSet::new();
     let mut diff = KeyDifference::default();
-    let read = |diff: &mut KeyDifference, lite_keys: &mut HashSet<String>| -> rusqlite::Result<()> {
-        let mut stmt = conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let values = sqlite_row(&check, row)?;
-            let key = check.texts(&values).0;
-            if !wanted.contains(&bucket(&md5(&key))) {
-                continue;
+    let read =
+        |diff: &mut KeyDifference, lite_keys: &mut HashSet<String>| -> rusqlite::Result<()> {
+            let mut stmt = conn.prepare(&sql)?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let values = sqlite_row(&check, row)?;
+                let key = check.texts(&values).0;
+                if !wanted.contains(&bucket(&md5(&key))) {
+                    continue;
+                }
+                if !pg_keys.contains_key(&key) {
+                    diff.sqlite_only.push(SqliteOnly {
+                        rowid: row.get(n)?,
+                        key: check.key_display(&values),
+                    });
+                }
+                lite_keys.insert(key);
             }
-            if !pg_keys.contains_key(&key) {
-                diff.sqlite_only.push(SqliteOnly {
-                    rowid: row.get(n)?,
-                    key: check.key_display(&values),
-                });
-            }
-            lite_keys.insert(key);
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     read(&mut diff, &mut lite_keys).map_err(Error::sqlite(doing(), path))?;
     diff.postgres_only = pg_keys
         .into_iter()

@@ -74,7 +74,10 @@ impl<'a> TableCheck<'a> {
         value: impl Fn(usize) -> rusqlite::Result<rusqlite::types::ValueRef<'v>>,
         buffers: &mut RecordBuffers,
     ) -> rusqlite::Result<u64> {
-        let RecordBuffers { record, value: text } = buffers;
+        let RecordBuffers {
+            record,
+            value: text,
+        } = buffers;
         record.clear();
         record.push('(');
         for i in 0..self.plan.sink.columns.len() {
@@ -455,6 +458,20 @@ where
 
 /// Counts and hash sums per part, as PostgreSQL computes them on the server.
 pub struct PgTotals(Vec<(u64, u64)>);
+
+impl PgTotals {
+    /// (count, hash sum) of each part, in the order of the parts.
+    pub fn per_part(&self) -> &[(u64, u64)] {
+        &self.0
+    }
+}
+
+impl Part {
+    /// The plan's index of the part's table.
+    pub fn table(&self) -> usize {
+        self.table
+    }
+}
 
 /// Counts and hash sums per part, read back from the SQLite file (`None` for a
 /// part whose table is missing).

@@ -1,0 +1,660 @@
+//! A delta sync: merge the PostgreSQL rows changed since a time into an existing
+//! SQLite file, last write wins.
+//!
+//! 1. Before the snapshot, read the watermark the next run will continue from
+//!    (see [`snapshot::times`]); then export one snapshot for every reader.
+//! 2. Plan: per table the merged columns (those both sides have), the key, the
+//!    cursor column and the since-time (`--since`, else the stored watermark
+//!    minus `--lag`).
+//! 3. Back the target up (online backup API), then open one transaction.
+//! 4. Read `cursor > since OR cursor IS NULL` (tables without a cursor: every
+//!    row) through the same readers and converters as a full sync; the merge
+//!    writer decides row by row. Meanwhile PostgreSQL checksums the same delta.
+//! 5. Compare the key sets by buckets to find deleted rows; apply `--deletes`.
+//! 6. Verify (the merged rows' checksums equal PostgreSQL's), record the state,
+//!    commit — or roll back for `--dry-run`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use crate::error::{Error, Result};
+use crate::mapping::time::{clock_now, parse_timestamp, unix_micros_text};
+use crate::merge::cursor::{self, NoCursor};
+use crate::merge::decide::{decide_delete, Cursor, DeleteDecision, DeletePolicy, Winner};
+use crate::merge::state::{
+    self, record_conflict, ConflictKind, ConflictRecord, MergeCounts, SyncMode, TableRun,
+};
+use crate::merge::writer::{self as merge_writer, MergeTable};
+use crate::pipeline::{
+    plan_from_catalog, read_into, runtime, shutdown_signal, snapshot_clients, table_chunks, Chunk,
+};
+use crate::plan::{SyncPlan, TablePlan, TableSelection};
+use crate::progress::{Progress, ProgressMode};
+use crate::sink::backup;
+use crate::sink::ddl::quote;
+use crate::source::catalog::quote_ident;
+use crate::source::chunk::ChunkRange;
+use crate::source::connect::SourceConfig;
+use crate::source::snapshot::{self, Consistency};
+use crate::summary::{DeltaSummary, DeltaTableSummary};
+use crate::verify::keys::key_difference;
+
+/// Rows listed by name per kind in the summary.
+const LISTED: usize = 10;
+
+/// Whether a backup is taken before merging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupPolicy {
+    Take,
+    /// `--no-backup`.
+    Skip,
+}
+
+/// Whether the merge is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Apply {
+    Commit,
+    /// `--dry-run`: computed in full, then rolled back.
+    DryRun,
+}
+
+/// Where the rows of a delta start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// `--since`: exactly this time (µs since 1970 UTC).
+    Given(i64),
+    /// The watermark each table's last sync stored, minus this lag (µs).
+    Stored { lag: i64 },
+}
+
+/// Options of a delta sync, validated by the CLI layer.
+#[derive(Debug, Clone)]
+pub struct DeltaOptions {
+    pub source: SourceConfig,
+    pub target: PathBuf,
+    pub schemas: Vec<String>,
+    pub selection: TableSelection,
+    pub jobs: usize,
+    pub consistency: Consistency,
+    pub progress: ProgressMode,
+    pub since: Since,
+    pub deletes: DeletePolicy,
+    pub apply: Apply,
+    pub backup: BackupPolicy,
+}
+
+/// Parses an RFC 3339 time given on the command line.
+pub fn parse_since(flag: &str, text: &str) -> Result<i64> {
+    let b = text.as_bytes();
+    // RFC 3339 wants a date, a time and a zone; a bare date or a local time would
+    // silently mean UTC here.
+    let has_zone = text.ends_with(['Z', 'z'])
+        || (b.len() > 6 && matches!(b[b.len() - 6], b'+' | b'-') && b[b.len() - 3] == b':');
+    match parse_timestamp(text) {
+        Some(t) if text.len() >= 20 && has_zone => Ok(t),
+        _ => Err(Error::Usage(format!(
+            "{flag} {text:?} is not an RFC 3339 time; write e.g. 2025-11-13T00:00:00Z or \
+             2025-11-13T02:00:00+02:00"
+        ))),
+    }
+}
+
+/// Parses `--lag`: `300`, `90s`, `5m`, `1h`.
+pub fn parse_lag(text: &str) -> Result<i64> {
+    let t = text.trim();
+    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let seconds_per_unit = match unit {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        _ => 0,
+    };
+    match digits.parse::<i64>() {
+        Ok(n) if seconds_per_unit > 0 && !digits.is_empty() => n
+            .checked_mul(seconds_per_unit * 1_000_000)
+            .ok_or_else(|| Error::Usage(format!("--lag {text:?} is too large"))),
+        _ => Err(Error::Usage(format!(
+            "--lag {text:?} is not a duration; write e.g. 300s, 5m or 1h"
+        ))),
+    }
+}
+
+/// Whether the target has sync state from an earlier run (so that a sync without
+/// `--since` continues as a delta).
+pub fn has_sync_state(target: &Path) -> bool {
+    let Ok(conn) = Connection::open_with_flags(target, OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+        return false;
+    };
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [state::SYNC_TABLE],
+        |r| r.get::<_, i64>(0),
+    )
+    .is_ok_and(|n| n > 0)
+}
+
+/// Runs a delta merge into the existing target.
+pub fn delta_sync(opts: &DeltaOptions) -> Result<DeltaSummary> {
+    crate::verify::open_sqlite(&opts.target)?;
+    let runtime = runtime(opts.jobs)?;
+    runtime.block_on(async {
+        tokio::select! {
+            r = delta_async(opts) => r,
+            // The open transaction dies with the connection: SQLite rolls it back.
+            s = shutdown_signal() => Err(Error::Aborted(format!(
+                "{s}; the merge was rolled back, the target is unchanged"
+            ))),
+        }
+    })
+}
+
+/// A table of the plan, prepared for merging.
+struct Prepared {
+    merge: MergeTable,
+    mode: SyncMode,
+    cursor_name: Option<String>,
+    since_text: Option<String>,
+    create: bool,
+}
+
+fn open_target(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(Error::sqlite("opening the target", path))?;
+    // Foreign keys stay off during the merge: parents and children arrive in any
+    // order. An app reading the file meanwhile makes us wait, not fail.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536;",
+    )
+    .map_err(Error::sqlite("opening the target", path))?;
+    Ok(conn)
+}
+
+/// The columns of every table of the SQLite file, lower-cased names.
+fn sqlite_columns(conn: &Connection, path: &Path) -> Result<HashMap<String, Vec<String>>> {
+    let doing = || Error::sqlite("reading the target's schema", path);
+    let mut out = HashMap::new();
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(doing())?;
+    for name in names {
+        let cols: Vec<String> = conn
+            .prepare(&format!("PRAGMA table_info({})", quote(&name)))
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get::<_, String>(1))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(doing())?;
+        out.insert(
+            name.to_lowercase(),
+            cols.into_iter().map(|c| c.to_lowercase()).collect(),
+        );
+    }
+    Ok(out)
+}
+
+async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
+    let started = Instant::now();
+    let run_at = unix_micros_text(clock_now());
+    let path = opts.target.as_path();
+    let coordinator = opts.source.connect().await?;
+    let times = snapshot::times(&coordinator).await?;
+    let snap = snapshot::export(&coordinator, opts.consistency).await?;
+    let full_plan = plan_from_catalog(&coordinator, &opts.schemas, &opts.selection).await?;
+
+    let conn = open_target(path)?;
+    let lite_columns = sqlite_columns(&conn, path)?;
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+    let mut no_state = Vec::new();
+    let mut prepared: Vec<Prepared> = Vec::new();
+    for t in &full_plan.tables {
+        match prepare(t, &lite_columns, &conn, opts, &mut notes) {
+            Ok(Some(p)) => prepared.push(p),
+            Ok(None) => no_state.push(t.sink.name.clone()),
+            Err(p) => problems.push(p),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Plan(problems));
+    }
+    if !no_state.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} holds no sync state for {}: a first delta merge needs --since TIME (the \
+             cutover, RFC 3339), or use --full to replace the file with a fresh copy",
+            path.display(),
+            no_state.join(", ")
+        )));
+    }
+
+    // Chunks: the delta of each table, or every row of a table without cursor.
+    let plan = SyncPlan {
+        tables: prepared.iter().map(|p| p.merge.plan.clone()).collect(),
+        not_expressed: Vec::new(),
+    };
+    let mut chunks = Vec::new();
+    for (i, p) in prepared.iter().enumerate() {
+        match (&p.cursor_name, &p.since_text) {
+            (Some(c), Some(s)) if !p.create => chunks.push(Chunk {
+                table: i,
+                range: ChunkRange::Changed {
+                    cursor: c.clone(),
+                    since: s.clone(),
+                },
+            }),
+            _ => chunks.extend(
+                table_chunks(&coordinator, &plan.tables[i])
+                    .await?
+                    .into_iter()
+                    .map(|range| Chunk { table: i, range }),
+            ),
+        }
+    }
+    for p in &prepared {
+        if let Some(c) = &p.cursor_name {
+            if !p.create && !cursor_indexed(&coordinator, &p.merge.plan, c).await? {
+                notes.push(format!(
+                    "{}: no index on {c}, so reading the delta scans the whole table; \
+                     CREATE INDEX ON {} ({}) makes it proportional to the change",
+                    p.merge.plan.source_name,
+                    p.merge.plan.copy.relation,
+                    quote_ident(c)
+                ));
+            }
+        }
+    }
+
+    let progress = Arc::new(Progress::new(opts.progress, vec![0; prepared.len()]));
+    for n in &notes {
+        progress.note(n);
+    }
+    let backup_path = match (opts.apply, opts.backup) {
+        (Apply::Commit, BackupPolicy::Take) => {
+            let stamp: String = run_at
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect();
+            let to = backup::backup_path(path, &stamp);
+            progress.phase(&format!("backing up to {}", to.display()));
+            backup::take(&conn, &to)?;
+            progress.note(&format!("backup of the target: {}", to.display()));
+            Some(to)
+        }
+        _ => None,
+    };
+
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(Error::sqlite("starting the merge transaction", path))?;
+    state::create_tables(&conn).map_err(Error::sqlite("creating the sync state tables", path))?;
+    for p in prepared.iter().filter(|p| p.create) {
+        conn.execute_batch(&p.merge.plan.sink.create_table_sql())
+            .map_err(Error::sqlite(
+                format!("creating table {}", p.merge.plan.sink.name),
+                path,
+            ))?;
+        for sql in p.merge.plan.sink.create_index_sqls() {
+            conn.execute_batch(&sql).map_err(Error::sqlite(
+                format!("creating an index on {}", p.merge.plan.sink.name),
+                path,
+            ))?;
+        }
+    }
+
+    // PostgreSQL checksums the delta while it is merged.
+    let parts = crate::verify::plan_parts(&plan, &chunks);
+    let clients = snapshot_clients(&opts.source, &snap, opts.jobs.clamp(1, 2)).await?;
+    let pg_side = crate::verify::pg_totals(&clients, &plan, &parts);
+    let tables: Vec<MergeTable> = prepared.iter().map(|p| p.merge.clone()).collect();
+    let writer_progress = progress.clone();
+    let target = path.to_path_buf();
+    let writer_run_at = run_at.clone();
+    let merge = read_into(
+        &opts.source,
+        opts.jobs,
+        &plan,
+        chunks.clone(),
+        &snap,
+        move |rx| merge_writer::run(conn, &target, &tables, rx, &writer_progress, &writer_run_at),
+    );
+    let (outcome, pg_totals) = tokio::try_join!(merge, pg_side)?;
+    let conn = outcome.conn;
+    let mut results = outcome.tables;
+
+    progress.phase("verifying the merged rows");
+    let mut pg_by_table = vec![(0u64, 0u64); prepared.len()];
+    for (part, totals) in parts.iter().zip(pg_totals.per_part()) {
+        let t = &mut pg_by_table[part.table()];
+        t.0 += totals.0;
+        t.1 = t.1.wrapping_add(totals.1);
+    }
+    let differing: Vec<String> = prepared
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| pg_by_table[*i] != results[*i].totals)
+        .map(|(i, p)| {
+            format!(
+                "{}: {} rows of the delta in PostgreSQL, {} merged, checksums {}",
+                p.merge.plan.sink.name,
+                pg_by_table[i].0,
+                results[i].totals.0,
+                if pg_by_table[i].1 == results[i].totals.1 {
+                    "equal"
+                } else {
+                    "differ"
+                }
+            )
+        })
+        .collect();
+    if !differing.is_empty() {
+        return Err(Error::VerificationFailed(format!(
+            "the merged rows do not read back as PostgreSQL has them; the merge was rolled \
+             back:\n  {}",
+            differing.join("\n  ")
+        )));
+    }
+
+    progress.phase("comparing keys");
+    let mut summaries = Vec::with_capacity(prepared.len());
+    for (i, p) in prepared.iter().enumerate() {
+        let diff = key_difference(&clients[0], &p.merge.plan, &conn, path).await?;
+        let r = &mut results[i];
+        let mut kept_listed = Vec::new();
+        for row in &diff.sqlite_only {
+            let cursor_value: Option<(Cursor, Option<String>)> = match p.merge.cursor {
+                Some(c) => conn
+                    .query_row(
+                        &format!(
+                            "SELECT {} FROM {} WHERE rowid = ?1",
+                            quote(&p.merge.plan.sink.columns[c].name),
+                            quote(&p.merge.plan.sink.name)
+                        ),
+                        [row.rowid],
+                        |r| {
+                            let v = r.get_ref(0)?;
+                            Ok((cursor::read(v), cursor::display(v)))
+                        },
+                    )
+                    .optional()
+                    .map_err(Error::sqlite("reading a deleted row's cursor", path))?,
+                None => None,
+            };
+            let (sqlite_cursor, shown) = cursor_value.unwrap_or((None, None));
+            match decide_delete(sqlite_cursor, p.merge.since, opts.deletes) {
+                DeleteDecision::Delete => {
+                    conn.execute(
+                        &format!(
+                            "DELETE FROM {} WHERE rowid = ?1",
+                            quote(&p.merge.plan.sink.name)
+                        ),
+                        [row.rowid],
+                    )
+                    .map_err(Error::sqlite("deleting a row PostgreSQL deleted", path))?;
+                    r.counts.deleted += 1;
+                }
+                DeleteDecision::Keep { listed } => {
+                    r.counts.kept_deletes += 1;
+                    if listed {
+                        record_conflict(
+                            &conn,
+                            &run_at,
+                            &ConflictRecord {
+                                table: p.merge.plan.sink.name.clone(),
+                                key: row.key.clone(),
+                                kind: ConflictKind::KeptDelete,
+                                postgres_cursor: None,
+                                sqlite_cursor: shown,
+                                winner: Winner::Sqlite,
+                            },
+                        )
+                        .map_err(Error::sqlite("recording a kept row", path))?;
+                        if kept_listed.len() < LISTED {
+                            kept_listed.push(row.key.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let run = TableRun {
+            table: &p.merge.plan.sink.name,
+            source_table: &p.merge.plan.source_name,
+            mode: p.mode,
+            cursor_column: p.cursor_name.as_deref(),
+            since: p.since_text.as_deref(),
+            watermark: &unix_micros_text(times.watermark),
+            snapshot_time: &unix_micros_text(times.now),
+            counts: r.counts,
+            run_at: &run_at,
+            seconds: r.seconds,
+        };
+        state::record_run(&conn, &run).map_err(Error::sqlite("recording the sync state", path))?;
+        summaries.push(DeltaTableSummary {
+            name: p.merge.plan.sink.name.clone(),
+            source: p.merge.plan.source_name.clone(),
+            mode: p.mode,
+            cursor: p.cursor_name.clone(),
+            since: p.since_text.clone(),
+            counts: r.counts,
+            conflicts: std::mem::take(&mut r.conflicts),
+            kept_deletes: kept_listed,
+            missing_older_count: u64::try_from(diff.postgres_only.len()).unwrap_or(u64::MAX),
+            missing_older: diff.postgres_only.into_iter().take(LISTED).collect(),
+            seconds: r.seconds,
+        });
+    }
+    for c in &clients {
+        let _ = c.batch_execute("COMMIT").await;
+    }
+    let _ = coordinator.batch_execute("COMMIT").await;
+
+    match opts.apply {
+        Apply::Commit => {
+            progress.phase("committing");
+            conn.execute_batch("COMMIT")
+                .map_err(Error::sqlite("committing the merge", path))?;
+        }
+        Apply::DryRun => {
+            conn.execute_batch("ROLLBACK")
+                .map_err(Error::sqlite("rolling back the dry run", path))?;
+        }
+    }
+    conn.close()
+        .map_err(|(_, e)| Error::sqlite("closing the target", path)(e))?;
+    progress.finish();
+
+    let mut totals = MergeCounts::default();
+    for s in &summaries {
+        totals.add(&s.counts);
+    }
+    Ok(DeltaSummary {
+        source: opts.source.display().to_owned(),
+        target: opts.target.clone(),
+        dry_run: opts.apply == Apply::DryRun,
+        backup: backup_path,
+        watermark: unix_micros_text(times.watermark),
+        tables: summaries,
+        totals,
+        seconds: started.elapsed().as_secs_f64(),
+        loss: outcome.ledger.entries(),
+        notes,
+    })
+}
+
+/// Prepares one table, or says why it cannot be merged. `Ok(None)`: the table
+/// needs a since-time and has none.
+fn prepare(
+    t: &TablePlan,
+    lite_columns: &HashMap<String, Vec<String>>,
+    conn: &Connection,
+    opts: &DeltaOptions,
+    notes: &mut Vec<String>,
+) -> std::result::Result<Option<Prepared>, String> {
+    let Some(pk) = &t.sink.primary_key else {
+        return Err(format!(
+            "table {}: no primary key; a delta merge matches rows by key (add a primary key \
+             in PostgreSQL, or leave the table out with --exclude {})",
+            t.source_name, t.sink.name
+        ));
+    };
+    let Some(existing) = lite_columns.get(&t.sink.name.to_lowercase()) else {
+        notes.push(format!(
+            "{}: new in PostgreSQL, created in SQLite with all its rows",
+            t.sink.name
+        ));
+        let key = pk
+            .iter()
+            .filter_map(|k| t.sink.columns.iter().position(|c| &c.name == k))
+            .collect();
+        return Ok(Some(Prepared {
+            merge: MergeTable {
+                plan: t.clone(),
+                key,
+                cursor: None,
+                since: None,
+            },
+            mode: SyncMode::Full,
+            cursor_name: cursor::find(t, None).ok().map(|c| c.name),
+            since_text: None,
+            create: true,
+        }));
+    };
+    let keep: Vec<usize> = (0..t.sink.columns.len())
+        .filter(|&i| existing.contains(&t.sink.columns[i].name.to_lowercase()))
+        .collect();
+    let only_pg: Vec<&str> = t
+        .sink
+        .columns
+        .iter()
+        .filter(|c| !existing.contains(&c.name.to_lowercase()))
+        .map(|c| c.name.as_str())
+        .collect();
+    if let Some(k) = pk.iter().find(|k| !existing.contains(&k.to_lowercase())) {
+        return Err(format!(
+            "table {}: key column {k} does not exist in SQLite table {}; rows cannot be matched",
+            t.source_name, t.sink.name
+        ));
+    }
+    if !only_pg.is_empty() {
+        notes.push(format!(
+            "{}: column(s) {} exist only in PostgreSQL and are not merged (their values are \
+             not in SQLite)",
+            t.sink.name,
+            only_pg.join(", ")
+        ));
+    }
+    let plan = t.with_columns(&keep);
+    let key: Vec<usize> = pk
+        .iter()
+        .filter_map(|k| plan.sink.columns.iter().position(|c| &c.name == k))
+        .collect();
+    let (cursor_index, cursor_name) = match cursor::find(&plan, None) {
+        Ok(c) => (Some(c.index), Some(c.name)),
+        Err(NoCursor::Absent) => {
+            notes.push(format!(
+                "{}: no updated_at or created_at column, so every row is compared (upsert by \
+                 key); deletes are inferred from the keys alone",
+                t.sink.name
+            ));
+            (None, None)
+        }
+        Err(NoCursor::WrongType { column, pg_type }) => {
+            notes.push(format!(
+                "{}: column {column} is {pg_type}, not a date or timestamp, so it cannot be a \
+                 cursor; every row is compared (upsert by key)",
+                t.sink.name
+            ));
+            (None, None)
+        }
+    };
+    let since = match (cursor_index, opts.since) {
+        (None, _) => None,
+        (Some(_), Since::Given(s)) => Some(s),
+        (Some(_), Since::Stored { lag }) => {
+            let stored = state::watermark(conn, &t.sink.name)
+                .map_err(|e| format!("reading the sync state of {}: {e}", t.sink.name))?;
+            match stored.as_deref().and_then(parse_timestamp) {
+                Some(w) => Some(w.saturating_sub(lag)),
+                None => return Ok(None),
+            }
+        }
+    };
+    Ok(Some(Prepared {
+        merge: MergeTable {
+            plan,
+            key,
+            cursor: cursor_index,
+            since,
+        },
+        mode: if cursor_index.is_some() {
+            SyncMode::Delta
+        } else {
+            SyncMode::Upsert
+        },
+        cursor_name,
+        since_text: since.map(unix_micros_text),
+        create: false,
+    }))
+}
+
+/// Whether an index of the table starts with the cursor column.
+async fn cursor_indexed(
+    client: &tokio_postgres::Client,
+    plan: &TablePlan,
+    column: &str,
+) -> Result<bool> {
+    let row = client
+        .query_one(
+            "SELECT EXISTS (
+                SELECT 1 FROM pg_index i
+                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                 WHERE i.indrelid = $1::text::regclass AND a.attname = $2)",
+            &[&plan.copy.relation, &column],
+        )
+        .await
+        .map_err(Error::pg(format!("looking for an index on {column}")))?;
+    row.try_get(0)
+        .map_err(Error::pg(format!("looking for an index on {column}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_must_be_rfc3339_with_a_zone() {
+        assert_eq!(
+            parse_since("--since", "2025-11-13T00:00:00Z").ok(),
+            Some(1_762_992_000_000_000)
+        );
+        assert_eq!(
+            parse_since("--since", "2025-11-13T02:00:00+02:00").ok(),
+            Some(1_762_992_000_000_000)
+        );
+        for bad in ["2025-11-13", "2025-11-13T00:00:00", "yesterday", ""] {
+            assert!(parse_since("--since", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lag_units() {
+        assert_eq!(parse_lag("300").ok(), Some(300_000_000));
+        assert_eq!(parse_lag("5m").ok(), Some(300_000_000));
+        assert_eq!(parse_lag("0").ok(), Some(0));
+        assert_eq!(parse_lag("1h").ok(), Some(3_600_000_000));
+        assert!(parse_lag("5 minutes").is_err());
+        assert!(parse_lag("-1s").is_err());
+        assert!(parse_lag("m").is_err());
+    }
+}
