@@ -19,14 +19,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
 use crate::mapping::time::{clock_now, parse_timestamp, unix_micros_text};
 use crate::merge::cursor::{self, NoCursor};
-use crate::merge::decide::{decide_delete, Cursor, DeleteDecision, DeletePolicy, Winner};
+use crate::merge::decide::{decide_delete, DeleteDecision, DeletePolicy, Winner};
 use crate::merge::state::{
-    self, record_conflict, ConflictKind, ConflictRecord, MergeCounts, SyncMode, TableRun,
+    self, key_json, record_conflict, ConflictKind, ConflictRecord, MergeCounts, SyncMode, TableRun,
 };
 use crate::merge::writer::{self as merge_writer, MergeTable};
 use crate::pipeline::{
@@ -359,9 +359,8 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         })
         .collect();
     if !differing.is_empty() {
-        return Err(Error::VerificationFailed(format!(
-            "the merged rows do not read back as PostgreSQL has them; the merge was rolled \
-             back:\n  {}",
+        return Err(Error::MergeVerificationFailed(format!(
+            "  {}",
             differing.join("\n  ")
         )));
     }
@@ -372,26 +371,38 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         let diff = key_difference(&clients[0], &p.merge.plan, &conn, path).await?;
         let r = &mut results[i];
         let mut kept_listed = Vec::new();
+        let cols = &p.merge.plan.sink.columns;
+        let probe = format!(
+            "SELECT {}, {} FROM {} WHERE rowid = ?1",
+            p.merge
+                .cursor
+                .map_or_else(|| "NULL".to_owned(), |c| quote(&cols[c].name)),
+            p.merge
+                .key
+                .iter()
+                .map(|&k| quote(&cols[k].name))
+                .collect::<Vec<_>>()
+                .join(", "),
+            quote(&p.merge.plan.sink.name)
+        );
         for row in &diff.sqlite_only {
-            let cursor_value: Option<(Cursor, Option<String>)> = match p.merge.cursor {
-                Some(c) => conn
-                    .query_row(
-                        &format!(
-                            "SELECT {} FROM {} WHERE rowid = ?1",
-                            quote(&p.merge.plan.sink.columns[c].name),
-                            quote(&p.merge.plan.sink.name)
-                        ),
-                        [row.rowid],
-                        |r| {
-                            let v = r.get_ref(0)?;
-                            Ok((cursor::read(v), cursor::display(v)))
-                        },
-                    )
-                    .optional()
-                    .map_err(Error::sqlite("reading a deleted row's cursor", path))?,
-                None => None,
-            };
-            let (sqlite_cursor, shown) = cursor_value.unwrap_or((None, None));
+            let (sqlite_cursor, shown, key) = conn
+                .query_row(&probe, [row.rowid], |r| {
+                    let v = r.get_ref(0)?;
+                    let mut key_values = Vec::with_capacity(p.merge.key.len());
+                    for (i, &k) in p.merge.key.iter().enumerate() {
+                        key_values.push((cols[k].name.as_str(), r.get_ref(i + 1)?));
+                    }
+                    Ok((
+                        cursor::read(v),
+                        cursor::display(v),
+                        key_json(key_values.into_iter()),
+                    ))
+                })
+                .map_err(Error::sqlite(
+                    "reading a row PostgreSQL no longer has",
+                    path,
+                ))?;
             match decide_delete(sqlite_cursor, p.merge.since, opts.deletes) {
                 DeleteDecision::Delete => {
                     conn.execute(
@@ -412,7 +423,7 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
                             &run_at,
                             &ConflictRecord {
                                 table: p.merge.plan.sink.name.clone(),
-                                key: row.key.clone(),
+                                key: key.clone(),
                                 kind: ConflictKind::KeptDelete,
                                 postgres_cursor: None,
                                 sqlite_cursor: shown,
@@ -421,7 +432,7 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
                         )
                         .map_err(Error::sqlite("recording a kept row", path))?;
                         if kept_listed.len() < LISTED {
-                            kept_listed.push(row.key.clone());
+                            kept_listed.push(key);
                         }
                     }
                 }
@@ -447,8 +458,8 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
             cursor: p.cursor_name.clone(),
             since: p.since_text.clone(),
             counts: r.counts,
-            conflicts: std::mem::take(&mut r.conflicts),
-            kept_deletes: kept_listed,
+            conflicts_listed: std::mem::take(&mut r.conflicts),
+            kept_deletes_listed: kept_listed,
             missing_older_count: u64::try_from(diff.postgres_only.len()).unwrap_or(u64::MAX),
             missing_older: diff.postgres_only.into_iter().take(LISTED).collect(),
             seconds: r.seconds,

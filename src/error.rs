@@ -77,6 +77,9 @@ pub enum Error {
 
     #[error("the copy does not match PostgreSQL; the target was not replaced\n{0}")]
     VerificationFailed(String),
+
+    #[error("the merged rows do not read back as PostgreSQL has them; the merge was rolled back and the target is unchanged\n{0}")]
+    MergeVerificationFailed(String),
 }
 
 impl Error {
@@ -84,7 +87,9 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) | Error::Plan(_) | Error::Target { .. } => ExitCode::Usage,
-            Error::VerificationFailed(_) => ExitCode::Difference,
+            Error::VerificationFailed(_) | Error::MergeVerificationFailed(_) => {
+                ExitCode::Difference
+            }
             Error::Connect { .. }
             | Error::Postgres { .. }
             | Error::Snapshot(_)

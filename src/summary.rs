@@ -160,9 +160,9 @@ pub struct DeltaTableSummary {
     #[serde(flatten)]
     pub counts: MergeCounts,
     /// Conflicts (both sides changed after the cutover), the first few.
-    pub conflicts: Vec<ConflictRecord>,
+    pub conflicts_listed: Vec<ConflictRecord>,
     /// SQLite rows PostgreSQL no longer has that were kept, the first few.
-    pub kept_deletes: Vec<String>,
+    pub kept_deletes_listed: Vec<String>,
     /// PostgreSQL rows SQLite lacks whose cursor is not after the since-time,
     /// so the delta did not bring them (the first few, and how many).
     pub missing_older: Vec<String>,
@@ -246,7 +246,7 @@ impl DeltaSummary {
             );
         }
         for tb in &self.tables {
-            for c in &tb.conflicts {
+            for c in &tb.conflicts_listed {
                 let _ = writeln!(
                     out,
                     "conflict: {} {}: both sides changed it after the cutover; kept {}'s row \
@@ -261,7 +261,7 @@ impl DeltaSummary {
                     c.sqlite_cursor.as_deref().unwrap_or("no cursor")
                 );
             }
-            if tb.counts.conflicts > u64::try_from(tb.conflicts.len()).unwrap_or(0) {
+            if tb.counts.conflicts > u64::try_from(tb.conflicts_listed.len()).unwrap_or(0) {
                 let _ = writeln!(
                     out,
                     "  … {} conflicts in {} in all (table _pg2sqlite_conflicts lists every one)",
@@ -274,8 +274,8 @@ impl DeltaSummary {
                     "kept: {} row(s) of {} that PostgreSQL no longer has{}{}",
                     tb.counts.kept_deletes,
                     tb.name,
-                    if tb.kept_deletes.is_empty() { "" } else { ": " },
-                    tb.kept_deletes.join(", ")
+                    if tb.kept_deletes_listed.is_empty() { "" } else { ": " },
+                    tb.kept_deletes_listed.join(", ")
                 );
             }
             if tb.missing_older_count > 0 {

@@ -3,6 +3,7 @@
 //! last run) and `_pg2sqlite_conflicts` (every row both sides changed, and every
 //! deleted row that was kept).
 
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::decide::Winner;
@@ -62,6 +63,7 @@ impl SyncMode {
 pub struct MergeCounts {
     pub read: u64,
     pub inserted: u64,
+    /// Rows replaced by PostgreSQL's, conflicts PostgreSQL won included.
     pub updated: u64,
     pub unchanged: u64,
     pub deleted: u64,
@@ -161,7 +163,7 @@ pub fn record_run(conn: &Connection, run: &TableRun<'_>) -> rusqlite::Result<()>
             run.watermark,
             run.snapshot_time,
             n(c.inserted),
-            n(c.updated + c.conflicts - c.kept_sqlite.min(c.conflicts)),
+            n(c.updated),
             n(c.deleted),
             n(c.conflicts),
             n(c.kept_deletes),
@@ -212,6 +214,21 @@ pub fn watermark(conn: &Connection, table: &str) -> rusqlite::Result<Option<Stri
         |r| r.get(0),
     )
     .optional()
+}
+
+/// A row's key as a JSON object (`{"id":7}`), for the conflicts table.
+pub fn key_json<'a>(columns: impl Iterator<Item = (&'a str, ValueRef<'a>)>) -> String {
+    let mut map = serde_json::Map::new();
+    for (name, v) in columns {
+        let v = match v {
+            ValueRef::Null => serde_json::Value::Null,
+            ValueRef::Integer(i) => i.into(),
+            ValueRef::Real(f) => f.into(),
+            ValueRef::Text(b) | ValueRef::Blob(b) => String::from_utf8_lossy(b).into_owned().into(),
+        };
+        map.insert(name.to_owned(), v);
+    }
+    serde_json::Value::Object(map).to_string()
 }
 
 /// Whether `name` is one of the tables this module owns.

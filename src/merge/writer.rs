@@ -12,18 +12,17 @@ use std::path::Path;
 use std::time::Instant;
 
 use crossbeam_channel::Receiver;
-use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
 use super::cursor;
 use super::decide::{decide_row, Cursor, ExistingRow, RowDecision, Winner};
-use super::state::{record_conflict, ConflictKind, ConflictRecord, MergeCounts};
+use super::state::{key_json, record_conflict, ConflictKind, ConflictRecord, MergeCounts};
 use crate::error::{Error, Result};
 use crate::mapping::ledger::LossLedger;
 use crate::plan::TablePlan;
 use crate::progress::Progress;
 use crate::sink::ddl::quote;
-use crate::sink::writer::{bind_row, columns, Col, WriterMessage};
+use crate::sink::writer::{bind_row, columns, WriterMessage};
 use crate::verify::{RecordBuffers, TableCheck};
 
 /// Conflicts listed in the summary per table; `_pg2sqlite_conflicts` has all.
@@ -63,6 +62,10 @@ struct Statements {
     insert: String,
     update: Option<String>,
     read_back: String,
+    /// A scratch copy of the table (same column affinities) in which a row
+    /// SQLite kept is stored as PostgreSQL has it, to hash it as SQLite would
+    /// hold it.
+    scratch: [String; 4],
 }
 
 fn statements(t: &MergeTable) -> Statements {
@@ -110,6 +113,25 @@ fn statements(t: &MergeTable) -> Statements {
             )
         }),
         read_back: format!("SELECT {} FROM {name} WHERE rowid = ?1", names.join(", ")),
+        scratch: {
+            let scratch = format!(
+                "temp.{}",
+                quote(&format!("_pg2sqlite_kept_{}", t.plan.sink.name))
+            );
+            [
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {scratch} AS SELECT {} FROM {name} LIMIT 0",
+                    names.join(", ")
+                ),
+                format!(
+                    "INSERT INTO {scratch} ({}) VALUES ({})",
+                    names.join(", "),
+                    params.join(", ")
+                ),
+                format!("SELECT {} FROM {scratch}", names.join(", ")),
+                format!("DELETE FROM {scratch}"),
+            ]
+        },
     }
 }
 
@@ -223,9 +245,7 @@ fn merge_batch(
                     bind_row(&mut update, &cols, row, 1)?;
                     update.raw_execute()?;
                 }
-                if decision == RowDecision::Update {
-                    out.counts.updated += 1;
-                }
+                out.counts.updated += 1;
                 Some(e.0)
             }
             _ => None,
@@ -237,7 +257,11 @@ fn merge_batch(
             }
             let record = ConflictRecord {
                 table: t.plan.sink.name.clone(),
-                key: key_json(t, &cols, row),
+                key: key_json(
+                    t.key
+                        .iter()
+                        .map(|&k| (t.plan.sink.columns[k].name.as_str(), cols[k].value(row))),
+                ),
                 kind: ConflictKind::Update,
                 postgres_cursor: pg_cursor.and_then(cursor::display),
                 sqlite_cursor: existing.as_ref().and_then(|e| e.2.clone()),
@@ -256,26 +280,28 @@ fn merge_batch(
                     None => 0,
                 }
             }
-            // SQLite's row was kept: PostgreSQL's row is accounted for as read.
-            None => check.row_hash(|i| Ok(cols[i].value(row)), buffers)?,
+            // SQLite's row was kept: PostgreSQL's row is accounted for as SQLite
+            // would have stored it.
+            None => {
+                let [create, insert, select, clear] = &sql.scratch;
+                conn.execute_batch(create)?;
+                let mut insert = conn.prepare_cached(insert)?;
+                bind_row(&mut insert, &cols, row, 1)?;
+                insert.raw_execute()?;
+                let hash = {
+                    let mut select = conn.prepare_cached(select)?;
+                    let mut rows = select.query([])?;
+                    match rows.next()? {
+                        Some(r) => check.row_hash(|i| r.get_ref(i), buffers)?,
+                        None => 0,
+                    }
+                };
+                conn.execute_batch(clear)?;
+                hash
+            }
         };
         out.totals.0 += 1;
         out.totals.1 = out.totals.1.wrapping_add(hash);
     }
     Ok(u64::try_from(n).unwrap_or(u64::MAX))
-}
-
-/// The key of a batch row as a JSON object, for the conflicts table.
-fn key_json(t: &MergeTable, cols: &[Col<'_>], row: usize) -> String {
-    let mut map = serde_json::Map::new();
-    for &k in &t.key {
-        let v = match cols[k].value(row) {
-            ValueRef::Null => serde_json::Value::Null,
-            ValueRef::Integer(i) => i.into(),
-            ValueRef::Real(f) => f.into(),
-            ValueRef::Text(b) | ValueRef::Blob(b) => String::from_utf8_lossy(b).into_owned().into(),
-        };
-        map.insert(t.plan.sink.columns[k].name.clone(), v);
-    }
-    serde_json::Value::Object(map).to_string()
 }

@@ -487,10 +487,15 @@ pub fn sq_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-/// The user tables of a SQLite database.
+/// The data tables of a SQLite database: neither SQLite's own nor the sync
+/// state pg2sqlite keeps (`_pg2sqlite_sync`, `_pg2sqlite_conflicts`).
 pub fn sqlite_tables(conn: &rusqlite::Connection) -> BTreeSet<String> {
     let mut stmt = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table'
+               AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+               AND name NOT LIKE '\\_pg2sqlite\\_%' ESCAPE '\\'",
+        )
         .expect("listing SQLite tables");
     let names = stmt
         .query_map([], |r| r.get::<_, String>(0))

@@ -9,6 +9,7 @@
 mod common;
 
 mod connection;
+mod delta;
 mod failures;
 mod full_sync;
 mod interrupt;

@@ -1,0 +1,529 @@
+//! Delta sync: the last-write-wins merge of rows changed since a time into an
+//! existing SQLite file, checked row by row against what the rules must give.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::types::Value;
+
+use crate::common::*;
+
+const CUTOVER: &str = "2025-11-13T00:00:00Z";
+const BEFORE: &str = "2025-11-01T00:00:00Z";
+
+/// `users` with a cursor, `tags` without one, `notes` with NULL-able cursors.
+fn create_app(db: &TestDb) {
+    db.execute(&format!(
+        "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL, score numeric(10,2),
+                             updated_at timestamptz);
+         CREATE INDEX ON users (updated_at);
+         CREATE TABLE tags (id int PRIMARY KEY, label text);
+         CREATE TABLE notes (k text PRIMARY KEY, body text, updated_at timestamp);
+         CREATE INDEX ON notes (updated_at);
+         INSERT INTO users SELECT g, 'user ' || g, g / 4.0, '{BEFORE}' FROM generate_series(1, 100) g;
+         INSERT INTO tags SELECT g, 'tag ' || g FROM generate_series(1, 10) g;
+         INSERT INTO notes VALUES ('a', 'first', '2025-11-01 00:00:00'), ('b', 'second', NULL),
+                                  ('c', 'third', '2025-11-01 00:00:00');"
+    ));
+}
+
+fn sqlite_map(path: &Path, sql: &str) -> BTreeMap<String, Vec<Value>> {
+    let conn = open_sqlite(path);
+    sqlite_rows(&conn, sql)
+        .into_iter()
+        .map(|mut r| {
+            let k = match r.remove(0) {
+                Value::Integer(i) => i.to_string(),
+                Value::Text(t) => t,
+                other => panic!("unexpected key {other:?}"),
+            };
+            (k, r)
+        })
+        .collect()
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
+}
+
+fn table_counts(summary: &serde_json::Value, table: &str) -> serde_json::Value {
+    summary["tables"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["name"] == table))
+        .cloned()
+        .unwrap_or_else(|| panic!("no table {table} in {summary}"))
+}
+
+/// Every rule of product.md on one scenario, then a second run that must
+/// change nothing.
+#[test]
+fn last_write_wins_merge_follows_every_rule_and_is_idempotent() {
+    let db = TestDb::new();
+    create_app(&db);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+
+    // After the cutover, in PostgreSQL:
+    db.execute(
+        "UPDATE users SET name = 'pg newer', updated_at = '2025-11-14T00:00:00Z' WHERE id = 1;
+         UPDATE users SET name = 'pg older', updated_at = '2025-11-14T00:00:00Z' WHERE id = 2;
+         UPDATE users SET name = 'pg tie', updated_at = '2025-11-15T00:00:00Z' WHERE id = 3;
+         UPDATE users SET name = 'pg wins late', updated_at = '2025-11-16T00:00:00Z' WHERE id = 4;
+         INSERT INTO users VALUES (101, 'new in pg', 1.25, '2025-11-14T00:00:00Z');
+         DELETE FROM users WHERE id IN (5, 6);
+         UPDATE tags SET label = 'relabelled' WHERE id = 1;
+         DELETE FROM tags WHERE id = 2;
+         INSERT INTO tags VALUES (11, 'tag 11');
+         UPDATE notes SET body = 'no cursor now', updated_at = NULL WHERE k = 'a';
+         UPDATE notes SET body = 'second, edited' WHERE k = 'b';",
+    );
+    // ... and in SQLite, the app kept writing:
+    {
+        let conn = rusqlite::Connection::open(&target).expect("open");
+        conn.execute_batch(
+            "UPDATE users SET name = 'sqlite newer', updated_at = '2025-11-20T00:00:00Z' WHERE id = 2;
+             UPDATE users SET name = 'sqlite tie', updated_at = '2025-11-15T00:00:00Z' WHERE id = 3;
+             UPDATE users SET name = 'sqlite earlier', updated_at = '2025-11-15T00:00:00Z' WHERE id = 4;
+             UPDATE users SET name = 'sqlite edit of a row pg deleted', updated_at = '2025-11-20T00:00:00Z' WHERE id = 6;
+             INSERT INTO users VALUES (500, 'new in sqlite', NULL, '2025-11-21T00:00:00Z');",
+        )
+        .expect("app writes");
+    }
+
+    let run = sync(
+        &db.url(),
+        &target,
+        &["--since", CUTOVER, "--json", "--quiet"],
+    );
+    run.assert_success();
+    let summary = json(&run);
+
+    let users = sqlite_map(
+        &target,
+        "SELECT id, name, updated_at FROM users ORDER BY id",
+    );
+    let name = |id: &str| users.get(id).map(|r| r[0].clone());
+    assert_eq!(
+        name("1"),
+        Some(text("pg newer")),
+        "PostgreSQL newer: updated"
+    );
+    assert_eq!(name("2"), Some(text("sqlite newer")), "SQLite newer: kept");
+    assert_eq!(name("3"), Some(text("pg tie")), "a tie goes to PostgreSQL");
+    assert_eq!(
+        name("4"),
+        Some(text("pg wins late")),
+        "both changed, PostgreSQL later"
+    );
+    assert_eq!(name("101"), Some(text("new in pg")), "inserted");
+    assert_eq!(
+        name("5"),
+        None,
+        "deleted in PostgreSQL, untouched in SQLite: deleted"
+    );
+    assert_eq!(
+        name("6"),
+        Some(text("sqlite edit of a row pg deleted")),
+        "deleted in PostgreSQL but edited in SQLite after the cutover: kept"
+    );
+    assert_eq!(
+        name("500"),
+        Some(text("new in sqlite")),
+        "SQLite's own new row is kept"
+    );
+    assert_eq!(name("7"), Some(text("user 7")), "untouched rows stay");
+    assert_eq!(users.len(), 100 + 1 - 1 + 1);
+    assert_eq!(
+        users.get("101").map(|r| r[1].clone()),
+        Some(text("2025-11-14T00:00:00Z"))
+    );
+
+    let tags = sqlite_map(&target, "SELECT id, label FROM tags ORDER BY id");
+    assert_eq!(tags.get("1"), Some(&vec![text("relabelled")]));
+    assert_eq!(
+        tags.get("2"),
+        None,
+        "table without cursor: deletes follow the keys"
+    );
+    assert_eq!(tags.get("11"), Some(&vec![text("tag 11")]));
+    assert_eq!(tags.len(), 10);
+
+    let notes = sqlite_map(&target, "SELECT k, body, updated_at FROM notes ORDER BY k");
+    assert_eq!(
+        notes.get("a"),
+        Some(&vec![text("no cursor now"), Value::Null]),
+        "a NULL cursor counts as changed"
+    );
+    assert_eq!(
+        notes.get("b"),
+        Some(&vec![text("second, edited"), Value::Null]),
+        "a row whose cursor is NULL is read every time"
+    );
+
+    let u = table_counts(&summary, "users");
+    assert_eq!(u["mode"], "delta");
+    assert_eq!(u["inserted"], 1);
+    assert_eq!(
+        u["updated"], 3,
+        "row 1, and rows 3 and 4 that PostgreSQL won"
+    );
+    assert_eq!(u["deleted"], 1);
+    assert_eq!(
+        u["conflicts"], 3,
+        "rows 2, 3 and 4 were changed on both sides"
+    );
+    assert_eq!(u["kept_sqlite"], 1);
+    assert_eq!(
+        u["kept_deletes"], 2,
+        "rows 6 and 500, both written in SQLite after the cutover"
+    );
+    let t = table_counts(&summary, "tags");
+    assert_eq!(t["mode"], "upsert");
+    assert_eq!(
+        (
+            t["inserted"].as_u64(),
+            t["updated"].as_u64(),
+            t["deleted"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+
+    // The state the file keeps about itself.
+    let conn = open_sqlite(&target);
+    let conflicts = sqlite_rows(
+        &conn,
+        "SELECT key, kind, postgres_cursor, sqlite_cursor, winner FROM _pg2sqlite_conflicts
+          WHERE table_name = 'users' ORDER BY key, kind",
+    );
+    assert_eq!(
+        conflicts,
+        vec![
+            vec![
+                text(r#"{"id":2}"#),
+                text("update"),
+                text("2025-11-14T00:00:00Z"),
+                text("2025-11-20T00:00:00Z"),
+                text("sqlite")
+            ],
+            vec![
+                text(r#"{"id":3}"#),
+                text("update"),
+                text("2025-11-15T00:00:00Z"),
+                text("2025-11-15T00:00:00Z"),
+                text("postgres")
+            ],
+            vec![
+                text(r#"{"id":4}"#),
+                text("update"),
+                text("2025-11-16T00:00:00Z"),
+                text("2025-11-15T00:00:00Z"),
+                text("postgres")
+            ],
+            vec![
+                text(r#"{"id":500}"#),
+                text("kept_delete"),
+                Value::Null,
+                text("2025-11-21T00:00:00Z"),
+                text("sqlite")
+            ],
+            vec![
+                text(r#"{"id":6}"#),
+                text("kept_delete"),
+                Value::Null,
+                text("2025-11-20T00:00:00Z"),
+                text("sqlite")
+            ],
+        ]
+    );
+    let state = sqlite_rows(
+        &conn,
+        "SELECT mode, cursor_column, since, inserted, deleted, conflicts FROM _pg2sqlite_sync
+          WHERE table_name = 'users'",
+    );
+    assert_eq!(
+        state,
+        vec![vec![
+            text("delta"),
+            text("updated_at"),
+            text(CUTOVER),
+            Value::Integer(1),
+            Value::Integer(1),
+            Value::Integer(3)
+        ]]
+    );
+    assert_sqlite_healthy(&conn);
+    drop(conn);
+
+    // The backup is the file as it was before the merge.
+    let backup = summary["backup"].as_str().expect("a backup path");
+    let before = sqlite_map(Path::new(backup), "SELECT id, name FROM users ORDER BY id");
+    assert_eq!(before.get("5"), Some(&vec![text("user 5")]));
+    assert_eq!(before.get("101"), None);
+
+    // The same delta again changes nothing.
+    let dump = |p: &Path| {
+        let conn = open_sqlite(p);
+        ["users", "tags", "notes"]
+            .iter()
+            .map(|t| sqlite_rows(&conn, &format!("SELECT * FROM {t} ORDER BY 1")))
+            .collect::<Vec<_>>()
+    };
+    let after_first = dump(&target);
+    let again = sync(
+        &db.url(),
+        &target,
+        &["--since", CUTOVER, "--json", "--quiet"],
+    );
+    again.assert_success();
+    let s2 = json(&again);
+    for k in ["inserted", "updated", "deleted"] {
+        assert_eq!(s2["totals"][k], 0, "second run {k}: {s2}");
+    }
+    assert_eq!(dump(&target), after_first, "a repeated delta changed data");
+}
+
+/// A transaction that started before a sync and commits after it wrote a
+/// cursor older than that sync's start: the next sync must still pick it up.
+#[test]
+fn late_commit_is_picked_up_by_the_next_sync_from_the_stored_watermark() {
+    let db = TestDb::new();
+    create_app(&db);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+
+    let mut late = db.client();
+    late.batch_execute("BEGIN; UPDATE users SET name = 'late', updated_at = now() WHERE id = 9;")
+        .expect("open the late transaction");
+    std::thread::sleep(Duration::from_millis(1200));
+    db.execute("UPDATE users SET name = 'early', updated_at = now() WHERE id = 8");
+
+    // --lag 0: only the watermark protects the late row.
+    sync(
+        &db.url(),
+        &target,
+        &["--since", CUTOVER, "--lag", "0", "--quiet"],
+    )
+    .assert_success();
+    let users = sqlite_map(
+        &target,
+        "SELECT id, name FROM users WHERE id IN (8, 9) ORDER BY id",
+    );
+    assert_eq!(users.get("8"), Some(&vec![text("early")]));
+    assert_eq!(
+        users.get("9"),
+        Some(&vec![text("user 9")]),
+        "not committed yet"
+    );
+
+    late.batch_execute("COMMIT").expect("commit");
+    let run = sync(&db.url(), &target, &["--lag", "0", "--json", "--quiet"]);
+    run.assert_success();
+    let users = sqlite_map(
+        &target,
+        "SELECT id, name FROM users WHERE id IN (8, 9) ORDER BY id",
+    );
+    assert_eq!(
+        users.get("9"),
+        Some(&vec![text("late")]),
+        "the late commit was lost"
+    );
+    assert_eq!(table_counts(&json(&run), "users")["updated"], 1);
+}
+
+#[test]
+fn dry_run_reports_and_changes_nothing() {
+    let db = TestDb::new();
+    create_app(&db);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    db.execute(
+        "UPDATE users SET name = 'x', updated_at = '2025-11-14T00:00:00Z' WHERE id <= 3;
+         DELETE FROM users WHERE id = 50;",
+    );
+    let before = read_bytes(&target);
+    let entries = dir_entries(dir.path());
+    let run = sync(
+        &db.url(),
+        &target,
+        &["--since", CUTOVER, "--dry-run", "--json", "--quiet"],
+    );
+    run.assert_success();
+    let s = json(&run);
+    assert_eq!(s["dry_run"], true);
+    assert_eq!(s["totals"]["updated"], 3);
+    assert_eq!(s["totals"]["deleted"], 1);
+    assert_eq!(read_bytes(&target), before, "the target changed");
+    assert_eq!(
+        dir_entries(dir.path()),
+        entries,
+        "files appeared (a backup?)"
+    );
+
+    let text_run = sync(&db.url(), &target, &["--since", CUTOVER, "--dry-run"]);
+    text_run.assert_success();
+    assert!(
+        text_run.stdout.contains("dry run, nothing changed"),
+        "{}",
+        text_run.stdout
+    );
+}
+
+#[test]
+fn first_delta_needs_a_since_time_and_tables_need_a_key() {
+    let db = TestDb::new();
+    create_app(&db);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    // A SQLite file pg2sqlite did not write: no state, so no delta without --since.
+    {
+        let conn = rusqlite::Connection::open(&target).expect("open");
+        conn.execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+            .expect("create");
+    }
+    sync(&db.url(), &target, &[])
+        .assert_code(2)
+        .assert_stderr_has(&["--since", "--full"]);
+
+    db.execute("CREATE TABLE events (at timestamptz, what text)");
+    let before = read_bytes(&target);
+    sync(&db.url(), &target, &["--since", CUTOVER])
+        .assert_code(2)
+        .assert_stderr_has(&["public.events", "no primary key", "--exclude events"]);
+    sync(&db.url(), &target, &["--since", "yesterday"])
+        .assert_code(2)
+        .assert_stderr_has(&["RFC 3339"]);
+    assert_eq!(read_bytes(&target), before);
+}
+
+/// Columns only PostgreSQL has are reported, tables only PostgreSQL has are
+/// created, and `--deletes keep` keeps what PostgreSQL deleted.
+#[test]
+fn merge_into_an_older_schema_and_deletes_keep() {
+    let db = TestDb::new();
+    create_app(&db);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    {
+        let conn = rusqlite::Connection::open(&target).expect("open");
+        conn.execute_batch(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated_at TEXT,
+                                 nickname TEXT DEFAULT 'none');
+             INSERT INTO users (id, name, updated_at) VALUES (1, 'old one', '2025-11-01T00:00:00Z'),
+                                                            (999, 'gone in pg', '2025-11-01T00:00:00Z');",
+        )
+        .expect("old schema");
+    }
+    let run = sync(
+        &db.url(),
+        &target,
+        &[
+            "--since",
+            "2025-01-01T00:00:00Z",
+            "--deletes",
+            "keep",
+            "--no-backup",
+        ],
+    );
+    run.assert_success();
+    assert!(
+        run.stdout.contains("score"),
+        "the PostgreSQL-only column is reported:\n{}",
+        run.stdout
+    );
+    let conn = open_sqlite(&target);
+    assert_eq!(sqlite_i64(&conn, "SELECT count(*) FROM users"), 101);
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            "SELECT name, nickname FROM users WHERE id IN (1, 999) ORDER BY id"
+        ),
+        vec![
+            vec![text("user 1"), text("none")],
+            vec![text("gone in pg"), text("none")]
+        ]
+    );
+    assert_eq!(
+        sqlite_i64(&conn, "SELECT count(*) FROM tags"),
+        10,
+        "new table created"
+    );
+    assert_eq!(
+        dir_entries(dir.path()).len(),
+        1,
+        "--no-backup wrote a backup"
+    );
+}
+
+/// Killed in the middle of the merge, the target is the old file.
+#[test]
+fn killed_merge_leaves_the_previous_file() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE big (id bigint PRIMARY KEY, payload text, updated_at timestamptz);
+         INSERT INTO big SELECT g, md5(g::text), '2025-11-01T00:00:00Z' FROM generate_series(1, 300000) g;",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    db.execute("UPDATE big SET payload = 'changed', updated_at = '2025-11-14T00:00:00Z'");
+    // Opened read-write, as the app would: SQLite rolls a hot journal back.
+    let content = |p: &Path| {
+        let conn = rusqlite::Connection::open(p).expect("open");
+        sqlite_rows(
+            &conn,
+            "SELECT count(*), sum(length(payload)), max(updated_at) FROM big",
+        )
+    };
+    let before = content(&target);
+
+    let mut child = Spawned::sync(&db.url(), &target, &["--since", CUTOVER, "--no-backup"]);
+    let journal = dir.path().join("app.db-journal");
+    poll_until(
+        Duration::from_secs(120),
+        "the merge transaction's journal",
+        || {
+            if let Some(status) = child.try_wait() {
+                panic!("pg2sqlite ended ({status}) before it could be killed");
+            }
+            journal.exists().then_some(())
+        },
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill();
+    let _ = child.finish(Duration::from_secs(30));
+    assert!(
+        journal.exists(),
+        "killed outside the transaction: the test proves nothing"
+    );
+    assert_eq!(
+        content(&target),
+        before,
+        "a killed merge left a half-merged file"
+    );
+
+    // And a run to the end merges everything.
+    sync(
+        &db.url(),
+        &target,
+        &["--since", CUTOVER, "--quiet", "--no-backup"],
+    )
+    .assert_success();
+    let after = content(&target);
+    assert_eq!(
+        after,
+        vec![vec![
+            Value::Integer(300_000),
+            Value::Integer(300_000 * 7),
+            text("2025-11-14T00:00:00Z")
+        ]]
+    );
+}
