@@ -438,6 +438,21 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
                 }
             }
         }
+        if diff.unrecognized_count > 0 {
+            notes.push(format!(
+                "{}: {} row(s) hold a key not stored the way this sync writes keys ({}{}), so \
+                 they cannot be matched with PostgreSQL; they were kept as they are (a schema \
+                 map can name the representation)",
+                p.merge.plan.sink.name,
+                diff.unrecognized_count,
+                diff.unrecognized.join(", "),
+                if diff.unrecognized_count > u64::try_from(diff.unrecognized.len()).unwrap_or(0) {
+                    ", …"
+                } else {
+                    ""
+                }
+            ));
+        }
         let run = TableRun {
             table: &p.merge.plan.sink.name,
             source_table: &p.merge.plan.source_name,
@@ -460,7 +475,7 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
             counts: r.counts,
             conflicts_listed: std::mem::take(&mut r.conflicts),
             kept_deletes_listed: kept_listed,
-            missing_older_count: u64::try_from(diff.postgres_only.len()).unwrap_or(u64::MAX),
+            missing_older_count: diff.postgres_only_count,
             missing_older: diff.postgres_only.into_iter().take(LISTED).collect(),
             seconds: r.seconds,
         });

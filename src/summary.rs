@@ -274,7 +274,11 @@ impl DeltaSummary {
                     "kept: {} row(s) of {} that PostgreSQL no longer has{}{}",
                     tb.counts.kept_deletes,
                     tb.name,
-                    if tb.kept_deletes_listed.is_empty() { "" } else { ": " },
+                    if tb.kept_deletes_listed.is_empty() {
+                        ""
+                    } else {
+                        ": "
+                    },
                     tb.kept_deletes_listed.join(", ")
                 );
             }

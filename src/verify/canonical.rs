@@ -125,11 +125,14 @@ pub fn write_canonical(
             | ValueKind::TextForm
             | ValueKind::Json
             | ValueKind::Jsonb
-            | ValueKind::Uuid
             | ValueKind::Date,
             ValueRef::Text(_),
         ) => {
             out.push_str(text(&v, "text")?);
+            Ok(true)
+        }
+        (ValueKind::Uuid, ValueRef::Text(_)) => {
+            out.push_str(uuid_text(&v)?);
             Ok(true)
         }
         (ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8, ValueRef::Integer(i)) => {
@@ -189,8 +192,8 @@ pub fn sqlite_canonical(
         | ValueKind::TextForm
         | ValueKind::Json
         | ValueKind::Jsonb
-        | ValueKind::Uuid
         | ValueKind::Date => text(&v, "text")?.to_owned(),
+        ValueKind::Uuid => uuid_text(&v)?.to_owned(),
         ValueKind::Timestamp => timestamp_to_pg(text(&v, "timestamp")?, false)
             .ok_or_else(|| NotCanonical(format!("timestamp: unexpected {}", describe(&v))))?,
         ValueKind::Timestamptz => timestamp_to_pg(text(&v, "timestamptz")?, true)
@@ -221,6 +224,23 @@ pub fn sqlite_canonical(
         }
     };
     Ok(Some(s))
+}
+
+/// A uuid as the mapping writes it: 36 characters, lowercase, dashed. Any other
+/// spelling (upper case, no dashes) is some other program's representation.
+fn uuid_text<'a>(v: &ValueRef<'a>) -> Result<&'a str, NotCanonical> {
+    let t = text(v, "uuid")?;
+    let b = t.as_bytes();
+    let ok = b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(c),
+        });
+    if ok {
+        Ok(t)
+    } else {
+        bad("uuid", v)
+    }
 }
 
 fn hex(b: &[u8]) -> String {

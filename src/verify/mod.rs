@@ -89,7 +89,7 @@ impl<'a> TableCheck<'a> {
             match canonical::write_canonical(text, value(i)?, self.kind(i), declared) {
                 Ok(true) => push_record_field(record, text),
                 Ok(false) => {}
-                Err(e) => push_record_field(record, &format!("\u{0}not as mapped: {}", e.0)),
+                Err(e) => push_record_field(record, &not_as_mapped(&e)),
             }
         }
         record.push(')');
@@ -215,6 +215,14 @@ impl<'a> TableCheck<'a> {
     }
 }
 
+/// Starts every canonical value that the mapping could not have written, so it
+/// matches nothing PostgreSQL has.
+pub(crate) const NOT_AS_MAPPED: &str = "\u{0}not as mapped: ";
+
+fn not_as_mapped(e: &canonical::NotCanonical) -> String {
+    format!("{NOT_AS_MAPPED}{}", e.0)
+}
+
 /// Reads one SQLite row as canonical values; a value the mapping could not have
 /// written becomes a marker that matches nothing on the PostgreSQL side.
 fn sqlite_row(
@@ -229,7 +237,7 @@ fn sqlite_row(
         out.push(
             match canonical::sqlite_canonical(v, check.kind(i), declared) {
                 Ok(c) => c,
-                Err(e) => Some(format!("\u{0}not as mapped: {}", e.0)),
+                Err(e) => Some(not_as_mapped(&e)),
             },
         );
     }

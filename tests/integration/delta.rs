@@ -527,3 +527,75 @@ fn killed_merge_leaves_the_previous_file() {
         ]]
     );
 }
+
+/// Deletes are found whatever the key: a composite key (bucket comparison), a
+/// uuid key (sorted comparison), the same stored as the app wrote it, without
+/// dashes in upper case (sorted still), and a file mixing both forms, where keys
+/// not stored as mapped are never deleted.
+#[test]
+fn deletes_are_found_for_composite_and_uuid_keys() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE pairs (a int, b text, v text, updated_at timestamptz, PRIMARY KEY (a, b));
+         INSERT INTO pairs SELECT g % 7, 'k' || g, 'v', '2025-11-01Z' FROM generate_series(1, 500) g;
+         CREATE TABLE docs (id uuid PRIMARY KEY, v text, updated_at timestamptz);
+         INSERT INTO docs SELECT md5(g::text)::uuid, 'v', '2025-11-01Z' FROM generate_series(1, 500) g;",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    let variant = |name: &str, sql: &str| {
+        let path = dir.path().join(name);
+        std::fs::copy(&target, &path).expect("copy");
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.execute_batch(sql).expect("app-style keys");
+        path
+    };
+    let upper = variant(
+        "upper.db",
+        "UPDATE docs SET id = upper(replace(id, '-', ''))",
+    );
+    let mixed = variant(
+        "mixed.db",
+        "UPDATE docs SET id = upper(replace(id, '-', '')) WHERE rowid % 2 = 0",
+    );
+    db.execute(
+        "DELETE FROM pairs WHERE a = 3 AND b IN ('k3', 'k10');
+         DELETE FROM docs WHERE id IN (md5('1')::uuid, md5('2')::uuid, md5('3')::uuid);",
+    );
+    for file in [&target, &upper, &mixed] {
+        let run = sync(
+            &db.url(),
+            file,
+            &["--since", CUTOVER, "--json", "--quiet", "--no-backup"],
+        );
+        run.assert_success();
+        let s = json(&run);
+        let conn = open_sqlite(file);
+        assert_eq!(
+            table_counts(&s, "pairs")["deleted"],
+            2,
+            "{}",
+            file.display()
+        );
+        assert_eq!(sqlite_i64(&conn, "SELECT count(*) FROM pairs"), 498);
+        assert_eq!(
+            sqlite_i64(
+                &conn,
+                "SELECT count(*) FROM pairs WHERE a = 3 AND b IN ('k3', 'k10')"
+            ),
+            0
+        );
+        let docs = sqlite_i64(&conn, "SELECT count(*) FROM docs");
+        if *file == mixed {
+            // Only keys stored as mapped can be matched; the rest are kept and named.
+            let deleted = table_counts(&s, "docs")["deleted"].as_i64().unwrap_or(-1);
+            assert!((0..=3).contains(&deleted), "deleted {deleted}");
+            assert_eq!(docs, 500 - deleted);
+            assert!(s["notes"].to_string().contains("not stored the way"), "{s}");
+        } else {
+            assert_eq!(table_counts(&s, "docs")["deleted"], 3, "{}", file.display());
+            assert_eq!(docs, 497);
+        }
+    }
+}
