@@ -281,7 +281,7 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     for n in &notes {
         progress.note(n);
     }
-    let backup_path = match (opts.apply, opts.backup) {
+    let pending_backup = match (opts.apply, opts.backup) {
         (Apply::Commit, BackupPolicy::Take) => {
             let stamp: String = run_at
                 .chars()
@@ -289,9 +289,7 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
                 .collect();
             let to = backup::backup_path(path, &stamp);
             progress.phase(&format!("backing up to {}", to.display()));
-            backup::take(&conn, &to)?;
-            progress.note(&format!("backup of the target: {}", to.display()));
-            Some(to)
+            Some(backup::take(&conn, &to)?)
         }
         _ => None,
     };
@@ -485,6 +483,16 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     }
     let _ = coordinator.batch_execute("COMMIT").await;
 
+    // The target changes for good only once its backup is durable.
+    let backup_path = match pending_backup {
+        Some(b) => {
+            progress.phase("syncing the backup");
+            let p = b.finish()?;
+            progress.note(&format!("backup of the target: {}", p.display()));
+            Some(p)
+        }
+        None => None,
+    };
     match opts.apply {
         Apply::Commit => {
             progress.phase("committing");

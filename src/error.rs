@@ -141,10 +141,14 @@ impl Error {
         }
     }
 
-    /// Wraps a PostgreSQL error with what we were doing when it happened.
+    /// Wraps a PostgreSQL error with what we were doing when it happened. The
+    /// message is only made into a String when there is an error: these wrap
+    /// calls made once per row.
     pub fn pg(doing: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
-        let doing = doing.into();
-        move |source| Error::Postgres { doing, source }
+        move |source| Error::Postgres {
+            doing: doing.into(),
+            source,
+        }
     }
 
     /// Wraps a SQLite error with what we were doing and on which file.
@@ -152,11 +156,9 @@ impl Error {
         doing: impl Into<String>,
         path: impl Into<PathBuf>,
     ) -> impl FnOnce(rusqlite::Error) -> Error {
-        let doing = doing.into();
-        let path = path.into();
         move |source| Error::Sqlite {
-            doing,
-            path,
+            doing: doing.into(),
+            path: path.into(),
             source,
         }
     }

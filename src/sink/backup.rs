@@ -15,10 +15,28 @@ pub fn backup_path(target: &Path, stamp: &str) -> PathBuf {
     target.with_file_name(name)
 }
 
+/// A backup whose pages are written and which is being made durable: syncing a
+/// file the size of the database takes as long as the copy itself, so it runs
+/// beside the merge, which waits for it only before it commits.
+pub struct PendingBackup {
+    path: PathBuf,
+    sync: std::thread::JoinHandle<Result<()>>,
+}
+
+impl PendingBackup {
+    /// Waits until the backup is synced and under its final name.
+    pub fn finish(self) -> Result<PathBuf> {
+        match self.sync.join() {
+            Ok(r) => r.map(|()| self.path),
+            Err(_) => Err(Error::Aborted("the backup's sync thread panicked".into())),
+        }
+    }
+}
+
 /// Copies the database `from` (an open connection to the target) to `to`. The
 /// copy is written under a temporary name, synced, and renamed, so a backup file
 /// that exists is complete.
-pub fn take(from: &Connection, to: &Path) -> Result<()> {
+pub fn take(from: &Connection, to: &Path) -> Result<PendingBackup> {
     let partial = {
         let mut n = to.as_os_str().to_os_string();
         n.push(".partial");
@@ -52,10 +70,24 @@ pub fn take(from: &Connection, to: &Path) -> Result<()> {
             }
         }
     }
-    let file = std::fs::File::open(&partial).map_err(Error::io(&partial))?;
-    file.sync_all().map_err(Error::io(&partial))?;
-    std::fs::rename(&partial, to).map_err(Error::io(to))?;
-    Ok(())
+    let path = to.to_path_buf();
+    let final_path = path.clone();
+    let sync = std::thread::Builder::new()
+        .name("backup-sync".into())
+        .spawn(move || {
+            let file = std::fs::File::open(&partial).map_err(Error::io(&partial))?;
+            file.sync_all().map_err(Error::io(&partial))?;
+            std::fs::rename(&partial, &final_path).map_err(Error::io(&final_path))?;
+            if let Some(dir) = final_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                // The rename is durable once the directory is synced.
+                if let Ok(d) = std::fs::File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| Error::Aborted(format!("cannot start the backup's sync thread: {e}")))?;
+    Ok(PendingBackup { path, sync })
 }
 
 #[cfg(test)]
@@ -74,7 +106,8 @@ mod tests {
             to.file_name().and_then(|n| n.to_str()),
             Some("app.db.pg2sqlite-backup-20251113T083000Z")
         );
-        take(&conn, &to)?;
+        let done = take(&conn, &to)?.finish()?;
+        assert_eq!(done, to);
         let copy = Connection::open(&to).map_err(Error::sqlite("open", &to))?;
         let n: i64 = copy
             .query_row("SELECT sum(x) FROM t", [], |r| r.get(0))

@@ -323,14 +323,17 @@ async fn sorted_difference(
     );
     let mut stmt = conn
         .prepare(&sqlite_sql)
-        .map_err(Error::sqlite(doing(), path))?;
-    let mut lite_rows = stmt.query([]).map_err(Error::sqlite(doing(), path))?;
+        .map_err(Error::sqlite(what.as_str(), path))?;
+    let mut lite_rows = stmt.query([]).map_err(Error::sqlite(what.as_str(), path))?;
     let mut next_lite = || -> Result<Option<(SortedKey, i64)>> {
-        match lite_rows.next().map_err(Error::sqlite(doing(), path))? {
+        match lite_rows
+            .next()
+            .map_err(Error::sqlite(what.as_str(), path))?
+        {
             None => Ok(None),
             Some(r) => {
-                let v = r.get_ref(0).map_err(Error::sqlite(doing(), path))?;
-                let rowid: i64 = r.get(1).map_err(Error::sqlite(doing(), path))?;
+                let v = r.get_ref(0).map_err(Error::sqlite(what.as_str(), path))?;
+                let rowid: i64 = r.get(1).map_err(Error::sqlite(what.as_str(), path))?;
                 Ok(Some((SortedKey::from_sqlite(v, kind), rowid)))
             }
         }
