@@ -14,6 +14,11 @@
 //!                                    Arrow RecordBatch)               indexes, fsync, rename)
 //! ```
 //!
+//! A delta merge ([`delta`]) uses the same readers and converters on the rows
+//! whose cursor is later than the since-time; its writer is [`merge::writer`],
+//! which decides row by row ([`merge::decide`]) inside one transaction on the
+//! target, after a backup ([`sink::backup`]); [`verify::keys`] finds deleted rows.
+//!
 //! SQL issued against PostgreSQL, in order:
 //!
 //! 1. `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_export_snapshot()`
@@ -22,6 +27,9 @@
 //! 3. `min`/`max` of integer primary keys and `pg_relation_size` to plan chunks;
 //! 4. on each reader connection `SET TRANSACTION SNAPSHOT '…'`, then for each chunk
 //!    `COPY (SELECT … FROM ONLY t WHERE <key or ctid range>) TO STDOUT (FORMAT binary)`.
+//!
+//! Before step 1, `clock_timestamp()` and the oldest open transaction's start
+//! (`pg_stat_activity`) give the watermark stored for the next delta.
 
 pub mod cli;
 pub mod delta;
