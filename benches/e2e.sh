@@ -13,6 +13,13 @@
 #   baseline: sqlite3 file < CREATE TABLEs with the same column names, then per
 #             table psql -c "\copy T to stdout csv" | sqlite3 file ".import --csv /dev/stdin T"
 #
+# then applies a burst of 1 % changes after a cutover (`pg2sqlite fixtures
+# --changes 1 --since $CUTOVER`) and runs RUNS rounds of the delta merge of that
+# burst into a copy of the file the last full sync wrote:
+#
+#   pg2sqlite sync --quiet --since $CUTOVER               (backup, merge, verify, commit)
+#   pg2sqlite sync --quiet --since $CUTOVER --no-backup
+#
 # measuring wall time and peak RSS with /usr/bin/time -f "%e %M" (for the
 # baseline, the largest process of the pipeline). It writes the medians, with
 # the machine and the commands, to benches/RESULTS.md (or --out).
@@ -41,6 +48,8 @@ while [ $# -gt 0 ]; do
 done
 
 PGURL="${PGURL:-postgres://root@127.0.0.1:5432}"
+# Later than every timestamp of the fixtures (rows are created up to 2025-11-01).
+CUTOVER=2025-11-13T00:00:00Z
 WORK="${BENCH_DIR:-/tmp/p2s_e2e}"
 BIN=target/release/pg2sqlite
 mkdir -p "$WORK"
@@ -147,6 +156,24 @@ for profile in "${profiles[@]}"; do
                 psql -X -q "$url" -c "\copy $t to stdout csv" | sqlite3 "$base" ".import --csv /dev/stdin $t"
             done'
     done
+    log "$profile: 1 % changes after $CUTOVER, then $RUNS delta merges"
+    cp "$file.nv" "$WORK/delta-base.db"
+    "$BIN" fixtures --quiet --target "$url" --profile "$profile" --changes 1 --since "$CUTOVER" \
+        > "$WORK/changes.out"
+    for run in $(seq 1 "$RUNS"); do
+        for variant in delta deltanb; do
+            cp "$WORK/delta-base.db" "$WORK/delta.db"
+            rm -f "$WORK"/delta.db.pg2sqlite-backup-*
+            extra=()
+            [ "$variant" = deltanb ] && extra=(--no-backup)
+            measure "$variant.runs" "$BIN" sync --quiet --json --source "$url" --target "$WORK/delta.db" \
+                --since "$CUTOVER" "${extra[@]}"
+        done
+    done
+    delta_rows=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["totals"]["read"])' \
+        "$WORK/deltanb.runs.err")
+    delta_bytes=$(stat -c %s "$WORK/delta.db")
+    rm -f "$WORK/delta.db" "$WORK/delta-base.db" "$WORK"/delta.db.pg2sqlite-backup-*
     file_bytes=$(stat -c %s "$file.nv")
     base_bytes=$(stat -c %s "$base")
     base_rows=0
@@ -168,6 +195,13 @@ for profile in "${profiles[@]}"; do
         row noverify.runs 'pg2sqlite sync --full --no-verify' "$rows" "$file_bytes"
         row verify.runs 'pg2sqlite verify' "$rows" "$file_bytes"
         row baseline.runs 'psql \copy csv \| sqlite3 .import' "$rows" "$base_bytes"
+        row delta.runs "pg2sqlite sync --since (1 % changes: $delta_rows rows read; backup, merge, verify)" "$delta_rows" "$delta_bytes"
+        row deltanb.runs 'pg2sqlite sync --since --no-backup' "$delta_rows" "$delta_bytes"
+        echo
+        awk -v d="$(median "$WORK/delta.runs" 1)" -v n="$(median "$WORK/deltanb.runs" 1)" \
+            -v f="$(median "$WORK/sync.runs" 1)" -v v="$(median "$WORK/noverify.runs" 1)" 'BEGIN {
+            printf "Delta merge of 1 %% changes / full sync: %.0f %% (with backup), %.0f %% (--no-backup) of `sync --full`; %.0f %% and %.0f %% of `sync --full --no-verify`.\n", 100 * d / f, 100 * n / f, 100 * d / v, 100 * n / v
+        }'
         echo
     } >> "$results"
     rm -f "$file" "$file.nv" "$base"
@@ -204,8 +238,11 @@ as CSV text, with NULL and the empty string both becoming '' and bytea becoming
 '\\x…' hex text), primary keys, foreign keys and indexes, one consistent snapshot,
 parallel reads, an atomic publish of the file, and the verification.
 
-Delta sync (\`sync --since\`) does not exist yet, so there is no delta scenario;
-\`pg2sqlite fixtures --changes PCT --since TIME\` already builds the input for it.
+The delta rows merge the burst \`pg2sqlite fixtures --changes 1 --since $CUTOVER\`
+wrote (1 % of the rows updated, 0.5 % inserted, 0.1 % deleted) into a copy of
+the file the full sync wrote; rows/s counts the rows the delta read. Tables
+without a cursor column (pgbench_accounts, branches, tellers) are compared in
+full, so their delta reads every row.
 
 EOF
     cat "$results"
