@@ -32,6 +32,14 @@ pub enum Command {
     /// Exit code 1 when anything differs.
     Verify(VerifyArgs),
 
+    /// Write a schema map for the live databases, or check one against them.
+    ///
+    /// A schema map (TOML, see schema-maps/README.md) renames and filters tables
+    /// and columns and pins how each column is stored in SQLite (uuid as 32 hex
+    /// digits, datetimes as epoch milliseconds, ...).
+    #[command(subcommand)]
+    Map(MapCommand),
+
     /// Build a large, deterministic fixture database inside PostgreSQL, for tests
     /// and benchmarks; or apply a burst of writes after a cutover to one.
     ///
@@ -40,6 +48,66 @@ pub enum Command {
     /// Tables an earlier run made for the same profile are replaced; any other
     /// table of the same name is left alone (exit code 2).
     Fixtures(FixturesArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MapCommand {
+    /// Print a complete, commented schema map for the live database to edit.
+    ///
+    /// With --target, each column's representation is inferred from the SQLite
+    /// declared type and the values already stored there, with the evidence in a
+    /// comment.
+    Init(MapInitArgs),
+
+    /// Check a schema map against PostgreSQL (and the SQLite target): every
+    /// problem, with file:line, table and column, before anything is written.
+    ///
+    /// Exit code 2 when the map has problems.
+    Check(MapCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MapInitArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// The existing SQLite file to roll back into, whose schema and stored values
+    /// decide the representations.
+    #[arg(long, value_name = "FILE")]
+    pub target: Option<PathBuf>,
+
+    /// PostgreSQL schemas to read.
+    #[arg(
+        long,
+        value_name = "S,...",
+        value_delimiter = ',',
+        default_value = "public"
+    )]
+    pub schema: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MapCheckArgs {
+    /// The schema map to check.
+    #[arg(long, value_name = "FILE")]
+    pub map: PathBuf,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// The SQLite file the map will write into (if it exists, its tables are
+    /// checked too).
+    #[arg(long, value_name = "FILE")]
+    pub target: Option<PathBuf>,
+
+    /// PostgreSQL schemas to read.
+    #[arg(
+        long,
+        value_name = "S,...",
+        value_delimiter = ',',
+        default_value = "public"
+    )]
+    pub schema: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -91,9 +159,17 @@ pub struct SyncArgs {
     pub target: PathBuf,
 
     /// Replace an existing target with a full copy (it is replaced only after the
-    /// new copy is complete).
+    /// new copy is complete). Tables the target already holds (the app's own
+    /// schema) keep their schema: their rows are replaced, written into their
+    /// existing columns in the representation the stored values show; the rest
+    /// of such a file is kept.
     #[arg(long)]
     pub full: bool,
+
+    /// Schema map (TOML) that renames, filters and pins representations; checked
+    /// against both databases before anything is written.
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
 
     #[command(flatten)]
     pub read: ReadArgs,
@@ -120,6 +196,10 @@ pub struct VerifyArgs {
     /// The SQLite file to check.
     #[arg(long, value_name = "FILE")]
     pub target: PathBuf,
+
+    /// The schema map the target was synced with.
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
 
     #[command(flatten)]
     pub read: ReadArgs,

@@ -26,6 +26,7 @@
 pub mod cli;
 pub mod error;
 pub mod fixtures;
+pub mod map;
 pub mod mapping;
 pub mod pipeline;
 pub mod plan;

@@ -27,6 +27,9 @@ pub struct SyncSummary {
     pub bytes: u64,
     /// Schema objects SQLite could not express (listed, never dropped silently).
     pub not_expressed: Vec<String>,
+    /// Columns only PostgreSQL has, not copied because the target's existing
+    /// table has no place for them: data the rollback leaves behind.
+    pub schema_loss: Vec<String>,
     /// Values stored differently from PostgreSQL, counted.
     pub loss: Vec<LossEntry>,
     /// The verification run before publishing; None with `--no-verify`.
@@ -123,6 +126,17 @@ impl SyncSummary {
                     "  {}.{}: {} value(s): {}",
                     l.table, l.column, l.count, l.description
                 );
+            }
+        }
+        if !self.schema_loss.is_empty() {
+            let _ = writeln!(
+                out,
+                "schema loss: {} PostgreSQL column(s) not copied, the SQLite tables have no \
+                 place for them:",
+                self.schema_loss.len()
+            );
+            for w in &self.schema_loss {
+                let _ = writeln!(out, "  {w}");
             }
         }
         if !self.not_expressed.is_empty() {

@@ -159,6 +159,14 @@ pub fn write_uuid(out: &mut String, buf: &[u8]) -> Result<(), DecodeError> {
     Ok(())
 }
 
+/// `uuid` binary as 32 lowercase hex digits without dashes.
+pub fn write_uuid_hex32(out: &mut String, buf: &[u8]) -> Result<(), DecodeError> {
+    for b in exact::<16>(buf, "uuid")? {
+        push_hex(out, b);
+    }
+    Ok(())
+}
+
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 pub fn push_hex(out: &mut String, b: u8) {

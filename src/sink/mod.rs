@@ -2,5 +2,6 @@
 //! publication, and the single writer that owns the connection.
 
 pub mod ddl;
+pub mod existing;
 pub mod staging;
 pub mod writer;

@@ -198,6 +198,20 @@ impl Staging {
         &self.path
     }
 
+    /// Starts the staging file as a copy of the target, for a sync that writes
+    /// into the target's existing tables and keeps the rest of the file.
+    /// `check_target` settled the target's journal before this.
+    pub fn start_from_target(&self) -> Result<()> {
+        std::fs::copy(&self.target, &self.path).map_err(|e| Error::Target {
+            path: self.target.clone(),
+            reason: format!(
+                "cannot copy it to the staging file {}: {e}",
+                self.path.display()
+            ),
+        })?;
+        Ok(())
+    }
+
     /// Makes the staging file durable and renames it over the target.
     pub fn publish(mut self) -> Result<()> {
         let f = File::open(&self.path).map_err(Error::io(&self.path))?;

@@ -8,22 +8,46 @@
 
 use rusqlite::types::ValueRef;
 
+use crate::mapping::convert::JULIAN_UNIX_EPOCH;
 use crate::mapping::decode::{push_hex, push_int, write_json_string};
-use crate::mapping::types::{Storage, ValueKind};
+use crate::mapping::format::{Affinity, Format, TimeText};
+use crate::mapping::time::{
+    format_date, format_timestamp, TimestampStyle, MICROS_PER_DAY_I64, PG_EPOCH_MICROS_FROM_UNIX,
+};
+use crate::mapping::types::ValueKind;
 use crate::source::catalog::quote_ident;
 
 /// The SQL expression giving the canonical text of column `name` in PostgreSQL
 /// (NULL stays NULL).
 /// `selected` is the column's expression in the COPY query (which, for text
-/// forms, calls the type's output function).
+/// forms, calls the type's output function). `affinity` is the SQLite column's.
 pub fn pg_expression(
     name: &str,
     selected: &str,
     kind: &ValueKind,
-    storage: Storage,
-    declared: &str,
+    format: Format,
+    affinity: Affinity,
 ) -> String {
     let c = quote_ident(name);
+    match (format, kind) {
+        (Format::Default, _) => {}
+        // What an allowed lossy format stores is what PostgreSQL's own value
+        // becomes after the same change: truncated, rounded, made a double.
+        (Format::Epoch(unit), ValueKind::Timestamp | ValueKind::Timestamptz) => {
+            return match unit.pg_trunc_field() {
+                Some(field) => format!("date_trunc('{field}', {c})::text"),
+                None => format!("{c}::text"),
+            }
+        }
+        (Format::NumericInteger, _) => return format!("round({c})::text"),
+        (Format::NumericReal, _) => {
+            return format!(
+                "CASE WHEN {c} = 'NaN' THEN 'NaN' WHEN {c} = 0 THEN '0' \
+                 ELSE encode(float8send({c}::float8), 'hex') END"
+            )
+        }
+        _ => return format!("{c}::text"),
+    }
     match kind {
         // Floats compare by their bits: text would depend on how a tie between two
         // shortest decimals is broken, which differs between PostgreSQL and Rust.
@@ -47,7 +71,7 @@ pub fn pg_expression(
                              FROM unnest({c}) WITH ORDINALITY u(e, o)), '') END"
             )
         }
-        ValueKind::Numeric if declared == "NUMERIC" => {
+        ValueKind::Numeric if affinity.converts_text() => {
             // SQLite's NUMERIC affinity keeps the value, not the scale.
             format!("CASE WHEN {c} = 'NaN' THEN 'NaN' ELSE trim_scale({c})::text END")
         }
@@ -67,10 +91,7 @@ pub fn pg_expression(
             }
         }
         ValueKind::TextForm => selected.to_owned(),
-        _ => {
-            let _ = storage;
-            format!("{c}::text")
-        }
+        _ => format!("{c}::text"),
     }
 }
 
@@ -116,10 +137,18 @@ pub fn write_canonical(
     out: &mut String,
     v: ValueRef<'_>,
     kind: &ValueKind,
-    declared: &str,
+    format: Format,
+    affinity: Affinity,
 ) -> Result<bool, NotCanonical> {
     match (kind, v) {
         (_, ValueRef::Null) => Ok(false),
+        _ if format != Format::Default => match sqlite_canonical(v, kind, format, affinity)? {
+            Some(s) => {
+                out.push_str(&s);
+                Ok(true)
+            }
+            None => Ok(false),
+        },
         (
             ValueKind::Text
             | ValueKind::TextForm
@@ -136,7 +165,7 @@ pub fn write_canonical(
             push_int(out, i);
             Ok(true)
         }
-        _ => match sqlite_canonical(v, kind, declared)? {
+        _ => match sqlite_canonical(v, kind, format, affinity)? {
             Some(s) => {
                 out.push_str(&s);
                 Ok(true)
@@ -150,11 +179,17 @@ pub fn write_canonical(
 pub fn sqlite_canonical(
     v: ValueRef<'_>,
     kind: &ValueKind,
-    declared: &str,
+    format: Format,
+    affinity: Affinity,
 ) -> Result<Option<String>, NotCanonical> {
     if let ValueRef::Null = v {
         return Ok(None);
     }
+    if format != Format::Default {
+        return formatted_canonical(v, kind, format, affinity).map(Some);
+    }
+    // Integer and numeric affinities store integral doubles as integers.
+    let integral_reals = matches!(affinity, Affinity::Integer | Affinity::Numeric);
     let s = match kind {
         ValueKind::Bool => match v {
             ValueRef::Integer(1) => "true".to_owned(),
@@ -169,20 +204,21 @@ pub fn sqlite_canonical(
             let single = matches!(kind, ValueKind::Float4);
             match v {
                 ValueRef::Real(f) => float_canonical(f, single)?,
-                // A REAL column hands back integral values as REAL; an INTEGER here
+                // A REAL column hands back integral values as REAL; an INTEGER there
                 // means someone stored one directly.
+                ValueRef::Integer(i) if integral_reals => float_canonical(int_as_f64(i), single)?,
                 ValueRef::Integer(_) => return bad("float", &v),
                 ValueRef::Text(b"NaN") => "NaN".to_owned(),
                 _ => return bad("float", &v),
             }
         }
-        ValueKind::Numeric => match (v, declared) {
+        ValueKind::Numeric => match (v, affinity.converts_text()) {
             (ValueRef::Text(_), _) => text(&v, "numeric")?.to_owned(),
-            (ValueRef::Integer(i), "NUMERIC") => i.to_string(),
-            (ValueRef::Real(f), "NUMERIC") if f.is_infinite() => {
+            (ValueRef::Integer(i), true) => i.to_string(),
+            (ValueRef::Real(f), true) if f.is_infinite() => {
                 if f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
             }
-            (ValueRef::Real(f), "NUMERIC") => format!("{f}"),
+            (ValueRef::Real(f), true) => format!("{f}"),
             _ => return bad("numeric", &v),
         },
         ValueKind::Text
@@ -223,6 +259,119 @@ pub fn sqlite_canonical(
     Ok(Some(s))
 }
 
+/// The inverse of a format a map or an existing target chose.
+fn formatted_canonical(
+    v: ValueRef<'_>,
+    kind: &ValueKind,
+    format: Format,
+    affinity: Affinity,
+) -> Result<String, NotCanonical> {
+    let integral_reals = matches!(affinity, Affinity::Integer | Affinity::Numeric);
+    let what = format.name().unwrap_or("default");
+    let not = || NotCanonical(format!("{what}: unexpected {}", describe(&v)));
+    match (format, kind, v) {
+        (Format::UuidHex32, _, ValueRef::Text(t))
+            if t.len() == 32 && t.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+        {
+            let h = text(&v, what)?;
+            Ok(format!(
+                "{}-{}-{}-{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            ))
+        }
+        (Format::UuidBlob, _, ValueRef::Blob(b)) if b.len() == 16 => {
+            let h = hex(b);
+            Ok(format!(
+                "{}-{}-{}-{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            ))
+        }
+        (Format::Time(style), ValueKind::Timestamp | ValueKind::Timestamptz, ValueRef::Text(_)) => {
+            styled_timestamp_to_pg(
+                text(&v, what)?,
+                style,
+                matches!(kind, ValueKind::Timestamptz),
+            )
+            .ok_or_else(not)
+        }
+        (Format::Epoch(unit), ValueKind::Date, ValueRef::Integer(i)) => {
+            let per_day = MICROS_PER_DAY_I64 / unit.micros();
+            if i.rem_euclid(per_day) != 0 {
+                return Err(not());
+            }
+            pg_date(i.div_euclid(per_day)).ok_or_else(not)
+        }
+        (
+            Format::Epoch(unit),
+            ValueKind::Timestamp | ValueKind::Timestamptz,
+            ValueRef::Integer(i),
+        ) => {
+            let pg_micros = i
+                .checked_mul(unit.micros())
+                .and_then(|m| m.checked_sub(PG_EPOCH_MICROS_FROM_UNIX))
+                .filter(|m| *m != i64::MAX && *m != i64::MIN)
+                .ok_or_else(not)?;
+            let zone = matches!(kind, ValueKind::Timestamptz);
+            let mut s = String::new();
+            format_timestamp(
+                &mut s,
+                pg_micros,
+                if zone {
+                    TimestampStyle::IsoUtc
+                } else {
+                    TimestampStyle::Space
+                },
+            );
+            timestamp_to_pg(&s, zone).ok_or_else(not)
+        }
+        (Format::Julian, ValueKind::Date, ValueRef::Real(f)) => {
+            let days = f - JULIAN_UNIX_EPOCH;
+            if days.fract() != 0.0 || days.abs() > 1e9 {
+                return Err(not());
+            }
+            // Integral and far inside i64 (checked just above).
+            #[allow(clippy::cast_possible_truncation)]
+            let d = days as i64;
+            pg_date(d).ok_or_else(not)
+        }
+        (Format::BoolText, _, ValueRef::Text(b"true" | b"false")) => Ok(text(&v, what)?.to_owned()),
+        (Format::NumericText, _, ValueRef::Text(_)) => Ok(text(&v, what)?.to_owned()),
+        (Format::NumericInteger, _, ValueRef::Integer(i)) => Ok(i.to_string()),
+        (Format::NumericReal, _, ValueRef::Real(f)) => float_canonical(f, false),
+        (Format::NumericReal, _, ValueRef::Integer(i)) if integral_reals => {
+            float_canonical(int_as_f64(i), false)
+        }
+        (Format::NumericReal, _, ValueRef::Text(b"NaN")) => Ok("NaN".to_owned()),
+        _ => Err(not()),
+    }
+}
+
+/// An integer SQLite stored for an integral double: exact, since it came from one.
+fn int_as_f64(i: i64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let f = i as f64;
+    f
+}
+
+/// PostgreSQL's text of the date `unix_days` after 1970-01-01, when it has one.
+fn pg_date(unix_days: i64) -> Option<String> {
+    let pg_days = i32::try_from(unix_days.checked_sub(10_957)?).ok()?;
+    if pg_days == i32::MAX || pg_days == i32::MIN {
+        return None;
+    }
+    let mut s = String::new();
+    format_date(&mut s, pg_days);
+    Some(s)
+}
+
 fn hex(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len() * 2);
     for x in b {
@@ -260,6 +409,17 @@ fn float_bits(f: f64, single: bool) -> Option<String> {
 /// Our timestamp text back to PostgreSQL's ISO output: `T` → space, fraction
 /// without trailing zeros, `Z` → `+00`. Strict: anything else is None.
 fn timestamp_to_pg(s: &str, with_zone: bool) -> Option<String> {
+    let style = TimeText {
+        t_separator: with_zone,
+        zulu: with_zone,
+        always_fraction: false,
+    };
+    styled_timestamp_to_pg(s, style, with_zone)
+}
+
+/// A timestamp written in `style` back to PostgreSQL's ISO output; `pg_zone`
+/// for timestamptz, whose output ends in `+00` (the session is in UTC).
+fn styled_timestamp_to_pg(s: &str, style: TimeText, pg_zone: bool) -> Option<String> {
     if s == "infinity" || s == "-infinity" {
         return Some(s.to_owned());
     }
@@ -267,12 +427,12 @@ fn timestamp_to_pg(s: &str, with_zone: bool) -> Option<String> {
         Some(b) => (b, " BC"),
         None => (s, ""),
     };
-    let body = if with_zone {
+    let body = if style.zulu {
         body.strip_suffix('Z')?
     } else {
         body
     };
-    let sep = if with_zone { 'T' } else { ' ' };
+    let sep = if style.t_separator { 'T' } else { ' ' };
     let (date, time) = body.split_once(sep)?;
     let date_ok = {
         let parts: Vec<&str> = date.split('-').collect();
@@ -283,10 +443,15 @@ fn timestamp_to_pg(s: &str, with_zone: bool) -> Option<String> {
             && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
     };
     let (hms, frac) = match time.split_once('.') {
-        Some((h, f)) if f.len() == 6 && f.bytes().all(|b| b.is_ascii_digit()) && f != "000000" => {
+        Some((h, f))
+            if f.len() == 6
+                && f.bytes().all(|b| b.is_ascii_digit())
+                && (style.always_fraction || f != "000000") =>
+        {
             (h, f.trim_end_matches('0'))
         }
         Some(_) => return None,
+        None if style.always_fraction => return None,
         None => (time, ""),
     };
     let hms_ok = hms.len() == 8
@@ -305,7 +470,7 @@ fn timestamp_to_pg(s: &str, with_zone: bool) -> Option<String> {
         out.push('.');
         out.push_str(frac);
     }
-    if with_zone {
+    if pg_zone {
         out.push_str("+00");
     }
     out.push_str(bc);
@@ -671,36 +836,52 @@ mod tests {
     fn strict_inverse() {
         let k = ValueKind::Bool;
         assert_eq!(
-            sqlite_canonical(ValueRef::Integer(1), &k, "INTEGER")
+            sqlite_canonical(ValueRef::Integer(1), &k, Format::Default, Affinity::Integer)
                 .unwrap()
                 .as_deref(),
             Some("true")
         );
-        assert!(sqlite_canonical(ValueRef::Integer(2), &k, "INTEGER").is_err());
-        assert!(sqlite_canonical(ValueRef::Text(b"1"), &k, "INTEGER").is_err());
+        assert!(
+            sqlite_canonical(ValueRef::Integer(2), &k, Format::Default, Affinity::Integer).is_err()
+        );
+        assert!(
+            sqlite_canonical(ValueRef::Text(b"1"), &k, Format::Default, Affinity::Integer).is_err()
+        );
         let n = ValueKind::Numeric;
         assert_eq!(
-            sqlite_canonical(ValueRef::Real(12_345_678.9), &n, "NUMERIC")
-                .unwrap()
-                .as_deref(),
+            sqlite_canonical(
+                ValueRef::Real(12_345_678.9),
+                &n,
+                Format::Default,
+                Affinity::Numeric
+            )
+            .unwrap()
+            .as_deref(),
             Some("12345678.9")
         );
         assert_eq!(
-            sqlite_canonical(ValueRef::Real(-0.01), &n, "NUMERIC")
-                .unwrap()
-                .as_deref(),
+            sqlite_canonical(
+                ValueRef::Real(-0.01),
+                &n,
+                Format::Default,
+                Affinity::Numeric
+            )
+            .unwrap()
+            .as_deref(),
             Some("-0.01")
         );
-        assert!(sqlite_canonical(ValueRef::Real(1.5), &n, "TEXT").is_err());
+        assert!(
+            sqlite_canonical(ValueRef::Real(1.5), &n, Format::Default, Affinity::Text).is_err()
+        );
         let f = ValueKind::Float8;
         assert_eq!(
-            sqlite_canonical(ValueRef::Text(b"NaN"), &f, "REAL")
+            sqlite_canonical(ValueRef::Text(b"NaN"), &f, Format::Default, Affinity::Real)
                 .unwrap()
                 .as_deref(),
             Some("NaN")
         );
         assert_eq!(
-            sqlite_canonical(ValueRef::Real(-0.0), &f, "REAL")
+            sqlite_canonical(ValueRef::Real(-0.0), &f, Format::Default, Affinity::Real)
                 .unwrap()
                 .as_deref(),
             Some("0")

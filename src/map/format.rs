@@ -1,0 +1,282 @@
+//! The schema map file: TOML read into a typed model that remembers the line
+//! of every setting, so later checks can say `maps/app.toml:12`.
+//!
+//! Unknown keys are refused (a misspelt `formt` must not pass for "no format").
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::{Error, Result};
+
+/// What a delta sync does with rows deleted in PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeletePolicy {
+    /// Delete them in SQLite too.
+    Propagate,
+    /// Keep them in SQLite.
+    Keep,
+    /// Keep them and list them in the summary.
+    Report,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMap {
+    include: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    #[serde(default)]
+    tables: BTreeMap<String, Spanned<RawTable>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    rename: Option<Spanned<String>>,
+    cursor: Option<Spanned<String>>,
+    deletes: Option<Spanned<DeletePolicy>>,
+    key: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    columns: BTreeMap<String, Spanned<RawColumn>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumn {
+    rename: Option<Spanned<String>>,
+    format: Option<Spanned<String>>,
+    fraction: Option<Spanned<Fraction>>,
+    #[serde(rename = "type")]
+    declared: Option<Spanned<String>>,
+    #[serde(default)]
+    allow_lossy: bool,
+    #[serde(default)]
+    skip: bool,
+}
+
+/// When a timestamp's text carries a fraction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fraction {
+    /// Six digits when the fraction is not zero (Python's `str(datetime)`).
+    Nonzero,
+    /// Always six digits (SQLAlchemy's SQLite DATETIME).
+    Always,
+}
+
+/// A value and the line of the map it was written on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<T> {
+    pub value: T,
+    pub line: usize,
+}
+
+/// One column's settings.
+#[derive(Debug, Clone)]
+pub struct ColumnMap {
+    /// The PostgreSQL column name, as written in the map.
+    pub name: String,
+    pub line: usize,
+    pub rename: Option<Located<String>>,
+    pub format: Option<Located<String>>,
+    pub fraction: Option<Located<Fraction>>,
+    /// The declared SQLite type of a column pg2sqlite creates.
+    pub declared: Option<Located<String>>,
+    pub allow_lossy: bool,
+    pub skip: bool,
+}
+
+/// One table's settings.
+#[derive(Debug, Clone)]
+pub struct TableMap {
+    /// The PostgreSQL table as written in the map: `name`, `schema.name` or `schema__name`.
+    pub name: String,
+    pub line: usize,
+    pub rename: Option<Located<String>>,
+    pub cursor: Option<Located<String>>,
+    pub deletes: Option<Located<DeletePolicy>>,
+    pub key: Option<Located<Vec<String>>>,
+    pub columns: Vec<ColumnMap>,
+}
+
+impl TableMap {
+    /// The cursor column a delta sync compares (PostgreSQL name).
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_ref().map(|c| c.value.as_str())
+    }
+    /// The delete policy a delta sync applies to this table.
+    pub fn deletes(&self) -> Option<DeletePolicy> {
+        self.deletes.as_ref().map(|d| d.value)
+    }
+    /// The unique key that stands in for a missing primary key (PostgreSQL names).
+    pub fn key(&self) -> Option<&[String]> {
+        self.key.as_ref().map(|k| k.value.as_slice())
+    }
+    pub fn column(&self, pg_name: &str) -> Option<&ColumnMap> {
+        self.columns.iter().find(|c| c.name == pg_name)
+    }
+}
+
+/// A parsed schema map.
+#[derive(Debug, Clone)]
+pub struct SchemaMap {
+    pub path: PathBuf,
+    pub include: Option<Vec<Located<String>>>,
+    pub exclude: Vec<Located<String>>,
+    pub tables: Vec<TableMap>,
+}
+
+impl SchemaMap {
+    /// Reads and parses a map file.
+    pub fn load(path: &Path) -> Result<SchemaMap> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Usage(format!(
+                "cannot read the schema map {}: {e}",
+                path.display()
+            ))
+        })?;
+        SchemaMap::parse(path, &text)
+    }
+
+    /// Parses map text; `path` is only used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<SchemaMap> {
+        let raw: RawMap = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map_or(String::new(), |s| format!(":{}", line_of(text, s.start)));
+            Error::Usage(format!(
+                "schema map {}{line}: {}\n  (the map format is described in schema-maps/README.md)",
+                path.display(),
+                e.message()
+            ))
+        })?;
+        let located = |s: Spanned<String>| Located {
+            line: line_of(text, s.span().start),
+            value: s.into_inner(),
+        };
+        let tables = raw
+            .tables
+            .into_iter()
+            .map(|(name, t)| {
+                let line = line_of(text, t.span().start);
+                let t = t.into_inner();
+                TableMap {
+                    name,
+                    line,
+                    rename: t.rename.map(located),
+                    cursor: t.cursor.map(located),
+                    deletes: t.deletes.map(|d| Located {
+                        line: line_of(text, d.span().start),
+                        value: d.into_inner(),
+                    }),
+                    key: t.key.map(|k| Located {
+                        line: line_of(text, k.span().start),
+                        value: k.into_inner(),
+                    }),
+                    columns: t
+                        .columns
+                        .into_iter()
+                        .map(|(name, c)| {
+                            let line = line_of(text, c.span().start);
+                            let c = c.into_inner();
+                            ColumnMap {
+                                name,
+                                line,
+                                rename: c.rename.map(located),
+                                format: c.format.map(located),
+                                fraction: c.fraction.map(|f| Located {
+                                    line: line_of(text, f.span().start),
+                                    value: f.into_inner(),
+                                }),
+                                declared: c.declared.map(located),
+                                allow_lossy: c.allow_lossy,
+                                skip: c.skip,
+                            }
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        Ok(SchemaMap {
+            path: path.to_path_buf(),
+            include: raw.include.map(|v| v.into_iter().map(located).collect()),
+            exclude: raw.exclude.into_iter().map(located).collect(),
+            tables,
+        })
+    }
+
+    /// The settings of the PostgreSQL table `schema.name`, if the map has any.
+    pub fn table_for(&self, schema: &str, name: &str) -> Option<&TableMap> {
+        self.tables
+            .iter()
+            .find(|t| crate::plan::names_table(&t.name, schema, name))
+    }
+
+    /// `file:line`, for messages.
+    pub fn at(&self, line: usize) -> String {
+        format!("{}:{line}", self.path.display())
+    }
+}
+
+/// The 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(0, |s| s.bytes().filter(|&b| b == b'\n').count())
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAP: &str = r#"
+exclude = ["django_session"]
+
+[tables.accounts_user]
+rename = "auth_user"
+cursor = "updated_at"
+deletes = "report"
+
+[tables.accounts_user.columns.id]
+format = "hex32"
+
+[tables.accounts_user.columns.joined]
+format = "iso-space"
+fraction = "always"
+"#;
+
+    #[test]
+    fn parses_with_lines() {
+        let m = SchemaMap::parse(Path::new("m.toml"), MAP).unwrap();
+        assert_eq!(m.exclude[0].value, "django_session");
+        assert_eq!(m.exclude[0].line, 2);
+        let t = m.table_for("public", "accounts_user").unwrap();
+        assert_eq!(t.cursor(), Some("updated_at"));
+        assert_eq!(t.deletes(), Some(DeletePolicy::Report));
+        assert_eq!(t.rename.as_ref().unwrap().line, 5);
+        let id = t.column("id").unwrap();
+        assert_eq!(id.format.as_ref().unwrap().line, 10);
+        assert_eq!(
+            t.column("joined").unwrap().fraction.as_ref().unwrap().value,
+            Fraction::Always
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_line() {
+        let bad = "[tables.users.columns.id]\nformt = \"hex32\"\n";
+        let e = SchemaMap::parse(Path::new("m.toml"), bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("m.toml:2") && e.contains("formt"), "{e}");
+        let bad = "[tables.users]\ndeletes = \"sometimes\"\n";
+        let e = SchemaMap::parse(Path::new("m.toml"), bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("m.toml:2") && e.contains("propagate"), "{e}");
+    }
+}
