@@ -12,7 +12,7 @@ use arrow_schema::SchemaRef;
 use crate::map::infer::infer;
 use crate::map::{ColumnMap, Fraction, SchemaMap, TableMap};
 use crate::mapping::convert::{arrow_schema, ColumnConversion};
-use crate::mapping::format::{accepted, affinity_conflict, Affinity, Format};
+use crate::mapping::format::{accepted, affinity_conflict, numeric_typmod, Affinity, Format};
 use crate::mapping::types::{map_type, Storage, TypeMapping, ValueKind};
 use crate::sink::ddl::{FkAction, SinkColumn, SinkForeignKey, SinkIndex, SinkTable};
 use crate::sink::existing::{TargetSchema, TargetTable};
@@ -635,7 +635,7 @@ fn plan_column<'a>(
                     c.name
                 ));
             }
-            match target_col.and_then(|tc| infer(&mapping.kind, tc)) {
+            match target_col.and_then(|tc| infer(&mapping.kind, c.typmod, tc)) {
                 Some(i) => (i.format, Some(i.evidence)),
                 None => (Format::Default, None),
             }
@@ -678,7 +678,21 @@ fn plan_column<'a>(
         (None, Some(d)) => d.value.clone(),
         (None, None) => format.declared(mapping.declared).to_owned(),
     };
-    if let Some(why) = affinity_conflict(&mapping.kind, &format, storage, Affinity::of(&declared)) {
+    let affinity = Affinity::of(&declared);
+    let wide = !matches!(numeric_typmod(c.typmod), Some((p, _)) if p <= 15);
+    if mapping.kind == ValueKind::Numeric
+        && format == Format::Default
+        && affinity.converts_text()
+        && wide
+    {
+        problems.push(format!(
+            "{here} ({}): a SQLite column declared {declared:?} turns the numbers stored in \
+             it into doubles, which keep about 15 significant digits; declare a TEXT type, or \
+             set format = \"real\" with allow_lossy = true",
+            c.pg_type.display
+        ));
+    }
+    if let Some(why) = affinity_conflict(&mapping.kind, &format, storage, affinity) {
         problems.push(format!(
             "{here} ({} as {}): cannot go into a SQLite column declared {declared:?}: {why}; \
              choose a format that fits (for {}: {})",

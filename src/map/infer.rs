@@ -2,7 +2,7 @@
 //! values the app stored there. Used by `map init` (which writes what it found,
 //! with the evidence) and by a sync into an existing table without a map entry.
 
-use crate::mapping::format::{Affinity, EpochUnit, Format, TimeText};
+use crate::mapping::format::{numeric_typmod, Affinity, EpochUnit, Format, TimeText};
 use crate::mapping::types::ValueKind;
 use crate::sink::existing::{Sample, TargetColumn};
 
@@ -44,7 +44,7 @@ fn is_hex(s: &str) -> bool {
 /// The representation of a column of `kind` stored in `column`, when anything
 /// other than the default is called for. `None`: the default mapping fits, or
 /// nothing tells.
-pub fn infer(kind: &ValueKind, column: &TargetColumn) -> Option<Inferred> {
+pub fn infer(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Option<Inferred> {
     let declared = column.declared.as_str();
     let n = column.samples.len();
     let affinity = Affinity::of(declared);
@@ -122,7 +122,12 @@ pub fn infer(kind: &ValueKind, column: &TargetColumn) -> Option<Inferred> {
                     return None;
                 }
                 let zulu = matches!(kind, ValueKind::Timestamptz) && parsed.iter().all(|p| p.1);
-                let always_fraction = parsed.iter().all(|p| p.2 == 6);
+                // Only a stored zero fraction proves it is always written: a
+                // writer that drops zero fractions writes the others the same way.
+                let always_fraction = t
+                    .iter()
+                    .any(|s| s.trim_end_matches('Z').ends_with(".000000"))
+                    && parsed.iter().all(|p| p.2 == 6);
                 let style = TimeText {
                     t_separator: t_sep,
                     zulu,
@@ -138,9 +143,11 @@ pub fn infer(kind: &ValueKind, column: &TargetColumn) -> Option<Inferred> {
                     },
                     if zulu { ", Z suffix" } else { ", no zone" },
                     if always_fraction {
-                        ", always six fraction digits"
-                    } else {
+                        ", six fraction digits even when zero"
+                    } else if parsed.iter().any(|p| p.2 == 0) {
                         ", fraction only when not zero"
+                    } else {
+                        ", no zero fraction stored (if the app writes .000000, add fraction = \"always\")"
                     }
                 );
                 return found(Format::Time(style), words);
@@ -180,21 +187,34 @@ pub fn infer(kind: &ValueKind, column: &TargetColumn) -> Option<Inferred> {
             }
             None
         }
-        ValueKind::Numeric => match affinity {
-            Affinity::Text => found(
-                Format::NumericText,
-                format!("declared {declared} (TEXT affinity)"),
-            ),
-            Affinity::Real => found(
-                Format::NumericReal,
-                format!("declared {declared} (REAL affinity)"),
-            ),
-            Affinity::Integer => found(
-                Format::NumericInteger,
-                format!("declared {declared} (INTEGER affinity)"),
-            ),
-            _ => None,
-        },
+        ValueKind::Numeric => {
+            let typmod = numeric_typmod(typmod);
+            match affinity {
+                Affinity::Text => found(
+                    Format::NumericText,
+                    format!("declared {declared} (TEXT affinity)"),
+                ),
+                Affinity::Real => found(
+                    Format::NumericReal,
+                    format!("declared {declared} (REAL affinity)"),
+                ),
+                Affinity::Integer if matches!(typmod, Some((_, 0))) => found(
+                    Format::NumericInteger,
+                    format!("declared {declared} (INTEGER affinity)"),
+                ),
+                // SQLite turns numeric text in these columns into doubles.
+                Affinity::Integer | Affinity::Numeric if !matches!(typmod, Some((p, _)) if p <= 15) => {
+                    found(
+                        Format::NumericReal,
+                        format!(
+                            "declared {declared}: SQLite turns numbers stored there into \
+                             doubles (about 15 significant digits)"
+                        ),
+                    )
+                }
+                _ => None,
+            }
+        }
         _ => None,
     }
 }
@@ -240,22 +260,22 @@ mod tests {
     fn uuids() {
         let hex = col("char(32)", vec![text("0123456789abcdef0123456789abcdef")]);
         assert_eq!(
-            infer(&ValueKind::Uuid, &hex).unwrap().format,
+            infer(&ValueKind::Uuid, -1, &hex).unwrap().format,
             Format::UuidHex32
         );
         let empty = col("CHAR (32)", vec![]);
         assert_eq!(
-            infer(&ValueKind::Uuid, &empty).unwrap().format,
+            infer(&ValueKind::Uuid, -1, &empty).unwrap().format,
             Format::UuidHex32
         );
         let dashed = col("TEXT", vec![text("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")]);
         assert_eq!(
-            infer(&ValueKind::Uuid, &dashed).unwrap().format,
+            infer(&ValueKind::Uuid, -1, &dashed).unwrap().format,
             Format::Default
         );
         let blob = col("BLOB", vec![Sample::Blob(16)]);
         assert_eq!(
-            infer(&ValueKind::Uuid, &blob).unwrap().format,
+            infer(&ValueKind::Uuid, -1, &blob).unwrap().format,
             Format::UuidBlob
         );
     }
@@ -264,12 +284,12 @@ mod tests {
     fn timestamps() {
         let ms = col("DATETIME", vec![Sample::Integer(1_763_022_600_123)]);
         assert_eq!(
-            infer(&ValueKind::Timestamp, &ms).unwrap().format,
+            infer(&ValueKind::Timestamp, -1, &ms).unwrap().format,
             Format::Epoch(EpochUnit::Millis)
         );
         let s = col("INTEGER", vec![Sample::Integer(1_763_022_600)]);
         assert_eq!(
-            infer(&ValueKind::Timestamptz, &s).unwrap().format,
+            infer(&ValueKind::Timestamptz, -1, &s).unwrap().format,
             Format::Epoch(EpochUnit::Seconds)
         );
         let django = col(
@@ -280,7 +300,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            infer(&ValueKind::Timestamptz, &django).unwrap().format,
+            infer(&ValueKind::Timestamptz, -1, &django).unwrap().format,
             Format::Time(TimeText {
                 t_separator: false,
                 zulu: false,
@@ -289,7 +309,7 @@ mod tests {
         );
         let iso = col("TEXT", vec![text("2025-11-13T08:30:00.000000Z")]);
         assert_eq!(
-            infer(&ValueKind::Timestamptz, &iso).unwrap().format,
+            infer(&ValueKind::Timestamptz, -1, &iso).unwrap().format,
             Format::Time(TimeText {
                 t_separator: true,
                 zulu: true,
@@ -300,24 +320,38 @@ mod tests {
             "TEXT",
             vec![text("2025-11-13T08:30:00"), text("2025-11-13 08:30:00")],
         );
-        assert_eq!(infer(&ValueKind::Timestamp, &mixed), None);
+        assert_eq!(infer(&ValueKind::Timestamp, -1, &mixed), None);
     }
 
     #[test]
     fn booleans_and_numerics() {
         let b = col("bool", vec![Sample::Integer(0), Sample::Integer(1)]);
-        assert_eq!(infer(&ValueKind::Bool, &b).unwrap().format, Format::Default);
+        assert_eq!(
+            infer(&ValueKind::Bool, -1, &b).unwrap().format,
+            Format::Default
+        );
         let t = col("TEXT", vec![text("true")]);
         assert_eq!(
-            infer(&ValueKind::Bool, &t).unwrap().format,
+            infer(&ValueKind::Bool, -1, &t).unwrap().format,
             Format::BoolText
         );
         let n = col("decimal(10,2)", vec![]);
-        assert_eq!(infer(&ValueKind::Numeric, &n), None);
+        let p10s2 = (10 << 16 | 2) + 4;
+        assert_eq!(infer(&ValueKind::Numeric, p10s2, &n), None);
+        // Unconstrained numeric in a NUMERIC-affinity column: SQLite makes doubles.
+        assert_eq!(
+            infer(&ValueKind::Numeric, -1, &n).unwrap().format,
+            Format::NumericReal
+        );
         let r = col("FLOAT", vec![]);
         assert_eq!(
-            infer(&ValueKind::Numeric, &r).unwrap().format,
+            infer(&ValueKind::Numeric, p10s2, &r).unwrap().format,
             Format::NumericReal
+        );
+        let i = col("BIGINT", vec![]);
+        assert_eq!(
+            infer(&ValueKind::Numeric, (12 << 16) + 4, &i).unwrap().format,
+            Format::NumericInteger
         );
     }
 }

@@ -221,7 +221,7 @@ fn render_column(out: &mut String, c: &PgColumn, existing: Option<&TargetTable>)
         );
         return;
     }
-    let inferred = target_col.and_then(|tc| infer(&m.kind, tc));
+    let inferred = target_col.and_then(|tc| infer(&m.kind, c.typmod, tc));
     let format = inferred.as_ref().map_or(Format::Default, |i| i.format);
     let mut fields = Vec::new();
     if let Some(f) = format.name().or_else(|| default_name(&m.kind)) {
@@ -262,5 +262,10 @@ fn render_column(out: &mut String, c: &PgColumn, existing: Option<&TargetTable>)
         );
     }
     let _ = write!(comment, " (formats: {})", accepted(&m.kind));
-    let _ = writeln!(out, "{name} = {{ {} }}  # {comment}", fields.join(", "));
+    let fields = if fields.is_empty() {
+        "{}".to_owned()
+    } else {
+        format!("{{ {} }}", fields.join(", "))
+    };
+    let _ = writeln!(out, "{name} = {fields}  # {comment}");
 }
