@@ -350,7 +350,9 @@ mod tests {
         );
         let i = col("BIGINT", vec![]);
         assert_eq!(
-            infer(&ValueKind::Numeric, (12 << 16) + 4, &i).unwrap().format,
+            infer(&ValueKind::Numeric, (12 << 16) + 4, &i)
+                .unwrap()
+                .format,
             Format::NumericInteger
         );
     }

@@ -1,0 +1,640 @@
+//! Schema maps and rolling back into the app's own SQLite schema: the example
+//! maps of `schema-maps/` against their fixtures in `fixtures/apps/` (a
+//! PostgreSQL side and the app's old SQLite file), compared value by value and
+//! storage class by storage class; `map check` on broken maps; `map init`'s
+//! inferences.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::types::Value;
+
+use crate::common::*;
+
+const USAGE: i32 = 2;
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+/// `fixtures/apps/<app>.pg.sql` loaded into a new database.
+fn app_db(app: &str) -> TestDb {
+    let db = TestDb::new();
+    db.load(&format!("apps/{app}.pg.sql"));
+    db
+}
+
+/// The app's old SQLite file, built from `fixtures/apps/<app>.sqlite.sql`.
+fn app_sqlite(dir: &Path, app: &str) -> PathBuf {
+    let path = dir.join(format!("{app}.db"));
+    let sql = std::fs::read_to_string(fixture_path(&format!("apps/{app}.sqlite.sql")))
+        .expect("reading the SQLite fixture");
+    rusqlite::Connection::open(&path)
+        .and_then(|c| c.execute_batch(&sql))
+        .unwrap_or_else(|e| panic!("building {}: {e}", path.display()));
+    path
+}
+
+fn example_map(app: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schema-maps")
+        .join(format!("{app}.toml"))
+        .to_str()
+        .expect("UTF-8 path")
+        .to_owned()
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("--json: {e}\n{}", run.stdout))
+}
+
+fn verify_with_map(db: &TestDb, target: &Path, map: &str) -> Run {
+    run(&[
+        "verify",
+        "--source",
+        &db.url(),
+        "--target",
+        target.to_str().expect("UTF-8 path"),
+        "--map",
+        map,
+    ])
+}
+
+#[test]
+fn django_rollback_writes_the_apps_own_representations() {
+    let db = app_db("django");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = app_sqlite(dir.path(), "django");
+    let map = example_map("django");
+    let run = sync(&db.url(), &target, &["--full", "--map", &map, "--json"]);
+    run.assert_success();
+    let summary = json(&run);
+    assert_eq!(
+        summary["schema_loss"],
+        serde_json::json!([
+            "accounts_user.nickname (text): only in PostgreSQL; the SQLite table has no such \
+             column, not copied"
+        ])
+    );
+
+    let conn = open_sqlite(&target);
+    // uuid as 32 hex digits, datetimes in UTC with a space and no zone (the
+    // fraction only when not zero), booleans 0/1, decimal in NUMERIC affinity.
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            "SELECT id, email, is_active, is_staff, date_joined, last_login, balance \
+               FROM accounts_user ORDER BY email"
+        ),
+        vec![
+            vec![
+                text("a0eebc999c0b4ef8bb6d6bb9bd380a11"),
+                text("ada@example.com"),
+                Value::Integer(1),
+                Value::Integer(1),
+                text("2025-11-13 08:30:00.123456"),
+                text("2025-11-14 08:00:00"),
+                Value::Real(1234.5),
+            ],
+            vec![
+                text("0d3f4c2e5b6a4c8d9e0f1a2b3c4d5e6f"),
+                text("bob@example.com"),
+                Value::Integer(0),
+                Value::Integer(0),
+                text("2025-11-13 09:00:00"),
+                Value::Null,
+                Value::Integer(0),
+            ],
+            vec![
+                text("ffffffff000040008000000000000001"),
+                text("new@example.com"),
+                Value::Integer(1),
+                Value::Integer(0),
+                text("2025-11-15 23:59:59.000001"),
+                Value::Null,
+                Value::Real(-7.25),
+            ],
+        ]
+    );
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            "SELECT id, title, body, published, created_at, metadata, author_id \
+               FROM blog_post ORDER BY id"
+        ),
+        vec![
+            vec![
+                Value::Integer(1),
+                text("Hello"),
+                text("First post"),
+                Value::Integer(1),
+                text("2025-11-13 08:31:00.500000"),
+                text(r#"{"tags": ["intro"], "words": 2}"#),
+                text("a0eebc999c0b4ef8bb6d6bb9bd380a11"),
+            ],
+            vec![
+                Value::Integer(2),
+                text("Draft"),
+                text(""),
+                Value::Integer(0),
+                text("2025-11-16 10:00:00"),
+                Value::Null,
+                text("0d3f4c2e5b6a4c8d9e0f1a2b3c4d5e6f"),
+            ],
+        ]
+    );
+    // The app's schema is kept as Django wrote it: no nickname column, its own
+    // index, django_migrations untouched; the excluded sessions are not created.
+    let columns: Vec<Vec<Value>> = sqlite_rows(
+        &conn,
+        "SELECT name, type FROM pragma_table_info('accounts_user') ORDER BY cid",
+    );
+    assert_eq!(columns.len(), 7, "{columns:?}");
+    assert_eq!(columns[0], vec![text("id"), text("char(32)")]);
+    assert_eq!(
+        sqlite_tables(&conn),
+        [
+            "accounts_user",
+            "blog_post",
+            "django_migrations",
+            "sqlite_sequence"
+        ]
+        .iter()
+        .filter(|t| !t.starts_with("sqlite_"))
+        .map(|s| (*s).to_owned())
+        .collect()
+    );
+    assert_eq!(
+        sqlite_rows(&conn, "SELECT app, name, applied FROM django_migrations"),
+        vec![vec![
+            text("accounts"),
+            text("0001_initial"),
+            text("2025-01-02 03:04:05.678901")
+        ]]
+    );
+    assert_eq!(
+        sqlite_i64(
+            &conn,
+            "SELECT count(*) FROM sqlite_master WHERE name = 'blog_post_author_id_dd7a8485'"
+        ),
+        1
+    );
+    assert_sqlite_healthy(&conn);
+    drop(conn);
+
+    verify_with_map(&db, &target, &map).assert_success();
+}
+
+#[test]
+fn prisma_rollback_stores_datetimes_as_epoch_milliseconds() {
+    let db = app_db("prisma");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = app_sqlite(dir.path(), "prisma");
+    let map = example_map("prisma");
+    let run = sync(&db.url(), &target, &["--full", "--map", &map, "--json"]);
+    run.assert_success();
+    let summary = json(&run);
+    // 19.990000000000000000000000000000 reads back as 19.99: the same number.
+    assert_eq!(summary["loss"], serde_json::json!([]));
+
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            r#"SELECT id, email, name, isAdmin, createdAt, updatedAt FROM "User" ORDER BY email"#
+        ),
+        vec![
+            vec![
+                text("5f0c7a9e-3b2d-4e1f-8a6b-9c0d1e2f3a4b"),
+                text("ada@example.com"),
+                text("Ada"),
+                Value::Integer(1),
+                Value::Integer(1_763_022_600_123),
+                Value::Integer(1_763_114_400_500),
+            ],
+            vec![
+                text("6a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d"),
+                text("bob@example.com"),
+                Value::Null,
+                Value::Integer(0),
+                // Before 1970: a millisecond before the epoch.
+                Value::Integer(-1),
+                Value::Integer(1_763_024_400_000),
+            ],
+        ]
+    );
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            r#"SELECT id, title, published, views, rating, price, authorId, createdAt, updatedAt
+                 FROM "Post" ORDER BY id"#
+        ),
+        vec![
+            vec![
+                Value::Integer(1),
+                text("Hello"),
+                Value::Integer(1),
+                Value::Integer(42),
+                Value::Real(4.5),
+                Value::Real(19.99),
+                text("5f0c7a9e-3b2d-4e1f-8a6b-9c0d1e2f3a4b"),
+                Value::Integer(1_763_022_660_000),
+                Value::Integer(1_763_022_660_000),
+            ],
+            vec![
+                Value::Integer(2),
+                text("Later"),
+                Value::Integer(0),
+                Value::Integer(0),
+                Value::Null,
+                Value::Null,
+                text("6a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d"),
+                Value::Integer(1_763_287_200_007),
+                Value::Integer(1_763_287_200_007),
+            ],
+        ]
+    );
+    assert_eq!(
+        sqlite_i64(&conn, "SELECT count(*) FROM _prisma_migrations"),
+        1
+    );
+    assert_sqlite_healthy(&conn);
+    drop(conn);
+    verify_with_map(&db, &target, &map).assert_success();
+}
+
+#[test]
+fn sqlalchemy_rollback_counts_every_value_an_allowed_lossy_format_changed() {
+    let db = app_db("sqlalchemy");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = app_sqlite(dir.path(), "sqlalchemy");
+    let map = example_map("sqlalchemy");
+    let run = sync(&db.url(), &target, &["--full", "--map", &map, "--json"]);
+    run.assert_success();
+    let summary = json(&run);
+    // 0.12345678901234567 and 1.000000000000000001 do not survive a double;
+    // 0.2 does (it reads back as 0.2).
+    assert_eq!(
+        summary["loss"],
+        serde_json::json!([{
+            "table": "invoices",
+            "column": "tax_rate",
+            "reason": "numeric_to_double",
+            "description": "numeric stored as a double that reads back as another decimal \
+                            (allowed by allow_lossy)",
+            "count": 2
+        }])
+    );
+    // legacy_code is skipped by the map on purpose: no schema loss reported.
+    assert_eq!(summary["schema_loss"], serde_json::json!([]));
+
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            "SELECT id, name, vip, created_at FROM customers ORDER BY name"
+        ),
+        vec![
+            vec![
+                text("9b2e6c1a7d4f4a3b8e5c1f2a3b4c5d6e"),
+                text("Acme"),
+                Value::Integer(1),
+                text("2025-11-13 08:30:00.000000"),
+            ],
+            vec![
+                text("1c2d3e4f5a6b4c7d8e9fa0b1c2d3e4f5"),
+                text("Globex"),
+                Value::Integer(0),
+                text("2025-11-14 12:00:00.250000"),
+            ],
+        ]
+    );
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            "SELECT id, number, customer_id, amount, tax_rate, issued_at, paid, tags, data, notes \
+               FROM invoices ORDER BY id"
+        ),
+        vec![
+            vec![
+                Value::Integer(1),
+                text("INV-0001"),
+                text("9b2e6c1a7d4f4a3b8e5c1f2a3b4c5d6e"),
+                Value::Real(1234.5),
+                Value::Real(0.2),
+                text("2025-11-13 08:30:00.000000"),
+                Value::Integer(1),
+                text(r#"["urgent","q4"]"#),
+                text(r#"{"lines": 3}"#),
+                // Only in SQLite: keeps its default.
+                text(""),
+            ],
+            vec![
+                Value::Integer(2),
+                text("INV-0002"),
+                text("1c2d3e4f5a6b4c7d8e9fa0b1c2d3e4f5"),
+                Value::Real(99.99),
+                // The double nearest 0.12345678901234567 (PostgreSQL's float8 agrees).
+                Value::Real(0.123_456_789_012_345_66),
+                text("2025-11-14 12:00:00.123456"),
+                Value::Integer(0),
+                Value::Null,
+                Value::Null,
+                text(""),
+            ],
+            vec![
+                Value::Integer(3),
+                text("INV-0003"),
+                text("1c2d3e4f5a6b4c7d8e9fa0b1c2d3e4f5"),
+                // NUMERIC affinity stores an integral value as an integer.
+                Value::Integer(-5),
+                Value::Real(1.0),
+                text("2025-11-15 00:00:00.500000"),
+                Value::Integer(0),
+                text("[]"),
+                text("[1, 2]"),
+                text(""),
+            ],
+        ]
+    );
+    assert_eq!(
+        sqlite_rows(&conn, "SELECT version_num FROM alembic_version"),
+        vec![vec![text("3f1c2b7a9d10")]]
+    );
+    assert_sqlite_healthy(&conn);
+    drop(conn);
+    verify_with_map(&db, &target, &map).assert_success();
+}
+
+/// A new user's mistakes, all in one map: a misspelt column, a format the type
+/// cannot take, an impossible conversion into the existing schema, a lossy
+/// format without permission, a table that does not exist. All are reported in
+/// one run, each with file:line, table and column, and nothing is written.
+#[test]
+fn broken_map_reports_every_problem_with_file_line_table_and_column() {
+    let db = app_db("django");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = app_sqlite(dir.path(), "django");
+    let before = read_bytes(&target);
+    let map = dir.path().join("broken.toml");
+    std::fs::write(
+        &map,
+        r#"exclude = ["django_session"]
+
+[tables.accounts_user.columns]
+id = { format = "hex32" }
+emial = { format = "text" }
+is_active = { format = "unix" }
+date_joined = { format = "unix_ms" }
+
+[tables.blog_post.columns]
+title = { format = "integer" }
+
+[tables.blog_psot]
+cursor = "created_at"
+"#,
+    )
+    .expect("writing the map");
+    let map = map.to_str().expect("UTF-8 path");
+    let target_arg = target.to_str().expect("UTF-8 path");
+
+    let check = run(&[
+        "map",
+        "check",
+        "--map",
+        map,
+        "--source",
+        &db.url(),
+        "--target",
+        target_arg,
+    ]);
+    check.assert_code(USAGE).assert_stderr_has(&[
+        // misspelt column
+        &format!("{map}:5: table public.accounts_user has no column \"emial\""),
+        // a format of another type
+        &format!("{map}:6: table public.accounts_user, column is_active (boolean): format \"unix\" cannot hold a boolean value (it accepts: int, text)"),
+        // lossy without allow_lossy: timestamptz has microseconds
+        &format!("{map}:7: table public.accounts_user, column date_joined: format \"unix_ms\" is lossy"),
+        "allow_lossy = true",
+        // text -> integer
+        &format!("{map}:10: table public.blog_post, column title (character varying): format \"integer\" cannot hold a text value"),
+        // unknown table
+        &format!("{map}:12: no table named \"blog_psot\""),
+    ]);
+
+    // sync refuses the same map before writing anything.
+    let run = sync(&db.url(), &target, &["--full", "--map", map]);
+    run.assert_code(USAGE)
+        .assert_stderr_has(&[&format!("{map}:5:"), &format!("{map}:12:")]);
+    assert_eq!(read_bytes(&target), before, "the target was changed");
+    assert_eq!(
+        dir_entries(dir.path()),
+        ["broken.toml", "django.db"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    );
+}
+
+/// An existing column whose declared type cannot hold the values unchanged is
+/// refused, naming the column and its declared type.
+#[test]
+fn impossible_conversion_into_the_existing_schema_is_refused() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE notes (id int PRIMARY KEY, body text, code uuid);
+         INSERT INTO notes VALUES (1, '12', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11');",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    rusqlite::Connection::open(&target)
+        .and_then(|c| {
+            c.execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body INTEGER, code BLOB)")
+        })
+        .expect("app schema");
+    let run = sync(&db.url(), &target, &["--full"]);
+    run.assert_code(USAGE).assert_stderr_has(&[
+        "table public.notes, column body",
+        "declared \"INTEGER\"",
+        "numeric affinity would turn text that looks like a number into a number",
+    ]);
+}
+
+/// Unknown keys are refused with their line (a misspelt `formt` must not pass
+/// for "no format").
+#[test]
+fn unknown_key_in_a_map_is_a_usage_error_with_its_line() {
+    let db = app_db("django");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let map = dir.path().join("typo.toml");
+    std::fs::write(
+        &map,
+        "[tables.accounts_user.columns]\nid = { formt = \"hex32\" }\n",
+    )
+    .expect("writing the map");
+    let map = map.to_str().expect("UTF-8 path");
+    run(&["map", "check", "--map", map, "--source", &db.url()])
+        .assert_code(USAGE)
+        .assert_stderr_has(&[&format!("{map}:2"), "formt", "format"]);
+}
+
+/// A NOT NULL column only SQLite has, without a default, cannot be filled: a
+/// planning error that says how to feed it.
+#[test]
+fn sqlite_only_not_null_column_without_default_is_a_planning_error() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items VALUES (1, 'a');",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    rusqlite::Connection::open(&target)
+        .and_then(|c| {
+            c.execute_batch(
+                "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, sku TEXT NOT NULL)",
+            )
+        })
+        .expect("app schema");
+    sync(&db.url(), &target, &["--full"])
+        .assert_code(USAGE)
+        .assert_stderr_has(&["column \"sku\" is NOT NULL without a default", "rename"]);
+
+    // A map that feeds it from PostgreSQL's `name` column is accepted.
+    let map = dir.path().join("m.toml");
+    std::fs::write(
+        &map,
+        "[tables.items.columns]\nname = { rename = \"sku\" }\n",
+    )
+    .expect("writing the map");
+    sync(
+        &db.url(),
+        &target,
+        &["--full", "--map", map.to_str().expect("UTF-8 path")],
+    )
+    .assert_success();
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_rows(&conn, "SELECT id, name, sku FROM items"),
+        vec![vec![Value::Integer(1), Value::Null, text("a")]]
+    );
+}
+
+/// `map init` against the Prisma app's old file reads the representations off
+/// the stored values and says on what evidence; the map it prints passes
+/// `map check` after the lossy line is allowed, and a sync without any map
+/// writes the same representations.
+#[test]
+fn map_init_infers_representations_from_the_stored_values() {
+    let db = app_db("prisma");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = app_sqlite(dir.path(), "prisma");
+    let target_arg = target.to_str().expect("UTF-8 path");
+    let init = run(&["map", "init", "--source", &db.url(), "--target", target_arg]);
+    init.assert_success();
+    let lines: Vec<&str> = init.stdout.lines().collect();
+    let line = |prefix: &str, table: &str| -> String {
+        let start = lines
+            .iter()
+            .position(|l| *l == format!("[tables.{table}.columns]"))
+            .unwrap_or_else(|| panic!("no columns of {table}:\n{}", init.stdout));
+        lines[start..]
+            .iter()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix} in {table}:\n{}", init.stdout))
+            .to_string()
+    };
+    let created = line("createdAt = ", "User");
+    assert!(
+        created.starts_with(r#"createdAt = { format = "unix_ms" }"#)
+            && created.contains("1763022600123: epoch milliseconds"),
+        "{created}"
+    );
+    let id = line("id = ", "User");
+    assert!(
+        id.starts_with(r#"id = { format = "text" }"#) && id.contains("dashed"),
+        "{id}"
+    );
+    let admin = line("isAdmin = ", "User");
+    assert!(
+        admin.starts_with(r#"isAdmin = { format = "int" }"#) && admin.contains("0/1"),
+        "{admin}"
+    );
+    let price = line("price = ", "Post");
+    assert!(
+        price.starts_with(r#"price = { format = "real" }"#) && price.contains("LOSSY"),
+        "{price}"
+    );
+
+    // As printed, the lossy column is refused; allowed, the map is valid.
+    let map = dir.path().join("init.toml");
+    std::fs::write(&map, &init.stdout).expect("writing the map");
+    let map_arg = map.to_str().expect("UTF-8 path");
+    let check = |map: &str| {
+        run(&[
+            "map",
+            "check",
+            "--map",
+            map,
+            "--source",
+            &db.url(),
+            "--target",
+            target_arg,
+        ])
+    };
+    check(map_arg)
+        .assert_code(USAGE)
+        .assert_stderr_has(&["column price", "allow_lossy"]);
+    let allowed = init.stdout.replace(
+        r#"price = { format = "real" }"#,
+        r#"price = { format = "real", allow_lossy = true }"#,
+    );
+    std::fs::write(&map, allowed).expect("writing the map");
+    check(map_arg).assert_success();
+
+    // Synced with the map init wrote, the representations are the app's own.
+    sync(&db.url(), &target, &["--full", "--map", map_arg]).assert_success();
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            r#"SELECT createdAt, typeof(createdAt), id FROM "User" ORDER BY email"#
+        ),
+        vec![
+            vec![
+                Value::Integer(1_763_022_600_123),
+                text("integer"),
+                text("5f0c7a9e-3b2d-4e1f-8a6b-9c0d1e2f3a4b")
+            ],
+            vec![
+                Value::Integer(-1),
+                text("integer"),
+                text("6a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d")
+            ],
+        ]
+    );
+}
+
+/// Without a map, an existing Django table is written in what its stored values
+/// show: hex32 uuids and space-separated datetimes.
+#[test]
+fn sync_without_a_map_infers_the_existing_representation() {
+    let db = app_db("django");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = app_sqlite(dir.path(), "django");
+    sync(
+        &db.url(),
+        &target,
+        &["--full", "--tables", "accounts_user,blog_post", "--quiet"],
+    )
+    .assert_success();
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            "SELECT id, date_joined FROM accounts_user WHERE email = 'new@example.com'"
+        ),
+        vec![vec![
+            text("ffffffff000040008000000000000001"),
+            text("2025-11-15 23:59:59.000001")
+        ]]
+    );
+}
