@@ -280,3 +280,25 @@ fraction = "always"
         assert!(e.contains("m.toml:2") && e.contains("propagate"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod documented_maps {
+    use super::*;
+
+    /// The complete example in schema-maps/README.md and the example maps must
+    /// parse: documentation that does not is worse than none.
+    #[test]
+    fn readme_example_and_example_maps_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema-maps");
+        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        let start = readme.find("```toml\n").unwrap() + "```toml\n".len();
+        let end = start + readme[start..].find("```").unwrap();
+        let m = SchemaMap::parse(Path::new("README.md"), &readme[start..end]).unwrap();
+        let t = m.table_for("public", "accounts_user").unwrap();
+        assert_eq!(t.key(), Some(&["email".to_owned()][..]));
+        assert!(t.column("balance").unwrap().allow_lossy);
+        for name in ["django.toml", "prisma.toml", "sqlalchemy.toml"] {
+            SchemaMap::load(&dir.join(name)).unwrap();
+        }
+    }
+}
