@@ -558,8 +558,9 @@ fn plan_column<'a>(
     out: &mut Collected,
 ) -> Result<Option<ColumnPlan<'a>>, Vec<String>> {
     let cm: Option<&ColumnMap> = ctx.table_map.and_then(|tm| tm.column(&c.name));
-    let line = cm.map_or(0, |cm| cm.line);
-    let here = format!("{}table {source_name}, column {}", ctx.at(line), c.name);
+    // Problems of a column the map does not mention carry no map line.
+    let at = cm.map_or(String::new(), |cm| ctx.at(cm.line));
+    let here = format!("{at}table {source_name}, column {}", c.name);
     let mapping = match map_type(&c.pg_type, c.typmod) {
         Ok(m) => m,
         Err(reason) if cm.is_some_and(|cm| cm.skip) => {

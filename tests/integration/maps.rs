@@ -457,6 +457,18 @@ fn impossible_conversion_into_the_existing_schema_is_refused() {
         "declared \"INTEGER\"",
         "numeric affinity would turn text that looks like a number into a number",
     ]);
+    // With a map that does not mention the column, the message carries no map
+    // line (it once said `m.toml:0:`).
+    let map = dir.path().join("m.toml");
+    std::fs::write(&map, "[tables.notes]\ncursor = \"id\"\n").expect("writing the map");
+    let run = sync(
+        &db.url(),
+        &target,
+        &["--full", "--map", map.to_str().expect("UTF-8 path")],
+    );
+    run.assert_code(USAGE)
+        .assert_stderr_has(&["  - table public.notes, column body"]);
+    assert!(!run.stderr.contains(":0:"), "{}", run.stderr);
 }
 
 /// Unknown keys are refused with their line (a misspelt `formt` must not pass
@@ -636,5 +648,186 @@ fn sync_without_a_map_infers_the_existing_representation() {
             text("ffffffff000040008000000000000001"),
             text("2025-11-15 23:59:59.000001")
         ]]
+    );
+}
+
+/// Every format a map can choose, into a table pg2sqlite creates (renamed,
+/// with a renamed column), value by value; the lossy ones allowed and counted.
+/// The expected values are written out: julian days as SQLite's `julianday()`
+/// prints them, epoch numbers as `date +%s` would.
+#[test]
+fn every_format_is_stored_as_documented_and_verifies() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE events (
+             id int PRIMARY KEY,
+             code uuid,
+             flag boolean,
+             day date,
+             day_s date,
+             at_s timestamptz,
+             at_us timestamp,
+             at_t timestamp,
+             at_z timestamptz,
+             at_ms timestamp(3),
+             amount numeric(12, 3),
+             big numeric,
+             ratio numeric(6, 4)
+         );
+         INSERT INTO events VALUES
+           (1, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', true, '2025-11-13', '2025-11-13',
+            '2025-11-13 08:30:00.75+00', '1969-12-31 23:59:59.999999', '2025-11-13 08:30:00',
+            '2025-11-13 08:30:00+00', '2025-11-13 08:30:00.123', 12.500,
+            123456789012345678901234567890.123456789, 0.1234),
+           (2, '00000000-0000-0000-0000-000000000000', false, '0001-01-01', '1969-12-31',
+            '1969-12-31 23:59:59.5+00', '2025-11-13 08:30:00', '2025-11-13 08:30:00.25',
+            '2025-11-13 08:30:00.000001+00', '1969-12-31 23:59:59.999', -12.500, -1, -0.5),
+           (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 7, NULL, NULL);",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let map = dir.path().join("all.toml");
+    std::fs::write(
+        &map,
+        r#"include = ["events"]
+
+[tables.events]
+rename = "app_events"
+
+[tables.events.columns]
+code = { format = "blob", rename = "code_bytes" }
+flag = { format = "text" }
+day = { format = "julian" }
+day_s = { format = "unix" }
+at_s = { format = "unix", allow_lossy = true }
+at_us = { format = "unix_us" }
+at_t = { format = "iso" }
+at_z = { format = "iso", fraction = "always" }
+at_ms = { format = "unix_ms", type = "DATETIME" }
+amount = { format = "integer", allow_lossy = true }
+big = { format = "text" }
+ratio = { format = "real" }
+"#,
+    )
+    .expect("writing the map");
+    let map = map.to_str().expect("UTF-8 path");
+    let run = sync(&db.url(), &target, &["--map", map, "--json"]);
+    run.assert_success();
+    let summary = json(&run);
+    let loss: Vec<(String, String, u64)> = summary["loss"]
+        .as_array()
+        .expect("loss")
+        .iter()
+        .map(|l| {
+            (
+                l["column"].as_str().expect("column").to_owned(),
+                l["reason"].as_str().expect("reason").to_owned(),
+                l["count"].as_u64().expect("count"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        loss,
+        vec![
+            ("amount".to_owned(), "rounded_numeric".to_owned(), 2),
+            ("at_s".to_owned(), "truncated_precision".to_owned(), 2),
+        ],
+        "{}",
+        run.stdout
+    );
+    assert_eq!(summary["loss"][0]["table"], "app_events");
+
+    let conn = open_sqlite(&target);
+    let declared = sqlite_rows(
+        &conn,
+        "SELECT name, type FROM pragma_table_info('app_events') ORDER BY cid",
+    );
+    assert_eq!(declared[1], vec![text("code_bytes"), text("BLOB")]);
+    assert_eq!(declared[9], vec![text("at_ms"), text("DATETIME")]);
+    assert_eq!(declared[10], vec![text("amount"), text("INTEGER")]);
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            "SELECT code_bytes, flag, day, day_s, at_s, at_us, at_t, at_z, at_ms, amount, big, ratio
+               FROM app_events ORDER BY id"
+        ),
+        vec![
+            vec![
+                Value::Blob(vec![
+                    0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd,
+                    0x38, 0x0a, 0x11
+                ]),
+                text("true"),
+                Value::Real(2_460_992.5),
+                Value::Integer(1_762_992_000),
+                // .75 s truncated: counted
+                Value::Integer(1_763_022_600),
+                Value::Integer(-1),
+                text("2025-11-13T08:30:00"),
+                text("2025-11-13T08:30:00.000000Z"),
+                Value::Integer(1_763_022_600_123),
+                // 12.5 rounded half away from zero: counted
+                Value::Integer(13),
+                text("123456789012345678901234567890.123456789"),
+                Value::Real(0.1234),
+            ],
+            vec![
+                Value::Blob(vec![0; 16]),
+                text("false"),
+                Value::Real(1_721_425.5),
+                Value::Integer(-86_400),
+                // 1969-12-31 23:59:59.5 truncated toward the past: counted
+                Value::Integer(-1),
+                Value::Integer(1_763_022_600_000_000),
+                text("2025-11-13T08:30:00.250000"),
+                text("2025-11-13T08:30:00.000001Z"),
+                Value::Integer(-1),
+                Value::Integer(-13),
+                text("-1"),
+                Value::Real(-0.5),
+            ],
+            vec![
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Integer(7),
+                Value::Null,
+                Value::Null,
+            ],
+        ]
+    );
+    drop(conn);
+    verify_with_map(&db, &target, map).assert_success();
+    // With the same names but the default formats pinned, verification's strict
+    // inverse finds the rows stored in another representation.
+    let defaults = dir.path().join("defaults.toml");
+    std::fs::write(
+        &defaults,
+        r#"[tables.events]
+rename = "app_events"
+
+[tables.events.columns]
+code = { rename = "code_bytes", format = "text" }
+day = { format = "iso" }
+day_s = { format = "iso" }
+at_s = { format = "iso" }
+at_us = { format = "iso-space" }
+at_t = { format = "iso-space" }
+at_ms = { format = "iso-space" }
+"#,
+    )
+    .expect("writing the map");
+    let r = verify_with_map(&db, &target, defaults.to_str().expect("UTF-8 path"));
+    r.assert_code(1);
+    assert!(
+        r.stdout.contains("app_events") && r.stdout.contains("MISMATCH"),
+        "{}",
+        r.stdout
     );
 }
