@@ -126,7 +126,7 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
     .await?;
     let chunks = plan_chunks(&coordinator, &plan).await?;
 
-    let (staging, stale) = Staging::create(&opts.target)?;
+    let (mut staging, stale) = Staging::create(&opts.target)?;
     // Rows go into the app's own tables: everything else in its file stays.
     if plan.tables.iter().any(|t| t.sink.existing) {
         staging.start_from_target()?;

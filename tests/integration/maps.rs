@@ -831,3 +831,39 @@ at_ms = { format = "iso-space" }
         r.stdout
     );
 }
+
+/// The app's file is the app's: written into, it keeps its journal mode (WAL
+/// here), its user_version and its other tables, and no sidecar is left behind.
+#[test]
+fn app_file_keeps_wal_mode_and_user_version() {
+    let db = app_db("django");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = app_sqlite(dir.path(), "django");
+    rusqlite::Connection::open(&target)
+        .and_then(|c| {
+            c.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+            c.execute_batch("PRAGMA user_version = 42")
+        })
+        .expect("WAL mode");
+    sync(
+        &db.url(),
+        &target,
+        &["--full", "--map", &example_map("django"), "--quiet"],
+    )
+    .assert_success();
+    assert_eq!(
+        dir_entries(dir.path()),
+        ["django.db"].iter().map(|s| (*s).to_owned()).collect()
+    );
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_rows(&conn, "PRAGMA journal_mode"),
+        vec![vec![text("wal")]]
+    );
+    assert_eq!(sqlite_i64(&conn, "PRAGMA user_version"), 42);
+    assert_eq!(sqlite_i64(&conn, "SELECT count(*) FROM accounts_user"), 3);
+    assert_eq!(
+        sqlite_i64(&conn, "SELECT count(*) FROM django_migrations"),
+        1
+    );
+}
