@@ -225,6 +225,7 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
                 source: t.source_name.clone(),
                 rows: outcome.rows_written.get(i).copied().unwrap_or(0),
                 seconds: outcome.seconds.get(i).copied().unwrap_or(0.0),
+                existing: t.sink.existing,
             })
             .collect(),
         seconds: started.elapsed().as_secs_f64(),

@@ -520,7 +520,32 @@ fn check_table_map(ctx: &TableContext<'_>, tm: &TableMap, problems: &mut Vec<Str
         }
     }
     if let Some(c) = &tm.cursor {
-        if !has(&c.value) {
+        let column = t.columns.iter().find(|pc| pc.name == c.value);
+        let orderable = column.is_some_and(|pc| {
+            map_type(&pc.pg_type, pc.typmod).is_ok_and(|m| {
+                matches!(
+                    m.kind,
+                    ValueKind::Date
+                        | ValueKind::Timestamp
+                        | ValueKind::Timestamptz
+                        | ValueKind::Int2
+                        | ValueKind::Int4
+                        | ValueKind::Int8
+                )
+            })
+        });
+        if let (Some(pc), false) = (column, orderable) {
+            problems.push(format!(
+                "{}cursor: column {:?} of {}.{} is {}; a cursor must be a timestamp, date or \
+                 integer column that grows when a row changes",
+                ctx.at(c.line),
+                c.value,
+                t.schema,
+                t.name,
+                pc.pg_type.display
+            ));
+        }
+        if column.is_none() {
             problems.push(format!(
                 "{}cursor: table {}.{} has no column {:?} (its columns: {})",
                 ctx.at(c.line),

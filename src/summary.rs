@@ -14,6 +14,9 @@ pub struct TableSummary {
     pub source: String,
     pub rows: u64,
     pub seconds: f64,
+    /// The table already existed in the target (the app's schema was kept and
+    /// its rows replaced) rather than being created.
+    pub existing: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -85,8 +88,15 @@ impl SyncSummary {
         for t in by_rows.iter().take(TABLES_ON_SCREEN) {
             let _ = writeln!(
                 out,
-                "  {:<width$}  {:>12} rows  {:>6.1}s",
-                t.name, t.rows, t.seconds
+                "  {:<width$}  {:>12} rows  {:>6.1}s{}",
+                t.name,
+                t.rows,
+                t.seconds,
+                if t.existing {
+                    "  (into the existing table)"
+                } else {
+                    ""
+                }
             );
         }
         if by_rows.len() > TABLES_ON_SCREEN {

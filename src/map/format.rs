@@ -209,6 +209,18 @@ impl SchemaMap {
         })
     }
 
+    /// The settings of a table named as the map's keys name it (`name` for a
+    /// table of `public`, `schema.name`, `schema__name`), if the map has any.
+    pub fn table(&self, name: &str) -> Option<&TableMap> {
+        self.tables.iter().find(|t| {
+            t.name == name
+                || name
+                    .split_once('.')
+                    .is_some_and(|(s, n)| crate::plan::names_table(&t.name, s, n))
+                || crate::plan::names_table(&t.name, "public", name)
+        })
+    }
+
     /// The settings of the PostgreSQL table `schema.name`, if the map has any.
     pub fn table_for(&self, schema: &str, name: &str) -> Option<&TableMap> {
         self.tables
@@ -255,6 +267,9 @@ fraction = "always"
         assert_eq!(m.exclude[0].value, "django_session");
         assert_eq!(m.exclude[0].line, 2);
         let t = m.table_for("public", "accounts_user").unwrap();
+        assert_eq!(m.table("public.accounts_user").unwrap().name, t.name);
+        assert_eq!(m.table("accounts_user").unwrap().name, t.name);
+        assert!(m.table("billing.accounts_user").is_none());
         assert_eq!(t.cursor(), Some("updated_at"));
         assert_eq!(t.deletes(), Some(DeletePolicy::Report));
         assert_eq!(t.rename.as_ref().unwrap().line, 5);

@@ -367,7 +367,7 @@ fn sqlalchemy_rollback_counts_every_value_an_allowed_lossy_format_changed() {
 
 /// A new user's mistakes, all in one map: a misspelt column, a format the type
 /// cannot take, an impossible conversion into the existing schema, a lossy
-/// format without permission, a table that does not exist. All are reported in
+/// format without permission, a table that does not exist, a text cursor. All are reported in
 /// one run, each with file:line, table and column, and nothing is written.
 #[test]
 fn broken_map_reports_every_problem_with_file_line_table_and_column() {
@@ -391,6 +391,9 @@ title = { format = "integer" }
 
 [tables.blog_psot]
 cursor = "created_at"
+
+[tables.blog_post]
+cursor = "title"
 "#,
     )
     .expect("writing the map");
@@ -419,6 +422,8 @@ cursor = "created_at"
         &format!("{map}:10: table public.blog_post, column title (character varying): format \"integer\" cannot hold a text value"),
         // unknown table
         &format!("{map}:12: no table named \"blog_psot\""),
+        // a cursor that cannot order rows
+        &format!("{map}:16: cursor: column \"title\" of public.blog_post is character varying"),
     ]);
 
     // sync refuses the same map before writing anything.
