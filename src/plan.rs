@@ -496,6 +496,22 @@ fn plan_table(ctx: &TableContext<'_>, out: &mut Collected) -> Result<TablePlan, 
     })
 }
 
+/// Whether a column can order rows by when they changed: a timestamp, a date
+/// or an integer (a version or epoch counter).
+pub fn can_be_cursor(c: &PgColumn) -> bool {
+    map_type(&c.pg_type, c.typmod).is_ok_and(|m| {
+        matches!(
+            m.kind,
+            ValueKind::Date
+                | ValueKind::Timestamp
+                | ValueKind::Timestamptz
+                | ValueKind::Int2
+                | ValueKind::Int4
+                | ValueKind::Int8
+        )
+    })
+}
+
 /// The settings of a table's map entry that name PostgreSQL columns.
 fn check_table_map(ctx: &TableContext<'_>, tm: &TableMap, problems: &mut Vec<String>) {
     let t = ctx.table;
@@ -521,19 +537,7 @@ fn check_table_map(ctx: &TableContext<'_>, tm: &TableMap, problems: &mut Vec<Str
     }
     if let Some(c) = &tm.cursor {
         let column = t.columns.iter().find(|pc| pc.name == c.value);
-        let orderable = column.is_some_and(|pc| {
-            map_type(&pc.pg_type, pc.typmod).is_ok_and(|m| {
-                matches!(
-                    m.kind,
-                    ValueKind::Date
-                        | ValueKind::Timestamp
-                        | ValueKind::Timestamptz
-                        | ValueKind::Int2
-                        | ValueKind::Int4
-                        | ValueKind::Int8
-                )
-            })
-        });
+        let orderable = column.is_some_and(can_be_cursor);
         if let (Some(pc), false) = (column, orderable) {
             problems.push(format!(
                 "{}cursor: column {:?} of {}.{} is {}; a cursor must be a timestamp, date or \

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::mapping::format::{accepted, Format};
 use crate::mapping::types::{map_type, ValueKind};
 use crate::pipeline::runtime;
-use crate::plan::sqlite_table_name;
+use crate::plan::{can_be_cursor, sqlite_table_name};
 use crate::sink::existing::{TargetSchema, TargetTable};
 use crate::source::catalog::{read_catalog, PgColumn, PgTable};
 use crate::source::connect::SourceConfig;
@@ -132,10 +132,19 @@ fn render_table(out: &mut String, t: &PgTable, sqlite: &str, existing: Option<&T
         }
     );
     let _ = writeln!(out, "# rename = {}", toml_string(sqlite));
-    let has = |c: &str| t.columns.iter().any(|pc| pc.name == c);
-    let cursor = ["updated_at", "modified_at", "created_at"]
-        .into_iter()
-        .find(|c| has(c));
+    let cursor = [
+        "updated_at",
+        "modified_at",
+        "created_at",
+        "updatedAt",
+        "createdAt",
+    ]
+    .into_iter()
+    .find(|name| {
+        t.columns
+            .iter()
+            .any(|c| c.name == *name && can_be_cursor(c))
+    });
     match cursor {
         Some(c) => {
             let _ = writeln!(

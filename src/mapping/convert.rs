@@ -357,6 +357,7 @@ fn text(
             "false"
         }),
         (ValueKind::Array(element), _) => return decode::write_array_json(out, element, v),
+        (ValueKind::Vector, Format::VectorJson) => decode::write_vector_json(out, v)?,
         (other, _) => return Err(DecodeError(format!("{other:?} cannot be stored as TEXT"))),
     }
     Ok(ArrayLosses::default())
@@ -413,6 +414,23 @@ mod tests {
             .unwrap();
         assert_eq!(d.value(0), "2000-01-01");
         assert_eq!(ledger.entries()[0].count, 1);
+    }
+
+    #[test]
+    fn numeric_rounding_and_doubles() {
+        // As PostgreSQL's round(numeric): half away from zero.
+        assert_eq!(round_decimal("12.500").unwrap(), (13, true));
+        assert_eq!(round_decimal("-12.5").unwrap(), (-13, true));
+        assert_eq!(round_decimal("-12.49").unwrap(), (-12, true));
+        assert_eq!(round_decimal("7.000").unwrap(), (7, false));
+        assert_eq!(round_decimal("0").unwrap(), (0, false));
+        assert!(round_decimal("NaN").is_err());
+        assert!(round_decimal("9223372036854775808").is_err());
+        assert!(round_decimal("9223372036854775807.5").is_err());
+        assert!(same_decimal("0.2000", 0.2));
+        assert!(same_decimal("-7", -7.0));
+        assert!(!same_decimal("0.12345678901234567", 0.123_456_789_012_345_66));
+        assert!(!same_decimal("1.000000000000000001", 1.0));
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub enum Format {
     NumericInteger,
     /// numeric as a double.
     NumericReal,
+    /// pgvector `vector` as a JSON array of numbers.
+    VectorJson,
 }
 
 /// The names a map may use for `format`, by the type family they apply to.
@@ -94,6 +96,7 @@ pub const FORMAT_NAMES: &[(&str, &str)] = &[
     ("floats", "real"),
     ("text types", "text"),
     ("bytea", "blob"),
+    ("vector", "blob, json"),
 ];
 
 impl Format {
@@ -137,6 +140,7 @@ impl Format {
             (K::Numeric, "integer") => Format::NumericInteger,
             (K::Numeric, "real") => Format::NumericReal,
             (K::Json | K::Jsonb | K::Array(_), "json") => Format::Default,
+            (K::Vector, "json") => Format::VectorJson,
             (K::Int2 | K::Int4 | K::Int8, "integer") => Format::Default,
             (K::Float4 | K::Float8, "real") => Format::Default,
             (K::Text | K::TextForm, "text") => Format::Default,
@@ -174,6 +178,7 @@ impl Format {
             Format::NumericText => "text",
             Format::NumericInteger => "integer",
             Format::NumericReal => "real",
+            Format::VectorJson => "json",
         })
     }
 
@@ -184,9 +189,11 @@ impl Format {
             Format::UuidBlob => Storage::Blob,
             Format::Epoch(_) | Format::NumericInteger => Storage::Integer,
             Format::Julian | Format::NumericReal => Storage::Real,
-            Format::UuidHex32 | Format::Time(_) | Format::BoolText | Format::NumericText => {
-                Storage::Text
-            }
+            Format::UuidHex32
+            | Format::Time(_)
+            | Format::BoolText
+            | Format::NumericText
+            | Format::VectorJson => Storage::Text,
         }
     }
 
@@ -268,7 +275,8 @@ pub fn accepted(kind: &ValueKind) -> &'static str {
         ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8 => "integer",
         ValueKind::Float4 | ValueKind::Float8 => "real",
         ValueKind::Text | ValueKind::TextForm => "text",
-        ValueKind::Bytea | ValueKind::Vector => "blob",
+        ValueKind::Bytea => "blob",
+        ValueKind::Vector => "blob, json",
     }
 }
 

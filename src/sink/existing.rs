@@ -12,6 +12,8 @@ use crate::sink::ddl::quote;
 
 /// Stored values read per column to infer its representation.
 const SAMPLES: usize = 20;
+/// Rows of a table looked at for those samples.
+const SCANNED: usize = 10_000;
 
 /// One stored value, as SQLite hands it back.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,8 +130,10 @@ fn read_tables(conn: &Connection) -> rusqlite::Result<TargetSchema> {
 
 fn samples(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<Vec<Sample>> {
     let c = quote(column);
+    // Only the first rows are looked at: a column that is NULL almost
+    // everywhere must not cost a scan of a large table.
     let mut stmt = conn.prepare(&format!(
-        "SELECT {c} FROM {} WHERE {c} IS NOT NULL LIMIT {SAMPLES}",
+        "SELECT {c} FROM (SELECT {c} FROM {} LIMIT {SCANNED}) WHERE {c} IS NOT NULL LIMIT {SAMPLES}",
         quote(table)
     ))?;
     let mut rows = stmt.query([])?;

@@ -30,7 +30,7 @@ pub fn pg_expression(
 ) -> String {
     let c = quote_ident(name);
     match (format, kind) {
-        (Format::Default, _) => {}
+        (Format::Default | Format::VectorJson, _) => {}
         // What an allowed lossy format stores is what PostgreSQL's own value
         // becomes after the same change: truncated, rounded, made a double.
         (Format::Epoch(unit), ValueKind::Timestamp | ValueKind::Timestamptz) => {
@@ -350,8 +350,33 @@ fn formatted_canonical(
             float_canonical(int_as_f64(i), false)
         }
         (Format::NumericReal, _, ValueRef::Text(b"NaN")) => Ok("NaN".to_owned()),
+        (Format::VectorJson, _, ValueRef::Text(_)) => {
+            vector_json_to_send_hex(text(&v, what)?).ok_or_else(not)
+        }
         _ => Err(not()),
     }
+}
+
+/// A vector's JSON array back to `encode(vector_send(v), 'hex')`: the dimension
+/// count, two unused bytes, the big-endian float4s.
+fn vector_json_to_send_hex(json: &str) -> Option<String> {
+    let mut p = Parser { s: json, i: 0 };
+    let Json::Array(items) = p.value()? else {
+        return None;
+    };
+    p.ws();
+    if p.i != json.len() {
+        return None;
+    }
+    let dim = u16::try_from(items.len()).ok()?;
+    let mut send = Vec::with_capacity(4 + 4 * items.len());
+    send.extend_from_slice(&dim.to_be_bytes());
+    send.extend_from_slice(&[0, 0]);
+    for item in &items {
+        let Json::Number(n) = item else { return None };
+        send.extend_from_slice(&n.parse::<f32>().ok()?.to_be_bytes());
+    }
+    Some(hex(&send))
 }
 
 /// An integer SQLite stored for an integral double: exact, since it came from one.
@@ -830,6 +855,96 @@ mod tests {
         );
 
         assert_eq!(t("[1,2", ValueKind::Int4), None);
+    }
+
+    #[test]
+    fn vector_json_round_trips_to_vector_send() {
+        // vector_send of '[1.5,0.1]': 2 dimensions, 2 unused bytes, big-endian float4s.
+        let mut send = vec![0, 2, 0, 0];
+        send.extend_from_slice(&1.5f32.to_be_bytes());
+        send.extend_from_slice(&0.1f32.to_be_bytes());
+        let mut json = String::new();
+        crate::mapping::decode::write_vector_json(&mut json, &send).unwrap();
+        assert_eq!(json, "[1.5,0.1]");
+        assert_eq!(vector_json_to_send_hex(&json), Some(hex(&send)));
+        let v = ValueRef::Text(json.as_bytes());
+        let k = ValueKind::Vector;
+        assert_eq!(
+            sqlite_canonical(v, &k, Format::VectorJson, Affinity::Text).unwrap(),
+            Some(hex(&send))
+        );
+        assert!(sqlite_canonical(
+            ValueRef::Text(b"[1.5,\"x\"]"),
+            &k,
+            Format::VectorJson,
+            Affinity::Text
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn formats_invert_strictly() {
+        let ts = ValueKind::Timestamp;
+        let space_always = Format::Time(TimeText {
+            t_separator: false,
+            zulu: false,
+            always_fraction: true,
+        });
+        let c = |v: ValueRef<'_>, k: &ValueKind, f: Format| {
+            sqlite_canonical(v, k, f, Affinity::Numeric)
+        };
+        assert_eq!(
+            c(
+                ValueRef::Text(b"2025-11-13 08:30:00.000000"),
+                &ts,
+                space_always
+            )
+            .unwrap(),
+            Some("2025-11-13 08:30:00".to_owned())
+        );
+        assert!(c(ValueRef::Text(b"2025-11-13 08:30:00"), &ts, space_always).is_err());
+        let hex32 = Format::UuidHex32;
+        assert_eq!(
+            c(
+                ValueRef::Text(b"a0eebc999c0b4ef8bb6d6bb9bd380a11"),
+                &ValueKind::Uuid,
+                hex32
+            )
+            .unwrap(),
+            Some("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".to_owned())
+        );
+        // upper case is not what the format writes
+        assert!(c(
+            ValueRef::Text(b"A0EEBC999C0B4EF8BB6D6BB9BD380A11"),
+            &ValueKind::Uuid,
+            hex32
+        )
+        .is_err());
+        let ms = Format::Epoch(crate::mapping::format::EpochUnit::Millis);
+        assert_eq!(
+            c(ValueRef::Integer(-1), &ts, ms).unwrap(),
+            Some("1969-12-31 23:59:59.999".to_owned())
+        );
+        assert_eq!(
+            c(
+                ValueRef::Integer(1_763_022_600_123),
+                &ValueKind::Timestamptz,
+                ms
+            )
+            .unwrap(),
+            Some("2025-11-13 08:30:00.123+00".to_owned())
+        );
+        // a date stored as epoch milliseconds must be a midnight
+        assert!(c(ValueRef::Integer(1), &ValueKind::Date, ms).is_err());
+        assert_eq!(
+            c(
+                ValueRef::Real(2_460_992.5),
+                &ValueKind::Date,
+                Format::Julian
+            )
+            .unwrap(),
+            Some("2025-11-13".to_owned())
+        );
     }
 
     #[test]
