@@ -14,6 +14,11 @@
 //!                                    Arrow RecordBatch)               indexes, fsync, rename)
 //! ```
 //!
+//! `plan` also reads the schema map (`map`, `--map`) and the existing target's
+//! schema with a few stored values per column (`sink::existing`): tables the
+//! target already holds are written into as they are, in the representation
+//! (`mapping::format`) the map pins or the stored values show.
+//!
 //! SQL issued against PostgreSQL, in order:
 //!
 //! 1. `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_export_snapshot()`

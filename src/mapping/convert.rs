@@ -429,7 +429,10 @@ mod tests {
         assert!(round_decimal("9223372036854775807.5").is_err());
         assert!(same_decimal("0.2000", 0.2));
         assert!(same_decimal("-7", -7.0));
-        assert!(!same_decimal("0.12345678901234567", 0.123_456_789_012_345_66));
+        assert!(!same_decimal(
+            "0.12345678901234567",
+            0.123_456_789_012_345_66
+        ));
         assert!(!same_decimal("1.000000000000000001", 1.0));
     }
 
