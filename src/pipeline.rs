@@ -142,7 +142,7 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         })
         .collect();
     let progress = Arc::new(Progress::new(opts.progress, estimates));
-    let mut notes = Vec::new();
+    let mut notes = plan.notes.clone();
     if let Some(stale) = stale {
         notes.push(format!(
             "removed a staging file left by an interrupted run: {}",

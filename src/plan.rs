@@ -64,6 +64,9 @@ pub struct SyncPlan {
     /// Columns that exist only in PostgreSQL and are not copied, because the
     /// target's existing table has no place for them.
     pub schema_loss: Vec<String>,
+    /// What the user should know about the plan (stored values whose form
+    /// pg2sqlite does not recognize, ...).
+    pub notes: Vec<String>,
 }
 
 /// What planning works from besides the catalog: the flags, the schema map and
@@ -233,6 +236,7 @@ pub fn build(catalog: Vec<PgTable>, inputs: PlanInputs<'_>) -> Result<SyncPlan, 
             tables,
             not_expressed: out.not_expressed,
             schema_loss: out.schema_loss,
+            notes: out.notes,
         })
     } else {
         Err(problems)
@@ -244,6 +248,7 @@ pub fn build(catalog: Vec<PgTable>, inputs: PlanInputs<'_>) -> Result<SyncPlan, 
 struct Collected {
     not_expressed: Vec<String>,
     schema_loss: Vec<String>,
+    notes: Vec<String>,
     index_names: HashSet<String>,
 }
 

@@ -71,6 +71,9 @@ pub fn run(opts: &CheckOptions) -> Result<String> {
             formats.join(", ")
         );
     }
+    for n in &plan.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
     if !plan.schema_loss.is_empty() {
         let _ = writeln!(
             out,

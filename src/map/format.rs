@@ -10,6 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{Error, Result};
+use crate::mapping::format::{FractionStyle, ZoneSuffix};
 
 /// What a delta sync does with rows deleted in PostgreSQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -49,23 +50,14 @@ struct RawTable {
 struct RawColumn {
     rename: Option<Spanned<String>>,
     format: Option<Spanned<String>>,
-    fraction: Option<Spanned<Fraction>>,
+    fraction: Option<Spanned<FractionStyle>>,
+    zone: Option<Spanned<ZoneSuffix>>,
     #[serde(rename = "type")]
     declared: Option<Spanned<String>>,
     #[serde(default)]
     allow_lossy: bool,
     #[serde(default)]
     skip: bool,
-}
-
-/// When a timestamp's text carries a fraction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Fraction {
-    /// Six digits when the fraction is not zero (Python's `str(datetime)`).
-    Nonzero,
-    /// Always six digits (SQLAlchemy's SQLite DATETIME).
-    Always,
 }
 
 /// A value and the line of the map it was written on.
@@ -83,7 +75,8 @@ pub struct ColumnMap {
     pub line: usize,
     pub rename: Option<Located<String>>,
     pub format: Option<Located<String>>,
-    pub fraction: Option<Located<Fraction>>,
+    pub fraction: Option<Located<FractionStyle>>,
+    pub zone: Option<Located<ZoneSuffix>>,
     /// The declared SQLite type of a column pg2sqlite creates.
     pub declared: Option<Located<String>>,
     pub allow_lossy: bool,
@@ -192,6 +185,10 @@ impl SchemaMap {
                                     line: line_of(text, f.span().start),
                                     value: f.into_inner(),
                                 }),
+                                zone: c.zone.map(|z| Located {
+                                    line: line_of(text, z.span().start),
+                                    value: z.into_inner(),
+                                }),
                                 declared: c.declared.map(located),
                                 allow_lossy: c.allow_lossy,
                                 skip: c.skip,
@@ -279,7 +276,7 @@ fraction = "always"
         assert_eq!(id.format.as_ref().unwrap().line, 10);
         assert_eq!(
             t.column("joined").unwrap().fraction.as_ref().unwrap().value,
-            Fraction::Always
+            FractionStyle::MicrosAlways
         );
     }
 

@@ -2,7 +2,9 @@
 //! values the app stored there. Used by `map init` (which writes what it found,
 //! with the evidence) and by a sync into an existing table without a map entry.
 
-use crate::mapping::format::{numeric_typmod, Affinity, EpochUnit, Format, TimeText};
+use crate::mapping::format::{
+    numeric_typmod, Affinity, EpochUnit, Format, FractionStyle, TimeText, ZoneSuffix,
+};
 use crate::mapping::types::ValueKind;
 use crate::sink::existing::{Sample, TargetColumn};
 
@@ -114,43 +116,10 @@ pub fn infer(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Option<Inf
                 return None;
             }
             if let Some(t) = texts(&column.samples).filter(|t| !t.is_empty()) {
-                let parsed: Option<Vec<(bool, bool, usize)>> =
-                    t.iter().map(|s| timestamp_shape(s)).collect();
-                let parsed = parsed?;
-                let t_sep = parsed[0].0;
-                if parsed.iter().any(|p| p.0 != t_sep) {
-                    return None;
-                }
-                let zulu = matches!(kind, ValueKind::Timestamptz) && parsed.iter().all(|p| p.1);
-                // Only a stored zero fraction proves it is always written: a
-                // writer that drops zero fractions writes the others the same way.
-                let always_fraction = t
-                    .iter()
-                    .any(|s| s.trim_end_matches('Z').ends_with(".000000"))
-                    && parsed.iter().all(|p| p.2 == 6);
-                let style = TimeText {
-                    t_separator: t_sep,
-                    zulu,
-                    always_fraction,
-                };
-                let words = format!(
-                    "{n} stored texts like {:?}: {}{}{}",
-                    t[0],
-                    if t_sep {
-                        "T separator"
-                    } else {
-                        "space separator"
-                    },
-                    if zulu { ", Z suffix" } else { ", no zone" },
-                    if always_fraction {
-                        ", six fraction digits even when zero"
-                    } else if parsed.iter().any(|p| p.2 == 0) {
-                        ", fraction only when not zero"
-                    } else {
-                        ", no zero fraction stored (if the app writes .000000, add fraction = \"always\")"
-                    }
-                );
-                return found(Format::Time(style), words);
+                return time_text(&t).map(|(style, words)| Inferred {
+                    format: Format::Time(style),
+                    evidence: format!("{n} stored texts like {:?}: {words}", t[0]),
+                });
             }
             if n == 0 && affinity == Affinity::Integer {
                 return found(
@@ -161,13 +130,12 @@ pub fn infer(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Option<Inf
                     ),
                 );
             }
-            if n == 0 && matches!(kind, ValueKind::Timestamptz) {
+            let upper = declared.to_ascii_uppercase();
+            let datetime_type = upper.contains("DATE") || upper.contains("TIME");
+            if n == 0 && datetime_type && matches!(kind, ValueKind::Timestamptz) {
+                // An app's DATETIME column holds naive UTC text in most ORMs.
                 return found(
-                    Format::Time(TimeText {
-                        t_separator: false,
-                        zulu: false,
-                        always_fraction: false,
-                    }),
+                    Format::Time(TimeText::SPACE),
                     format!("declared {declared:?} and no stored values: a guess, check it"),
                 );
             }
@@ -219,12 +187,65 @@ pub fn infer(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Option<Inf
     }
 }
 
-/// (T separator, Z suffix, fraction digits) of a stored timestamp text, or
-/// `None` when it is not one pg2sqlite writes.
-fn timestamp_shape(s: &str) -> Option<(bool, bool, usize)> {
-    let (body, zulu) = match s.strip_suffix('Z') {
-        Some(b) => (b, true),
-        None => (s, false),
+/// The text style shared by every stored timestamp text, and the evidence in
+/// words; `None` when they differ or one is not a style pg2sqlite writes.
+fn time_text(texts: &[&str]) -> Option<(TimeText, String)> {
+    let shapes: Vec<(bool, ZoneSuffix, usize)> = texts
+        .iter()
+        .map(|s| timestamp_shape(s))
+        .collect::<Option<_>>()?;
+    let (t_separator, zone, _) = *shapes.first()?;
+    if shapes.iter().any(|s| s.0 != t_separator || s.1 != zone) {
+        return None;
+    }
+    let digits: Vec<usize> = shapes.iter().map(|s| s.2).collect();
+    let (fraction, words) = if digits.iter().all(|&d| d == 3) {
+        (FractionStyle::Millis, "always three fraction digits")
+    } else if digits.iter().any(|&d| d != 0 && d != 6) {
+        return None;
+    } else if digits.contains(&0) {
+        (
+            FractionStyle::Micros,
+            "six fraction digits only when not zero",
+        )
+    } else if texts.iter().any(|s| s.contains(".000000")) {
+        // Only a stored zero fraction proves it is always written: a writer
+        // that drops zero fractions writes the others the same way.
+        (
+            FractionStyle::MicrosAlways,
+            "six fraction digits even when zero",
+        )
+    } else {
+        (
+            FractionStyle::Micros,
+            "six fraction digits, none of them zero (if the app writes .000000, set \
+             fraction = \"always\")",
+        )
+    };
+    let style = TimeText {
+        t_separator,
+        zone,
+        fraction,
+    };
+    let words = format!(
+        "{} separator, zone {:?}, {words}",
+        if t_separator { "T" } else { "space" },
+        zone.name()
+    );
+    Some((style, words))
+}
+
+/// (T separator, zone, fraction digits) of a stored timestamp text, or `None`
+/// when it is not one pg2sqlite writes (another offset than UTC, ...).
+fn timestamp_shape(s: &str) -> Option<(bool, ZoneSuffix, usize)> {
+    let (body, zone) = if let Some(b) = s.strip_suffix(" +00:00") {
+        (b, ZoneSuffix::SpaceOffset)
+    } else if let Some(b) = s.strip_suffix("+00:00") {
+        (b, ZoneSuffix::Offset)
+    } else if let Some(b) = s.strip_suffix('Z') {
+        (b, ZoneSuffix::Z)
+    } else {
+        (s, ZoneSuffix::None)
     };
     let b = body.as_bytes();
     if b.len() < 19 || !matches!(b[10], b'T' | b' ') {
@@ -232,10 +253,60 @@ fn timestamp_shape(s: &str) -> Option<(bool, bool, usize)> {
     }
     let frac = match body.get(19..) {
         Some("") => 0,
-        Some(f) if f.starts_with('.') && f[1..].bytes().all(|c| c.is_ascii_digit()) => f.len() - 1,
+        Some(f)
+            if f.starts_with('.') && f.len() > 1 && f[1..].bytes().all(|c| c.is_ascii_digit()) =>
+        {
+            f.len() - 1
+        }
         _ => return None,
     };
-    Some((b[10] == b'T', zulu, frac))
+    Some((b[10] == b'T', zone, frac))
+}
+
+/// Words for stored values that match no format pg2sqlite writes for `kind`,
+/// so a sync can say it writes the default instead; `None` when there are no
+/// such values.
+pub fn unrecognized(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Option<String> {
+    let checked = matches!(
+        kind,
+        ValueKind::Uuid
+            | ValueKind::Date
+            | ValueKind::Timestamp
+            | ValueKind::Timestamptz
+            | ValueKind::Bool
+    );
+    if !checked || column.samples.is_empty() || infer(kind, typmod, column).is_some() {
+        return None;
+    }
+    let first = match &column.samples[0] {
+        Sample::Integer(i) => i.to_string(),
+        Sample::Real(f) => f.to_string(),
+        Sample::Text(t) => format!("{t:?}"),
+        Sample::Blob(n) => format!("a blob of {n} bytes"),
+    };
+    // Dates stored as the default text are recognized by the default itself.
+    if matches!(kind, ValueKind::Date)
+        && column
+            .samples
+            .iter()
+            .all(|s| matches!(s, Sample::Text(t) if is_iso_date(t)))
+    {
+        return None;
+    }
+    Some(format!(
+        "stored values like {first} match no format pg2sqlite writes for this column; \
+         it writes the default mapping's form unless the map sets a format"
+    ))
+}
+
+fn is_iso_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -301,21 +372,50 @@ mod tests {
         );
         assert_eq!(
             infer(&ValueKind::Timestamptz, -1, &django).unwrap().format,
-            Format::Time(TimeText {
-                t_separator: false,
-                zulu: false,
-                always_fraction: false
-            })
+            Format::Time(TimeText::SPACE)
         );
         let iso = col("TEXT", vec![text("2025-11-13T08:30:00.000000Z")]);
         assert_eq!(
             infer(&ValueKind::Timestamptz, -1, &iso).unwrap().format,
             Format::Time(TimeText {
-                t_separator: true,
-                zulu: true,
-                always_fraction: true
+                fraction: FractionStyle::MicrosAlways,
+                ..TimeText::ISO_UTC
             })
         );
+        // TypeORM / JavaScript: three digits always; Sequelize: and an offset.
+        let js = col(
+            "datetime",
+            vec![
+                text("2025-11-13 08:30:00.000"),
+                text("2025-11-13 08:30:01.123"),
+            ],
+        );
+        assert_eq!(
+            infer(&ValueKind::Timestamp, -1, &js).unwrap().format,
+            Format::Time(TimeText {
+                fraction: FractionStyle::Millis,
+                ..TimeText::SPACE
+            })
+        );
+        let sequelize = col("DATETIME", vec![text("2025-11-13 08:30:00.123 +00:00")]);
+        assert_eq!(
+            infer(&ValueKind::Timestamptz, -1, &sequelize)
+                .unwrap()
+                .format,
+            Format::Time(TimeText {
+                t_separator: false,
+                zone: ZoneSuffix::SpaceOffset,
+                fraction: FractionStyle::Millis,
+            })
+        );
+        // Another zone than UTC is no format pg2sqlite writes: said, not guessed.
+        let paris = col("DATETIME", vec![text("2025-11-13 09:30:00+01:00")]);
+        assert_eq!(infer(&ValueKind::Timestamptz, -1, &paris), None);
+        assert!(unrecognized(&ValueKind::Timestamptz, -1, &paris)
+            .unwrap()
+            .contains("09:30:00+01:00"));
+        let day = col("date", vec![text("2025-11-13")]);
+        assert_eq!(unrecognized(&ValueKind::Date, -1, &day), None);
         let mixed = col(
             "TEXT",
             vec![text("2025-11-13T08:30:00"), text("2025-11-13 08:30:00")],

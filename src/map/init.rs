@@ -8,10 +8,10 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use super::infer::infer;
+use super::infer::{infer, unrecognized};
 use crate::error::{Error, Result};
 use crate::mapping::format::{accepted, Format};
-use crate::mapping::types::{map_type, ValueKind};
+use crate::mapping::types::map_type;
 use crate::pipeline::runtime;
 use crate::plan::{can_be_cursor, sqlite_table_name};
 use crate::sink::existing::{TargetSchema, TargetTable};
@@ -193,24 +193,6 @@ fn render_table(out: &mut String, t: &PgTable, sqlite: &str, existing: Option<&T
     }
 }
 
-/// The name a map writes for the default mapping of `kind`, when there is one.
-fn default_name(kind: &ValueKind) -> Option<&'static str> {
-    Some(match kind {
-        ValueKind::Uuid => "text",
-        ValueKind::Date => "iso",
-        ValueKind::Timestamp => "iso-space",
-        ValueKind::Timestamptz => "iso",
-        ValueKind::Bool => "int",
-        ValueKind::Json | ValueKind::Jsonb | ValueKind::Array(_) => "json",
-        ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8 => "integer",
-        ValueKind::Float4 | ValueKind::Float8 => "real",
-        ValueKind::Text | ValueKind::TextForm => "text",
-        ValueKind::Bytea | ValueKind::Vector => "blob",
-        // numeric's default depends on its precision (NUMERIC or TEXT)
-        ValueKind::Numeric => return None,
-    })
-}
-
 fn render_column(out: &mut String, c: &PgColumn, existing: Option<&TargetTable>) {
     let name = key(&c.name);
     let m = match map_type(&c.pg_type, c.typmod) {
@@ -231,16 +213,11 @@ fn render_column(out: &mut String, c: &PgColumn, existing: Option<&TargetTable>)
         return;
     }
     let inferred = target_col.and_then(|tc| infer(&m.kind, c.typmod, tc));
+    if let Some(words) = target_col.and_then(|tc| unrecognized(&m.kind, c.typmod, tc)) {
+        let _ = writeln!(out, "# CHECK {name}: {words}");
+    }
     let format = inferred.as_ref().map_or(Format::Default, |i| i.format);
-    let mut fields = Vec::new();
-    if let Some(f) = format.name().or_else(|| default_name(&m.kind)) {
-        fields.push(format!("format = {}", toml_string(f)));
-    }
-    if let Format::Time(t) = format {
-        if t.always_fraction {
-            fields.push("fraction = \"always\"".to_owned());
-        }
-    }
+    let fields = format.map_fields(&m.kind);
     let mut comment = format!(
         "{} -> {}",
         c.pg_type.display,

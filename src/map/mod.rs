@@ -7,4 +7,4 @@ pub mod format;
 pub mod infer;
 pub mod init;
 
-pub use format::{ColumnMap, DeletePolicy, Fraction, Located, SchemaMap, TableMap};
+pub use format::{ColumnMap, DeletePolicy, Located, SchemaMap, TableMap};

@@ -11,7 +11,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::decode::{self, ArrayLosses, DecodeError};
-use super::format::{EpochUnit, Format};
+use super::format::{EpochUnit, Format, FractionStyle};
 use super::ledger::{LossLedger, LossReason};
 use super::time::{
     format_date, format_timestamp, format_timestamp_text, unix_days, unix_micros, TimestampStyle,
@@ -162,6 +162,7 @@ pub fn convert_rows<R: RawRow>(
                 }
                 (Builder::Text(b), Some(v)) => {
                     scratch.clear();
+                    changed += u64::from(drops_micros(col.format, v));
                     text(&col.kind, col.format, v, &mut scratch).map(|losses| {
                         lower_bounds += u64::from(losses.lower_bound);
                         json_nulls += losses.json_nulls;
@@ -205,6 +206,9 @@ pub fn convert_rows<R: RawRow>(
 fn loss_reason(format: Format) -> Option<LossReason> {
     match format {
         Format::Epoch(_) => Some(LossReason::TruncatedPrecision),
+        Format::Time(t) if t.fraction == FractionStyle::Millis => {
+            Some(LossReason::TruncatedPrecision)
+        }
         Format::NumericInteger => Some(LossReason::RoundedNumeric),
         Format::NumericReal => Some(LossReason::NumericToDouble),
         _ => None,
@@ -250,6 +254,16 @@ fn no_epoch(unit: EpochUnit) -> DecodeError {
         "infinity has no {} form; store the column as iso or iso-space",
         Format::Epoch(unit).name().unwrap_or_default()
     ))
+}
+
+/// Whether a timestamp written with three fraction digits loses its last three.
+fn drops_micros(format: Format, v: &[u8]) -> bool {
+    match format {
+        Format::Time(t) if t.fraction == FractionStyle::Millis => {
+            decode::read_i64(v).is_ok_and(|m| m != i64::MAX && m != i64::MIN && m % 1000 != 0)
+        }
+        _ => false,
+    }
 }
 
 /// A decimal text rounded half away from zero, as PostgreSQL's `round(numeric)`;

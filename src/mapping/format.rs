@@ -12,11 +12,82 @@ use super::types::{Storage, ValueKind};
 pub struct TimeText {
     /// `T` between date and time (`iso`), else a space (`iso-space`).
     pub t_separator: bool,
-    /// A trailing `Z` (UTC) on timestamptz values.
-    pub zulu: bool,
-    /// Six fraction digits even when they are zero (SQLAlchemy writes
-    /// `08:30:00.000000`; Python's `str(datetime)` drops a zero fraction).
-    pub always_fraction: bool,
+    /// What follows the time: nothing, `Z`, or a `+00:00` offset.
+    pub zone: ZoneSuffix,
+    pub fraction: FractionStyle,
+}
+
+impl TimeText {
+    /// The default mapping's `timestamp`: `2025-11-13 08:30:00[.ffffff]`.
+    pub const SPACE: TimeText = TimeText {
+        t_separator: false,
+        zone: ZoneSuffix::None,
+        fraction: FractionStyle::Micros,
+    };
+    /// The default mapping's `timestamptz`: `2025-11-13T08:30:00[.ffffff]Z`.
+    pub const ISO_UTC: TimeText = TimeText {
+        t_separator: true,
+        zone: ZoneSuffix::Z,
+        fraction: FractionStyle::Micros,
+    };
+}
+
+/// The zone written after a UTC time; a map spells it as the text itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub enum ZoneSuffix {
+    #[serde(rename = "none")]
+    None,
+    /// `Z`
+    Z,
+    /// `+00:00`
+    #[serde(rename = "+00:00")]
+    Offset,
+    /// ` +00:00` (Sequelize)
+    #[serde(rename = " +00:00")]
+    SpaceOffset,
+}
+
+impl ZoneSuffix {
+    pub fn text(self) -> &'static str {
+        match self {
+            ZoneSuffix::None => "",
+            ZoneSuffix::Z => "Z",
+            ZoneSuffix::Offset => "+00:00",
+            ZoneSuffix::SpaceOffset => " +00:00",
+        }
+    }
+    /// The map's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            ZoneSuffix::None => "none",
+            other => other.text(),
+        }
+    }
+}
+
+/// Which fraction of a second a timestamp text carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub enum FractionStyle {
+    /// Six digits when not zero (Python's `str(datetime)`, Django).
+    #[serde(rename = "nonzero")]
+    Micros,
+    /// Always six digits, `.000000` included (SQLAlchemy).
+    #[serde(rename = "always")]
+    MicrosAlways,
+    /// Always three digits (JavaScript's `toISOString`, TypeORM, Sequelize).
+    #[serde(rename = "ms")]
+    Millis,
+}
+
+impl FractionStyle {
+    /// The map's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            FractionStyle::Micros => "nonzero",
+            FractionStyle::MicrosAlways => "always",
+            FractionStyle::Millis => "ms",
+        }
+    }
 }
 
 /// Units of an epoch number.
@@ -82,6 +153,24 @@ pub enum Format {
     VectorJson,
 }
 
+/// The name a map writes for the default mapping of `kind`, when there is one.
+pub fn default_name(kind: &ValueKind) -> Option<&'static str> {
+    Some(match kind {
+        ValueKind::Uuid => "text",
+        ValueKind::Date => "iso",
+        ValueKind::Timestamp => "iso-space",
+        ValueKind::Timestamptz => "iso",
+        ValueKind::Bool => "int",
+        ValueKind::Json | ValueKind::Jsonb | ValueKind::Array(_) => "json",
+        ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8 => "integer",
+        ValueKind::Float4 | ValueKind::Float8 => "real",
+        ValueKind::Text | ValueKind::TextForm => "text",
+        ValueKind::Bytea | ValueKind::Vector => "blob",
+        // numeric's default depends on its precision (NUMERIC or TEXT)
+        ValueKind::Numeric => return None,
+    })
+}
+
 /// The names a map may use for `format`, by the type family they apply to.
 pub const FORMAT_NAMES: &[(&str, &str)] = &[
     ("uuid", "text, hex32, blob"),
@@ -100,15 +189,25 @@ pub const FORMAT_NAMES: &[(&str, &str)] = &[
 ];
 
 impl Format {
-    /// Parses a map's `format` value for a column of `kind`. The error says what
-    /// the type accepts.
-    pub fn parse(name: &str, kind: &ValueKind, always_fraction: bool) -> Result<Format, String> {
+    /// Parses a map's `format` value for a column of `kind`; `fraction` and
+    /// `zone` refine `iso` and `iso-space`. The error says what the type accepts.
+    pub fn parse(
+        name: &str,
+        kind: &ValueKind,
+        fraction: Option<FractionStyle>,
+        zone: Option<ZoneSuffix>,
+    ) -> Result<Format, String> {
         use ValueKind as K;
         let time = |t: bool| {
+            let default_zone = if t && matches!(kind, K::Timestamptz) {
+                ZoneSuffix::Z
+            } else {
+                ZoneSuffix::None
+            };
             Format::Time(TimeText {
                 t_separator: t,
-                zulu: t && matches!(kind, K::Timestamptz),
-                always_fraction,
+                zone: zone.unwrap_or(default_zone),
+                fraction: fraction.unwrap_or(FractionStyle::Micros),
             })
         };
         let f = match (kind, name) {
@@ -153,10 +252,9 @@ impl Format {
                 ))
             }
         };
-        if always_fraction && !matches!(f, Format::Time(_)) {
+        if (fraction.is_some() || zone.is_some()) && !matches!(f, Format::Time(_)) {
             return Err(
-                "fraction = \"always\" applies to the iso and iso-space formats of timestamps"
-                    .into(),
+                "fraction and zone apply to the iso and iso-space formats of timestamps".into(),
             );
         }
         Ok(f)
@@ -180,6 +278,29 @@ impl Format {
             Format::NumericReal => "real",
             Format::VectorJson => "json",
         })
+    }
+
+    /// The map settings that choose this format for a column of `kind`, as
+    /// TOML `key = value` pairs: `format = "iso"`, `fraction = "ms"`, ...
+    pub fn map_fields(&self, kind: &ValueKind) -> Vec<String> {
+        let mut fields = Vec::new();
+        if let Some(f) = self.name().or_else(|| default_name(kind)) {
+            fields.push(format!("format = \"{f}\""));
+        }
+        if let Format::Time(t) = self {
+            if t.fraction != FractionStyle::Micros {
+                fields.push(format!("fraction = \"{}\"", t.fraction.name()));
+            }
+            let default_zone = if t.t_separator && matches!(kind, ValueKind::Timestamptz) {
+                ZoneSuffix::Z
+            } else {
+                ZoneSuffix::None
+            };
+            if t.zone != default_zone {
+                fields.push(format!("zone = \"{}\"", t.zone.name()));
+            }
+        }
+        fields
     }
 
     /// How SQLite stores the column: the format's class, or the default's.
@@ -214,6 +335,17 @@ impl Format {
     /// `typmod`, or `None` when it holds every value exactly.
     pub fn lossy(&self, kind: &ValueKind, typmod: i32) -> Option<String> {
         match (self, kind) {
+            (Format::Time(t), ValueKind::Timestamp | ValueKind::Timestamptz)
+                if t.fraction == FractionStyle::Millis =>
+            {
+                let digits = if typmod >= 0 { typmod } else { 6 };
+                (digits > 3).then(|| {
+                    format!(
+                        "fraction = \"ms\" drops fraction digits beyond 3 (the column holds \
+                         {digits})"
+                    )
+                })
+            }
             (Format::Epoch(unit), ValueKind::Timestamp | ValueKind::Timestamptz) => {
                 // typmod is the fraction digits of timestamp(p); -1 means 6.
                 let digits = if typmod >= 0 { typmod } else { 6 };
@@ -380,15 +512,24 @@ mod tests {
     #[test]
     fn formats_belong_to_types() {
         assert_eq!(
-            Format::parse("hex32", &ValueKind::Uuid, false),
+            Format::parse("hex32", &ValueKind::Uuid, None, None),
             Ok(Format::UuidHex32)
         );
-        let e = Format::parse("hex32", &ValueKind::Text, false).unwrap_err();
+        let e = Format::parse("hex32", &ValueKind::Text, None, None).unwrap_err();
         assert!(e.contains("text") && e.contains("hex32"), "{e}");
-        let e = Format::parse("integer", &ValueKind::Text, false).unwrap_err();
+        let e = Format::parse("integer", &ValueKind::Text, None, None).unwrap_err();
         assert!(e.contains("cannot hold"), "{e}");
-        assert!(Format::parse("julian", &ValueKind::Timestamp, false).is_err());
-        assert!(Format::parse("unix", &ValueKind::Timestamp, true).is_err());
+        assert!(Format::parse("julian", &ValueKind::Timestamp, None, None).is_err());
+        let always = Some(FractionStyle::MicrosAlways);
+        assert!(Format::parse("unix", &ValueKind::Timestamp, always, None).is_err());
+        assert_eq!(
+            Format::parse("iso", &ValueKind::Timestamptz, None, None),
+            Ok(Format::Time(TimeText::ISO_UTC))
+        );
+        assert_eq!(
+            Format::parse("iso-space", &ValueKind::Timestamp, None, None),
+            Ok(Format::Time(TimeText::SPACE))
+        );
     }
 
     #[test]
@@ -401,5 +542,11 @@ mod tests {
         assert_eq!(int.lossy(&ValueKind::Numeric, (10 << 16) + 4), None);
         assert!(int.lossy(&ValueKind::Numeric, (10 << 16 | 2) + 4).is_some());
         assert!(Format::NumericReal.lossy(&ValueKind::Numeric, -1).is_some());
+        let ms_text = Format::Time(TimeText {
+            fraction: FractionStyle::Millis,
+            ..TimeText::SPACE
+        });
+        assert_eq!(ms_text.lossy(&ValueKind::Timestamp, 3), None);
+        assert!(ms_text.lossy(&ValueKind::Timestamptz, -1).is_some());
     }
 }

@@ -13,8 +13,8 @@ pub enum LossReason {
     ArrayLowerBound,
     /// A SQL NULL element of a json/jsonb array, stored as JSON `null`.
     JsonArrayNull,
-    /// A timestamp stored as epoch seconds or milliseconds lost its smaller digits
-    /// (allowed in the map with `allow_lossy`).
+    /// A timestamp stored as epoch seconds or milliseconds, or as text with three
+    /// fraction digits, lost its smaller digits (allowed in the map with `allow_lossy`).
     TruncatedPrecision,
     /// A numeric with a fraction stored as an INTEGER (allowed with `allow_lossy`).
     RoundedNumeric,
@@ -36,7 +36,7 @@ impl LossReason {
                 "SQL NULL element of a json array stored as JSON null (the two become one)"
             }
             LossReason::TruncatedPrecision => {
-                "timestamp truncated to the epoch format's unit (allowed by allow_lossy)"
+                "timestamp truncated to the format's unit (allowed by allow_lossy)"
             }
             LossReason::RoundedNumeric => {
                 "numeric rounded to an integer, half away from zero (allowed by allow_lossy)"

@@ -3,7 +3,7 @@
 //! Written by hand rather than through a date library because PostgreSQL's range is
 //! wider than most (4713 BC to 294276 AD) and its infinities must stay infinities.
 
-use super::format::TimeText;
+use super::format::{FractionStyle, TimeText};
 
 /// Days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
 const PG_EPOCH_DAYS_FROM_UNIX: i64 = 10_957;
@@ -74,19 +74,15 @@ pub enum TimestampStyle {
 
 /// PostgreSQL `timestamp`/`timestamptz` (microseconds since 2000-01-01) as text.
 pub fn format_timestamp(out: &mut String, pg_micros: i64, style: TimestampStyle) {
-    let zulu = style == TimestampStyle::IsoUtc;
-    format_timestamp_text(
-        out,
-        pg_micros,
-        TimeText {
-            t_separator: zulu,
-            zulu,
-            always_fraction: false,
-        },
-    );
+    let text = match style {
+        TimestampStyle::Space => TimeText::SPACE,
+        TimestampStyle::IsoUtc => TimeText::ISO_UTC,
+    };
+    format_timestamp_text(out, pg_micros, text);
 }
 
-/// A timestamp in any of the text styles a schema map can choose.
+/// A timestamp in any of the text styles a schema map can choose. `Millis`
+/// truncates toward the past, as PostgreSQL's `date_trunc` does.
 pub fn format_timestamp_text(out: &mut String, pg_micros: i64, style: TimeText) {
     match pg_micros {
         i64::MAX => return out.push_str("infinity"),
@@ -97,13 +93,20 @@ pub fn format_timestamp_text(out: &mut String, pg_micros: i64, style: TimeText) 
     let micros_of_day = pg_micros.rem_euclid(MICROS_PER_DAY);
     let bc = write_date(out, days + PG_EPOCH_DAYS_FROM_UNIX);
     out.push(if style.t_separator { 'T' } else { ' ' });
-    format_time_of_day(out, micros_of_day);
-    if style.always_fraction && micros_of_day % 1_000_000 == 0 {
-        out.push_str(".000000");
+    let frac = micros_of_day % 1_000_000;
+    format_time_of_day(out, micros_of_day - frac);
+    match style.fraction {
+        FractionStyle::Micros if frac == 0 => {}
+        FractionStyle::Micros | FractionStyle::MicrosAlways => {
+            out.push('.');
+            push_padded(out, frac.unsigned_abs(), 6);
+        }
+        FractionStyle::Millis => {
+            out.push('.');
+            push_padded(out, (frac / 1000).unsigned_abs(), 3);
+        }
     }
-    if style.zulu {
-        out.push('Z');
-    }
+    out.push_str(style.zone.text());
     if bc {
         out.push_str(" BC");
     }

@@ -2,8 +2,8 @@
 //! declared type, checked against the map and the existing target.
 
 use super::{Collected, TableContext};
-use crate::map::infer::infer;
-use crate::map::{ColumnMap, Fraction, TableMap};
+use crate::map::infer::{infer, unrecognized};
+use crate::map::{ColumnMap, TableMap};
 use crate::mapping::format::{accepted, affinity_conflict, numeric_typmod, Affinity, Format};
 use crate::mapping::types::{map_type, Storage, TypeMapping, ValueKind};
 use crate::sink::existing::TargetTable;
@@ -163,11 +163,15 @@ pub(super) fn plan_column<'a>(
         },
     };
     let mut problems = Vec::new();
-    let fraction_always = cm
-        .and_then(|cm| cm.fraction.as_ref())
-        .is_some_and(|f| f.value == Fraction::Always);
+    let fraction = cm.and_then(|cm| cm.fraction.as_ref());
+    let zone = cm.and_then(|cm| cm.zone.as_ref());
     let (format, inferred) = match cm.and_then(|cm| cm.format.as_ref()) {
-        Some(f) => match Format::parse(&f.value, &mapping.kind, fraction_always) {
+        Some(f) => match Format::parse(
+            &f.value,
+            &mapping.kind,
+            fraction.map(|f| f.value),
+            zone.map(|z| z.value),
+        ) {
             Ok(fmt) => (fmt, None),
             Err(e) => {
                 problems.push(format!(
@@ -180,17 +184,25 @@ pub(super) fn plan_column<'a>(
             }
         },
         None => {
-            if let Some(f) = cm.and_then(|cm| cm.fraction.as_ref()) {
+            let refinement = fraction.map(|f| f.line).or(zone.map(|z| z.line));
+            if let Some(line) = refinement {
                 problems.push(format!(
-                    "{}table {source_name}, column {}: fraction needs format = \"iso\" or \
-                     \"iso-space\"",
-                    ctx.at(f.line),
+                    "{}table {source_name}, column {}: fraction and zone need format = \"iso\" \
+                     or \"iso-space\"",
+                    ctx.at(line),
                     c.name
                 ));
             }
             match target_col.and_then(|tc| infer(&mapping.kind, c.typmod, tc)) {
                 Some(i) => (i.format, Some(i.evidence)),
-                None => (Format::Default, None),
+                None => {
+                    if let Some(words) =
+                        target_col.and_then(|tc| unrecognized(&mapping.kind, c.typmod, tc))
+                    {
+                        out.notes.push(format!("{sqlite_name}.{}: {words}", c.name));
+                    }
+                    (Format::Default, None)
+                }
             }
         }
     };
@@ -205,10 +217,10 @@ pub(super) fn plan_column<'a>(
                 ),
                 Some(evidence) => format!(
                     "{here}: the existing SQLite column would store it as {:?} ({evidence}), \
-                     which is lossy ({why}); accept it in a map with format = {:?} and \
-                     allow_lossy = true, or choose another format",
+                     which is lossy ({why}); accept it in the map with {{ {}, allow_lossy = \
+                     true }}, or choose another format",
                     format.name().unwrap_or_default(),
-                    format.name().unwrap_or_default()
+                    format.map_fields(&mapping.kind).join(", ")
                 ),
             });
         }

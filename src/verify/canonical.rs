@@ -9,7 +9,7 @@
 use rusqlite::types::ValueRef;
 
 use crate::mapping::decode::{push_hex, push_int, write_json_string};
-use crate::mapping::format::{Affinity, Format, TimeText};
+use crate::mapping::format::{Affinity, Format, FractionStyle, TimeText};
 use crate::mapping::types::ValueKind;
 
 mod formats;
@@ -39,6 +39,9 @@ pub fn pg_expression(
                 Some(field) => format!("date_trunc('{field}', {c})::text"),
                 None => format!("{c}::text"),
             }
+        }
+        (Format::Time(t), _) if t.fraction == FractionStyle::Millis => {
+            return format!("date_trunc('milliseconds', {c})::text")
         }
         (Format::NumericInteger, _) => return format!("round({c})::text"),
         (Format::NumericReal, _) => {
@@ -297,10 +300,10 @@ fn float_bits(f: f64, single: bool) -> Option<String> {
 /// Our timestamp text back to PostgreSQL's ISO output: `T` → space, fraction
 /// without trailing zeros, `Z` → `+00`. Strict: anything else is None.
 fn timestamp_to_pg(s: &str, with_zone: bool) -> Option<String> {
-    let style = TimeText {
-        t_separator: with_zone,
-        zulu: with_zone,
-        always_fraction: false,
+    let style = if with_zone {
+        TimeText::ISO_UTC
+    } else {
+        TimeText::SPACE
     };
     styled_timestamp_to_pg(s, style, with_zone)
 }
@@ -315,11 +318,7 @@ fn styled_timestamp_to_pg(s: &str, style: TimeText, pg_zone: bool) -> Option<Str
         Some(b) => (b, " BC"),
         None => (s, ""),
     };
-    let body = if style.zulu {
-        body.strip_suffix('Z')?
-    } else {
-        body
-    };
+    let body = body.strip_suffix(style.zone.text())?;
     let sep = if style.t_separator { 'T' } else { ' ' };
     let (date, time) = body.split_once(sep)?;
     let date_ok = {
@@ -330,17 +329,15 @@ fn styled_timestamp_to_pg(s: &str, style: TimeText, pg_zone: bool) -> Option<Str
             && parts[2].len() == 2
             && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
     };
-    let (hms, frac) = match time.split_once('.') {
-        Some((h, f))
-            if f.len() == 6
-                && f.bytes().all(|b| b.is_ascii_digit())
-                && (style.always_fraction || f != "000000") =>
-        {
+    let digits = |f: &str, n: usize| f.len() == n && f.bytes().all(|b| b.is_ascii_digit());
+    let (hms, frac) = match (time.split_once('.'), style.fraction) {
+        (Some((h, f)), FractionStyle::Micros) if digits(f, 6) && f != "000000" => {
             (h, f.trim_end_matches('0'))
         }
-        Some(_) => return None,
-        None if style.always_fraction => return None,
-        None => (time, ""),
+        (Some((h, f)), FractionStyle::MicrosAlways) if digits(f, 6) => (h, f.trim_end_matches('0')),
+        (Some((h, f)), FractionStyle::Millis) if digits(f, 3) => (h, f.trim_end_matches('0')),
+        (None, FractionStyle::Micros) => (time, ""),
+        _ => return None,
     };
     let hms_ok = hms.len() == 8
         && hms.bytes().enumerate().all(|(i, b)| {
@@ -749,9 +746,8 @@ mod tests {
     fn formats_invert_strictly() {
         let ts = ValueKind::Timestamp;
         let space_always = Format::Time(TimeText {
-            t_separator: false,
-            zulu: false,
-            always_fraction: true,
+            fraction: FractionStyle::MicrosAlways,
+            ..TimeText::SPACE
         });
         let c = |v: ValueRef<'_>, k: &ValueKind, f: Format| {
             sqlite_canonical(v, k, f, Affinity::Numeric)

@@ -677,17 +677,19 @@ fn every_format_is_stored_as_documented_and_verifies() {
              at_ms timestamp(3),
              amount numeric(12, 3),
              big numeric,
-             ratio numeric(6, 4)
+             ratio numeric(6, 4),
+             at_js timestamptz
          );
          INSERT INTO events VALUES
            (1, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', true, '2025-11-13', '2025-11-13',
             '2025-11-13 08:30:00.75+00', '1969-12-31 23:59:59.999999', '2025-11-13 08:30:00',
             '2025-11-13 08:30:00+00', '2025-11-13 08:30:00.123', 12.500,
-            123456789012345678901234567890.123456789, 0.1234),
+            123456789012345678901234567890.123456789, 0.1234, '2025-11-13 08:30:00.123456+00'),
            (2, '00000000-0000-0000-0000-000000000000', false, '0001-01-01', '1969-12-31',
             '1969-12-31 23:59:59.5+00', '2025-11-13 08:30:00', '2025-11-13 08:30:00.25',
-            '2025-11-13 08:30:00.000001+00', '1969-12-31 23:59:59.999', -12.500, -1, -0.5),
-           (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 7, NULL, NULL);",
+            '2025-11-13 08:30:00.000001+00', '1969-12-31 23:59:59.999', -12.500, -1, -0.5,
+            '1969-12-31 23:59:59.9995+00'),
+           (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 7, NULL, NULL, NULL);",
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let target = dir.path().join("app.db");
@@ -712,6 +714,7 @@ at_ms = { format = "unix_ms", type = "DATETIME" }
 amount = { format = "integer", allow_lossy = true }
 big = { format = "text" }
 ratio = { format = "real" }
+at_js = { format = "iso", fraction = "ms", zone = "+00:00", allow_lossy = true }
 "#,
     )
     .expect("writing the map");
@@ -735,6 +738,7 @@ ratio = { format = "real" }
         loss,
         vec![
             ("amount".to_owned(), "rounded_numeric".to_owned(), 2),
+            ("at_js".to_owned(), "truncated_precision".to_owned(), 2),
             ("at_s".to_owned(), "truncated_precision".to_owned(), 2),
         ],
         "{}",
@@ -753,7 +757,8 @@ ratio = { format = "real" }
     assert_eq!(
         sqlite_rows(
             &conn,
-            "SELECT code_bytes, flag, day, day_s, at_s, at_us, at_t, at_z, at_ms, amount, big, ratio
+            "SELECT code_bytes, flag, day, day_s, at_s, at_us, at_t, at_z, at_ms, amount, big, ratio,
+                    at_js
                FROM app_events ORDER BY id"
         ),
         vec![
@@ -775,6 +780,8 @@ ratio = { format = "real" }
                 Value::Integer(13),
                 text("123456789012345678901234567890.123456789"),
                 Value::Real(0.1234),
+                // .123456 truncated to milliseconds: counted
+                text("2025-11-13T08:30:00.123+00:00"),
             ],
             vec![
                 Value::Blob(vec![0; 16]),
@@ -790,6 +797,8 @@ ratio = { format = "real" }
                 Value::Integer(-13),
                 text("-1"),
                 Value::Real(-0.5),
+                // truncated toward the past, as date_trunc: counted
+                text("1969-12-31T23:59:59.999+00:00"),
             ],
             vec![
                 Value::Null,
@@ -802,6 +811,7 @@ ratio = { format = "real" }
                 Value::Null,
                 Value::Null,
                 Value::Integer(7),
+                Value::Null,
                 Value::Null,
                 Value::Null,
             ],
@@ -825,6 +835,7 @@ at_s = { format = "iso" }
 at_us = { format = "iso-space" }
 at_t = { format = "iso-space" }
 at_ms = { format = "iso-space" }
+at_js = { format = "iso", fraction = "ms", zone = "+00:00", allow_lossy = true }
 "#,
     )
     .expect("writing the map");
@@ -870,5 +881,61 @@ fn app_file_keeps_wal_mode_and_user_version() {
     assert_eq!(
         sqlite_i64(&conn, "SELECT count(*) FROM django_migrations"),
         1
+    );
+}
+
+/// A JavaScript app (Sequelize style) the examples do not cover: datetimes as
+/// `2025-11-13 08:30:00.123 +00:00`, booleans as 0/1. Without a map, sync reads
+/// the form off the stored values and writes it; a column whose stored form it
+/// does not know (a +01:00 offset) is written in the default form and said so.
+#[test]
+fn sequelize_style_datetimes_are_inferred_and_unknown_forms_are_noted() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE \"Users\" (id serial PRIMARY KEY, \"createdAt\" timestamptz(3) NOT NULL,
+                                 \"seenAt\" timestamptz, active boolean NOT NULL);
+         INSERT INTO \"Users\" VALUES
+           (1, '2025-11-13 08:30:00.123+00', '2025-11-13 10:00:00+01', true),
+           (2, '2025-11-14 00:00:00+00', NULL, false);",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.sqlite");
+    rusqlite::Connection::open(&target)
+        .and_then(|c| {
+            c.execute_batch(
+                "CREATE TABLE `Users` (`id` INTEGER PRIMARY KEY AUTOINCREMENT,
+                     `createdAt` DATETIME NOT NULL, `seenAt` DATETIME,
+                     `active` TINYINT(1) NOT NULL DEFAULT 1);
+                 INSERT INTO Users VALUES (1, '2025-11-01 12:00:00.000 +00:00',
+                     '2025-11-01 13:00:00.000+01:00', 1);",
+            )
+        })
+        .expect("app schema");
+    let run = sync(&db.url(), &target, &["--full", "--json"]);
+    run.assert_success();
+    let summary = json(&run);
+    let notes = summary["notes"].to_string();
+    assert!(
+        notes.contains("Users.seenAt") && notes.contains("13:00:00.000+01:00"),
+        "{notes}"
+    );
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            "SELECT createdAt, seenAt, active FROM Users ORDER BY id"
+        ),
+        vec![
+            vec![
+                text("2025-11-13 08:30:00.123 +00:00"),
+                text("2025-11-13T09:00:00Z"),
+                Value::Integer(1)
+            ],
+            vec![
+                text("2025-11-14 00:00:00.000 +00:00"),
+                Value::Null,
+                Value::Integer(0)
+            ],
+        ]
     );
 }
