@@ -225,6 +225,13 @@ pub fn sqlite_canonical(
             (ValueRef::Real(f), true) => format!("{f}"),
             _ => return bad("numeric", &v),
         },
+        // An app's JSON column (declared JSON: NUMERIC affinity) turns a bare JSON
+        // number into a number; it matches when it prints as PostgreSQL's text did.
+        ValueKind::Json | ValueKind::Jsonb if integral_reals => match v {
+            ValueRef::Integer(i) => i.to_string(),
+            ValueRef::Real(f) if f.is_finite() => format!("{f:?}"),
+            _ => text(&v, "json")?.to_owned(),
+        },
         ValueKind::Text
         | ValueKind::TextForm
         | ValueKind::Json
