@@ -39,6 +39,11 @@ fn integers(samples: &[Sample]) -> Option<Vec<i64>> {
         .collect()
 }
 
+/// "3 stored values", for evidence.
+fn sampled(n: usize) -> String {
+    format!("{n} stored value{}", if n == 1 { "" } else { "s" })
+}
+
 fn is_hex(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -55,14 +60,14 @@ pub fn infer(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Option<Inf
             if n > 0 && column.samples.iter().all(|s| *s == Sample::Blob(16)) {
                 return found(
                     Format::UuidBlob,
-                    format!("{n} stored values are 16-byte blobs"),
+                    format!("{}, all 16-byte blobs", sampled(n)),
                 );
             }
             if let Some(t) = texts(&column.samples).filter(|t| !t.is_empty()) {
                 if t.iter().all(|s| s.len() == 32 && is_hex(s)) {
                     return found(
                         Format::UuidHex32,
-                        format!("{n} stored values are 32 hex digits, like {:?}", t[0]),
+                        format!("{}, all 32 hex digits, like {:?}", sampled(n), t[0]),
                     );
                 }
                 if t.iter()
@@ -70,7 +75,7 @@ pub fn infer(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Option<Inf
                 {
                     return found(
                         Format::Default,
-                        format!("{n} stored values are dashed, like {:?}", t[0]),
+                        format!("{}, all dashed, like {:?}", sampled(n), t[0]),
                     );
                 }
                 return None;
@@ -106,19 +111,22 @@ pub fn infer(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Option<Inf
                 };
                 return found(
                     Format::Epoch(unit),
-                    format!("{n} stored integers, like {}: {what}", ints[0]),
+                    format!("{}, integers like {}: {what}", sampled(n), ints[0]),
                 );
             }
             if matches!(kind, ValueKind::Date) {
                 if n > 0 && column.samples.iter().all(|s| matches!(s, Sample::Real(_))) {
-                    return found(Format::Julian, format!("{n} stored reals: julian days"));
+                    return found(
+                        Format::Julian,
+                        format!("{}, reals: julian days", sampled(n)),
+                    );
                 }
                 return None;
             }
             if let Some(t) = texts(&column.samples).filter(|t| !t.is_empty()) {
                 return time_text(&t).map(|(style, words)| Inferred {
                     format: Format::Time(style),
-                    evidence: format!("{n} stored texts like {:?}: {words}", t[0]),
+                    evidence: format!("{}, texts like {:?}: {words}", sampled(n), t[0]),
                 });
             }
             if n == 0 && affinity == Affinity::Integer {
@@ -144,13 +152,13 @@ pub fn infer(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Option<Inf
         ValueKind::Bool => {
             if let Some(t) = texts(&column.samples).filter(|t| !t.is_empty()) {
                 if t.iter().all(|s| matches!(*s, "true" | "false")) {
-                    return found(Format::BoolText, format!("{n} stored texts true/false"));
+                    return found(Format::BoolText, format!("{}, all true/false", sampled(n)));
                 }
                 return None;
             }
             if let Some(i) = integers(&column.samples).filter(|i| !i.is_empty()) {
                 if i.iter().all(|v| matches!(v, 0 | 1)) {
-                    return found(Format::Default, format!("{n} stored integers 0/1"));
+                    return found(Format::Default, format!("{}, all 0/1", sampled(n)));
                 }
             }
             None
