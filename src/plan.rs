@@ -275,6 +275,12 @@ fn plan_table(ctx: &TableContext<'_>, out: &mut Collected) -> Result<TablePlan, 
     let sqlite_name = ctx.names.table(&t.schema, &t.name);
     let existing = ctx.target.table(&sqlite_name);
     let mut problems = Vec::new();
+    if let Some(reason) = existing.and_then(|e| e.unreadable.as_deref()) {
+        return Err(vec![format!(
+            "table {source_name}: table {sqlite_name} of the SQLite target cannot be read \
+             ({reason}); exclude it, or rename it in a map"
+        )]);
+    }
     if !t.readable {
         problems.push(format!(
             "table {source_name}: permission denied, the role may not SELECT from it \

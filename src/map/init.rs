@@ -95,6 +95,13 @@ fn render(catalog: &[PgTable], target: &TargetSchema, opts: &InitOptions) -> Str
     for t in catalog {
         let sqlite = sqlite_table_name(&t.schema, &t.name);
         let existing = target.table(&sqlite);
+        if let Some(reason) = existing.and_then(|e| e.unreadable.as_deref()) {
+            let _ = writeln!(
+                out,
+                "\n# CHECK: SQLite table {sqlite} cannot be read ({reason}); a sync into it fails"
+            );
+        }
+        let existing = existing.filter(|e| e.unreadable.is_none());
         mapped.push(sqlite.to_lowercase());
         render_table(&mut out, t, &sqlite, existing);
     }

@@ -45,6 +45,9 @@ pub struct TargetTable {
     /// Whether the primary key is the rowid (`INTEGER PRIMARY KEY`): SQLite
     /// fills it in when no value is given.
     pub rowid_key: bool,
+    /// Why the table could not be read (a virtual table of a module this
+    /// build lacks, ...): fine unless a sync wants to write into it.
+    pub unreadable: Option<String>,
 }
 
 impl TargetTable {
@@ -101,31 +104,44 @@ fn read_tables(conn: &Connection) -> rusqlite::Result<TargetSchema> {
         .collect::<rusqlite::Result<_>>()?;
     let mut tables = Vec::new();
     for name in names {
-        let mut columns = Vec::new();
-        let mut stmt = conn.prepare(&format!("PRAGMA table_info({})", quote(&name)))?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            columns.push(TargetColumn {
-                name: r.get(1)?,
-                declared: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                not_null: r.get::<_, i64>(3)? != 0,
-                has_default: r.get_ref(4)? != ValueRef::Null,
-                primary_key: r.get::<_, i64>(5)? > 0,
-                samples: Vec::new(),
-            });
+        match read_table(conn, &name) {
+            Ok(t) => tables.push(t),
+            Err(e) => tables.push(TargetTable {
+                name,
+                columns: Vec::new(),
+                rowid_key: false,
+                unreadable: Some(e.to_string()),
+            }),
         }
-        let pk: Vec<&TargetColumn> = columns.iter().filter(|c| c.primary_key).collect();
-        let rowid_key = matches!(pk.as_slice(), [c] if c.declared.eq_ignore_ascii_case("INTEGER"));
-        for c in &mut columns {
-            c.samples = samples(conn, &name, &c.name)?;
-        }
-        tables.push(TargetTable {
-            name,
-            columns,
-            rowid_key,
-        });
     }
     Ok(TargetSchema { tables })
+}
+
+fn read_table(conn: &Connection, name: &str) -> rusqlite::Result<TargetTable> {
+    let mut columns = Vec::new();
+    let mut stmt = conn.prepare(&format!("PRAGMA table_info({})", quote(name)))?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        columns.push(TargetColumn {
+            name: r.get(1)?,
+            declared: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+            not_null: r.get::<_, i64>(3)? != 0,
+            has_default: r.get_ref(4)? != ValueRef::Null,
+            primary_key: r.get::<_, i64>(5)? > 0,
+            samples: Vec::new(),
+        });
+    }
+    let pk: Vec<&TargetColumn> = columns.iter().filter(|c| c.primary_key).collect();
+    let rowid_key = matches!(pk.as_slice(), [c] if c.declared.eq_ignore_ascii_case("INTEGER"));
+    for c in &mut columns {
+        c.samples = samples(conn, name, &c.name)?;
+    }
+    Ok(TargetTable {
+        name: name.to_owned(),
+        columns,
+        rowid_key,
+        unreadable: None,
+    })
 }
 
 fn samples(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<Vec<Sample>> {

@@ -941,3 +941,41 @@ fn sequelize_style_datetimes_are_inferred_and_unknown_forms_are_noted() {
         ]
     );
 }
+
+/// An app file may hold a virtual table of a module this build lacks (an
+/// extension the app loads). It cannot be read, which matters only if a sync
+/// wants to write into it.
+#[test]
+fn unreadable_virtual_table_in_the_app_file_only_matters_when_written() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items VALUES (1, 'a');
+         CREATE TABLE vectors (id int PRIMARY KEY);",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    rusqlite::Connection::open(&target)
+        .and_then(|c| {
+            // What `CREATE VIRTUAL TABLE vectors USING vec0(...)` leaves in a
+            // file, written by hand since this build has no such module.
+            c.execute_batch(
+                "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);
+                 PRAGMA writable_schema = ON;
+                 INSERT INTO sqlite_master VALUES
+                   ('table', 'vectors', 'vectors', 0,
+                    'CREATE VIRTUAL TABLE vectors USING vec0(embedding float[4])');
+                 PRAGMA writable_schema = OFF;",
+            )
+        })
+        .expect("app schema");
+    sync(&db.url(), &target, &["--full", "--tables", "items"]).assert_success();
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_rows(&conn, "SELECT id, name FROM items"),
+        vec![vec![Value::Integer(1), text("a")]]
+    );
+    drop(conn);
+    sync(&db.url(), &target, &["--full", "--tables", "vectors"])
+        .assert_code(USAGE)
+        .assert_stderr_has(&["vectors", "cannot be read", "vec0"]);
+}
