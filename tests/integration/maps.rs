@@ -979,3 +979,41 @@ fn unreadable_virtual_table_in_the_app_file_only_matters_when_written() {
         .assert_code(USAGE)
         .assert_stderr_has(&["vectors", "cannot be read", "vec0"]);
 }
+
+/// `map init` without a target writes a complete map of the default mapping:
+/// it passes `map check` as printed, and a sync with it writes the same file
+/// contents, value for value and declared type for declared type, as a sync
+/// without any map (fixtures/demo.sql covers every type of the mapping table).
+#[test]
+fn map_init_without_a_target_spells_out_the_default_mapping() {
+    let db = TestDb::with_demo();
+    let init = run(&["map", "init", "--source", &db.url()]);
+    init.assert_success();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let map = dir.path().join("demo.toml");
+    std::fs::write(&map, &init.stdout).expect("writing the map");
+    let map = map.to_str().expect("UTF-8 path");
+    let check = run(&["map", "check", "--map", map, "--source", &db.url()]);
+    check.assert_success();
+    assert!(
+        check.stdout.contains("ok, checked against PostgreSQL")
+            && check.stdout.contains("-> users (new table"),
+        "{}",
+        check.stdout
+    );
+
+    let plain = dir.path().join("plain.db");
+    let mapped = dir.path().join("mapped.db");
+    sync(&db.url(), &plain, &["--quiet"]).assert_success();
+    sync(&db.url(), &mapped, &["--quiet", "--map", map]).assert_success();
+    let a = open_sqlite(&plain);
+    let b = open_sqlite(&mapped);
+    let tables = sqlite_tables(&a);
+    assert_eq!(tables, sqlite_tables(&b));
+    for t in &tables {
+        let schema = format!("SELECT name, type, \"notnull\", pk FROM pragma_table_info('{t}')");
+        assert_eq!(sqlite_rows(&a, &schema), sqlite_rows(&b, &schema), "{t}");
+        let rows = format!("SELECT * FROM {} ORDER BY 1, 2", sq_ident(t));
+        assert_eq!(sqlite_rows(&a, &rows), sqlite_rows(&b, &rows), "{t}");
+    }
+}
