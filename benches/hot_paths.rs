@@ -9,6 +9,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use pg2sqlite::mapping::convert::{arrow_schema, convert_rows, ColumnConversion};
+use pg2sqlite::mapping::format::Format;
 use pg2sqlite::mapping::ledger::LossLedger;
 use pg2sqlite::mapping::types::{Storage, ValueKind};
 use pg2sqlite::sink::ddl::{SinkColumn, SinkTable};
@@ -75,6 +76,7 @@ fn col(name: &str, kind: ValueKind, storage: Storage) -> ColumnConversion {
     ColumnConversion {
         name: name.into(),
         kind,
+        format: Format::Default,
         storage,
     }
 }
@@ -108,9 +110,9 @@ fn bench_write(c: &mut Criterion) {
             .map(|c| SinkColumn {
                 name: c.name.clone(),
                 declared: if c.storage == Storage::Integer {
-                    "INTEGER"
+                    "INTEGER".into()
                 } else {
-                    "TEXT"
+                    "TEXT".into()
                 },
                 storage: c.storage,
                 not_null: false,
@@ -120,6 +122,7 @@ fn bench_write(c: &mut Criterion) {
         primary_key: None,
         foreign_keys: Vec::new(),
         indexes: Vec::new(),
+        existing: false,
     };
     let Ok(dir) = tempfile::tempdir() else { return };
     let Ok(conn) = open_staging(&dir.path().join("bench.db")) else {

@@ -44,6 +44,14 @@ pub enum Command {
     /// Exit code 1 when anything differs.
     Verify(VerifyArgs),
 
+    /// Write a schema map for the live databases, or check one against them.
+    ///
+    /// A schema map (TOML, see schema-maps/README.md) renames and filters tables
+    /// and columns and pins how each column is stored in SQLite (uuid as 32 hex
+    /// digits, datetimes as epoch milliseconds, ...).
+    #[command(subcommand)]
+    Map(MapCommand),
+
     /// Build a large, deterministic fixture database inside PostgreSQL, for tests
     /// and benchmarks; or apply a burst of writes after a cutover to one.
     ///
@@ -52,6 +60,66 @@ pub enum Command {
     /// Tables an earlier run made for the same profile are replaced; any other
     /// table of the same name is left alone (exit code 2).
     Fixtures(FixturesArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MapCommand {
+    /// Print a complete, commented schema map for the live database to edit.
+    ///
+    /// With --target, each column's representation is inferred from the SQLite
+    /// declared type and the values already stored there, with the evidence in a
+    /// comment.
+    Init(MapInitArgs),
+
+    /// Check a schema map against PostgreSQL (and the SQLite target): every
+    /// problem, with file:line, table and column, before anything is written.
+    ///
+    /// Exit code 2 when the map has problems.
+    Check(MapCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MapInitArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// The existing SQLite file to roll back into, whose schema and stored values
+    /// decide the representations.
+    #[arg(long, value_name = "FILE")]
+    pub target: Option<PathBuf>,
+
+    /// PostgreSQL schemas to read.
+    #[arg(
+        long,
+        value_name = "S,...",
+        value_delimiter = ',',
+        default_value = "public"
+    )]
+    pub schema: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MapCheckArgs {
+    /// The schema map to check.
+    #[arg(long, value_name = "FILE")]
+    pub map: PathBuf,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// The SQLite file the map will write into (if it exists, its tables are
+    /// checked too).
+    #[arg(long, value_name = "FILE")]
+    pub target: Option<PathBuf>,
+
+    /// PostgreSQL schemas to read.
+    #[arg(
+        long,
+        value_name = "S,...",
+        value_delimiter = ',',
+        default_value = "public"
+    )]
+    pub schema: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -103,9 +171,17 @@ pub struct SyncArgs {
     pub target: PathBuf,
 
     /// Replace an existing target with a full copy (it is replaced only after the
-    /// new copy is complete).
+    /// new copy is complete). Tables the target already holds (the app's own
+    /// schema) keep their schema: their rows are replaced, written into their
+    /// existing columns in the representation the stored values show; the rest
+    /// of such a file is kept.
     #[arg(long, conflicts_with_all = ["since", "dry_run"])]
     pub full: bool,
+
+    /// Schema map (TOML) that renames, filters and pins representations; checked
+    /// against both databases before anything is written.
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
 
     /// Merge the rows changed after TIME (RFC 3339, e.g. 2025-11-13T00:00:00Z:
     /// the cutover) into the existing target. Later runs without --since continue
@@ -123,8 +199,9 @@ pub struct SyncArgs {
     /// propagate deletes them unless SQLite's cursor is later than the since-time
     /// (then they are kept and reported); keep keeps them all (counted); report
     /// keeps and lists each one in the summary and in _pg2sqlite_conflicts.
-    #[arg(long, value_enum, default_value_t = DeletePolicy::Propagate)]
-    pub deletes: DeletePolicy,
+    /// [default: the map's `deletes` for the table, else propagate]
+    #[arg(long, value_enum)]
+    pub deletes: Option<DeletePolicy>,
 
     /// Compute the whole delta merge, print what it would change, and change
     /// nothing (the transaction is rolled back; no backup is taken).
@@ -161,6 +238,10 @@ pub struct VerifyArgs {
     /// The SQLite file to check.
     #[arg(long, value_name = "FILE")]
     pub target: PathBuf,
+
+    /// The schema map the target was synced with.
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
 
     #[command(flatten)]
     pub read: ReadArgs,

@@ -14,7 +14,6 @@
 //! 6. Verify (the merged rows' checksums equal PostgreSQL's), record the state,
 //!    commit — or roll back for `--dry-run`.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +21,8 @@ use std::time::Instant;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
+use crate::map::SchemaMap;
+use crate::mapping::format::Format;
 use crate::mapping::time::{clock_now, parse_timestamp, unix_micros_text};
 use crate::merge::cursor::{self, NoCursor};
 use crate::merge::decide::{decide_delete, DeleteDecision, DeletePolicy, Winner};
@@ -32,10 +33,11 @@ use crate::merge::writer::{self as merge_writer, MergeTable};
 use crate::pipeline::{
     plan_from_catalog, read_into, runtime, shutdown_signal, snapshot_clients, table_chunks, Chunk,
 };
-use crate::plan::{SyncPlan, TablePlan, TableSelection};
+use crate::plan::{PlanInputs, SyncPlan, TablePlan, TableSelection};
 use crate::progress::{Progress, ProgressMode};
 use crate::sink::backup;
 use crate::sink::ddl::quote;
+use crate::sink::existing::TargetSchema;
 use crate::source::catalog::quote_ident;
 use crate::source::chunk::ChunkRange;
 use crate::source::connect::SourceConfig;
@@ -82,9 +84,11 @@ pub struct DeltaOptions {
     pub consistency: Consistency,
     pub progress: ProgressMode,
     pub since: Since,
-    pub deletes: DeletePolicy,
+    /// `--deletes`; when absent, the map's per-table policy, else propagate.
+    pub deletes: Option<DeletePolicy>,
     pub apply: Apply,
     pub backup: BackupPolicy,
+    pub map: Option<SchemaMap>,
 }
 
 /// Parses an RFC 3339 time given on the command line.
@@ -158,6 +162,7 @@ pub fn delta_sync(opts: &DeltaOptions) -> Result<DeltaSummary> {
 /// A table of the plan, prepared for merging.
 struct Prepared {
     merge: MergeTable,
+    deletes: DeletePolicy,
     mode: SyncMode,
     cursor_name: Option<String>,
     since_text: Option<String>,
@@ -179,33 +184,6 @@ fn open_target(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// The columns of every table of the SQLite file, lower-cased names.
-fn sqlite_columns(conn: &Connection, path: &Path) -> Result<HashMap<String, Vec<String>>> {
-    let doing = || Error::sqlite("reading the target's schema", path);
-    let mut out = HashMap::new();
-    let names: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .and_then(|mut s| {
-            s.query_map([], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(doing())?;
-    for name in names {
-        let cols: Vec<String> = conn
-            .prepare(&format!("PRAGMA table_info({})", quote(&name)))
-            .and_then(|mut s| {
-                s.query_map([], |r| r.get::<_, String>(1))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(doing())?;
-        out.insert(
-            name.to_lowercase(),
-            cols.into_iter().map(|c| c.to_lowercase()).collect(),
-        );
-    }
-    Ok(out)
-}
-
 async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     let started = Instant::now();
     let run_at = unix_micros_text(clock_now());
@@ -213,16 +191,28 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     let coordinator = opts.source.connect().await?;
     let times = snapshot::times(&coordinator).await?;
     let snap = snapshot::export(&coordinator, opts.consistency).await?;
-    let full_plan = plan_from_catalog(&coordinator, &opts.schemas, &opts.selection).await?;
+    let target = TargetSchema::read(path)?;
+    let full_plan = plan_from_catalog(
+        &coordinator,
+        &opts.schemas,
+        PlanInputs {
+            selection: &opts.selection,
+            map: opts.map.as_ref(),
+            target: &target,
+        },
+    )
+    .await?;
 
     let conn = open_target(path)?;
-    let lite_columns = sqlite_columns(&conn, path)?;
     let mut problems = Vec::new();
-    let mut notes = Vec::new();
+    let mut notes = full_plan.notes.clone();
+    notes.extend(full_plan.schema_loss.iter().map(|c| {
+        format!("schema loss: {c} (only PostgreSQL has this column; its values are not merged)")
+    }));
     let mut no_state = Vec::new();
     let mut prepared: Vec<Prepared> = Vec::new();
     for t in &full_plan.tables {
-        match prepare(t, &lite_columns, &conn, opts, &mut notes) {
+        match prepare(t, &conn, opts, &mut notes) {
             Ok(Some(p)) => prepared.push(p),
             Ok(None) => no_state.push(t.sink.name.clone()),
             Err(p) => problems.push(p),
@@ -244,6 +234,8 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     let plan = SyncPlan {
         tables: prepared.iter().map(|p| p.merge.plan.clone()).collect(),
         not_expressed: Vec::new(),
+        schema_loss: Vec::new(),
+        notes: Vec::new(),
     };
     let mut chunks = Vec::new();
     for (i, p) in prepared.iter().enumerate() {
@@ -383,6 +375,10 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
                 .join(", "),
             quote(&p.merge.plan.sink.name)
         );
+        let cursor_format = p
+            .merge
+            .cursor
+            .map_or(Format::Default, |c| p.merge.plan.conversions[c].format);
         for row in &diff.sqlite_only {
             let (sqlite_cursor, shown, key) = conn
                 .query_row(&probe, [row.rowid], |r| {
@@ -392,7 +388,7 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
                         key_values.push((cols[k].name.as_str(), r.get_ref(i + 1)?));
                     }
                     Ok((
-                        cursor::read(v),
+                        cursor::read(v, cursor_format),
                         cursor::display(v),
                         key_json(key_values.into_iter()),
                     ))
@@ -401,7 +397,7 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
                     "reading a row PostgreSQL no longer has",
                     path,
                 ))?;
-            match decide_delete(sqlite_cursor, p.merge.since, opts.deletes) {
+            match decide_delete(sqlite_cursor, p.merge.since, p.deletes) {
                 DeleteDecision::Delete => {
                     conn.execute(
                         &format!(
@@ -530,75 +526,105 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
 /// needs a since-time and has none.
 fn prepare(
     t: &TablePlan,
-    lite_columns: &HashMap<String, Vec<String>>,
     conn: &Connection,
     opts: &DeltaOptions,
     notes: &mut Vec<String>,
 ) -> std::result::Result<Option<Prepared>, String> {
-    let Some(pk) = &t.sink.primary_key else {
-        return Err(format!(
-            "table {}: no primary key; a delta merge matches rows by key (add a primary key \
-             in PostgreSQL, or leave the table out with --exclude {})",
-            t.source_name, t.sink.name
-        ));
+    let table_map = opts.map.as_ref().and_then(|m| m.table(&t.source_name));
+    // The map speaks PostgreSQL's column names; the plan's sink columns may be renamed.
+    let sink_name = |pg: &str| -> Option<String> {
+        t.copy
+            .column_names
+            .iter()
+            .position(|c| c == pg)
+            .map(|i| t.sink.columns[i].name.clone())
     };
-    let Some(existing) = lite_columns.get(&t.sink.name.to_lowercase()) else {
+    let key_names: Vec<String> = match (&t.sink.primary_key, table_map.and_then(|m| m.key())) {
+        (_, Some(key)) => {
+            let mapped: Option<Vec<String>> = key.iter().map(|k| sink_name(k)).collect();
+            mapped.ok_or_else(|| {
+                format!(
+                    "table {}: a column of the map's key ({}) is not merged",
+                    t.source_name,
+                    key.join(", ")
+                )
+            })?
+        }
+        (Some(pk), None) => pk.clone(),
+        (None, None) => {
+            return Err(format!(
+                "table {}: no primary key; a delta merge matches rows by key (add a primary \
+                 key in PostgreSQL, name a unique key with `key = [...]` in the map, or leave \
+                 the table out with --exclude {})",
+                t.source_name, t.sink.name
+            ))
+        }
+    };
+    let key: Vec<usize> = key_names
+        .iter()
+        .filter_map(|k| {
+            t.sink
+                .columns
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(k))
+        })
+        .collect();
+    if key.len() != key_names.len() {
+        return Err(format!(
+            "table {}: key column(s) {} are not in SQLite table {}; rows cannot be matched",
+            t.source_name,
+            key_names.join(", "),
+            t.sink.name
+        ));
+    }
+    let mut plan = t.clone();
+    plan.sink.primary_key = Some(
+        key.iter()
+            .map(|&k| t.sink.columns[k].name.clone())
+            .collect(),
+    );
+    let deletes = opts
+        .deletes
+        .or_else(|| table_map.and_then(|m| m.deletes()))
+        .unwrap_or_default();
+    if !t.sink.existing {
         notes.push(format!(
             "{}: new in PostgreSQL, created in SQLite with all its rows",
             t.sink.name
         ));
-        let key = pk
-            .iter()
-            .filter_map(|k| t.sink.columns.iter().position(|c| &c.name == k))
-            .collect();
         return Ok(Some(Prepared {
+            cursor_name: cursor::find(&plan, None).ok().map(|c| c.name),
             merge: MergeTable {
-                plan: t.clone(),
+                plan,
                 key,
                 cursor: None,
                 since: None,
             },
+            deletes,
             mode: SyncMode::Full,
-            cursor_name: cursor::find(t, None).ok().map(|c| c.name),
             since_text: None,
             create: true,
         }));
+    }
+    let wanted = table_map.and_then(|m| m.cursor()).map(sink_name);
+    let wanted = match wanted {
+        Some(None) => {
+            return Err(format!(
+                "table {}: the map's cursor column is not merged (it is skipped, or SQLite has \
+                 no such column)",
+                t.source_name
+            ))
+        }
+        Some(Some(c)) => Some(c),
+        None => None,
     };
-    let keep: Vec<usize> = (0..t.sink.columns.len())
-        .filter(|&i| existing.contains(&t.sink.columns[i].name.to_lowercase()))
-        .collect();
-    let only_pg: Vec<&str> = t
-        .sink
-        .columns
-        .iter()
-        .filter(|c| !existing.contains(&c.name.to_lowercase()))
-        .map(|c| c.name.as_str())
-        .collect();
-    if let Some(k) = pk.iter().find(|k| !existing.contains(&k.to_lowercase())) {
-        return Err(format!(
-            "table {}: key column {k} does not exist in SQLite table {}; rows cannot be matched",
-            t.source_name, t.sink.name
-        ));
-    }
-    if !only_pg.is_empty() {
-        notes.push(format!(
-            "{}: column(s) {} exist only in PostgreSQL and are not merged (their values are \
-             not in SQLite)",
-            t.sink.name,
-            only_pg.join(", ")
-        ));
-    }
-    let plan = t.with_columns(&keep);
-    let key: Vec<usize> = pk
-        .iter()
-        .filter_map(|k| plan.sink.columns.iter().position(|c| &c.name == k))
-        .collect();
-    let (cursor_index, cursor_name) = match cursor::find(&plan, None) {
+    let (cursor_index, cursor_name) = match cursor::find(&plan, wanted.as_deref()) {
         Ok(c) => (Some(c.index), Some(c.name)),
         Err(NoCursor::Absent) => {
             notes.push(format!(
                 "{}: no updated_at or created_at column, so every row is compared (upsert by \
-                 key); deletes are inferred from the keys alone",
+                 key); deletes are inferred from the keys alone (name a cursor in the map with \
+                 `cursor = \"...\"`)",
                 t.sink.name
             ));
             (None, None)
@@ -631,6 +657,7 @@ fn prepare(
             cursor: cursor_index,
             since,
         },
+        deletes,
         mode: if cursor_index.is_some() {
             SyncMode::Delta
         } else {

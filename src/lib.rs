@@ -19,6 +19,11 @@
 //! which decides row by row ([`merge::decide`]) inside one transaction on the
 //! target, after a backup ([`sink::backup`]); [`verify::keys`] finds deleted rows.
 //!
+//! `plan` also reads the schema map (`map`, `--map`) and the existing target's
+//! schema with a few stored values per column (`sink::existing`): tables the
+//! target already holds are written into as they are, in the representation
+//! (`mapping::format`) the map pins or the stored values show.
+//!
 //! SQL issued against PostgreSQL, in order:
 //!
 //! 1. `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_export_snapshot()`
@@ -35,6 +40,7 @@ pub mod cli;
 pub mod delta;
 pub mod error;
 pub mod fixtures;
+pub mod map;
 pub mod mapping;
 pub mod merge;
 pub mod pipeline;

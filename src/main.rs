@@ -5,11 +5,12 @@ use std::process::ExitCode as ProcessExit;
 
 use clap::Parser;
 
-use pg2sqlite::cli::{Cli, Command, FixturesArgs, SyncArgs, VerifyArgs};
+use pg2sqlite::cli::{Cli, Command, FixturesArgs, MapCommand, SyncArgs, VerifyArgs};
 use pg2sqlite::delta::{
     delta_sync, has_sync_state, parse_lag, parse_since, Apply, BackupPolicy, DeltaOptions, Since,
 };
 use pg2sqlite::error::{Error, ExitCode, Result};
+use pg2sqlite::map::SchemaMap;
 use pg2sqlite::pipeline::{full_sync, verify_only, FullSyncOptions, Verification, VerifyOptions};
 use pg2sqlite::plan::TableSelection;
 use pg2sqlite::progress::ProgressMode;
@@ -51,7 +52,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sync(args) => sync(args),
         Command::Verify(args) => verify(args),
         Command::Fixtures(args) => fixtures(args),
+        Command::Map(MapCommand::Init(args)) => {
+            let opts = pg2sqlite::map::init::InitOptions {
+                source: SourceConfig::resolve(&args.source.source, "--source")?,
+                target: args.target,
+                schemas: args.schema,
+            };
+            print(&pg2sqlite::map::init::run(&opts)?)?;
+            Ok(ExitCode::Success)
+        }
+        Command::Map(MapCommand::Check(args)) => {
+            let opts = pg2sqlite::map::check::CheckOptions {
+                map: SchemaMap::load(&args.map)?,
+                source: SourceConfig::resolve(&args.source.source, "--source")?,
+                target: args.target,
+                schemas: args.schema,
+            };
+            print(&pg2sqlite::map::check::run(&opts)?)?;
+            Ok(ExitCode::Success)
+        }
     }
+}
+
+/// Parses `--map` before anything connects: a broken map is a usage error.
+fn load_map(path: Option<&std::path::Path>) -> Result<Option<SchemaMap>> {
+    path.map(SchemaMap::load).transpose()
 }
 
 fn default_jobs() -> usize {
@@ -95,6 +120,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         },
         jobs: jobs(args.read.jobs)?,
         consistency: consistency(args.read.allow_inconsistent),
+        map: load_map(args.map.as_deref())?,
     };
     let report = verify_only(&opts)?;
     if args.json {
@@ -123,6 +149,7 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
         exclude: args.read.exclude,
     };
     let progress = ProgressMode::detect(args.quiet || args.json);
+    let map = load_map(args.map.as_deref())?;
     let target_exists = args.target.exists();
     let delta = target_exists && !args.full && (since.is_some() || has_sync_state(&args.target));
     if delta {
@@ -149,6 +176,7 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
             } else {
                 BackupPolicy::Take
             },
+            map,
         };
         let summary = delta_sync(&opts)?;
         if args.json {
@@ -187,6 +215,7 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
         } else {
             Verification::Verify
         },
+        map,
     };
     let summary = full_sync(&opts)?;
     if args.json {

@@ -14,10 +14,12 @@ use tokio_postgres::binary_copy::BinaryCopyOutRow;
 use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
+use crate::map::SchemaMap;
 use crate::mapping::convert::{convert_rows, RawRow};
 use crate::mapping::ledger::LossLedger;
-use crate::plan::{ChunkStrategy, SyncPlan, TablePlan, TableSelection};
+use crate::plan::{ChunkStrategy, PlanInputs, SyncPlan, TablePlan, TableSelection};
 use crate::progress::{Progress, ProgressMode};
+use crate::sink::existing::TargetSchema;
 use crate::sink::staging::{check_target, ExistingTarget, Staging};
 use crate::sink::writer::{self, WriterMessage};
 use crate::source::catalog::{quote_ident, read_catalog, read_views};
@@ -46,6 +48,8 @@ pub struct FullSyncOptions {
     pub consistency: Consistency,
     pub progress: ProgressMode,
     pub verification: Verification,
+    /// The schema map given with `--map`, already parsed.
+    pub map: Option<SchemaMap>,
 }
 
 /// Whether a sync verifies the copy before publishing it.
@@ -110,10 +114,24 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
     let coordinator = opts.source.connect().await?;
     let times = snapshot::times(&coordinator).await?;
     let snapshot = snapshot::export(&coordinator, opts.consistency).await?;
-    let plan = plan_from_catalog(&coordinator, &opts.schemas, &opts.selection).await?;
+    let target = TargetSchema::read(&opts.target)?;
+    let plan = plan_from_catalog(
+        &coordinator,
+        &opts.schemas,
+        PlanInputs {
+            selection: &opts.selection,
+            map: opts.map.as_ref(),
+            target: &target,
+        },
+    )
+    .await?;
     let chunks = plan_chunks(&coordinator, &plan).await?;
 
-    let (staging, stale) = Staging::create(&opts.target)?;
+    let (mut staging, stale) = Staging::create(&opts.target)?;
+    // Rows go into the app's own tables: everything else in its file stays.
+    if plan.tables.iter().any(|t| t.sink.existing) {
+        staging.start_from_target()?;
+    }
     let estimates: Vec<u64> = plan
         .tables
         .iter()
@@ -125,7 +143,7 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         })
         .collect();
     let progress = Arc::new(Progress::new(opts.progress, estimates));
-    let mut notes = Vec::new();
+    let mut notes = plan.notes.clone();
     if let Some(stale) = stale {
         notes.push(format!(
             "removed a staging file left by an interrupted run: {}",
@@ -209,11 +227,13 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
                 source: t.source_name.clone(),
                 rows: outcome.rows_written.get(i).copied().unwrap_or(0),
                 seconds: outcome.seconds.get(i).copied().unwrap_or(0.0),
+                existing: t.sink.existing,
             })
             .collect(),
         seconds: started.elapsed().as_secs_f64(),
         bytes,
         not_expressed: plan.not_expressed.clone(),
+        schema_loss: plan.schema_loss.clone(),
         loss: outcome.ledger.entries(),
         verification,
         notes,
@@ -290,6 +310,8 @@ pub struct VerifyOptions {
     pub selection: TableSelection,
     pub jobs: usize,
     pub consistency: Consistency,
+    /// The schema map given with `--map`, already parsed.
+    pub map: Option<SchemaMap>,
 }
 
 /// Compares PostgreSQL with an existing SQLite file.
@@ -299,7 +321,13 @@ pub fn verify_only(opts: &VerifyOptions) -> Result<crate::verify::VerifyReport> 
     runtime.block_on(async {
         let coordinator = opts.source.connect().await?;
         let snapshot = snapshot::export(&coordinator, opts.consistency).await?;
-        let plan = plan_from_catalog(&coordinator, &opts.schemas, &opts.selection).await?;
+        let target = TargetSchema::read(&opts.target)?;
+        let inputs = PlanInputs {
+            selection: &opts.selection,
+            map: opts.map.as_ref(),
+            target: &target,
+        };
+        let plan = plan_from_catalog(&coordinator, &opts.schemas, inputs).await?;
         let chunks = plan_chunks(&coordinator, &plan).await?;
         let clients = snapshot_clients(&opts.source, &snapshot, opts.jobs).await?;
         let report = crate::verify::verify(&clients, &plan, &chunks, &opts.target).await;
@@ -308,12 +336,12 @@ pub fn verify_only(opts: &VerifyOptions) -> Result<crate::verify::VerifyReport> 
     })
 }
 
-/// Reads the catalog of `schemas` and builds the plan; a schema that does not
-/// exist is a planning error, not an empty copy.
-pub(crate) async fn plan_from_catalog(
+/// Reads the catalog of `schemas` and the target's schema, and builds the plan;
+/// a schema that does not exist is a planning error, not an empty copy.
+pub async fn plan_from_catalog(
     client: &Client,
     schemas: &[String],
-    selection: &TableSelection,
+    inputs: PlanInputs<'_>,
 ) -> Result<SyncPlan> {
     let existing: Vec<String> = client
         .query(
@@ -341,7 +369,7 @@ pub(crate) async fn plan_from_catalog(
         return Err(Error::Plan(missing));
     }
     let catalog = read_catalog(client, schemas).await?;
-    let mut plan = crate::plan::build(catalog, selection).map_err(Error::Plan)?;
+    let mut plan = crate::plan::build(catalog, inputs).map_err(Error::Plan)?;
     for view in read_views(client, schemas).await? {
         plan.not_expressed
             .push(format!("{view}: not copied (only tables hold data)"));

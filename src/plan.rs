@@ -1,17 +1,26 @@
-//! CLI choices + catalog → one validated, immutable plan, before any write.
+//! CLI choices + schema map + both catalogs → one validated, immutable plan,
+//! before any write.
 //!
 //! Every problem found is collected and reported at once: a user fixes their
-//! flags in one go, not one error per run.
+//! flags and their map in one go, not one error per run. Map problems start with
+//! `file:line:`.
 
 use std::collections::{HashMap, HashSet};
 
 use arrow_schema::SchemaRef;
 
+use crate::map::{SchemaMap, TableMap};
 use crate::mapping::convert::{arrow_schema, ColumnConversion};
-use crate::mapping::types::{map_type, Storage, TypeMapping, ValueKind};
+use crate::mapping::format::Format;
+use crate::mapping::types::{Storage, TypeMapping, ValueKind};
 use crate::sink::ddl::{FkAction, SinkColumn, SinkForeignKey, SinkIndex, SinkTable};
-use crate::source::catalog::{quote_ident, PgColumn, PgTable, RelationKind};
+use crate::sink::existing::TargetSchema;
+use crate::source::catalog::{quote_ident, PgTable, RelationKind};
+
+mod columns;
 use crate::source::copy::CopySource;
+pub use columns::can_be_cursor;
+use columns::{check_table_map, plan_column, ColumnPlan};
 
 /// Which tables to copy.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +61,21 @@ pub struct SyncPlan {
     pub tables: Vec<TablePlan>,
     /// Things SQLite cannot express, listed in the summary.
     pub not_expressed: Vec<String>,
+    /// Columns that exist only in PostgreSQL and are not copied, because the
+    /// target's existing table has no place for them.
+    pub schema_loss: Vec<String>,
+    /// What the user should know about the plan (stored values whose form
+    /// pg2sqlite does not recognize, ...).
+    pub notes: Vec<String>,
+}
+
+/// What planning works from besides the catalog: the flags, the schema map and
+/// the existing target's schema.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanInputs<'a> {
+    pub selection: &'a TableSelection,
+    pub map: Option<&'a SchemaMap>,
+    pub target: &'a TargetSchema,
 }
 
 /// The SQLite name of a PostgreSQL table: `schema__table` outside `public`.
@@ -63,16 +87,83 @@ pub fn sqlite_table_name(schema: &str, table: &str) -> String {
     }
 }
 
+/// Whether a name given by the user (`table`, `schema.table` or
+/// `schema__table`) names the PostgreSQL table `schema.table`.
+pub fn names_table(given: &str, schema: &str, table: &str) -> bool {
+    given == sqlite_table_name(schema, table)
+        || given == table
+        || given == format!("{schema}.{table}")
+}
+
 fn matches_name(t: &PgTable, name: &str) -> bool {
-    name == sqlite_table_name(&t.schema, &t.name)
-        || name == t.name
-        || name == format!("{}.{}", t.schema, t.name)
+    names_table(name, &t.schema, &t.name)
+}
+
+/// Renames from the map, looked up while planning other tables (foreign keys).
+struct Names<'a> {
+    map: Option<&'a SchemaMap>,
+}
+
+impl Names<'_> {
+    fn table_map(&self, schema: &str, table: &str) -> Option<&TableMap> {
+        self.map.and_then(|m| m.table_for(schema, table))
+    }
+    fn table(&self, schema: &str, table: &str) -> String {
+        match self
+            .table_map(schema, table)
+            .and_then(|t| t.rename.as_ref())
+        {
+            Some(r) => r.value.clone(),
+            None => sqlite_table_name(schema, table),
+        }
+    }
+    fn column(&self, schema: &str, table: &str, column: &str) -> String {
+        match self
+            .table_map(schema, table)
+            .and_then(|t| t.column(column))
+            .and_then(|c| c.rename.as_ref())
+        {
+            Some(r) => r.value.clone(),
+            None => column.to_owned(),
+        }
+    }
 }
 
 /// Builds the plan, or every reason it cannot be built.
-pub fn build(catalog: Vec<PgTable>, selection: &TableSelection) -> Result<SyncPlan, Vec<String>> {
+pub fn build(catalog: Vec<PgTable>, inputs: PlanInputs<'_>) -> Result<SyncPlan, Vec<String>> {
+    let PlanInputs {
+        selection,
+        map,
+        target,
+    } = inputs;
     let mut problems = Vec::new();
-    for name in selection.include.iter().chain(&selection.exclude) {
+    let at = |line: usize| map.map_or(String::new(), |m| format!("{}: ", m.at(line)));
+    // --tables wins over the map's include; both excludes apply.
+    let mut include: Vec<(String, String)> = selection
+        .include
+        .iter()
+        .map(|n| (n.clone(), String::new()))
+        .collect();
+    if include.is_empty() {
+        if let Some(list) = map.and_then(|m| m.include.as_ref()) {
+            include = list.iter().map(|n| (n.value.clone(), at(n.line))).collect();
+        }
+    }
+    let mut exclude: Vec<(String, String)> = selection
+        .exclude
+        .iter()
+        .map(|n| (n.clone(), String::new()))
+        .collect();
+    if let Some(m) = map {
+        exclude.extend(m.exclude.iter().map(|n| (n.value.clone(), at(n.line))));
+    }
+    let map_tables = map.map_or(Vec::new(), |m| {
+        m.tables
+            .iter()
+            .map(|t| (t.name.clone(), at(t.line)))
+            .collect()
+    });
+    for (name, where_) in include.iter().chain(&exclude).chain(&map_tables) {
         let hits = catalog.iter().filter(|t| matches_name(t, name)).count();
         if hits == 0 {
             let known: Vec<String> = catalog
@@ -81,21 +172,21 @@ pub fn build(catalog: Vec<PgTable>, selection: &TableSelection) -> Result<SyncPl
                 .take(20)
                 .collect();
             problems.push(format!(
-                "no table named {name:?} in the chosen schemas (known: {}{})",
+                "{where_}no table named {name:?} in the chosen schemas (known: {}{})",
                 known.join(", "),
                 if catalog.len() > 20 { ", …" } else { "" }
             ));
         } else if hits > 1 {
             problems.push(format!(
-                "{name:?} names tables in several schemas; write it as schema.table"
+                "{where_}{name:?} names tables in several schemas; write it as schema.table"
             ));
         }
     }
     let chosen: Vec<PgTable> = catalog
         .into_iter()
         .filter(|t| {
-            (selection.include.is_empty() || selection.include.iter().any(|n| matches_name(t, n)))
-                && !selection.exclude.iter().any(|n| matches_name(t, n))
+            (include.is_empty() || include.iter().any(|(n, _)| matches_name(t, n)))
+                && !exclude.iter().any(|(n, _)| matches_name(t, n))
         })
         .collect();
 
@@ -107,9 +198,10 @@ pub fn build(catalog: Vec<PgTable>, selection: &TableSelection) -> Result<SyncPl
         );
     }
 
+    let names = Names { map };
     let mut names_seen: HashMap<String, String> = HashMap::new();
     for t in &chosen {
-        let sqlite = sqlite_table_name(&t.schema, &t.name);
+        let sqlite = names.table(&t.schema, &t.name);
         let key = sqlite.to_lowercase(); // SQLite table names are case-insensitive
         if let Some(other) = names_seen.insert(key, format!("{}.{}", t.schema, t.name)) {
             problems.push(format!(
@@ -123,11 +215,18 @@ pub fn build(catalog: Vec<PgTable>, selection: &TableSelection) -> Result<SyncPl
         .map(|t| (t.schema.clone(), t.name.clone()))
         .collect();
 
-    let mut not_expressed = Vec::new();
+    let mut out = Collected::default();
     let mut tables = Vec::new();
-    let mut index_names: HashSet<String> = HashSet::new();
     for t in chosen {
-        match plan_table(&t, &copied, &mut not_expressed, &mut index_names) {
+        let ctx = TableContext {
+            table: &t,
+            table_map: names.table_map(&t.schema, &t.name),
+            map,
+            names: &names,
+            target,
+            copied: &copied,
+        };
+        match plan_table(&ctx, &mut out) {
             Ok(p) => tables.push(p),
             Err(mut e) => problems.append(&mut e),
         }
@@ -135,22 +234,53 @@ pub fn build(catalog: Vec<PgTable>, selection: &TableSelection) -> Result<SyncPl
     if problems.is_empty() {
         Ok(SyncPlan {
             tables,
-            not_expressed,
+            not_expressed: out.not_expressed,
+            schema_loss: out.schema_loss,
+            notes: out.notes,
         })
     } else {
         Err(problems)
     }
 }
 
-fn plan_table(
-    t: &PgTable,
-    copied: &HashSet<(String, String)>,
-    not_expressed: &mut Vec<String>,
-    index_names: &mut HashSet<String>,
-) -> Result<TablePlan, Vec<String>> {
+/// Lists that every table's planning adds to.
+#[derive(Default)]
+struct Collected {
+    not_expressed: Vec<String>,
+    schema_loss: Vec<String>,
+    notes: Vec<String>,
+    index_names: HashSet<String>,
+}
+
+struct TableContext<'a> {
+    table: &'a PgTable,
+    table_map: Option<&'a TableMap>,
+    map: Option<&'a SchemaMap>,
+    names: &'a Names<'a>,
+    target: &'a TargetSchema,
+    copied: &'a HashSet<(String, String)>,
+}
+
+impl TableContext<'_> {
+    /// `file:line: ` of a map setting, for messages.
+    fn at(&self, line: usize) -> String {
+        self.map
+            .map_or(String::new(), |m| format!("{}: ", m.at(line)))
+    }
+}
+
+fn plan_table(ctx: &TableContext<'_>, out: &mut Collected) -> Result<TablePlan, Vec<String>> {
+    let t = ctx.table;
     let source_name = format!("{}.{}", t.schema, t.name);
-    let sqlite_name = sqlite_table_name(&t.schema, &t.name);
+    let sqlite_name = ctx.names.table(&t.schema, &t.name);
+    let existing = ctx.target.table(&sqlite_name);
     let mut problems = Vec::new();
+    if let Some(reason) = existing.and_then(|e| e.unreadable.as_deref()) {
+        return Err(vec![format!(
+            "table {source_name}: table {sqlite_name} of the SQLite target cannot be read \
+             ({reason}); exclude it, or rename it in a map"
+        )]);
+    }
     if !t.readable {
         problems.push(format!(
             "table {source_name}: permission denied, the role may not SELECT from it \
@@ -163,13 +293,18 @@ fn plan_table(
              (use --exclude {sqlite_name})"
         ));
     }
+    if let Some(tm) = ctx.table_map {
+        check_table_map(ctx, tm, &mut problems);
+    }
     let mut column_names: HashMap<String, &str> = HashMap::new();
     for c in &t.columns {
+        let sink = ctx.names.column(&t.schema, &t.name, &c.name);
         // SQLite column names are case-insensitive.
-        if let Some(other) = column_names.insert(c.name.to_lowercase(), &c.name) {
+        if let Some(other) = column_names.insert(sink.to_lowercase(), &c.name) {
             problems.push(format!(
-                "table {source_name}: columns {other:?} and {:?} differ only in case, which \
-                 SQLite cannot hold (use --exclude {sqlite_name})",
+                "table {source_name}: columns {other:?} and {:?} would both become SQLite \
+                 column {sink:?}, which SQLite cannot hold (rename one in a map, or use \
+                 --exclude {sqlite_name})",
                 c.name
             ));
         }
@@ -179,15 +314,35 @@ fn plan_table(
             "table {source_name} has no columns; SQLite cannot hold it (use --exclude)"
         ));
     }
-    let mut mappings: Vec<(&PgColumn, TypeMapping)> = Vec::new();
+    let mut plans: Vec<ColumnPlan<'_>> = Vec::new();
     for c in &t.columns {
-        match map_type(&c.pg_type, c.typmod) {
-            Ok(m) => mappings.push((c, m)),
-            Err(reason) => problems.push(format!(
-                "table {source_name}, column {}: {reason}; exclude the table with --exclude {}",
-                c.name, sqlite_name
-            )),
+        match plan_column(ctx, &source_name, &sqlite_name, existing, c, out) {
+            Ok(Some(p)) => plans.push(p),
+            Ok(None) => {}
+            Err(mut e) => problems.append(&mut e),
         }
+    }
+    if let Some(target) = existing {
+        for tc in &target.columns {
+            let fed = plans
+                .iter()
+                .any(|p| p.sink_name.eq_ignore_ascii_case(&tc.name));
+            let fills_itself = tc.has_default || (tc.primary_key && target.rowid_key);
+            if !fed && tc.not_null && !fills_itself {
+                problems.push(format!(
+                    "table {sqlite_name} in the SQLite target: column {:?} is NOT NULL \
+                     without a default and no PostgreSQL column of {source_name} feeds it; \
+                     rename the PostgreSQL column that holds its values to {:?} in the map \
+                     ([tables.{}.columns.NAME] rename = {:?})",
+                    tc.name, tc.name, t.name, tc.name
+                ));
+            }
+        }
+    }
+    if plans.is_empty() && problems.is_empty() {
+        problems.push(format!(
+            "table {source_name}: none of its columns would be copied; exclude it"
+        ));
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -195,144 +350,123 @@ fn plan_table(
 
     let pk = t.primary_key.clone();
     let int_key = match pk.as_deref() {
-        Some([only]) => mappings
+        Some([only]) => plans
             .iter()
-            .find(|(c, m)| {
-                &c.name == only
-                    && matches!(m.kind, ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8)
+            .find(|p| {
+                &p.pg.name == only
+                    && matches!(
+                        p.mapping.kind,
+                        ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8
+                    )
             })
-            .map(|(c, _)| c.name.clone()),
+            .map(|p| p.pg.name.clone()),
         _ => None,
     };
+    let sink_col = |pg: &str| -> Option<String> {
+        plans
+            .iter()
+            .find(|p| p.pg.name == pg)
+            .map(|p| p.sink_name.clone())
+    };
+    // Verification matches rows by key: the primary key, when all of it is copied.
+    let sink_pk: Option<Vec<String>> = pk
+        .as_ref()
+        .and_then(|cols| cols.iter().map(|c| sink_col(c)).collect());
 
     let mut columns = Vec::new();
-    for (c, m) in &mappings {
+    for p in &plans {
+        let c = p.pg;
+        if existing.is_some() {
+            columns.push(SinkColumn {
+                name: p.sink_name.clone(),
+                declared: p.declared.clone(),
+                storage: p.storage,
+                not_null: c.not_null,
+                default: None,
+            });
+            continue;
+        }
         let is_rowid = int_key.as_deref() == Some(c.name.as_str());
         for check in &c.domain_checks {
-            not_expressed.push(format!(
+            out.not_expressed.push(format!(
                 "{sqlite_name}.{}: CHECK of domain {} not created ({check})",
-                c.name, c.pg_type.display
+                p.sink_name, c.pg_type.display
             ));
         }
         if c.generated {
-            not_expressed.push(format!(
+            out.not_expressed.push(format!(
                 "{sqlite_name}.{}: generated column ({}) copied as plain values",
-                c.name,
+                p.sink_name,
                 c.default.as_deref().unwrap_or_default()
             ));
         }
-        let default = match translate_default(c.default.as_deref().filter(|_| !c.generated), m) {
+        let translated = if p.format == Format::Default {
+            translate_default(c.default.as_deref().filter(|_| !c.generated), &p.mapping)
+        } else if c.default.is_some() && !c.generated {
+            // A default written in the default mapping's form would be wrong here.
+            DefaultTranslation::Unsupported
+        } else {
+            DefaultTranslation::None
+        };
+        let default = match translated {
             DefaultTranslation::None => None,
             DefaultTranslation::Sql(s) => Some(s),
             DefaultTranslation::Sequence if is_rowid => None, // SQLite assigns rowids itself
             DefaultTranslation::Sequence | DefaultTranslation::Unsupported => {
-                not_expressed.push(format!(
+                out.not_expressed.push(format!(
                     "{sqlite_name}.{}: default {} not carried over",
-                    c.name,
+                    p.sink_name,
                     c.default.as_deref().unwrap_or_default()
                 ));
                 None
             }
         };
         columns.push(SinkColumn {
-            name: c.name.clone(),
-            declared: m.declared,
-            storage: m.storage,
+            name: p.sink_name.clone(),
+            declared: p.declared.clone(),
+            storage: p.storage,
             not_null: c.not_null,
             default,
         });
     }
 
     let mut foreign_keys = Vec::new();
-    for fk in &t.foreign_keys {
-        if copied.contains(&(fk.ref_schema.clone(), fk.ref_table.clone())) {
-            foreign_keys.push(SinkForeignKey {
-                columns: fk.columns.clone(),
-                ref_table: sqlite_table_name(&fk.ref_schema, &fk.ref_table),
-                ref_columns: fk.ref_columns.clone(),
-                on_update: FkAction::from_pg(fk.on_update),
-                on_delete: FkAction::from_pg(fk.on_delete),
-                deferrable: fk.deferrable,
-                initially_deferred: fk.initially_deferred,
-            });
-        } else {
-            not_expressed.push(format!(
-                "{sqlite_name}: foreign key {} references {}.{}, which is not copied",
-                fk.name, fk.ref_schema, fk.ref_table
-            ));
-        }
-    }
-
     let mut indexes = Vec::new();
-    let mut index_name = |pg_name: &str| -> String {
-        let mut base = sqlite_table_name(&t.schema, pg_name);
-        if base.to_lowercase().starts_with("sqlite_") {
-            base = format!("pg_{base}"); // SQLite reserves sqlite_* names
-        }
-        let mut name = base.clone();
-        let mut n = 2;
-        while !index_names.insert(name.to_lowercase()) {
-            name = format!("{base}_{n}");
-            n += 1;
-        }
-        name
-    };
-    for (name, cols) in &t.unique_constraints {
-        indexes.push(SinkIndex {
-            name: index_name(name),
-            unique: true,
-            columns: cols.iter().map(|c| (c.clone(), false)).collect(),
-        });
-    }
-    for ix in &t.indexes {
-        let expressible = matches!(ix.method.as_str(), "btree" | "hash") && !ix.partial;
-        match (&ix.columns, expressible) {
-            (Some(cols), true) => indexes.push(SinkIndex {
-                name: index_name(&ix.name),
-                unique: ix.unique,
-                columns: cols.clone(),
-            }),
-            _ => not_expressed.push(format!(
-                "{sqlite_name}: index {} not created ({})",
-                ix.name, ix.definition
-            )),
-        }
-    }
-    for parent in &t.inherits {
-        not_expressed.push(format!(
-            "{sqlite_name}: inherits from {parent}; copied as a table of its own rows only"
-        ));
-    }
-    for c in &t.other_constraints {
-        not_expressed.push(format!(
-            "{sqlite_name}: {} {} not created ({})",
-            c.kind, c.name, c.definition
-        ));
+    if existing.is_none() {
+        plan_constraints(
+            ctx,
+            &sqlite_name,
+            &sink_col,
+            out,
+            &mut foreign_keys,
+            &mut indexes,
+        );
     }
 
-    let select_list: Vec<String> = mappings
+    let select_list: Vec<String> = plans
         .iter()
-        .map(|(c, m)| match &m.cast {
-            Some(cast) => cast.select(&quote_ident(&c.name)),
-            None => quote_ident(&c.name),
+        .map(|p| match &p.mapping.cast {
+            Some(cast) => cast.select(&quote_ident(&p.pg.name)),
+            None => quote_ident(&p.pg.name),
         })
         .collect();
     let copy = CopySource {
         relation: t.qualified(),
         partitioned: t.kind == RelationKind::Partitioned,
         // COPY's column list refuses generated columns; SELECT reads them.
-        plain_columns: mappings
+        plain_columns: plans
             .iter()
-            .all(|(c, m)| m.cast.is_none() && !c.generated),
-        column_names: mappings.iter().map(|(c, _)| c.name.clone()).collect(),
+            .all(|p| p.mapping.cast.is_none() && !p.pg.generated),
+        column_names: plans.iter().map(|p| p.pg.name.clone()).collect(),
         select_list,
     };
-    let conversions: Vec<ColumnConversion> = mappings
+    let conversions: Vec<ColumnConversion> = plans
         .iter()
-        .map(|(c, m)| ColumnConversion {
-            name: c.name.clone(),
-            kind: m.kind.clone(),
-            storage: m.storage,
+        .map(|p| ColumnConversion {
+            name: p.sink_name.clone(),
+            kind: p.mapping.kind.clone(),
+            format: p.format,
+            storage: p.storage,
         })
         .collect();
     let chunking = match (&int_key, t.kind) {
@@ -353,11 +487,12 @@ fn plan_table(
         arrow_schema: arrow_schema(&conversions),
         copy,
         sink: SinkTable {
-            name: sqlite_name,
+            name: existing.map_or(sqlite_name, |e| e.name.clone()),
             columns,
-            primary_key: pk,
+            primary_key: sink_pk,
             foreign_keys,
             indexes,
+            existing: existing.is_some(),
         },
         conversions,
         chunking,
@@ -397,6 +532,108 @@ impl TablePlan {
             chunking: self.chunking.clone(),
             estimated_rows: self.estimated_rows,
         }
+    }
+}
+
+/// Foreign keys and indexes of a table pg2sqlite creates, in SQLite names.
+fn plan_constraints(
+    ctx: &TableContext<'_>,
+    sqlite_name: &str,
+    sink_col: &dyn Fn(&str) -> Option<String>,
+    out: &mut Collected,
+    foreign_keys: &mut Vec<SinkForeignKey>,
+    indexes: &mut Vec<SinkIndex>,
+) {
+    let t = ctx.table;
+    let all =
+        |cols: &[String]| -> Option<Vec<String>> { cols.iter().map(|c| sink_col(c)).collect() };
+    for fk in &t.foreign_keys {
+        let copied = ctx
+            .copied
+            .contains(&(fk.ref_schema.clone(), fk.ref_table.clone()));
+        match (copied, all(&fk.columns)) {
+            (true, Some(columns)) => foreign_keys.push(SinkForeignKey {
+                columns,
+                ref_table: ctx.names.table(&fk.ref_schema, &fk.ref_table),
+                ref_columns: fk
+                    .ref_columns
+                    .iter()
+                    .map(|c| ctx.names.column(&fk.ref_schema, &fk.ref_table, c))
+                    .collect(),
+                on_update: FkAction::from_pg(fk.on_update),
+                on_delete: FkAction::from_pg(fk.on_delete),
+                deferrable: fk.deferrable,
+                initially_deferred: fk.initially_deferred,
+            }),
+            (false, _) => out.not_expressed.push(format!(
+                "{sqlite_name}: foreign key {} references {}.{}, which is not copied",
+                fk.name, fk.ref_schema, fk.ref_table
+            )),
+            (true, None) => out.not_expressed.push(format!(
+                "{sqlite_name}: foreign key {} not created (a column of it is not copied)",
+                fk.name
+            )),
+        }
+    }
+
+    let index_names = &mut out.index_names;
+    let mut index_name = |pg_name: &str| -> String {
+        let mut base = sqlite_table_name(&t.schema, pg_name);
+        if base.to_lowercase().starts_with("sqlite_") {
+            base = format!("pg_{base}"); // SQLite reserves sqlite_* names
+        }
+        let mut name = base.clone();
+        let mut n = 2;
+        while !index_names.insert(name.to_lowercase()) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        name
+    };
+    let mut lost = Vec::new();
+    for (name, cols) in &t.unique_constraints {
+        match all(cols) {
+            Some(columns) => indexes.push(SinkIndex {
+                name: index_name(name),
+                unique: true,
+                columns: columns.into_iter().map(|c| (c, false)).collect(),
+            }),
+            None => lost.push(format!(
+                "{sqlite_name}: unique constraint {name} not created (a column of it is not \
+                 copied)"
+            )),
+        }
+    }
+    for ix in &t.indexes {
+        let expressible = matches!(ix.method.as_str(), "btree" | "hash") && !ix.partial;
+        let columns: Option<Vec<(String, bool)>> = ix.columns.as_ref().and_then(|cols| {
+            cols.iter()
+                .map(|(c, desc)| sink_col(c).map(|s| (s, *desc)))
+                .collect()
+        });
+        match (columns, expressible) {
+            (Some(columns), true) => indexes.push(SinkIndex {
+                name: index_name(&ix.name),
+                unique: ix.unique,
+                columns,
+            }),
+            _ => lost.push(format!(
+                "{sqlite_name}: index {} not created ({})",
+                ix.name, ix.definition
+            )),
+        }
+    }
+    out.not_expressed.append(&mut lost);
+    for parent in &t.inherits {
+        out.not_expressed.push(format!(
+            "{sqlite_name}: inherits from {parent}; copied as a table of its own rows only"
+        ));
+    }
+    for c in &t.other_constraints {
+        out.not_expressed.push(format!(
+            "{sqlite_name}: {} {} not created ({})",
+            c.kind, c.name, c.definition
+        ));
     }
 }
 

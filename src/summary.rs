@@ -16,6 +16,9 @@ pub struct TableSummary {
     pub source: String,
     pub rows: u64,
     pub seconds: f64,
+    /// The table already existed in the target (the app's schema was kept and
+    /// its rows replaced) rather than being created.
+    pub existing: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -29,6 +32,9 @@ pub struct SyncSummary {
     pub bytes: u64,
     /// Schema objects SQLite could not express (listed, never dropped silently).
     pub not_expressed: Vec<String>,
+    /// Columns only PostgreSQL has, not copied because the target's existing
+    /// table has no place for them: data the rollback leaves behind.
+    pub schema_loss: Vec<String>,
     /// Values stored differently from PostgreSQL, counted.
     pub loss: Vec<LossEntry>,
     /// The verification run before publishing; None with `--no-verify`.
@@ -84,8 +90,15 @@ impl SyncSummary {
         for t in by_rows.iter().take(TABLES_ON_SCREEN) {
             let _ = writeln!(
                 out,
-                "  {:<width$}  {:>12} rows  {:>6.1}s",
-                t.name, t.rows, t.seconds
+                "  {:<width$}  {:>12} rows  {:>6.1}s{}",
+                t.name,
+                t.rows,
+                t.seconds,
+                if t.existing {
+                    "  (into the existing table)"
+                } else {
+                    ""
+                }
             );
         }
         if by_rows.len() > TABLES_ON_SCREEN {
@@ -118,6 +131,17 @@ impl SyncSummary {
             let _ = writeln!(out, "warning: tables were not read in one snapshot");
         }
         write_loss(&mut out, &self.loss);
+        if !self.schema_loss.is_empty() {
+            let _ = writeln!(
+                out,
+                "schema loss: {} PostgreSQL column(s) not copied, the SQLite tables have no \
+                 place for them:",
+                self.schema_loss.len()
+            );
+            for w in &self.schema_loss {
+                let _ = writeln!(out, "  {w}");
+            }
+        }
         if !self.not_expressed.is_empty() {
             let _ = writeln!(
                 out,

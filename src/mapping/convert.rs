@@ -11,8 +11,12 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::decode::{self, ArrayLosses, DecodeError};
+use super::format::{EpochUnit, Format, FractionStyle};
 use super::ledger::{LossLedger, LossReason};
-use super::time::{format_date, format_timestamp, TimestampStyle};
+use super::time::{
+    format_date, format_timestamp, format_timestamp_text, unix_days, unix_micros, TimestampStyle,
+    MICROS_PER_DAY_I64,
+};
 use super::types::{Storage, ValueKind};
 
 /// Anything that hands out the raw binary value of column `i` of one row.
@@ -57,6 +61,9 @@ pub struct ColumnConversion {
     /// The SQLite column name, for errors and the ledger.
     pub name: String,
     pub kind: ValueKind,
+    /// The representation: the default mapping's, or one a map or the existing
+    /// target chose.
+    pub format: Format,
     pub storage: Storage,
 }
 
@@ -117,6 +124,8 @@ pub fn convert_rows<R: RawRow>(
         let mut negative_zeros = 0u64;
         let mut lower_bounds = 0u64;
         let mut json_nulls = 0u64;
+        // Values an allowed lossy format changed.
+        let mut changed = 0u64;
         for row in rows {
             let raw = row.raw(ci).map_err(&fail)?;
             let result = match (&mut builder, raw) {
@@ -136,16 +145,25 @@ pub fn convert_rows<R: RawRow>(
                     b.append_null();
                     Ok(())
                 }
-                (Builder::Int(b), Some(v)) => integer(&col.kind, v).map(|i| b.append_value(i)),
-                (Builder::Real(b), Some(v)) => real(&col.kind, v).map(|f| {
-                    if f == 0.0 && f.is_sign_negative() {
-                        negative_zeros += 1;
-                    }
-                    b.append_value(f)
-                }),
+                (Builder::Int(b), Some(v)) => {
+                    integer(&col.kind, col.format, v, &mut scratch).map(|(i, lost)| {
+                        changed += u64::from(lost);
+                        b.append_value(i)
+                    })
+                }
+                (Builder::Real(b), Some(v)) => {
+                    real(&col.kind, col.format, v, &mut scratch).map(|(f, lost)| {
+                        changed += u64::from(lost);
+                        if f == 0.0 && f.is_sign_negative() {
+                            negative_zeros += 1;
+                        }
+                        b.append_value(f)
+                    })
+                }
                 (Builder::Text(b), Some(v)) => {
                     scratch.clear();
-                    text(&col.kind, v, &mut scratch).map(|losses| {
+                    changed += u64::from(drops_micros(col.format, v));
+                    text(&col.kind, col.format, v, &mut scratch).map(|losses| {
                         lower_bounds += u64::from(losses.lower_bound);
                         json_nulls += losses.json_nulls;
                         b.append_value(&scratch)
@@ -153,6 +171,10 @@ pub fn convert_rows<R: RawRow>(
                 }
                 (Builder::Blob(b), Some(v)) => match col.kind {
                     ValueKind::Vector => decode::vector_to_le_bytes(v).map(|x| b.append_value(x)),
+                    ValueKind::Uuid if v.len() != 16 => Err(DecodeError(format!(
+                        "uuid: expected 16 bytes, got {}",
+                        v.len()
+                    ))),
                     _ => {
                         b.append_value(v);
                         Ok(())
@@ -164,6 +186,9 @@ pub fn convert_rows<R: RawRow>(
         ledger.record(table, &col.name, LossReason::NegativeZero, negative_zeros);
         ledger.record(table, &col.name, LossReason::ArrayLowerBound, lower_bounds);
         ledger.record(table, &col.name, LossReason::JsonArrayNull, json_nulls);
+        if let Some(reason) = loss_reason(col.format) {
+            ledger.record(table, &col.name, reason, changed);
+        }
         arrays.push(match builder {
             Builder::Int(mut b) => Arc::new(b.finish()),
             Builder::Real(mut b) => Arc::new(b.finish()),
@@ -177,42 +202,177 @@ pub fn convert_rows<R: RawRow>(
     })
 }
 
-fn integer(kind: &ValueKind, v: &[u8]) -> Result<i64, DecodeError> {
-    match kind {
-        ValueKind::Bool => decode::read_bool(v).map(i64::from),
-        ValueKind::Int2 => decode::read_i16(v).map(i64::from),
-        ValueKind::Int4 => decode::read_i32(v).map(i64::from),
-        ValueKind::Int8 => decode::read_i64(v),
-        other => Err(DecodeError(format!(
+/// The ledger reason of a format that may change values.
+fn loss_reason(format: Format) -> Option<LossReason> {
+    match format {
+        Format::Epoch(_) => Some(LossReason::TruncatedPrecision),
+        Format::Time(t) if t.fraction == FractionStyle::Millis => {
+            Some(LossReason::TruncatedPrecision)
+        }
+        Format::NumericInteger => Some(LossReason::RoundedNumeric),
+        Format::NumericReal => Some(LossReason::NumericToDouble),
+        _ => None,
+    }
+}
+
+/// An integer value, and whether the format changed it.
+fn integer(
+    kind: &ValueKind,
+    format: Format,
+    v: &[u8],
+    scratch: &mut String,
+) -> Result<(i64, bool), DecodeError> {
+    let exact = |i: i64| Ok((i, false));
+    match (kind, format) {
+        (ValueKind::Bool, _) => exact(i64::from(decode::read_bool(v)?)),
+        (ValueKind::Int2, _) => exact(i64::from(decode::read_i16(v)?)),
+        (ValueKind::Int4, _) => exact(i64::from(decode::read_i32(v)?)),
+        (ValueKind::Int8, _) => exact(decode::read_i64(v)?),
+        (ValueKind::Timestamp | ValueKind::Timestamptz, Format::Epoch(unit)) => {
+            let micros = unix_micros(decode::read_i64(v)?).ok_or_else(|| no_epoch(unit))?;
+            let u = unit.micros();
+            Ok((micros.div_euclid(u), micros.rem_euclid(u) != 0))
+        }
+        (ValueKind::Date, Format::Epoch(unit)) => {
+            let days = unix_days(decode::read_i32(v)?).ok_or_else(|| no_epoch(unit))?;
+            // Dates reach at most ~5.9 million years: far inside i64 microseconds.
+            exact(days * (MICROS_PER_DAY_I64 / unit.micros()))
+        }
+        (ValueKind::Numeric, Format::NumericInteger) => {
+            scratch.clear();
+            decode::write_numeric(scratch, v)?;
+            round_decimal(scratch)
+        }
+        (other, _) => Err(DecodeError(format!(
             "{other:?} cannot be stored as INTEGER"
         ))),
     }
 }
 
-fn real(kind: &ValueKind, v: &[u8]) -> Result<f64, DecodeError> {
-    match kind {
-        ValueKind::Float4 => decode::read_f32(v).map(f64::from),
-        ValueKind::Float8 => decode::read_f64(v),
-        other => Err(DecodeError(format!("{other:?} cannot be stored as REAL"))),
+fn no_epoch(unit: EpochUnit) -> DecodeError {
+    DecodeError(format!(
+        "infinity has no {} form; store the column as iso or iso-space",
+        Format::Epoch(unit).name().unwrap_or_default()
+    ))
+}
+
+/// Whether a timestamp written with three fraction digits loses its last three.
+fn drops_micros(format: Format, v: &[u8]) -> bool {
+    match format {
+        Format::Time(t) if t.fraction == FractionStyle::Millis => {
+            decode::read_i64(v).is_ok_and(|m| m != i64::MAX && m != i64::MIN && m % 1000 != 0)
+        }
+        _ => false,
     }
 }
 
+/// A decimal text rounded half away from zero, as PostgreSQL's `round(numeric)`;
+/// whether a fraction was dropped.
+fn round_decimal(s: &str) -> Result<(i64, bool), DecodeError> {
+    let out_of_range = || DecodeError(format!("numeric {s} does not fit an INTEGER"));
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (int_part, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int_part.is_empty() || !int_part.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(DecodeError(format!("numeric {s} has no INTEGER form")));
+    }
+    let mut magnitude: i64 = int_part.parse().map_err(|_| out_of_range())?;
+    let lost = frac.bytes().any(|b| b != b'0');
+    if frac.as_bytes().first().is_some_and(|&b| b >= b'5') {
+        magnitude = magnitude.checked_add(1).ok_or_else(out_of_range)?;
+    }
+    Ok((if negative { -magnitude } else { magnitude }, lost))
+}
+
+/// A double, and whether the format changed the value.
+fn real(
+    kind: &ValueKind,
+    format: Format,
+    v: &[u8],
+    scratch: &mut String,
+) -> Result<(f64, bool), DecodeError> {
+    match (kind, format) {
+        (ValueKind::Float4, _) => decode::read_f32(v).map(|f| (f64::from(f), false)),
+        (ValueKind::Float8, _) => decode::read_f64(v).map(|f| (f, false)),
+        (ValueKind::Numeric, Format::NumericReal) => {
+            scratch.clear();
+            decode::write_numeric(scratch, v)?;
+            // Rust's parse is correctly rounded, like PostgreSQL's numeric::float8.
+            let f: f64 = scratch
+                .parse()
+                .map_err(|_| DecodeError(format!("numeric {scratch} has no REAL form")))?;
+            Ok((f, !same_decimal(scratch, f)))
+        }
+        (ValueKind::Date, Format::Julian) => {
+            let days = unix_days(decode::read_i32(v)?)
+                .ok_or_else(|| DecodeError("infinity has no julian form".into()))?;
+            // Whole days and halves are exact in a double at any date PostgreSQL holds.
+            #[allow(clippy::cast_precision_loss)]
+            let d = days as f64;
+            Ok((d + JULIAN_UNIX_EPOCH, false))
+        }
+        (other, _) => Err(DecodeError(format!("{other:?} cannot be stored as REAL"))),
+    }
+}
+
+/// The Julian day number of 1970-01-01 00:00 UTC.
+pub const JULIAN_UNIX_EPOCH: f64 = 2_440_587.5;
+
+/// Whether a double reads back (shortest form) as the same number as a decimal text.
+fn same_decimal(decimal: &str, f: f64) -> bool {
+    if !f.is_finite() {
+        return true; // NaN and the infinities are kept as such
+    }
+    let trimmed = |s: &str| -> String {
+        let s = if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            s
+        };
+        if s == "-0" {
+            "0".to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    trimmed(decimal) == trimmed(&format!("{f}"))
+}
+
 /// Writes the text form; returns what an array lost, if it is one.
-fn text(kind: &ValueKind, v: &[u8], out: &mut String) -> Result<ArrayLosses, DecodeError> {
-    match kind {
-        ValueKind::Text | ValueKind::TextForm | ValueKind::Json => {
+fn text(
+    kind: &ValueKind,
+    format: Format,
+    v: &[u8],
+    out: &mut String,
+) -> Result<ArrayLosses, DecodeError> {
+    match (kind, format) {
+        (ValueKind::Text | ValueKind::TextForm | ValueKind::Json, _) => {
             out.push_str(decode::read_text(v)?)
         }
-        ValueKind::Jsonb => out.push_str(decode::read_jsonb(v)?),
-        ValueKind::Numeric => decode::write_numeric(out, v)?,
-        ValueKind::Uuid => decode::write_uuid(out, v)?,
-        ValueKind::Date => format_date(out, decode::read_i32(v)?),
-        ValueKind::Timestamp => format_timestamp(out, decode::read_i64(v)?, TimestampStyle::Space),
-        ValueKind::Timestamptz => {
+        (ValueKind::Jsonb, _) => out.push_str(decode::read_jsonb(v)?),
+        (ValueKind::Numeric, _) => decode::write_numeric(out, v)?,
+        (ValueKind::Uuid, Format::UuidHex32) => decode::write_uuid_hex32(out, v)?,
+        (ValueKind::Uuid, _) => decode::write_uuid(out, v)?,
+        (ValueKind::Date, _) => format_date(out, decode::read_i32(v)?),
+        (ValueKind::Timestamp | ValueKind::Timestamptz, Format::Time(style)) => {
+            format_timestamp_text(out, decode::read_i64(v)?, style)
+        }
+        (ValueKind::Timestamp, _) => {
+            format_timestamp(out, decode::read_i64(v)?, TimestampStyle::Space)
+        }
+        (ValueKind::Timestamptz, _) => {
             format_timestamp(out, decode::read_i64(v)?, TimestampStyle::IsoUtc)
         }
-        ValueKind::Array(element) => return decode::write_array_json(out, element, v),
-        other => return Err(DecodeError(format!("{other:?} cannot be stored as TEXT"))),
+        (ValueKind::Bool, Format::BoolText) => out.push_str(if decode::read_bool(v)? {
+            "true"
+        } else {
+            "false"
+        }),
+        (ValueKind::Array(element), _) => return decode::write_array_json(out, element, v),
+        (ValueKind::Vector, Format::VectorJson) => decode::write_vector_json(out, v)?,
+        (other, _) => return Err(DecodeError(format!("{other:?} cannot be stored as TEXT"))),
     }
     Ok(ArrayLosses::default())
 }
@@ -226,6 +386,7 @@ mod tests {
         ColumnConversion {
             name: name.into(),
             kind,
+            format: Format::Default,
             storage,
         }
     }
@@ -267,6 +428,26 @@ mod tests {
             .unwrap();
         assert_eq!(d.value(0), "2000-01-01");
         assert_eq!(ledger.entries()[0].count, 1);
+    }
+
+    #[test]
+    fn numeric_rounding_and_doubles() {
+        // As PostgreSQL's round(numeric): half away from zero.
+        assert_eq!(round_decimal("12.500").unwrap(), (13, true));
+        assert_eq!(round_decimal("-12.5").unwrap(), (-13, true));
+        assert_eq!(round_decimal("-12.49").unwrap(), (-12, true));
+        assert_eq!(round_decimal("7.000").unwrap(), (7, false));
+        assert_eq!(round_decimal("0").unwrap(), (0, false));
+        assert!(round_decimal("NaN").is_err());
+        assert!(round_decimal("9223372036854775808").is_err());
+        assert!(round_decimal("9223372036854775807.5").is_err());
+        assert!(same_decimal("0.2000", 0.2));
+        assert!(same_decimal("-7", -7.0));
+        assert!(!same_decimal(
+            "0.12345678901234567",
+            0.123_456_789_012_345_66
+        ));
+        assert!(!same_decimal("1.000000000000000001", 1.0));
     }
 
     #[test]

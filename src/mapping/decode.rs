@@ -159,6 +159,14 @@ pub fn write_uuid(out: &mut String, buf: &[u8]) -> Result<(), DecodeError> {
     Ok(())
 }
 
+/// `uuid` binary as 32 lowercase hex digits without dashes.
+pub fn write_uuid_hex32(out: &mut String, buf: &[u8]) -> Result<(), DecodeError> {
+    for b in exact::<16>(buf, "uuid")? {
+        push_hex(out, b);
+    }
+    Ok(())
+}
+
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 pub fn push_hex(out: &mut String, b: u8) {
@@ -180,6 +188,22 @@ pub fn vector_to_le_bytes(buf: &[u8]) -> Result<Vec<u8>, DecodeError> {
         out.extend_from_slice(&f.to_le_bytes());
     }
     Ok(out)
+}
+
+/// pgvector `vector` binary as a JSON array of its float4 values, each in the
+/// shortest form that reads back as the same float4.
+pub fn write_vector_json(out: &mut String, buf: &[u8]) -> Result<(), DecodeError> {
+    let le = vector_to_le_bytes(buf)?;
+    out.push('[');
+    for (i, chunk) in le.chunks_exact(4).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let f = f32::from_le_bytes(take::<4>(chunk, 0, "vector")?);
+        write_json_float(out, f64::from(f), f);
+    }
+    out.push(']');
+    Ok(())
 }
 
 /// A float as a JSON value: a number, or a string for the values JSON has no

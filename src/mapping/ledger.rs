@@ -13,6 +13,14 @@ pub enum LossReason {
     ArrayLowerBound,
     /// A SQL NULL element of a json/jsonb array, stored as JSON `null`.
     JsonArrayNull,
+    /// A timestamp stored as epoch seconds or milliseconds, or as text with three
+    /// fraction digits, lost its smaller digits (allowed in the map with `allow_lossy`).
+    TruncatedPrecision,
+    /// A numeric with a fraction stored as an INTEGER (allowed with `allow_lossy`).
+    RoundedNumeric,
+    /// A numeric stored as a REAL whose double reads back as another decimal
+    /// (allowed with `allow_lossy`).
+    NumericToDouble,
 }
 
 impl LossReason {
@@ -26,6 +34,16 @@ impl LossReason {
             }
             LossReason::JsonArrayNull => {
                 "SQL NULL element of a json array stored as JSON null (the two become one)"
+            }
+            LossReason::TruncatedPrecision => {
+                "timestamp truncated to the format's unit (allowed by allow_lossy)"
+            }
+            LossReason::RoundedNumeric => {
+                "numeric rounded to an integer, half away from zero (allowed by allow_lossy)"
+            }
+            LossReason::NumericToDouble => {
+                "numeric stored as a double that reads back as another decimal \
+                 (allowed by allow_lossy)"
             }
         }
     }

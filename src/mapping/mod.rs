@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod decode;
+pub mod format;
 pub mod ledger;
 pub mod time;
 pub mod types;

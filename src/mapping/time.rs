@@ -3,6 +3,8 @@
 //! Written by hand rather than through a date library because PostgreSQL's range is
 //! wider than most (4713 BC to 294276 AD) and its infinities must stay infinities.
 
+use super::format::{FractionStyle, TimeText};
+
 /// Days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
 const PG_EPOCH_DAYS_FROM_UNIX: i64 = 10_957;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -72,6 +74,16 @@ pub enum TimestampStyle {
 
 /// PostgreSQL `timestamp`/`timestamptz` (microseconds since 2000-01-01) as text.
 pub fn format_timestamp(out: &mut String, pg_micros: i64, style: TimestampStyle) {
+    let text = match style {
+        TimestampStyle::Space => TimeText::SPACE,
+        TimestampStyle::IsoUtc => TimeText::ISO_UTC,
+    };
+    format_timestamp_text(out, pg_micros, text);
+}
+
+/// A timestamp in any of the text styles a schema map can choose. `Millis`
+/// truncates toward the past, as PostgreSQL's `date_trunc` does.
+pub fn format_timestamp_text(out: &mut String, pg_micros: i64, style: TimeText) {
     match pg_micros {
         i64::MAX => return out.push_str("infinity"),
         i64::MIN => return out.push_str("-infinity"),
@@ -80,18 +92,45 @@ pub fn format_timestamp(out: &mut String, pg_micros: i64, style: TimestampStyle)
     let days = pg_micros.div_euclid(MICROS_PER_DAY);
     let micros_of_day = pg_micros.rem_euclid(MICROS_PER_DAY);
     let bc = write_date(out, days + PG_EPOCH_DAYS_FROM_UNIX);
-    out.push(match style {
-        TimestampStyle::Space => ' ',
-        TimestampStyle::IsoUtc => 'T',
-    });
-    format_time_of_day(out, micros_of_day);
-    if style == TimestampStyle::IsoUtc {
-        out.push('Z');
+    out.push(if style.t_separator { 'T' } else { ' ' });
+    let frac = micros_of_day % 1_000_000;
+    format_time_of_day(out, micros_of_day - frac);
+    match style.fraction {
+        FractionStyle::Micros if frac == 0 => {}
+        FractionStyle::Micros | FractionStyle::MicrosAlways => {
+            out.push('.');
+            push_padded(out, frac.unsigned_abs(), 6);
+        }
+        FractionStyle::Millis => {
+            out.push('.');
+            push_padded(out, (frac / 1000).unsigned_abs(), 3);
+        }
     }
+    out.push_str(style.zone.text());
     if bc {
         out.push_str(" BC");
     }
 }
+
+/// Microseconds since 1970-01-01 of a PostgreSQL timestamp; `None` for the
+/// infinities, which have no epoch number.
+pub fn unix_micros(pg_micros: i64) -> Option<i64> {
+    match pg_micros {
+        i64::MAX | i64::MIN => None,
+        m => m.checked_add(PG_EPOCH_MICROS_FROM_UNIX),
+    }
+}
+
+/// Days since 1970-01-01 of a PostgreSQL date; `None` for the infinities.
+pub fn unix_days(pg_days: i32) -> Option<i64> {
+    match pg_days {
+        i32::MAX | i32::MIN => None,
+        d => Some(i64::from(d) + PG_EPOCH_DAYS_FROM_UNIX),
+    }
+}
+
+/// Microseconds per day.
+pub const MICROS_PER_DAY_I64: i64 = MICROS_PER_DAY;
 
 /// `HH:MM:SS[.ffffff]`; the fraction is written (six digits) only when not zero.
 pub fn format_time_of_day(out: &mut String, micros: i64) {

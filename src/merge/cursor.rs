@@ -3,6 +3,7 @@
 use rusqlite::types::ValueRef;
 
 use super::decide::Cursor;
+use crate::mapping::format::Format;
 use crate::mapping::time::parse_timestamp;
 use crate::mapping::types::ValueKind;
 use crate::plan::TablePlan;
@@ -52,12 +53,20 @@ pub fn find(plan: &TablePlan, wanted: Option<&str>) -> Result<CursorColumn, NoCu
     Err(NoCursor::Absent)
 }
 
-/// Reads a stored cursor value as a point in time. Text is parsed as a
-/// timestamp in any of the usual forms; numbers are epoch times, their unit told
-/// by their size (seconds, milliseconds or microseconds since 1970; a REAL
+/// Reads a stored cursor value as a point in time, in the column's format when
+/// that says how (epoch units, Julian days). Otherwise text is parsed as a
+/// timestamp in any of the usual forms, and numbers are epoch times, their unit
+/// told by their size (seconds, milliseconds or microseconds since 1970; a REAL
 /// between 1e6 and 1e7 is a Julian day, as SQLite's `julianday()` writes).
 /// Anything else is an unknown time.
-pub fn read(v: ValueRef<'_>) -> Cursor {
+pub fn read(v: ValueRef<'_>, format: Format) -> Cursor {
+    match (format, v) {
+        (Format::Epoch(unit), ValueRef::Integer(i)) => i.checked_mul(unit.micros()),
+        _ => read_any(v),
+    }
+}
+
+fn read_any(v: ValueRef<'_>) -> Cursor {
     match v {
         ValueRef::Text(t) => std::str::from_utf8(t).ok().and_then(parse_timestamp),
         ValueRef::Integer(i) => epoch_micros(i),
@@ -111,11 +120,27 @@ pub fn display(v: ValueRef<'_>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapping::format::EpochUnit;
 
     const NOON: i64 = 1_763_035_200_000_000; // 2025-11-13T12:00:00Z
 
     #[test]
+    fn the_column_format_decides_the_epoch_unit() {
+        let ms = Format::Epoch(EpochUnit::Millis);
+        // Without the format, 5 000 000 000 would be read as seconds.
+        assert_eq!(
+            read(ValueRef::Integer(5_000_000_000), ms),
+            Some(5_000_000_000_000)
+        );
+        assert_eq!(
+            read(ValueRef::Text(b"2025-11-13T12:00:00Z"), ms),
+            Some(NOON)
+        );
+    }
+
+    #[test]
     fn every_common_representation_reads_as_the_same_instant() {
+        let read = |v| read(v, Format::Default);
         assert_eq!(read(ValueRef::Text(b"2025-11-13T12:00:00Z")), Some(NOON));
         assert_eq!(read(ValueRef::Text(b"2025-11-13 12:00:00")), Some(NOON));
         assert_eq!(read(ValueRef::Integer(1_763_035_200)), Some(NOON));

@@ -69,7 +69,17 @@ pub fn decide_row(pg: Cursor, existing: Option<ExistingRow>, since: Cursor) -> R
 }
 
 /// `--deletes`: what to do with a SQLite row whose key PostgreSQL no longer has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DeletePolicy {
     /// Delete it when it is not newer than the cutover (PostgreSQL deleted it);

@@ -18,6 +18,7 @@ use super::cursor;
 use super::decide::{decide_row, Cursor, ExistingRow, RowDecision, Winner};
 use super::state::{key_json, record_conflict, ConflictKind, ConflictRecord, MergeCounts};
 use crate::error::{Error, Result};
+use crate::mapping::format::Format;
 use crate::mapping::ledger::LossLedger;
 use crate::plan::TablePlan;
 use crate::progress::Progress;
@@ -196,6 +197,9 @@ fn merge_batch(
     run_at: &str,
 ) -> rusqlite::Result<u64> {
     let cols = columns(batch)?;
+    let cursor_format = t
+        .cursor
+        .map_or(Format::Default, |i| t.plan.conversions[i].format);
     let mut probe = conn.prepare_cached(&sql.probe)?;
     let mut read_back = conn.prepare_cached(&sql.read_back)?;
     let n = batch.num_rows();
@@ -211,7 +215,7 @@ fn merge_batch(
                     Some((
                         rowid,
                         ExistingRow {
-                            cursor: cursor::read(cursor_value),
+                            cursor: cursor::read(cursor_value, cursor_format),
                             same_content: same == Some(1),
                         },
                         cursor::display(cursor_value),
@@ -222,7 +226,7 @@ fn merge_batch(
         };
         let pg_cursor = t.cursor.map(|i| cols[i].value(row));
         let decision = decide_row(
-            pg_cursor.and_then(cursor::read),
+            pg_cursor.and_then(|v| cursor::read(v, cursor_format)),
             existing.as_ref().map(|e| e.1),
             t.since,
         );

@@ -12,7 +12,9 @@ pub fn quote(s: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct SinkColumn {
     pub name: String,
-    pub declared: &'static str,
+    /// The declared type: the default mapping's, the map's `type`, or the one an
+    /// existing table already has.
+    pub declared: String,
     pub storage: Storage,
     pub not_null: bool,
     /// A SQLite default expression, already translated.
@@ -78,6 +80,9 @@ pub struct SinkTable {
     pub foreign_keys: Vec<SinkForeignKey>,
     /// Unique constraints and plain indexes, created after the data is loaded.
     pub indexes: Vec<SinkIndex>,
+    /// The table already exists in the target (the app's own schema): its rows
+    /// are replaced, its schema, indexes and triggers are kept.
+    pub existing: bool,
 }
 
 fn column_list(cols: &[String]) -> String {
@@ -185,14 +190,14 @@ mod tests {
             columns: vec![
                 SinkColumn {
                     name: "id".into(),
-                    declared: "INTEGER",
+                    declared: "INTEGER".into(),
                     storage: Storage::Integer,
                     not_null: true,
                     default: None,
                 },
                 SinkColumn {
                     name: "Us\"er".into(),
-                    declared: "INTEGER",
+                    declared: "INTEGER".into(),
                     storage: Storage::Integer,
                     not_null: false,
                     default: Some("0".into()),
@@ -208,6 +213,7 @@ mod tests {
                 deferrable: false,
                 initially_deferred: false,
             }],
+            existing: false,
             indexes: vec![SinkIndex {
                 name: "ix".into(),
                 unique: true,

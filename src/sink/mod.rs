@@ -3,5 +3,6 @@
 
 pub mod backup;
 pub mod ddl;
+pub mod existing;
 pub mod staging;
 pub mod writer;

@@ -143,6 +143,8 @@ pub struct Staging {
     path: PathBuf,
     _lock: File,
     published: bool,
+    /// The target it started from was in WAL mode, which publishing restores.
+    wal: bool,
 }
 
 impl Staging {
@@ -190,6 +192,7 @@ impl Staging {
                 path: path.clone(),
                 _lock: file,
                 published: false,
+                wal: false,
             },
             existed.then_some(path),
         ))
@@ -199,8 +202,39 @@ impl Staging {
         &self.path
     }
 
+    /// Starts the staging file as a copy of the target, for a sync that writes
+    /// into the target's existing tables and keeps the rest of the file.
+    /// `check_target` settled the target's journal before this.
+    pub fn start_from_target(&mut self) -> Result<()> {
+        std::fs::copy(&self.target, &self.path).map_err(|e| Error::Target {
+            path: self.target.clone(),
+            reason: format!(
+                "cannot copy it to the staging file {}: {e}",
+                self.path.display()
+            ),
+        })?;
+        // Header bytes 18 and 19 are 2 in a WAL-mode database. The writer
+        // loads without a journal and leaves the file in rollback mode.
+        let mut header = [0u8; 20];
+        File::open(&self.path)
+            .and_then(|mut f| f.read_exact(&mut header))
+            .map_err(Error::io(&self.path))?;
+        self.wal = header[18] == 2;
+        Ok(())
+    }
+
     /// Makes the staging file durable and renames it over the target.
     pub fn publish(mut self) -> Result<()> {
+        if self.wal {
+            // Back to WAL mode, as the app left its file. Closing the only
+            // connection checkpoints and removes the -wal and -shm files.
+            let conn = rusqlite::Connection::open(&self.path)
+                .map_err(Error::sqlite("opening to restore WAL mode", &self.path))?;
+            conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+                .map_err(Error::sqlite("restoring WAL mode", &self.path))?;
+            conn.close()
+                .map_err(|(_, e)| Error::sqlite("closing", &self.path)(e))?;
+        }
         let f = File::open(&self.path).map_err(Error::io(&self.path))?;
         f.sync_all().map_err(Error::io(&self.path))?;
         // The old target may have been opened since the run started.

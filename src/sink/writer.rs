@@ -79,8 +79,14 @@ pub fn run(
     conn.execute_batch("BEGIN")
         .map_err(sql_err("starting the load transaction".into()))?;
     for t in tables {
-        conn.execute_batch(&t.create_table_sql())
-            .map_err(sql_err(format!("creating table {}", t.name)))?;
+        if t.existing {
+            // The app's table keeps its schema; its rows are replaced.
+            conn.execute_batch(&format!("DELETE FROM {}", super::ddl::quote(&t.name)))
+                .map_err(sql_err(format!("emptying table {}", t.name)))?;
+        } else {
+            conn.execute_batch(&t.create_table_sql())
+                .map_err(sql_err(format!("creating table {}", t.name)))?;
+        }
     }
     let mut state: Vec<TableState> = chunks
         .iter()

@@ -9,21 +9,49 @@
 use rusqlite::types::ValueRef;
 
 use crate::mapping::decode::{push_hex, push_int, write_json_string};
-use crate::mapping::types::{Storage, ValueKind};
+use crate::mapping::format::{Affinity, Format, FractionStyle, TimeText};
+use crate::mapping::types::ValueKind;
+
+mod formats;
 use crate::source::catalog::quote_ident;
+#[cfg(test)]
+use formats::vector_json_to_send_hex;
+use formats::{formatted_canonical, int_as_f64};
 
 /// The SQL expression giving the canonical text of column `name` in PostgreSQL
 /// (NULL stays NULL).
 /// `selected` is the column's expression in the COPY query (which, for text
-/// forms, calls the type's output function).
+/// forms, calls the type's output function). `affinity` is the SQLite column's.
 pub fn pg_expression(
     name: &str,
     selected: &str,
     kind: &ValueKind,
-    storage: Storage,
-    declared: &str,
+    format: Format,
+    affinity: Affinity,
 ) -> String {
     let c = quote_ident(name);
+    match (format, kind) {
+        (Format::Default | Format::VectorJson, _) => {}
+        // What an allowed lossy format stores is what PostgreSQL's own value
+        // becomes after the same change: truncated, rounded, made a double.
+        (Format::Epoch(unit), ValueKind::Timestamp | ValueKind::Timestamptz) => {
+            return match unit.pg_trunc_field() {
+                Some(field) => format!("date_trunc('{field}', {c})::text"),
+                None => format!("{c}::text"),
+            }
+        }
+        (Format::Time(t), _) if t.fraction == FractionStyle::Millis => {
+            return format!("date_trunc('milliseconds', {c})::text")
+        }
+        (Format::NumericInteger, _) => return format!("round({c})::text"),
+        (Format::NumericReal, _) => {
+            return format!(
+                "CASE WHEN {c} = 'NaN' THEN 'NaN' WHEN {c} = 0 THEN '0' \
+                 ELSE encode(float8send({c}::float8), 'hex') END"
+            )
+        }
+        _ => return format!("{c}::text"),
+    }
     match kind {
         // Floats compare by their bits: text would depend on how a tie between two
         // shortest decimals is broken, which differs between PostgreSQL and Rust.
@@ -47,7 +75,7 @@ pub fn pg_expression(
                              FROM unnest({c}) WITH ORDINALITY u(e, o)), '') END"
             )
         }
-        ValueKind::Numeric if declared == "NUMERIC" => {
+        ValueKind::Numeric if affinity.converts_text() => {
             // SQLite's NUMERIC affinity keeps the value, not the scale.
             format!("CASE WHEN {c} = 'NaN' THEN 'NaN' ELSE trim_scale({c})::text END")
         }
@@ -67,10 +95,7 @@ pub fn pg_expression(
             }
         }
         ValueKind::TextForm => selected.to_owned(),
-        _ => {
-            let _ = storage;
-            format!("{c}::text")
-        }
+        _ => format!("{c}::text"),
     }
 }
 
@@ -116,10 +141,18 @@ pub fn write_canonical(
     out: &mut String,
     v: ValueRef<'_>,
     kind: &ValueKind,
-    declared: &str,
+    format: Format,
+    affinity: Affinity,
 ) -> Result<bool, NotCanonical> {
     match (kind, v) {
         (_, ValueRef::Null) => Ok(false),
+        _ if format != Format::Default => match sqlite_canonical(v, kind, format, affinity)? {
+            Some(s) => {
+                out.push_str(&s);
+                Ok(true)
+            }
+            None => Ok(false),
+        },
         (
             ValueKind::Text
             | ValueKind::TextForm
@@ -139,7 +172,7 @@ pub fn write_canonical(
             push_int(out, i);
             Ok(true)
         }
-        _ => match sqlite_canonical(v, kind, declared)? {
+        _ => match sqlite_canonical(v, kind, format, affinity)? {
             Some(s) => {
                 out.push_str(&s);
                 Ok(true)
@@ -153,11 +186,17 @@ pub fn write_canonical(
 pub fn sqlite_canonical(
     v: ValueRef<'_>,
     kind: &ValueKind,
-    declared: &str,
+    format: Format,
+    affinity: Affinity,
 ) -> Result<Option<String>, NotCanonical> {
     if let ValueRef::Null = v {
         return Ok(None);
     }
+    if format != Format::Default {
+        return formatted_canonical(v, kind, format, affinity).map(Some);
+    }
+    // Integer and numeric affinities store integral doubles as integers.
+    let integral_reals = matches!(affinity, Affinity::Integer | Affinity::Numeric);
     let s = match kind {
         ValueKind::Bool => match v {
             ValueRef::Integer(1) => "true".to_owned(),
@@ -172,21 +211,29 @@ pub fn sqlite_canonical(
             let single = matches!(kind, ValueKind::Float4);
             match v {
                 ValueRef::Real(f) => float_canonical(f, single)?,
-                // A REAL column hands back integral values as REAL; an INTEGER here
+                // A REAL column hands back integral values as REAL; an INTEGER there
                 // means someone stored one directly.
+                ValueRef::Integer(i) if integral_reals => float_canonical(int_as_f64(i), single)?,
                 ValueRef::Integer(_) => return bad("float", &v),
                 ValueRef::Text(b"NaN") => "NaN".to_owned(),
                 _ => return bad("float", &v),
             }
         }
-        ValueKind::Numeric => match (v, declared) {
+        ValueKind::Numeric => match (v, affinity.converts_text()) {
             (ValueRef::Text(_), _) => text(&v, "numeric")?.to_owned(),
-            (ValueRef::Integer(i), "NUMERIC") => i.to_string(),
-            (ValueRef::Real(f), "NUMERIC") if f.is_infinite() => {
+            (ValueRef::Integer(i), true) => i.to_string(),
+            (ValueRef::Real(f), true) if f.is_infinite() => {
                 if f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
             }
-            (ValueRef::Real(f), "NUMERIC") => format!("{f}"),
+            (ValueRef::Real(f), true) => format!("{f}"),
             _ => return bad("numeric", &v),
+        },
+        // An app's JSON column (declared JSON: NUMERIC affinity) turns a bare JSON
+        // number into a number; it matches when it prints as PostgreSQL's text did.
+        ValueKind::Json | ValueKind::Jsonb if integral_reals => match v {
+            ValueRef::Integer(i) => i.to_string(),
+            ValueRef::Real(f) if f.is_finite() => format!("{f:?}"),
+            _ => text(&v, "json")?.to_owned(),
         },
         ValueKind::Text
         | ValueKind::TextForm
@@ -280,6 +327,17 @@ fn float_bits(f: f64, single: bool) -> Option<String> {
 /// Our timestamp text back to PostgreSQL's ISO output: `T` → space, fraction
 /// without trailing zeros, `Z` → `+00`. Strict: anything else is None.
 fn timestamp_to_pg(s: &str, with_zone: bool) -> Option<String> {
+    let style = if with_zone {
+        TimeText::ISO_UTC
+    } else {
+        TimeText::SPACE
+    };
+    styled_timestamp_to_pg(s, style, with_zone)
+}
+
+/// A timestamp written in `style` back to PostgreSQL's ISO output; `pg_zone`
+/// for timestamptz, whose output ends in `+00` (the session is in UTC).
+fn styled_timestamp_to_pg(s: &str, style: TimeText, pg_zone: bool) -> Option<String> {
     if s == "infinity" || s == "-infinity" {
         return Some(s.to_owned());
     }
@@ -287,12 +345,8 @@ fn timestamp_to_pg(s: &str, with_zone: bool) -> Option<String> {
         Some(b) => (b, " BC"),
         None => (s, ""),
     };
-    let body = if with_zone {
-        body.strip_suffix('Z')?
-    } else {
-        body
-    };
-    let sep = if with_zone { 'T' } else { ' ' };
+    let body = body.strip_suffix(style.zone.text())?;
+    let sep = if style.t_separator { 'T' } else { ' ' };
     let (date, time) = body.split_once(sep)?;
     let date_ok = {
         let parts: Vec<&str> = date.split('-').collect();
@@ -302,12 +356,15 @@ fn timestamp_to_pg(s: &str, with_zone: bool) -> Option<String> {
             && parts[2].len() == 2
             && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
     };
-    let (hms, frac) = match time.split_once('.') {
-        Some((h, f)) if f.len() == 6 && f.bytes().all(|b| b.is_ascii_digit()) && f != "000000" => {
+    let digits = |f: &str, n: usize| f.len() == n && f.bytes().all(|b| b.is_ascii_digit());
+    let (hms, frac) = match (time.split_once('.'), style.fraction) {
+        (Some((h, f)), FractionStyle::Micros) if digits(f, 6) && f != "000000" => {
             (h, f.trim_end_matches('0'))
         }
-        Some(_) => return None,
-        None => (time, ""),
+        (Some((h, f)), FractionStyle::MicrosAlways) if digits(f, 6) => (h, f.trim_end_matches('0')),
+        (Some((h, f)), FractionStyle::Millis) if digits(f, 3) => (h, f.trim_end_matches('0')),
+        (None, FractionStyle::Micros) => (time, ""),
+        _ => return None,
     };
     let hms_ok = hms.len() == 8
         && hms.bytes().enumerate().all(|(i, b)| {
@@ -325,7 +382,7 @@ fn timestamp_to_pg(s: &str, with_zone: bool) -> Option<String> {
         out.push('.');
         out.push_str(frac);
     }
-    if with_zone {
+    if pg_zone {
         out.push_str("+00");
     }
     out.push_str(bc);
@@ -688,39 +745,144 @@ mod tests {
     }
 
     #[test]
+    fn vector_json_round_trips_to_vector_send() {
+        // vector_send of '[1.5,0.1]': 2 dimensions, 2 unused bytes, big-endian float4s.
+        let mut send = vec![0, 2, 0, 0];
+        send.extend_from_slice(&1.5f32.to_be_bytes());
+        send.extend_from_slice(&0.1f32.to_be_bytes());
+        let mut json = String::new();
+        crate::mapping::decode::write_vector_json(&mut json, &send).unwrap();
+        assert_eq!(json, "[1.5,0.1]");
+        assert_eq!(vector_json_to_send_hex(&json), Some(hex(&send)));
+        let v = ValueRef::Text(json.as_bytes());
+        let k = ValueKind::Vector;
+        assert_eq!(
+            sqlite_canonical(v, &k, Format::VectorJson, Affinity::Text).unwrap(),
+            Some(hex(&send))
+        );
+        assert!(sqlite_canonical(
+            ValueRef::Text(b"[1.5,\"x\"]"),
+            &k,
+            Format::VectorJson,
+            Affinity::Text
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn formats_invert_strictly() {
+        let ts = ValueKind::Timestamp;
+        let space_always = Format::Time(TimeText {
+            fraction: FractionStyle::MicrosAlways,
+            ..TimeText::SPACE
+        });
+        let c = |v: ValueRef<'_>, k: &ValueKind, f: Format| {
+            sqlite_canonical(v, k, f, Affinity::Numeric)
+        };
+        assert_eq!(
+            c(
+                ValueRef::Text(b"2025-11-13 08:30:00.000000"),
+                &ts,
+                space_always
+            )
+            .unwrap(),
+            Some("2025-11-13 08:30:00".to_owned())
+        );
+        assert!(c(ValueRef::Text(b"2025-11-13 08:30:00"), &ts, space_always).is_err());
+        let hex32 = Format::UuidHex32;
+        assert_eq!(
+            c(
+                ValueRef::Text(b"a0eebc999c0b4ef8bb6d6bb9bd380a11"),
+                &ValueKind::Uuid,
+                hex32
+            )
+            .unwrap(),
+            Some("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".to_owned())
+        );
+        // upper case is not what the format writes
+        assert!(c(
+            ValueRef::Text(b"A0EEBC999C0B4EF8BB6D6BB9BD380A11"),
+            &ValueKind::Uuid,
+            hex32
+        )
+        .is_err());
+        let ms = Format::Epoch(crate::mapping::format::EpochUnit::Millis);
+        assert_eq!(
+            c(ValueRef::Integer(-1), &ts, ms).unwrap(),
+            Some("1969-12-31 23:59:59.999".to_owned())
+        );
+        assert_eq!(
+            c(
+                ValueRef::Integer(1_763_022_600_123),
+                &ValueKind::Timestamptz,
+                ms
+            )
+            .unwrap(),
+            Some("2025-11-13 08:30:00.123+00".to_owned())
+        );
+        // a date stored as epoch milliseconds must be a midnight
+        assert!(c(ValueRef::Integer(1), &ValueKind::Date, ms).is_err());
+        assert_eq!(
+            c(
+                ValueRef::Real(2_460_992.5),
+                &ValueKind::Date,
+                Format::Julian
+            )
+            .unwrap(),
+            Some("2025-11-13".to_owned())
+        );
+    }
+
+    #[test]
     fn strict_inverse() {
         let k = ValueKind::Bool;
         assert_eq!(
-            sqlite_canonical(ValueRef::Integer(1), &k, "INTEGER")
+            sqlite_canonical(ValueRef::Integer(1), &k, Format::Default, Affinity::Integer)
                 .unwrap()
                 .as_deref(),
             Some("true")
         );
-        assert!(sqlite_canonical(ValueRef::Integer(2), &k, "INTEGER").is_err());
-        assert!(sqlite_canonical(ValueRef::Text(b"1"), &k, "INTEGER").is_err());
+        assert!(
+            sqlite_canonical(ValueRef::Integer(2), &k, Format::Default, Affinity::Integer).is_err()
+        );
+        assert!(
+            sqlite_canonical(ValueRef::Text(b"1"), &k, Format::Default, Affinity::Integer).is_err()
+        );
         let n = ValueKind::Numeric;
         assert_eq!(
-            sqlite_canonical(ValueRef::Real(12_345_678.9), &n, "NUMERIC")
-                .unwrap()
-                .as_deref(),
+            sqlite_canonical(
+                ValueRef::Real(12_345_678.9),
+                &n,
+                Format::Default,
+                Affinity::Numeric
+            )
+            .unwrap()
+            .as_deref(),
             Some("12345678.9")
         );
         assert_eq!(
-            sqlite_canonical(ValueRef::Real(-0.01), &n, "NUMERIC")
-                .unwrap()
-                .as_deref(),
+            sqlite_canonical(
+                ValueRef::Real(-0.01),
+                &n,
+                Format::Default,
+                Affinity::Numeric
+            )
+            .unwrap()
+            .as_deref(),
             Some("-0.01")
         );
-        assert!(sqlite_canonical(ValueRef::Real(1.5), &n, "TEXT").is_err());
+        assert!(
+            sqlite_canonical(ValueRef::Real(1.5), &n, Format::Default, Affinity::Text).is_err()
+        );
         let f = ValueKind::Float8;
         assert_eq!(
-            sqlite_canonical(ValueRef::Text(b"NaN"), &f, "REAL")
+            sqlite_canonical(ValueRef::Text(b"NaN"), &f, Format::Default, Affinity::Real)
                 .unwrap()
                 .as_deref(),
             Some("NaN")
         );
         assert_eq!(
-            sqlite_canonical(ValueRef::Real(-0.0), &f, "REAL")
+            sqlite_canonical(ValueRef::Real(-0.0), &f, Format::Default, Affinity::Real)
                 .unwrap()
                 .as_deref(),
             Some("0")

@@ -18,6 +18,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
+use crate::mapping::format::{Affinity, Format};
 use crate::mapping::types::ValueKind;
 use crate::pipeline::Chunk;
 use crate::plan::{SyncPlan, TablePlan};
@@ -37,6 +38,8 @@ pub const MAX_KEYS_LISTED: usize = 10;
 /// What verification needs to know about one table.
 pub(crate) struct TableCheck<'a> {
     plan: &'a TablePlan,
+    /// The SQLite affinity of every column, which decides how values read back.
+    affinity: Vec<Affinity>,
     /// Indices of the key columns: the primary key, or every column.
     key: Vec<usize>,
     has_key: bool,
@@ -45,9 +48,16 @@ pub(crate) struct TableCheck<'a> {
 impl<'a> TableCheck<'a> {
     pub(crate) fn new(plan: &'a TablePlan) -> TableCheck<'a> {
         let names: Vec<&str> = plan.sink.columns.iter().map(|c| c.name.as_str()).collect();
+        let affinity = plan
+            .sink
+            .columns
+            .iter()
+            .map(|c| Affinity::of(&c.declared))
+            .collect();
         match &plan.sink.primary_key {
             Some(pk) => TableCheck {
                 plan,
+                affinity,
                 key: pk
                     .iter()
                     .filter_map(|k| names.iter().position(|n| n == k))
@@ -56,6 +66,7 @@ impl<'a> TableCheck<'a> {
             },
             None => TableCheck {
                 plan,
+                affinity,
                 key: (0..names.len()).collect(),
                 has_key: false,
             },
@@ -64,6 +75,10 @@ impl<'a> TableCheck<'a> {
 
     fn kind(&self, i: usize) -> &ValueKind {
         &self.plan.conversions[i].kind
+    }
+
+    fn format(&self, i: usize) -> Format {
+        self.plan.conversions[i].format
     }
 
     /// The row hash of one SQLite row whose columns `value(i)` gives, the same
@@ -85,8 +100,13 @@ impl<'a> TableCheck<'a> {
                 record.push(',');
             }
             text.clear();
-            let declared = self.plan.sink.columns[i].declared;
-            match canonical::write_canonical(text, value(i)?, self.kind(i), declared) {
+            match canonical::write_canonical(
+                text,
+                value(i)?,
+                self.kind(i),
+                self.format(i),
+                self.affinity[i],
+            ) {
                 Ok(true) => push_record_field(record, text),
                 Ok(false) => {}
                 Err(e) => push_record_field(record, &not_as_mapped(&e)),
@@ -103,13 +123,13 @@ impl<'a> TableCheck<'a> {
             .columns
             .iter()
             .enumerate()
-            .map(|(i, c)| {
+            .map(|(i, _)| {
                 canonical::pg_expression(
-                    &c.name,
+                    &self.plan.copy.column_names[i],
                     &self.plan.copy.select_list[i],
                     self.kind(i),
-                    c.storage,
-                    c.declared,
+                    self.format(i),
+                    self.affinity[i],
                 )
             })
             .collect()
@@ -174,7 +194,11 @@ impl<'a> TableCheck<'a> {
             quote(&self.plan.sink.name)
         );
         if let ChunkRange::IntKey { column, lo, hi } = range {
-            let c = quote(column);
+            // The range names the PostgreSQL column; a map may have renamed it.
+            let c = match self.plan.copy.column_names.iter().position(|n| n == column) {
+                Some(i) => quote(&self.plan.sink.columns[i].name),
+                None => quote(column),
+            };
             let mut conds = Vec::new();
             if let Some(lo) = lo {
                 conds.push(format!("{c} >= {lo}"));
@@ -233,9 +257,9 @@ fn sqlite_row(
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let v = row.get_ref(i)?;
-        let declared = check.plan.sink.columns[i].declared;
         out.push(
-            match canonical::sqlite_canonical(v, check.kind(i), declared) {
+            match canonical::sqlite_canonical(v, check.kind(i), check.format(i), check.affinity[i])
+            {
                 Ok(c) => c,
                 Err(e) => Some(not_as_mapped(&e)),
             },

@@ -14,6 +14,7 @@ mod failures;
 mod full_sync;
 mod interrupt;
 mod json;
+mod maps;
 mod pg_compare;
 mod snapshot;
 mod target_files;

@@ -1,0 +1,467 @@
+//! Reading an existing column's representation off its declared type and the
+//! values the app stored there. Used by `map init` (which writes what it found,
+//! with the evidence) and by a sync into an existing table without a map entry.
+
+use crate::mapping::format::{
+    numeric_typmod, Affinity, EpochUnit, Format, FractionStyle, TimeText, ZoneSuffix,
+};
+use crate::mapping::types::ValueKind;
+use crate::sink::existing::{Sample, TargetColumn};
+
+/// A representation and the evidence for it, in words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inferred {
+    pub format: Format,
+    pub evidence: String,
+}
+
+fn found(format: Format, evidence: String) -> Option<Inferred> {
+    Some(Inferred { format, evidence })
+}
+
+fn texts(samples: &[Sample]) -> Option<Vec<&str>> {
+    samples
+        .iter()
+        .map(|s| match s {
+            Sample::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn integers(samples: &[Sample]) -> Option<Vec<i64>> {
+    samples
+        .iter()
+        .map(|s| match s {
+            Sample::Integer(i) => Some(*i),
+            _ => None,
+        })
+        .collect()
+}
+
+/// "3 stored values", for evidence.
+fn sampled(n: usize) -> String {
+    format!("{n} stored value{}", if n == 1 { "" } else { "s" })
+}
+
+fn is_hex(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The representation of a column of `kind` stored in `column`, when anything
+/// other than the default is called for. `None`: the default mapping fits, or
+/// nothing tells.
+pub fn infer(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Option<Inferred> {
+    let declared = column.declared.as_str();
+    let n = column.samples.len();
+    let affinity = Affinity::of(declared);
+    match kind {
+        ValueKind::Uuid => {
+            if n > 0 && column.samples.iter().all(|s| *s == Sample::Blob(16)) {
+                return found(
+                    Format::UuidBlob,
+                    format!("{}, all 16-byte blobs", sampled(n)),
+                );
+            }
+            if let Some(t) = texts(&column.samples).filter(|t| !t.is_empty()) {
+                if t.iter().all(|s| s.len() == 32 && is_hex(s)) {
+                    return found(
+                        Format::UuidHex32,
+                        format!("{}, all 32 hex digits, like {:?}", sampled(n), t[0]),
+                    );
+                }
+                if t.iter()
+                    .all(|s| s.len() == 36 && s.matches('-').count() == 4)
+                {
+                    return found(
+                        Format::Default,
+                        format!("{}, all dashed, like {:?}", sampled(n), t[0]),
+                    );
+                }
+                return None;
+            }
+            let compact: String = declared
+                .to_ascii_lowercase()
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            if n == 0 && compact.contains("char(32)") {
+                return found(
+                    Format::UuidHex32,
+                    format!("declared {declared}, no stored values"),
+                );
+            }
+            if n == 0 && affinity == Affinity::Blob && !declared.is_empty() {
+                return found(
+                    Format::UuidBlob,
+                    format!("declared {declared}, no stored values"),
+                );
+            }
+            None
+        }
+        ValueKind::Date | ValueKind::Timestamp | ValueKind::Timestamptz => {
+            if let Some(ints) = integers(&column.samples).filter(|i| !i.is_empty()) {
+                let max = ints.iter().map(|i| i.unsigned_abs()).max().unwrap_or(0);
+                let (unit, what) = if max < 100_000_000_000 {
+                    (EpochUnit::Seconds, "epoch seconds")
+                } else if max < 100_000_000_000_000 {
+                    (EpochUnit::Millis, "epoch milliseconds")
+                } else {
+                    (EpochUnit::Micros, "epoch microseconds")
+                };
+                return found(
+                    Format::Epoch(unit),
+                    format!("{}, integers like {}: {what}", sampled(n), ints[0]),
+                );
+            }
+            if matches!(kind, ValueKind::Date) {
+                if n > 0 && column.samples.iter().all(|s| matches!(s, Sample::Real(_))) {
+                    return found(
+                        Format::Julian,
+                        format!("{}, reals: julian days", sampled(n)),
+                    );
+                }
+                return None;
+            }
+            if let Some(t) = texts(&column.samples).filter(|t| !t.is_empty()) {
+                return time_text(&t).map(|(style, words)| Inferred {
+                    format: Format::Time(style),
+                    evidence: format!("{}, texts like {:?}: {words}", sampled(n), t[0]),
+                });
+            }
+            if n == 0 && affinity == Affinity::Integer {
+                return found(
+                    Format::Epoch(EpochUnit::Millis),
+                    format!(
+                        "declared {declared} and no stored values: a guess, check it \
+                         (unix, unix_ms or unix_us)"
+                    ),
+                );
+            }
+            let upper = declared.to_ascii_uppercase();
+            let datetime_type = upper.contains("DATE") || upper.contains("TIME");
+            if n == 0 && datetime_type && matches!(kind, ValueKind::Timestamptz) {
+                // An app's DATETIME column holds naive UTC text in most ORMs.
+                return found(
+                    Format::Time(TimeText::SPACE),
+                    format!("declared {declared:?} and no stored values: a guess, check it"),
+                );
+            }
+            None
+        }
+        ValueKind::Bool => {
+            if let Some(t) = texts(&column.samples).filter(|t| !t.is_empty()) {
+                if t.iter().all(|s| matches!(*s, "true" | "false")) {
+                    return found(Format::BoolText, format!("{}, all true/false", sampled(n)));
+                }
+                return None;
+            }
+            if let Some(i) = integers(&column.samples).filter(|i| !i.is_empty()) {
+                if i.iter().all(|v| matches!(v, 0 | 1)) {
+                    return found(Format::Default, format!("{}, all 0/1", sampled(n)));
+                }
+            }
+            None
+        }
+        ValueKind::Numeric => {
+            let typmod = numeric_typmod(typmod);
+            match affinity {
+                Affinity::Text => found(
+                    Format::NumericText,
+                    format!("declared {declared} (TEXT affinity)"),
+                ),
+                Affinity::Real => found(
+                    Format::NumericReal,
+                    format!("declared {declared} (REAL affinity)"),
+                ),
+                Affinity::Integer if matches!(typmod, Some((_, 0))) => found(
+                    Format::NumericInteger,
+                    format!("declared {declared} (INTEGER affinity)"),
+                ),
+                // SQLite turns numeric text in these columns into doubles.
+                Affinity::Integer | Affinity::Numeric if !matches!(typmod, Some((p, _)) if p <= 15) => {
+                    found(
+                        Format::NumericReal,
+                        format!(
+                            "declared {declared}: SQLite turns numbers stored there into \
+                             doubles (about 15 significant digits)"
+                        ),
+                    )
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The text style shared by every stored timestamp text, and the evidence in
+/// words; `None` when they differ or one is not a style pg2sqlite writes.
+fn time_text(texts: &[&str]) -> Option<(TimeText, String)> {
+    let shapes: Vec<(bool, ZoneSuffix, usize)> = texts
+        .iter()
+        .map(|s| timestamp_shape(s))
+        .collect::<Option<_>>()?;
+    let (t_separator, zone, _) = *shapes.first()?;
+    if shapes.iter().any(|s| s.0 != t_separator || s.1 != zone) {
+        return None;
+    }
+    let digits: Vec<usize> = shapes.iter().map(|s| s.2).collect();
+    let (fraction, words) = if digits.iter().all(|&d| d == 3) {
+        (FractionStyle::Millis, "always three fraction digits")
+    } else if digits.iter().any(|&d| d != 0 && d != 6) {
+        return None;
+    } else if digits.contains(&0) {
+        (
+            FractionStyle::Micros,
+            "six fraction digits only when not zero",
+        )
+    } else if texts.iter().any(|s| s.contains(".000000")) {
+        // Only a stored zero fraction proves it is always written: a writer
+        // that drops zero fractions writes the others the same way.
+        (
+            FractionStyle::MicrosAlways,
+            "six fraction digits even when zero",
+        )
+    } else {
+        (
+            FractionStyle::Micros,
+            "six fraction digits, none of them zero (if the app writes .000000, set \
+             fraction = \"always\")",
+        )
+    };
+    let style = TimeText {
+        t_separator,
+        zone,
+        fraction,
+    };
+    let words = format!(
+        "{} separator, zone {:?}, {words}",
+        if t_separator { "T" } else { "space" },
+        zone.name()
+    );
+    Some((style, words))
+}
+
+/// (T separator, zone, fraction digits) of a stored timestamp text, or `None`
+/// when it is not one pg2sqlite writes (another offset than UTC, ...).
+fn timestamp_shape(s: &str) -> Option<(bool, ZoneSuffix, usize)> {
+    let (body, zone) = if let Some(b) = s.strip_suffix(" +00:00") {
+        (b, ZoneSuffix::SpaceOffset)
+    } else if let Some(b) = s.strip_suffix("+00:00") {
+        (b, ZoneSuffix::Offset)
+    } else if let Some(b) = s.strip_suffix('Z') {
+        (b, ZoneSuffix::Z)
+    } else {
+        (s, ZoneSuffix::None)
+    };
+    let b = body.as_bytes();
+    if b.len() < 19 || !matches!(b[10], b'T' | b' ') {
+        return None;
+    }
+    let frac = match body.get(19..) {
+        Some("") => 0,
+        Some(f)
+            if f.starts_with('.') && f.len() > 1 && f[1..].bytes().all(|c| c.is_ascii_digit()) =>
+        {
+            f.len() - 1
+        }
+        _ => return None,
+    };
+    Some((b[10] == b'T', zone, frac))
+}
+
+/// Words for stored values that match no format pg2sqlite writes for `kind`,
+/// so a sync can say it writes the default instead; `None` when there are no
+/// such values.
+pub fn unrecognized(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Option<String> {
+    let checked = matches!(
+        kind,
+        ValueKind::Uuid
+            | ValueKind::Date
+            | ValueKind::Timestamp
+            | ValueKind::Timestamptz
+            | ValueKind::Bool
+    );
+    if !checked || column.samples.is_empty() || infer(kind, typmod, column).is_some() {
+        return None;
+    }
+    let first = match &column.samples[0] {
+        Sample::Integer(i) => i.to_string(),
+        Sample::Real(f) => f.to_string(),
+        Sample::Text(t) => format!("{t:?}"),
+        Sample::Blob(n) => format!("a blob of {n} bytes"),
+    };
+    // Dates stored as the default text are recognized by the default itself.
+    if matches!(kind, ValueKind::Date)
+        && column
+            .samples
+            .iter()
+            .all(|s| matches!(s, Sample::Text(t) if is_iso_date(t)))
+    {
+        return None;
+    }
+    Some(format!(
+        "stored values like {first} match no format pg2sqlite writes for this column; \
+         it writes the default mapping's form unless the map sets a format"
+    ))
+}
+
+fn is_iso_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(declared: &str, samples: Vec<Sample>) -> TargetColumn {
+        TargetColumn {
+            name: "c".into(),
+            declared: declared.into(),
+            not_null: false,
+            has_default: false,
+            primary_key: false,
+            samples,
+        }
+    }
+    fn text(s: &str) -> Sample {
+        Sample::Text(s.into())
+    }
+
+    #[test]
+    fn uuids() {
+        let hex = col("char(32)", vec![text("0123456789abcdef0123456789abcdef")]);
+        assert_eq!(
+            infer(&ValueKind::Uuid, -1, &hex).unwrap().format,
+            Format::UuidHex32
+        );
+        let empty = col("CHAR (32)", vec![]);
+        assert_eq!(
+            infer(&ValueKind::Uuid, -1, &empty).unwrap().format,
+            Format::UuidHex32
+        );
+        let dashed = col("TEXT", vec![text("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")]);
+        assert_eq!(
+            infer(&ValueKind::Uuid, -1, &dashed).unwrap().format,
+            Format::Default
+        );
+        let blob = col("BLOB", vec![Sample::Blob(16)]);
+        assert_eq!(
+            infer(&ValueKind::Uuid, -1, &blob).unwrap().format,
+            Format::UuidBlob
+        );
+    }
+
+    #[test]
+    fn timestamps() {
+        let ms = col("DATETIME", vec![Sample::Integer(1_763_022_600_123)]);
+        assert_eq!(
+            infer(&ValueKind::Timestamp, -1, &ms).unwrap().format,
+            Format::Epoch(EpochUnit::Millis)
+        );
+        let s = col("INTEGER", vec![Sample::Integer(1_763_022_600)]);
+        assert_eq!(
+            infer(&ValueKind::Timestamptz, -1, &s).unwrap().format,
+            Format::Epoch(EpochUnit::Seconds)
+        );
+        let django = col(
+            "datetime",
+            vec![
+                text("2025-11-13 08:30:00.123456"),
+                text("2025-11-13 08:30:00"),
+            ],
+        );
+        assert_eq!(
+            infer(&ValueKind::Timestamptz, -1, &django).unwrap().format,
+            Format::Time(TimeText::SPACE)
+        );
+        let iso = col("TEXT", vec![text("2025-11-13T08:30:00.000000Z")]);
+        assert_eq!(
+            infer(&ValueKind::Timestamptz, -1, &iso).unwrap().format,
+            Format::Time(TimeText {
+                fraction: FractionStyle::MicrosAlways,
+                ..TimeText::ISO_UTC
+            })
+        );
+        // TypeORM / JavaScript: three digits always; Sequelize: and an offset.
+        let js = col(
+            "datetime",
+            vec![
+                text("2025-11-13 08:30:00.000"),
+                text("2025-11-13 08:30:01.123"),
+            ],
+        );
+        assert_eq!(
+            infer(&ValueKind::Timestamp, -1, &js).unwrap().format,
+            Format::Time(TimeText {
+                fraction: FractionStyle::Millis,
+                ..TimeText::SPACE
+            })
+        );
+        let sequelize = col("DATETIME", vec![text("2025-11-13 08:30:00.123 +00:00")]);
+        assert_eq!(
+            infer(&ValueKind::Timestamptz, -1, &sequelize)
+                .unwrap()
+                .format,
+            Format::Time(TimeText {
+                t_separator: false,
+                zone: ZoneSuffix::SpaceOffset,
+                fraction: FractionStyle::Millis,
+            })
+        );
+        // Another zone than UTC is no format pg2sqlite writes: said, not guessed.
+        let paris = col("DATETIME", vec![text("2025-11-13 09:30:00+01:00")]);
+        assert_eq!(infer(&ValueKind::Timestamptz, -1, &paris), None);
+        assert!(unrecognized(&ValueKind::Timestamptz, -1, &paris)
+            .unwrap()
+            .contains("09:30:00+01:00"));
+        let day = col("date", vec![text("2025-11-13")]);
+        assert_eq!(unrecognized(&ValueKind::Date, -1, &day), None);
+        let mixed = col(
+            "TEXT",
+            vec![text("2025-11-13T08:30:00"), text("2025-11-13 08:30:00")],
+        );
+        assert_eq!(infer(&ValueKind::Timestamp, -1, &mixed), None);
+    }
+
+    #[test]
+    fn booleans_and_numerics() {
+        let b = col("bool", vec![Sample::Integer(0), Sample::Integer(1)]);
+        assert_eq!(
+            infer(&ValueKind::Bool, -1, &b).unwrap().format,
+            Format::Default
+        );
+        let t = col("TEXT", vec![text("true")]);
+        assert_eq!(
+            infer(&ValueKind::Bool, -1, &t).unwrap().format,
+            Format::BoolText
+        );
+        let n = col("decimal(10,2)", vec![]);
+        let p10s2 = (10 << 16 | 2) + 4;
+        assert_eq!(infer(&ValueKind::Numeric, p10s2, &n), None);
+        // Unconstrained numeric in a NUMERIC-affinity column: SQLite makes doubles.
+        assert_eq!(
+            infer(&ValueKind::Numeric, -1, &n).unwrap().format,
+            Format::NumericReal
+        );
+        let r = col("FLOAT", vec![]);
+        assert_eq!(
+            infer(&ValueKind::Numeric, p10s2, &r).unwrap().format,
+            Format::NumericReal
+        );
+        let i = col("BIGINT", vec![]);
+        assert_eq!(
+            infer(&ValueKind::Numeric, (12 << 16) + 4, &i)
+                .unwrap()
+                .format,
+            Format::NumericInteger
+        );
+    }
+}

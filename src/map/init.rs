@@ -1,0 +1,264 @@
+//! `pg2sqlite map init`: a complete, commented schema map for the live
+//! databases, so a user edits one instead of writing one.
+//!
+//! Every table and column is listed. With an existing target, each column's
+//! format is what its declared type and stored values show, and the comment
+//! gives that evidence; columns only one side has are listed as comments.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use super::infer::{infer, unrecognized};
+use crate::error::{Error, Result};
+use crate::mapping::format::{accepted, Format};
+use crate::mapping::types::map_type;
+use crate::pipeline::runtime;
+use crate::plan::{can_be_cursor, sqlite_table_name};
+use crate::sink::existing::{TargetSchema, TargetTable};
+use crate::source::catalog::{read_catalog, PgColumn, PgTable};
+use crate::source::connect::SourceConfig;
+
+pub struct InitOptions {
+    pub source: SourceConfig,
+    pub target: Option<PathBuf>,
+    pub schemas: Vec<String>,
+}
+
+/// Reads both databases and returns the map text.
+pub fn run(opts: &InitOptions) -> Result<String> {
+    let target = match &opts.target {
+        Some(p) => TargetSchema::read(p)?,
+        None => TargetSchema::default(),
+    };
+    let catalog = runtime(1)?.block_on(async {
+        let client = opts.source.connect().await?;
+        read_catalog(&client, &opts.schemas).await
+    })?;
+    if catalog.is_empty() {
+        return Err(Error::Usage(format!(
+            "PostgreSQL has no tables in schema(s) {}; nothing to map (check --schema)",
+            opts.schemas.join(", ")
+        )));
+    }
+    Ok(render(&catalog, &target, opts))
+}
+
+/// A TOML key: bare when it can be, else a quoted string.
+fn key(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        s.to_owned()
+    } else {
+        toml_string(s)
+    }
+}
+
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn render(catalog: &[PgTable], target: &TargetSchema, opts: &InitOptions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Schema map written by `pg2sqlite map init` from PostgreSQL {} (schemas: {}){}.",
+        opts.source.display(),
+        opts.schemas.join(", "),
+        opts.target
+            .as_ref()
+            .map_or(String::new(), |p| format!(" and SQLite {}", p.display()))
+    );
+    out.push_str(
+        "# The format is described in schema-maps/README.md. Edit it, then check it with\n\
+         #   pg2sqlite map check --map FILE --source URL [--target FILE]\n\
+         # and use it with `pg2sqlite sync --map FILE`.\n\n\
+         # Only these tables (default: every table of the schemas):\n\
+         # include = [\"...\"]\n\
+         # Leave these tables out:\n\
+         # exclude = [\"...\"]\n",
+    );
+    let mut mapped = Vec::new();
+    for t in catalog {
+        let sqlite = sqlite_table_name(&t.schema, &t.name);
+        let existing = target.table(&sqlite);
+        if let Some(reason) = existing.and_then(|e| e.unreadable.as_deref()) {
+            let _ = writeln!(
+                out,
+                "\n# CHECK: SQLite table {sqlite} cannot be read ({reason}); a sync into it fails"
+            );
+        }
+        let existing = existing.filter(|e| e.unreadable.is_none());
+        mapped.push(sqlite.to_lowercase());
+        render_table(&mut out, t, &sqlite, existing);
+    }
+    let only_sqlite: Vec<&str> = target
+        .tables
+        .iter()
+        .filter(|t| !mapped.contains(&t.name.to_lowercase()))
+        .map(|t| t.name.as_str())
+        .collect();
+    if !only_sqlite.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n# Tables only in SQLite, left as they are by a sync: {}",
+            only_sqlite.join(", ")
+        );
+    }
+    out
+}
+
+fn render_table(out: &mut String, t: &PgTable, sqlite: &str, existing: Option<&TargetTable>) {
+    let table_key = if t.schema == "public" {
+        key(&t.name)
+    } else {
+        key(&format!("{}.{}", t.schema, t.name))
+    };
+    let _ = writeln!(out, "\n[tables.{table_key}]");
+    let _ = writeln!(
+        out,
+        "# PostgreSQL {}.{} -> SQLite {sqlite} ({})",
+        t.schema,
+        t.name,
+        match existing {
+            Some(e) => format!("existing table, {} columns", e.columns.len()),
+            None => "created by pg2sqlite".to_owned(),
+        }
+    );
+    let _ = writeln!(out, "# rename = {}", toml_string(sqlite));
+    let cursor = [
+        "updated_at",
+        "modified_at",
+        "created_at",
+        "updatedAt",
+        "createdAt",
+    ]
+    .into_iter()
+    .find(|name| {
+        t.columns
+            .iter()
+            .any(|c| c.name == *name && can_be_cursor(c))
+    });
+    match cursor {
+        Some(c) => {
+            let _ = writeln!(
+                out,
+                "cursor = {}  # delta sync: when a row last changed",
+                toml_string(c)
+            );
+        }
+        None => out.push_str("# cursor = \"updated_at\"  # delta sync: when a row last changed\n"),
+    }
+    out.push_str("# deletes = \"propagate\"  # delta sync: propagate | keep | report\n");
+    if t.primary_key.is_none() {
+        out.push_str(
+            "# key = [\"...\"]  # no primary key: a unique key for delta sync to match rows by\n",
+        );
+    }
+    let _ = writeln!(out, "\n[tables.{table_key}.columns]");
+    for c in &t.columns {
+        render_column(out, c, existing);
+    }
+    if let Some(e) = existing {
+        for tc in &e.columns {
+            if t.columns
+                .iter()
+                .any(|c| c.name.eq_ignore_ascii_case(&tc.name))
+            {
+                continue;
+            }
+            let fills = tc.has_default || !tc.not_null || (tc.primary_key && e.rowid_key);
+            let _ = writeln!(
+                out,
+                "# {}: only in SQLite (declared {:?}); {}",
+                tc.name,
+                tc.declared,
+                if fills {
+                    "keeps its default".to_owned()
+                } else {
+                    format!(
+                        "NOT NULL without a default: rename the PostgreSQL column that holds \
+                         its values to {:?}, or sync refuses",
+                        tc.name
+                    )
+                }
+            );
+        }
+    }
+}
+
+fn render_column(out: &mut String, c: &PgColumn, existing: Option<&TargetTable>) {
+    let name = key(&c.name);
+    let m = match map_type(&c.pg_type, c.typmod) {
+        Ok(m) => m,
+        Err(reason) => {
+            let _ = writeln!(out, "{name} = {{ skip = true }}  # {reason}");
+            return;
+        }
+    };
+    let target_col = existing.and_then(|e| e.column(&c.name));
+    if existing.is_some() && target_col.is_none() {
+        let _ = writeln!(
+            out,
+            "# {name}: only in PostgreSQL ({}); the SQLite table has no such column, so a \
+             sync reports it as schema loss (rename it to an existing column to copy it)",
+            c.pg_type.display
+        );
+        return;
+    }
+    let inferred = target_col.and_then(|tc| infer(&m.kind, c.typmod, tc));
+    if let Some(words) = target_col.and_then(|tc| unrecognized(&m.kind, c.typmod, tc)) {
+        let _ = writeln!(out, "# CHECK {name}: {words}");
+    }
+    let format = inferred.as_ref().map_or(Format::Default, |i| i.format);
+    let fields = format.map_fields(&m.kind);
+    let mut comment = format!(
+        "{} -> {}",
+        c.pg_type.display,
+        target_col.map_or_else(
+            || format.declared(m.declared).to_owned(),
+            |tc| {
+                if tc.declared.is_empty() {
+                    "(no declared type)".to_owned()
+                } else {
+                    tc.declared.clone()
+                }
+            }
+        )
+    );
+    match &inferred {
+        Some(i) => {
+            let _ = write!(comment, "; inferred: {}", i.evidence);
+        }
+        None if target_col.is_some() => {
+            comment.push_str("; default mapping (nothing stored says otherwise)")
+        }
+        None => {}
+    }
+    if let Some(why) = format.lossy(&m.kind, c.typmod) {
+        let _ = write!(
+            comment,
+            "; LOSSY: {why}; add allow_lossy = true to accept it"
+        );
+    }
+    let _ = write!(comment, " (formats: {})", accepted(&m.kind));
+    let fields = if fields.is_empty() {
+        "{}".to_owned()
+    } else {
+        format!("{{ {} }}", fields.join(", "))
+    };
+    let _ = writeln!(out, "{name} = {fields}  # {comment}");
+}
