@@ -599,3 +599,99 @@ fn deletes_are_found_for_composite_and_uuid_keys() {
         }
     }
 }
+
+/// A delta into a Prisma app's own SQLite file, through its schema map: the
+/// cursor is `updatedAt` stored as INTEGER epoch milliseconds, ids are dashed
+/// TEXT, booleans 0/1 — rows are matched, compared and written in those forms.
+#[test]
+fn delta_into_an_app_schema_uses_the_maps_cursor_and_representations() {
+    let db = TestDb::new();
+    db.load("apps/prisma.pg.sql");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("prisma.db");
+    let sql = std::fs::read_to_string(fixture_path("apps/prisma.sqlite.sql")).expect("fixture");
+    rusqlite::Connection::open(&target)
+        .and_then(|c| c.execute_batch(&sql))
+        .expect("the app's SQLite file");
+    let map = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema-maps/prisma.toml");
+    let map = map.to_str().expect("UTF-8 path");
+
+    let run = sync(
+        &db.url(),
+        &target,
+        &["--since", CUTOVER, "--map", map, "--json", "--quiet"],
+    );
+    run.assert_success();
+    let s = json(&run);
+    let user = table_counts(&s, "User");
+    assert_eq!(
+        (user["inserted"].as_u64(), user["updated"].as_u64()),
+        (Some(1), Some(1))
+    );
+    // Ada changed on both sides after the cutover; PostgreSQL's change is later.
+    assert_eq!(user["conflicts"], 1);
+    let post = table_counts(&s, "Post");
+    // Post 1: the same updatedAt millisecond on both sides, other views: a tie,
+    // PostgreSQL wins.
+    assert_eq!(
+        (post["inserted"].as_u64(), post["updated"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            r#"SELECT id, isAdmin, createdAt, updatedAt FROM "User" ORDER BY email"#
+        ),
+        vec![
+            vec![
+                text("5f0c7a9e-3b2d-4e1f-8a6b-9c0d1e2f3a4b"),
+                Value::Integer(1),
+                Value::Integer(1_763_022_600_123),
+                Value::Integer(1_763_114_400_500)
+            ],
+            vec![
+                text("6a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d"),
+                Value::Integer(0),
+                Value::Integer(-1),
+                Value::Integer(1_763_024_400_000)
+            ],
+        ]
+    );
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            r#"SELECT id, views, updatedAt FROM "Post" ORDER BY id"#
+        ),
+        vec![
+            vec![
+                Value::Integer(1),
+                Value::Integer(42),
+                Value::Integer(1_763_022_660_000)
+            ],
+            vec![
+                Value::Integer(2),
+                Value::Integer(0),
+                Value::Integer(1_763_287_200_007)
+            ],
+        ]
+    );
+    assert_eq!(
+        sqlite_i64(&conn, "SELECT count(*) FROM _prisma_migrations"),
+        1
+    );
+    drop(conn);
+
+    // Again: nothing changes.
+    let again = sync(
+        &db.url(),
+        &target,
+        &["--since", CUTOVER, "--map", map, "--json", "--quiet"],
+    );
+    again.assert_success();
+    let s2 = json(&again);
+    for k in ["inserted", "updated", "deleted"] {
+        assert_eq!(s2["totals"][k], 0, "second run {k}: {s2}");
+    }
+}
