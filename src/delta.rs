@@ -31,17 +31,16 @@ use crate::merge::state::{
 };
 use crate::merge::writer::{self as merge_writer, MergeTable};
 use crate::pipeline::{
-    plan_from_catalog, read_into, runtime, shutdown_signal, snapshot_clients, table_chunks, Chunk,
+    read_into, runtime, shutdown_signal, snapshot_clients, start, table_chunks, Chunk, Start,
 };
-use crate::plan::{PlanInputs, SyncPlan, TablePlan, TableSelection};
+use crate::plan::{SyncPlan, TablePlan, TableSelection};
 use crate::progress::{Progress, ProgressMode};
 use crate::sink::backup;
 use crate::sink::ddl::quote;
-use crate::sink::existing::TargetSchema;
 use crate::source::catalog::quote_ident;
 use crate::source::chunk::ChunkRange;
 use crate::source::connect::SourceConfig;
-use crate::source::snapshot::{self, Consistency};
+use crate::source::snapshot::Consistency;
 use crate::summary::{DeltaSummary, DeltaTableSummary};
 use crate::verify::keys::key_difference;
 
@@ -188,18 +187,18 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     let started = Instant::now();
     let run_at = unix_micros_text(clock_now());
     let path = opts.target.as_path();
-    let coordinator = opts.source.connect().await?;
-    let times = snapshot::times(&coordinator).await?;
-    let snap = snapshot::export(&coordinator, opts.consistency).await?;
-    let target = TargetSchema::read(path)?;
-    let full_plan = plan_from_catalog(
-        &coordinator,
+    let Start {
+        coordinator,
+        times,
+        snapshot: snap,
+        plan: full_plan,
+    } = start(
+        &opts.source,
+        opts.consistency,
+        path,
         &opts.schemas,
-        PlanInputs {
-            selection: &opts.selection,
-            map: opts.map.as_ref(),
-            target: &target,
-        },
+        &opts.selection,
+        opts.map.as_ref(),
     )
     .await?;
 

@@ -111,18 +111,18 @@ pub(crate) async fn shutdown_signal() -> &'static str {
 
 async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
     let started = Instant::now();
-    let coordinator = opts.source.connect().await?;
-    let times = snapshot::times(&coordinator).await?;
-    let snapshot = snapshot::export(&coordinator, opts.consistency).await?;
-    let target = TargetSchema::read(&opts.target)?;
-    let plan = plan_from_catalog(
-        &coordinator,
+    let Start {
+        coordinator,
+        times,
+        snapshot,
+        plan,
+    } = start(
+        &opts.source,
+        opts.consistency,
+        &opts.target,
         &opts.schemas,
-        PlanInputs {
-            selection: &opts.selection,
-            map: opts.map.as_ref(),
-            target: &target,
-        },
+        &opts.selection,
+        opts.map.as_ref(),
     )
     .await?;
     let chunks = plan_chunks(&coordinator, &plan).await?;
@@ -237,6 +237,48 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         loss: outcome.ledger.entries(),
         verification,
         notes,
+    })
+}
+
+/// What every sync starts from: the coordinator connection holding the
+/// snapshot, the times the next delta's watermark comes from, and the plan
+/// against PostgreSQL's catalog and the target's schema as it is.
+pub(crate) struct Start {
+    pub coordinator: Client,
+    pub times: snapshot::SnapshotTimes,
+    pub snapshot: SharedSnapshot,
+    pub plan: SyncPlan,
+}
+
+/// Reads the times, exports the snapshot, reads the target's schema and plans.
+pub(crate) async fn start(
+    source: &SourceConfig,
+    consistency: Consistency,
+    target_path: &std::path::Path,
+    schemas: &[String],
+    selection: &TableSelection,
+    map: Option<&crate::map::SchemaMap>,
+) -> Result<Start> {
+    let coordinator = source.connect().await?;
+    // Before the snapshot: see snapshot::times.
+    let times = snapshot::times(&coordinator).await?;
+    let snapshot = snapshot::export(&coordinator, consistency).await?;
+    let target = TargetSchema::read(target_path)?;
+    let plan = plan_from_catalog(
+        &coordinator,
+        schemas,
+        PlanInputs {
+            selection,
+            map,
+            target: &target,
+        },
+    )
+    .await?;
+    Ok(Start {
+        coordinator,
+        times,
+        snapshot,
+        plan,
     })
 }
 

@@ -28,6 +28,16 @@ fn create_app(db: &TestDb) {
     ));
 }
 
+/// The app of [`create_app`], fully synced into `app.db` of a new directory.
+fn synced_app() -> (TestDb, tempfile::TempDir, std::path::PathBuf) {
+    let db = TestDb::new();
+    create_app(&db);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    (db, dir, target)
+}
+
 fn sqlite_map(path: &Path, sql: &str) -> BTreeMap<String, Vec<Value>> {
     let conn = open_sqlite(path);
     sqlite_rows(&conn, sql)
@@ -64,11 +74,7 @@ fn table_counts(summary: &serde_json::Value, table: &str) -> serde_json::Value {
 /// change nothing.
 #[test]
 fn last_write_wins_merge_follows_every_rule_and_is_idempotent() {
-    let db = TestDb::new();
-    create_app(&db);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let target = dir.path().join("app.db");
-    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    let (db, _dir, target) = synced_app();
 
     // After the cutover, in PostgreSQL:
     db.execute(
@@ -293,11 +299,7 @@ fn last_write_wins_merge_follows_every_rule_and_is_idempotent() {
 /// cursor older than that sync's start: the next sync must still pick it up.
 #[test]
 fn late_commit_is_picked_up_by_the_next_sync_from_the_stored_watermark() {
-    let db = TestDb::new();
-    create_app(&db);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let target = dir.path().join("app.db");
-    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    let (db, _dir, target) = synced_app();
 
     let mut late = db.client();
     late.batch_execute("BEGIN; UPDATE users SET name = 'late', updated_at = now() WHERE id = 9;")
@@ -340,11 +342,7 @@ fn late_commit_is_picked_up_by_the_next_sync_from_the_stored_watermark() {
 
 #[test]
 fn dry_run_reports_and_changes_nothing() {
-    let db = TestDb::new();
-    create_app(&db);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let target = dir.path().join("app.db");
-    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    let (db, dir, target) = synced_app();
     db.execute(
         "UPDATE users SET name = 'x', updated_at = '2025-11-14T00:00:00Z' WHERE id <= 3;
          DELETE FROM users WHERE id = 50;",
