@@ -569,6 +569,11 @@ fn deletes_are_found_for_composite_and_uuid_keys() {
         );
         run.assert_success();
         let s = json(&run);
+        let notes = s["notes"].to_string();
+        assert!(
+            notes.contains("no index on updated_at") && notes.contains("CREATE INDEX ON"),
+            "the missing cursor index is named: {notes}"
+        );
         let conn = open_sqlite(file);
         assert_eq!(
             table_counts(&s, "pairs")["deleted"],
