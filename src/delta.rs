@@ -42,7 +42,7 @@ use crate::source::chunk::ChunkRange;
 use crate::source::connect::SourceConfig;
 use crate::source::snapshot::Consistency;
 use crate::summary::{DeltaSummary, DeltaTableSummary};
-use crate::verify::keys::key_difference;
+use crate::verify::keys::{key_difference, KeyDifference};
 
 /// Rows listed by name per kind in the summary.
 const LISTED: usize = 10;
@@ -323,114 +323,15 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     let mut results = outcome.tables;
 
     progress.phase("verifying the merged rows");
-    let mut pg_by_table = vec![(0u64, 0u64); prepared.len()];
-    for (part, totals) in parts.iter().zip(pg_totals.per_part()) {
-        let t = &mut pg_by_table[part.table()];
-        t.0 += totals.0;
-        t.1 = t.1.wrapping_add(totals.1);
-    }
-    let differing: Vec<String> = prepared
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| pg_by_table[*i] != results[*i].totals)
-        .map(|(i, p)| {
-            format!(
-                "{}: {} rows of the delta in PostgreSQL, {} merged, checksums {}",
-                p.merge.plan.sink.name,
-                pg_by_table[i].0,
-                results[i].totals.0,
-                if pg_by_table[i].1 == results[i].totals.1 {
-                    "equal"
-                } else {
-                    "differ"
-                }
-            )
-        })
-        .collect();
-    if !differing.is_empty() {
-        return Err(Error::MergeVerificationFailed(format!(
-            "  {}",
-            differing.join("\n  ")
-        )));
-    }
+    let merged: Vec<(u64, u64)> = results.iter().map(|r| r.totals).collect();
+    check_merged_rows(&prepared, &parts, &pg_totals, &merged)?;
 
     progress.phase("comparing keys");
     let mut summaries = Vec::with_capacity(prepared.len());
     for (i, p) in prepared.iter().enumerate() {
         let diff = key_difference(&clients[0], &p.merge.plan, &conn, path).await?;
         let r = &mut results[i];
-        let mut kept_listed = Vec::new();
-        let cols = &p.merge.plan.sink.columns;
-        let probe = format!(
-            "SELECT {}, {} FROM {} WHERE rowid = ?1",
-            p.merge
-                .cursor
-                .map_or_else(|| "NULL".to_owned(), |c| quote(&cols[c].name)),
-            p.merge
-                .key
-                .iter()
-                .map(|&k| quote(&cols[k].name))
-                .collect::<Vec<_>>()
-                .join(", "),
-            quote(&p.merge.plan.sink.name)
-        );
-        let cursor_format = p
-            .merge
-            .cursor
-            .map_or(Format::Default, |c| p.merge.plan.conversions[c].format);
-        for row in &diff.sqlite_only {
-            let (sqlite_cursor, shown, key) = conn
-                .query_row(&probe, [row.rowid], |r| {
-                    let v = r.get_ref(0)?;
-                    let mut key_values = Vec::with_capacity(p.merge.key.len());
-                    for (i, &k) in p.merge.key.iter().enumerate() {
-                        key_values.push((cols[k].name.as_str(), r.get_ref(i + 1)?));
-                    }
-                    Ok((
-                        cursor::read(v, cursor_format),
-                        cursor::display(v),
-                        key_json(key_values.into_iter()),
-                    ))
-                })
-                .map_err(Error::sqlite(
-                    "reading a row PostgreSQL no longer has",
-                    path,
-                ))?;
-            match decide_delete(sqlite_cursor, p.merge.since, p.deletes) {
-                DeleteDecision::Delete => {
-                    conn.execute(
-                        &format!(
-                            "DELETE FROM {} WHERE rowid = ?1",
-                            quote(&p.merge.plan.sink.name)
-                        ),
-                        [row.rowid],
-                    )
-                    .map_err(Error::sqlite("deleting a row PostgreSQL deleted", path))?;
-                    r.counts.deleted += 1;
-                }
-                DeleteDecision::Keep { listed } => {
-                    r.counts.kept_deletes += 1;
-                    if listed {
-                        record_conflict(
-                            &conn,
-                            &run_at,
-                            &ConflictRecord {
-                                table: p.merge.plan.sink.name.clone(),
-                                key: key.clone(),
-                                kind: ConflictKind::KeptDelete,
-                                postgres_cursor: None,
-                                sqlite_cursor: shown,
-                                winner: Winner::Sqlite,
-                            },
-                        )
-                        .map_err(Error::sqlite("recording a kept row", path))?;
-                        if kept_listed.len() < LISTED {
-                            kept_listed.push(key);
-                        }
-                    }
-                }
-            }
-        }
+        let kept_listed = apply_deletes(&conn, path, p, &diff, &mut r.counts, &run_at)?;
         if diff.unrecognized_count > 0 {
             notes.push(format!(
                 "{}: {} row(s) hold a key not stored the way this sync writes keys ({}{}), so \
@@ -519,6 +420,132 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         loss: outcome.ledger.entries(),
         notes,
     })
+}
+
+/// The merged rows against PostgreSQL: per table, the count and hash sum of the
+/// delta as PostgreSQL computed them and as the merge left them in SQLite.
+fn check_merged_rows(
+    prepared: &[Prepared],
+    parts: &[crate::verify::Part],
+    pg_totals: &crate::verify::PgTotals,
+    merged: &[(u64, u64)],
+) -> Result<()> {
+    let mut pg_by_table = vec![(0u64, 0u64); prepared.len()];
+    for (part, totals) in parts.iter().zip(pg_totals.per_part()) {
+        let t = &mut pg_by_table[part.table()];
+        t.0 += totals.0;
+        t.1 = t.1.wrapping_add(totals.1);
+    }
+    let differing: Vec<String> = prepared
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| pg_by_table[*i] != merged[*i])
+        .map(|(i, p)| {
+            format!(
+                "{}: {} rows of the delta in PostgreSQL, {} merged, checksums {}",
+                p.merge.plan.sink.name,
+                pg_by_table[i].0,
+                merged[i].0,
+                if pg_by_table[i].1 == merged[i].1 {
+                    "equal"
+                } else {
+                    "differ"
+                }
+            )
+        })
+        .collect();
+    if differing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::MergeVerificationFailed(format!(
+            "  {}",
+            differing.join("\n  ")
+        )))
+    }
+}
+
+/// Applies the delete policy to the SQLite rows whose key PostgreSQL no longer
+/// has; returns the keys of the kept rows to list.
+fn apply_deletes(
+    conn: &Connection,
+    path: &Path,
+    p: &Prepared,
+    diff: &KeyDifference,
+    counts: &mut MergeCounts,
+    run_at: &str,
+) -> Result<Vec<String>> {
+    let mut kept_listed = Vec::new();
+    let cols = &p.merge.plan.sink.columns;
+    let probe = format!(
+        "SELECT {}, {} FROM {} WHERE rowid = ?1",
+        p.merge
+            .cursor
+            .map_or_else(|| "NULL".to_owned(), |c| quote(&cols[c].name)),
+        p.merge
+            .key
+            .iter()
+            .map(|&k| quote(&cols[k].name))
+            .collect::<Vec<_>>()
+            .join(", "),
+        quote(&p.merge.plan.sink.name)
+    );
+    let delete = format!(
+        "DELETE FROM {} WHERE rowid = ?1",
+        quote(&p.merge.plan.sink.name)
+    );
+    let cursor_format = p
+        .merge
+        .cursor
+        .map_or(Format::Default, |c| p.merge.plan.conversions[c].format);
+    for row in &diff.sqlite_only {
+        let (sqlite_cursor, shown, key) = conn
+            .query_row(&probe, [row.rowid], |r| {
+                let v = r.get_ref(0)?;
+                let mut key_values = Vec::with_capacity(p.merge.key.len());
+                for (i, &k) in p.merge.key.iter().enumerate() {
+                    key_values.push((cols[k].name.as_str(), r.get_ref(i + 1)?));
+                }
+                Ok((
+                    cursor::read(v, cursor_format),
+                    cursor::display(v),
+                    key_json(key_values.into_iter()),
+                ))
+            })
+            .map_err(Error::sqlite(
+                "reading a row PostgreSQL no longer has",
+                path,
+            ))?;
+        match decide_delete(sqlite_cursor, p.merge.since, p.deletes) {
+            DeleteDecision::Delete => {
+                conn.prepare_cached(&delete)
+                    .and_then(|mut d| d.execute([row.rowid]))
+                    .map_err(Error::sqlite("deleting a row PostgreSQL deleted", path))?;
+                counts.deleted += 1;
+            }
+            DeleteDecision::Keep { listed } => {
+                counts.kept_deletes += 1;
+                if listed {
+                    record_conflict(
+                        conn,
+                        run_at,
+                        &ConflictRecord {
+                            table: p.merge.plan.sink.name.clone(),
+                            key: key.clone(),
+                            kind: ConflictKind::KeptDelete,
+                            postgres_cursor: None,
+                            sqlite_cursor: shown,
+                            winner: Winner::Sqlite,
+                        },
+                    )
+                    .map_err(Error::sqlite("recording a kept row", path))?;
+                    if kept_listed.len() < LISTED {
+                        kept_listed.push(key);
+                    }
+                }
+            }
+        }
+    }
+    Ok(kept_listed)
 }
 
 /// Prepares one table, or says why it cannot be merged. `Ok(None)`: the table
