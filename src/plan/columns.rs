@@ -19,18 +19,13 @@ pub(super) struct ColumnPlan<'a> {
     pub(super) declared: String,
 }
 
-/// Whether a column can order rows by when they changed: a timestamp, a date
-/// or an integer (a version or epoch counter).
+/// Whether a column can order rows by when they changed: a date or timestamp
+/// (what delta sync compares with `--since`).
 pub fn can_be_cursor(c: &PgColumn) -> bool {
     map_type(&c.pg_type, c.typmod).is_ok_and(|m| {
         matches!(
             m.kind,
-            ValueKind::Date
-                | ValueKind::Timestamp
-                | ValueKind::Timestamptz
-                | ValueKind::Int2
-                | ValueKind::Int4
-                | ValueKind::Int8
+            ValueKind::Date | ValueKind::Timestamp | ValueKind::Timestamptz
         )
     })
 }
@@ -63,8 +58,8 @@ pub(super) fn check_table_map(ctx: &TableContext<'_>, tm: &TableMap, problems: &
         let orderable = column.is_some_and(can_be_cursor);
         if let (Some(pc), false) = (column, orderable) {
             problems.push(format!(
-                "{}cursor: column {:?} of {}.{} is {}; a cursor must be a timestamp, date or \
-                 integer column that grows when a row changes",
+                "{}cursor: column {:?} of {}.{} is {}; a cursor must be a timestamp or date \
+                 column that says when a row last changed",
                 ctx.at(c.line),
                 c.value,
                 t.schema,
