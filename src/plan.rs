@@ -171,8 +171,10 @@ pub fn build(catalog: Vec<PgTable>, inputs: PlanInputs<'_>) -> Result<SyncPlan, 
                 .map(|t| sqlite_table_name(&t.schema, &t.name))
                 .take(20)
                 .collect();
+            let all: Vec<&str> = catalog.iter().map(|t| t.name.as_str()).collect();
             problems.push(format!(
-                "{where_}no table named {name:?} in the chosen schemas (known: {}{})",
+                "{where_}no table named {name:?} in the chosen schemas{} (known: {}{})",
+                columns::did_you_mean(name, &all),
                 known.join(", "),
                 if catalog.len() > 20 { ", …" } else { "" }
             ));

@@ -198,6 +198,13 @@ pub fn infer(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Option<Inf
 /// The text style shared by every stored timestamp text, and the evidence in
 /// words; `None` when they differ or one is not a style pg2sqlite writes.
 fn time_text(texts: &[&str]) -> Option<(TimeText, String)> {
+    // The infinities are written the same way in every style, and a BC suffix
+    // follows whatever the style wrote.
+    let texts: Vec<&str> = texts
+        .iter()
+        .filter(|s| !matches!(**s, "infinity" | "-infinity"))
+        .map(|s| s.strip_suffix(" BC").unwrap_or(s))
+        .collect();
     let shapes: Vec<(bool, ZoneSuffix, usize)> = texts
         .iter()
         .map(|s| timestamp_shape(s))
@@ -283,7 +290,8 @@ pub fn unrecognized(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Opt
             | ValueKind::Timestamptz
             | ValueKind::Bool
     );
-    if !checked || column.samples.is_empty() || infer(kind, typmod, column).is_some() {
+    let infinite = |s: &Sample| matches!(s, Sample::Text(t) if t == "infinity" || t == "-infinity");
+    if !checked || column.samples.iter().all(infinite) || infer(kind, typmod, column).is_some() {
         return None;
     }
     let first = match &column.samples[0] {
@@ -293,11 +301,14 @@ pub fn unrecognized(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Opt
         Sample::Blob(n) => format!("a blob of {n} bytes"),
     };
     // Dates stored as the default text are recognized by the default itself.
+    let default_date = |t: &str| {
+        matches!(t, "infinity" | "-infinity") || is_iso_date(t.strip_suffix(" BC").unwrap_or(t))
+    };
     if matches!(kind, ValueKind::Date)
         && column
             .samples
             .iter()
-            .all(|s| matches!(s, Sample::Text(t) if is_iso_date(t)))
+            .all(|s| matches!(s, Sample::Text(t) if default_date(t)))
     {
         return None;
     }
@@ -422,8 +433,23 @@ mod tests {
         assert!(unrecognized(&ValueKind::Timestamptz, -1, &paris)
             .unwrap()
             .contains("09:30:00+01:00"));
-        let day = col("date", vec![text("2025-11-13")]);
+        let day = col(
+            "date",
+            vec![text("2025-11-13"), text("infinity"), text("0044-03-15 BC")],
+        );
         assert_eq!(unrecognized(&ValueKind::Date, -1, &day), None);
+        let ours = col(
+            "TEXT",
+            vec![
+                text("infinity"),
+                text("2025-11-13T08:30:00Z"),
+                text("0001-12-31T00:00:00Z BC"),
+            ],
+        );
+        assert_eq!(
+            infer(&ValueKind::Timestamptz, -1, &ours).unwrap().format,
+            Format::Time(TimeText::ISO_UTC)
+        );
         let mixed = col(
             "TEXT",
             vec![text("2025-11-13T08:30:00"), text("2025-11-13 08:30:00")],

@@ -171,21 +171,21 @@ pub fn default_name(kind: &ValueKind) -> Option<&'static str> {
     })
 }
 
-/// The names a map may use for `format`, by the type family they apply to.
-pub const FORMAT_NAMES: &[(&str, &str)] = &[
-    ("uuid", "text, hex32, blob"),
-    (
-        "date, timestamp, timestamptz",
-        "iso, iso-space, unix, unix_ms, unix_us, julian (dates only)",
-    ),
-    ("boolean", "int, text"),
-    ("numeric", "text, integer, real"),
-    ("json, jsonb, arrays", "json"),
-    ("integers", "integer"),
-    ("floats", "real"),
-    ("text types", "text"),
-    ("bytea", "blob"),
-    ("vector", "blob, json"),
+/// Every name `format` takes, whatever the type.
+const KNOWN_FORMATS: &[&str] = &[
+    "text",
+    "hex32",
+    "blob",
+    "iso",
+    "iso-space",
+    "unix",
+    "unix_ms",
+    "unix_us",
+    "julian",
+    "int",
+    "integer",
+    "real",
+    "json",
 ];
 
 impl Format {
@@ -244,6 +244,13 @@ impl Format {
             (K::Float4 | K::Float8, "real") => Format::Default,
             (K::Text | K::TextForm, "text") => Format::Default,
             (K::Bytea | K::Vector, "blob") => Format::Default,
+            _ if !KNOWN_FORMATS.contains(&name) => {
+                return Err(format!(
+                    "unknown format {name:?}; a {} column accepts: {}",
+                    kind_name(kind),
+                    accepted(kind)
+                ))
+            }
             _ => {
                 return Err(format!(
                     "format {name:?} cannot hold a {} value (it accepts: {})",
@@ -519,6 +526,11 @@ mod tests {
         assert!(e.contains("text") && e.contains("hex32"), "{e}");
         let e = Format::parse("integer", &ValueKind::Text, None, None).unwrap_err();
         assert!(e.contains("cannot hold"), "{e}");
+        let e = Format::parse("hex33", &ValueKind::Uuid, None, None).unwrap_err();
+        assert!(
+            e.contains("unknown format \"hex33\"") && e.contains("hex32"),
+            "{e}"
+        );
         assert!(Format::parse("julian", &ValueKind::Timestamp, None, None).is_err());
         let always = Some(FractionStyle::MicrosAlways);
         assert!(Format::parse("unix", &ValueKind::Timestamp, always, None).is_err());

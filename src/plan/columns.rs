@@ -19,20 +19,44 @@ pub(super) struct ColumnPlan<'a> {
     pub(super) declared: String,
 }
 
-/// Whether a column can order rows by when they changed: a timestamp, a date
-/// or an integer (a version or epoch counter).
+/// Whether a column can order rows by when they changed: a date or timestamp
+/// (what delta sync compares with `--since`).
 pub fn can_be_cursor(c: &PgColumn) -> bool {
     map_type(&c.pg_type, c.typmod).is_ok_and(|m| {
         matches!(
             m.kind,
-            ValueKind::Date
-                | ValueKind::Timestamp
-                | ValueKind::Timestamptz
-                | ValueKind::Int2
-                | ValueKind::Int4
-                | ValueKind::Int8
+            ValueKind::Date | ValueKind::Timestamp | ValueKind::Timestamptz
         )
     })
+}
+
+/// `; did you mean "email"?` when a known name is one or two edits away from
+/// a misspelt one, else nothing.
+pub(super) fn did_you_mean(wrong: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (edit_distance(&wrong.to_lowercase(), &k.to_lowercase()), k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map_or(String::new(), |(_, k)| format!("; did you mean {k:?}?"))
+}
+
+/// Levenshtein distance, over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// The settings of a table's map entry that name PostgreSQL columns.
@@ -46,14 +70,16 @@ pub(super) fn check_table_map(ctx: &TableContext<'_>, tm: &TableMap, problems: &
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
     for cm in &tm.columns {
         if !has(&cm.name) {
             problems.push(format!(
-                "{}table {}.{} has no column {:?} (its columns: {})",
+                "{}table {}.{} has no column {:?}{} (its columns: {})",
                 ctx.at(cm.line),
                 t.schema,
                 t.name,
                 cm.name,
+                did_you_mean(&cm.name, &names),
                 known()
             ));
         }
@@ -63,8 +89,8 @@ pub(super) fn check_table_map(ctx: &TableContext<'_>, tm: &TableMap, problems: &
         let orderable = column.is_some_and(can_be_cursor);
         if let (Some(pc), false) = (column, orderable) {
             problems.push(format!(
-                "{}cursor: column {:?} of {}.{} is {}; a cursor must be a timestamp, date or \
-                 integer column that grows when a row changes",
+                "{}cursor: column {:?} of {}.{} is {}; a cursor must be a timestamp or date \
+                 column that says when a row last changed",
                 ctx.at(c.line),
                 c.value,
                 t.schema,
@@ -74,11 +100,12 @@ pub(super) fn check_table_map(ctx: &TableContext<'_>, tm: &TableMap, problems: &
         }
         if column.is_none() {
             problems.push(format!(
-                "{}cursor: table {}.{} has no column {:?} (its columns: {})",
+                "{}cursor: table {}.{} has no column {:?}{} (its columns: {})",
                 ctx.at(c.line),
                 t.schema,
                 t.name,
                 c.value,
+                did_you_mean(&c.value, &names),
                 known()
             ));
         }
@@ -278,4 +305,20 @@ pub(super) fn plan_column<'a>(
         storage,
         declared,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_for_misspelt_names() {
+        assert_eq!(edit_distance("emial", "email"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(
+            did_you_mean("emial", &["id", "email", "is_active"]),
+            "; did you mean \"email\"?"
+        );
+        assert_eq!(did_you_mean("zzzzzz", &["id", "email"]), "");
+    }
 }

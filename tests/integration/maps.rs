@@ -414,7 +414,7 @@ cursor = "title"
     ]);
     check.assert_code(USAGE).assert_stderr_has(&[
         // misspelt column
-        &format!("{map}:5: table public.accounts_user has no column \"emial\""),
+        &format!("{map}:5: table public.accounts_user has no column \"emial\"; did you mean \"email\"?"),
         // a format of another type
         &format!("{map}:6: table public.accounts_user, column is_active (boolean): format \"unix\" cannot hold a boolean value (it accepts: int, text)"),
         // lossy without allow_lossy: timestamptz has microseconds
@@ -423,7 +423,7 @@ cursor = "title"
         // text -> integer
         &format!("{map}:10: table public.blog_post, column title (character varying): format \"integer\" cannot hold a text value"),
         // unknown table
-        &format!("{map}:12: no table named \"blog_psot\""),
+        &format!("{map}:12: no table named \"blog_psot\" in the chosen schemas; did you mean \"blog_post\"?"),
         // a cursor that cannot order rows
         &format!("{map}:16: cursor: column \"title\" of public.blog_post is character varying"),
     ]);
