@@ -34,6 +34,17 @@ pub enum ValueKind {
     Array(Box<ValueKind>),
 }
 
+impl ValueKind {
+    /// A date or timestamp: what can order rows by when they changed (a delta
+    /// sync's cursor, compared with `--since`).
+    pub fn is_point_in_time(&self) -> bool {
+        matches!(
+            self,
+            ValueKind::Date | ValueKind::Timestamp | ValueKind::Timestamptz
+        )
+    }
+}
+
 /// How SQLite stores a mapped column, which is also the Arrow type the
 /// converters produce for it (Int64, Float64, Utf8, Binary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -5,7 +5,6 @@ use rusqlite::types::ValueRef;
 use super::decide::Cursor;
 use crate::mapping::format::Format;
 use crate::mapping::time::parse_timestamp;
-use crate::mapping::types::ValueKind;
 use crate::plan::TablePlan;
 
 /// Cursor columns tried in order when the map names none.
@@ -39,15 +38,17 @@ pub fn find(plan: &TablePlan, wanted: Option<&str>) -> Result<CursorColumn, NoCu
         let Some(index) = plan.sink.columns.iter().position(|c| c.name == name) else {
             continue;
         };
-        return match plan.conversions[index].kind {
-            ValueKind::Timestamptz | ValueKind::Timestamp | ValueKind::Date => Ok(CursorColumn {
+        let kind = &plan.conversions[index].kind;
+        return if kind.is_point_in_time() {
+            Ok(CursorColumn {
                 name: name.to_owned(),
                 index,
-            }),
-            ref other => Err(NoCursor::WrongType {
+            })
+        } else {
+            Err(NoCursor::WrongType {
                 column: name.to_owned(),
-                pg_type: format!("{other:?}").to_lowercase(),
-            }),
+                pg_type: format!("{kind:?}").to_lowercase(),
+            })
         };
     }
     Err(NoCursor::Absent)

@@ -22,12 +22,7 @@ pub(super) struct ColumnPlan<'a> {
 /// Whether a column can order rows by when they changed: a date or timestamp
 /// (what delta sync compares with `--since`).
 pub fn can_be_cursor(c: &PgColumn) -> bool {
-    map_type(&c.pg_type, c.typmod).is_ok_and(|m| {
-        matches!(
-            m.kind,
-            ValueKind::Date | ValueKind::Timestamp | ValueKind::Timestamptz
-        )
-    })
+    map_type(&c.pg_type, c.typmod).is_ok_and(|m| m.kind.is_point_in_time())
 }
 
 /// `; did you mean "email"?` when a known name is one or two edits away from

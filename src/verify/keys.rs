@@ -288,6 +288,12 @@ async fn sorted_difference(
     path: &Path,
 ) -> Result<Option<KeyDifference>> {
     let column = &plan.sink.columns[key].name;
+    let what = format!("comparing the keys of {}", plan.source_name);
+    if kind == SortedKind::Integer {
+        if let Some(ranges) = integer_ranges(client, plan, column, conn, path, &what).await? {
+            return ranges_difference(client, plan, column, &ranges, conn, path, &what).await;
+        }
+    }
     let pg_column = quote_ident(column);
     let (select, order) = match kind {
         SortedKind::Integer => (format!("{pg_column}::int8"), pg_column.clone()),
@@ -300,7 +306,6 @@ async fn sorted_difference(
             pg_column.clone(),
         ),
     };
-    let doing = || format!("comparing the keys of {}", plan.source_name);
     let pg_sql = format!(
         "SELECT {select} FROM {} ORDER BY {order}",
         plan.copy.from_clause(&ChunkRange::All)
@@ -308,9 +313,9 @@ async fn sorted_difference(
     let rows = client
         .query_raw(&pg_sql, std::iter::empty::<i32>())
         .await
-        .map_err(Error::pg(doing()))?;
+        .map_err(Error::pg(what.as_str()))?;
     futures_util::pin_mut!(rows);
-    let what = doing();
+
     let sqlite_sql = format!(
         "SELECT {c}, rowid FROM {t} ORDER BY {c}{collate}",
         c = quote(column),
@@ -338,9 +343,20 @@ async fn sorted_difference(
             }
         }
     };
+    merge_sorted(&mut rows, kind, &mut next_lite, column, &what).await
+}
 
+/// Walks both sorted key sequences at once and keeps the keys only one side has.
+/// `None` when the SQLite sequence is not sorted as PostgreSQL's.
+async fn merge_sorted(
+    rows: &mut std::pin::Pin<&mut tokio_postgres::RowStream>,
+    kind: SortedKind,
+    next_lite: &mut dyn FnMut() -> Result<Option<(SortedKey, i64)>>,
+    column: &str,
+    what: &str,
+) -> Result<Option<KeyDifference>> {
     let mut diff = KeyDifference::default();
-    let mut pg = next_pg_key(&mut rows, kind, &what).await?;
+    let mut pg = next_pg_key(rows, kind, what).await?;
     let mut lite = next_lite()?;
     let mut last_lite: Option<SortedKey> = None;
     loop {
@@ -353,16 +369,16 @@ async fn sorted_difference(
             (None, None) => break,
             (Some(p), Some((l, _))) if p == l => {
                 last_lite = lite.take().map(|x| x.0);
-                pg = next_pg_key(&mut rows, kind, &what).await?;
+                pg = next_pg_key(rows, kind, what).await?;
                 lite = next_lite()?;
             }
             (Some(p), Some((l, _))) if p < l => {
                 diff.add_postgres_only(|| p.display(column));
-                pg = next_pg_key(&mut rows, kind, &what).await?;
+                pg = next_pg_key(rows, kind, what).await?;
             }
             (Some(p), None) => {
                 diff.add_postgres_only(|| p.display(column));
-                pg = next_pg_key(&mut rows, kind, &what).await?;
+                pg = next_pg_key(rows, kind, what).await?;
             }
             (_, Some((l, rowid))) => {
                 diff.sqlite_only.push(SqliteOnly {
@@ -375,4 +391,178 @@ async fn sorted_difference(
         }
     }
     Ok(Some(diff))
+}
+
+/// Buckets an integer key range is cut into for the first look.
+const KEY_BUCKETS: i64 = 4096;
+
+/// The integer key ranges whose keys differ between the two sides, found by
+/// comparing per range the count and two sums of the keys: one scan of the
+/// primary-key index in PostgreSQL and of the smallest covering index in SQLite,
+/// both aggregated where they run. `None` when the method does not apply (keys
+/// that are not all integers, a range too wide for 64-bit arithmetic, or so many
+/// differing ranges that reading every key in order is cheaper).
+async fn integer_ranges(
+    client: &Client,
+    plan: &TablePlan,
+    column: &str,
+    conn: &Connection,
+    path: &Path,
+    what: &str,
+) -> Result<Option<Vec<(i64, i64)>>> {
+    let pg_k = format!("{}::int8", quote_ident(column));
+    let from = plan.copy.from_clause(&ChunkRange::All);
+    let lite_k = quote(column);
+    let table = quote(&plan.sink.name);
+    let row = client
+        .query_one(&format!("SELECT min({pg_k}), max({pg_k}) FROM {from}"), &[])
+        .await
+        .map_err(Error::pg(what))?;
+    let pg_range: (Option<i64>, Option<i64>) = (
+        row.try_get(0).map_err(Error::pg(what))?,
+        row.try_get(1).map_err(Error::pg(what))?,
+    );
+    let (lite_range, all_integers): ((Option<i64>, Option<i64>), bool) = conn
+        .query_row(
+            &format!(
+                "SELECT min({lite_k}), max({lite_k}),
+                        count(*) = count(CASE WHEN typeof({lite_k}) = 'integer' THEN 1 END)
+                   FROM {table}"
+            ),
+            [],
+            |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)),
+        )
+        .map_err(Error::sqlite(what, path))?;
+    if !all_integers {
+        return Ok(None);
+    }
+    let lo = [pg_range.0, lite_range.0].into_iter().flatten().min();
+    let hi = [pg_range.1, lite_range.1].into_iter().flatten().max();
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        return Ok(Some(Vec::new())); // both sides empty
+    };
+    let Some(span) = hi.checked_sub(lo) else {
+        return Ok(None);
+    };
+    let width = span / KEY_BUCKETS + 1;
+    // Every term stays far below 2^63 on both sides: k - lo fits (span does), the
+    // moduli are below 2^31 and the multiplier below 2^16. `int8` casts
+    // PostgreSQL's numeric sums back; SQLite's integers need nothing.
+    let terms = |k: &str, int8: &str| {
+        format!(
+            "(({k} - {lo}) / {width}){int8}, count(*){int8}, \
+             sum(({k} - {lo}) % 1000000007){int8}, \
+             sum(({k} - {lo}) % 2147483647 * 48271 % 2147483647){int8}"
+        )
+    };
+    let mut pg: HashMap<i64, (i64, i64, i64)> = HashMap::new();
+    for r in client
+        .query(
+            &format!("SELECT {} FROM {from} GROUP BY 1", terms(&pg_k, "::int8")),
+            &[],
+        )
+        .await
+        .map_err(Error::pg(what))?
+    {
+        pg.insert(
+            r.try_get(0).map_err(Error::pg(what))?,
+            (
+                r.try_get(1).map_err(Error::pg(what))?,
+                r.try_get(2).map_err(Error::pg(what))?,
+                r.try_get(3).map_err(Error::pg(what))?,
+            ),
+        );
+    }
+    let mut differing = Vec::new();
+    {
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {} FROM {table} GROUP BY 1",
+                terms(&lite_k, "")
+            ))
+            .map_err(Error::sqlite(what, path))?;
+        let mut rows = stmt.query([]).map_err(Error::sqlite(what, path))?;
+        while let Some(r) = rows.next().map_err(Error::sqlite(what, path))? {
+            let b: i64 = r.get(0).map_err(Error::sqlite(what, path))?;
+            let sums: (i64, i64, i64) = (
+                r.get(1).map_err(Error::sqlite(what, path))?,
+                r.get(2).map_err(Error::sqlite(what, path))?,
+                r.get(3).map_err(Error::sqlite(what, path))?,
+            );
+            if pg.remove(&b) != Some(sums) {
+                differing.push(b);
+            }
+        }
+    }
+    differing.extend(pg.into_keys());
+    if i64::try_from(differing.len()).unwrap_or(i64::MAX) > KEY_BUCKETS / 4 {
+        return Ok(None);
+    }
+    differing.sort_unstable();
+    // Adjacent buckets become one range [from, to).
+    let mut ranges: Vec<(i64, i64)> = Vec::new();
+    for b in differing {
+        let start = lo + b * width;
+        let end = start.saturating_add(width);
+        match ranges.last_mut() {
+            Some(last) if last.1 == start => last.1 = end,
+            _ => ranges.push((start, end)),
+        }
+    }
+    Ok(Some(ranges))
+}
+
+/// The sorted method restricted to key ranges `[from, to)`.
+async fn ranges_difference(
+    client: &Client,
+    plan: &TablePlan,
+    column: &str,
+    ranges: &[(i64, i64)],
+    conn: &Connection,
+    path: &Path,
+    what: &str,
+) -> Result<Option<KeyDifference>> {
+    if ranges.is_empty() {
+        return Ok(Some(KeyDifference::default()));
+    }
+    let pg_column = quote_ident(column);
+    let (starts, ends): (Vec<i64>, Vec<i64>) = ranges.iter().copied().unzip();
+    // One index range scan per range (LATERAL), on the bare column so an
+    // integer or smallint key's index serves the int8 bounds too.
+    let pg_sql = format!(
+        "SELECT k FROM unnest($1::int8[], $2::int8[]) AS r(a, b)
+           CROSS JOIN LATERAL (SELECT {pg_column}::int8 AS k FROM {}
+                                WHERE {pg_column} >= r.a AND {pg_column} < r.b) t
+          ORDER BY 1",
+        plan.copy.from_clause(&ChunkRange::All)
+    );
+    let rows = client
+        .query_raw(
+            &pg_sql,
+            [&starts as &(dyn tokio_postgres::types::ToSql + Sync), &ends],
+        )
+        .await
+        .map_err(Error::pg(what))?;
+    futures_util::pin_mut!(rows);
+    // SQLite: one index range per differing range, in key order.
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {c}, rowid FROM {t} WHERE {c} >= ?1 AND {c} < ?2 ORDER BY {c}",
+            c = quote(column),
+            t = quote(&plan.sink.name)
+        ))
+        .map_err(Error::sqlite(what, path))?;
+    let mut keys: Vec<(SortedKey, i64)> = Vec::new();
+    for (a, b) in ranges {
+        let mut rows = stmt.query([a, b]).map_err(Error::sqlite(what, path))?;
+        while let Some(r) = rows.next().map_err(Error::sqlite(what, path))? {
+            keys.push((
+                SortedKey::Int(r.get(0).map_err(Error::sqlite(what, path))?),
+                r.get(1).map_err(Error::sqlite(what, path))?,
+            ));
+        }
+    }
+    let mut lite = keys.into_iter();
+    let mut next_lite = || Ok(lite.next());
+    merge_sorted(&mut rows, SortedKind::Integer, &mut next_lite, column, what).await
 }

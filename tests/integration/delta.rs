@@ -537,7 +537,9 @@ fn deletes_are_found_for_composite_and_uuid_keys() {
         "CREATE TABLE pairs (a int, b text, v text, updated_at timestamptz, PRIMARY KEY (a, b));
          INSERT INTO pairs SELECT g % 7, 'k' || g, 'v', '2025-11-01Z' FROM generate_series(1, 500) g;
          CREATE TABLE docs (id uuid PRIMARY KEY, v text, updated_at timestamptz);
-         INSERT INTO docs SELECT md5(g::text)::uuid, 'v', '2025-11-01Z' FROM generate_series(1, 500) g;",
+         INSERT INTO docs SELECT md5(g::text)::uuid, 'v', '2025-11-01Z' FROM generate_series(1, 500) g;
+         CREATE TABLE many (id int PRIMARY KEY, updated_at timestamptz);
+         INSERT INTO many SELECT g, '2025-11-01Z' FROM generate_series(-2000, 3000) g;",
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let target = dir.path().join("app.db");
@@ -559,7 +561,8 @@ fn deletes_are_found_for_composite_and_uuid_keys() {
     );
     db.execute(
         "DELETE FROM pairs WHERE a = 3 AND b IN ('k3', 'k10');
-         DELETE FROM docs WHERE id IN (md5('1')::uuid, md5('2')::uuid, md5('3')::uuid);",
+         DELETE FROM docs WHERE id IN (md5('1')::uuid, md5('2')::uuid, md5('3')::uuid);
+         DELETE FROM many WHERE id % 2 = 0 OR id IN (-1999, 2999);",
     );
     for file in [&target, &upper, &mixed] {
         let run = sync(
@@ -589,6 +592,16 @@ fn deletes_are_found_for_composite_and_uuid_keys() {
             ),
             0
         );
+        // Integer keys: by key ranges, or (this many differing ranges) in one pass.
+        assert_eq!(table_counts(&s, "many")["deleted"], 2503);
+        assert_eq!(
+            sqlite_i64(
+                &conn,
+                "SELECT count(*) FROM many WHERE id % 2 = 0 OR id IN (-1999, 2999)"
+            ),
+            0
+        );
+        assert_eq!(sqlite_i64(&conn, "SELECT count(*) FROM many"), 5001 - 2503);
         let docs = sqlite_i64(&conn, "SELECT count(*) FROM docs");
         if *file == mixed {
             // Only keys stored as mapped can be matched; the rest are kept and named.
