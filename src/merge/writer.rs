@@ -97,8 +97,9 @@ fn statements(t: &MergeTable) -> Statements {
         // Comparing inside SQLite applies the column's affinity to the bound
         // value, exactly as storing it would.
         probe: format!(
-            "SELECT rowid, {cursor}, ({}) FROM {name} WHERE {}",
+            "SELECT rowid, {cursor}, ({}), {} FROM {name} WHERE {}",
             same.join(" AND "),
+            names.join(", "),
             key_match.join(" AND ")
         ),
         insert: format!(
@@ -211,14 +212,22 @@ fn merge_batch(
                 Some(r) => {
                     let rowid: i64 = r.get(0)?;
                     let cursor_value = r.get_ref(1)?;
-                    let same: Option<i64> = r.get(2)?;
+                    let same = r.get::<_, Option<i64>>(2)? == Some(1);
+                    // An identical row is hashed as it is stored, here: it
+                    // will not be written, so there is nothing to read back.
+                    let stored_hash = if same {
+                        Some(check.row_hash(|i| r.get_ref(3 + i), buffers)?)
+                    } else {
+                        None
+                    };
                     Some((
                         rowid,
                         ExistingRow {
                             cursor: cursor::read(cursor_value, cursor_format),
-                            same_content: same == Some(1),
+                            same_content: same,
                         },
                         cursor::display(cursor_value),
+                        stored_hash,
                     ))
                 }
                 None => None,
@@ -276,8 +285,13 @@ fn merge_batch(
                 out.conflicts.push(record);
             }
         }
-        let hash = match rowid {
-            Some(rowid) => {
+        let stored_hash = match (decision, &existing) {
+            (RowDecision::Unchanged, Some(e)) => e.3,
+            _ => None,
+        };
+        let hash = match (stored_hash, rowid) {
+            (Some(h), _) => h,
+            (None, Some(rowid)) => {
                 let mut rows = read_back.query([rowid])?;
                 match rows.next()? {
                     Some(r) => check.row_hash(|i| r.get_ref(i), buffers)?,
@@ -286,7 +300,7 @@ fn merge_batch(
             }
             // SQLite's row was kept: PostgreSQL's row is accounted for as SQLite
             // would have stored it.
-            None => {
+            (None, None) => {
                 let [create, insert, select, clear] = &sql.scratch;
                 conn.execute_batch(create)?;
                 let mut insert = conn.prepare_cached(insert)?;
