@@ -177,7 +177,7 @@ fn open_target(path: &Path) -> Result<Connection> {
     // Foreign keys stay off during the merge: parents and children arrive in any
     // order. An app reading the file meanwhile makes us wait, not fail.
     conn.execute_batch(
-        "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536;",
+        "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384;",
     )
     .map_err(Error::sqlite("opening the target", path))?;
     Ok(conn)

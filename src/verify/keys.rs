@@ -445,22 +445,16 @@ async fn integer_ranges(
         return Ok(None);
     };
     let width = span / KEY_BUCKETS + 1;
-    // Every term stays far below 2^63 on both sides: k - lo fits (span does), the
-    // moduli are below 2^31 and the multiplier below 2^16. `int8` casts
-    // PostgreSQL's numeric sums back; SQLite's integers need nothing.
-    let terms = |k: &str, int8: &str| {
-        format!(
-            "(({k} - {lo}) / {width}){int8}, count(*){int8}, \
-             sum(({k} - {lo}) % 1000000007){int8}, \
-             sum(({k} - {lo}) % 2147483647 * 48271 % 2147483647){int8}"
-        )
-    };
+    // Every term stays far below 2^63: k - lo fits (span does), the moduli are
+    // below 2^31 and the multiplier below 2^16. The sums come back as numeric.
+    let pg_sums = format!(
+        "(({pg_k} - {lo}) / {width})::int8, count(*)::int8, \
+         sum(({pg_k} - {lo}) % 1000000007)::int8, \
+         sum(({pg_k} - {lo}) % 2147483647 * 48271 % 2147483647)::int8"
+    );
     let mut pg: HashMap<i64, (i64, i64, i64)> = HashMap::new();
     for r in client
-        .query(
-            &format!("SELECT {} FROM {from} GROUP BY 1", terms(&pg_k, "::int8")),
-            &[],
-        )
+        .query(&format!("SELECT {pg_sums} FROM {from} GROUP BY 1"), &[])
         .await
         .map_err(Error::pg(what))?
     {
@@ -473,28 +467,30 @@ async fn integer_ranges(
             ),
         );
     }
-    let mut differing = Vec::new();
+    // SQLite reads the keys from its smallest covering index, in no particular
+    // order, and the ranges are summed here: grouping in SQL would sort them all.
+    let mut lite: HashMap<i64, (i64, i64, i64)> = HashMap::new();
     {
         let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {} FROM {table} GROUP BY 1",
-                terms(&lite_k, "")
-            ))
+            .prepare(&format!("SELECT {lite_k} FROM {table}"))
             .map_err(Error::sqlite(what, path))?;
         let mut rows = stmt.query([]).map_err(Error::sqlite(what, path))?;
         while let Some(r) = rows.next().map_err(Error::sqlite(what, path))? {
-            let b: i64 = r.get(0).map_err(Error::sqlite(what, path))?;
-            let sums: (i64, i64, i64) = (
-                r.get(1).map_err(Error::sqlite(what, path))?,
-                r.get(2).map_err(Error::sqlite(what, path))?,
-                r.get(3).map_err(Error::sqlite(what, path))?,
-            );
-            if pg.remove(&b) != Some(sums) {
-                differing.push(b);
-            }
+            let k: i64 = r.get(0).map_err(Error::sqlite(what, path))?;
+            // lo <= k <= hi, so k - lo cannot overflow (span fits).
+            let d = k - lo;
+            let e = lite.entry(d / width).or_insert((0, 0, 0));
+            e.0 += 1;
+            e.1 += d % 1_000_000_007;
+            e.2 += d % 2_147_483_647 * 48_271 % 2_147_483_647;
         }
     }
-    differing.extend(pg.into_keys());
+    let mut differing: Vec<i64> = lite
+        .iter()
+        .filter(|(b, sums)| pg.get(b) != Some(sums))
+        .map(|(b, _)| *b)
+        .collect();
+    differing.extend(pg.keys().filter(|b| !lite.contains_key(b)));
     if i64::try_from(differing.len()).unwrap_or(i64::MAX) > KEY_BUCKETS / 4 {
         return Ok(None);
     }
