@@ -711,3 +711,40 @@ fn delta_into_an_app_schema_uses_the_maps_cursor_and_representations() {
         assert_eq!(s2["totals"][k], 0, "second run {k}: {s2}");
     }
 }
+
+/// A table without a primary key is merged when the map names a unique key.
+#[test]
+fn map_key_stands_in_for_a_missing_primary_key() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE events (uid text NOT NULL UNIQUE, what text, updated_at timestamptz);
+         INSERT INTO events VALUES ('a', 'first', '2025-11-01Z'), ('b', 'second', '2025-11-01Z');",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    db.execute(
+        "UPDATE events SET what = 'changed', updated_at = '2025-11-14Z' WHERE uid = 'a';
+         DELETE FROM events WHERE uid = 'b';
+         INSERT INTO events VALUES ('c', 'third', '2025-11-14Z');",
+    );
+    sync(&db.url(), &target, &["--since", CUTOVER])
+        .assert_code(2)
+        .assert_stderr_has(&["public.events", "no primary key", "key = [...]"]);
+    let map = dir.path().join("map.toml");
+    std::fs::write(&map, "[tables.events]\nkey = [\"uid\"]\n").expect("map");
+    let map = map.to_str().expect("UTF-8 path");
+    sync(
+        &db.url(),
+        &target,
+        &["--since", CUTOVER, "--map", map, "--quiet"],
+    )
+    .assert_success();
+    assert_eq!(
+        sqlite_map(&target, "SELECT uid, what FROM events ORDER BY uid"),
+        BTreeMap::from([
+            ("a".to_owned(), vec![text("changed")]),
+            ("c".to_owned(), vec![text("third")]),
+        ])
+    );
+}
