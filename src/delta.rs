@@ -31,7 +31,7 @@ use crate::merge::state::{
 };
 use crate::merge::writer::{self as merge_writer, MergeTable};
 use crate::pipeline::{
-    read_into, runtime, shutdown_signal, snapshot_clients, start, table_chunks, Chunk, Start,
+    read_into, snapshot_clients, start, table_chunks, until_signal, Chunk, Start,
 };
 use crate::plan::{SyncPlan, TablePlan, TableSelection};
 use crate::progress::{Progress, ProgressMode};
@@ -146,16 +146,12 @@ pub fn has_sync_state(target: &Path) -> bool {
 /// Runs a delta merge into the existing target.
 pub fn delta_sync(opts: &DeltaOptions) -> Result<DeltaSummary> {
     crate::verify::open_sqlite(&opts.target)?;
-    let runtime = runtime(opts.jobs)?;
-    runtime.block_on(async {
-        tokio::select! {
-            r = delta_async(opts) => r,
-            // The open transaction dies with the connection: SQLite rolls it back.
-            s = shutdown_signal() => Err(Error::Aborted(format!(
-                "{s}; the merge was rolled back, the target is unchanged"
-            ))),
-        }
-    })
+    // The open transaction dies with the connection: SQLite rolls it back.
+    until_signal(
+        opts.jobs,
+        delta_async(opts),
+        "the merge was rolled back, the target is unchanged",
+    )
 }
 
 /// A table of the plan, prepared for merging.

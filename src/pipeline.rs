@@ -81,20 +81,31 @@ pub fn runtime(jobs: usize) -> Result<tokio::runtime::Runtime> {
 /// Runs a full sync into a new file and publishes it over the target.
 pub fn full_sync(opts: &FullSyncOptions) -> Result<SyncSummary> {
     check_target(&opts.target, opts.existing)?;
-    let runtime = runtime(opts.jobs)?;
-    runtime.block_on(async {
+    // Dropping the sync future drops the staging file with it.
+    until_signal(
+        opts.jobs,
+        full_sync_async(opts),
+        "the staging file was removed",
+    )
+}
+
+/// Runs `work` on a new runtime until it ends or SIGINT/SIGTERM arrive; then
+/// `work` is dropped (and with it what it owns) and the error says `undone`.
+pub(crate) fn until_signal<T>(
+    jobs: usize,
+    work: impl std::future::Future<Output = Result<T>>,
+    undone: &str,
+) -> Result<T> {
+    runtime(jobs)?.block_on(async {
         tokio::select! {
-            r = full_sync_async(opts) => r,
-            // Dropping the sync future drops the staging file with it.
-            s = shutdown_signal() => Err(Error::Aborted(format!(
-                "{s}; the staging file was removed"
-            ))),
+            r = work => r,
+            s = shutdown_signal() => Err(Error::Aborted(format!("{s}; {undone}"))),
         }
     })
 }
 
 /// Resolves on SIGINT or SIGTERM, naming it.
-pub(crate) async fn shutdown_signal() -> &'static str {
+async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
