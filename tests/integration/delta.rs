@@ -461,7 +461,8 @@ fn merge_into_an_older_schema_and_deletes_keep() {
     );
 }
 
-/// Killed in the middle of the merge, the target is the old file.
+/// Stopped (SIGTERM) or killed (SIGKILL) in the middle of the merge, the target
+/// is the old file.
 #[test]
 fn killed_merge_leaves_the_previous_file() {
     let db = TestDb::new();
@@ -483,30 +484,42 @@ fn killed_merge_leaves_the_previous_file() {
     };
     let before = content(&target);
 
-    let mut child = Spawned::sync(&db.url(), &target, &["--since", CUTOVER, "--no-backup"]);
     let journal = dir.path().join("app.db-journal");
-    poll_until(
-        Duration::from_secs(120),
-        "the merge transaction's journal",
-        || {
-            if let Some(status) = child.try_wait() {
-                panic!("pg2sqlite ended ({status}) before it could be killed");
-            }
-            journal.exists().then_some(())
-        },
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    child.kill();
-    let _ = child.finish(Duration::from_secs(30));
-    assert!(
-        journal.exists(),
-        "killed outside the transaction: the test proves nothing"
-    );
-    assert_eq!(
-        content(&target),
-        before,
-        "a killed merge left a half-merged file"
-    );
+    for signal in ["TERM", "KILL"] {
+        let mut child = Spawned::sync(&db.url(), &target, &["--since", CUTOVER, "--no-backup"]);
+        poll_until(
+            Duration::from_secs(120),
+            "the merge transaction's journal",
+            || {
+                if let Some(status) = child.try_wait() {
+                    panic!("pg2sqlite ended ({status}) before SIG{signal} could be sent");
+                }
+                journal.exists().then_some(())
+            },
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let sent = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill -{signal} failed");
+        let (_, run) = child.finish(Duration::from_secs(60));
+        if signal == "TERM" {
+            run.assert_code(3)
+                .assert_stderr_has(&["SIGTERM", "rolled back"]);
+        } else {
+            assert!(
+                journal.exists(),
+                "killed outside the transaction: the test proves nothing"
+            );
+        }
+        assert_eq!(
+            content(&target),
+            before,
+            "SIG{signal} in the middle of the merge left a half-merged file"
+        );
+    }
 
     // And a run to the end merges everything.
     sync(
