@@ -30,7 +30,8 @@ pub enum Command {
     ///
     /// With an existing target and --since TIME (or, on later runs, the watermark
     /// the last sync stored in the file), a delta merge reads the rows whose
-    /// cursor column (updated_at, else created_at) is later than TIME and merges
+    /// cursor column (the map's cursor, else updated_at, else created_at) is
+    /// later than TIME and merges
     /// them by primary key: absent rows are inserted; a row is updated when
     /// PostgreSQL's cursor is newer (ties: PostgreSQL); when SQLite's is newer,
     /// SQLite's row is kept and reported as a conflict. Rows PostgreSQL deleted
