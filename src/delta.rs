@@ -23,7 +23,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Error, Result};
 use crate::map::SchemaMap;
 use crate::mapping::format::Format;
-use crate::mapping::time::{clock_now, parse_timestamp, unix_micros_text};
+use crate::mapping::time::{clock_now, parse_timestamp, rfc3339, unix_micros_text};
 use crate::merge::cursor::{self, NoCursor};
 use crate::merge::decide::{decide_delete, DeleteDecision, DeletePolicy, Winner};
 use crate::merge::state::{
@@ -90,20 +90,11 @@ pub struct DeltaOptions {
     pub map: Option<SchemaMap>,
 }
 
-/// Parses an RFC 3339 time given on the command line.
-pub fn parse_since(flag: &str, text: &str) -> Result<i64> {
-    let b = text.as_bytes();
-    // RFC 3339 wants a date, a time and a zone; a bare date or a local time would
-    // silently mean UTC here.
-    let has_zone = text.ends_with(['Z', 'z'])
-        || (b.len() > 6 && matches!(b[b.len() - 6], b'+' | b'-') && b[b.len() - 3] == b':');
-    match parse_timestamp(text) {
-        Some(t) if text.len() >= 20 && has_zone => Ok(t),
-        _ => Err(Error::Usage(format!(
-            "{flag} {text:?} is not an RFC 3339 time; write e.g. 2025-11-13T00:00:00Z or \
-             2025-11-13T02:00:00+02:00"
-        ))),
-    }
+/// Parses `--since`: an RFC 3339 time, as microseconds since 1970-01-01 UTC.
+pub fn parse_since(text: &str) -> Result<i64> {
+    let text = rfc3339(text).map_err(Error::Usage)?;
+    // Every RFC 3339 time is a form parse_timestamp reads.
+    parse_timestamp(text).ok_or_else(|| Error::Usage(format!("--since {text:?} is out of range")))
 }
 
 /// Parses `--lag`: `300`, `90s`, `5m`, `1h`.
@@ -135,12 +126,7 @@ pub fn has_sync_state(target: &Path) -> bool {
     let Ok(conn) = Connection::open_with_flags(target, OpenFlags::SQLITE_OPEN_READ_ONLY) else {
         return false;
     };
-    conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
-        [state::SYNC_TABLE],
-        |r| r.get::<_, i64>(0),
-    )
-    .is_ok_and(|n| n > 0)
+    state::has_state(&conn).unwrap_or(false)
 }
 
 /// Runs a delta merge into the existing target.
@@ -718,15 +704,15 @@ mod tests {
     #[test]
     fn since_must_be_rfc3339_with_a_zone() {
         assert_eq!(
-            parse_since("--since", "2025-11-13T00:00:00Z").ok(),
+            parse_since("2025-11-13T00:00:00Z").ok(),
             Some(1_762_992_000_000_000)
         );
         assert_eq!(
-            parse_since("--since", "2025-11-13T02:00:00+02:00").ok(),
+            parse_since("2025-11-13T02:00:00+02:00").ok(),
             Some(1_762_992_000_000_000)
         );
         for bad in ["2025-11-13", "2025-11-13T00:00:00", "yesterday", ""] {
-            assert!(parse_since("--since", bad).is_err(), "{bad}");
+            assert!(parse_since(bad).is_err(), "{bad}");
         }
     }
 

@@ -138,11 +138,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
 fn sync(args: SyncArgs) -> Result<ExitCode> {
     let jobs = jobs(args.read.jobs)?;
     let source = SourceConfig::resolve(&args.source.source, "--source")?;
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| parse_since("--since", s))
-        .transpose()?;
+    let since = args.since.as_deref().map(parse_since).transpose()?;
     let lag = parse_lag(&args.lag)?;
     let selection = TableSelection {
         include: args.read.tables,

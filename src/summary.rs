@@ -258,11 +258,7 @@ impl DeltaSummary {
         );
         for tb in &self.tables {
             let c = &tb.counts;
-            let mode = match tb.mode {
-                SyncMode::Full => "full",
-                SyncMode::Delta => "delta",
-                SyncMode::Upsert => "upsert",
-            };
+            let mode = tb.mode.as_str();
             let _ = writeln!(
                 out,
                 "  {:<width$}  {:<6}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}",

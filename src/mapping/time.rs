@@ -318,6 +318,79 @@ pub fn clock_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Checks that `text` is an RFC 3339 date-time (`2025-11-13T00:00:00Z`,
+/// `2025-11-13 02:00:00.5+02:00`) and returns it unchanged. PostgreSQL would
+/// accept much more (`yesterday`, `now`), and the result of those depends on when
+/// the command runs, so the shape is checked here.
+pub fn rfc3339(text: &str) -> Result<&str, String> {
+    let err = || {
+        format!(
+            "--since {text:?} is not an RFC 3339 time; write e.g. 2025-11-13T00:00:00Z \
+             or 2025-11-13T02:00:00+02:00"
+        )
+    };
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        let part = b.get(range)?;
+        if part.iter().all(u8::is_ascii_digit) {
+            std::str::from_utf8(part).ok()?.parse().ok()
+        } else {
+            None
+        }
+    };
+    let sep = |at: usize, allowed: &[u8]| b.get(at).is_some_and(|c| allowed.contains(c));
+    let (Some(_year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = (
+        digits(0..4),
+        digits(5..7),
+        digits(8..10),
+        digits(11..13),
+        digits(14..16),
+        digits(17..19),
+    ) else {
+        return Err(err());
+    };
+    let shape = sep(4, b"-")
+        && sep(7, b"-")
+        && sep(10, b"Tt ")
+        && sep(13, b":")
+        && sep(16, b":")
+        && (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && hour <= 23
+        && minute <= 59
+        && second <= 60;
+    if !shape {
+        return Err(err());
+    }
+    // optional fraction, then Z or ±HH:MM
+    let mut at = 19;
+    if sep(at, b".") {
+        at += 1;
+        let start = at;
+        while b.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+        if at == start {
+            return Err(err());
+        }
+    }
+    let zone_ok = match b.get(at) {
+        Some(b'Z' | b'z') => at + 1 == b.len(),
+        Some(b'+' | b'-') => {
+            at + 6 == b.len()
+                && sep(at + 3, b":")
+                && digits(at + 1..at + 3).is_some_and(|h| h <= 23)
+                && digits(at + 4..at + 6).is_some_and(|m| m <= 59)
+        }
+        _ => false,
+    };
+    if zone_ok {
+        Ok(text)
+    } else {
+        Err(err())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,5 +493,39 @@ mod tests {
         let mut s = String::new();
         format_unix_micros(&mut s, 1_763_035_200_000_000);
         assert_eq!(s, "2025-11-13T12:00:00Z");
+    }
+
+    #[test]
+    fn rfc3339_accepts_the_standard_forms() {
+        for ok in [
+            "2025-11-13T00:00:00Z",
+            "2025-11-13t00:00:00z",
+            "2025-11-13 00:00:00Z",
+            "2025-11-13T02:00:00.123456+02:00",
+            "2025-11-13T23:59:60-05:30",
+        ] {
+            assert_eq!(rfc3339(ok), Ok(ok));
+        }
+    }
+
+    #[test]
+    fn rfc3339_refuses_everything_else() {
+        for bad in [
+            "",
+            "now",
+            "yesterday",
+            "2025-11-13",
+            "2025-11-13T00:00:00",
+            "2025-11-13T00:00Z",
+            "2025-13-13T00:00:00Z",
+            "2025-11-13T24:00:00Z",
+            "2025-11-13T00:00:00.Z",
+            "2025-11-13T00:00:00+0200",
+            "2025-11-13T00:00:00Z'; DROP TABLE users; --",
+            "2025-11-13T00:00:00+02:00 ",
+            "２０２５-11-13T00:00:00Z",
+        ] {
+            assert!(rfc3339(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -49,7 +49,7 @@ pub enum SyncMode {
 }
 
 impl SyncMode {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             SyncMode::Full => "full",
             SyncMode::Delta => "delta",
@@ -196,16 +196,18 @@ pub fn record_conflict(
     Ok(())
 }
 
+/// Whether an earlier sync left its state in the file.
+pub fn has_state(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [SYNC_TABLE],
+        |r| r.get(0),
+    )
+}
+
 /// The watermark stored for `table`, if the file has one.
 pub fn watermark(conn: &Connection, table: &str) -> rusqlite::Result<Option<String>> {
-    let exists: bool = conn
-        .query_row(
-            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-            [SYNC_TABLE],
-            |r| r.get(0),
-        )
-        .unwrap_or(false);
-    if !exists {
+    if !has_state(conn)? {
         return Ok(None);
     }
     conn.query_row(

@@ -11,8 +11,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use tokio_postgres::Client;
 
-use super::checksum::{bucket, bucket_hex, md5, parse_pg_sum, Buckets};
-use super::{sqlite_buckets, sqlite_row, TableCheck, NOT_AS_MAPPED};
+use super::checksum::{bucket, bucket_hex, md5};
+use super::{pg_buckets, sqlite_buckets, sqlite_row, TableCheck, NOT_AS_MAPPED};
 use crate::error::{Error, Result};
 use crate::mapping::decode::push_hex;
 use crate::mapping::types::ValueKind;
@@ -94,25 +94,7 @@ async fn bucket_difference(
     let range = ChunkRange::All;
     let doing = || format!("comparing the keys of {}", plan.source_name);
 
-    let mut pg = Buckets::default();
-    for r in client
-        .query(&check.pg_bucket_sql(&range), &[])
-        .await
-        .map_err(Error::pg(doing()))?
-    {
-        let hex: String = r.try_get(0).map_err(Error::pg(doing()))?;
-        let count: i64 = r.try_get(1).map_err(Error::pg(doing()))?;
-        let sum: Option<String> = r.try_get(2).map_err(Error::pg(doing()))?;
-        let b = u16::from_str_radix(&hex, 16).map_err(|_| Error::Integrity {
-            table: plan.source_name.clone(),
-            reason: format!("unexpected bucket {hex:?} from PostgreSQL"),
-        })?;
-        pg.add(
-            b,
-            u64::try_from(count).unwrap_or(0),
-            sum.as_deref().and_then(parse_pg_sum).unwrap_or(0),
-        );
-    }
+    let pg = pg_buckets(client, &check, &range, "comparing the keys of").await?;
     let lite = sqlite_buckets(conn, &check, &range).map_err(Error::sqlite(doing(), path))?;
     let differing = pg.differing(&lite);
     if differing.is_empty() {
@@ -422,20 +404,24 @@ async fn integer_ranges(
         row.try_get(0).map_err(Error::pg(what))?,
         row.try_get(1).map_err(Error::pg(what))?,
     );
-    let (lite_range, all_integers): ((Option<i64>, Option<i64>), bool) = conn
+    // A key column holding anything but integers ends the method; the range
+    // scan below finds any such value, min/max only the text and blobs.
+    let as_int = |v: ValueRef<'_>| match v {
+        ValueRef::Null => Some(None),
+        ValueRef::Integer(i) => Some(Some(i)),
+        _ => None,
+    };
+    let lite_range = conn
         .query_row(
-            &format!(
-                "SELECT min({lite_k}), max({lite_k}),
-                        count(*) = count(CASE WHEN typeof({lite_k}) = 'integer' THEN 1 END)
-                   FROM {table}"
-            ),
+            &format!("SELECT min({lite_k}), max({lite_k}) FROM {table}"),
             [],
-            |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)),
+            |r| Ok((as_int(r.get_ref(0)?), as_int(r.get_ref(1)?))),
         )
         .map_err(Error::sqlite(what, path))?;
-    if !all_integers {
+    let (Some(lite_min), Some(lite_max)) = lite_range else {
         return Ok(None);
-    }
+    };
+    let lite_range = (lite_min, lite_max);
     let lo = [pg_range.0, lite_range.0].into_iter().flatten().min();
     let hi = [pg_range.1, lite_range.1].into_iter().flatten().max();
     let (Some(lo), Some(hi)) = (lo, hi) else {
@@ -476,7 +462,9 @@ async fn integer_ranges(
             .map_err(Error::sqlite(what, path))?;
         let mut rows = stmt.query([]).map_err(Error::sqlite(what, path))?;
         while let Some(r) = rows.next().map_err(Error::sqlite(what, path))? {
-            let k: i64 = r.get(0).map_err(Error::sqlite(what, path))?;
+            let ValueRef::Integer(k) = r.get_ref(0).map_err(Error::sqlite(what, path))? else {
+                return Ok(None);
+            };
             // lo <= k <= hi, so k - lo cannot overflow (span fits).
             let d = k - lo;
             let e = lite.entry(d / width).or_insert((0, 0, 0));

@@ -682,27 +682,7 @@ async fn finish(
         // Narrow down: bucket sums by key hash, then the rows of differing buckets.
         let mut pg = Buckets::default();
         for range in &part.pg_ranges {
-            let rows = clients[0]
-                .query(&check.pg_bucket_sql(range), &[])
-                .await
-                .map_err(Error::pg(format!(
-                    "checksumming {}",
-                    check.plan.source_name
-                )))?;
-            for r in rows {
-                let hex: String = r.get(0);
-                let count: i64 = r.get(1);
-                let sum: Option<String> = r.get(2);
-                let b = u16::from_str_radix(&hex, 16).map_err(|_| Error::Integrity {
-                    table: check.plan.source_name.clone(),
-                    reason: format!("unexpected bucket {hex:?} from PostgreSQL"),
-                })?;
-                pg.add(
-                    b,
-                    u64::try_from(count).unwrap_or(0),
-                    sum.as_deref().and_then(parse_pg_sum).unwrap_or(0),
-                );
-            }
+            pg.merge(&pg_buckets(&clients[0], check, range, "checksumming").await?);
         }
         let lite = sqlite_buckets(&conn, check, &part.range).map_err(Error::sqlite(
             format!("checksumming {}", check.plan.sink.name),
@@ -720,6 +700,36 @@ async fn finish(
         health,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// PostgreSQL's bucket counts and hash sums for the rows of `range`.
+async fn pg_buckets(
+    client: &Client,
+    check: &TableCheck<'_>,
+    range: &ChunkRange,
+    doing: &str,
+) -> Result<Buckets> {
+    let doing = || format!("{doing} {}", check.plan.source_name);
+    let mut pg = Buckets::default();
+    for r in client
+        .query(&check.pg_bucket_sql(range), &[])
+        .await
+        .map_err(Error::pg(doing()))?
+    {
+        let hex: String = r.try_get(0).map_err(Error::pg(doing()))?;
+        let count: i64 = r.try_get(1).map_err(Error::pg(doing()))?;
+        let sum: Option<String> = r.try_get(2).map_err(Error::pg(doing()))?;
+        let b = u16::from_str_radix(&hex, 16).map_err(|_| Error::Integrity {
+            table: check.plan.source_name.clone(),
+            reason: format!("unexpected bucket {hex:?} from PostgreSQL"),
+        })?;
+        pg.add(
+            b,
+            u64::try_from(count).unwrap_or(0),
+            sum.as_deref().and_then(parse_pg_sum).unwrap_or(0),
+        );
+    }
+    Ok(pg)
 }
 
 /// Reads the rows of the differing buckets from both sides and names the
