@@ -29,27 +29,9 @@ pub(super) fn formatted_canonical(
         (Format::UuidHex32, _, ValueRef::Text(t))
             if t.len() == 32 && t.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
         {
-            let h = text(&v, what)?;
-            Ok(format!(
-                "{}-{}-{}-{}-{}",
-                &h[..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..]
-            ))
+            Ok(dashed(text(&v, what)?))
         }
-        (Format::UuidBlob, _, ValueRef::Blob(b)) if b.len() == 16 => {
-            let h = hex(b);
-            Ok(format!(
-                "{}-{}-{}-{}-{}",
-                &h[..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..]
-            ))
-        }
+        (Format::UuidBlob, _, ValueRef::Blob(b)) if b.len() == 16 => Ok(dashed(&hex(b))),
         (Format::Time(style), ValueKind::Timestamp | ValueKind::Timestamptz, ValueRef::Text(_)) => {
             styled_timestamp_to_pg(
                 text(&v, what)?,
@@ -151,4 +133,16 @@ fn pg_date(unix_days: i64) -> Option<String> {
     let mut s = String::new();
     format_date(&mut s, pg_days);
     Some(s)
+}
+
+/// 32 hex digits as PostgreSQL prints a uuid: 8-4-4-4-12.
+fn dashed(h: &str) -> String {
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
