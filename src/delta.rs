@@ -22,14 +22,15 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
 use crate::map::SchemaMap;
-use crate::mapping::format::Format;
 use crate::mapping::time::{clock_now, parse_timestamp, rfc3339, unix_micros_text};
+use crate::merge::base;
 use crate::merge::cursor::{self, NoCursor};
-use crate::merge::decide::{decide_delete, DeleteDecision, DeletePolicy, Winner};
-use crate::merge::state::{
-    self, key_json, record_conflict, ConflictKind, ConflictRecord, MergeCounts, SyncMode, TableRun,
-};
-use crate::merge::writer::{self as merge_writer, MergeTable};
+use crate::merge::decide::DeletePolicy;
+use crate::merge::deletes::{self, LISTED};
+use crate::merge::foreign_keys;
+use crate::merge::key::merge_key;
+use crate::merge::state::{self, key_json, MergeCounts, SyncMode, TableRun};
+use crate::merge::writer::{self as merge_writer, BaseUse, MergeTable};
 use crate::pipeline::{
     read_into, snapshot_clients, start, table_chunks, until_signal, Chunk, Start,
 };
@@ -43,9 +44,7 @@ use crate::source::connect::SourceConfig;
 use crate::source::snapshot::Consistency;
 use crate::summary::{DeltaSummary, DeltaTableSummary};
 use crate::verify::keys::{key_difference, KeyDifference};
-
-/// Rows listed by name per kind in the summary.
-const LISTED: usize = 10;
+use crate::verify::narrow::content_difference;
 
 /// Whether a backup is taken before merging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,14 +139,31 @@ pub fn delta_sync(opts: &DeltaOptions) -> Result<DeltaSummary> {
     )
 }
 
+/// How the changed rows of a table are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    /// The table is new in SQLite: every row.
+    NewTable,
+    /// The rows whose update cursor is later than the since-time; the base
+    /// tells which side changed them.
+    Cursor,
+    /// The rows whose content differs between the sides: tables without an
+    /// update cursor, and every table of a file without a base yet.
+    Content,
+}
+
 /// A table of the plan, prepared for merging.
 struct Prepared {
     merge: MergeTable,
     deletes: DeletePolicy,
     mode: SyncMode,
+    method: Method,
     cursor_name: Option<String>,
     since_text: Option<String>,
-    create: bool,
+    /// The table's base, when the file holds a complete one.
+    base_found: Option<i64>,
+    /// How its changes were found, for the summary.
+    found_by: String,
 }
 
 fn open_target(path: &Path) -> Result<Connection> {
@@ -157,7 +173,8 @@ fn open_target(path: &Path) -> Result<Connection> {
     )
     .map_err(Error::sqlite("opening the target", path))?;
     // Foreign keys stay off during the merge: parents and children arrive in any
-    // order. An app reading the file meanwhile makes us wait, not fail.
+    // order; they are checked before commit. An app reading the file meanwhile
+    // makes us wait, not fail.
     conn.execute_batch(
         "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384;",
     )
@@ -210,39 +227,26 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
             no_state.join(", ")
         )));
     }
-
-    // Chunks: the delta of each table, or every row of a table without cursor.
-    let plan = SyncPlan {
-        tables: prepared.iter().map(|p| p.merge.plan.clone()).collect(),
-        not_expressed: Vec::new(),
-        schema_loss: Vec::new(),
-        notes: Vec::new(),
-    };
-    let mut chunks = Vec::new();
-    for (i, p) in prepared.iter().enumerate() {
-        match (&p.cursor_name, &p.since_text) {
-            (Some(c), Some(s)) if !p.create => chunks.push(Chunk {
-                table: i,
-                range: ChunkRange::Changed {
-                    cursor: c.clone(),
-                    since: s.clone(),
-                },
-            }),
-            _ => chunks.extend(
-                table_chunks(&coordinator, &plan.tables[i])
-                    .await?
-                    .into_iter()
-                    .map(|range| Chunk { table: i, range }),
-            ),
-        }
+    let unbased: Vec<&str> = prepared
+        .iter()
+        .filter(|p| p.base_found.is_none() && p.method != Method::NewTable)
+        .map(|p| p.merge.plan.sink.name.as_str())
+        .collect();
+    if !unbased.is_empty() {
+        notes.push(format!(
+            "no record of an earlier sync's rows for {}: compared by content this once and \
+             merged by the since-time rules; the rows this run leaves are recorded, so the next \
+             run is a three-way merge",
+            unbased.join(", ")
+        ));
     }
     for p in &prepared {
-        if let Some(c) = &p.cursor_name {
-            if !p.create && !cursor_indexed(&coordinator, &p.merge.plan, c).await? {
+        if let (Method::Cursor, Some(c)) = (p.method, &p.cursor_name) {
+            if !cursor_indexed(&coordinator, &p.merge.plan, c).await? {
                 notes.push(format!(
                     "{}: no index on {c}, so reading the delta scans the whole table; \
                      CREATE INDEX ON {} ({}) makes it proportional to the change",
-                    p.merge.plan.source_name,
+                    p.merge.plan.sink.name,
                     p.merge.plan.copy.relation,
                     quote_ident(c)
                 ));
@@ -269,51 +273,138 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
 
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(Error::sqlite("starting the merge transaction", path))?;
-    state::create_tables(&conn).map_err(Error::sqlite("creating the sync state tables", path))?;
-    for p in prepared.iter().filter(|p| p.create) {
-        conn.execute_batch(&p.merge.plan.sink.create_table_sql())
-            .map_err(Error::sqlite(
-                format!("creating table {}", p.merge.plan.sink.name),
-                path,
-            ))?;
-        for sql in p.merge.plan.sink.create_index_sqls() {
-            conn.execute_batch(&sql).map_err(Error::sqlite(
-                format!("creating an index on {}", p.merge.plan.sink.name),
-                path,
-            ))?;
-        }
+    let clients = snapshot_clients(&opts.source, &snap, opts.jobs.clamp(1, 2)).await?;
+    // Before anything is written: the content comparison reads the file over
+    // connections of its own, which see it as this transaction found it.
+    progress.phase("finding the changed rows");
+    let mut chunks = Vec::new();
+    for (i, p) in prepared.iter_mut().enumerate() {
+        let ranges = match (p.method, &p.cursor_name, &p.since_text) {
+            (Method::Cursor, Some(c), Some(s)) => {
+                p.found_by = format!("cursor {c} later than {s}");
+                vec![ChunkRange::Changed {
+                    cursor: c.clone(),
+                    since: s.clone(),
+                }]
+            }
+            (Method::NewTable, ..) => {
+                p.found_by = "new table: every row".to_owned();
+                table_chunks(&coordinator, &p.merge.plan).await?
+            }
+            _ => {
+                let whole = table_chunks(&coordinator, &p.merge.plan).await?;
+                let diff = content_difference(&clients, &p.merge.plan, whole, path).await?;
+                p.found_by = match diff.buckets {
+                    0 => "content: no difference".to_owned(),
+                    n => format!("content: {n} differing key bucket(s) read"),
+                };
+                diff.ranges
+            }
+        };
+        chunks.extend(ranges.into_iter().map(|range| Chunk { table: i, range }));
     }
 
-    // PostgreSQL checksums the delta while it is merged.
-    let parts = crate::verify::plan_parts(&plan, &chunks);
-    let clients = snapshot_clients(&opts.source, &snap, opts.jobs.clamp(1, 2)).await?;
-    let pg_side = crate::verify::pg_totals(&clients, &plan, &parts);
-    let tables: Vec<MergeTable> = prepared.iter().map(|p| p.merge.clone()).collect();
-    let writer_progress = progress.clone();
-    let target = path.to_path_buf();
-    let writer_run_at = run_at.clone();
-    let merge = read_into(
-        &opts.source,
-        opts.jobs,
-        &plan,
-        chunks.clone(),
-        &snap,
-        move |rx| merge_writer::run(conn, &target, &tables, rx, &writer_progress, &writer_run_at),
-    );
-    let (outcome, pg_totals) = tokio::try_join!(merge, pg_side)?;
+    let mut prepare_file = || -> rusqlite::Result<()> {
+        state::create_tables(&conn)?;
+        base::create_tables(&conn)?;
+        for p in prepared.iter_mut() {
+            let sink = &p.merge.plan.sink;
+            if p.method == Method::NewTable {
+                conn.execute_batch(&sink.create_table_sql())?;
+                for sql in sink.create_index_sqls() {
+                    conn.execute_batch(&sql)?;
+                }
+            }
+            let signature = base::signature(sink.columns.iter().map(|c| c.name.as_str()));
+            p.merge.base = match (p.method, p.base_found) {
+                (Method::NewTable, _) | (_, None) => BaseUse {
+                    tid: base::start(&conn, &sink.name, &signature)?,
+                    // A table created empty has a complete, empty base.
+                    trusted: p.method == Method::NewTable,
+                },
+                (_, Some(tid)) => BaseUse { tid, trusted: true },
+            };
+        }
+        Ok(())
+    };
+    prepare_file().map_err(Error::sqlite("preparing the target for the merge", path))?;
+
+    let writer = Writer {
+        opts,
+        snapshot: &snap,
+        clients: &clients,
+        progress: progress.clone(),
+        run_at: &run_at,
+    };
+    let outcome = writer.merge(conn, &prepared, chunks).await?;
     let conn = outcome.conn;
+    let mut ledger = outcome.ledger;
     let mut results = outcome.tables;
 
-    progress.phase("verifying the merged rows");
-    let merged: Vec<(u64, u64)> = results.iter().map(|r| r.totals).collect();
-    check_merged_rows(&prepared, &parts, &pg_totals, &merged)?;
-
     progress.phase("comparing keys");
+    let names: Vec<String> = prepared
+        .iter()
+        .map(|p| p.merge.plan.sink.name.clone())
+        .collect();
+    let parents =
+        foreign_keys::parents(&conn).map_err(Error::sqlite("reading foreign keys", path))?;
+    let mut diffs: Vec<KeyDifference> = vec![KeyDifference::default(); prepared.len()];
+    let mut kept_listed: Vec<Vec<String>> = vec![Vec::new(); prepared.len()];
+    // Children first, as PostgreSQL's cascades went.
+    for i in foreign_keys::children_first(&names, &parents) {
+        let p = &prepared[i];
+        let diff = key_difference(&clients[0], &p.merge.plan, &conn, path).await?;
+        kept_listed[i] = deletes::apply(
+            &conn,
+            path,
+            &p.merge,
+            p.deletes,
+            &diff.sqlite_only,
+            &mut results[i].counts,
+            &run_at,
+        )?;
+        diffs[i] = diff;
+    }
+
+    progress.phase("checking foreign keys");
+    let (conn, checked, repaired) = check_foreign_keys(
+        &writer,
+        conn,
+        &prepared,
+        &mut results,
+        &mut ledger,
+        &parents,
+        &mut notes,
+    )
+    .await?;
+
+    let fill = || -> rusqlite::Result<()> {
+        for p in prepared.iter().filter(|p| !p.merge.base.trusted) {
+            let columns: Vec<String> = p
+                .merge
+                .plan
+                .sink
+                .columns
+                .iter()
+                .map(|c| c.name.clone())
+                .collect();
+            base::fill(
+                &conn,
+                p.merge.base.tid,
+                &p.merge.plan.sink.name,
+                &columns,
+                &p.merge.key,
+            )?;
+        }
+        Ok(())
+    };
+    progress.phase("recording the rows this sync leaves");
+    fill().map_err(Error::sqlite("recording the base of the merge", path))?;
+
     let mut summaries = Vec::with_capacity(prepared.len());
     for (i, p) in prepared.iter().enumerate() {
-        let diff = key_difference(&clients[0], &p.merge.plan, &conn, path).await?;
+        let diff = std::mem::take(&mut diffs[i]);
         let r = &mut results[i];
-        let kept_listed = apply_deletes(&conn, path, p, &diff, &mut r.counts, &run_at)?;
         if diff.unrecognized_count > 0 {
             notes.push(format!(
                 "{}: {} row(s) hold a key not stored the way this sync writes keys ({}{}), so \
@@ -348,9 +439,10 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
             mode: p.mode,
             cursor: p.cursor_name.clone(),
             since: p.since_text.clone(),
+            found_by: p.found_by.clone(),
             counts: r.counts,
             conflicts_listed: std::mem::take(&mut r.conflicts),
-            kept_deletes_listed: kept_listed,
+            kept_deletes_listed: std::mem::take(&mut kept_listed[i]),
             missing_older_count: diff.postgres_only_count,
             missing_older: diff.postgres_only.into_iter().take(LISTED).collect(),
             seconds: r.seconds,
@@ -399,9 +491,195 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         tables: summaries,
         totals,
         seconds: started.elapsed().as_secs_f64(),
-        loss: outcome.ledger.entries(),
+        loss: ledger.entries(),
+        foreign_keys_checked: checked,
+        foreign_key_repairs: repaired,
         notes,
     })
+}
+
+/// What a merge pass needs besides the connection and the rows.
+struct Writer<'a> {
+    opts: &'a DeltaOptions,
+    snapshot: &'a crate::source::snapshot::SharedSnapshot,
+    clients: &'a [tokio_postgres::Client],
+    progress: Arc<Progress>,
+    run_at: &'a str,
+}
+
+impl Writer<'_> {
+    /// Reads `chunks` and merges them; PostgreSQL checksums the same rows
+    /// meanwhile, and the merged rows must add up to its sums.
+    async fn merge(
+        &self,
+        conn: Connection,
+        prepared: &[Prepared],
+        chunks: Vec<Chunk>,
+    ) -> Result<merge_writer::MergeOutcome> {
+        let plan = SyncPlan {
+            tables: prepared.iter().map(|p| p.merge.plan.clone()).collect(),
+            not_expressed: Vec::new(),
+            schema_loss: Vec::new(),
+            notes: Vec::new(),
+        };
+        let parts = crate::verify::plan_parts(&plan, &chunks);
+        let pg_side = crate::verify::pg_totals(self.clients, &plan, &parts);
+        let tables: Vec<MergeTable> = prepared.iter().map(|p| p.merge.clone()).collect();
+        let progress = self.progress.clone();
+        let target = self.opts.target.clone();
+        let run_at = self.run_at.to_owned();
+        let merge = read_into(
+            &self.opts.source,
+            self.opts.jobs,
+            &plan,
+            chunks,
+            self.snapshot,
+            move |rx| merge_writer::run(conn, &target, &tables, rx, &progress, &run_at),
+        );
+        let (outcome, pg_totals) = tokio::try_join!(merge, pg_side)?;
+        self.progress.phase("verifying the merged rows");
+        let merged: Vec<(u64, u64)> = outcome.tables.iter().map(|r| r.totals).collect();
+        check_merged_rows(prepared, &parts, &pg_totals, &merged)?;
+        Ok(outcome)
+    }
+}
+
+/// Checks the foreign keys the merge may have broken. A child row whose parent
+/// the merge deleted or whose key it wrote is read again from PostgreSQL (a
+/// cascade there changed or deleted it without touching its cursor) and merged;
+/// what is still broken after that rolls the merge back. Returns the
+/// connection, the tables checked and the rows repaired.
+async fn check_foreign_keys(
+    writer: &Writer<'_>,
+    conn: Connection,
+    prepared: &[Prepared],
+    results: &mut [merge_writer::TableMerge],
+    ledger: &mut crate::mapping::ledger::LossLedger,
+    parents: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    notes: &mut Vec<String>,
+) -> Result<(Connection, Vec<String>, u64)> {
+    let path = writer.opts.target.as_path();
+    let name = |i: usize| prepared[i].merge.plan.sink.name.clone();
+    let written: Vec<String> = (0..prepared.len())
+        .filter(|&i| results[i].counts.changed() > 0)
+        .map(name)
+        .collect();
+    let deleted_from: Vec<String> = (0..prepared.len())
+        .filter(|&i| results[i].counts.deleted > 0)
+        .map(name)
+        .collect();
+    let tables = foreign_keys::to_check(&written, &deleted_from, parents);
+    let check = |conn: &Connection| {
+        foreign_keys::violations(conn, &tables)
+            .map_err(Error::sqlite("checking foreign keys", path))
+    };
+    let index_of = |table: &str| {
+        prepared
+            .iter()
+            .position(|p| p.merge.plan.sink.name.eq_ignore_ascii_case(table))
+    };
+    // A violation is the merge's when it wrote the child row or deleted from
+    // the parent table; others were in the file before and are only noted.
+    let caused = |v: &foreign_keys::Violation, results: &[merge_writer::TableMerge]| {
+        deleted_from
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&v.parent))
+            || index_of(&v.table).is_some_and(|i| results[i].written.contains(&v.rowid))
+    };
+    let found = check(&conn)?;
+    let (ours, before): (Vec<_>, Vec<_>) = found.into_iter().partition(|v| caused(v, results));
+    if !before.is_empty() {
+        notes.push(format!(
+            "{} row(s) whose foreign key points at no row were in the file before this sync \
+             and were left as they are (first: {} rowid {} → {})",
+            before.len(),
+            before[0].table,
+            before[0].rowid,
+            before[0].parent
+        ));
+    }
+    if ours.is_empty() {
+        return Ok((conn, tables.into_iter().collect(), 0));
+    }
+    // Read the offending rows again; PostgreSQL's version of them wins where
+    // SQLite did not change them.
+    let mut chunks = Vec::new();
+    for (i, p) in prepared.iter().enumerate() {
+        let rowids: Vec<i64> = ours
+            .iter()
+            .filter(|v| v.table.eq_ignore_ascii_case(&p.merge.plan.sink.name))
+            .map(|v| v.rowid)
+            .collect();
+        if rowids.is_empty() {
+            continue;
+        }
+        let ranges = crate::verify::narrow::rows_like(&conn, &p.merge.plan, &rowids)
+            .map_err(Error::sqlite("reading rows with broken foreign keys", path))?;
+        chunks.extend(ranges.into_iter().map(|range| Chunk { table: i, range }));
+    }
+    let repaired = u64::try_from(ours.len()).unwrap_or(u64::MAX);
+    let conn = if chunks.is_empty() {
+        conn
+    } else {
+        writer
+            .progress
+            .phase("merging rows whose foreign keys broke");
+        let outcome = writer.merge(conn, prepared, chunks).await?;
+        for (r, again) in results.iter_mut().zip(outcome.tables) {
+            r.absorb(again);
+        }
+        ledger.merge(outcome.ledger);
+        outcome.conn
+    };
+    let still: Vec<foreign_keys::Violation> = check(&conn)?
+        .into_iter()
+        .filter(|v| caused(v, results))
+        .collect();
+    if still.is_empty() {
+        return Ok((conn, tables.into_iter().collect(), repaired));
+    }
+    let listed: Vec<String> = still
+        .iter()
+        .take(LISTED)
+        .map(|v| {
+            let key = index_of(&v.table)
+                .and_then(|i| row_key(&conn, &prepared[i].merge, v.rowid))
+                .unwrap_or_else(|| format!("rowid {}", v.rowid));
+            format!("{} {key} references a missing row of {}", v.table, v.parent)
+        })
+        .collect();
+    Err(Error::ForeignKeysBroken(format!(
+        "  {}{}\n  (SQLite changed these rows or their parents since the last sync; fix them in \
+         the file, or leave the table out with --exclude, and run again)",
+        listed.join("\n  "),
+        if still.len() > LISTED {
+            format!("\n  … {} rows in all", still.len())
+        } else {
+            String::new()
+        }
+    )))
+}
+
+/// The key of SQLite row `rowid` as JSON, for messages.
+fn row_key(conn: &Connection, t: &MergeTable, rowid: i64) -> Option<String> {
+    let cols = &t.plan.sink.columns;
+    let sql = format!(
+        "SELECT {} FROM {} WHERE rowid = ?1",
+        t.key
+            .iter()
+            .map(|&k| quote(&cols[k].name))
+            .collect::<Vec<_>>()
+            .join(", "),
+        quote(&t.plan.sink.name)
+    );
+    conn.query_row(&sql, [rowid], |r| {
+        let mut values = Vec::new();
+        for (i, &k) in t.key.iter().enumerate() {
+            values.push((cols[k].name.as_str(), r.get_ref(i)?));
+        }
+        Ok(key_json(values.into_iter()))
+    })
+    .ok()
 }
 
 /// The merged rows against PostgreSQL: per table, the count and hash sum of the
@@ -446,90 +724,6 @@ fn check_merged_rows(
     }
 }
 
-/// Applies the delete policy to the SQLite rows whose key PostgreSQL no longer
-/// has; returns the keys of the kept rows to list.
-fn apply_deletes(
-    conn: &Connection,
-    path: &Path,
-    p: &Prepared,
-    diff: &KeyDifference,
-    counts: &mut MergeCounts,
-    run_at: &str,
-) -> Result<Vec<String>> {
-    let mut kept_listed = Vec::new();
-    let cols = &p.merge.plan.sink.columns;
-    let probe = format!(
-        "SELECT {}, {} FROM {} WHERE rowid = ?1",
-        p.merge
-            .cursor
-            .map_or_else(|| "NULL".to_owned(), |c| quote(&cols[c].name)),
-        p.merge
-            .key
-            .iter()
-            .map(|&k| quote(&cols[k].name))
-            .collect::<Vec<_>>()
-            .join(", "),
-        quote(&p.merge.plan.sink.name)
-    );
-    let delete = format!(
-        "DELETE FROM {} WHERE rowid = ?1",
-        quote(&p.merge.plan.sink.name)
-    );
-    let cursor_format = p
-        .merge
-        .cursor
-        .map_or(Format::Default, |c| p.merge.plan.conversions[c].format);
-    for row in &diff.sqlite_only {
-        let (sqlite_cursor, shown, key) = conn
-            .query_row(&probe, [row.rowid], |r| {
-                let v = r.get_ref(0)?;
-                let mut key_values = Vec::with_capacity(p.merge.key.len());
-                for (i, &k) in p.merge.key.iter().enumerate() {
-                    key_values.push((cols[k].name.as_str(), r.get_ref(i + 1)?));
-                }
-                Ok((
-                    cursor::read(v, cursor_format),
-                    cursor::display(v),
-                    key_json(key_values.into_iter()),
-                ))
-            })
-            .map_err(Error::sqlite(
-                "reading a row PostgreSQL no longer has",
-                path,
-            ))?;
-        match decide_delete(sqlite_cursor, p.merge.since, p.deletes) {
-            DeleteDecision::Delete => {
-                conn.prepare_cached(&delete)
-                    .and_then(|mut d| d.execute([row.rowid]))
-                    .map_err(Error::sqlite("deleting a row PostgreSQL deleted", path))?;
-                counts.deleted += 1;
-            }
-            DeleteDecision::Keep { listed } => {
-                counts.kept_deletes += 1;
-                if listed {
-                    record_conflict(
-                        conn,
-                        run_at,
-                        &ConflictRecord {
-                            table: p.merge.plan.sink.name.clone(),
-                            key: key.clone(),
-                            kind: ConflictKind::KeptDelete,
-                            postgres_cursor: None,
-                            sqlite_cursor: shown,
-                            winner: Winner::Sqlite,
-                        },
-                    )
-                    .map_err(Error::sqlite("recording a kept row", path))?;
-                    if kept_listed.len() < LISTED {
-                        kept_listed.push(key);
-                    }
-                }
-            }
-        }
-    }
-    Ok(kept_listed)
-}
-
 /// Prepares one table, or says why it cannot be merged. `Ok(None)`: the table
 /// needs a since-time and has none.
 fn prepare(
@@ -547,44 +741,7 @@ fn prepare(
             .position(|c| c == pg)
             .map(|i| t.sink.columns[i].name.clone())
     };
-    let key_names: Vec<String> = match (&t.sink.primary_key, table_map.and_then(|m| m.key())) {
-        (_, Some(key)) => {
-            let mapped: Option<Vec<String>> = key.iter().map(|k| sink_name(k)).collect();
-            mapped.ok_or_else(|| {
-                format!(
-                    "table {}: a column of the map's key ({}) is not merged",
-                    t.source_name,
-                    key.join(", ")
-                )
-            })?
-        }
-        (Some(pk), None) => pk.clone(),
-        (None, None) => {
-            return Err(format!(
-                "table {}: no primary key; a delta merge matches rows by key (add a primary \
-                 key in PostgreSQL, name a unique key with `key = [...]` in the map, or leave \
-                 the table out with --exclude {})",
-                t.source_name, t.sink.name
-            ))
-        }
-    };
-    let key: Vec<usize> = key_names
-        .iter()
-        .filter_map(|k| {
-            t.sink
-                .columns
-                .iter()
-                .position(|c| c.name.eq_ignore_ascii_case(k))
-        })
-        .collect();
-    if key.len() != key_names.len() {
-        return Err(format!(
-            "table {}: key column(s) {} are not in SQLite table {}; rows cannot be matched",
-            t.source_name,
-            key_names.join(", "),
-            t.sink.name
-        ));
-    }
+    let key = merge_key(t, opts.map.as_ref())?;
     let mut plan = t.clone();
     plan.sink.primary_key = Some(
         key.iter()
@@ -607,11 +764,14 @@ fn prepare(
                 key,
                 cursor: None,
                 since: None,
+                base: NO_BASE_YET,
             },
             deletes,
             mode: SyncMode::Full,
+            method: Method::NewTable,
             since_text: None,
-            create: true,
+            base_found: None,
+            found_by: String::new(),
         }));
     }
     let wanted = table_map.and_then(|m| m.cursor()).map(sink_name);
@@ -630,9 +790,10 @@ fn prepare(
         Ok(c) => (Some(c.index), Some(c.name)),
         Err(NoCursor::Absent) => {
             notes.push(format!(
-                "{}: no updated_at or created_at column, so every row is compared (upsert by \
-                 key); deletes are inferred from the keys alone (name a cursor in the map with \
-                 `cursor = \"...\"`)",
+                "{}: no updated_at column, so its changes are found by comparing content (a \
+                 checksum scan on each side; only differing rows are read). A column such as \
+                 created_at says when a row was made, not when it last changed. Name an update \
+                 cursor in the map with `cursor = \"...\"` if the app keeps one",
                 t.sink.name
             ));
             (None, None)
@@ -640,12 +801,15 @@ fn prepare(
         Err(NoCursor::WrongType { column, pg_type }) => {
             notes.push(format!(
                 "{}: column {column} is {pg_type}, not a date or timestamp, so it cannot be a \
-                 cursor; every row is compared (upsert by key)",
+                 cursor; its changes are found by comparing content",
                 t.sink.name
             ));
             (None, None)
         }
     };
+    let signature = base::signature(plan.sink.columns.iter().map(|c| c.name.as_str()));
+    let base_found = base::find(conn, &plan.sink.name, &signature)
+        .map_err(|e| format!("reading the sync base of {}: {e}", t.sink.name))?;
     let since = match (cursor_index, opts.since) {
         (None, _) => None,
         (Some(_), Since::Given(s)) => Some(s),
@@ -658,24 +822,36 @@ fn prepare(
             }
         }
     };
+    let method = match (cursor_index, base_found) {
+        (Some(_), Some(_)) => Method::Cursor,
+        _ => Method::Content,
+    };
     Ok(Some(Prepared {
         merge: MergeTable {
             plan,
             key,
             cursor: cursor_index,
             since,
+            base: NO_BASE_YET,
         },
         deletes,
-        mode: if cursor_index.is_some() {
-            SyncMode::Delta
-        } else {
-            SyncMode::Upsert
+        mode: match method {
+            Method::Cursor => SyncMode::Delta,
+            _ => SyncMode::Content,
         },
+        method,
         cursor_name,
         since_text: since.map(unix_micros_text),
-        create: false,
+        base_found,
+        found_by: String::new(),
     }))
 }
+
+/// The base of a table until the transaction has started and it is known.
+const NO_BASE_YET: BaseUse = BaseUse {
+    tid: 0,
+    trusted: false,
+};
 
 /// Whether an index of the table starts with the cursor column.
 async fn cursor_indexed(

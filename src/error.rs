@@ -80,6 +80,9 @@ pub enum Error {
 
     #[error("the merged rows do not read back as PostgreSQL has them; the merge was rolled back and the target is unchanged\n{0}")]
     MergeVerificationFailed(String),
+
+    #[error("the merge would leave rows whose foreign key points at no row, which PostgreSQL does not have; the merge was rolled back and the target is unchanged\n{0}")]
+    ForeignKeysBroken(String),
 }
 
 impl Error {
@@ -87,9 +90,9 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) | Error::Plan(_) | Error::Target { .. } => ExitCode::Usage,
-            Error::VerificationFailed(_) | Error::MergeVerificationFailed(_) => {
-                ExitCode::Difference
-            }
+            Error::VerificationFailed(_)
+            | Error::MergeVerificationFailed(_)
+            | Error::ForeignKeysBroken(_) => ExitCode::Difference,
             Error::Connect { .. }
             | Error::Postgres { .. }
             | Error::Snapshot(_)

@@ -218,7 +218,8 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
             return Err(Error::VerificationFailed(report.to_text()));
         }
     }
-    record_full_sync(staging.path(), &plan, &outcome, times)?;
+    progress.phase("recording the rows this sync leaves");
+    record_full_sync(staging.path(), &plan, opts.map.as_ref(), &outcome, times)?;
     progress.phase("publishing");
     staging.publish()?;
     progress.finish();
@@ -295,14 +296,17 @@ pub(crate) async fn start(
 }
 
 /// Leaves the watermark in the new file, so that the next sync into it can be a
-/// delta without `--since`.
+/// delta without `--since`, and the base of the next delta's three-way merge:
+/// a fingerprint of every row it wrote (`merge::base`).
 fn record_full_sync(
     path: &std::path::Path,
     plan: &SyncPlan,
+    map: Option<&SchemaMap>,
     outcome: &writer::WriteOutcome,
     times: snapshot::SnapshotTimes,
 ) -> Result<()> {
     use crate::mapping::time::{clock_now, unix_micros_text};
+    use crate::merge::base;
     use crate::merge::state::{self, MergeCounts, SyncMode, TableRun};
     let watermark = unix_micros_text(times.watermark);
     let snapshot_time = unix_micros_text(times.now);
@@ -312,6 +316,16 @@ fn record_full_sync(
     let record = || -> rusqlite::Result<()> {
         conn.execute_batch("BEGIN")?;
         state::create_tables(&conn)?;
+        for t in &plan.tables {
+            // A table without a key cannot be merged later; it needs no base.
+            let Ok(key) = crate::merge::key::merge_key(t, map) else {
+                continue;
+            };
+            let columns: Vec<String> = t.sink.columns.iter().map(|c| c.name.clone()).collect();
+            let signature = base::signature(columns.iter().map(String::as_str));
+            let tid = base::start(&conn, &t.sink.name, &signature)?;
+            base::fill(&conn, tid, &t.sink.name, &columns, &key)?;
+        }
         for (i, t) in plan.tables.iter().enumerate() {
             let rows = outcome.rows_written.get(i).copied().unwrap_or(0);
             let cursor = crate::merge::cursor::find(t, None).ok();

@@ -181,14 +181,17 @@ pub struct DeltaTableSummary {
     pub cursor: Option<String>,
     /// Rows with a cursor later than this were read (RFC 3339); none when merged in full.
     pub since: Option<String>,
+    /// How the table's changed rows were found: by its cursor, by comparing
+    /// content, or every row of a new table.
+    pub found_by: String,
     #[serde(flatten)]
     pub counts: MergeCounts,
     /// Conflicts (both sides changed after the cutover), the first few.
     pub conflicts_listed: Vec<ConflictRecord>,
     /// SQLite rows PostgreSQL no longer has that were kept, the first few.
     pub kept_deletes_listed: Vec<String>,
-    /// PostgreSQL rows SQLite lacks whose cursor is not after the since-time,
-    /// so the delta did not bring them (the first few, and how many).
+    /// PostgreSQL rows SQLite lacks after the merge: SQLite deleted them and
+    /// PostgreSQL did not change them since (the first few, and how many).
     pub missing_older: Vec<String>,
     pub missing_older_count: u64,
     pub seconds: f64,
@@ -209,6 +212,11 @@ pub struct DeltaSummary {
     pub totals: MergeCounts,
     pub seconds: f64,
     pub loss: Vec<LossEntry>,
+    /// Tables whose foreign keys were checked before commit.
+    pub foreign_keys_checked: Vec<String>,
+    /// Rows whose foreign key the merge broke and that were read again from
+    /// PostgreSQL (changed there by a cascade).
+    pub foreign_key_repairs: u64,
     /// Warnings and facts the user should know (no cursor column, no index, ...).
     pub notes: Vec<String>,
 }
@@ -305,24 +313,52 @@ impl DeltaSummary {
             if tb.missing_older_count > 0 {
                 let _ = writeln!(
                     out,
-                    "not merged: {} row(s) of {} are in PostgreSQL but not in SQLite and were not \
-                     changed after {} ({}); use an earlier --since or a --full sync to bring them",
+                    "left deleted: {} row(s) of {} are in PostgreSQL but SQLite deleted them and \
+                     PostgreSQL did not change them since ({}); a --full sync brings them back",
                     tb.missing_older_count,
                     tb.name,
-                    tb.since.as_deref().unwrap_or("the since-time"),
                     tb.missing_older.join(", ")
                 );
             }
+            if tb.counts.kept_sqlite_changes + tb.counts.new_in_sqlite > 0 {
+                let _ = writeln!(
+                    out,
+                    "kept: {} row(s) of {} that only SQLite changed since the last sync, and {} \
+                     that only SQLite has",
+                    tb.counts.kept_sqlite_changes, tb.name, tb.counts.new_in_sqlite
+                );
+            }
+        }
+        for tb in &self.tables {
+            let _ = writeln!(out, "changes of {} found by {}", tb.name, tb.found_by);
         }
         for n in &self.notes {
             let _ = writeln!(out, "note: {n}");
         }
         write_loss(&mut out, &self.loss);
+        if self.foreign_key_repairs > 0 {
+            let _ = writeln!(
+                out,
+                "{} row(s) whose foreign key the merge broke were read again from PostgreSQL \
+                 (a cascade there changed them) and merged",
+                self.foreign_key_repairs
+            );
+        }
         if !self.dry_run {
             let _ = writeln!(
                 out,
-                "verified before commit: every merged row reads back as PostgreSQL has it \
-                 (counts and checksums), key sets compared. Next run continues from {}",
+                "verified before commit: the {} merged rows read back as PostgreSQL has them \
+                 (counts and checksums); key sets compared for deletes; foreign keys checked in \
+                 {}. Next run continues from {}",
+                self.totals.read,
+                if self.foreign_keys_checked.is_empty() {
+                    "no table (none touched has foreign keys)".to_owned()
+                } else {
+                    format!(
+                        "{} table(s), none violated",
+                        self.foreign_keys_checked.len()
+                    )
+                },
                 self.watermark
             );
         }

@@ -7,8 +7,10 @@ use crate::mapping::format::Format;
 use crate::mapping::time::parse_timestamp;
 use crate::plan::TablePlan;
 
-/// Cursor columns tried in order when the map names none.
-pub const DEFAULT_CURSORS: [&str; 2] = ["updated_at", "created_at"];
+/// Cursor columns tried in order when the map names none. Only columns that
+/// change with every update: a creation time (`created_at`) would hide every
+/// later edit of the row (issue 10).
+pub const DEFAULT_CURSORS: [&str; 2] = ["updated_at", "updatedAt"];
 
 /// The column a delta of a table is read by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +23,7 @@ pub struct CursorColumn {
 /// Why a table has no usable cursor column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoCursor {
-    /// Neither default name exists: the table is merged in full.
+    /// No default name exists: the table's changes are found by content.
     Absent,
     /// The column exists but is not a date or timestamp.
     WrongType { column: String, pg_type: String },

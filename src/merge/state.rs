@@ -44,8 +44,9 @@ CREATE TABLE IF NOT EXISTS _pg2sqlite_conflicts (
 pub enum SyncMode {
     Full,
     Delta,
-    /// A delta run merged a table without a cursor column in full (upsert by key).
-    Upsert,
+    /// A delta run found the table's changes by comparing content (no update
+    /// cursor, or no base yet).
+    Content,
 }
 
 impl SyncMode {
@@ -53,7 +54,7 @@ impl SyncMode {
         match self {
             SyncMode::Full => "full",
             SyncMode::Delta => "delta",
-            SyncMode::Upsert => "upsert",
+            SyncMode::Content => "content",
         }
     }
 }
@@ -71,9 +72,16 @@ pub struct MergeCounts {
     pub conflicts: u64,
     /// Of the conflicts, those where SQLite's row was kept.
     pub kept_sqlite: u64,
-    /// SQLite rows PostgreSQL no longer has, kept (newer than the cutover, or
+    /// SQLite rows PostgreSQL no longer has, kept (changed in SQLite, or
     /// `--deletes keep|report`).
     pub kept_deletes: u64,
+    /// Rows SQLite changed since the last sync and PostgreSQL did not: kept.
+    pub kept_sqlite_changes: u64,
+    /// Rows SQLite deleted since the last sync and PostgreSQL did not change:
+    /// left deleted.
+    pub kept_sqlite_deletes: u64,
+    /// Rows only SQLite has, created after the last sync: kept.
+    pub new_in_sqlite: u64,
 }
 
 impl MergeCounts {
@@ -86,14 +94,15 @@ impl MergeCounts {
         self.conflicts += o.conflicts;
         self.kept_sqlite += o.kept_sqlite;
         self.kept_deletes += o.kept_deletes;
+        self.kept_sqlite_changes += o.kept_sqlite_changes;
+        self.kept_sqlite_deletes += o.kept_sqlite_deletes;
+        self.new_in_sqlite += o.new_in_sqlite;
     }
 
     /// Rows the merge changed in SQLite.
     pub fn changed(&self) -> u64 {
-        self.inserted
-            + self.updated
-            + self.deleted
-            + (self.conflicts - self.kept_sqlite.min(self.conflicts))
+        // Conflicts PostgreSQL won are among the inserted and updated rows.
+        self.inserted + self.updated + self.deleted
     }
 }
 
@@ -131,6 +140,8 @@ pub enum ConflictKind {
     Update,
     /// PostgreSQL no longer has the row; SQLite's was kept.
     KeptDelete,
+    /// SQLite deleted the row, PostgreSQL changed it: PostgreSQL's is back.
+    DeletedInSqlite,
 }
 
 impl ConflictKind {
@@ -138,6 +149,7 @@ impl ConflictKind {
         match self {
             ConflictKind::Update => "update",
             ConflictKind::KeptDelete => "kept_delete",
+            ConflictKind::DeletedInSqlite => "deleted_in_sqlite",
         }
     }
 }
@@ -235,7 +247,14 @@ pub fn key_json<'a>(columns: impl Iterator<Item = (&'a str, ValueRef<'a>)>) -> S
 
 /// Whether `name` is one of the tables this module owns.
 pub fn is_state_table(name: &str) -> bool {
-    name.eq_ignore_ascii_case(SYNC_TABLE) || name.eq_ignore_ascii_case(CONFLICTS_TABLE)
+    [
+        SYNC_TABLE,
+        CONFLICTS_TABLE,
+        super::base::BASE_TABLE,
+        super::base::BASE_TABLES,
+    ]
+    .iter()
+    .any(|t| name.eq_ignore_ascii_case(t))
 }
 
 #[cfg(test)]

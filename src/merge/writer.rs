@@ -1,6 +1,7 @@
 //! The merge writer: the one owner of the target's connection during a delta
-//! merge. For every PostgreSQL row of the delta it looks the key up in SQLite,
-//! lets [`decide_row`] choose, and writes; all inside the caller's transaction.
+//! merge. For every PostgreSQL row of the delta it looks the key up in SQLite
+//! and in the base, lets [`decide_row`] choose, writes, and records in the base
+//! what it left; all inside the caller's transaction.
 //!
 //! It also checksums what the merge leaves behind, row by row as it goes: every
 //! row that should now equal PostgreSQL's is read back from SQLite and hashed in
@@ -8,12 +9,14 @@
 //! hashed from PostgreSQL's values. The sums must equal PostgreSQL's own sums
 //! over the same delta, so the merge is verified at the cost of the change.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
 
 use crossbeam_channel::Receiver;
 use rusqlite::Connection;
 
+use super::base::{self, base_key, fingerprint, Ancestor, BaseKey};
 use super::cursor;
 use super::decide::{decide_row, Cursor, ExistingRow, RowDecision, Winner};
 use super::state::{key_json, record_conflict, ConflictKind, ConflictRecord, MergeCounts};
@@ -39,6 +42,18 @@ pub struct MergeTable {
     pub cursor: Option<usize>,
     /// The cutover of this run; `None` for a table merged in full.
     pub since: Cursor,
+    pub base: BaseUse,
+}
+
+/// The base a table is merged against and keeps up to date.
+#[derive(Debug, Clone, Copy)]
+pub struct BaseUse {
+    /// The base's id in `_pg2sqlite_base_tables`.
+    pub tid: i64,
+    /// Whether it held the last sync's rows when the run began. An untrusted
+    /// base is being built: the since-time rules decide, and the base records
+    /// their results.
+    pub trusted: bool,
 }
 
 /// What the merge did to one table.
@@ -49,6 +64,22 @@ pub struct TableMerge {
     pub totals: (u64, u64),
     pub conflicts: Vec<ConflictRecord>,
     pub seconds: f64,
+    /// Rowids of the rows the merge inserted or replaced.
+    pub written: HashSet<i64>,
+}
+
+impl TableMerge {
+    /// Adds what a later pass over the same table did.
+    pub fn absorb(&mut self, later: TableMerge) {
+        self.counts.add(&later.counts);
+        self.totals.0 += later.totals.0;
+        self.totals.1 = self.totals.1.wrapping_add(later.totals.1);
+        let room = CONFLICTS_LISTED.saturating_sub(self.conflicts.len());
+        self.conflicts
+            .extend(later.conflicts.into_iter().take(room));
+        self.seconds += later.seconds;
+        self.written.extend(later.written);
+    }
 }
 
 /// The merge's result; the connection is still inside its transaction.
@@ -62,6 +93,7 @@ struct Statements {
     probe: String,
     insert: String,
     update: Option<String>,
+    delete: String,
     read_back: String,
     /// A scratch copy of the table (same column affinities) in which a row
     /// SQLite kept is stored as PostgreSQL has it, to hash it as SQLite would
@@ -114,6 +146,7 @@ fn statements(t: &MergeTable) -> Statements {
                 key_match.join(" AND ")
             )
         }),
+        delete: format!("DELETE FROM {name} WHERE rowid = ?1"),
         read_back: format!("SELECT {} FROM {name} WHERE rowid = ?1", names.join(", ")),
         scratch: {
             let scratch = format!(
@@ -186,6 +219,42 @@ pub fn run(
     })
 }
 
+/// One row read from SQLite, in both of its hashes.
+struct StoredRow {
+    /// Verification's canonical hash (the same PostgreSQL computes).
+    canonical: u64,
+    /// The base's fingerprint of the stored values.
+    fingerprint: i64,
+    key: BaseKey,
+}
+
+fn stored_row(
+    r: &rusqlite::Row<'_>,
+    first: usize,
+    t: &MergeTable,
+    check: &TableCheck<'_>,
+    buffers: &mut RecordBuffers,
+) -> rusqlite::Result<StoredRow> {
+    let n = t.plan.sink.columns.len();
+    let mut values = Vec::with_capacity(n);
+    for i in 0..n {
+        values.push(r.get_ref(first + i)?);
+    }
+    Ok(StoredRow {
+        canonical: check.row_hash(|i| Ok(values[i]), buffers)?,
+        key: base_key(t.key.iter().map(|&k| values[k])),
+        fingerprint: fingerprint(values),
+    })
+}
+
+/// The SQLite row with key of the PostgreSQL row being merged.
+struct Probed {
+    rowid: i64,
+    row: ExistingRow,
+    cursor_shown: Option<String>,
+    stored: StoredRow,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn merge_batch(
     conn: &Connection,
@@ -201,6 +270,7 @@ fn merge_batch(
     let cursor_format = t
         .cursor
         .map_or(Format::Default, |i| t.plan.conversions[i].format);
+    let trusted = t.base.trusted.then_some(t.base.tid);
     let mut probe = conn.prepare_cached(&sql.probe)?;
     let mut read_back = conn.prepare_cached(&sql.read_back)?;
     let n = batch.num_rows();
@@ -210,116 +280,179 @@ fn merge_batch(
             let mut rows = probe.raw_query();
             match rows.next()? {
                 Some(r) => {
-                    let rowid: i64 = r.get(0)?;
                     let cursor_value = r.get_ref(1)?;
-                    let same = r.get::<_, Option<i64>>(2)? == Some(1);
-                    // An identical row is hashed as it is stored, here: it
-                    // will not be written, so there is nothing to read back.
-                    let stored_hash = if same {
-                        Some(check.row_hash(|i| r.get_ref(3 + i), buffers)?)
-                    } else {
-                        None
-                    };
-                    Some((
-                        rowid,
-                        ExistingRow {
+                    let stored = stored_row(r, 3, t, check, buffers)?;
+                    Some(Probed {
+                        rowid: r.get(0)?,
+                        row: ExistingRow {
                             cursor: cursor::read(cursor_value, cursor_format),
-                            same_content: same,
+                            same_content: r.get::<_, Option<i64>>(2)? == Some(1),
+                            fingerprint: stored.fingerprint,
                         },
-                        cursor::display(cursor_value),
-                        stored_hash,
-                    ))
+                        cursor_shown: cursor::display(cursor_value),
+                        stored,
+                    })
                 }
                 None => None,
             }
         };
-        let pg_cursor = t.cursor.map(|i| cols[i].value(row));
-        let decision = decide_row(
-            pg_cursor.and_then(|v| cursor::read(v, cursor_format)),
-            existing.as_ref().map(|e| e.1),
-            t.since,
-        );
+        let pg_cursor_value = t.cursor.map(|i| cols[i].value(row));
+        let pg_cursor = pg_cursor_value.and_then(|v| cursor::read(v, cursor_format));
         out.counts.read += 1;
-        let rowid = match (decision, &existing) {
-            (RowDecision::Insert, _) => {
+        // PostgreSQL's row as SQLite stores it: what the merge wrote and read
+        // back, or its copy in the scratch table.
+        let (decision, written, inserted) = match &existing {
+            None => {
                 let mut insert = conn.prepare_cached(&sql.insert)?;
                 bind_row(&mut insert, &cols, row, 1)?;
                 insert.raw_execute()?;
-                out.counts.inserted += 1;
-                Some(conn.last_insert_rowid())
-            }
-            (RowDecision::Unchanged, Some(e)) => {
-                out.counts.unchanged += 1;
-                Some(e.0)
-            }
-            (RowDecision::Update | RowDecision::Conflict(Winner::Postgres), Some(e)) => {
-                if let Some(update) = &sql.update {
-                    let mut update = conn.prepare_cached(update)?;
-                    bind_row(&mut update, &cols, row, 1)?;
-                    update.raw_execute()?;
+                let rowid = conn.last_insert_rowid();
+                let stored = read_row(&mut read_back, rowid, t, check, buffers)?;
+                let ancestor = base::lookup(conn, trusted, &stored.key)?;
+                let d = decide_row(pg_cursor, None, t.since, ancestor, || {
+                    Ok::<_, rusqlite::Error>(stored.fingerprint)
+                })?;
+                if d == RowDecision::KeepSqliteDelete {
+                    conn.prepare_cached(&sql.delete)?.execute([rowid])?;
                 }
-                out.counts.updated += 1;
-                Some(e.0)
+                (d, stored, Some(rowid))
             }
-            _ => None,
+            Some(e) => {
+                let ancestor = base::lookup(conn, trusted, &e.stored.key)?;
+                let mut scratch = None;
+                let d = decide_row(pg_cursor, Some(e.row), t.since, ancestor, || {
+                    let s = scratch_row(conn, sql, &cols, row, t, check, buffers)?;
+                    let fp = s.fingerprint;
+                    scratch = Some(s);
+                    Ok::<_, rusqlite::Error>(fp)
+                })?;
+                let written = match d {
+                    RowDecision::Unchanged => {
+                        if ancestor != Ancestor::Row(e.stored.fingerprint) {
+                            base::store(conn, t.base.tid, &e.stored.key, e.stored.fingerprint)?;
+                        }
+                        // Identical: hashed from the probe, nothing to read back.
+                        StoredRow {
+                            canonical: e.stored.canonical,
+                            fingerprint: e.stored.fingerprint,
+                            key: e.stored.key.clone(),
+                        }
+                    }
+                    RowDecision::Update | RowDecision::Conflict(Winner::Postgres) => {
+                        if let Some(update) = &sql.update {
+                            let mut update = conn.prepare_cached(update)?;
+                            bind_row(&mut update, &cols, row, 1)?;
+                            update.raw_execute()?;
+                        }
+                        read_row(&mut read_back, e.rowid, t, check, buffers)?
+                    }
+                    // SQLite's row stays: PostgreSQL's is accounted for as SQLite
+                    // would have stored it.
+                    _ => match scratch {
+                        Some(s) => s,
+                        None => scratch_row(conn, sql, &cols, row, t, check, buffers)?,
+                    },
+                };
+                (d, written, None)
+            }
         };
-        if let RowDecision::Conflict(winner) = decision {
-            out.counts.conflicts += 1;
-            if winner == Winner::Sqlite {
-                out.counts.kept_sqlite += 1;
-            }
-            let record = ConflictRecord {
-                table: t.plan.sink.name.clone(),
-                key: key_json(
-                    t.key
-                        .iter()
-                        .map(|&k| (t.plan.sink.columns[k].name.as_str(), cols[k].value(row))),
-                ),
-                kind: ConflictKind::Update,
-                postgres_cursor: pg_cursor.and_then(cursor::display),
-                sqlite_cursor: existing.as_ref().and_then(|e| e.2.clone()),
-                winner,
-            };
-            record_conflict(conn, run_at, &record)?;
-            if out.conflicts.len() < CONFLICTS_LISTED {
-                out.conflicts.push(record);
+        match decision {
+            RowDecision::Insert => out.counts.inserted += 1,
+            RowDecision::Update => out.counts.updated += 1,
+            RowDecision::Unchanged => out.counts.unchanged += 1,
+            RowDecision::KeepSqlite => out.counts.kept_sqlite_changes += 1,
+            RowDecision::KeepSqliteDelete => out.counts.kept_sqlite_deletes += 1,
+            RowDecision::Conflict(winner) => {
+                out.counts.conflicts += 1;
+                match (winner, &existing) {
+                    (Winner::Sqlite, _) => out.counts.kept_sqlite += 1,
+                    (Winner::Postgres, Some(_)) => out.counts.updated += 1,
+                    (Winner::Postgres, None) => out.counts.inserted += 1,
+                }
+                let record = ConflictRecord {
+                    table: t.plan.sink.name.clone(),
+                    key: key_json(
+                        t.key
+                            .iter()
+                            .map(|&k| (t.plan.sink.columns[k].name.as_str(), cols[k].value(row))),
+                    ),
+                    kind: if existing.is_some() {
+                        ConflictKind::Update
+                    } else {
+                        ConflictKind::DeletedInSqlite
+                    },
+                    postgres_cursor: pg_cursor_value.and_then(cursor::display),
+                    sqlite_cursor: existing.as_ref().and_then(|e| e.cursor_shown.clone()),
+                    winner,
+                };
+                record_conflict(conn, run_at, &record)?;
+                if out.conflicts.len() < CONFLICTS_LISTED {
+                    out.conflicts.push(record);
+                }
             }
         }
-        let stored_hash = match (decision, &existing) {
-            (RowDecision::Unchanged, Some(e)) => e.3,
-            _ => None,
-        };
-        let hash = match (stored_hash, rowid) {
-            (Some(h), _) => h,
-            (None, Some(rowid)) => {
-                let mut rows = read_back.query([rowid])?;
-                match rows.next()? {
-                    Some(r) => check.row_hash(|i| r.get_ref(i), buffers)?,
-                    None => 0,
-                }
+        // The base now holds PostgreSQL's row: either SQLite has it, or SQLite's
+        // own change was kept over it (the next run sees SQLite changed, and
+        // PostgreSQL not, until PostgreSQL changes it again).
+        if !matches!(
+            decision,
+            RowDecision::Unchanged | RowDecision::KeepSqliteDelete
+        ) {
+            base::store(conn, t.base.tid, &written.key, written.fingerprint)?;
+        }
+        match (decision, inserted, &existing) {
+            (RowDecision::Insert | RowDecision::Conflict(Winner::Postgres), Some(rowid), _) => {
+                out.written.insert(rowid);
             }
-            // SQLite's row was kept: PostgreSQL's row is accounted for as SQLite
-            // would have stored it.
-            (None, None) => {
-                let [create, insert, select, clear] = &sql.scratch;
-                conn.execute_batch(create)?;
-                let mut insert = conn.prepare_cached(insert)?;
-                bind_row(&mut insert, &cols, row, 1)?;
-                insert.raw_execute()?;
-                let hash = {
-                    let mut select = conn.prepare_cached(select)?;
-                    let mut rows = select.query([])?;
-                    match rows.next()? {
-                        Some(r) => check.row_hash(|i| r.get_ref(i), buffers)?,
-                        None => 0,
-                    }
-                };
-                conn.execute_batch(clear)?;
-                hash
+            (RowDecision::Update | RowDecision::Conflict(Winner::Postgres), _, Some(e)) => {
+                out.written.insert(e.rowid);
             }
-        };
+            _ => {}
+        }
         out.totals.0 += 1;
-        out.totals.1 = out.totals.1.wrapping_add(hash);
+        out.totals.1 = out.totals.1.wrapping_add(written.canonical);
     }
     Ok(u64::try_from(n).unwrap_or(u64::MAX))
+}
+
+fn read_row(
+    read_back: &mut rusqlite::CachedStatement<'_>,
+    rowid: i64,
+    t: &MergeTable,
+    check: &TableCheck<'_>,
+    buffers: &mut RecordBuffers,
+) -> rusqlite::Result<StoredRow> {
+    let mut rows = read_back.query([rowid])?;
+    match rows.next()? {
+        Some(r) => stored_row(r, 0, t, check, buffers),
+        None => Err(rusqlite::Error::QueryReturnedNoRows),
+    }
+}
+
+/// PostgreSQL's row stored in the scratch copy of the table and read back.
+#[allow(clippy::too_many_arguments)]
+fn scratch_row(
+    conn: &Connection,
+    sql: &Statements,
+    cols: &[crate::sink::writer::Col<'_>],
+    row: usize,
+    t: &MergeTable,
+    check: &TableCheck<'_>,
+    buffers: &mut RecordBuffers,
+) -> rusqlite::Result<StoredRow> {
+    let [create, insert, select, clear] = &sql.scratch;
+    conn.execute_batch(create)?;
+    let mut insert = conn.prepare_cached(insert)?;
+    bind_row(&mut insert, cols, row, 1)?;
+    insert.raw_execute()?;
+    let stored = {
+        let mut select = conn.prepare_cached(select)?;
+        let mut rows = select.query([])?;
+        match rows.next()? {
+            Some(r) => stored_row(r, 0, t, check, buffers)?,
+            None => return Err(rusqlite::Error::QueryReturnedNoRows),
+        }
+    };
+    conn.execute_batch(clear)?;
+    Ok(stored)
 }

@@ -28,6 +28,14 @@ pub enum ChunkRange {
     /// The rows of a delta: cursor later than `since` (a timestamp this program
     /// formatted), or NULL, since a row without a cursor may have changed.
     Changed { cursor: String, since: String },
+    /// The rows of `within` whose key falls in one of `buckets`: the first
+    /// four hex digits of `md5(key)`, `key` being verification's canonical key
+    /// expression. How a content comparison reads just the differing rows.
+    Buckets {
+        within: Box<ChunkRange>,
+        key: String,
+        buckets: Vec<String>,
+    },
 }
 
 impl ChunkRange {
@@ -35,6 +43,32 @@ impl ChunkRange {
     pub fn predicate(&self) -> String {
         match self {
             ChunkRange::All | ChunkRange::Partition { .. } => String::new(),
+            ChunkRange::Buckets {
+                within,
+                key,
+                buckets,
+            } => {
+                let outer = within.predicate();
+                // Bucket names are four hex digits (verify::checksum::bucket_hex).
+                let list: Vec<String> = buckets
+                    .iter()
+                    .filter(|b| b.bytes().all(|c| c.is_ascii_hexdigit()))
+                    .map(|b| format!("'{b}'"))
+                    .collect();
+                format!(
+                    "{} substr(md5({key}), 1, 4) IN ({})",
+                    if outer.is_empty() {
+                        " WHERE".to_owned()
+                    } else {
+                        format!("{outer} AND")
+                    },
+                    if list.is_empty() {
+                        "NULL".to_owned()
+                    } else {
+                        list.join(", ")
+                    }
+                )
+            }
             ChunkRange::Changed { cursor, since } => {
                 let c = quote_ident(cursor);
                 format!(

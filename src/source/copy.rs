@@ -43,7 +43,11 @@ impl CopySource {
 
     /// `ONLY "s"."t" WHERE …`: the relation and predicate of one chunk.
     pub fn from_clause(&self, range: &ChunkRange) -> String {
-        let from = match range {
+        let mut relation_range = range;
+        while let ChunkRange::Buckets { within, .. } = relation_range {
+            relation_range = within;
+        }
+        let from = match relation_range {
             ChunkRange::Partition { schema, name } => {
                 format!("ONLY {}.{}", quote_ident(schema), quote_ident(name))
             }

@@ -8,6 +8,7 @@
 pub mod canonical;
 pub mod checksum;
 pub mod keys;
+pub mod narrow;
 pub mod report;
 
 use std::collections::{BTreeMap, HashSet};

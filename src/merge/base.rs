@@ -1,0 +1,330 @@
+//! The base of the three-way merge: per synced row, a fingerprint of what the
+//! last sync left in SQLite.
+//!
+//! A two-way comparison (PostgreSQL against SQLite, plus a time) cannot tell "the
+//! app changed this row in SQLite" from "the last sync wrote this row": rows a
+//! sync copied within its `--lag` window look changed after the cutover, and an
+//! edit that leaves the cursor alone is invisible. With the base, each side's
+//! change is a fact: a side changed a row when its fingerprint differs from the
+//! base's (issue 10).
+//!
+//! The fingerprint is taken over the values as SQLite stores them (after column
+//! affinity), so it is cheap to compute from any row read from the file, and a
+//! PostgreSQL row is fingerprinted as the merge would store it. Keys are stored
+//! as SQLite holds them too: a single integer key as the integer, any other key
+//! as an exact byte encoding of its stored values. Cost: about 30 bytes per row
+//! in a `WITHOUT ROWID` table (see benches/RESULTS.md).
+//!
+//! A base is only trusted when it is complete: it is written in full by a full
+//! sync and by the first delta into a file without one, and kept up to date by
+//! every delta after that. A table's line in `_pg2sqlite_base_tables` names the
+//! merged columns the fingerprints cover; a different column list (a changed map,
+//! a new column) means no base.
+
+use md5::{Digest, Md5};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
+
+pub const BASE_TABLE: &str = "_pg2sqlite_base";
+pub const BASE_TABLES: &str = "_pg2sqlite_base_tables";
+
+const CREATE: &str = "
+CREATE TABLE IF NOT EXISTS _pg2sqlite_base_tables (
+    id         INTEGER PRIMARY KEY,
+    table_name TEXT NOT NULL UNIQUE,
+    columns    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _pg2sqlite_base (
+    tid  INTEGER NOT NULL,
+    key  BLOB NOT NULL,
+    hash INTEGER,
+    PRIMARY KEY (tid, key)
+) WITHOUT ROWID;";
+
+/// A stored key, as the base keys it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum BaseKey {
+    Int(i64),
+    Bytes(Vec<u8>),
+}
+
+impl ToSql for BaseKey {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            BaseKey::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            BaseKey::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        })
+    }
+}
+
+/// What the base says about one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ancestor {
+    /// The table has no base: the since-time rules decide.
+    Unknown,
+    /// SQLite did not hold the key after the last sync.
+    Absent,
+    /// The fingerprint of the row the last sync left.
+    Row(i64),
+}
+
+/// Appends one stored value to a fingerprint or key encoding: a type tag, then
+/// the value, lengths written out so that no two value lists share an encoding.
+fn encode(out: &mut impl FnMut(&[u8]), v: ValueRef<'_>) {
+    match v {
+        ValueRef::Null => out(&[0]),
+        ValueRef::Integer(i) => {
+            out(&[1]);
+            out(&i.to_be_bytes());
+        }
+        ValueRef::Real(f) => {
+            out(&[2]);
+            out(&f.to_bits().to_be_bytes());
+        }
+        ValueRef::Text(t) => {
+            out(&[3]);
+            out(&u64::try_from(t.len()).unwrap_or(u64::MAX).to_be_bytes());
+            out(t);
+        }
+        ValueRef::Blob(b) => {
+            out(&[4]);
+            out(&u64::try_from(b.len()).unwrap_or(u64::MAX).to_be_bytes());
+            out(b);
+        }
+    }
+}
+
+/// The fingerprint of a row from its stored values: the first 8 bytes of the
+/// md5 of their encoding.
+pub fn fingerprint<'a>(values: impl IntoIterator<Item = ValueRef<'a>>) -> i64 {
+    let mut h = Md5::new();
+    for v in values {
+        encode(&mut |b: &[u8]| h.update(b), v);
+    }
+    let digest: [u8; 16] = h.finalize().into();
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(b)
+}
+
+/// The base's key of a row from its stored key values.
+pub fn base_key<'a>(values: impl IntoIterator<Item = ValueRef<'a>>) -> BaseKey {
+    let mut values = values.into_iter().peekable();
+    let first = values.next();
+    match (first, values.peek()) {
+        (Some(ValueRef::Integer(i)), None) => BaseKey::Int(i),
+        (first, _) => {
+            let mut out = Vec::new();
+            for v in first.into_iter().chain(values) {
+                encode(&mut |b: &[u8]| out.extend_from_slice(b), v);
+            }
+            BaseKey::Bytes(out)
+        }
+    }
+}
+
+pub fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(CREATE)
+}
+
+fn exists(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) = 2 FROM sqlite_master WHERE type = 'table' AND name IN (?1, ?2)",
+        [BASE_TABLE, BASE_TABLES],
+        |r| r.get(0),
+    )
+}
+
+/// The column list a base of `columns` is recorded under.
+pub fn signature<'a>(columns: impl IntoIterator<Item = &'a str>) -> String {
+    serde_json::Value::from(columns.into_iter().collect::<Vec<_>>()).to_string()
+}
+
+/// The id of `table`'s base when the file has one for exactly these columns.
+pub fn find(conn: &Connection, table: &str, signature: &str) -> rusqlite::Result<Option<i64>> {
+    if !exists(conn)? {
+        return Ok(None);
+    }
+    conn.query_row(
+        "SELECT id FROM _pg2sqlite_base_tables WHERE table_name = ?1 AND columns = ?2",
+        [table, signature],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Starts a new, empty base for `table` (dropping any old one) and returns its id.
+pub fn start(conn: &Connection, table: &str, signature: &str) -> rusqlite::Result<i64> {
+    create_tables(conn)?;
+    if let Some(old) = conn
+        .query_row(
+            "SELECT id FROM _pg2sqlite_base_tables WHERE table_name = ?1",
+            [table],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+    {
+        conn.execute("DELETE FROM _pg2sqlite_base WHERE tid = ?1", [old])?;
+        conn.execute("DELETE FROM _pg2sqlite_base_tables WHERE id = ?1", [old])?;
+    }
+    conn.execute(
+        "INSERT INTO _pg2sqlite_base_tables (table_name, columns) VALUES (?1, ?2)",
+        [table, signature],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// What the base holds for `key` of base `tid` (`None`: no base for the table).
+pub fn lookup(conn: &Connection, tid: Option<i64>, key: &BaseKey) -> rusqlite::Result<Ancestor> {
+    let Some(tid) = tid else {
+        return Ok(Ancestor::Unknown);
+    };
+    let hash: Option<Option<i64>> = conn
+        .prepare_cached("SELECT hash FROM _pg2sqlite_base WHERE tid = ?1 AND key = ?2")?
+        .query_row(params![tid, key], |r| r.get(0))
+        .optional()?;
+    // A NULL hash is an explicit absence (see `forget`).
+    Ok(match hash.flatten() {
+        Some(h) => Ancestor::Row(h),
+        None => Ancestor::Absent,
+    })
+}
+
+/// Records that the sync left the row `hash` under `key`.
+pub fn store(conn: &Connection, tid: i64, key: &BaseKey, hash: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO _pg2sqlite_base (tid, key, hash) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![tid, key, hash])?;
+    Ok(())
+}
+
+/// Records that PostgreSQL no longer has `key`. The entry stays, with no
+/// fingerprint, so that filling a new base from the file does not bring it back.
+pub fn forget(conn: &Connection, tid: i64, key: &BaseKey) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO _pg2sqlite_base (tid, key, hash) VALUES (?1, ?2, NULL)",
+    )?
+    .execute(params![tid, key])?;
+    Ok(())
+}
+
+/// Records that neither side has `key` any more.
+pub fn remove(conn: &Connection, tid: i64, key: &BaseKey) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM _pg2sqlite_base WHERE tid = ?1 AND key = ?2")?
+        .execute(params![tid, key])?;
+    Ok(())
+}
+
+/// Fills base `tid` with every row of `table` as the file holds it, leaving the
+/// entries already there (rows a merge just decided about) as they are. Returns
+/// the rows added.
+pub fn fill(
+    conn: &Connection,
+    tid: i64,
+    table: &str,
+    columns: &[String],
+    key: &[usize],
+) -> rusqlite::Result<u64> {
+    use crate::sink::ddl::quote;
+    let names: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+    let mut select = conn.prepare(&format!(
+        "SELECT {} FROM {}",
+        names.join(", "),
+        quote(table)
+    ))?;
+    let mut insert =
+        conn.prepare("INSERT OR IGNORE INTO _pg2sqlite_base (tid, key, hash) VALUES (?1, ?2, ?3)")?;
+    let n = columns.len();
+    let mut rows = select.query([])?;
+    let mut added = 0u64;
+    while let Some(r) = rows.next()? {
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
+            values.push(r.get_ref(i)?);
+        }
+        let k = base_key(key.iter().map(|&i| values[i]));
+        added += u64::try_from(insert.execute(params![tid, k, fingerprint(values)])?).unwrap_or(0);
+    }
+    Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_tell_stored_types_and_boundaries_apart() {
+        let f = |v: &[ValueRef<'_>]| fingerprint(v.iter().copied());
+        assert_ne!(
+            f(&[ValueRef::Integer(1)]),
+            f(&[ValueRef::Real(1.0)]),
+            "1 and 1.0"
+        );
+        assert_ne!(f(&[ValueRef::Text(b"1")]), f(&[ValueRef::Integer(1)]));
+        assert_ne!(f(&[ValueRef::Text(b"")]), f(&[ValueRef::Null]));
+        assert_ne!(f(&[ValueRef::Text(b"")]), f(&[ValueRef::Blob(b"")]));
+        assert_ne!(
+            f(&[ValueRef::Text(b"ab"), ValueRef::Text(b"c")]),
+            f(&[ValueRef::Text(b"a"), ValueRef::Text(b"bc")])
+        );
+        assert_eq!(
+            f(&[ValueRef::Text(b"x"), ValueRef::Null]),
+            f(&[ValueRef::Text(b"x"), ValueRef::Null])
+        );
+    }
+
+    #[test]
+    fn single_integer_keys_are_kept_as_integers() {
+        assert_eq!(base_key([ValueRef::Integer(7)]), BaseKey::Int(7));
+        assert!(matches!(
+            base_key([ValueRef::Integer(7), ValueRef::Integer(8)]),
+            BaseKey::Bytes(_)
+        ));
+        assert_ne!(
+            base_key([ValueRef::Text(b"7")]),
+            base_key([ValueRef::Integer(7)])
+        );
+    }
+
+    #[test]
+    fn a_base_round_trips_and_absences_survive_a_fill() -> rusqlite::Result<()> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+             INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');",
+        )?;
+        let sig = signature(["id", "v"]);
+        assert_eq!(find(&conn, "t", &sig)?, None);
+        let tid = start(&conn, "t", &sig)?;
+        let gone = BaseKey::Int(3);
+        forget(&conn, tid, &gone)?;
+        store(&conn, tid, &BaseKey::Int(2), 42)?;
+        let cols = ["id".to_owned(), "v".to_owned()];
+        assert_eq!(fill(&conn, tid, "t", &cols, &[0])?, 1);
+        assert_eq!(find(&conn, "t", &sig)?, Some(tid));
+        assert_eq!(find(&conn, "t", &signature(["id"]))?, None);
+        let a = fingerprint([ValueRef::Integer(1), ValueRef::Text(b"a")]);
+        assert_eq!(
+            lookup(&conn, Some(tid), &BaseKey::Int(1))?,
+            Ancestor::Row(a)
+        );
+        assert_eq!(
+            lookup(&conn, Some(tid), &BaseKey::Int(2))?,
+            Ancestor::Row(42)
+        );
+        assert_eq!(lookup(&conn, Some(tid), &gone)?, Ancestor::Absent);
+        assert_eq!(
+            lookup(&conn, Some(tid), &BaseKey::Int(9))?,
+            Ancestor::Absent
+        );
+        assert_eq!(lookup(&conn, None, &gone)?, Ancestor::Unknown);
+        // A new base replaces the old one.
+        let again = start(&conn, "t", &sig)?;
+        assert_eq!(
+            lookup(&conn, Some(again), &BaseKey::Int(1))?,
+            Ancestor::Absent
+        );
+        Ok(())
+    }
+}
