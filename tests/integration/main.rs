@@ -18,5 +18,6 @@ mod maps;
 mod pg_compare;
 mod snapshot;
 mod target_files;
+mod three_way;
 mod values;
 mod verify;
