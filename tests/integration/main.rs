@@ -19,5 +19,6 @@ mod pg_compare;
 mod snapshot;
 mod target_files;
 mod three_way;
+mod three_way_model;
 mod values;
 mod verify;

@@ -63,7 +63,12 @@ fn delta(db: &TestDb, target: &Path) -> serde_json::Value {
 fn differences(db: &TestDb, target: &Path) -> (BTreeSet<String>, u64) {
     let target = target.to_str().expect("utf-8 path");
     let run = run(&[
-        "verify", "--source", &db.url(), "--target", target, "--json",
+        "verify",
+        "--source",
+        &db.url(),
+        "--target",
+        target,
+        "--json",
     ]);
     let v: serde_json::Value =
         serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
@@ -148,7 +153,10 @@ fn six_syncs_with_changes_on_both_sides_leave_the_three_way_result() {
         (set(&["book changed id=11", "tag extra id=4"]), 0),
         "after sync 1"
     );
-    assert_eq!(one(&target, "SELECT body FROM review WHERE id = 100"), "great");
+    assert_eq!(
+        one(&target, "SELECT body FROM review WHERE id = 100"),
+        "great"
+    );
 
     // 2. PostgreSQL deletes author 3: its book goes (CASCADE) with the book's
     //    link, and the book's review loses its book (SET NULL). Both sides edit
@@ -169,11 +177,7 @@ fn six_syncs_with_changes_on_both_sides_leave_the_three_way_result() {
     assert_eq!(
         differences(&db, &target),
         (
-            set(&[
-                "book changed id=11",
-                "book changed id=13",
-                "tag extra id=4"
-            ]),
+            set(&["book changed id=11", "book changed id=13", "tag extra id=4"]),
             0
         ),
         "after sync 2"
@@ -183,7 +187,10 @@ fn six_syncs_with_changes_on_both_sides_leave_the_three_way_result() {
         one(&target, "SELECT book_id FROM review WHERE id = 102"),
         "NULL"
     );
-    assert_eq!(one(&target, "SELECT title FROM book WHERE id = 13"), "D1 (sqlite)");
+    assert_eq!(
+        one(&target, "SELECT title FROM book WHERE id = 13"),
+        "D1 (sqlite)"
+    );
 
     // 3. PostgreSQL deletes author 1: author 2's mentor becomes NULL without
     //    its cursor moving (found through the broken foreign key), book 10 and
@@ -231,7 +238,10 @@ fn six_syncs_with_changes_on_both_sides_leave_the_three_way_result() {
          DELETE FROM book WHERE id = 14;
          INSERT INTO tag VALUES (5, 'pg tag');",
     );
-    in_sqlite(&target, "UPDATE tag SET label = 'sqlite navy' WHERE id = 2;");
+    in_sqlite(
+        &target,
+        "UPDATE tag SET label = 'sqlite navy' WHERE id = 2;",
+    );
     let s = delta(&db, &target);
     assert_eq!(counts(&s, "book")["deleted"], 1, "{s}");
     assert_eq!(
