@@ -9,7 +9,7 @@
 use rusqlite::types::ValueRef;
 
 use crate::mapping::decode::{push_hex, push_int, write_json_string};
-use crate::mapping::format::{Affinity, Format, FractionStyle, TimeText};
+use crate::mapping::format::{interval_micros_sql, Affinity, Format, FractionStyle, TimeText};
 use crate::mapping::types::ValueKind;
 
 mod formats;
@@ -32,6 +32,25 @@ pub fn pg_expression(
     let c = quote_ident(name);
     match (format, kind) {
         (Format::Default | Format::VectorJson, _) => {}
+        // An interval stored as a length or a datetime compares as its length in
+        // microseconds, truncated to what the format keeps.
+        (Format::Duration(unit), ValueKind::Interval) => {
+            let total = interval_micros_sql(&c);
+            return format!("floor({total} / {})::int8::text", unit.micros());
+        }
+        (Format::Time(t), ValueKind::Interval) => {
+            let total = interval_micros_sql(&c);
+            return match t.fraction {
+                FractionStyle::Millis => format!("(floor({total} / 1000) * 1000)::int8::text"),
+                _ => format!("{total}::int8::text"),
+            };
+        }
+        (Format::Clock(FractionStyle::Millis), _) => {
+            return format!(
+                "({c} - (extract(microseconds from {c})::int8 % 1000) \
+                 * interval '1 microsecond')::text"
+            )
+        }
         // What an allowed lossy format stores is what PostgreSQL's own value
         // becomes after the same change: truncated, rounded, made a double.
         (Format::Epoch(unit), ValueKind::Timestamp | ValueKind::Timestamptz) => {
@@ -94,7 +113,7 @@ pub fn pg_expression(
                 text
             }
         }
-        ValueKind::TextForm => selected.to_owned(),
+        ValueKind::TextForm | ValueKind::Time | ValueKind::Interval => selected.to_owned(),
         _ => format!("{c}::text"),
     }
 }
@@ -156,6 +175,8 @@ pub fn write_canonical(
         (
             ValueKind::Text
             | ValueKind::TextForm
+            | ValueKind::Time
+            | ValueKind::Interval
             | ValueKind::Json
             | ValueKind::Jsonb
             | ValueKind::Date,
@@ -237,6 +258,8 @@ pub fn sqlite_canonical(
         },
         ValueKind::Text
         | ValueKind::TextForm
+        | ValueKind::Time
+        | ValueKind::Interval
         | ValueKind::Json
         | ValueKind::Jsonb
         | ValueKind::Date => text(&v, "text")?.to_owned(),
