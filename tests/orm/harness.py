@@ -117,8 +117,8 @@ def raw_rows(path):
                             "AND name NOT LIKE '\\_pg2sqlite%' ESCAPE '\\' AND name NOT IN "
                             "('django_migrations', 'alembic_version')"):
         cols = [r[1] for r in con.execute(f'PRAGMA table_info("{t}")')]
-        sel = ", ".join(f'typeof("{c}"), CASE typeof("{c}") WHEN 'text' THEN "{c}" '
-                        f'ELSE quote("{c}") END' for c in cols)
+        sel = ", ".join(f"typeof(\"{c}\"), CASE typeof(\"{c}\") WHEN 'text' THEN \"{c}\" "
+                        f"ELSE quote(\"{c}\") END" for c in cols)
         rows = con.execute(f'SELECT {sel} FROM "{t}"').fetchall()
         out[t] = sorted(tuple(as_json(v) for v in r) for r in rows)
     con.close()
