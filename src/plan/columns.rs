@@ -194,7 +194,14 @@ pub(super) fn plan_column<'a>(
             fraction.map(|f| f.value),
             zone.map(|z| z.value),
         ) {
-            Ok(fmt) => (fmt, None),
+            // A map that pins the form the app's framework itself writes (as
+            // `map init` does) is accepted as the framework's, lossy or not.
+            Ok(fmt) => (
+                fmt,
+                target_col
+                    .and_then(|tc| infer(&mapping.kind, c.typmod, tc, ctx.style))
+                    .filter(|i| i.follows_app && i.format == fmt),
+            ),
             Err(e) => {
                 problems.push(format!(
                     "{}table {source_name}, column {} ({}): {e}",

@@ -47,7 +47,7 @@ pub async fn count(
                 if n > SAMPLE_KEYS { "; …" } else { "" }
             )),
             (None, n) => notes.push(format!(
-                "{}: {}; accepted by {}: {n} value{} change, counted in the loss ledger",
+                "{}: {}; accepted ({}): {n} value{} change, counted in the loss ledger",
                 check.place,
                 check.what,
                 check.accepted,
