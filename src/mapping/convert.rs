@@ -186,7 +186,7 @@ pub fn convert_rows<R: RawRow>(
         ledger.record(table, &col.name, LossReason::NegativeZero, negative_zeros);
         ledger.record(table, &col.name, LossReason::ArrayLowerBound, lower_bounds);
         ledger.record(table, &col.name, LossReason::JsonArrayNull, json_nulls);
-        if let Some(reason) = loss_reason(col.format) {
+        if let Some(reason) = loss_reason(&col.kind, col.format) {
             ledger.record(table, &col.name, reason, changed);
         }
         arrays.push(match builder {
@@ -203,13 +203,15 @@ pub fn convert_rows<R: RawRow>(
 }
 
 /// The ledger reason of a format that may change values.
-fn loss_reason(format: Format) -> Option<LossReason> {
+fn loss_reason(kind: &ValueKind, format: Format) -> Option<LossReason> {
     match format {
+        Format::Time(_) if *kind == ValueKind::Interval => Some(LossReason::DurationApproximated),
+        Format::Time(t) if t.fraction == FractionStyle::Millis => {
+            Some(LossReason::TruncatedPrecision)
+        }
         Format::Epoch(_) | Format::Clock(FractionStyle::Millis) => {
             Some(LossReason::TruncatedPrecision)
         }
-        // Only intervals written as datetimes have months to approximate.
-        Format::Time(_) => Some(LossReason::DurationApproximated),
         Format::Duration(_) => Some(LossReason::DurationApproximated),
         Format::NumericInteger => Some(LossReason::RoundedNumeric),
         Format::NumericReal => Some(LossReason::NumericToDouble),
