@@ -671,6 +671,68 @@ mod tests {
     }
 
     #[test]
+    fn times_intervals_and_app_styles() {
+        use crate::map::framework::{AppStyle, Framework};
+        let django = col("time", vec![text("12:30:15.500000"), text("06:30:00")]);
+        assert_eq!(
+            infer(&ValueKind::Time, -1, &django, None).unwrap().format,
+            Format::Clock(FractionStyle::Micros)
+        );
+        let pg = col("TEXT", vec![text("12:30:15.5")]);
+        assert_eq!(
+            infer(&ValueKind::Time, -1, &pg, None).unwrap().format,
+            Format::Default
+        );
+        let sqla = AppStyle {
+            framework: Framework::SqlAlchemy,
+            evidence: "test".into(),
+        };
+        // Nothing stored: the app's framework decides, and it is no guess.
+        let empty = col("TIME", vec![]);
+        let i = infer(&ValueKind::Time, -1, &empty, Some(&sqla)).unwrap();
+        assert_eq!(i.format, Format::Clock(FractionStyle::MicrosAlways));
+        assert!(i.follows_app && !i.guess);
+        let empty = col("DATETIME", vec![]);
+        assert_eq!(
+            infer(&ValueKind::Timestamp, -1, &empty, Some(&sqla))
+                .unwrap()
+                .format,
+            Format::Time(TimeText {
+                fraction: FractionStyle::MicrosAlways,
+                ..TimeText::SPACE
+            })
+        );
+        // Six digits none of them zero: the framework settles it.
+        let undecided = col("DATETIME", vec![text("2025-11-13 08:30:00.123456")]);
+        let i = infer(&ValueKind::Timestamp, -1, &undecided, Some(&sqla)).unwrap();
+        assert_eq!(
+            i.format,
+            Format::Time(TimeText {
+                fraction: FractionStyle::MicrosAlways,
+                ..TimeText::SPACE
+            })
+        );
+        let ints = col("bigint", vec![Sample::Integer(90_123_500_000)]);
+        assert_eq!(
+            infer(&ValueKind::Interval, -1, &ints, None).unwrap().format,
+            Format::Duration(EpochUnit::Micros)
+        );
+        let dated = col("DATETIME", vec![text("1970-01-02 01:02:03.500000")]);
+        assert!(matches!(
+            infer(&ValueKind::Interval, -1, &dated, None).unwrap().format,
+            Format::Time(_)
+        ));
+        let rails = col("boolean", vec![text("t"), text("f")]);
+        assert_eq!(
+            infer(&ValueKind::Bool, -1, &rails, None).unwrap().format,
+            Format::BoolChar
+        );
+        // A guess with no evidence is marked as one.
+        let bare = col("INTEGER", vec![]);
+        assert!(infer(&ValueKind::Timestamp, -1, &bare, None).unwrap().guess);
+    }
+
+    #[test]
     fn booleans_and_numerics() {
         let b = col("bool", vec![Sample::Integer(0), Sample::Integer(1)]);
         assert_eq!(

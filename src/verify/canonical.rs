@@ -857,6 +857,64 @@ mod tests {
     }
 
     #[test]
+    fn orm_formats_invert_strictly() {
+        let c = |v: ValueRef<'_>, k: &ValueKind, f: Format| {
+            sqlite_canonical(v, k, f, Affinity::Numeric)
+        };
+        let t = |s: &'static str| ValueRef::Text(s.as_bytes());
+        // Django's time: six digits only when not zero; PostgreSQL's text back.
+        let django = Format::Clock(FractionStyle::Micros);
+        let time = ValueKind::Time;
+        assert_eq!(
+            c(t("12:30:15.500000"), &time, django).unwrap().as_deref(),
+            Some("12:30:15.5")
+        );
+        assert_eq!(
+            c(t("06:30:00"), &time, django).unwrap().as_deref(),
+            Some("06:30:00")
+        );
+        assert!(c(t("06:30:00.000000"), &time, django).is_err());
+        assert!(c(t("12:30:15.5"), &time, django).is_err());
+        let always = Format::Clock(FractionStyle::MicrosAlways);
+        assert!(c(t("06:30:00"), &time, always).is_err());
+        // Intervals compare as their length in microseconds.
+        let interval = ValueKind::Interval;
+        let micros = Format::Duration(crate::mapping::format::EpochUnit::Micros);
+        assert_eq!(
+            c(ValueRef::Integer(90_123_500_000), &interval, micros)
+                .unwrap()
+                .as_deref(),
+            Some("90123500000")
+        );
+        assert!(c(t("90123500000"), &interval, micros).is_err());
+        let sqla = Format::Time(TimeText {
+            fraction: FractionStyle::MicrosAlways,
+            ..TimeText::SPACE
+        });
+        assert_eq!(
+            c(t("1970-01-02 01:02:03.500000"), &interval, sqla)
+                .unwrap()
+                .as_deref(),
+            Some("90123500000")
+        );
+        assert_eq!(
+            c(t("1969-12-31 00:00:05.000000"), &interval, sqla)
+                .unwrap()
+                .as_deref(),
+            Some("-86395000000")
+        );
+        assert!(c(t("1970-01-02 01:02:03.5"), &interval, sqla).is_err());
+        // Rails' booleans.
+        let tf = Format::BoolChar;
+        assert_eq!(
+            c(t("t"), &ValueKind::Bool, tf).unwrap().as_deref(),
+            Some("true")
+        );
+        assert!(c(t("true"), &ValueKind::Bool, tf).is_err());
+        assert!(c(ValueRef::Integer(1), &ValueKind::Bool, tf).is_err());
+    }
+
+    #[test]
     fn strict_inverse() {
         let k = ValueKind::Bool;
         assert_eq!(
