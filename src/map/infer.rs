@@ -504,7 +504,10 @@ pub fn unrecognized(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Opt
             | ValueKind::Bool
     );
     let infinite = |s: &Sample| matches!(s, Sample::Text(t) if t == "infinity" || t == "-infinity");
-    if !checked || column.samples.iter().all(infinite) || from_column(kind, typmod, column).is_some() {
+    if !checked
+        || column.samples.iter().all(infinite)
+        || from_column(kind, typmod, column).is_some()
+    {
         return None;
     }
     let first = match &column.samples[0] {
@@ -603,12 +606,16 @@ mod tests {
             ],
         );
         assert_eq!(
-            infer(&ValueKind::Timestamptz, -1, &django, None).unwrap().format,
+            infer(&ValueKind::Timestamptz, -1, &django, None)
+                .unwrap()
+                .format,
             Format::Time(TimeText::SPACE)
         );
         let iso = col("TEXT", vec![text("2025-11-13T08:30:00.000000Z")]);
         assert_eq!(
-            infer(&ValueKind::Timestamptz, -1, &iso, None).unwrap().format,
+            infer(&ValueKind::Timestamptz, -1, &iso, None)
+                .unwrap()
+                .format,
             Format::Time(TimeText {
                 fraction: FractionStyle::MicrosAlways,
                 ..TimeText::ISO_UTC
@@ -660,7 +667,9 @@ mod tests {
             ],
         );
         assert_eq!(
-            infer(&ValueKind::Timestamptz, -1, &ours, None).unwrap().format,
+            infer(&ValueKind::Timestamptz, -1, &ours, None)
+                .unwrap()
+                .format,
             Format::Time(TimeText::ISO_UTC)
         );
         let mixed = col(
@@ -719,7 +728,9 @@ mod tests {
         );
         let dated = col("DATETIME", vec![text("1970-01-02 01:02:03.500000")]);
         assert!(matches!(
-            infer(&ValueKind::Interval, -1, &dated, None).unwrap().format,
+            infer(&ValueKind::Interval, -1, &dated, None)
+                .unwrap()
+                .format,
             Format::Time(_)
         ));
         let rails = col("boolean", vec![text("t"), text("f")]);

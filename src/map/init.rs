@@ -92,7 +92,9 @@ fn render(catalog: &[PgTable], target: &TargetSchema, opts: &InitOptions) -> Str
          # Leave these tables out:\n\
          # exclude = [\"...\"]\n",
     );
-    let style = (!target.tables.is_empty()).then(|| detect(target)).flatten();
+    let style = (!target.tables.is_empty())
+        .then(|| detect(target))
+        .flatten();
     match &style {
         Some(s) => {
             let _ = writeln!(

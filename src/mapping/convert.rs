@@ -371,9 +371,7 @@ fn text(
         | (ValueKind::Time | ValueKind::Interval, Format::Default) => {
             out.push_str(decode::read_text(v)?)
         }
-        (ValueKind::Time, Format::Clock(style)) => {
-            format_clock(out, decode::read_i64(v)?, style)
-        }
+        (ValueKind::Time, Format::Clock(style)) => format_clock(out, decode::read_i64(v)?, style),
         (ValueKind::Interval, Format::Time(style)) => {
             let (micros, _) = decode::read_interval_micros(v)?;
             // The datetime that long after 1970-01-01 00:00: what SQLAlchemy stores.

@@ -282,9 +282,11 @@ impl Format {
         if (fraction.is_some() && !matches!(f, Format::Time(_) | Format::Clock(_)))
             || (zone.is_some() && !matches!(f, Format::Time(_)))
         {
-            return Err("fraction applies to the iso and iso-space formats of timestamps, \
+            return Err(
+                "fraction applies to the iso and iso-space formats of timestamps, \
                  intervals and times; zone to those of timestamps and intervals"
-                .into());
+                    .into(),
+            );
         }
         Ok(f)
     }

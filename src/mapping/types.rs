@@ -234,7 +234,11 @@ fn map_base(pg: &PgType, typmod: i32) -> Result<TypeMapping, String> {
         // Stored as PostgreSQL's text unless a format asks for another form, for
         // which the plan drops the cast and the converter decodes the binary value.
         "time" | "interval" if in_catalog => TypeMapping {
-            kind: if pg.name == "time" { K::Time } else { K::Interval },
+            kind: if pg.name == "time" {
+                K::Time
+            } else {
+                K::Interval
+            },
             ..TypeMapping::text_form(pg)
         },
         "vector" if !in_catalog => TypeMapping::new(K::Vector, Blob, "BLOB"),
@@ -256,7 +260,9 @@ fn map_array(element: &PgType) -> Result<TypeMapping, String> {
             return Err(format!("arrays of {} are not supported", element.display))
         }
         // Elements PostgreSQL must cast to text: cast the whole array.
-        ValueKind::TextForm | ValueKind::Time | ValueKind::Interval => (ValueKind::TextForm, Some(TextCast::ElementsToText)),
+        ValueKind::TextForm | ValueKind::Time | ValueKind::Interval => {
+            (ValueKind::TextForm, Some(TextCast::ElementsToText))
+        }
         k => (k, None),
     };
     Ok(TypeMapping {
