@@ -66,38 +66,27 @@ pub fn infer(
         fits.then_some((s, f))
     });
     let follows = |f: &Format| convention.is_some_and(|(_, c)| c == *f);
+    let by_app = |seen: &str, s: &AppStyle, c: Format| Inferred {
+        format: c,
+        evidence: format!(
+            "{seen}; {} writes {} there (app style: {})",
+            s.framework.name(),
+            c.map_fields(kind).join(", "),
+            s.evidence
+        ),
+        guess: false,
+        follows_app: true,
+        ambiguous: false,
+    };
     match (own, convention) {
         (Some(i), Some((s, c))) if (i.guess || i.ambiguous) && same_shape(&i.format, &c) => {
-            Some(Inferred {
-                format: c,
-                evidence: format!(
-                    "{}; {} writes {} (app style: {})",
-                    i.evidence,
-                    s.framework.name(),
-                    c.map_fields(kind).join(", "),
-                    s.evidence
-                ),
-                guess: false,
-                follows_app: true,
-                ambiguous: false,
-            })
+            Some(by_app(&i.evidence, s, c))
         }
         (Some(i), _) => Some(Inferred {
             follows_app: follows(&i.format),
             ..i
         }),
-        (None, Some((s, c))) if column.samples.is_empty() => Some(Inferred {
-            format: c,
-            evidence: format!(
-                "no stored values; {} writes {} there (app style: {})",
-                s.framework.name(),
-                c.map_fields(kind).join(", "),
-                s.evidence
-            ),
-            guess: false,
-            follows_app: true,
-            ambiguous: false,
-        }),
+        (None, Some((s, c))) if column.samples.is_empty() => Some(by_app("no stored values", s, c)),
         (None, _) => None,
     }
 }

@@ -93,19 +93,7 @@ pub fn format_timestamp_text(out: &mut String, pg_micros: i64, style: TimeText) 
     let micros_of_day = pg_micros.rem_euclid(MICROS_PER_DAY);
     let bc = write_date(out, days + PG_EPOCH_DAYS_FROM_UNIX);
     out.push(if style.t_separator { 'T' } else { ' ' });
-    let frac = micros_of_day % 1_000_000;
-    format_time_of_day(out, micros_of_day - frac);
-    match style.fraction {
-        FractionStyle::Micros if frac == 0 => {}
-        FractionStyle::Micros | FractionStyle::MicrosAlways => {
-            out.push('.');
-            push_padded(out, frac.unsigned_abs(), 6);
-        }
-        FractionStyle::Millis => {
-            out.push('.');
-            push_padded(out, (frac / 1000).unsigned_abs(), 3);
-        }
-    }
+    format_clock(out, micros_of_day, style.fraction);
     out.push_str(style.zone.text());
     if bc {
         out.push_str(" BC");
@@ -150,7 +138,7 @@ pub fn format_time_of_day(out: &mut String, micros: i64) {
 
 /// A `time` value (microseconds since midnight) as `HH:MM:SS` with the fraction
 /// in `style`: what Django (`nonzero`), SQLAlchemy (`always`) and JavaScript
-/// (`ms`, truncated) write.
+/// (`ms`, truncated) write, for times and for the time of a timestamp.
 pub fn format_clock(out: &mut String, micros: i64, style: FractionStyle) {
     let frac = micros.rem_euclid(1_000_000);
     format_time_of_day(out, micros - frac);
