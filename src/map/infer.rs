@@ -79,7 +79,9 @@ pub fn infer(
         ambiguous: false,
     };
     match (own, convention) {
-        (Some(i), Some((s, c))) if (i.guess || i.ambiguous) && same_shape(&i.format, &c) => {
+        // A guess gives way to the app's convention; undecided values only
+        // to one that does not contradict them.
+        (Some(i), Some((s, c))) if i.guess || (i.ambiguous && same_shape(&i.format, &c)) => {
             Some(by_app(&i.evidence, s, c))
         }
         (Some(i), _) => Some(Inferred {
@@ -727,9 +729,20 @@ mod tests {
             infer(&ValueKind::Bool, -1, &rails, None).unwrap().format,
             Format::BoolChar
         );
-        // A guess with no evidence is marked as one.
+        // A guess with no evidence is marked as one, and gives way to the app's style.
         let bare = col("INTEGER", vec![]);
         assert!(infer(&ValueKind::Timestamp, -1, &bare, None).unwrap().guess);
+        let sequelize = AppStyle {
+            framework: Framework::Sequelize,
+            evidence: "test".into(),
+        };
+        let empty = col("DATETIME", vec![]);
+        let i = infer(&ValueKind::Timestamptz, -1, &empty, Some(&sequelize)).unwrap();
+        assert!(!i.guess && i.follows_app);
+        assert!(
+            matches!(i.format, Format::Time(t) if t.zone == ZoneSuffix::SpaceOffset),
+            "{i:?}"
+        );
     }
 
     #[test]
