@@ -437,7 +437,11 @@ pub async fn plan_from_catalog(
         return Err(Error::Plan(missing));
     }
     let catalog = read_catalog(client, schemas).await?;
-    let mut plan = crate::plan::build(catalog, inputs).map_err(Error::Plan)?;
+    let (mut plan, lossy) = crate::plan::build(catalog, inputs).map_err(Error::Plan)?;
+    let problems = crate::plan::lossy::count(client, &lossy, &mut plan.notes).await?;
+    if !problems.is_empty() {
+        return Err(Error::Plan(problems));
+    }
     for view in read_views(client, schemas).await? {
         plan.not_expressed
             .push(format!("{view}: not copied (only tables hold data)"));

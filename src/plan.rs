@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use arrow_schema::SchemaRef;
 
+use crate::map::framework::{self, AppStyle};
 use crate::map::{SchemaMap, TableMap};
 use crate::mapping::convert::{arrow_schema, ColumnConversion};
 use crate::mapping::format::Format;
@@ -18,6 +19,7 @@ use crate::sink::existing::TargetSchema;
 use crate::source::catalog::{quote_ident, PgTable, RelationKind};
 
 mod columns;
+pub mod lossy;
 use crate::source::copy::CopySource;
 pub use columns::can_be_cursor;
 use columns::{check_table_map, plan_column, ColumnPlan};
@@ -67,6 +69,29 @@ pub struct SyncPlan {
     /// What the user should know about the plan (stored values whose form
     /// pg2sqlite does not recognize, ...).
     pub notes: Vec<String>,
+}
+
+/// A column written in a form that is lossy for its declared type. Whether it
+/// loses anything depends on the values: planning counts, in the snapshot,
+/// those that would change, and refuses only when some would (and neither
+/// `allow_lossy` nor the app's own framework accepts it).
+#[derive(Debug, Clone)]
+pub struct LossyCheck {
+    /// `table.column` in SQLite.
+    pub place: String,
+    /// The format and why it is lossy, in words.
+    pub what: String,
+    /// The quoted PostgreSQL relation.
+    pub relation: String,
+    /// SQL naming a row by its key, for samples.
+    pub key_sql: String,
+    /// SQL condition: true for a value the format would change.
+    pub changes_sql: String,
+    /// The planning problem when any value would change; `None` when changes
+    /// are accepted (and counted in the loss ledger).
+    pub refusal: Option<String>,
+    /// Who accepted the changes, in words, when `refusal` is `None`.
+    pub accepted: String,
 }
 
 /// What planning works from besides the catalog: the flags, the schema map and
@@ -129,8 +154,12 @@ impl Names<'_> {
     }
 }
 
-/// Builds the plan, or every reason it cannot be built.
-pub fn build(catalog: Vec<PgTable>, inputs: PlanInputs<'_>) -> Result<SyncPlan, Vec<String>> {
+/// Builds the plan and the lossy forms whose data PostgreSQL must be asked
+/// about before it is final, or every reason it cannot be built.
+pub fn build(
+    catalog: Vec<PgTable>,
+    inputs: PlanInputs<'_>,
+) -> Result<(SyncPlan, Vec<LossyCheck>), Vec<String>> {
     let PlanInputs {
         selection,
         map,
@@ -218,9 +247,30 @@ pub fn build(catalog: Vec<PgTable>, inputs: PlanInputs<'_>) -> Result<SyncPlan, 
         .collect();
 
     let mut out = Collected::default();
+    // The ORM that wrote the target tells how to fill its columns that hold nothing yet.
+    let writes_into_app = chosen
+        .iter()
+        .any(|t| target.table(&names.table(&t.schema, &t.name)).is_some());
+    let style = writes_into_app.then(|| framework::detect(target)).flatten();
+    if writes_into_app {
+        out.notes.push(match &style {
+            Some(s) => format!(
+                "app style: {} ({}); its columns with no stored values get {}'s encodings",
+                s.framework.name(),
+                s.evidence,
+                s.framework.name()
+            ),
+            None => "app style: none detected (no bookkeeping table of Django, SQLAlchemy, \
+                     Rails, Prisma or Sequelize, and no telling stored values); columns with \
+                     no stored values get the default mapping or a guess from their declared \
+                     type"
+                .to_owned(),
+        });
+    }
     let mut tables = Vec::new();
     for t in chosen {
         let ctx = TableContext {
+            style: style.as_ref(),
             table: &t,
             table_map: names.table_map(&t.schema, &t.name),
             map,
@@ -234,13 +284,19 @@ pub fn build(catalog: Vec<PgTable>, inputs: PlanInputs<'_>) -> Result<SyncPlan, 
         }
     }
     if problems.is_empty() {
-        Ok(SyncPlan {
-            tables,
-            not_expressed: out.not_expressed,
-            schema_loss: out.schema_loss,
-            notes: out.notes,
-        })
+        Ok((
+            SyncPlan {
+                tables,
+                not_expressed: out.not_expressed,
+                schema_loss: out.schema_loss,
+                notes: out.notes,
+            },
+            out.lossy,
+        ))
     } else {
+        // Lossy forms are refused as declared when planning fails anyway:
+        // their values are counted once the other problems are fixed.
+        problems.extend(out.lossy.into_iter().filter_map(|l| l.refusal));
         Err(problems)
     }
 }
@@ -251,10 +307,13 @@ struct Collected {
     not_expressed: Vec<String>,
     schema_loss: Vec<String>,
     notes: Vec<String>,
+    lossy: Vec<LossyCheck>,
     index_names: HashSet<String>,
 }
 
 struct TableContext<'a> {
+    /// The framework that wrote the target, when one is told.
+    style: Option<&'a AppStyle>,
     table: &'a PgTable,
     table_map: Option<&'a TableMap>,
     map: Option<&'a SchemaMap>,
@@ -317,11 +376,18 @@ fn plan_table(ctx: &TableContext<'_>, out: &mut Collected) -> Result<TablePlan, 
         ));
     }
     let mut plans: Vec<ColumnPlan<'_>> = Vec::new();
+    // SQLite columns whose PostgreSQL column was refused above or skipped: a
+    // NOT NULL one among them is not "fed by no column" — its cause is named.
+    let mut unfed: Vec<(String, bool)> = Vec::new();
     for c in &t.columns {
+        let sink = ctx.names.column(&t.schema, &t.name, &c.name);
         match plan_column(ctx, &source_name, &sqlite_name, existing, c, out) {
             Ok(Some(p)) => plans.push(p),
-            Ok(None) => {}
-            Err(mut e) => problems.append(&mut e),
+            Ok(None) => unfed.push((sink, false)),
+            Err(mut e) => {
+                problems.append(&mut e);
+                unfed.push((sink, true));
+            }
         }
     }
     if let Some(target) = existing {
@@ -330,7 +396,20 @@ fn plan_table(ctx: &TableContext<'_>, out: &mut Collected) -> Result<TablePlan, 
                 .iter()
                 .any(|p| p.sink_name.eq_ignore_ascii_case(&tc.name));
             let fills_itself = tc.has_default || (tc.primary_key && target.rowid_key);
-            if !fed && tc.not_null && !fills_itself {
+            let cause = unfed.iter().find(|(n, _)| n.eq_ignore_ascii_case(&tc.name));
+            if let (false, true, false, Some((_, refused))) =
+                (fed, tc.not_null, fills_itself, cause)
+            {
+                if !refused {
+                    problems.push(format!(
+                        "table {sqlite_name} in the SQLite target: column {:?} is NOT NULL \
+                         without a default, and the map skips the PostgreSQL column that \
+                         feeds it; copy it (remove skip = true), or exclude the table",
+                        tc.name
+                    ));
+                }
+                // A refused column's own problem says what to do.
+            } else if !fed && tc.not_null && !fills_itself {
                 problems.push(format!(
                     "table {sqlite_name} in the SQLite target: column {:?} is NOT NULL \
                      without a default and no PostgreSQL column of {source_name} feeds it; \

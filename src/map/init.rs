@@ -8,6 +8,7 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
+use super::framework::{detect, AppStyle};
 use super::infer::{infer, unrecognized};
 use crate::error::{Error, Result};
 use crate::mapping::format::{accepted, Format};
@@ -91,6 +92,25 @@ fn render(catalog: &[PgTable], target: &TargetSchema, opts: &InitOptions) -> Str
          # Leave these tables out:\n\
          # exclude = [\"...\"]\n",
     );
+    let style = (!target.tables.is_empty())
+        .then(|| detect(target))
+        .flatten();
+    match &style {
+        Some(s) => {
+            let _ = writeln!(
+                out,
+                "\n# App style: {} ({}). Columns with no stored values get its encodings.",
+                s.framework.name(),
+                s.evidence
+            );
+        }
+        None if !target.tables.is_empty() => out.push_str(
+            "\n# App style: none detected (no bookkeeping table of Django, SQLAlchemy, Rails,\n\
+             # Prisma or Sequelize, and no telling stored values). Columns with no stored\n\
+             # values get the default mapping or a guess from their declared type.\n",
+        ),
+        None => {}
+    }
     let mut mapped = Vec::new();
     for t in catalog {
         let sqlite = sqlite_table_name(&t.schema, &t.name);
@@ -103,7 +123,7 @@ fn render(catalog: &[PgTable], target: &TargetSchema, opts: &InitOptions) -> Str
         }
         let existing = existing.filter(|e| e.unreadable.is_none());
         mapped.push(sqlite.to_lowercase());
-        render_table(&mut out, t, &sqlite, existing);
+        render_table(&mut out, t, &sqlite, existing, style.as_ref());
     }
     let only_sqlite: Vec<&str> = target
         .tables
@@ -121,7 +141,13 @@ fn render(catalog: &[PgTable], target: &TargetSchema, opts: &InitOptions) -> Str
     out
 }
 
-fn render_table(out: &mut String, t: &PgTable, sqlite: &str, existing: Option<&TargetTable>) {
+fn render_table(
+    out: &mut String,
+    t: &PgTable,
+    sqlite: &str,
+    existing: Option<&TargetTable>,
+    style: Option<&AppStyle>,
+) {
     let table_key = if t.schema == "public" {
         key(&t.name)
     } else {
@@ -170,7 +196,7 @@ fn render_table(out: &mut String, t: &PgTable, sqlite: &str, existing: Option<&T
     }
     let _ = writeln!(out, "\n[tables.{table_key}.columns]");
     for c in &t.columns {
-        render_column(out, c, existing);
+        render_column(out, c, existing, style);
     }
     if let Some(e) = existing {
         for tc in &e.columns {
@@ -200,7 +226,12 @@ fn render_table(out: &mut String, t: &PgTable, sqlite: &str, existing: Option<&T
     }
 }
 
-fn render_column(out: &mut String, c: &PgColumn, existing: Option<&TargetTable>) {
+fn render_column(
+    out: &mut String,
+    c: &PgColumn,
+    existing: Option<&TargetTable>,
+    style: Option<&AppStyle>,
+) {
     let name = key(&c.name);
     let m = match map_type(&c.pg_type, c.typmod) {
         Ok(m) => m,
@@ -219,7 +250,7 @@ fn render_column(out: &mut String, c: &PgColumn, existing: Option<&TargetTable>)
         );
         return;
     }
-    let inferred = target_col.and_then(|tc| infer(&m.kind, c.typmod, tc));
+    let inferred = target_col.and_then(|tc| infer(&m.kind, c.typmod, tc, style));
     if let Some(words) = target_col.and_then(|tc| unrecognized(&m.kind, c.typmod, tc)) {
         let _ = writeln!(out, "# CHECK {name}: {words}");
     }
@@ -249,10 +280,19 @@ fn render_column(out: &mut String, c: &PgColumn, existing: Option<&TargetTable>)
         None => {}
     }
     if let Some(why) = format.lossy(&m.kind, c.typmod) {
-        let _ = write!(
-            comment,
-            "; LOSSY: {why}; add allow_lossy = true to accept it"
-        );
+        if inferred.as_ref().is_some_and(|i| i.follows_app) {
+            let _ = write!(
+                comment,
+                "; LOSSY: {why}, as the app itself stores it: a sync counts every changed \
+                 value in the loss ledger"
+            );
+        } else {
+            let _ = write!(
+                comment,
+                "; LOSSY: {why}; a sync counts the stored values it would change and refuses \
+                 only if there are some; add allow_lossy = true to accept them"
+            );
+        }
     }
     let _ = write!(comment, " (formats: {})", accepted(&m.kind));
     let fields = if fields.is_empty() {

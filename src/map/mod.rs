@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod format;
+pub mod framework;
 pub mod infer;
 pub mod init;
 

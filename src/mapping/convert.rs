@@ -14,8 +14,8 @@ use super::decode::{self, ArrayLosses, DecodeError};
 use super::format::{EpochUnit, Format, FractionStyle};
 use super::ledger::{LossLedger, LossReason};
 use super::time::{
-    format_date, format_timestamp, format_timestamp_text, unix_days, unix_micros, TimestampStyle,
-    MICROS_PER_DAY_I64,
+    format_clock, format_date, format_timestamp, format_timestamp_text, unix_days, unix_micros,
+    TimestampStyle, MICROS_PER_DAY_I64, PG_EPOCH_MICROS_FROM_UNIX,
 };
 use super::types::{Storage, ValueKind};
 
@@ -162,7 +162,7 @@ pub fn convert_rows<R: RawRow>(
                 }
                 (Builder::Text(b), Some(v)) => {
                     scratch.clear();
-                    changed += u64::from(drops_micros(col.format, v));
+                    changed += u64::from(text_changes(&col.kind, col.format, v));
                     text(&col.kind, col.format, v, &mut scratch).map(|losses| {
                         lower_bounds += u64::from(losses.lower_bound);
                         json_nulls += losses.json_nulls;
@@ -186,7 +186,7 @@ pub fn convert_rows<R: RawRow>(
         ledger.record(table, &col.name, LossReason::NegativeZero, negative_zeros);
         ledger.record(table, &col.name, LossReason::ArrayLowerBound, lower_bounds);
         ledger.record(table, &col.name, LossReason::JsonArrayNull, json_nulls);
-        if let Some(reason) = loss_reason(col.format) {
+        if let Some(reason) = loss_reason(&col.kind, col.format) {
             ledger.record(table, &col.name, reason, changed);
         }
         arrays.push(match builder {
@@ -203,12 +203,16 @@ pub fn convert_rows<R: RawRow>(
 }
 
 /// The ledger reason of a format that may change values.
-fn loss_reason(format: Format) -> Option<LossReason> {
+fn loss_reason(kind: &ValueKind, format: Format) -> Option<LossReason> {
     match format {
-        Format::Epoch(_) => Some(LossReason::TruncatedPrecision),
+        Format::Time(_) if *kind == ValueKind::Interval => Some(LossReason::DurationApproximated),
         Format::Time(t) if t.fraction == FractionStyle::Millis => {
             Some(LossReason::TruncatedPrecision)
         }
+        Format::Epoch(_) | Format::Clock(FractionStyle::Millis) => {
+            Some(LossReason::TruncatedPrecision)
+        }
+        Format::Duration(_) => Some(LossReason::DurationApproximated),
         Format::NumericInteger => Some(LossReason::RoundedNumeric),
         Format::NumericReal => Some(LossReason::NumericToDouble),
         _ => None,
@@ -238,6 +242,11 @@ fn integer(
             // Dates reach at most ~5.9 million years: far inside i64 microseconds.
             exact(days * (MICROS_PER_DAY_I64 / unit.micros()))
         }
+        (ValueKind::Interval, Format::Duration(unit)) => {
+            let (micros, months) = decode::read_interval_micros(v)?;
+            let u = unit.micros();
+            Ok((micros.div_euclid(u), months || micros.rem_euclid(u) != 0))
+        }
         (ValueKind::Numeric, Format::NumericInteger) => {
             scratch.clear();
             decode::write_numeric(scratch, v)?;
@@ -256,11 +265,21 @@ fn no_epoch(unit: EpochUnit) -> DecodeError {
     ))
 }
 
-/// Whether a timestamp written with three fraction digits loses its last three.
-fn drops_micros(format: Format, v: &[u8]) -> bool {
-    match format {
-        Format::Time(t) if t.fraction == FractionStyle::Millis => {
+/// Whether a text format changes the value: three fraction digits drop the
+/// last three of a timestamp or time; an interval's months are approximated.
+/// (The ledger reason follows the format: see `loss_reason`.)
+fn text_changes(kind: &ValueKind, format: Format, v: &[u8]) -> bool {
+    match (kind, format) {
+        (ValueKind::Interval, Format::Time(t)) => {
+            decode::read_interval_micros(v).is_ok_and(|(m, months)| {
+                months || (t.fraction == FractionStyle::Millis && m.rem_euclid(1000) != 0)
+            })
+        }
+        (_, Format::Time(t)) if t.fraction == FractionStyle::Millis => {
             decode::read_i64(v).is_ok_and(|m| m != i64::MAX && m != i64::MIN && m % 1000 != 0)
+        }
+        (ValueKind::Time, Format::Clock(FractionStyle::Millis)) => {
+            decode::read_i64(v).is_ok_and(|m| m % 1000 != 0)
         }
         _ => false,
     }
@@ -348,8 +367,22 @@ fn text(
     out: &mut String,
 ) -> Result<ArrayLosses, DecodeError> {
     match (kind, format) {
-        (ValueKind::Text | ValueKind::TextForm | ValueKind::Json, _) => {
+        (ValueKind::Text | ValueKind::TextForm | ValueKind::Json, _)
+        | (ValueKind::Time | ValueKind::Interval, Format::Default) => {
             out.push_str(decode::read_text(v)?)
+        }
+        (ValueKind::Time, Format::Clock(style)) => format_clock(out, decode::read_i64(v)?, style),
+        (ValueKind::Interval, Format::Time(style)) => {
+            let (micros, _) = decode::read_interval_micros(v)?;
+            // The datetime that long after 1970-01-01 00:00: what SQLAlchemy stores.
+            let pg = micros
+                .checked_sub(PG_EPOCH_MICROS_FROM_UNIX)
+                .filter(|m| *m != i64::MAX && *m != i64::MIN)
+                .ok_or_else(|| DecodeError("interval too long for a datetime".into()))?;
+            format_timestamp_text(out, pg, style)
+        }
+        (ValueKind::Bool, Format::BoolChar) => {
+            out.push_str(if decode::read_bool(v)? { "t" } else { "f" })
         }
         (ValueKind::Jsonb, _) => out.push_str(decode::read_jsonb(v)?),
         (ValueKind::Numeric, _) => decode::write_numeric(out, v)?,

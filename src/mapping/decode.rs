@@ -46,6 +46,23 @@ pub fn read_bool(buf: &[u8]) -> Result<bool, DecodeError> {
     }
 }
 
+/// An `interval`'s length in microseconds, with a month counted as 30 days and a
+/// year as 365 (as psycopg reads one into a `timedelta`; PostgreSQL's
+/// `extract` gives the same fields), and whether it had a month part that this
+/// changes. The wire form is microseconds (i64), days (i32), months (i32).
+pub fn read_interval_micros(buf: &[u8]) -> Result<(i64, bool), DecodeError> {
+    let b = exact::<16>(buf, "interval")?;
+    let micros = i64::from_be_bytes(take::<8>(&b, 0, "interval")?);
+    let days = i32::from_be_bytes(take::<4>(&b, 8, "interval")?);
+    let months = i32::from_be_bytes(take::<4>(&b, 12, "interval")?);
+    let all_days = i64::from(months / 12) * 365 + i64::from(months % 12) * 30 + i64::from(days);
+    all_days
+        .checked_mul(86_400_000_000)
+        .and_then(|d| d.checked_add(micros))
+        .map(|total| (total, months != 0))
+        .map_or_else(|| err("interval: too long for 64-bit microseconds"), Ok)
+}
+
 fn exact<const N: usize>(buf: &[u8], what: &str) -> Result<[u8; N], DecodeError> {
     <[u8; N]>::try_from(buf).map_or_else(
         |_| err(format!("{what}: expected {N} bytes, got {}", buf.len())),
@@ -274,7 +291,10 @@ fn write_json_element(out: &mut String, kind: &ValueKind, buf: &[u8]) -> Result<
                 write_json_string(out, &s);
             }
         }
-        ValueKind::Text | ValueKind::TextForm => write_json_string(out, read_text(buf)?),
+        // Arrays of times and intervals are read as text (types::map_array).
+        ValueKind::Text | ValueKind::TextForm | ValueKind::Time | ValueKind::Interval => {
+            write_json_string(out, read_text(buf)?)
+        }
         ValueKind::Json => out.push_str(read_text(buf)?),
         ValueKind::Jsonb => out.push_str(read_jsonb(buf)?),
         ValueKind::Bytea => {

@@ -116,7 +116,7 @@ impl EpochUnit {
         }
     }
     /// Fraction digits of a timestamp the unit holds exactly.
-    fn digits(self) -> i32 {
+    pub fn digits(self) -> i32 {
         match self {
             EpochUnit::Seconds => 0,
             EpochUnit::Millis => 3,
@@ -135,7 +135,8 @@ pub enum Format {
     UuidHex32,
     /// uuid as its 16 bytes.
     UuidBlob,
-    /// date/timestamp as text in the given style.
+    /// date/timestamp as text in the given style; an interval as the datetime
+    /// that far after 1970-01-01 00:00 (SQLAlchemy's `Interval` on SQLite).
     Time(TimeText),
     /// date/timestamp as an integer count since 1970-01-01 00:00 UTC.
     Epoch(EpochUnit),
@@ -143,6 +144,14 @@ pub enum Format {
     Julian,
     /// boolean as the text `true` / `false`.
     BoolText,
+    /// boolean as the text `t` / `f` (Rails before 5.2, and PostgreSQL's own letters).
+    BoolChar,
+    /// time of day as `HH:MM:SS` text with the given fraction style (Django,
+    /// SQLAlchemy, Rails).
+    Clock(FractionStyle),
+    /// interval as an integer count of the unit (Django's `DurationField`:
+    /// microseconds).
+    Duration(EpochUnit),
     /// numeric as its exact decimal text, whatever the precision.
     NumericText,
     /// numeric as an INTEGER (rounded half away from zero, as PostgreSQL's `round`).
@@ -161,6 +170,7 @@ pub fn default_name(kind: &ValueKind) -> Option<&'static str> {
         ValueKind::Timestamp => "iso-space",
         ValueKind::Timestamptz => "iso",
         ValueKind::Bool => "int",
+        ValueKind::Time | ValueKind::Interval => "text",
         ValueKind::Json | ValueKind::Jsonb | ValueKind::Array(_) => "json",
         ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8 => "integer",
         ValueKind::Float4 | ValueKind::Float8 => "real",
@@ -186,6 +196,10 @@ const KNOWN_FORMATS: &[&str] = &[
     "integer",
     "real",
     "json",
+    "tf",
+    "micros",
+    "millis",
+    "seconds",
 ];
 
 impl Format {
@@ -216,7 +230,12 @@ impl Format {
             (K::Uuid, "blob") => Format::UuidBlob,
             (K::Date, "iso") => Format::Default,
             (K::Timestamp | K::Timestamptz, "iso") => time(true),
-            (K::Timestamp | K::Timestamptz, "iso-space") => time(false),
+            (K::Timestamp | K::Timestamptz | K::Interval, "iso-space") => time(false),
+            (K::Time | K::Interval, "text") => Format::Default,
+            (K::Time, "iso") => Format::Clock(fraction.unwrap_or(FractionStyle::Micros)),
+            (K::Interval, "micros") => Format::Duration(EpochUnit::Micros),
+            (K::Interval, "millis") => Format::Duration(EpochUnit::Millis),
+            (K::Interval, "seconds") => Format::Duration(EpochUnit::Seconds),
             (K::Date | K::Timestamp | K::Timestamptz, "unix") => Format::Epoch(EpochUnit::Seconds),
             (K::Date | K::Timestamp | K::Timestamptz, "unix_ms") => {
                 Format::Epoch(EpochUnit::Millis)
@@ -235,6 +254,7 @@ impl Format {
             }
             (K::Bool, "int") => Format::Default,
             (K::Bool, "text") => Format::BoolText,
+            (K::Bool, "tf") => Format::BoolChar,
             (K::Numeric, "text") => Format::NumericText,
             (K::Numeric, "integer") => Format::NumericInteger,
             (K::Numeric, "real") => Format::NumericReal,
@@ -259,9 +279,13 @@ impl Format {
                 ))
             }
         };
-        if (fraction.is_some() || zone.is_some()) && !matches!(f, Format::Time(_)) {
+        if (fraction.is_some() && !matches!(f, Format::Time(_) | Format::Clock(_)))
+            || (zone.is_some() && !matches!(f, Format::Time(_)))
+        {
             return Err(
-                "fraction and zone apply to the iso and iso-space formats of timestamps".into(),
+                "fraction applies to the iso and iso-space formats of timestamps, \
+                 intervals and times; zone to those of timestamps and intervals"
+                    .into(),
             );
         }
         Ok(f)
@@ -280,6 +304,11 @@ impl Format {
             Format::Epoch(EpochUnit::Micros) => "unix_us",
             Format::Julian => "julian",
             Format::BoolText => "text",
+            Format::BoolChar => "tf",
+            Format::Clock(_) => "iso",
+            Format::Duration(EpochUnit::Micros) => "micros",
+            Format::Duration(EpochUnit::Millis) => "millis",
+            Format::Duration(EpochUnit::Seconds) => "seconds",
             Format::NumericText => "text",
             Format::NumericInteger => "integer",
             Format::NumericReal => "real",
@@ -293,6 +322,11 @@ impl Format {
         let mut fields = Vec::new();
         if let Some(f) = self.name().or_else(|| default_name(kind)) {
             fields.push(format!("format = \"{f}\""));
+        }
+        if let Format::Clock(f) = self {
+            if *f != FractionStyle::Micros {
+                fields.push(format!("fraction = \"{}\"", f.name()));
+            }
         }
         if let Format::Time(t) = self {
             if t.fraction != FractionStyle::Micros {
@@ -315,11 +349,13 @@ impl Format {
         match self {
             Format::Default => default,
             Format::UuidBlob => Storage::Blob,
-            Format::Epoch(_) | Format::NumericInteger => Storage::Integer,
+            Format::Epoch(_) | Format::Duration(_) | Format::NumericInteger => Storage::Integer,
             Format::Julian | Format::NumericReal => Storage::Real,
             Format::UuidHex32
             | Format::Time(_)
             | Format::BoolText
+            | Format::BoolChar
+            | Format::Clock(_)
             | Format::NumericText
             | Format::VectorJson => Storage::Text,
         }
@@ -341,7 +377,33 @@ impl Format {
     /// Why this format may change a value of a column of `kind` with the given
     /// `typmod`, or `None` when it holds every value exactly.
     pub fn lossy(&self, kind: &ValueKind, typmod: i32) -> Option<String> {
+        // An interval's months have no fixed length in microseconds.
+        const MONTHS: &str = "an interval with a month part has no fixed length (a month is \
+                              counted as 30 days, a year as 365)";
         match (self, kind) {
+            (Format::Duration(unit), ValueKind::Interval) => Some(match unit {
+                EpochUnit::Micros => MONTHS.to_owned(),
+                _ => format!(
+                    "{MONTHS}, and {} drops fraction digits beyond {}",
+                    self.name().unwrap_or_default(),
+                    unit.digits()
+                ),
+            }),
+            (Format::Time(t), ValueKind::Interval) => Some(match t.fraction {
+                FractionStyle::Millis => {
+                    format!("{MONTHS}, and fraction = \"ms\" drops fraction digits beyond 3")
+                }
+                _ => MONTHS.to_owned(),
+            }),
+            (Format::Clock(FractionStyle::Millis), ValueKind::Time) => {
+                let digits = if typmod >= 0 { typmod } else { 6 };
+                (digits > 3).then(|| {
+                    format!(
+                        "fraction = \"ms\" drops fraction digits beyond 3 (the column holds \
+                         {digits})"
+                    )
+                })
+            }
             (Format::Time(t), ValueKind::Timestamp | ValueKind::Timestamptz)
                 if t.fraction == FractionStyle::Millis =>
             {
@@ -378,6 +440,51 @@ impl Format {
     }
 }
 
+/// PostgreSQL's exact length of an interval column `c` in microseconds, a month
+/// counted as 30 days and a year as 365 (as psycopg reads one into a
+/// `timedelta`); the converter computes the same from the binary value.
+pub fn interval_micros_sql(c: &str) -> String {
+    format!(
+        "((extract(year from {c}) * 365 + extract(month from {c}) * 30 + extract(day from {c})) \
+         * 86400000000 + extract(hour from {c}) * 3600000000 + extract(minute from {c}) * 60000000 \
+         + extract(microseconds from {c}))"
+    )
+}
+
+impl Format {
+    /// A SQL condition, true for the stored values of PostgreSQL column `c`
+    /// (already quoted) that this format would change; `None` when it changes
+    /// none. Planning counts them before it refuses a lossy format: lossy by
+    /// declaration is often exact in the data.
+    pub fn changes_sql(&self, kind: &ValueKind, c: &str) -> Option<String> {
+        let months = format!("(extract(year from {c}) <> 0 OR extract(month from {c}) <> 0)");
+        let sub_unit = |unit: i64| format!("(extract(microseconds from {c})::int8 % {unit} <> 0)");
+        Some(match (self, kind) {
+            (Format::Duration(unit), ValueKind::Interval) => match unit.micros() {
+                1 => months,
+                u => format!("{months} OR {}", sub_unit(u)),
+            },
+            (Format::Time(t), ValueKind::Interval) => match t.fraction {
+                FractionStyle::Millis => format!("{months} OR {}", sub_unit(1000)),
+                _ => months,
+            },
+            (Format::Clock(FractionStyle::Millis), ValueKind::Time) => sub_unit(1000),
+            (Format::Epoch(unit), ValueKind::Timestamp | ValueKind::Timestamptz) => {
+                format!("{c} <> date_trunc('{}', {c})", unit.pg_trunc_field()?)
+            }
+            (Format::Time(t), ValueKind::Timestamp | ValueKind::Timestamptz)
+                if t.fraction == FractionStyle::Millis =>
+            {
+                format!("{c} <> date_trunc('milliseconds', {c})")
+            }
+            (Format::NumericInteger, _) => format!("{c} <> round({c})"),
+            // float8's text is the shortest that reads back, as the converter's test.
+            (Format::NumericReal, _) => format!("{c}::float8::text::numeric <> {c}"),
+            _ => return None,
+        })
+    }
+}
+
 /// (precision, scale) of a numeric typmod, `None` when unconstrained.
 pub fn numeric_typmod(typmod: i32) -> Option<(i32, i32)> {
     (typmod >= 4).then(|| (((typmod - 4) >> 16) & 0xffff, (typmod - 4) & 0xffff))
@@ -397,6 +504,8 @@ fn kind_name(kind: &ValueKind) -> &'static str {
         ValueKind::Date => "date",
         ValueKind::Timestamp => "timestamp",
         ValueKind::Timestamptz => "timestamptz",
+        ValueKind::Time => "time",
+        ValueKind::Interval => "interval",
         ValueKind::Vector => "vector",
         ValueKind::Array(_) => "array",
     }
@@ -408,7 +517,9 @@ pub fn accepted(kind: &ValueKind) -> &'static str {
         ValueKind::Uuid => "text, hex32, blob",
         ValueKind::Date => "iso, unix, unix_ms, unix_us, julian",
         ValueKind::Timestamp | ValueKind::Timestamptz => "iso, iso-space, unix, unix_ms, unix_us",
-        ValueKind::Bool => "int, text",
+        ValueKind::Bool => "int, text, tf",
+        ValueKind::Time => "text, iso",
+        ValueKind::Interval => "text, micros, millis, seconds, iso-space",
         ValueKind::Numeric => "text, integer, real",
         ValueKind::Json | ValueKind::Jsonb | ValueKind::Array(_) => "json",
         ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8 => "integer",
@@ -485,7 +596,11 @@ pub fn affinity_conflict(
                     ValueKind::Date | ValueKind::Timestamp | ValueKind::Timestamptz,
                     Format::Default | Format::Time(_)
                 ) | (ValueKind::Uuid, Format::Default)
-                    | (ValueKind::Bool, Format::BoolText)
+                    | (ValueKind::Bool, Format::BoolText | Format::BoolChar)
+                    // Every form of a time has colons, of an interval colons or
+                    // words: SQLite keeps them as text, as the ORMs store them.
+                    | (ValueKind::Time, Format::Default | Format::Clock(_))
+                    | (ValueKind::Interval, Format::Default | Format::Time(_))
                     | (ValueKind::Json | ValueKind::Jsonb | ValueKind::Array(_), _)
                     | (ValueKind::Numeric, Format::Default)
             );

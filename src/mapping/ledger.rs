@@ -18,6 +18,9 @@ pub enum LossReason {
     TruncatedPrecision,
     /// A numeric with a fraction stored as an INTEGER (allowed with `allow_lossy`).
     RoundedNumeric,
+    /// An interval with months stored as a length (a month as 30 days, a year as
+    /// 365), or a fraction beyond the format's unit dropped.
+    DurationApproximated,
     /// A numeric stored as a REAL whose double reads back as another decimal
     /// (allowed with `allow_lossy`).
     NumericToDouble,
@@ -38,12 +41,16 @@ impl LossReason {
             LossReason::TruncatedPrecision => {
                 "timestamp truncated to the format's unit (allowed by allow_lossy)"
             }
+            LossReason::DurationApproximated => {
+                "interval stored as a length: months counted as 30 days, years as 365, or \
+                 digits beyond the unit dropped (allowed by allow_lossy)"
+            }
             LossReason::RoundedNumeric => {
                 "numeric rounded to an integer, half away from zero (allowed by allow_lossy)"
             }
             LossReason::NumericToDouble => {
                 "numeric stored as a double that reads back as another decimal \
-                 (allowed by allow_lossy)"
+                 (allowed by allow_lossy, or how the app's framework stores it)"
             }
         }
     }

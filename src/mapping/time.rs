@@ -93,19 +93,7 @@ pub fn format_timestamp_text(out: &mut String, pg_micros: i64, style: TimeText) 
     let micros_of_day = pg_micros.rem_euclid(MICROS_PER_DAY);
     let bc = write_date(out, days + PG_EPOCH_DAYS_FROM_UNIX);
     out.push(if style.t_separator { 'T' } else { ' ' });
-    let frac = micros_of_day % 1_000_000;
-    format_time_of_day(out, micros_of_day - frac);
-    match style.fraction {
-        FractionStyle::Micros if frac == 0 => {}
-        FractionStyle::Micros | FractionStyle::MicrosAlways => {
-            out.push('.');
-            push_padded(out, frac.unsigned_abs(), 6);
-        }
-        FractionStyle::Millis => {
-            out.push('.');
-            push_padded(out, (frac / 1000).unsigned_abs(), 3);
-        }
-    }
+    format_clock(out, micros_of_day, style.fraction);
     out.push_str(style.zone.text());
     if bc {
         out.push_str(" BC");
@@ -146,6 +134,61 @@ pub fn format_time_of_day(out: &mut String, micros: i64) {
         out.push('.');
         push_padded(out, frac, 6);
     }
+}
+
+/// A `time` value (microseconds since midnight) as `HH:MM:SS` with the fraction
+/// in `style`: what Django (`nonzero`), SQLAlchemy (`always`) and JavaScript
+/// (`ms`, truncated) write, for times and for the time of a timestamp.
+pub fn format_clock(out: &mut String, micros: i64, style: FractionStyle) {
+    let frac = micros.rem_euclid(1_000_000);
+    format_time_of_day(out, micros - frac);
+    match style {
+        FractionStyle::Micros if frac == 0 => {}
+        FractionStyle::Micros | FractionStyle::MicrosAlways => {
+            out.push('.');
+            push_padded(out, frac.unsigned_abs(), 6);
+        }
+        FractionStyle::Millis => {
+            out.push('.');
+            push_padded(out, (frac / 1000).unsigned_abs(), 3);
+        }
+    }
+}
+
+/// Parses `HH:MM:SS[.f{1,6}]` (hours up to 24) into microseconds since
+/// midnight; strictness about the form is the caller's, by writing it back.
+pub fn parse_clock(s: &str) -> Option<i64> {
+    let (hms, frac) = s.split_once('.').unwrap_or((s, ""));
+    let b = hms.as_bytes();
+    if b.len() != 8 || b[2] != b':' || b[5] != b':' || frac.len() > 6 {
+        return None;
+    }
+    let num = |t: &str| -> Option<i64> {
+        (!t.is_empty() && t.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let (h, m, sec) = (num(&hms[..2])?, num(&hms[3..5])?, num(&hms[6..])?);
+    let f = if frac.is_empty() {
+        0
+    } else {
+        num(frac)? * 10_i64.pow(u32::try_from(6 - frac.len()).ok()?)
+    };
+    if m > 59 || sec > 59 || h > 24 || (h == 24 && (m, sec, f) != (0, 0, 0)) {
+        return None;
+    }
+    Some(((h * 60 + m) * 60 + sec) * 1_000_000 + f)
+}
+
+/// PostgreSQL's text of a `time`: `HH:MM:SS` and the fraction without trailing zeros.
+pub fn pg_time_text(micros: i64) -> String {
+    let mut s = String::new();
+    format_time_of_day(&mut s, micros);
+    if s.contains('.') {
+        let keep = s.trim_end_matches('0').len();
+        s.truncate(keep);
+    }
+    s
 }
 
 /// Appends `n` in decimal, zero-padded to at least `width` digits. Formatting

@@ -28,6 +28,12 @@ pub enum ValueKind {
     Date,
     Timestamp,
     Timestamptz,
+    /// `time` (without zone): binary microseconds since midnight, or its text
+    /// form when stored as PostgreSQL prints it.
+    Time,
+    /// `interval`: binary (microseconds, days, months), or its text form when
+    /// stored as PostgreSQL prints it.
+    Interval,
     /// pgvector's `vector`.
     Vector,
     /// An array of the inner kind, written as a JSON array.
@@ -116,9 +122,7 @@ const SQLITE_EXACT_DIGITS: i32 = 15;
 /// Base types with their own text output and nothing to decode: PostgreSQL casts
 /// them to text and SQLite stores that text.
 const TEXT_FORM_TYPES: &[&str] = &[
-    "time",
     "timetz",
-    "interval",
     "inet",
     "cidr",
     "macaddr",
@@ -227,6 +231,16 @@ fn map_base(pg: &PgType, typmod: i32) -> Result<TypeMapping, String> {
         "timestamptz" if in_catalog => TypeMapping::new(K::Timestamptz, Text, "TEXT"),
         "json" if in_catalog => TypeMapping::new(K::Json, Text, "TEXT"),
         "jsonb" if in_catalog => TypeMapping::new(K::Jsonb, Text, "TEXT"),
+        // Stored as PostgreSQL's text unless a format asks for another form, for
+        // which the plan drops the cast and the converter decodes the binary value.
+        "time" | "interval" if in_catalog => TypeMapping {
+            kind: if pg.name == "time" {
+                K::Time
+            } else {
+                K::Interval
+            },
+            ..TypeMapping::text_form(pg)
+        },
         "vector" if !in_catalog => TypeMapping::new(K::Vector, Blob, "BLOB"),
         name if TEXT_FORM_TYPES.contains(&name) => TypeMapping::text_form(pg),
         _ => {
@@ -246,7 +260,9 @@ fn map_array(element: &PgType) -> Result<TypeMapping, String> {
             return Err(format!("arrays of {} are not supported", element.display))
         }
         // Elements PostgreSQL must cast to text: cast the whole array.
-        ValueKind::TextForm => (ValueKind::TextForm, Some(TextCast::ElementsToText)),
+        ValueKind::TextForm | ValueKind::Time | ValueKind::Interval => {
+            (ValueKind::TextForm, Some(TextCast::ElementsToText))
+        }
         k => (k, None),
     };
     Ok(TypeMapping {

@@ -1,13 +1,13 @@
 //! Planning one column: which SQLite column it goes to, in which format and
 //! declared type, checked against the map and the existing target.
 
-use super::{Collected, TableContext};
+use super::{Collected, LossyCheck, TableContext};
 use crate::map::infer::{infer, unrecognized};
 use crate::map::{ColumnMap, TableMap};
 use crate::mapping::format::{accepted, affinity_conflict, numeric_typmod, Affinity, Format};
 use crate::mapping::types::{map_type, Storage, TypeMapping, ValueKind};
 use crate::sink::existing::TargetTable;
-use crate::source::catalog::PgColumn;
+use crate::source::catalog::{quote_ident, PgColumn};
 
 /// One PostgreSQL column as it will be copied.
 pub(super) struct ColumnPlan<'a> {
@@ -135,7 +135,7 @@ pub(super) fn plan_column<'a>(
     // Problems of a column the map does not mention carry no map line.
     let at = cm.map_or(String::new(), |cm| ctx.at(cm.line));
     let here = format!("{at}table {source_name}, column {}", c.name);
-    let mapping = match map_type(&c.pg_type, c.typmod) {
+    let mut mapping = match map_type(&c.pg_type, c.typmod) {
         Ok(m) => m,
         Err(reason) if cm.is_some_and(|cm| cm.skip) => {
             let _ = reason;
@@ -194,7 +194,14 @@ pub(super) fn plan_column<'a>(
             fraction.map(|f| f.value),
             zone.map(|z| z.value),
         ) {
-            Ok(fmt) => (fmt, None),
+            // A map that pins the form the app's framework itself writes (as
+            // `map init` does) is accepted as the framework's, lossy or not.
+            Ok(fmt) => (
+                fmt,
+                target_col
+                    .and_then(|tc| infer(&mapping.kind, c.typmod, tc, ctx.style))
+                    .filter(|i| i.follows_app && i.format == fmt),
+            ),
             Err(e) => {
                 problems.push(format!(
                     "{}table {source_name}, column {} ({}): {e}",
@@ -215,8 +222,19 @@ pub(super) fn plan_column<'a>(
                     c.name
                 ));
             }
-            match target_col.and_then(|tc| infer(&mapping.kind, c.typmod, tc)) {
-                Some(i) => (i.format, Some(i.evidence)),
+            match target_col.and_then(|tc| infer(&mapping.kind, c.typmod, tc, ctx.style)) {
+                Some(i) => {
+                    if i.guess {
+                        out.notes.push(format!(
+                            "{sqlite_name}.{}: written as {} ({}); pin it in a map if the app \
+                             writes another form",
+                            c.name,
+                            i.format.map_fields(&mapping.kind).join(", "),
+                            i.evidence
+                        ));
+                    }
+                    (i.format, Some(i))
+                }
                 None => {
                     if let Some(words) =
                         target_col.and_then(|tc| unrecognized(&mapping.kind, c.typmod, tc))
@@ -230,22 +248,52 @@ pub(super) fn plan_column<'a>(
     };
     if let Some(why) = format.lossy(&mapping.kind, c.typmod) {
         let allowed = cm.is_some_and(|cm| cm.allow_lossy);
-        if !allowed {
-            problems.push(match &inferred {
-                None => format!(
-                    "{here}: format {:?} is lossy ({why}); add allow_lossy = true to accept \
-                     it (every changed value is counted in the summary)",
-                    format.name().unwrap_or_default()
+        // Lossy by declaration is often exact in the data: PostgreSQL counts
+        // the values that would change before anything is refused.
+        let refusal = match &inferred {
+            _ if allowed => None,
+            Some(i) if i.follows_app => None,
+            None => Some(format!(
+                "{here}: format {:?} is lossy ({why}); add allow_lossy = true to accept \
+                 it (every changed value is counted in the summary)",
+                format.name().unwrap_or_default()
+            )),
+            Some(i) => Some(format!(
+                "{here}: the existing SQLite column would store it as {:?} ({}), \
+                 which is lossy ({why}); accept it in the map with {{ {}, allow_lossy = \
+                 true }}, or choose another format",
+                format.name().unwrap_or_default(),
+                i.evidence,
+                format.map_fields(&mapping.kind).join(", ")
+            )),
+        };
+        if let Some(changes) = format.changes_sql(&mapping.kind, &quote_ident(&c.name)) {
+            let accepted = match &inferred {
+                Some(i) if i.follows_app && !allowed => {
+                    format!("the app's framework stores it so ({})", i.evidence)
+                }
+                _ => "allow_lossy".to_owned(),
+            };
+            out.lossy.push(LossyCheck {
+                place: format!("{sqlite_name}.{}", c.name),
+                what: format!(
+                    "{} is lossy for {} ({why})",
+                    format.map_fields(&mapping.kind).join(", "),
+                    c.pg_type.display
                 ),
-                Some(evidence) => format!(
-                    "{here}: the existing SQLite column would store it as {:?} ({evidence}), \
-                     which is lossy ({why}); accept it in the map with {{ {}, allow_lossy = \
-                     true }}, or choose another format",
-                    format.name().unwrap_or_default(),
-                    format.map_fields(&mapping.kind).join(", ")
-                ),
+                relation: ctx.table.qualified(),
+                key_sql: key_sql(ctx.table.primary_key.as_deref()),
+                changes_sql: changes,
+                refusal,
+                accepted,
             });
+        } else if let Some(r) = refusal {
+            problems.push(r);
         }
+    }
+    if format != Format::Default && matches!(mapping.kind, ValueKind::Time | ValueKind::Interval) {
+        // The format is written from the binary value, not PostgreSQL's text.
+        mapping.cast = None;
     }
     let storage = format.storage(mapping.storage);
     let map_declared = cm.and_then(|cm| cm.declared.as_ref());
@@ -300,6 +348,24 @@ pub(super) fn plan_column<'a>(
         storage,
         declared,
     }))
+}
+
+/// SQL giving a row's key as `id=3` (or `a=1, b=x`), for messages; the row's
+/// physical place when the table has no primary key.
+fn key_sql(primary_key: Option<&[String]>) -> String {
+    match primary_key {
+        Some(cols) if !cols.is_empty() => {
+            let parts: Vec<String> = cols
+                .iter()
+                .map(|k| {
+                    let lit = format!("'{}='", k.replace('\'', "''"));
+                    format!("{lit} || {}::text", quote_ident(k))
+                })
+                .collect();
+            format!("concat_ws(', ', {})", parts.join(", "))
+        }
+        _ => "'ctid=' || ctid::text".to_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 use rusqlite::types::ValueRef;
 
 use crate::mapping::decode::{push_hex, push_int, write_json_string};
-use crate::mapping::format::{Affinity, Format, FractionStyle, TimeText};
+use crate::mapping::format::{interval_micros_sql, Affinity, Format, FractionStyle, TimeText};
 use crate::mapping::types::ValueKind;
 
 mod formats;
@@ -32,6 +32,25 @@ pub fn pg_expression(
     let c = quote_ident(name);
     match (format, kind) {
         (Format::Default | Format::VectorJson, _) => {}
+        // An interval stored as a length or a datetime compares as its length in
+        // microseconds, truncated to what the format keeps.
+        (Format::Duration(unit), ValueKind::Interval) => {
+            let total = interval_micros_sql(&c);
+            return format!("floor({total} / {})::int8::text", unit.micros());
+        }
+        (Format::Time(t), ValueKind::Interval) => {
+            let total = interval_micros_sql(&c);
+            return match t.fraction {
+                FractionStyle::Millis => format!("(floor({total} / 1000) * 1000)::int8::text"),
+                _ => format!("{total}::int8::text"),
+            };
+        }
+        (Format::Clock(FractionStyle::Millis), _) => {
+            return format!(
+                "({c} - (extract(microseconds from {c})::int8 % 1000) \
+                 * interval '1 microsecond')::text"
+            )
+        }
         // What an allowed lossy format stores is what PostgreSQL's own value
         // becomes after the same change: truncated, rounded, made a double.
         (Format::Epoch(unit), ValueKind::Timestamp | ValueKind::Timestamptz) => {
@@ -94,7 +113,7 @@ pub fn pg_expression(
                 text
             }
         }
-        ValueKind::TextForm => selected.to_owned(),
+        ValueKind::TextForm | ValueKind::Time | ValueKind::Interval => selected.to_owned(),
         _ => format!("{c}::text"),
     }
 }
@@ -156,6 +175,8 @@ pub fn write_canonical(
         (
             ValueKind::Text
             | ValueKind::TextForm
+            | ValueKind::Time
+            | ValueKind::Interval
             | ValueKind::Json
             | ValueKind::Jsonb
             | ValueKind::Date,
@@ -237,6 +258,8 @@ pub fn sqlite_canonical(
         },
         ValueKind::Text
         | ValueKind::TextForm
+        | ValueKind::Time
+        | ValueKind::Interval
         | ValueKind::Json
         | ValueKind::Jsonb
         | ValueKind::Date => text(&v, "text")?.to_owned(),
@@ -831,6 +854,64 @@ mod tests {
             .unwrap(),
             Some("2025-11-13".to_owned())
         );
+    }
+
+    #[test]
+    fn orm_formats_invert_strictly() {
+        let c = |v: ValueRef<'_>, k: &ValueKind, f: Format| {
+            sqlite_canonical(v, k, f, Affinity::Numeric)
+        };
+        let t = |s: &'static str| ValueRef::Text(s.as_bytes());
+        // Django's time: six digits only when not zero; PostgreSQL's text back.
+        let django = Format::Clock(FractionStyle::Micros);
+        let time = ValueKind::Time;
+        assert_eq!(
+            c(t("12:30:15.500000"), &time, django).unwrap().as_deref(),
+            Some("12:30:15.5")
+        );
+        assert_eq!(
+            c(t("06:30:00"), &time, django).unwrap().as_deref(),
+            Some("06:30:00")
+        );
+        assert!(c(t("06:30:00.000000"), &time, django).is_err());
+        assert!(c(t("12:30:15.5"), &time, django).is_err());
+        let always = Format::Clock(FractionStyle::MicrosAlways);
+        assert!(c(t("06:30:00"), &time, always).is_err());
+        // Intervals compare as their length in microseconds.
+        let interval = ValueKind::Interval;
+        let micros = Format::Duration(crate::mapping::format::EpochUnit::Micros);
+        assert_eq!(
+            c(ValueRef::Integer(90_123_500_000), &interval, micros)
+                .unwrap()
+                .as_deref(),
+            Some("90123500000")
+        );
+        assert!(c(t("90123500000"), &interval, micros).is_err());
+        let sqla = Format::Time(TimeText {
+            fraction: FractionStyle::MicrosAlways,
+            ..TimeText::SPACE
+        });
+        assert_eq!(
+            c(t("1970-01-02 01:02:03.500000"), &interval, sqla)
+                .unwrap()
+                .as_deref(),
+            Some("90123500000")
+        );
+        assert_eq!(
+            c(t("1969-12-31 00:00:05.000000"), &interval, sqla)
+                .unwrap()
+                .as_deref(),
+            Some("-86395000000")
+        );
+        assert!(c(t("1970-01-02 01:02:03.5"), &interval, sqla).is_err());
+        // Rails' booleans.
+        let tf = Format::BoolChar;
+        assert_eq!(
+            c(t("t"), &ValueKind::Bool, tf).unwrap().as_deref(),
+            Some("true")
+        );
+        assert!(c(t("true"), &ValueKind::Bool, tf).is_err());
+        assert!(c(ValueRef::Integer(1), &ValueKind::Bool, tf).is_err());
     }
 
     #[test]

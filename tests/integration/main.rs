@@ -15,6 +15,7 @@ mod full_sync;
 mod interrupt;
 mod json;
 mod maps;
+mod orm;
 mod pg_compare;
 mod snapshot;
 mod target_files;

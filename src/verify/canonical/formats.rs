@@ -11,7 +11,8 @@ use super::{
 use crate::mapping::convert::JULIAN_UNIX_EPOCH;
 use crate::mapping::format::{Affinity, Format};
 use crate::mapping::time::{
-    format_date, format_timestamp, TimestampStyle, MICROS_PER_DAY_I64, PG_EPOCH_MICROS_FROM_UNIX,
+    format_clock, format_date, format_timestamp, format_timestamp_text, parse_clock,
+    parse_timestamp, pg_time_text, TimestampStyle, MICROS_PER_DAY_I64, PG_EPOCH_MICROS_FROM_UNIX,
 };
 use crate::mapping::types::ValueKind;
 
@@ -81,6 +82,30 @@ pub(super) fn formatted_canonical(
             pg_date(d).ok_or_else(not)
         }
         (Format::BoolText, _, ValueRef::Text(b"true" | b"false")) => Ok(text(&v, what)?.to_owned()),
+        (Format::BoolChar, _, ValueRef::Text(b"t")) => Ok("true".to_owned()),
+        (Format::BoolChar, _, ValueRef::Text(b"f")) => Ok("false".to_owned()),
+        // The new forms are inverted by parsing and writing back: a stored text
+        // the format would not have written exactly so matches nothing.
+        (Format::Clock(style), ValueKind::Time, ValueRef::Text(_)) => {
+            let s = text(&v, what)?;
+            let micros = parse_clock(s).ok_or_else(not)?;
+            let mut again = String::new();
+            format_clock(&mut again, micros, style);
+            (again == s).then(|| pg_time_text(micros)).ok_or_else(not)
+        }
+        (Format::Duration(_), ValueKind::Interval, ValueRef::Integer(i)) => Ok(i.to_string()),
+        (Format::Time(style), ValueKind::Interval, ValueRef::Text(_)) => {
+            let s = text(&v, what)?;
+            let micros = parse_timestamp(s)
+                .filter(|m| *m != i64::MAX && *m != i64::MIN)
+                .ok_or_else(not)?;
+            let pg = micros
+                .checked_sub(PG_EPOCH_MICROS_FROM_UNIX)
+                .ok_or_else(not)?;
+            let mut again = String::new();
+            format_timestamp_text(&mut again, pg, style);
+            (again == s).then(|| micros.to_string()).ok_or_else(not)
+        }
         (Format::NumericText, _, ValueRef::Text(_)) => Ok(text(&v, what)?.to_owned()),
         (Format::NumericInteger, _, ValueRef::Integer(i)) => Ok(i.to_string()),
         (Format::NumericReal, _, ValueRef::Real(f)) => float_canonical(f, false),
