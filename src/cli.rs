@@ -29,14 +29,18 @@ pub enum Command {
     /// place only when everything succeeded and verified.
     ///
     /// With an existing target and --since TIME (or, on later runs, the watermark
-    /// the last sync stored in the file), a delta merge reads the rows whose
-    /// cursor column (the map's cursor, else updated_at, else created_at) is
-    /// later than TIME and merges
-    /// them by primary key: absent rows are inserted; a row is updated when
-    /// PostgreSQL's cursor is newer (ties: PostgreSQL); when SQLite's is newer,
-    /// SQLite's row is kept and reported as a conflict. Rows PostgreSQL deleted
-    /// are found by comparing key sets (see --deletes). The target is backed up
-    /// first, the merge runs in one transaction and is verified before commit.
+    /// the last sync stored in the file), a delta merge finds the rows changed
+    /// since: by the update cursor (the map's cursor, else updated_at) where the
+    /// file records what the last sync wrote, else by comparing content (tables
+    /// without an update cursor, and the first delta into an app's old file).
+    /// Rows are merged by key, three ways against what the last sync left: a
+    /// row only PostgreSQL changed is taken, one only SQLite changed is kept,
+    /// one both changed goes to the later cursor (ties: PostgreSQL) and is
+    /// listed as a conflict; rows PostgreSQL deleted are deleted unless SQLite
+    /// changed them (see --deletes). The target is backed up first, the merge
+    /// runs in one transaction and is verified before commit: merged rows
+    /// against PostgreSQL's checksums, key sets, and the foreign keys of every
+    /// table it touched.
     Sync(SyncArgs),
 
     /// Compare a SQLite file with PostgreSQL: row counts and content checksums per
@@ -192,13 +196,16 @@ pub struct SyncArgs {
 
     /// How far before the stored watermark a continuing delta starts reading, to
     /// catch rows whose cursor was set by a clock other than the server's or by a
-    /// transaction this tool could not see: 300, 90s, 5m, 1h.
+    /// transaction this tool could not see: 300, 90s, 5m, 1h. Rows read again
+    /// in this window that did not change are left alone.
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     pub lag: String,
 
     /// What a delta does with SQLite rows whose key PostgreSQL no longer has:
-    /// propagate deletes them unless SQLite's cursor is later than the since-time
-    /// (then they are kept and reported); keep keeps them all (counted); report
+    /// propagate deletes them unless SQLite changed them since the last sync
+    /// (without a record of it: unless SQLite's cursor is later than the
+    /// since-time); those are kept and reported, and rows the last sync never
+    /// wrote are SQLite's own and stay; keep keeps them all (counted); report
     /// keeps and lists each one in the summary and in _pg2sqlite_conflicts.
     /// [default: the map's `deletes` for the table, else propagate]
     #[arg(long, value_enum)]

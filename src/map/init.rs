@@ -165,19 +165,15 @@ fn render_table(
         }
     );
     let _ = writeln!(out, "# rename = {}", toml_string(sqlite));
-    let cursor = [
-        "updated_at",
-        "modified_at",
-        "created_at",
-        "updatedAt",
-        "createdAt",
-    ]
-    .into_iter()
-    .find(|name| {
-        t.columns
-            .iter()
-            .any(|c| c.name == *name && can_be_cursor(c))
-    });
+    // Only columns that change with every update: a creation time would hide
+    // every later edit of a row from a delta (issue 10).
+    let cursor = ["updated_at", "modified_at", "updatedAt"]
+        .into_iter()
+        .find(|name| {
+            t.columns
+                .iter()
+                .any(|c| c.name == *name && can_be_cursor(c))
+        });
     match cursor {
         Some(c) => {
             let _ = writeln!(
