@@ -10,6 +10,7 @@ pub mod checksum;
 pub mod keys;
 pub mod narrow;
 pub mod report;
+pub mod sides;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -21,6 +22,7 @@ use tokio_postgres::Client;
 use crate::error::{Error, Result};
 use crate::mapping::format::{Affinity, Format};
 use crate::mapping::types::ValueKind;
+use crate::merge::base::BaseKey;
 use crate::pipeline::Chunk;
 use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::ddl::quote;
@@ -30,6 +32,7 @@ use checksum::{
     row_hash, Buckets,
 };
 pub use report::{ChangedRow, Health, TableStatus, TableVerdict, VerifyReport};
+use sides::{BySide, TableBase};
 
 /// At most this many differing buckets are read row by row per table.
 const MAX_BUCKETS_TO_LOCATE: usize = 64;
@@ -308,20 +311,36 @@ fn sqlite_buckets(
     Ok(buckets)
 }
 
+/// A SQLite row of a differing bucket: its canonical values, and its base key
+/// and fingerprint when the file holds a base for the table.
+type LiteRow = (Vec<Option<String>>, Option<(BaseKey, i64)>);
+
 fn sqlite_rows_in(
     conn: &Connection,
     check: &TableCheck<'_>,
     range: &ChunkRange,
     wanted: &HashSet<u16>,
-) -> rusqlite::Result<Vec<Vec<Option<String>>>> {
+    base: Option<&TableBase>,
+) -> rusqlite::Result<Vec<LiteRow>> {
     let mut stmt = conn.prepare(&check.sqlite_select(range))?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
+    let n = check.plan.sink.columns.len();
     while let Some(row) = rows.next()? {
         let values = sqlite_row(check, row)?;
         let (key, _) = check.texts(&values);
         if wanted.contains(&bucket(&md5(&key))) {
-            out.push(values);
+            let stored = match base {
+                Some(b) => {
+                    let mut raw = Vec::with_capacity(n);
+                    for i in 0..n {
+                        raw.push(row.get_ref(i)?);
+                    }
+                    Some(b.stored(&raw))
+                }
+                None => None,
+            };
+            out.push((values, stored));
         }
     }
     Ok(out)
@@ -767,20 +786,41 @@ async fn locate(
         }));
     }
     let wanted: HashSet<u16> = chosen.into_iter().collect();
-    let lite_rows = sqlite_rows_in(conn, check, &part.range, &wanted).map_err(Error::sqlite(
-        format!("locating differences in {}", check.plan.sink.name),
-        path,
-    ))?;
+    let base = check
+        .has_key
+        .then(|| TableBase::find(conn, check.plan, &check.key))
+        .flatten();
+    let lite_rows =
+        sqlite_rows_in(conn, check, &part.range, &wanted, base.as_ref()).map_err(Error::sqlite(
+            format!("locating differences in {}", check.plan.sink.name),
+            path,
+        ))?;
+    let mut by_side = BySide::default();
     if check.has_key {
-        let index = |rows: Vec<Vec<Option<String>>>| -> BTreeMap<String, Vec<Option<String>>> {
-            rows.into_iter().map(|r| (check.texts(&r).0, r)).collect()
+        let pg: BTreeMap<String, Vec<Option<String>>> = pg_rows
+            .into_iter()
+            .map(|r| (check.texts(&r).0, r))
+            .collect();
+        let lite: BTreeMap<String, LiteRow> = lite_rows
+            .into_iter()
+            .map(|r| (check.texts(&r.0).0, r))
+            .collect();
+        let mut attribute = |lite_row: Option<&LiteRow>, pg_row: &[Option<String>]| {
+            if let Some(b) = &base {
+                match lite_row.and_then(|r| r.1.as_ref()) {
+                    Some(stored) => b.sqlite_row(conn, stored, &mut by_side),
+                    None => b.postgres_only(conn, check.plan, pg_row, &mut by_side),
+                }
+            }
         };
-        let pg = index(pg_rows);
-        let lite = index(lite_rows);
         for (k, row) in &pg {
-            match lite.get(k) {
-                None => verdict.missing.push(check.key_display(row)),
-                Some(other) if other != row => {
+            match lite.get(k).map(|r| (&r.0, r)) {
+                None => {
+                    attribute(None, row);
+                    verdict.missing.push(check.key_display(row));
+                }
+                Some((other, lite_row)) if other != row => {
+                    attribute(Some(lite_row), row);
                     let columns = row
                         .iter()
                         .zip(other)
@@ -796,10 +836,18 @@ async fn locate(
                 Some(_) => {}
             }
         }
-        for (k, row) in &lite {
+        for (k, lite_row) in &lite {
             if !pg.contains_key(k) {
-                verdict.extra.push(check.key_display(row));
+                if let (Some(b), Some(stored)) = (&base, &lite_row.1) {
+                    b.sqlite_row(conn, stored, &mut by_side);
+                }
+                verdict.extra.push(check.key_display(&lite_row.0));
             }
+        }
+        if base.is_some() {
+            let v = verdict.by_side.get_or_insert_with(BySide::default);
+            v.sqlite += by_side.sqlite;
+            v.postgres += by_side.postgres;
         }
     } else {
         // A multiset of rows: count each distinct row on both sides.
@@ -808,7 +856,7 @@ async fn locate(
             let t = check.texts(&r).1;
             counts.entry(t).or_insert((0, r)).0 += 1;
         }
-        for r in lite_rows {
+        for (r, _) in lite_rows {
             let t = check.texts(&r).1;
             counts.entry(t).or_insert((0, r)).0 -= 1;
         }

@@ -34,6 +34,9 @@ pub struct TableVerdict {
     pub changed: Vec<ChangedRow>,
     /// Differing buckets not read row by row (too many differences to list).
     pub unlocated_buckets: usize,
+    /// Of the listed differences, how many each side made since the last sync
+    /// (when the file records what that sync left).
+    pub by_side: Option<super::sides::BySide>,
 }
 
 impl TableVerdict {
@@ -48,6 +51,7 @@ impl TableVerdict {
             extra: Vec::new(),
             changed: Vec::new(),
             unlocated_buckets: 0,
+            by_side: None,
         }
     }
 
@@ -107,6 +111,21 @@ impl TableVerdict {
             }
             s.push(')');
             parts.push(s);
+        }
+        if let Some(b) = self.by_side {
+            if b.sqlite > 0 {
+                parts.push(format!(
+                    "{} of these SQLite changed since the last sync (a delta keeps SQLite's \
+                     changes)",
+                    b.sqlite
+                ));
+            }
+            if b.postgres > 0 {
+                parts.push(format!(
+                    "{} PostgreSQL changed since the last sync (the next delta brings them)",
+                    b.postgres
+                ));
+            }
         }
         if self.unlocated_buckets > 0 {
             parts.push(format!(

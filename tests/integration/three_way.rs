@@ -60,7 +60,21 @@ fn delta(db: &TestDb, target: &Path) -> serde_json::Value {
 }
 
 /// `verify`'s differences as `table kind key` lines, and its foreign-key count.
+/// Right after a delta, every difference must be one SQLite made (kept on
+/// purpose), and verify must say so.
 fn differences(db: &TestDb, target: &Path) -> (BTreeSet<String>, u64) {
+    let (out, fk, by_side) = differences_by_side(db, target);
+    assert_eq!(
+        by_side,
+        (u64::try_from(out.len()).unwrap_or(0), 0),
+        "every difference is SQLite's: {out:?}"
+    );
+    (out, fk)
+}
+
+/// `verify`'s differences, its foreign-key count, and how many differences
+/// it attributes to SQLite and to PostgreSQL.
+fn differences_by_side(db: &TestDb, target: &Path) -> (BTreeSet<String>, u64, (u64, u64)) {
     let target = target.to_str().expect("utf-8 path");
     let run = run(&[
         "verify",
@@ -73,8 +87,11 @@ fn differences(db: &TestDb, target: &Path) -> (BTreeSet<String>, u64) {
     let v: serde_json::Value =
         serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
     let mut out = BTreeSet::new();
+    let mut by_side = (0, 0);
     for t in v["tables"].as_array().expect("tables") {
         let name = t["table"].as_str().unwrap_or("?");
+        by_side.0 += t["by_side"]["sqlite"].as_u64().unwrap_or(0);
+        by_side.1 += t["by_side"]["postgres"].as_u64().unwrap_or(0);
         assert_eq!(t["unlocated_buckets"], 0, "{t}");
         for (kind, list) in [("missing", &t["missing"]), ("extra", &t["extra"])] {
             for k in list.as_array().expect("list") {
@@ -89,7 +106,7 @@ fn differences(db: &TestDb, target: &Path) -> (BTreeSet<String>, u64) {
         }
     }
     let fk = v["health"]["foreign_key_violations"].as_u64().unwrap_or(99);
-    (out, fk)
+    (out, fk, by_side)
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {
@@ -303,6 +320,28 @@ fn six_syncs_with_changes_on_both_sides_leave_the_three_way_result() {
             0
         ),
         "after sync 6"
+    );
+
+    // Changes PostgreSQL made since are told apart from SQLite's.
+    db.execute(
+        "UPDATE tag SET label = 'pg again' WHERE id = 1;
+         INSERT INTO tag VALUES (7, 'pg new');",
+    );
+    let (diff, _, by_side) = differences_by_side(&db, &target);
+    assert_eq!(diff.len(), 4, "{diff:?}");
+    assert_eq!(by_side, (2, 2), "{diff:?}");
+    let text = run(&[
+        "verify",
+        "--source",
+        &db.url(),
+        "--target",
+        target.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        text.stdout
+            .contains("2 PostgreSQL changed since the last sync (the next delta brings them)"),
+        "{}",
+        text.stdout
     );
 }
 
