@@ -14,6 +14,7 @@
 //! 6. Verify (the merged rows' checksums equal PostgreSQL's), record the state,
 //!    commit — or roll back for `--dry-run`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -336,6 +337,7 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         progress: progress.clone(),
         run_at: &run_at,
     };
+    progress.phase("merging");
     let outcome = writer.merge(conn, &prepared, chunks).await?;
     let conn = outcome.conn;
     let mut ledger = outcome.ledger;
@@ -346,8 +348,8 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         .iter()
         .map(|p| p.merge.plan.sink.name.clone())
         .collect();
-    let parents =
-        foreign_keys::parents(&conn).map_err(Error::sqlite("reading foreign keys", path))?;
+    let fks = foreign_keys::all(&conn).map_err(Error::sqlite("reading foreign keys", path))?;
+    let parents = foreign_keys::parents(&fks);
     let mut diffs: Vec<KeyDifference> = vec![KeyDifference::default(); prepared.len()];
     let mut kept_listed: Vec<Vec<String>> = vec![Vec::new(); prepared.len()];
     // Children first, as PostgreSQL's cascades went.
@@ -362,21 +364,14 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
             &diff.sqlite_only,
             &mut results[i].counts,
             &run_at,
+            foreign_keys::is_parent(&fks, &p.merge.plan.sink.name),
         )?;
         diffs[i] = diff;
     }
 
     progress.phase("checking foreign keys");
-    let (conn, checked, repaired) = check_foreign_keys(
-        &writer,
-        conn,
-        &prepared,
-        &mut results,
-        &mut ledger,
-        &parents,
-        &mut notes,
-    )
-    .await?;
+    let (conn, checked, repaired) =
+        check_foreign_keys(&writer, conn, &prepared, &mut results, &mut ledger, &fks).await?;
 
     let fill = || -> rusqlite::Result<()> {
         for p in prepared.iter().filter(|p| !p.merge.base.trusted) {
@@ -555,57 +550,46 @@ async fn check_foreign_keys(
     prepared: &[Prepared],
     results: &mut [merge_writer::TableMerge],
     ledger: &mut crate::mapping::ledger::LossLedger,
-    parents: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
-    notes: &mut Vec<String>,
+    fks: &[foreign_keys::ForeignKey],
 ) -> Result<(Connection, Vec<String>, u64)> {
     let path = writer.opts.target.as_path();
-    let name = |i: usize| prepared[i].merge.plan.sink.name.clone();
-    let written: Vec<String> = (0..prepared.len())
-        .filter(|&i| results[i].counts.changed() > 0)
-        .map(name)
+    let deleted_from: BTreeSet<String> = prepared
+        .iter()
+        .zip(results.iter())
+        .filter(|(_, r)| r.counts.deleted > 0)
+        .map(|(p, _)| p.merge.plan.sink.name.clone())
         .collect();
-    let deleted_from: Vec<String> = (0..prepared.len())
-        .filter(|&i| results[i].counts.deleted > 0)
-        .map(name)
-        .collect();
-    let tables = foreign_keys::to_check(&written, &deleted_from, parents);
-    let check = |conn: &Connection| {
-        foreign_keys::violations(conn, &tables)
+    let written = |results: &[merge_writer::TableMerge], also: &[foreign_keys::Violation]| {
+        let mut w: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for (p, r) in prepared.iter().zip(results) {
+            w.entry(p.merge.plan.sink.name.clone())
+                .or_default()
+                .extend(r.written.iter().copied());
+        }
+        for v in also {
+            w.entry(v.table.clone()).or_default().push(v.rowid);
+        }
+        w
+    };
+    let check = |conn: &Connection, written: &BTreeMap<String, Vec<i64>>| {
+        foreign_keys::violations(conn, fks, written, &deleted_from)
             .map_err(Error::sqlite("checking foreign keys", path))
     };
+    let (checked, found) = check(&conn, &written(results, &[]))?;
+    let checked: Vec<String> = checked.into_iter().collect();
+    if found.is_empty() {
+        return Ok((conn, checked, 0));
+    }
     let index_of = |table: &str| {
         prepared
             .iter()
             .position(|p| p.merge.plan.sink.name.eq_ignore_ascii_case(table))
     };
-    // A violation is the merge's when it wrote the child row or deleted from
-    // the parent table; others were in the file before and are only noted.
-    let caused = |v: &foreign_keys::Violation, results: &[merge_writer::TableMerge]| {
-        deleted_from
-            .iter()
-            .any(|d| d.eq_ignore_ascii_case(&v.parent))
-            || index_of(&v.table).is_some_and(|i| results[i].written.contains(&v.rowid))
-    };
-    let found = check(&conn)?;
-    let (ours, before): (Vec<_>, Vec<_>) = found.into_iter().partition(|v| caused(v, results));
-    if !before.is_empty() {
-        notes.push(format!(
-            "{} row(s) whose foreign key points at no row were in the file before this sync \
-             and were left as they are (first: {} rowid {} → {})",
-            before.len(),
-            before[0].table,
-            before[0].rowid,
-            before[0].parent
-        ));
-    }
-    if ours.is_empty() {
-        return Ok((conn, tables.into_iter().collect(), 0));
-    }
     // Read the offending rows again; PostgreSQL's version of them wins where
     // SQLite did not change them.
     let mut chunks = Vec::new();
     for (i, p) in prepared.iter().enumerate() {
-        let rowids: Vec<i64> = ours
+        let rowids: Vec<i64> = found
             .iter()
             .filter(|v| v.table.eq_ignore_ascii_case(&p.merge.plan.sink.name))
             .map(|v| v.rowid)
@@ -617,7 +601,7 @@ async fn check_foreign_keys(
             .map_err(Error::sqlite("reading rows with broken foreign keys", path))?;
         chunks.extend(ranges.into_iter().map(|range| Chunk { table: i, range }));
     }
-    let repaired = u64::try_from(ours.len()).unwrap_or(u64::MAX);
+    let repaired = u64::try_from(found.len()).unwrap_or(u64::MAX);
     let conn = if chunks.is_empty() {
         conn
     } else {
@@ -631,12 +615,9 @@ async fn check_foreign_keys(
         ledger.merge(outcome.ledger);
         outcome.conn
     };
-    let still: Vec<foreign_keys::Violation> = check(&conn)?
-        .into_iter()
-        .filter(|v| caused(v, results))
-        .collect();
+    let (_, still) = check(&conn, &written(results, &found))?;
     if still.is_empty() {
-        return Ok((conn, tables.into_iter().collect(), repaired));
+        return Ok((conn, checked, repaired));
     }
     let listed: Vec<String> = still
         .iter()

@@ -348,15 +348,18 @@ impl DeltaSummary {
             let _ = writeln!(
                 out,
                 "verified before commit: the {} merged rows read back as PostgreSQL has them \
-                 (counts and checksums); key sets compared for deletes; foreign keys checked in \
-                 {}. Next run continues from {}",
+                 (counts and checksums); key sets compared for deletes; {}. Next run continues \
+                 from {}",
                 self.totals.read,
                 if self.foreign_keys_checked.is_empty() {
-                    "no table (none touched has foreign keys)".to_owned()
+                    "no foreign key could break (none leads from a written row or to a deleted \
+                     one)"
+                        .to_owned()
                 } else {
                     format!(
-                        "{} table(s), none violated",
-                        self.foreign_keys_checked.len()
+                        "foreign keys of the written rows and of the children of deleted rows \
+                         hold ({})",
+                        self.foreign_keys_checked.join(", ")
                     )
                 },
                 self.watermark

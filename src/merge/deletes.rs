@@ -19,7 +19,10 @@ use crate::verify::keys::SqliteOnly;
 pub const LISTED: usize = 10;
 
 /// Applies the delete policy to `rows`, SQLite rows of `t`'s table whose key
-/// PostgreSQL no longer has. Returns the keys of the kept rows to list.
+/// PostgreSQL no longer has. Returns the keys of the kept rows to list. The
+/// deleted rows of a parent table are kept aside (`keep_deleted`) for the
+/// foreign-key check.
+#[allow(clippy::too_many_arguments)]
 pub fn apply(
     conn: &Connection,
     path: &Path,
@@ -28,6 +31,7 @@ pub fn apply(
     rows: &[SqliteOnly],
     counts: &mut MergeCounts,
     run_at: &str,
+    keep_deleted: bool,
 ) -> Result<Vec<String>> {
     let mut kept_listed = Vec::new();
     let cols = &t.plan.sink.columns;
@@ -75,6 +79,10 @@ pub fn apply(
             base::lookup(conn, trusted, &bkey).map_err(Error::sqlite("reading the base", path))?;
         match decide_delete(sqlite_cursor, t.since, policy, ancestor, fp) {
             DeleteDecision::Delete => {
+                if keep_deleted {
+                    super::foreign_keys::keep_deleted(conn, &t.plan.sink.name, row.rowid)
+                        .map_err(Error::sqlite("keeping a deleted row aside", path))?;
+                }
                 conn.prepare_cached(&delete)
                     .and_then(|mut d| d.execute([row.rowid]))
                     .and_then(|_| base::remove(conn, t.base.tid, &bkey))
