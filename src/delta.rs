@@ -33,7 +33,7 @@ use crate::merge::key::merge_key;
 use crate::merge::state::{self, key_json, MergeCounts, SyncMode, TableRun};
 use crate::merge::writer::{self as merge_writer, BaseUse, MergeTable};
 use crate::pipeline::{
-    read_into, snapshot_clients, start, table_chunks, until_signal, Chunk, Start,
+    comparison_chunks, read_into, snapshot_clients, start, table_chunks, until_signal, Chunk, Start,
 };
 use crate::plan::{SyncPlan, TablePlan, TableSelection};
 use crate::progress::{Progress, ProgressMode};
@@ -293,8 +293,8 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
                 table_chunks(&coordinator, &p.merge.plan).await?
             }
             _ => {
-                let whole = table_chunks(&coordinator, &p.merge.plan).await?;
-                let diff = content_difference(&clients, &p.merge.plan, whole, path).await?;
+                let ranges = comparison_chunks(&coordinator, &p.merge.plan).await?;
+                let diff = content_difference(&clients, &p.merge.plan, ranges, path).await?;
                 p.found_by = match diff.buckets {
                     0 => "content: no difference".to_owned(),
                     n => format!("content: {n} differing key bucket(s) read"),

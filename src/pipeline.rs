@@ -466,7 +466,26 @@ pub async fn plan_chunks(client: &Client, plan: &SyncPlan) -> Result<Vec<Chunk>>
 }
 
 pub(crate) async fn table_chunks(client: &Client, t: &TablePlan) -> Result<Vec<ChunkRange>> {
-    let parts = chunk_count(t.estimated_rows);
+    table_chunks_of(client, t, chunk_count(t.estimated_rows)).await
+}
+
+/// Rows per range when a table is compared by content: small enough that the
+/// ranges whose checksums differ are cheap to narrow down to key buckets.
+const COMPARED_RANGE_ROWS: f64 = 32_768.0;
+
+/// The ranges a table is compared by content in: finer than its copy chunks
+/// when it has an integer key, so that narrowing reads only the ranges with a
+/// difference a second time.
+pub(crate) async fn comparison_chunks(client: &Client, t: &TablePlan) -> Result<Vec<ChunkRange>> {
+    let mut parts = 1usize;
+    while parts < 1024 && (parts as f64) * COMPARED_RANGE_ROWS < t.estimated_rows {
+        parts += 1;
+    }
+    table_chunks_of(client, t, parts).await
+}
+
+/// `t` split into `parts` ranges as its chunking strategy allows.
+async fn table_chunks_of(client: &Client, t: &TablePlan, parts: usize) -> Result<Vec<ChunkRange>> {
     Ok(match &t.chunking {
         _ if parts <= 1 => vec![ChunkRange::All],
         ChunkStrategy::IntKey(col) => {
