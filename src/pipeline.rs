@@ -471,14 +471,14 @@ pub(crate) async fn table_chunks(client: &Client, t: &TablePlan) -> Result<Vec<C
 
 /// Rows per range when a table is compared by content: small enough that the
 /// ranges whose checksums differ are cheap to narrow down to key buckets.
-const COMPARED_RANGE_ROWS: f64 = 32_768.0;
+const COMPARED_RANGE_ROWS: f64 = 1_024.0;
 
 /// The ranges a table is compared by content in: finer than its copy chunks
 /// when it has an integer key, so that narrowing reads only the ranges with a
 /// difference a second time.
 pub(crate) async fn comparison_chunks(client: &Client, t: &TablePlan) -> Result<Vec<ChunkRange>> {
     let mut parts = 1usize;
-    while parts < 1024 && (parts as f64) * COMPARED_RANGE_ROWS < t.estimated_rows {
+    while parts < 4096 && (parts as f64) * COMPARED_RANGE_ROWS < t.estimated_rows {
         parts += 1;
     }
     table_chunks_of(client, t, parts).await

@@ -11,8 +11,8 @@ use tokio_postgres::Client;
 
 use super::checksum::{bucket, bucket_hex, md5, Buckets};
 use super::{
-    open_sqlite, parts, pg_buckets, pg_totals, sqlite_buckets, sqlite_row, sqlite_totals_all,
-    TableCheck,
+    on_pg, open_sqlite, parts, pg_buckets, pg_totals, sqlite_buckets, sqlite_row,
+    sqlite_totals_all, TableCheck,
 };
 use crate::error::{Error, Result};
 use crate::pipeline::Chunk;
@@ -65,18 +65,52 @@ pub(crate) async fn content_difference(
     let (pg, lite) = (pg?, lite?);
     let check = TableCheck::new(plan);
     let key = check.pg_key_text();
-    let conn = open_sqlite(path)?;
+    let differing: Vec<usize> = (0..parts.len())
+        .filter(|&i| pg.0[i] != lite.totals[i])
+        .collect();
+    // Narrow the differing parts down to key buckets: PostgreSQL's side over
+    // every connection, SQLite's on the rayon pool, both at once.
+    let pg_jobs: Vec<(usize, ChunkRange)> = differing
+        .iter()
+        .flat_map(|&i| parts[i].pg_ranges.iter().map(move |r| (i, r.clone())))
+        .collect();
+    let pg_side = on_pg(clients, pg_jobs, |client, _, range| {
+        let check = &check;
+        async move { pg_buckets(client, check, &range, "comparing").await }
+    });
+    let lite_jobs: Vec<(usize, ChunkRange)> = differing
+        .iter()
+        .map(|&i| (i, parts[i].range.clone()))
+        .collect();
+    let owned = plan.clone();
+    let file = path.to_path_buf();
+    let lite_side = tokio::task::spawn_blocking(move || -> Result<Vec<(usize, Buckets)>> {
+        use rayon::prelude::*;
+        let check = TableCheck::new(&owned);
+        lite_jobs
+            .par_iter()
+            .map(|(i, range)| {
+                let conn = open_sqlite(&file)?;
+                sqlite_buckets(&conn, &check, range)
+                    .map(|b| (*i, b))
+                    .map_err(Error::sqlite(
+                        format!("comparing {}", owned.sink.name),
+                        &file,
+                    ))
+            })
+            .collect()
+    });
+    let (pg_buckets_of, lite_buckets_of) = tokio::join!(pg_side, lite_side);
+    let lite_buckets_of = lite_buckets_of
+        .map_err(|e| Error::Aborted(format!("the SQLite comparison thread failed: {e}")))??;
+    let mut pg_by_part: std::collections::HashMap<usize, Buckets> = Default::default();
+    for (i, b) in pg_buckets_of? {
+        pg_by_part.entry(i).or_default().merge(&b);
+    }
     let mut out = ContentDifference::default();
-    for (i, part) in parts.iter().enumerate() {
-        if pg.0[i] == lite.totals[i] {
-            continue;
-        }
-        let mut pg_side = Buckets::default();
-        for range in &part.pg_ranges {
-            pg_side.merge(&pg_buckets(&clients[0], &check, range, "comparing").await?);
-        }
-        let lite_side = sqlite_buckets(&conn, &check, &part.range)
-            .map_err(Error::sqlite(format!("comparing {}", plan.sink.name), path))?;
+    for (i, lite_side) in lite_buckets_of {
+        let part = &parts[i];
+        let pg_side = pg_by_part.remove(&i).unwrap_or_default();
         let differing = pg_side.differing(&lite_side);
         if differing.len() > WHOLE_PART_BUCKETS {
             out.buckets += 1 << 16;
