@@ -10,8 +10,9 @@ pub mod checksum;
 pub mod keys;
 pub mod narrow;
 pub mod report;
+pub mod rows;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -26,10 +27,10 @@ use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::ddl::quote;
 use crate::source::chunk::ChunkRange;
 use checksum::{
-    bucket, bucket_hex, md5, parse_pg_sum, pg_record_expr, push_record_field, record_text,
-    row_hash, Buckets,
+    bucket, md5, parse_pg_sum, pg_record_expr, push_record_field, record_text, row_hash, Buckets,
 };
 pub use report::{ChangedRow, Health, TableStatus, TableVerdict, VerifyReport};
+use rows::RowDiff;
 
 /// At most this many differing buckets are read row by row per table.
 const MAX_BUCKETS_TO_LOCATE: usize = 64;
@@ -72,6 +73,16 @@ impl<'a> TableCheck<'a> {
                 has_key: false,
             },
         }
+    }
+
+    /// The table this check compares.
+    pub(crate) fn plan(&self) -> &TablePlan {
+        self.plan
+    }
+
+    /// Whether rows are matched by a primary key (else as a multiset).
+    pub(crate) fn has_key(&self) -> bool {
+        self.has_key
     }
 
     fn kind(&self, i: usize) -> &ValueKind {
@@ -118,7 +129,7 @@ impl<'a> TableCheck<'a> {
     }
 
     /// The canonical expression of every column.
-    fn pg_expressions(&self) -> Vec<String> {
+    pub(crate) fn pg_expressions(&self) -> Vec<String> {
         self.plan
             .sink
             .columns
@@ -222,7 +233,21 @@ impl<'a> TableCheck<'a> {
         (key, text)
     }
 
-    fn key_display(&self, row: &[Option<String>]) -> String {
+    /// The names of the columns whose values differ between two rows.
+    pub(crate) fn changed_columns(
+        &self,
+        a: &[Option<String>],
+        b: &[Option<String>],
+    ) -> Vec<String> {
+        a.iter()
+            .zip(b)
+            .zip(&self.plan.sink.columns)
+            .filter(|((x, y), _)| x != y)
+            .map(|(_, c)| c.name.clone())
+            .collect()
+    }
+
+    pub(crate) fn key_display(&self, row: &[Option<String>]) -> String {
         if !self.has_key {
             return String::from("(row without key)");
         }
@@ -750,82 +775,26 @@ async fn locate(
         .copied()
         .collect();
     verdict.unlocated_buckets += differing.len() - chosen.len();
-    let hexes: Vec<String> = chosen.iter().map(|b| bucket_hex(*b)).collect();
-    let mut pg_rows: Vec<Vec<Option<String>>> = Vec::new();
-    for range in &part.pg_ranges {
-        let rows = client
-            .query(&check.pg_rows_sql(range), &[&hexes])
-            .await
-            .map_err(Error::pg(format!(
-                "locating differences in {}",
-                check.plan.source_name
-            )))?;
-        pg_rows.extend(rows.iter().map(|r| {
-            (0..check.plan.sink.columns.len())
-                .map(|i| r.get(i))
-                .collect::<Vec<_>>()
-        }));
-    }
-    let wanted: HashSet<u16> = chosen.into_iter().collect();
-    let lite_rows = sqlite_rows_in(conn, check, &part.range, &wanted).map_err(Error::sqlite(
-        format!("locating differences in {}", check.plan.sink.name),
-        path,
-    ))?;
-    if check.has_key {
-        let index = |rows: Vec<Vec<Option<String>>>| -> BTreeMap<String, Vec<Option<String>>> {
-            rows.into_iter().map(|r| (check.texts(&r).0, r)).collect()
-        };
-        let pg = index(pg_rows);
-        let lite = index(lite_rows);
-        for (k, row) in &pg {
-            match lite.get(k) {
-                None => verdict.missing.push(check.key_display(row)),
-                Some(other) if other != row => {
-                    let columns = row
-                        .iter()
-                        .zip(other)
-                        .enumerate()
-                        .filter(|(_, (a, b))| a != b)
-                        .map(|(i, _)| check.plan.sink.columns[i].name.clone())
-                        .collect();
-                    verdict.changed.push(ChangedRow {
-                        key: check.key_display(row),
-                        columns,
-                    });
-                }
-                Some(_) => {}
-            }
+    let name = |row: &[Option<String>]| {
+        if check.has_key {
+            check.key_display(row)
+        } else {
+            preview_row(check, row)
         }
-        for (k, row) in &lite {
-            if !pg.contains_key(k) {
-                verdict.extra.push(check.key_display(row));
-            }
-        }
-    } else {
-        // A multiset of rows: count each distinct row on both sides.
-        let mut counts: BTreeMap<String, (i64, Vec<Option<String>>)> = BTreeMap::new();
-        for r in pg_rows {
-            let t = check.texts(&r).1;
-            counts.entry(t).or_insert((0, r)).0 += 1;
-        }
-        for r in lite_rows {
-            let t = check.texts(&r).1;
-            counts.entry(t).or_insert((0, r)).0 -= 1;
-        }
-        for (_, (n, row)) in counts {
-            let preview = preview_row(check, &row);
-            for _ in 0..n.max(0) {
-                verdict.missing.push(preview.clone());
-            }
-            for _ in 0..(-n).max(0) {
-                verdict.extra.push(preview.clone());
-            }
-        }
-    }
+    };
+    let mut visit = |diff: RowDiff| match diff {
+        RowDiff::PgOnly(row) => verdict.missing.push(name(&row)),
+        RowDiff::SqliteOnly(row) => verdict.extra.push(name(&row)),
+        RowDiff::Changed { pg, sqlite } => verdict.changed.push(ChangedRow {
+            key: check.key_display(&pg),
+            columns: check.changed_columns(&pg, &sqlite),
+        }),
+    };
+    rows::differing_rows(client, conn, path, check, part, &chosen, &mut visit).await?;
     Ok(())
 }
 
-fn preview_row(check: &TableCheck<'_>, row: &[Option<String>]) -> String {
+pub(crate) fn preview_row(check: &TableCheck<'_>, row: &[Option<String>]) -> String {
     let mut s: String = check
         .plan
         .sink
