@@ -210,13 +210,11 @@ pub struct TypeDifference {
 }
 
 /// Rows of the file as it is whose foreign key points at no row
-/// (`PRAGMA foreign_key_check`), and rows pointing at a resurrected parent.
+/// (`PRAGMA foreign_key_check`; the first ten listed).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Orphans {
     pub missing_parent: u64,
     pub missing_parent_listed: Vec<String>,
-    pub resurrected_parent: u64,
-    pub resurrected_parent_listed: Vec<String>,
 }
 
 /// What a delta sync of this difference would do instead, and about how long.
