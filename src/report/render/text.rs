@@ -109,16 +109,6 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(s, "    {l}");
         }
     }
-    if o.resurrected_parent > 0 {
-        let _ = writeln!(
-            s,
-            "  {} rows point at a resurrected parent:",
-            o.resurrected_parent
-        );
-        for l in &o.resurrected_parent_listed {
-            let _ = writeln!(s, "    {l}");
-        }
-    }
 
     if !report.loss_ledger.is_empty() {
         let _ = writeln!(
