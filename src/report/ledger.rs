@@ -50,7 +50,7 @@ pub(crate) async fn count(
                 rows.clear();
             }
             if done {
-                return Ok(total);
+                break;
             }
         }
     }
