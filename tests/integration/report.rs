@@ -392,3 +392,30 @@ fn html_renders_in_a_headless_browser() {
     let kept = std::env::temp_dir().join("pg2sqlite-report-screenshot.png");
     let _ = std::fs::copy(&shot, kept);
 }
+
+#[test]
+fn values_sqlite_cannot_hold_are_counted_without_writing_the_file() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE m (id int PRIMARY KEY, x float8);
+         INSERT INTO m VALUES (1, 1.5);",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    db.execute("INSERT INTO m VALUES (2, '-0'), (3, '-0'), (4, 2.5)");
+    let before = std::fs::read(&target).expect("file");
+    let (code, json) = report_json(&db, &target, &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(table(&json, "m")["counts"]["lost_new"], 3);
+    let ledger = json["loss_ledger"].as_array().expect("ledger");
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(ledger[0]["column"], "x");
+    assert_eq!(ledger[0]["reason"], "negative_zero");
+    assert_eq!(ledger[0]["count"], 2);
+    assert_eq!(
+        std::fs::read(&target).expect("file"),
+        before,
+        "the file is unchanged"
+    );
+}
