@@ -186,13 +186,7 @@ async fn run_async(opts: &ReportOptions) -> Result<Report> {
         .iter()
         .map(|c| c.non_null)
         .sum();
-    let sync = sync_cost(
-        &totals,
-        &scans,
-        compare_seconds,
-        ledger_rows,
-        ledger_seconds,
-    );
+    let sync = sync_cost(&totals, &scans, ledger_rows, ledger_seconds);
     let rows_read: u64 = scans.iter().map(|s| s.rows_read).sum();
     Ok(Report {
         version: VERSION,
@@ -246,12 +240,11 @@ fn table_cursor(t: &crate::plan::TablePlan, map: Option<&SchemaMap>) -> Option<C
 }
 
 /// The delta merge this difference needs and an estimate of its time: the
-/// checksum pass a sync's verification repeats, plus the rows it writes at the
-/// rate this report read differing rows.
+/// rows it changes at the rate this report read differing rows (a delta reads
+/// them by cursor, or by content like this report for tables without one).
 fn sync_cost(
     totals: &Counts,
     scans: &[TableScan],
-    compare_seconds: f64,
     ledger_rows: u64,
     ledger_seconds: f64,
 ) -> SyncCost {
@@ -259,7 +252,6 @@ fn sync_cost(
     let seconds: f64 = scans.iter().map(|s| s.row_seconds).sum::<f64>() + ledger_seconds;
     let rate = (rows > 0 && seconds > 0.0).then(|| rows_f64(rows) / seconds);
     let writes = totals.lost_new + totals.lost_changed + totals.resurrected + totals.conflicts;
-    let checksums = (compare_seconds - scans.iter().map(|s| s.row_seconds).sum::<f64>()).max(0.0);
     SyncCost {
         inserts: totals.lost_new,
         updates: totals.lost_changed,
@@ -267,7 +259,7 @@ fn sync_cost(
         conflicts: totals.conflicts,
         kept: totals.sqlite_only,
         measured_rows_per_second: rate,
-        estimated_seconds: Some(checksums + rate.map_or(0.0, |r| rows_f64(writes) / r)),
+        estimated_seconds: rate.map(|r| rows_f64(writes) / r),
     }
 }
 

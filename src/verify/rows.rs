@@ -117,7 +117,8 @@ pub struct TableScan {
     pub parts_differing: usize,
     /// Key buckets (of 65,536 per part) read row by row.
     pub buckets_differing: usize,
-    /// Rows read row by row, both sides, and the seconds that took.
+    /// Rows read row by row, both sides, and the seconds that took (the
+    /// bucket sums before are checksum time).
     pub rows_read: u64,
     pub row_seconds: f64,
     /// PostgreSQL ranges holding every differing row (for reading them again).
@@ -159,7 +160,6 @@ pub(crate) async fn walk_differences(
             continue;
         }
         scan.parts_differing += 1;
-        let started = std::time::Instant::now();
         let check = &checks[part.table];
         let mut pg_side = Buckets::default();
         for range in &part.pg_ranges {
@@ -179,6 +179,7 @@ pub(crate) async fn walk_differences(
                 key: key.clone(),
                 buckets: hexes.clone(),
             }));
+        let started = std::time::Instant::now();
         for group in bucket_groups(&differing, &pg_side, &lite_side) {
             let mut one = |d| visit(part.table, check, d);
             scan.rows_read +=
