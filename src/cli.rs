@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::merge::decide::DeletePolicy;
+use crate::report::render::ReportFormat;
 
 /// Sync data from PostgreSQL back into SQLite.
 ///
@@ -48,6 +49,15 @@ pub enum Command {
     ///
     /// Exit code 1 when anything differs.
     Verify(VerifyArgs),
+
+    /// If we roll back to this SQLite file now, exactly what do we lose? Rows
+    /// per table and class (lost-new, lost-changed, resurrected, conflicts,
+    /// SQLite-only; identical rows counted), schema drift, values SQLite
+    /// cannot hold exactly, and what a delta sync would do instead.
+    ///
+    /// Writes nothing but the report. Exit code 0 when nothing would be lost,
+    /// 1 when something would.
+    Report(ReportArgs),
 
     /// Write a schema map for the live databases, or check one against them.
     ///
@@ -257,6 +267,40 @@ pub struct VerifyArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// The SQLite file a rollback would use.
+    #[arg(long, value_name = "FILE")]
+    pub target: PathBuf,
+
+    /// The schema map a sync into the target would use.
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
+
+    /// The cutover (RFC 3339): rows are classified by their cursor column
+    /// against it, as a delta merge would. Without it, by key and content alone.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// How the report is printed.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+
+    /// Write the report to FILE (atomically: a temporary file renamed into place).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Sample rows listed per class and table; counts are always complete.
+    #[arg(long, value_name = "N", default_value_t = crate::report::model::DEFAULT_SAMPLES)]
+    pub samples: usize,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Args)]

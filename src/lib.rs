@@ -37,6 +37,7 @@
 //! (`pg_stat_activity`) give the watermark stored for the next delta.
 
 pub mod cli;
+pub mod command;
 pub mod delta;
 pub mod error;
 pub mod fixtures;
@@ -46,6 +47,7 @@ pub mod merge;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod sink;
 pub mod source;
 pub mod summary;

@@ -5,7 +5,7 @@ use std::process::ExitCode as ProcessExit;
 
 use clap::Parser;
 
-use pg2sqlite::cli::{Cli, Command, FixturesArgs, MapCommand, SyncArgs, VerifyArgs};
+use pg2sqlite::cli::{Cli, Command, FixturesArgs, MapCommand, ReportArgs, SyncArgs, VerifyArgs};
 use pg2sqlite::delta::{
     delta_sync, has_sync_state, parse_lag, parse_since, Apply, BackupPolicy, DeltaOptions, Since,
 };
@@ -51,6 +51,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Sync(args) => sync(args),
         Command::Verify(args) => verify(args),
+        Command::Report(args) => report(args),
         Command::Fixtures(args) => fixtures(args),
         Command::Map(MapCommand::Init(args)) => {
             let opts = pg2sqlite::map::init::InitOptions {
@@ -132,6 +133,42 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         ExitCode::Success
     } else {
         ExitCode::Difference
+    })
+}
+
+fn report(args: ReportArgs) -> Result<ExitCode> {
+    use pg2sqlite::report::render;
+    let since = match args.since {
+        Some(text) => {
+            let micros = parse_since(&text)?;
+            Some((text, micros))
+        }
+        None => None,
+    };
+    let opts = pg2sqlite::command::report::ReportOptions {
+        source: SourceConfig::resolve(&args.source.source, "--source")?,
+        target: args.target,
+        schemas: args.read.schema,
+        selection: TableSelection {
+            include: args.read.tables,
+            exclude: args.read.exclude,
+        },
+        jobs: jobs(args.read.jobs)?,
+        consistency: consistency(args.read.allow_inconsistent),
+        map: load_map(args.map.as_deref())?,
+        since,
+        samples: args.samples,
+    };
+    let report = pg2sqlite::command::report::run(&opts)?;
+    let text = render::render(&report, args.format);
+    match &args.output {
+        Some(path) => render::write_atomically(path, &text)?,
+        None => print(&text)?,
+    }
+    Ok(if report.loss {
+        ExitCode::Difference
+    } else {
+        ExitCode::Success
     })
 }
 

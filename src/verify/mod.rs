@@ -10,9 +10,10 @@ pub mod checksum;
 pub mod keys;
 pub mod narrow;
 pub mod report;
+pub mod rows;
 pub mod sides;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -22,16 +23,15 @@ use tokio_postgres::Client;
 use crate::error::{Error, Result};
 use crate::mapping::format::{Affinity, Format};
 use crate::mapping::types::ValueKind;
-use crate::merge::base::BaseKey;
 use crate::pipeline::Chunk;
 use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::ddl::quote;
 use crate::source::chunk::ChunkRange;
 use checksum::{
-    bucket, bucket_hex, md5, parse_pg_sum, pg_record_expr, push_record_field, record_text,
-    row_hash, Buckets,
+    bucket, md5, parse_pg_sum, pg_record_expr, push_record_field, record_text, row_hash, Buckets,
 };
 pub use report::{ChangedRow, Health, TableStatus, TableVerdict, VerifyReport};
+use rows::RowDiff;
 use sides::{BySide, TableBase};
 
 /// At most this many differing buckets are read row by row per table.
@@ -75,6 +75,16 @@ impl<'a> TableCheck<'a> {
                 has_key: false,
             },
         }
+    }
+
+    /// The table this check compares.
+    pub(crate) fn plan(&self) -> &TablePlan {
+        self.plan
+    }
+
+    /// Whether rows are matched by a primary key (else as a multiset).
+    pub(crate) fn has_key(&self) -> bool {
+        self.has_key
     }
 
     fn kind(&self, i: usize) -> &ValueKind {
@@ -121,7 +131,7 @@ impl<'a> TableCheck<'a> {
     }
 
     /// The canonical expression of every column.
-    fn pg_expressions(&self) -> Vec<String> {
+    pub(crate) fn pg_expressions(&self) -> Vec<String> {
         self.plan
             .sink
             .columns
@@ -225,7 +235,21 @@ impl<'a> TableCheck<'a> {
         (key, text)
     }
 
-    fn key_display(&self, row: &[Option<String>]) -> String {
+    /// The names of the columns whose values differ between two rows.
+    pub(crate) fn changed_columns(
+        &self,
+        a: &[Option<String>],
+        b: &[Option<String>],
+    ) -> Vec<String> {
+        a.iter()
+            .zip(b)
+            .zip(&self.plan.sink.columns)
+            .filter(|((x, y), _)| x != y)
+            .map(|(_, c)| c.name.clone())
+            .collect()
+    }
+
+    pub(crate) fn key_display(&self, row: &[Option<String>]) -> String {
         if !self.has_key {
             return String::from("(row without key)");
         }
@@ -311,36 +335,20 @@ fn sqlite_buckets(
     Ok(buckets)
 }
 
-/// A SQLite row of a differing bucket: its canonical values, and its base key
-/// and fingerprint when the file holds a base for the table.
-type LiteRow = (Vec<Option<String>>, Option<(BaseKey, i64)>);
-
 fn sqlite_rows_in(
     conn: &Connection,
     check: &TableCheck<'_>,
     range: &ChunkRange,
     wanted: &HashSet<u16>,
-    base: Option<&TableBase>,
-) -> rusqlite::Result<Vec<LiteRow>> {
+) -> rusqlite::Result<Vec<Vec<Option<String>>>> {
     let mut stmt = conn.prepare(&check.sqlite_select(range))?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
-    let n = check.plan.sink.columns.len();
     while let Some(row) = rows.next()? {
         let values = sqlite_row(check, row)?;
         let (key, _) = check.texts(&values);
         if wanted.contains(&bucket(&md5(&key))) {
-            let stored = match base {
-                Some(b) => {
-                    let mut raw = Vec::with_capacity(n);
-                    for i in 0..n {
-                        raw.push(row.get_ref(i)?);
-                    }
-                    Some(b.stored(&raw))
-                }
-                None => None,
-            };
-            out.push((values, stored));
+            out.push(values);
         }
     }
     Ok(out)
@@ -769,111 +777,48 @@ async fn locate(
         .copied()
         .collect();
     verdict.unlocated_buckets += differing.len() - chosen.len();
-    let hexes: Vec<String> = chosen.iter().map(|b| bucket_hex(*b)).collect();
-    let mut pg_rows: Vec<Vec<Option<String>>> = Vec::new();
-    for range in &part.pg_ranges {
-        let rows = client
-            .query(&check.pg_rows_sql(range), &[&hexes])
-            .await
-            .map_err(Error::pg(format!(
-                "locating differences in {}",
-                check.plan.source_name
-            )))?;
-        pg_rows.extend(rows.iter().map(|r| {
-            (0..check.plan.sink.columns.len())
-                .map(|i| r.get(i))
-                .collect::<Vec<_>>()
-        }));
-    }
-    let wanted: HashSet<u16> = chosen.into_iter().collect();
+    let name = |row: &[Option<String>]| {
+        if check.has_key {
+            check.key_display(row)
+        } else {
+            preview_row(check, row)
+        }
+    };
+    // With the base the last sync left, each difference is told as SQLite's
+    // or PostgreSQL's.
     let base = check
         .has_key
         .then(|| TableBase::find(conn, check.plan, &check.key))
         .flatten();
-    let lite_rows =
-        sqlite_rows_in(conn, check, &part.range, &wanted, base.as_ref()).map_err(Error::sqlite(
-            format!("locating differences in {}", check.plan.sink.name),
-            path,
-        ))?;
     let mut by_side = BySide::default();
-    if check.has_key {
-        let pg: BTreeMap<String, Vec<Option<String>>> = pg_rows
-            .into_iter()
-            .map(|r| (check.texts(&r).0, r))
-            .collect();
-        let lite: BTreeMap<String, LiteRow> = lite_rows
-            .into_iter()
-            .map(|r| (check.texts(&r.0).0, r))
-            .collect();
-        let mut attribute = |lite_row: Option<&LiteRow>, pg_row: &[Option<String>]| {
-            if let Some(b) = &base {
-                match lite_row.and_then(|r| r.1.as_ref()) {
-                    Some(stored) => b.sqlite_row(conn, stored, &mut by_side),
-                    None => b.postgres_only(conn, check.plan, pg_row, &mut by_side),
+    let mut visit = |diff: RowDiff| {
+        if let Some(b) = &base {
+            match &diff {
+                RowDiff::PgOnly(row) => b.postgres_only(conn, check.plan, row, &mut by_side),
+                RowDiff::SqliteOnly(row) | RowDiff::Changed { sqlite: row, .. } => {
+                    b.sqlite_row_of(conn, check.plan, row, &mut by_side);
                 }
             }
-        };
-        for (k, row) in &pg {
-            match lite.get(k).map(|r| (&r.0, r)) {
-                None => {
-                    attribute(None, row);
-                    verdict.missing.push(check.key_display(row));
-                }
-                Some((other, lite_row)) if other != row => {
-                    attribute(Some(lite_row), row);
-                    let columns = row
-                        .iter()
-                        .zip(other)
-                        .enumerate()
-                        .filter(|(_, (a, b))| a != b)
-                        .map(|(i, _)| check.plan.sink.columns[i].name.clone())
-                        .collect();
-                    verdict.changed.push(ChangedRow {
-                        key: check.key_display(row),
-                        columns,
-                    });
-                }
-                Some(_) => {}
-            }
         }
-        for (k, lite_row) in &lite {
-            if !pg.contains_key(k) {
-                if let (Some(b), Some(stored)) = (&base, &lite_row.1) {
-                    b.sqlite_row(conn, stored, &mut by_side);
-                }
-                verdict.extra.push(check.key_display(&lite_row.0));
-            }
+        match diff {
+            RowDiff::PgOnly(row) => verdict.missing.push(name(&row)),
+            RowDiff::SqliteOnly(row) => verdict.extra.push(name(&row)),
+            RowDiff::Changed { pg, sqlite } => verdict.changed.push(ChangedRow {
+                key: check.key_display(&pg),
+                columns: check.changed_columns(&pg, &sqlite),
+            }),
         }
-        if base.is_some() {
-            let v = verdict.by_side.get_or_insert_with(BySide::default);
-            v.sqlite += by_side.sqlite;
-            v.postgres += by_side.postgres;
-        }
-    } else {
-        // A multiset of rows: count each distinct row on both sides.
-        let mut counts: BTreeMap<String, (i64, Vec<Option<String>>)> = BTreeMap::new();
-        for r in pg_rows {
-            let t = check.texts(&r).1;
-            counts.entry(t).or_insert((0, r)).0 += 1;
-        }
-        for (r, _) in lite_rows {
-            let t = check.texts(&r).1;
-            counts.entry(t).or_insert((0, r)).0 -= 1;
-        }
-        for (_, (n, row)) in counts {
-            let preview = preview_row(check, &row);
-            for _ in 0..n.max(0) {
-                verdict.missing.push(preview.clone());
-            }
-            for _ in 0..(-n).max(0) {
-                verdict.extra.push(preview.clone());
-            }
-        }
+    };
+    rows::differing_rows(client, conn, path, check, part, &chosen, &mut visit).await?;
+    if base.is_some() {
+        let v = verdict.by_side.get_or_insert_with(BySide::default);
+        v.sqlite += by_side.sqlite;
+        v.postgres += by_side.postgres;
     }
     Ok(())
 }
 
-fn preview_row(check: &TableCheck<'_>, row: &[Option<String>]) -> String {
+pub(crate) fn preview_row(check: &TableCheck<'_>, row: &[Option<String>]) -> String {
     let mut s: String = check
         .plan
         .sink

@@ -17,6 +17,7 @@ mod json;
 mod maps;
 mod orm;
 mod pg_compare;
+mod report;
 mod snapshot;
 mod target_files;
 mod three_way;
