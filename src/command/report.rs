@@ -6,22 +6,26 @@
 //! 2. compare every table as `verify` does, narrowing differing key ranges to
 //!    buckets and rows, and classify each differing row (`report::classify`);
 //! 3. tables the file lacks: every row is lost; samples from PostgreSQL;
-//! 4. schema drift, foreign-key orphans;
+//! 4. schema drift, foreign-key orphans (missing parents, and children of
+//!    the resurrected rows);
 //! 5. the loss ledger over the rows a sync of the difference reads;
 //! 6. what a delta sync would do and roughly cost.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::map::SchemaMap;
 use crate::mapping::ledger::LossLedger;
 use crate::merge::cursor::{self, CursorColumn};
+use crate::merge::foreign_keys;
 use crate::pipeline::{plan_chunks, plan_from_catalog, snapshot_clients, until_signal};
 use crate::plan::{PlanInputs, SyncPlan, TableSelection};
+use crate::report::classify::RowClass;
 use crate::report::model::{
     ClassifiedBy, Counts, Report, ReportCost, Sample, SyncCost, TableReport, TableRows, VERSION,
 };
+use crate::report::orphans::ResurrectedParents;
 use crate::report::tally::{cut, row_name, Rules, Tally};
 use crate::report::{ledger, schema};
 use crate::sink::existing::TargetSchema;
@@ -29,7 +33,7 @@ use crate::source::catalog::read_catalog;
 use crate::source::chunk::ChunkRange;
 use crate::source::connect::SourceConfig;
 use crate::source::snapshot::{self, Consistency};
-use crate::verify::rows::{first_rows, walk_differences, TableScan};
+use crate::verify::rows::{first_rows, walk_differences, RowDiff, TableScan};
 use crate::verify::TableCheck;
 
 /// Options of `pg2sqlite report`, validated by the CLI layer.
@@ -86,8 +90,20 @@ async fn run_async(opts: &ReportOptions) -> Result<Report> {
         .collect();
     let mut tallies: Vec<Tally> = plan.tables.iter().map(|_| Tally::default()).collect();
     let compare_started = Instant::now();
-    let mut visit = |table: usize, check: &TableCheck<'_>, diff| {
-        rules[table].add(check, &mut tallies[table], diff);
+    let fks = {
+        let conn = crate::verify::open_sqlite(&opts.target)?;
+        foreign_keys::all(&conn).map_err(Error::sqlite("reading foreign keys", &opts.target))?
+    };
+    let mut resurrected = ResurrectedParents::new(fks, &plan);
+    let mut visit = |table: usize, check: &TableCheck<'_>, diff: RowDiff| {
+        let row = match &diff {
+            RowDiff::SqliteOnly(row) if resurrected.watches(table) => Some(row.clone()),
+            _ => None,
+        };
+        let class = rules[table].add(check, &mut tallies[table], diff);
+        if let (RowClass::Resurrected, Some(row)) = (class, row) {
+            resurrected.add(table, &row);
+        }
     };
     let scans = walk_differences(&clients, &plan, &chunks, &opts.target, &mut visit).await?;
     let compare_seconds = compare_started.elapsed().as_secs_f64();
@@ -123,6 +139,16 @@ async fn run_async(opts: &ReportOptions) -> Result<Report> {
         opts.selection.include.is_empty(),
     )
     .await?;
+    let (children, listed) = resurrected.children(&opts.target)?;
+    drift.foreign_key_orphans.resurrected_parent = children;
+    drift.foreign_key_orphans.resurrected_parent_listed = listed;
+    if resurrected.truncated {
+        notes.push(
+            "more resurrected parent rows than the report holds keys of: the count of rows \
+             pointing at them is a lower bound"
+                .to_owned(),
+        );
+    }
     let _ = coordinator.batch_execute("COMMIT").await;
 
     // Assemble.

@@ -7,6 +7,7 @@
 pub mod classify;
 pub mod ledger;
 pub mod model;
+pub mod orphans;
 pub mod render;
 pub mod schema;
 pub mod tally;

@@ -209,12 +209,15 @@ pub struct TypeDifference {
     pub sqlite_type: String,
 }
 
-/// Rows of the file as it is whose foreign key points at no row
-/// (`PRAGMA foreign_key_check`; the first ten listed).
+/// Rows the rolled-back file would hold whose parent is gone: their foreign
+/// key points at no row (`PRAGMA foreign_key_check`), or at a row PostgreSQL
+/// deleted that the rollback brings back (the first ten of each listed).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Orphans {
     pub missing_parent: u64,
     pub missing_parent_listed: Vec<String>,
+    pub resurrected_parent: u64,
+    pub resurrected_parent_listed: Vec<String>,
 }
 
 /// What a delta sync of this difference would do instead, and about how long.

@@ -106,6 +106,7 @@ pub(crate) async fn drift(
     out.foreign_key_orphans = Orphans {
         missing_parent: health.foreign_key_violations,
         missing_parent_listed: health.foreign_keys,
+        ..Orphans::default()
     };
     Ok(out)
 }

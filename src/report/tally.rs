@@ -43,8 +43,8 @@ impl Rules {
         self.cursor.as_ref().and(self.since)
     }
 
-    /// Classifies one differing row into `tally`.
-    pub(crate) fn add(&self, check: &TableCheck<'_>, tally: &mut Tally, diff: RowDiff) {
+    /// Classifies one differing row into `tally`; returns its class.
+    pub(crate) fn add(&self, check: &TableCheck<'_>, tally: &mut Tally, diff: RowDiff) -> RowClass {
         let (class, row, changes) = match diff {
             RowDiff::PgOnly(row) => {
                 let class = classify(
@@ -77,7 +77,7 @@ impl Rules {
         tally.counts.add(class, 1);
         let list = tally.samples.list_mut(class);
         if list.len() >= self.limit {
-            return;
+            return class;
         }
         let changes = match changes {
             None => Vec::new(),
@@ -87,6 +87,7 @@ impl Rules {
             key: row_name(check, &row),
             changes,
         });
+        class
     }
 }
 

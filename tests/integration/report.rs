@@ -63,9 +63,9 @@ fn synced_app() -> (TestDb, tempfile::TempDir, PathBuf) {
     (db, dir, target)
 }
 
-/// After the cutover: each class once in `users`, a resurrected post, a new
-/// tag, a table and a column only PostgreSQL has, a table only SQLite has,
-/// and an orphan in the file.
+/// After the cutover: each class once in `users`, a resurrected post (whose
+/// user is resurrected too), a new tag, a table and a column only PostgreSQL
+/// has, a table only SQLite has, and an orphan in the file.
 fn diverge(db: &TestDb, target: &Path) {
     db.execute(
         "INSERT INTO users VALUES (101, 'new', '2025-11-20T00:00:00Z');
@@ -149,6 +149,16 @@ fn every_class_schema_drift_and_orphans_with_since() {
     assert_eq!(schema["columns_only_in_postgres"][0]["column"], "email");
     assert_eq!(schema["columns_only_in_postgres"][0]["non_null"], 3);
     assert_eq!(schema["foreign_key_orphans"]["missing_parent"], 1);
+    // Post 6 belonged to user 7, both deleted in PostgreSQL: the rollback
+    // brings both back, and the post points at a parent PostgreSQL deleted.
+    assert_eq!(
+        schema["foreign_key_orphans"]["resurrected_parent"], 1,
+        "{schema}"
+    );
+    assert_eq!(
+        schema["foreign_key_orphans"]["resurrected_parent_listed"][0],
+        "posts rowid 6 references a row of users that PostgreSQL deleted"
+    );
 
     let t = &json["totals"];
     assert_eq!(t["lost_new"], 4);

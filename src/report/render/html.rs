@@ -172,8 +172,9 @@ pub fn render(report: &Report) -> String {
     }
     let _ = write!(
         s,
-        "<li>foreign-key orphans in the file: {}</li></ul>",
-        d.foreign_key_orphans.missing_parent
+        "<li>foreign-key orphans in the file: {}</li>\
+         <li>rows pointing at a parent PostgreSQL deleted that the rollback brings back: {}</li></ul>",
+        d.foreign_key_orphans.missing_parent, d.foreign_key_orphans.resurrected_parent
     );
     if !report.loss_ledger.is_empty() {
         s.push_str("<h2>Values SQLite cannot hold exactly</h2><ul>");

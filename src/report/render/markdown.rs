@@ -111,6 +111,14 @@ pub fn render(report: &Report) -> String {
     for l in &o.missing_parent_listed {
         let _ = writeln!(s, "  - {l}");
     }
+    let _ = writeln!(
+        s,
+        "- rows pointing at a parent PostgreSQL deleted that the rollback brings back: {}",
+        o.resurrected_parent
+    );
+    for l in &o.resurrected_parent_listed {
+        let _ = writeln!(s, "  - {l}");
+    }
 
     let _ = writeln!(s, "\n## Values SQLite cannot hold exactly\n");
     if report.loss_ledger.is_empty() {

@@ -71,6 +71,7 @@ pub fn render(report: &Report) -> String {
         || !d.type_differences.is_empty()
         || !d.tables_only_in_sqlite.is_empty()
         || d.foreign_key_orphans.missing_parent > 0
+        || d.foreign_key_orphans.resurrected_parent > 0
     {
         let _ = writeln!(s, "\nschema");
     }
@@ -106,6 +107,16 @@ pub fn render(report: &Report) -> String {
             o.missing_parent
         );
         for l in &o.missing_parent_listed {
+            let _ = writeln!(s, "    {l}");
+        }
+    }
+    if o.resurrected_parent > 0 {
+        let _ = writeln!(
+            s,
+            "  {} rows point at a parent PostgreSQL deleted that the rollback brings back:",
+            o.resurrected_parent
+        );
+        for l in &o.resurrected_parent_listed {
             let _ = writeln!(s, "    {l}");
         }
     }
