@@ -295,9 +295,10 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
             _ => {
                 let ranges = comparison_chunks(&coordinator, &p.merge.plan).await?;
                 let diff = content_difference(&clients, &p.merge.plan, ranges, path).await?;
-                p.found_by = match diff.buckets {
-                    0 => "content: no difference".to_owned(),
-                    n => format!("content: {n} differing key bucket(s) read"),
+                p.found_by = match (diff.rows, diff.buckets) {
+                    (Some(0), _) | (None, 0) => "content: no difference".to_owned(),
+                    (Some(n), _) => format!("content: {n} differing row(s) read"),
+                    (None, n) => format!("content: {n} differing key bucket(s) read"),
                 };
                 diff.ranges
             }

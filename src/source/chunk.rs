@@ -36,6 +36,9 @@ pub enum ChunkRange {
         key: String,
         buckets: Vec<String>,
     },
+    /// The rows whose integer key is one of `keys`: the differing rows a
+    /// content comparison found one by one.
+    Keys { column: String, keys: Vec<i64> },
 }
 
 impl ChunkRange {
@@ -62,6 +65,18 @@ impl ChunkRange {
                     } else {
                         format!("{outer} AND")
                     },
+                    if list.is_empty() {
+                        "NULL".to_owned()
+                    } else {
+                        list.join(", ")
+                    }
+                )
+            }
+            ChunkRange::Keys { column, keys } => {
+                let list: Vec<String> = keys.iter().map(i64::to_string).collect();
+                format!(
+                    " WHERE {} IN ({})",
+                    quote_ident(column),
                     if list.is_empty() {
                         "NULL".to_owned()
                     } else {

@@ -10,14 +10,19 @@ use std::path::Path;
 use tokio_postgres::Client;
 
 use super::checksum::{bucket, bucket_hex, md5, Buckets};
+use futures_util::StreamExt;
+use rusqlite::types::ValueRef;
+
 use super::{
     on_pg, open_sqlite, parts, pg_buckets, pg_totals, sqlite_buckets, sqlite_row,
-    sqlite_totals_all, TableCheck,
+    sqlite_totals_all, Part, RecordBuffers, TableCheck,
 };
 use crate::error::{Error, Result};
+use crate::mapping::types::ValueKind;
 use crate::pipeline::Chunk;
 use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::ddl::quote;
+use crate::source::catalog::quote_ident;
 use crate::source::chunk::ChunkRange;
 
 /// Past this many differing buckets in one part (of 65,536), reading the whole
@@ -31,6 +36,8 @@ pub struct ContentDifference {
     pub ranges: Vec<ChunkRange>,
     /// Key buckets that differ (parts read whole count 65,536 each).
     pub buckets: usize,
+    /// Rows found to differ one by one (the sorted method), if it applied.
+    pub rows: Option<usize>,
 }
 
 fn one_table(plan: &TablePlan) -> SyncPlan {
@@ -68,6 +75,12 @@ pub(crate) async fn content_difference(
     let differing: Vec<usize> = (0..parts.len())
         .filter(|&i| pg.0[i] != lite.totals[i])
         .collect();
+    if differing.is_empty() {
+        return Ok(ContentDifference::default());
+    }
+    if let Some(found) = integer_key_difference(clients, &check, &parts, &differing, path).await? {
+        return Ok(found);
+    }
     // Narrow the differing parts down to key buckets: PostgreSQL's side over
     // every connection, SQLite's on the rayon pool, both at once.
     let pg_jobs: Vec<(usize, ChunkRange)> = differing
@@ -130,6 +143,248 @@ pub(crate) async fn content_difference(
             }));
     }
     Ok(out)
+}
+
+/// Keys read per chunk of differing rows.
+const KEYS_PER_CHUNK: usize = 4096;
+
+/// The sorted method, for a single integer key: the differing key ranges
+/// (adjacent ones joined) are read from both sides in key order with a hash per
+/// row, and merged in one pass; the keys whose rows differ (or that only
+/// PostgreSQL has) come back as chunks of keys. Exact, so a delta reads just
+/// the changed rows however the changes are spread. `None` when the method
+/// does not apply (another key, or SQLite holds something else than integers
+/// in the key column).
+async fn integer_key_difference(
+    clients: &[Client],
+    check: &TableCheck<'_>,
+    parts: &[Part],
+    differing: &[usize],
+    path: &Path,
+) -> Result<Option<ContentDifference>> {
+    let plan = check.plan;
+    let [k] = check.key[..] else {
+        return Ok(None);
+    };
+    if !check.has_key
+        || !matches!(
+            plan.conversions[k].kind,
+            ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8
+        )
+    {
+        return Ok(None);
+    }
+    // Spans of adjacent differing parts, as (lo, hi) on the key.
+    let mut spans: Vec<(Option<i64>, Option<i64>)> = Vec::new();
+    let mut column = None;
+    for &i in differing {
+        let ChunkRange::IntKey { column: c, lo, hi } = &parts[i].range else {
+            return Ok(None);
+        };
+        column = Some(c.clone());
+        match spans.last_mut() {
+            Some(last) if last.1.is_some() && last.1 == *lo => last.1 = *hi,
+            _ => spans.push((*lo, *hi)),
+        }
+    }
+    let Some(column) = column else {
+        return Ok(None);
+    };
+    let mut keys = Vec::new();
+    for (lo, hi) in spans {
+        let range = ChunkRange::IntKey {
+            column: column.clone(),
+            lo,
+            hi,
+        };
+        match sorted_pass(&clients[0], check, &column, &range, path).await? {
+            Some(found) => keys.extend(found),
+            None => return Ok(None),
+        }
+    }
+    let rows = keys.len();
+    Ok(Some(ContentDifference {
+        ranges: keys
+            .chunks(KEYS_PER_CHUNK)
+            .map(|c| ChunkRange::Keys {
+                column: column.clone(),
+                keys: c.to_vec(),
+            })
+            .collect(),
+        buckets: 0,
+        rows: Some(rows),
+    }))
+}
+
+/// One span of the sorted method: the keys of rows PostgreSQL has and SQLite
+/// lacks or holds differently.
+async fn sorted_pass(
+    client: &Client,
+    check: &TableCheck<'_>,
+    column: &str,
+    range: &ChunkRange,
+    path: &Path,
+) -> Result<Option<Vec<i64>>> {
+    let plan = check.plan;
+    let doing = || format!("comparing {}", plan.source_name);
+    let pg_sql = format!(
+        "SELECT {c}::int8, ('x' || substr(md5({}), 1, 16))::bit(64)::int8 FROM {} ORDER BY {c}",
+        check.pg_row_text(),
+        plan.copy.from_clause(range),
+        c = quote_ident(column)
+    );
+    let rows = client
+        .query_raw(&pg_sql, std::iter::empty::<i32>())
+        .await
+        .map_err(Error::pg(doing()))?;
+    futures_util::pin_mut!(rows);
+    let what = doing();
+    let [k] = check.key[..] else {
+        return Ok(None);
+    };
+    // SQLite's side hashes on a thread of its own while PostgreSQL's streams.
+    let mut next_lite = sqlite_sorted(check.plan, k, range, path.to_path_buf());
+    let mut out = Vec::new();
+    let mut pg = next_hashed(&mut rows, &what).await?;
+    let mut lite = match next_lite.next()? {
+        Some(Err(NotSorted)) => return Ok(None),
+        other => other.map(|r| r.unwrap_or_default()),
+    };
+    loop {
+        match (pg, lite) {
+            (None, None) => break,
+            (Some((pk, ph)), Some((lk, lh))) if pk == lk => {
+                if ph != lh {
+                    out.push(pk);
+                }
+                pg = next_hashed(&mut rows, &what).await?;
+                lite = match next_lite.next()? {
+                    Some(Err(NotSorted)) => return Ok(None),
+                    other => other.map(|r| r.unwrap_or_default()),
+                };
+            }
+            (Some((pk, _)), Some((lk, _))) if pk < lk => {
+                out.push(pk);
+                pg = next_hashed(&mut rows, &what).await?;
+            }
+            (Some((pk, _)), None) => {
+                out.push(pk);
+                pg = next_hashed(&mut rows, &what).await?;
+            }
+            // Only SQLite has it: the key comparison of the delta finds it.
+            (_, Some(_)) => {
+                lite = match next_lite.next()? {
+                    Some(Err(NotSorted)) => return Ok(None),
+                    other => other.map(|r| r.unwrap_or_default()),
+                };
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// SQLite holds something in the key column that is not an integer, or its
+/// keys do not come in integer order: the sorted method does not apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NotSorted;
+
+type Hashed = std::result::Result<(i64, u64), NotSorted>;
+
+/// The sorted method's SQLite side: (key, row hash) in key order, computed on
+/// a thread of its own and handed over in batches.
+struct SqliteSorted {
+    rx: crossbeam_channel::Receiver<Result<Vec<Hashed>>>,
+    batch: std::collections::VecDeque<Hashed>,
+    done: bool,
+}
+
+impl SqliteSorted {
+    fn next(&mut self) -> Result<Option<Hashed>> {
+        loop {
+            if let Some(h) = self.batch.pop_front() {
+                return Ok(Some(h));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            // A closed channel is the end of the rows.
+            match tokio::task::block_in_place(|| self.rx.recv()) {
+                Ok(batch) => self.batch.extend(batch?),
+                Err(_) => self.done = true,
+            }
+        }
+    }
+}
+
+fn sqlite_sorted(
+    plan: &TablePlan,
+    k: usize,
+    range: &ChunkRange,
+    path: std::path::PathBuf,
+) -> SqliteSorted {
+    let (tx, rx) = crossbeam_channel::bounded(8);
+    let plan = plan.clone();
+    let range = range.clone();
+    std::thread::spawn(move || {
+        let check = TableCheck::new(&plan);
+        let doing = || Error::sqlite(format!("comparing {}", plan.sink.name), &path);
+        let run = || -> Result<()> {
+            let conn = open_sqlite(&path)?;
+            let sql = format!(
+                "{} ORDER BY {}",
+                check.sqlite_select(&range),
+                quote(&plan.sink.columns[k].name)
+            );
+            let mut stmt = conn.prepare(&sql).map_err(doing())?;
+            let mut rows = stmt.query([]).map_err(doing())?;
+            let mut buffers = RecordBuffers::default();
+            let mut last: Option<i64> = None;
+            let mut batch = Vec::with_capacity(1024);
+            while let Some(r) = rows.next().map_err(doing())? {
+                let key = match r.get_ref(k).map_err(doing())? {
+                    ValueRef::Integer(key) if last.is_none_or(|l| l < key) => key,
+                    _ => {
+                        batch.push(Err(NotSorted));
+                        break;
+                    }
+                };
+                last = Some(key);
+                let hash = check
+                    .row_hash(|i| r.get_ref(i), &mut buffers)
+                    .map_err(doing())?;
+                batch.push(Ok((key, hash)));
+                if batch.len() == 1024 && tx.send(Ok(std::mem::take(&mut batch))).is_err() {
+                    return Ok(());
+                }
+            }
+            let _ = tx.send(Ok(batch));
+            Ok(())
+        };
+        if let Err(e) = run() {
+            let _ = tx.send(Err(e));
+        }
+    });
+    SqliteSorted {
+        rx,
+        batch: std::collections::VecDeque::new(),
+        done: false,
+    }
+}
+
+/// The next (key, row hash) of the sorted method's PostgreSQL side.
+async fn next_hashed(
+    rows: &mut std::pin::Pin<&mut tokio_postgres::RowStream>,
+    doing: &str,
+) -> Result<Option<(i64, u64)>> {
+    match rows.next().await {
+        None => Ok(None),
+        Some(r) => {
+            let r = r.map_err(Error::pg(doing))?;
+            let key: i64 = r.try_get(0).map_err(Error::pg(doing))?;
+            let hash: i64 = r.try_get(1).map_err(Error::pg(doing))?;
+            Ok(Some((key, u64::from_be_bytes(hash.to_be_bytes()))))
+        }
+    }
 }
 
 /// Ranges reading the PostgreSQL rows whose keys equal those of the SQLite
