@@ -715,14 +715,6 @@ fn prepare(
     notes: &mut Vec<String>,
 ) -> std::result::Result<Option<Prepared>, String> {
     let table_map = opts.map.as_ref().and_then(|m| m.table(&t.source_name));
-    // The map speaks PostgreSQL's column names; the plan's sink columns may be renamed.
-    let sink_name = |pg: &str| -> Option<String> {
-        t.copy
-            .column_names
-            .iter()
-            .position(|c| c == pg)
-            .map(|i| t.sink.columns[i].name.clone())
-    };
     let key = merge_key(t, opts.map.as_ref())?;
     let mut plan = t.clone();
     plan.sink.primary_key = Some(
@@ -756,7 +748,9 @@ fn prepare(
             found_by: String::new(),
         }));
     }
-    let wanted = table_map.and_then(|m| m.cursor()).map(sink_name);
+    let wanted = table_map
+        .and_then(|m| m.cursor())
+        .map(|c| t.sink_column_of(c));
     let wanted = match wanted {
         Some(None) => {
             return Err(format!(

@@ -582,6 +582,16 @@ fn plan_table(ctx: &TableContext<'_>, out: &mut Collected) -> Result<TablePlan, 
 }
 
 impl TablePlan {
+    /// The SQLite name of the column PostgreSQL calls `pg` (a map may rename
+    /// it; the map speaks PostgreSQL's names).
+    pub fn sink_column_of(&self, pg: &str) -> Option<String> {
+        self.copy
+            .column_names
+            .iter()
+            .position(|c| c == pg)
+            .map(|i| self.sink.columns[i].name.clone())
+    }
+
     /// The same table with only the columns at `keep` (in that order): what a
     /// merge writes when the target lacks some columns, or just the key.
     pub fn with_columns(&self, keep: &[usize]) -> TablePlan {

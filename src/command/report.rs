@@ -260,8 +260,7 @@ fn table_cursor(t: &crate::plan::TablePlan, map: Option<&SchemaMap>) -> Option<C
     let wanted = map
         .and_then(|m| m.table(&t.source_name))
         .and_then(|m| m.cursor())
-        .and_then(|pg| t.copy.column_names.iter().position(|c| c == pg))
-        .map(|i| t.sink.columns[i].name.clone());
+        .and_then(|pg| t.sink_column_of(pg));
     cursor::find(t, wanted.as_deref()).ok()
 }
 

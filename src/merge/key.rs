@@ -7,17 +7,9 @@ use crate::plan::TablePlan;
 /// by, or why the table cannot be merged.
 pub fn merge_key(t: &TablePlan, map: Option<&SchemaMap>) -> Result<Vec<usize>, String> {
     let table_map = map.and_then(|m| m.table(&t.source_name));
-    // The map speaks PostgreSQL's column names; the plan's sink columns may be renamed.
-    let sink_name = |pg: &str| -> Option<String> {
-        t.copy
-            .column_names
-            .iter()
-            .position(|c| c == pg)
-            .map(|i| t.sink.columns[i].name.clone())
-    };
     let key_names: Vec<String> = match (&t.sink.primary_key, table_map.and_then(|m| m.key())) {
         (_, Some(key)) => {
-            let mapped: Option<Vec<String>> = key.iter().map(|k| sink_name(k)).collect();
+            let mapped: Option<Vec<String>> = key.iter().map(|k| t.sink_column_of(k)).collect();
             mapped.ok_or_else(|| {
                 format!(
                     "table {}: a column of the map's key ({}) is not merged",

@@ -708,14 +708,8 @@ async fn finish(
         v.status = TableStatus::Mismatch;
         let check = &checks[part.table];
         // Narrow down: bucket sums by key hash, then the rows of differing buckets.
-        let mut pg = Buckets::default();
-        for range in &part.pg_ranges {
-            pg.merge(&pg_buckets(&clients[0], check, range, "checksumming").await?);
-        }
-        let lite = sqlite_buckets(&conn, check, &part.range).map_err(Error::sqlite(
-            format!("checksumming {}", check.plan.sink.name),
-            path,
-        ))?;
+        let (pg, lite) =
+            part_buckets(&clients[0], &conn, path, check, part, "checksumming").await?;
         let differing = pg.differing(&lite);
         locate(&clients[0], &conn, path, check, part, &differing, v).await?;
     }
@@ -728,6 +722,27 @@ async fn finish(
         health,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// A part's bucket counts and hash sums on both sides: PostgreSQL's over its
+/// ranges, SQLite's over the part.
+pub(crate) async fn part_buckets(
+    client: &Client,
+    conn: &Connection,
+    path: &Path,
+    check: &TableCheck<'_>,
+    part: &Part,
+    doing: &str,
+) -> Result<(Buckets, Buckets)> {
+    let mut pg = Buckets::default();
+    for range in &part.pg_ranges {
+        pg.merge(&pg_buckets(client, check, range, doing).await?);
+    }
+    let lite = sqlite_buckets(conn, check, &part.range).map_err(Error::sqlite(
+        format!("{doing} {}", check.plan.sink.name),
+        path,
+    ))?;
+    Ok((pg, lite))
 }
 
 /// PostgreSQL's bucket counts and hash sums for the rows of `range`.

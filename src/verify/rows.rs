@@ -13,8 +13,8 @@ use tokio_postgres::Client;
 
 use super::checksum::{bucket_hex, Buckets};
 use super::{
-    open_sqlite, parts, pg_buckets, pg_totals, sqlite_buckets, sqlite_rows_in, sqlite_totals_all,
-    Part, TableCheck,
+    open_sqlite, part_buckets, parts, pg_totals, sqlite_rows_in, sqlite_totals_all, Part,
+    TableCheck,
 };
 use crate::error::{Error, Result};
 use crate::pipeline::Chunk;
@@ -161,14 +161,8 @@ pub(crate) async fn walk_differences(
         }
         scan.parts_differing += 1;
         let check = &checks[part.table];
-        let mut pg_side = Buckets::default();
-        for range in &part.pg_ranges {
-            pg_side.merge(&pg_buckets(&clients[0], check, range, "comparing").await?);
-        }
-        let lite_side = sqlite_buckets(&conn, check, &part.range).map_err(Error::sqlite(
-            format!("comparing {}", check.plan.sink.name),
-            path,
-        ))?;
+        let (pg_side, lite_side) =
+            part_buckets(&clients[0], &conn, path, check, part, "comparing").await?;
         let differing = pg_side.differing(&lite_side);
         scan.buckets_differing += differing.len();
         let key = check.pg_key_text();
