@@ -14,7 +14,9 @@
 //! 6. Verify (the merged rows' checksums equal PostgreSQL's), record the state,
 //!    commit — or roll back for `--dry-run`.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod passes;
+mod prepare;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,20 +27,17 @@ use crate::error::{Error, Result};
 use crate::map::SchemaMap;
 use crate::mapping::time::{clock_now, parse_timestamp, rfc3339, unix_micros_text};
 use crate::merge::base;
-use crate::merge::cursor::{self, NoCursor};
 use crate::merge::decide::DeletePolicy;
 use crate::merge::deletes::{self, LISTED};
 use crate::merge::foreign_keys;
-use crate::merge::key::merge_key;
-use crate::merge::state::{self, key_json, MergeCounts, SyncMode, TableRun};
-use crate::merge::writer::{self as merge_writer, BaseUse, MergeTable};
+use crate::merge::state::{self, MergeCounts, TableRun};
+use crate::merge::writer::BaseUse;
 use crate::pipeline::{
-    comparison_chunks, read_into, snapshot_clients, start, table_chunks, until_signal, Chunk, Start,
+    comparison_chunks, snapshot_clients, start, table_chunks, until_signal, Chunk, Start,
 };
-use crate::plan::{SyncPlan, TablePlan, TableSelection};
+use crate::plan::TableSelection;
 use crate::progress::{Progress, ProgressMode};
 use crate::sink::backup;
-use crate::sink::ddl::quote;
 use crate::source::catalog::quote_ident;
 use crate::source::chunk::ChunkRange;
 use crate::source::connect::SourceConfig;
@@ -46,6 +45,9 @@ use crate::source::snapshot::Consistency;
 use crate::summary::{DeltaSummary, DeltaTableSummary};
 use crate::verify::keys::{key_difference, KeyDifference};
 use crate::verify::narrow::content_difference;
+
+use passes::{check_foreign_keys, Writer};
+use prepare::{cursor_indexed, prepare, Method, Prepared};
 
 /// Whether a backup is taken before merging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,33 +140,6 @@ pub fn delta_sync(opts: &DeltaOptions) -> Result<DeltaSummary> {
         delta_async(opts),
         "the merge was rolled back, the target is unchanged",
     )
-}
-
-/// How the changed rows of a table are found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Method {
-    /// The table is new in SQLite: every row.
-    NewTable,
-    /// The rows whose update cursor is later than the since-time; the base
-    /// tells which side changed them.
-    Cursor,
-    /// The rows whose content differs between the sides: tables without an
-    /// update cursor, and every table of a file without a base yet.
-    Content,
-}
-
-/// A table of the plan, prepared for merging.
-struct Prepared {
-    merge: MergeTable,
-    deletes: DeletePolicy,
-    mode: SyncMode,
-    method: Method,
-    cursor_name: Option<String>,
-    since_text: Option<String>,
-    /// The table's base, when the file holds a complete one.
-    base_found: Option<i64>,
-    /// How its changes were found, for the summary.
-    found_by: String,
 }
 
 fn open_target(path: &Path) -> Result<Connection> {
@@ -492,361 +467,6 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         foreign_key_repairs: repaired,
         notes,
     })
-}
-
-/// What a merge pass needs besides the connection and the rows.
-struct Writer<'a> {
-    opts: &'a DeltaOptions,
-    snapshot: &'a crate::source::snapshot::SharedSnapshot,
-    clients: &'a [tokio_postgres::Client],
-    progress: Arc<Progress>,
-    run_at: &'a str,
-}
-
-impl Writer<'_> {
-    /// Reads `chunks` and merges them; PostgreSQL checksums the same rows
-    /// meanwhile, and the merged rows must add up to its sums.
-    async fn merge(
-        &self,
-        conn: Connection,
-        prepared: &[Prepared],
-        chunks: Vec<Chunk>,
-    ) -> Result<merge_writer::MergeOutcome> {
-        let plan = SyncPlan {
-            tables: prepared.iter().map(|p| p.merge.plan.clone()).collect(),
-            not_expressed: Vec::new(),
-            schema_loss: Vec::new(),
-            notes: Vec::new(),
-        };
-        let parts = crate::verify::plan_parts(&plan, &chunks);
-        let pg_side = crate::verify::pg_totals(self.clients, &plan, &parts);
-        let tables: Vec<MergeTable> = prepared.iter().map(|p| p.merge.clone()).collect();
-        let progress = self.progress.clone();
-        let target = self.opts.target.clone();
-        let run_at = self.run_at.to_owned();
-        let merge = read_into(
-            &self.opts.source,
-            self.opts.jobs,
-            &plan,
-            chunks,
-            self.snapshot,
-            move |rx| merge_writer::run(conn, &target, &tables, rx, &progress, &run_at),
-        );
-        let (outcome, pg_totals) = tokio::try_join!(merge, pg_side)?;
-        self.progress.phase("verifying the merged rows");
-        let merged: Vec<(u64, u64)> = outcome.tables.iter().map(|r| r.totals).collect();
-        check_merged_rows(prepared, &parts, &pg_totals, &merged)?;
-        Ok(outcome)
-    }
-}
-
-/// Checks the foreign keys the merge may have broken. A child row whose parent
-/// the merge deleted or whose key it wrote is read again from PostgreSQL (a
-/// cascade there changed or deleted it without touching its cursor) and merged;
-/// what is still broken after that rolls the merge back. Returns the
-/// connection, the tables checked and the rows repaired.
-async fn check_foreign_keys(
-    writer: &Writer<'_>,
-    conn: Connection,
-    prepared: &[Prepared],
-    results: &mut [merge_writer::TableMerge],
-    ledger: &mut crate::mapping::ledger::LossLedger,
-    fks: &[foreign_keys::ForeignKey],
-) -> Result<(Connection, Vec<String>, u64)> {
-    let path = writer.opts.target.as_path();
-    let deleted_from: BTreeSet<String> = prepared
-        .iter()
-        .zip(results.iter())
-        .filter(|(_, r)| r.counts.deleted > 0)
-        .map(|(p, _)| p.merge.plan.sink.name.clone())
-        .collect();
-    let written = |results: &[merge_writer::TableMerge], also: &[foreign_keys::Violation]| {
-        let mut w: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        for (p, r) in prepared.iter().zip(results) {
-            w.entry(p.merge.plan.sink.name.clone())
-                .or_default()
-                .extend(r.written.iter().copied());
-        }
-        for v in also {
-            w.entry(v.table.clone()).or_default().push(v.rowid);
-        }
-        w
-    };
-    let check = |conn: &Connection, written: &BTreeMap<String, Vec<i64>>| {
-        foreign_keys::violations(conn, fks, written, &deleted_from)
-            .map_err(Error::sqlite("checking foreign keys", path))
-    };
-    let (checked, found) = check(&conn, &written(results, &[]))?;
-    let checked: Vec<String> = checked.into_iter().collect();
-    if found.is_empty() {
-        return Ok((conn, checked, 0));
-    }
-    let index_of = |table: &str| {
-        prepared
-            .iter()
-            .position(|p| p.merge.plan.sink.name.eq_ignore_ascii_case(table))
-    };
-    // Read the offending rows again; PostgreSQL's version of them wins where
-    // SQLite did not change them.
-    let mut chunks = Vec::new();
-    for (i, p) in prepared.iter().enumerate() {
-        let rowids: Vec<i64> = found
-            .iter()
-            .filter(|v| v.table.eq_ignore_ascii_case(&p.merge.plan.sink.name))
-            .map(|v| v.rowid)
-            .collect();
-        if rowids.is_empty() {
-            continue;
-        }
-        let ranges = crate::verify::narrow::rows_like(&conn, &p.merge.plan, &rowids)
-            .map_err(Error::sqlite("reading rows with broken foreign keys", path))?;
-        chunks.extend(ranges.into_iter().map(|range| Chunk { table: i, range }));
-    }
-    let repaired = u64::try_from(found.len()).unwrap_or(u64::MAX);
-    let conn = if chunks.is_empty() {
-        conn
-    } else {
-        writer
-            .progress
-            .phase("merging rows whose foreign keys broke");
-        let outcome = writer.merge(conn, prepared, chunks).await?;
-        for (r, again) in results.iter_mut().zip(outcome.tables) {
-            r.absorb(again);
-        }
-        ledger.merge(outcome.ledger);
-        outcome.conn
-    };
-    let (_, still) = check(&conn, &written(results, &found))?;
-    if still.is_empty() {
-        return Ok((conn, checked, repaired));
-    }
-    let listed: Vec<String> = still
-        .iter()
-        .take(LISTED)
-        .map(|v| {
-            let key = index_of(&v.table)
-                .and_then(|i| row_key(&conn, &prepared[i].merge, v.rowid))
-                .unwrap_or_else(|| format!("rowid {}", v.rowid));
-            format!("{} {key} references a missing row of {}", v.table, v.parent)
-        })
-        .collect();
-    Err(Error::ForeignKeysBroken(format!(
-        "  {}{}\n  (SQLite changed these rows or their parents since the last sync; fix them in \
-         the file, or leave the table out with --exclude, and run again)",
-        listed.join("\n  "),
-        if still.len() > LISTED {
-            format!("\n  … {} rows in all", still.len())
-        } else {
-            String::new()
-        }
-    )))
-}
-
-/// The key of SQLite row `rowid` as JSON, for messages.
-fn row_key(conn: &Connection, t: &MergeTable, rowid: i64) -> Option<String> {
-    let cols = &t.plan.sink.columns;
-    let sql = format!(
-        "SELECT {} FROM {} WHERE rowid = ?1",
-        t.key
-            .iter()
-            .map(|&k| quote(&cols[k].name))
-            .collect::<Vec<_>>()
-            .join(", "),
-        quote(&t.plan.sink.name)
-    );
-    conn.query_row(&sql, [rowid], |r| {
-        let mut values = Vec::new();
-        for (i, &k) in t.key.iter().enumerate() {
-            values.push((cols[k].name.as_str(), r.get_ref(i)?));
-        }
-        Ok(key_json(values.into_iter()))
-    })
-    .ok()
-}
-
-/// The merged rows against PostgreSQL: per table, the count and hash sum of the
-/// delta as PostgreSQL computed them and as the merge left them in SQLite.
-fn check_merged_rows(
-    prepared: &[Prepared],
-    parts: &[crate::verify::Part],
-    pg_totals: &crate::verify::PgTotals,
-    merged: &[(u64, u64)],
-) -> Result<()> {
-    let mut pg_by_table = vec![(0u64, 0u64); prepared.len()];
-    for (part, totals) in parts.iter().zip(pg_totals.per_part()) {
-        let t = &mut pg_by_table[part.table()];
-        t.0 += totals.0;
-        t.1 = t.1.wrapping_add(totals.1);
-    }
-    let differing: Vec<String> = prepared
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| pg_by_table[*i] != merged[*i])
-        .map(|(i, p)| {
-            format!(
-                "{}: {} rows of the delta in PostgreSQL, {} merged, checksums {}",
-                p.merge.plan.sink.name,
-                pg_by_table[i].0,
-                merged[i].0,
-                if pg_by_table[i].1 == merged[i].1 {
-                    "equal"
-                } else {
-                    "differ"
-                }
-            )
-        })
-        .collect();
-    if differing.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::MergeVerificationFailed(format!(
-            "  {}",
-            differing.join("\n  ")
-        )))
-    }
-}
-
-/// Prepares one table, or says why it cannot be merged. `Ok(None)`: the table
-/// needs a since-time and has none.
-fn prepare(
-    t: &TablePlan,
-    conn: &Connection,
-    opts: &DeltaOptions,
-    notes: &mut Vec<String>,
-) -> std::result::Result<Option<Prepared>, String> {
-    let table_map = opts.map.as_ref().and_then(|m| m.table(&t.source_name));
-    let key = merge_key(t, opts.map.as_ref())?;
-    let mut plan = t.clone();
-    plan.sink.primary_key = Some(
-        key.iter()
-            .map(|&k| t.sink.columns[k].name.clone())
-            .collect(),
-    );
-    let deletes = opts
-        .deletes
-        .or_else(|| table_map.and_then(|m| m.deletes()))
-        .unwrap_or_default();
-    if !t.sink.existing {
-        notes.push(format!(
-            "{}: new in PostgreSQL, created in SQLite with all its rows",
-            t.sink.name
-        ));
-        return Ok(Some(Prepared {
-            cursor_name: cursor::find(&plan, None).ok().map(|c| c.name),
-            merge: MergeTable {
-                plan,
-                key,
-                cursor: None,
-                since: None,
-                base: NO_BASE_YET,
-            },
-            deletes,
-            mode: SyncMode::Full,
-            method: Method::NewTable,
-            since_text: None,
-            base_found: None,
-            found_by: String::new(),
-        }));
-    }
-    let wanted = table_map
-        .and_then(|m| m.cursor())
-        .map(|c| t.sink_column_of(c));
-    let wanted = match wanted {
-        Some(None) => {
-            return Err(format!(
-                "table {}: the map's cursor column is not merged (it is skipped, or SQLite has \
-                 no such column)",
-                t.source_name
-            ))
-        }
-        Some(Some(c)) => Some(c),
-        None => None,
-    };
-    let (cursor_index, cursor_name) = match cursor::find(&plan, wanted.as_deref()) {
-        Ok(c) => (Some(c.index), Some(c.name)),
-        Err(NoCursor::Absent) => {
-            notes.push(format!(
-                "{}: no updated_at column, so its changes are found by comparing content (a \
-                 checksum scan on each side; only differing rows are read). A column such as \
-                 created_at says when a row was made, not when it last changed. Name an update \
-                 cursor in the map with `cursor = \"...\"` if the app keeps one",
-                t.sink.name
-            ));
-            (None, None)
-        }
-        Err(NoCursor::WrongType { column, pg_type }) => {
-            notes.push(format!(
-                "{}: column {column} is {pg_type}, not a date or timestamp, so it cannot be a \
-                 cursor; its changes are found by comparing content",
-                t.sink.name
-            ));
-            (None, None)
-        }
-    };
-    let signature = base::signature(plan.sink.columns.iter().map(|c| c.name.as_str()));
-    let base_found = base::find(conn, &plan.sink.name, &signature)
-        .map_err(|e| format!("reading the sync base of {}: {e}", t.sink.name))?;
-    let since = match (cursor_index, opts.since) {
-        (None, _) => None,
-        (Some(_), Since::Given(s)) => Some(s),
-        (Some(_), Since::Stored { lag }) => {
-            let stored = state::watermark(conn, &t.sink.name)
-                .map_err(|e| format!("reading the sync state of {}: {e}", t.sink.name))?;
-            match stored.as_deref().and_then(parse_timestamp) {
-                Some(w) => Some(w.saturating_sub(lag)),
-                None => return Ok(None),
-            }
-        }
-    };
-    let method = match (cursor_index, base_found) {
-        (Some(_), Some(_)) => Method::Cursor,
-        _ => Method::Content,
-    };
-    Ok(Some(Prepared {
-        merge: MergeTable {
-            plan,
-            key,
-            cursor: cursor_index,
-            since,
-            base: NO_BASE_YET,
-        },
-        deletes,
-        mode: match method {
-            Method::Cursor => SyncMode::Delta,
-            _ => SyncMode::Content,
-        },
-        method,
-        cursor_name,
-        since_text: since.map(unix_micros_text),
-        base_found,
-        found_by: String::new(),
-    }))
-}
-
-/// The base of a table until the transaction has started and it is known.
-const NO_BASE_YET: BaseUse = BaseUse {
-    tid: 0,
-    trusted: false,
-};
-
-/// Whether an index of the table starts with the cursor column.
-async fn cursor_indexed(
-    client: &tokio_postgres::Client,
-    plan: &TablePlan,
-    column: &str,
-) -> Result<bool> {
-    let row = client
-        .query_one(
-            "SELECT EXISTS (
-                SELECT 1 FROM pg_index i
-                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                 WHERE i.indrelid = $1::text::regclass AND a.attname = $2)",
-            &[&plan.copy.relation, &column],
-        )
-        .await
-        .map_err(Error::pg(format!("looking for an index on {column}")))?;
-    row.try_get(0)
-        .map_err(Error::pg(format!("looking for an index on {column}")))
 }
 
 #[cfg(test)]

@@ -1,0 +1,186 @@
+//! Preparing one table for a delta merge: its key, its cursor, its base, and
+//! how its changed rows are found.
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+use crate::mapping::time::{parse_timestamp, unix_micros_text};
+use crate::merge::base;
+use crate::merge::cursor::{self, NoCursor};
+use crate::merge::decide::DeletePolicy;
+use crate::merge::key::merge_key;
+use crate::merge::state::{self, SyncMode};
+use crate::merge::writer::{BaseUse, MergeTable};
+use crate::plan::TablePlan;
+
+use super::{DeltaOptions, Since};
+
+/// How the changed rows of a table are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Method {
+    /// The table is new in SQLite: every row.
+    NewTable,
+    /// The rows whose update cursor is later than the since-time; the base
+    /// tells which side changed them.
+    Cursor,
+    /// The rows whose content differs between the sides: tables without an
+    /// update cursor, and every table of a file without a base yet.
+    Content,
+}
+
+/// A table of the plan, prepared for merging.
+pub(super) struct Prepared {
+    pub(super) merge: MergeTable,
+    pub(super) deletes: DeletePolicy,
+    pub(super) mode: SyncMode,
+    pub(super) method: Method,
+    pub(super) cursor_name: Option<String>,
+    pub(super) since_text: Option<String>,
+    /// The table's base, when the file holds a complete one.
+    pub(super) base_found: Option<i64>,
+    /// How its changes were found, for the summary.
+    pub(super) found_by: String,
+}
+
+/// Prepares one table, or says why it cannot be merged. `Ok(None)`: the table
+/// needs a since-time and has none.
+pub(super) fn prepare(
+    t: &TablePlan,
+    conn: &Connection,
+    opts: &DeltaOptions,
+    notes: &mut Vec<String>,
+) -> std::result::Result<Option<Prepared>, String> {
+    let table_map = opts.map.as_ref().and_then(|m| m.table(&t.source_name));
+    let key = merge_key(t, opts.map.as_ref())?;
+    let mut plan = t.clone();
+    plan.sink.primary_key = Some(
+        key.iter()
+            .map(|&k| t.sink.columns[k].name.clone())
+            .collect(),
+    );
+    let deletes = opts
+        .deletes
+        .or_else(|| table_map.and_then(|m| m.deletes()))
+        .unwrap_or_default();
+    if !t.sink.existing {
+        notes.push(format!(
+            "{}: new in PostgreSQL, created in SQLite with all its rows",
+            t.sink.name
+        ));
+        return Ok(Some(Prepared {
+            cursor_name: cursor::find(&plan, None).ok().map(|c| c.name),
+            merge: MergeTable {
+                plan,
+                key,
+                cursor: None,
+                since: None,
+                base: NO_BASE_YET,
+            },
+            deletes,
+            mode: SyncMode::Full,
+            method: Method::NewTable,
+            since_text: None,
+            base_found: None,
+            found_by: String::new(),
+        }));
+    }
+    let wanted = table_map
+        .and_then(|m| m.cursor())
+        .map(|c| t.sink_column_of(c));
+    let wanted = match wanted {
+        Some(None) => {
+            return Err(format!(
+                "table {}: the map's cursor column is not merged (it is skipped, or SQLite has \
+                 no such column)",
+                t.source_name
+            ))
+        }
+        Some(Some(c)) => Some(c),
+        None => None,
+    };
+    let (cursor_index, cursor_name) = match cursor::find(&plan, wanted.as_deref()) {
+        Ok(c) => (Some(c.index), Some(c.name)),
+        Err(NoCursor::Absent) => {
+            notes.push(format!(
+                "{}: no updated_at column, so its changes are found by comparing content (a \
+                 checksum scan on each side; only differing rows are read). A column such as \
+                 created_at says when a row was made, not when it last changed. Name an update \
+                 cursor in the map with `cursor = \"...\"` if the app keeps one",
+                t.sink.name
+            ));
+            (None, None)
+        }
+        Err(NoCursor::WrongType { column, pg_type }) => {
+            notes.push(format!(
+                "{}: column {column} is {pg_type}, not a date or timestamp, so it cannot be a \
+                 cursor; its changes are found by comparing content",
+                t.sink.name
+            ));
+            (None, None)
+        }
+    };
+    let signature = base::signature(plan.sink.columns.iter().map(|c| c.name.as_str()));
+    let base_found = base::find(conn, &plan.sink.name, &signature)
+        .map_err(|e| format!("reading the sync base of {}: {e}", t.sink.name))?;
+    let since = match (cursor_index, opts.since) {
+        (None, _) => None,
+        (Some(_), Since::Given(s)) => Some(s),
+        (Some(_), Since::Stored { lag }) => {
+            let stored = state::watermark(conn, &t.sink.name)
+                .map_err(|e| format!("reading the sync state of {}: {e}", t.sink.name))?;
+            match stored.as_deref().and_then(parse_timestamp) {
+                Some(w) => Some(w.saturating_sub(lag)),
+                None => return Ok(None),
+            }
+        }
+    };
+    let method = match (cursor_index, base_found) {
+        (Some(_), Some(_)) => Method::Cursor,
+        _ => Method::Content,
+    };
+    Ok(Some(Prepared {
+        merge: MergeTable {
+            plan,
+            key,
+            cursor: cursor_index,
+            since,
+            base: NO_BASE_YET,
+        },
+        deletes,
+        mode: match method {
+            Method::Cursor => SyncMode::Delta,
+            _ => SyncMode::Content,
+        },
+        method,
+        cursor_name,
+        since_text: since.map(unix_micros_text),
+        base_found,
+        found_by: String::new(),
+    }))
+}
+
+/// The base of a table until the transaction has started and it is known.
+const NO_BASE_YET: BaseUse = BaseUse {
+    tid: 0,
+    trusted: false,
+};
+
+/// Whether an index of the table starts with the cursor column.
+pub(super) async fn cursor_indexed(
+    client: &tokio_postgres::Client,
+    plan: &TablePlan,
+    column: &str,
+) -> Result<bool> {
+    let row = client
+        .query_one(
+            "SELECT EXISTS (
+                SELECT 1 FROM pg_index i
+                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                 WHERE i.indrelid = $1::text::regclass AND a.attname = $2)",
+            &[&plan.copy.relation, &column],
+        )
+        .await
+        .map_err(Error::pg(format!("looking for an index on {column}")))?;
+    row.try_get(0)
+        .map_err(Error::pg(format!("looking for an index on {column}")))
+}
