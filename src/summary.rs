@@ -313,8 +313,9 @@ impl DeltaSummary {
             if tb.missing_older_count > 0 {
                 let _ = writeln!(
                     out,
-                    "left deleted: {} row(s) of {} are in PostgreSQL but SQLite deleted them and \
-                     PostgreSQL did not change them since ({}); a --full sync brings them back",
+                    "not in SQLite: {} row(s) of {} are in PostgreSQL, not in SQLite, and not \
+                     changed there since the last sync (SQLite deleted them, or their cursor was \
+                     set older than the sync) ({}); a --full sync brings them back",
                     tb.missing_older_count,
                     tb.name,
                     tb.missing_older.join(", ")
