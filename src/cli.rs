@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Copy PostgreSQL tables into a SQLite file, or merge the rows changed since
-    /// a time into an existing one (last write wins).
+    /// a time into an existing one (three-way; last write wins on conflicts).
     ///
     /// Without a target file, or with --full, a full sync reads every table of
     /// the chosen schemas in one consistent snapshot, over several connections in
@@ -40,8 +40,8 @@ pub enum Command {
     /// listed as a conflict; rows PostgreSQL deleted are deleted unless SQLite
     /// changed them (see --deletes). The target is backed up first, the merge
     /// runs in one transaction and is verified before commit: merged rows
-    /// against PostgreSQL's checksums, key sets, and the foreign keys of every
-    /// table it touched.
+    /// against PostgreSQL's checksums, key sets, and every foreign key its
+    /// writes could have broken.
     Sync(SyncArgs),
 
     /// Compare a SQLite file with PostgreSQL: row counts and content checksums per
