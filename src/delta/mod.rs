@@ -32,22 +32,18 @@ use crate::merge::deletes::{self, LISTED};
 use crate::merge::foreign_keys;
 use crate::merge::state::{self, MergeCounts, TableRun};
 use crate::merge::writer::BaseUse;
-use crate::pipeline::{
-    comparison_chunks, snapshot_clients, start, table_chunks, until_signal, Chunk, Start,
-};
+use crate::pipeline::{snapshot_clients, start, until_signal, Chunk, Start};
 use crate::plan::TableSelection;
 use crate::progress::{Progress, ProgressMode};
 use crate::sink::backup;
 use crate::source::catalog::quote_ident;
-use crate::source::chunk::ChunkRange;
 use crate::source::connect::SourceConfig;
 use crate::source::snapshot::Consistency;
 use crate::summary::{DeltaSummary, DeltaTableSummary};
 use crate::verify::keys::{key_difference, KeyDifference};
-use crate::verify::narrow::content_difference;
 
 use passes::{check_foreign_keys, Writer};
-use prepare::{cursor_indexed, prepare, Method, Prepared};
+use prepare::{changed_rows, cursor_indexed, prepare, Method, Prepared};
 
 /// Whether a backup is taken before merging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,29 +251,7 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     progress.phase("finding the changed rows");
     let mut chunks = Vec::new();
     for (i, p) in prepared.iter_mut().enumerate() {
-        let ranges = match (p.method, &p.cursor_name, &p.since_text) {
-            (Method::Cursor, Some(c), Some(s)) => {
-                p.found_by = format!("cursor {c} later than {s}");
-                vec![ChunkRange::Changed {
-                    cursor: c.clone(),
-                    since: s.clone(),
-                }]
-            }
-            (Method::NewTable, ..) => {
-                p.found_by = "new table: every row".to_owned();
-                table_chunks(&coordinator, &p.merge.plan).await?
-            }
-            _ => {
-                let ranges = comparison_chunks(&coordinator, &p.merge.plan).await?;
-                let diff = content_difference(&clients, &p.merge.plan, ranges, path).await?;
-                p.found_by = match (diff.rows, diff.buckets) {
-                    (Some(0), _) | (None, 0) => "content: no difference".to_owned(),
-                    (Some(n), _) => format!("content: {n} differing row(s) read"),
-                    (None, n) => format!("content: {n} differing key bucket(s) read"),
-                };
-                diff.ranges
-            }
-        };
+        let ranges = changed_rows(p, &coordinator, &clients, path).await?;
         chunks.extend(ranges.into_iter().map(|range| Chunk { table: i, range }));
     }
 

@@ -14,6 +14,9 @@ use crate::merge::writer::{BaseUse, MergeTable};
 use crate::plan::TablePlan;
 
 use super::{DeltaOptions, Since};
+use crate::pipeline::{comparison_chunks, table_chunks};
+use crate::source::chunk::ChunkRange;
+use crate::verify::narrow::content_difference;
 
 /// How the changed rows of a table are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,4 +186,38 @@ pub(super) async fn cursor_indexed(
         .map_err(Error::pg(format!("looking for an index on {column}")))?;
     row.try_get(0)
         .map_err(Error::pg(format!("looking for an index on {column}")))
+}
+
+/// The ranges that hold the changed rows of `p`'s table, found by its method
+/// (and noted in `p.found_by` for the summary). Content comparison reads the
+/// file over connections of its own: nothing may have been written yet.
+pub(super) async fn changed_rows(
+    p: &mut Prepared,
+    coordinator: &tokio_postgres::Client,
+    clients: &[tokio_postgres::Client],
+    path: &std::path::Path,
+) -> crate::error::Result<Vec<ChunkRange>> {
+    Ok(match (p.method, &p.cursor_name, &p.since_text) {
+        (Method::Cursor, Some(c), Some(s)) => {
+            p.found_by = format!("cursor {c} later than {s}");
+            vec![ChunkRange::Changed {
+                cursor: c.clone(),
+                since: s.clone(),
+            }]
+        }
+        (Method::NewTable, ..) => {
+            p.found_by = "new table: every row".to_owned();
+            table_chunks(coordinator, &p.merge.plan).await?
+        }
+        _ => {
+            let ranges = comparison_chunks(coordinator, &p.merge.plan).await?;
+            let diff = content_difference(clients, &p.merge.plan, ranges, path).await?;
+            p.found_by = match (diff.rows, diff.buckets) {
+                (Some(0), _) | (None, 0) => "content: no difference".to_owned(),
+                (Some(n), _) => format!("content: {n} differing row(s) read"),
+                (None, n) => format!("content: {n} differing key bucket(s) read"),
+            };
+            diff.ranges
+        }
+    })
 }
