@@ -416,6 +416,7 @@ fn text(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapping::format::TimeText;
     use arrow_array::{Array, Float64Array, Int64Array, StringArray};
 
     fn col(name: &str, kind: ValueKind, storage: Storage) -> ColumnConversion {
@@ -430,7 +431,7 @@ mod tests {
     #[test]
     fn rails_time_is_written_on_2000_01_01() {
         let mut c = col("t", ValueKind::Time, Storage::Text);
-        c.format = Format::Time(super::super::format::TimeText::SPACE);
+        c.format = Format::Time(TimeText::SPACE);
         let cols = vec![c];
         let schema = arrow_schema(&cols);
         let micros = [
