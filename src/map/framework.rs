@@ -88,8 +88,11 @@ impl Framework {
             (ValueKind::Timestamp | ValueKind::Timestamptz, F::Sequelize) => {
                 Some(Format::Time(SEQUELIZE))
             }
-            // Python's str(time) and Rails' quoted time; SQLAlchemy's TIME.
-            (ValueKind::Time, F::Django | F::Rails) => Some(Format::Clock(FractionStyle::Micros)),
+            // Python's str(time); SQLAlchemy's TIME.
+            (ValueKind::Time, F::Django) => Some(Format::Clock(FractionStyle::Micros)),
+            // ActiveRecord's SQLite adapter quotes a time as that time on
+            // 2000-01-01 (`quoted_time` keeps the date): `2000-01-01 12:30:15`.
+            (ValueKind::Time, F::Rails) => Some(Format::Time(TimeText::SPACE)),
             (ValueKind::Time, F::SqlAlchemy) => Some(Format::Clock(FractionStyle::MicrosAlways)),
             // DurationField: a bigint of microseconds.
             (ValueKind::Interval, F::Django) => Some(Format::Duration(EpochUnit::Micros)),
@@ -240,6 +243,14 @@ mod tests {
         assert_eq!(
             Framework::SqlAlchemy.convention(&ValueKind::Time, "TIME"),
             Some(Format::Clock(FractionStyle::MicrosAlways))
+        );
+        assert_eq!(
+            Framework::Rails.convention(&ValueKind::Time, "time"),
+            Some(Format::Time(TimeText::SPACE))
+        );
+        assert_eq!(
+            Framework::Django.convention(&ValueKind::Time, "time"),
+            Some(Format::Clock(FractionStyle::Micros))
         );
         assert_eq!(
             Framework::Django.convention(&ValueKind::Interval, "bigint"),

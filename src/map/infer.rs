@@ -7,7 +7,7 @@ use crate::mapping::format::{
     affinity_conflict, numeric_typmod, Affinity, EpochUnit, Format, FractionStyle, TimeText,
     ZoneSuffix,
 };
-use crate::mapping::time::parse_clock;
+use crate::mapping::time::{parse_clock, parse_time_on_date, TIME_ON_DATE};
 use crate::mapping::types::{Storage, ValueKind};
 use crate::sink::existing::{Sample, TargetColumn};
 
@@ -236,9 +236,14 @@ fn from_column(kind: &ValueKind, typmod: i32, column: &TargetColumn) -> Option<I
             }
             None
         }
-        ValueKind::Time => texts(&column.samples)
-            .filter(|t| !t.is_empty())
-            .and_then(|t| clock_text(&t, n)),
+        ValueKind::Time => {
+            let t = texts(&column.samples).filter(|t| !t.is_empty())?;
+            if t.iter().all(|s| s.starts_with(TIME_ON_DATE)) {
+                time_on_date_text(&t, n)
+            } else {
+                clock_text(&t, n)
+            }
+        }
         ValueKind::Interval => {
             if let Some(ints) = integers(&column.samples).filter(|i| !i.is_empty()) {
                 // Integers do not tell their unit: Django's microseconds, unless
@@ -450,6 +455,27 @@ fn clock_text(texts: &[&str], n: usize) -> Option<Inferred> {
                  set fraction = \"always\")"
             ),
         )
+    }
+}
+
+/// The style of stored times written as datetimes on 2000-01-01
+/// (`2000-01-01 12:30:15.500000`, Rails' `time` on SQLite), or `None` when one
+/// of them is not such a time in a style pg2sqlite writes.
+fn time_on_date_text(texts: &[&str], n: usize) -> Option<Inferred> {
+    let (style, words, undecided) = time_text(texts)?;
+    // Only the space form has a map spelling for a time (iso-space).
+    if style.t_separator || texts.iter().any(|t| parse_time_on_date(t, style).is_none()) {
+        return None;
+    }
+    let words = format!(
+        "{}, datetimes on {TIME_ON_DATE} like {:?}: a time of day (Rails' time), {words}",
+        sampled(n),
+        texts[0]
+    );
+    if undecided {
+        ambiguous(Format::Time(style), words)
+    } else {
+        found(Format::Time(style), words)
     }
 }
 
@@ -668,6 +694,49 @@ mod tests {
             vec![text("2025-11-13T08:30:00"), text("2025-11-13 08:30:00")],
         );
         assert_eq!(infer(&ValueKind::Timestamp, -1, &mixed, None), None);
+    }
+
+    #[test]
+    fn rails_times_on_2000_01_01() {
+        use crate::map::framework::{AppStyle, Framework};
+        let time = ValueKind::Time;
+        let rails = col(
+            "time",
+            vec![
+                text("2000-01-01 12:30:15"),
+                text("2000-01-01 12:30:15.500000"),
+            ],
+        );
+        let i = infer(&time, -1, &rails, None).unwrap();
+        assert_eq!(i.format, Format::Time(TimeText::SPACE));
+        assert!(
+            i.evidence.contains("2000-01-01") && i.evidence.contains("Rails"),
+            "{}",
+            i.evidence
+        );
+        assert_eq!(unrecognized(&time, -1, &rails), None);
+        // Six digits, none zero: undecided, and Rails' convention settles it.
+        let six = col("time", vec![text("2000-01-01 12:30:15.500000")]);
+        let app = AppStyle {
+            framework: Framework::Rails,
+            evidence: "test".into(),
+        };
+        let i = infer(&time, -1, &six, Some(&app)).unwrap();
+        assert_eq!(i.format, Format::Time(TimeText::SPACE));
+        assert!(i.follows_app, "{}", i.evidence);
+        // Nothing stored: Rails' convention, and it is no guess.
+        let empty = col("time", vec![]);
+        let i = infer(&time, -1, &empty, Some(&app)).unwrap();
+        assert_eq!(i.format, Format::Time(TimeText::SPACE));
+        assert!(i.follows_app && !i.guess);
+        // Another date, or the date mixed with plain times, is no Rails time.
+        let other_day = col("time", vec![text("2000-01-02 12:30:15")]);
+        assert_eq!(infer(&time, -1, &other_day, None), None);
+        assert!(unrecognized(&time, -1, &other_day).is_some());
+        let mixed = col("time", vec![text("2000-01-01 12:30:15"), text("12:30:15")]);
+        assert_eq!(infer(&time, -1, &mixed, None), None);
+        let t_sep = col("time", vec![text("2000-01-01T12:30:15")]);
+        assert_eq!(infer(&time, -1, &t_sep, None), None);
     }
 
     #[test]

@@ -14,8 +14,8 @@ use super::decode::{self, ArrayLosses, DecodeError};
 use super::format::{EpochUnit, Format, FractionStyle};
 use super::ledger::{LossLedger, LossReason};
 use super::time::{
-    format_clock, format_date, format_timestamp, format_timestamp_text, unix_days, unix_micros,
-    TimestampStyle, MICROS_PER_DAY_I64, PG_EPOCH_MICROS_FROM_UNIX,
+    format_clock, format_date, format_time_on_date, format_timestamp, format_timestamp_text,
+    unix_days, unix_micros, TimestampStyle, MICROS_PER_DAY_I64, PG_EPOCH_MICROS_FROM_UNIX,
 };
 use super::types::{Storage, ValueKind};
 
@@ -372,6 +372,9 @@ fn text(
             out.push_str(decode::read_text(v)?)
         }
         (ValueKind::Time, Format::Clock(style)) => format_clock(out, decode::read_i64(v)?, style),
+        (ValueKind::Time, Format::Time(style)) => {
+            format_time_on_date(out, decode::read_i64(v)?, style)
+        }
         (ValueKind::Interval, Format::Time(style)) => {
             let (micros, _) = decode::read_interval_micros(v)?;
             // The datetime that long after 1970-01-01 00:00: what SQLAlchemy stores.
@@ -413,6 +416,7 @@ fn text(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapping::format::TimeText;
     use arrow_array::{Array, Float64Array, Int64Array, StringArray};
 
     fn col(name: &str, kind: ValueKind, storage: Storage) -> ColumnConversion {
@@ -422,6 +426,44 @@ mod tests {
             format: Format::Default,
             storage,
         }
+    }
+
+    #[test]
+    fn rails_time_is_written_on_2000_01_01() {
+        let mut c = col("t", ValueKind::Time, Storage::Text);
+        c.format = Format::Time(TimeText::SPACE);
+        let cols = vec![c];
+        let schema = arrow_schema(&cols);
+        let micros = [
+            45_015_000_000_i64, // 12:30:15
+            45_015_500_000,     // 12:30:15.5
+            0,                  // midnight
+            86_399_999_999,     // 23:59:59.999999
+            86_400_000_000,     // PostgreSQL's 24:00:00
+        ];
+        let rows: Vec<Vec<Option<Vec<u8>>>> = micros
+            .iter()
+            .map(|m| vec![Some(m.to_be_bytes().to_vec())])
+            .collect();
+        let mut ledger = LossLedger::default();
+        let batch = convert_rows("t", &cols, &schema, &rows, &mut ledger).unwrap();
+        let t = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        let got: Vec<&str> = (0..t.len()).map(|i| t.value(i)).collect();
+        assert_eq!(
+            got,
+            [
+                "2000-01-01 12:30:15",
+                "2000-01-01 12:30:15.500000",
+                "2000-01-01 00:00:00",
+                "2000-01-01 23:59:59.999999",
+                "2000-01-01 24:00:00",
+            ]
+        );
+        assert!(ledger.entries().is_empty());
     }
 
     #[test]

@@ -136,7 +136,8 @@ pub enum Format {
     /// uuid as its 16 bytes.
     UuidBlob,
     /// date/timestamp as text in the given style; an interval as the datetime
-    /// that far after 1970-01-01 00:00 (SQLAlchemy's `Interval` on SQLite).
+    /// that far after 1970-01-01 00:00 (SQLAlchemy's `Interval` on SQLite); a
+    /// time of day as that time on 2000-01-01 (Rails' `time` on SQLite).
     Time(TimeText),
     /// date/timestamp as an integer count since 1970-01-01 00:00 UTC.
     Epoch(EpochUnit),
@@ -147,7 +148,7 @@ pub enum Format {
     /// boolean as the text `t` / `f` (Rails before 5.2, and PostgreSQL's own letters).
     BoolChar,
     /// time of day as `HH:MM:SS` text with the given fraction style (Django,
-    /// SQLAlchemy, Rails).
+    /// SQLAlchemy).
     Clock(FractionStyle),
     /// interval as an integer count of the unit (Django's `DurationField`:
     /// microseconds).
@@ -230,7 +231,7 @@ impl Format {
             (K::Uuid, "blob") => Format::UuidBlob,
             (K::Date, "iso") => Format::Default,
             (K::Timestamp | K::Timestamptz, "iso") => time(true),
-            (K::Timestamp | K::Timestamptz | K::Interval, "iso-space") => time(false),
+            (K::Timestamp | K::Timestamptz | K::Interval | K::Time, "iso-space") => time(false),
             (K::Time | K::Interval, "text") => Format::Default,
             (K::Time, "iso") => Format::Clock(fraction.unwrap_or(FractionStyle::Micros)),
             (K::Interval, "micros") => Format::Duration(EpochUnit::Micros),
@@ -284,7 +285,8 @@ impl Format {
         {
             return Err(
                 "fraction applies to the iso and iso-space formats of timestamps, \
-                 intervals and times; zone to those of timestamps and intervals"
+                 intervals and times; zone to those of timestamps and intervals and to \
+                 iso-space of times"
                     .into(),
             );
         }
@@ -395,7 +397,14 @@ impl Format {
                 }
                 _ => MONTHS.to_owned(),
             }),
-            (Format::Clock(FractionStyle::Millis), ValueKind::Time) => {
+            (Format::Clock(FractionStyle::Millis), ValueKind::Time)
+            | (
+                Format::Time(TimeText {
+                    fraction: FractionStyle::Millis,
+                    ..
+                }),
+                ValueKind::Time,
+            ) => {
                 let digits = if typmod >= 0 { typmod } else { 6 };
                 (digits > 3).then(|| {
                     format!(
@@ -468,7 +477,14 @@ impl Format {
                 FractionStyle::Millis => format!("{months} OR {}", sub_unit(1000)),
                 _ => months,
             },
-            (Format::Clock(FractionStyle::Millis), ValueKind::Time) => sub_unit(1000),
+            (Format::Clock(FractionStyle::Millis), ValueKind::Time)
+            | (
+                Format::Time(TimeText {
+                    fraction: FractionStyle::Millis,
+                    ..
+                }),
+                ValueKind::Time,
+            ) => sub_unit(1000),
             (Format::Epoch(unit), ValueKind::Timestamp | ValueKind::Timestamptz) => {
                 format!("{c} <> date_trunc('{}', {c})", unit.pg_trunc_field()?)
             }
@@ -518,7 +534,7 @@ pub fn accepted(kind: &ValueKind) -> &'static str {
         ValueKind::Date => "iso, unix, unix_ms, unix_us, julian",
         ValueKind::Timestamp | ValueKind::Timestamptz => "iso, iso-space, unix, unix_ms, unix_us",
         ValueKind::Bool => "int, text, tf",
-        ValueKind::Time => "text, iso",
+        ValueKind::Time => "text, iso, iso-space",
         ValueKind::Interval => "text, micros, millis, seconds, iso-space",
         ValueKind::Numeric => "text, integer, real",
         ValueKind::Json | ValueKind::Jsonb | ValueKind::Array(_) => "json",
@@ -599,7 +615,7 @@ pub fn affinity_conflict(
                     | (ValueKind::Bool, Format::BoolText | Format::BoolChar)
                     // Every form of a time has colons, of an interval colons or
                     // words: SQLite keeps them as text, as the ORMs store them.
-                    | (ValueKind::Time, Format::Default | Format::Clock(_))
+                    | (ValueKind::Time, Format::Default | Format::Clock(_) | Format::Time(_))
                     | (ValueKind::Interval, Format::Default | Format::Time(_))
                     | (ValueKind::Json | ValueKind::Jsonb | ValueKind::Array(_), _)
                     | (ValueKind::Numeric, Format::Default)
@@ -657,6 +673,31 @@ mod tests {
             Format::parse("iso-space", &ValueKind::Timestamp, None, None),
             Ok(Format::Time(TimeText::SPACE))
         );
+    }
+
+    #[test]
+    fn a_time_as_iso_space_is_rails_datetime_on_2000_01_01() {
+        let time = ValueKind::Time;
+        let f = Format::parse("iso-space", &time, None, None).unwrap();
+        assert_eq!(f, Format::Time(TimeText::SPACE));
+        assert_eq!(f.map_fields(&time), ["format = \"iso-space\""]);
+        let ms = Format::parse("iso-space", &time, Some(FractionStyle::Millis), None).unwrap();
+        assert_eq!(
+            ms.map_fields(&time),
+            ["format = \"iso-space\"", "fraction = \"ms\""]
+        );
+        assert_eq!(f.lossy(&time, -1), None);
+        assert!(ms.lossy(&time, -1).is_some());
+        assert_eq!(ms.lossy(&time, 3), None);
+        assert_eq!(f.changes_sql(&time, "\"t\""), None);
+        assert!(ms.changes_sql(&time, "\"t\"").is_some());
+        // Rails declares the column `time` (NUMERIC affinity): the text survives.
+        assert_eq!(
+            affinity_conflict(&time, &f, Storage::Text, Affinity::of("time")),
+            None
+        );
+        let e = Format::parse("unix", &time, None, None).unwrap_err();
+        assert!(e.contains("iso-space"), "{e}");
     }
 
     #[test]

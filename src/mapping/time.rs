@@ -180,6 +180,32 @@ pub fn parse_clock(s: &str) -> Option<i64> {
     Some(((h * 60 + m) * 60 + sec) * 1_000_000 + f)
 }
 
+/// The date ActiveRecord puts before a `time` it stores in SQLite: its
+/// `quoted_time` writes the time as a datetime on 2000-01-01.
+pub const TIME_ON_DATE: &str = "2000-01-01";
+
+/// A `time` value (microseconds since midnight) as a datetime on 2000-01-01,
+/// as ActiveRecord stores a `time` column in SQLite:
+/// `2000-01-01 12:30:15[.500000]`. PostgreSQL's `24:00:00` stays
+/// `2000-01-01 24:00:00` rather than becoming the next day, so the date part
+/// is the same in every stored value and verify can read each one back.
+pub fn format_time_on_date(out: &mut String, micros: i64, style: TimeText) {
+    out.push_str(TIME_ON_DATE);
+    out.push(if style.t_separator { 'T' } else { ' ' });
+    format_clock(out, micros, style.fraction);
+    out.push_str(style.zone.text());
+}
+
+/// The time of day (microseconds since midnight) of a text in the form
+/// [`format_time_on_date`] writes with `style`'s separator and zone; `None` for
+/// another date, separator or zone. The fraction's form is the caller's to
+/// check, by writing the value back.
+pub fn parse_time_on_date(s: &str, style: TimeText) -> Option<i64> {
+    let rest = s.strip_prefix(TIME_ON_DATE)?;
+    let rest = rest.strip_prefix(if style.t_separator { 'T' } else { ' ' })?;
+    parse_clock(rest.strip_suffix(style.zone.text())?)
+}
+
 /// PostgreSQL's text of a `time`: `HH:MM:SS` and the fraction without trailing zeros.
 pub fn pg_time_text(micros: i64) -> String {
     let mut s = String::new();

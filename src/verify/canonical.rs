@@ -45,7 +45,14 @@ pub fn pg_expression(
                 _ => format!("{total}::int8::text"),
             };
         }
-        (Format::Clock(FractionStyle::Millis), _) => {
+        (Format::Clock(FractionStyle::Millis), _)
+        | (
+            Format::Time(TimeText {
+                fraction: FractionStyle::Millis,
+                ..
+            }),
+            ValueKind::Time,
+        ) => {
             return format!(
                 "({c} - (extract(microseconds from {c})::int8 % 1000) \
                  * interval '1 microsecond')::text"
@@ -877,7 +884,57 @@ mod tests {
         assert!(c(t("12:30:15.5"), &time, django).is_err());
         let always = Format::Clock(FractionStyle::MicrosAlways);
         assert!(c(t("06:30:00"), &time, always).is_err());
-        // Intervals compare as their length in microseconds.
+        // Rails' time: that time on 2000-01-01, six digits only when not zero.
+        let rails = Format::Time(TimeText::SPACE);
+        for (stored, pg) in [
+            ("2000-01-01 12:30:15.500000", "12:30:15.5"),
+            ("2000-01-01 00:00:00", "00:00:00"),
+            ("2000-01-01 23:59:59.999999", "23:59:59.999999"),
+            ("2000-01-01 24:00:00", "24:00:00"),
+        ] {
+            assert_eq!(
+                c(t(stored), &time, rails).unwrap().as_deref(),
+                Some(pg),
+                "{stored}"
+            );
+        }
+        for not_as_mapped in [
+            "12:30:15",
+            "2000-01-02 12:30:15",
+            "1999-12-31 12:30:15",
+            "2000-01-01T12:30:15",
+            "2000-01-01 12:30:15Z",
+            "2000-01-01 12:30:15.5",
+            "2000-01-01 12:30:15.000000",
+            "2000-01-01 12:30",
+            "2000-01-01 25:00:00",
+            " 2000-01-01 12:30:15",
+        ] {
+            assert!(
+                c(t(not_as_mapped), &time, rails).is_err(),
+                "{not_as_mapped}"
+            );
+        }
+        assert!(c(ValueRef::Integer(45_015), &time, rails).is_err());
+        let rails_ms = Format::Time(TimeText {
+            fraction: FractionStyle::Millis,
+            ..TimeText::SPACE
+        });
+        assert_eq!(
+            c(t("2000-01-01 12:30:15.500"), &time, rails_ms)
+                .unwrap()
+                .as_deref(),
+            Some("12:30:15.5")
+        );
+        assert!(
+            pg_expression("t", "\"t\"::text", &time, rails_ms, Affinity::Numeric)
+                .contains("interval '1 microsecond'")
+        );
+        assert_eq!(
+            pg_expression("t", "\"t\"::text", &time, rails, Affinity::Numeric),
+            "\"t\"::text"
+        );
+        // Intervals compare as their length in microseconds.        // Intervals compare as their length in microseconds.
         let interval = ValueKind::Interval;
         let micros = Format::Duration(crate::mapping::format::EpochUnit::Micros);
         assert_eq!(

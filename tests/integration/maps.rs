@@ -1024,3 +1024,78 @@ fn map_init_without_a_target_spells_out_the_default_mapping() {
         assert_eq!(sqlite_rows(&a, &rows), sqlite_rows(&b, &rows), "{t}");
     }
 }
+
+/// A Rails app: ActiveRecord's SQLite adapter stores a `time` as that time on
+/// 2000-01-01 (`2000-01-01 12:30:15[.500000]`). Without a map, sync reads that
+/// form off the stored values (and, for a column with none, off the Rails
+/// bookkeeping tables), writes it, and verify inverts it.
+#[test]
+fn rails_times_are_stored_on_2000_01_01_and_verify() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE shifts (id int PRIMARY KEY, starts_at time NOT NULL, ends_at time,
+                              break_at time);
+         INSERT INTO shifts VALUES
+           (1, '12:30:15', '12:30:15.5', '00:00:00'),
+           (2, '00:00:00', '23:59:59.999999', '10:15:00.000001'),
+           (3, '23:59:59.999999', NULL, NULL);",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("development.sqlite3");
+    rusqlite::Connection::open(&target)
+        .and_then(|c| {
+            c.execute_batch(
+                "CREATE TABLE \"schema_migrations\" (\"version\" varchar NOT NULL PRIMARY KEY);
+                 CREATE TABLE \"ar_internal_metadata\" (\"key\" varchar NOT NULL PRIMARY KEY,
+                     \"value\" varchar, \"created_at\" datetime(6) NOT NULL,
+                     \"updated_at\" datetime(6) NOT NULL);
+                 INSERT INTO schema_migrations VALUES ('20251101120000');
+                 INSERT INTO ar_internal_metadata VALUES ('environment', 'development',
+                     '2025-11-01 12:00:00.000000', '2025-11-01 12:00:00.000000');
+                 CREATE TABLE \"shifts\" (\"id\" integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+                     \"starts_at\" time NOT NULL, \"ends_at\" time, \"break_at\" time);
+                 INSERT INTO shifts VALUES (1, '2000-01-01 09:00:00',
+                     '2000-01-01 17:30:00.250000', NULL);",
+            )
+        })
+        .expect("app schema");
+    sync(&db.url(), &target, &["--full", "--quiet"]).assert_success();
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            "SELECT starts_at, ends_at, break_at FROM shifts ORDER BY id"
+        ),
+        vec![
+            vec![
+                text("2000-01-01 12:30:15"),
+                text("2000-01-01 12:30:15.500000"),
+                text("2000-01-01 00:00:00"),
+            ],
+            vec![
+                text("2000-01-01 00:00:00"),
+                text("2000-01-01 23:59:59.999999"),
+                text("2000-01-01 10:15:00.000001"),
+            ],
+            vec![text("2000-01-01 23:59:59.999999"), Value::Null, Value::Null,],
+        ]
+    );
+    assert_eq!(
+        sqlite_i64(&conn, "SELECT count(*) FROM schema_migrations"),
+        1
+    );
+    drop(conn);
+    let r = run(&[
+        "verify",
+        "--source",
+        &db.url(),
+        "--target",
+        target.to_str().expect("UTF-8 path"),
+    ]);
+    r.assert_success();
+    assert!(
+        r.stdout.contains("shifts") && r.stdout.contains("MATCH") && !r.stdout.contains("MISMATCH"),
+        "{}",
+        r.stdout
+    );
+}

@@ -11,8 +11,9 @@ use super::{
 use crate::mapping::convert::JULIAN_UNIX_EPOCH;
 use crate::mapping::format::{Affinity, Format};
 use crate::mapping::time::{
-    format_clock, format_date, format_timestamp, format_timestamp_text, parse_clock,
-    parse_timestamp, pg_time_text, TimestampStyle, MICROS_PER_DAY_I64, PG_EPOCH_MICROS_FROM_UNIX,
+    format_clock, format_date, format_time_on_date, format_timestamp, format_timestamp_text,
+    parse_clock, parse_time_on_date, parse_timestamp, pg_time_text, TimestampStyle,
+    MICROS_PER_DAY_I64, PG_EPOCH_MICROS_FROM_UNIX,
 };
 use crate::mapping::types::ValueKind;
 
@@ -91,6 +92,14 @@ pub(super) fn formatted_canonical(
             let micros = parse_clock(s).ok_or_else(not)?;
             let mut again = String::new();
             format_clock(&mut again, micros, style);
+            (again == s).then(|| pg_time_text(micros)).ok_or_else(not)
+        }
+        // Rails' time: only that time on 2000-01-01, in exactly the form written.
+        (Format::Time(style), ValueKind::Time, ValueRef::Text(_)) => {
+            let s = text(&v, what)?;
+            let micros = parse_time_on_date(s, style).ok_or_else(not)?;
+            let mut again = String::new();
+            format_time_on_date(&mut again, micros, style);
             (again == s).then(|| pg_time_text(micros)).ok_or_else(not)
         }
         (Format::Duration(_), ValueKind::Interval, ValueRef::Integer(i)) => Ok(i.to_string()),
