@@ -15,7 +15,7 @@ use rusqlite::types::ValueRef;
 
 use super::{
     on_pg, open_sqlite, parts, pg_buckets, pg_totals, sqlite_buckets, sqlite_row,
-    sqlite_totals_all, Part, RecordBuffers, TableCheck,
+    sqlite_totals_all, RecordBuffers, TableCheck,
 };
 use crate::error::{Error, Result};
 use crate::mapping::types::ValueKind;
@@ -59,6 +59,14 @@ pub(crate) async fn content_difference(
     ranges: Vec<ChunkRange>,
     path: &Path,
 ) -> Result<ContentDifference> {
+    // A single integer key: one sorted pass per side finds exactly the
+    // differing rows, about as fast as the range checksums alone would be.
+    if let Some(spans) = integer_spans(&TableCheck::new(plan), &ranges, clients.len()) {
+        let check = TableCheck::new(plan);
+        if let Some(found) = integer_key_difference(clients, &check, spans, path).await? {
+            return Ok(found);
+        }
+    }
     let one = one_table(plan);
     let chunks: Vec<Chunk> = ranges
         .into_iter()
@@ -77,9 +85,6 @@ pub(crate) async fn content_difference(
         .collect();
     if differing.is_empty() {
         return Ok(ContentDifference::default());
-    }
-    if let Some(found) = integer_key_difference(clients, &check, &parts, &differing, path).await? {
-        return Ok(found);
     }
     // Narrow the differing parts down to key buckets: PostgreSQL's side over
     // every connection, SQLite's on the rayon pool, both at once.
@@ -148,60 +153,84 @@ pub(crate) async fn content_difference(
 /// Keys read per chunk of differing rows.
 const KEYS_PER_CHUNK: usize = 4096;
 
-/// The sorted method, for a single integer key: the differing key ranges
-/// (adjacent ones joined) are read from both sides in key order with a hash per
-/// row, and merged in one pass; the keys whose rows differ (or that only
-/// PostgreSQL has) come back as chunks of keys. Exact, so a delta reads just
-/// the changed rows however the changes are spread. `None` when the method
-/// does not apply (another key, or SQLite holds something else than integers
-/// in the key column).
-async fn integer_key_difference(
-    clients: &[Client],
+/// The key spans of the sorted method: `ranges` (a table's integer-key
+/// ranges in order, or the whole table) joined into about `n` spans, one per
+/// connection. `None` unless the table has a single integer key.
+fn integer_spans(
     check: &TableCheck<'_>,
-    parts: &[Part],
-    differing: &[usize],
-    path: &Path,
-) -> Result<Option<ContentDifference>> {
-    let plan = check.plan;
+    ranges: &[ChunkRange],
+    n: usize,
+) -> Option<Vec<ChunkRange>> {
     let [k] = check.key[..] else {
-        return Ok(None);
+        return None;
     };
     if !check.has_key
         || !matches!(
-            plan.conversions[k].kind,
+            check.plan.conversions[k].kind,
             ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8
         )
     {
-        return Ok(None);
+        return None;
     }
-    // Spans of adjacent differing parts, as (lo, hi) on the key.
-    let mut spans: Vec<(Option<i64>, Option<i64>)> = Vec::new();
-    let mut column = None;
-    for &i in differing {
-        let ChunkRange::IntKey { column: c, lo, hi } = &parts[i].range else {
-            return Ok(None);
-        };
-        column = Some(c.clone());
-        match spans.last_mut() {
-            Some(last) if last.1.is_some() && last.1 == *lo => last.1 = *hi,
-            _ => spans.push((*lo, *hi)),
-        }
-    }
-    let Some(column) = column else {
-        return Ok(None);
+    let column = check.plan.copy.column_names[k].clone();
+    let bounds: Vec<(Option<i64>, Option<i64>)> = match ranges {
+        [ChunkRange::All] => vec![(None, None)],
+        _ => ranges
+            .iter()
+            .map(|r| match r {
+                ChunkRange::IntKey { column: c, lo, hi } if *c == column => Some((*lo, *hi)),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?,
     };
-    let mut keys = Vec::new();
-    for (lo, hi) in spans {
-        let range = ChunkRange::IntKey {
-            column: column.clone(),
-            lo,
-            hi,
-        };
-        match sorted_pass(&clients[0], check, &column, &range, path).await? {
-            Some(found) => keys.extend(found),
+    let per_span = bounds.len().div_ceil(n.max(1)).max(1);
+    Some(
+        bounds
+            .chunks(per_span)
+            .map(|group| ChunkRange::IntKey {
+                column: column.clone(),
+                lo: group.first().and_then(|g| g.0),
+                hi: group.last().and_then(|g| g.1),
+            })
+            .collect(),
+    )
+}
+
+/// The sorted method, for a single integer key: each span is read from both
+/// sides in key order with a hash per row, and merged in one pass (spans run
+/// at once, one per connection); the keys whose rows differ (or that only
+/// PostgreSQL has) come back as chunks of keys. Exact, so a delta reads just
+/// the changed rows however the changes are spread. `None` when SQLite holds
+/// something else than integers in the key column, in key order.
+async fn integer_key_difference(
+    clients: &[Client],
+    check: &TableCheck<'_>,
+    spans: Vec<ChunkRange>,
+    path: &Path,
+) -> Result<Option<ContentDifference>> {
+    let column = match spans.first() {
+        Some(ChunkRange::IntKey { column, .. }) => column.clone(),
+        _ => return Ok(None),
+    };
+    let jobs: Vec<(usize, ChunkRange)> = spans.into_iter().enumerate().collect();
+    let found = on_pg(clients, jobs, |client, i, range| {
+        let column = &column;
+        async move {
+            sorted_pass(client, check, column, &range, path)
+                .await
+                .map(|keys| (i, keys))
+        }
+    })
+    .await?;
+    let mut by_span: Vec<(usize, Vec<i64>)> = Vec::with_capacity(found.len());
+    for (_, (i, keys)) in found {
+        match keys {
+            Some(keys) => by_span.push((i, keys)),
             None => return Ok(None),
         }
     }
+    by_span.sort_by_key(|(i, _)| *i);
+    let keys: Vec<i64> = by_span.into_iter().flat_map(|(_, k)| k).collect();
     let rows = keys.len();
     Ok(Some(ContentDifference {
         ranges: keys
