@@ -15,9 +15,15 @@
 //! ```
 //!
 //! A delta merge ([`delta`]) uses the same readers and converters on the rows
-//! whose cursor is later than the since-time; its writer is [`merge::writer`],
-//! which decides row by row ([`merge::decide`]) inside one transaction on the
-//! target, after a backup ([`sink::backup`]); [`verify::keys`] finds deleted rows.
+//! that changed: those whose update cursor is later than the since-time, or,
+//! for tables without one, those content comparison found
+//! ([`verify::narrow`]). Its writer is [`merge::writer`], which decides row by
+//! row, three ways against the base the last sync left ([`merge::base`],
+//! [`merge::decide`]), inside one transaction on the target, after a backup
+//! ([`sink::backup`]); [`verify::keys`] finds deleted rows, and
+//! [`merge::foreign_keys`] checks what the merge could have broken before it
+//! commits. `pg2sqlite report` ([`command::report`], [`report`]) walks the
+//! differences as `verify` does and classifies them without writing anything.
 //!
 //! `plan` also reads the schema map (`map`, `--map`) and the existing target's
 //! schema with a few stored values per column (`sink::existing`): tables the
@@ -31,7 +37,12 @@
 //! 2. catalog queries on `pg_catalog` inside that snapshot;
 //! 3. `min`/`max` of integer primary keys and `pg_relation_size` to plan chunks;
 //! 4. on each reader connection `SET TRANSACTION SNAPSHOT '…'`, then for each chunk
-//!    `COPY (SELECT … FROM ONLY t WHERE <key or ctid range>) TO STDOUT (FORMAT binary)`.
+//!    `COPY (SELECT … FROM ONLY t WHERE <key or ctid range>) TO STDOUT (FORMAT binary)`;
+//!    a delta's chunks are `WHERE cursor > since OR cursor IS NULL`, or the keys
+//!    content comparison found (`WHERE k IN (…)`, or key-hash buckets);
+//! 5. for verification and content comparison, `count(*)` and sums of
+//!    `md5(ROW(<canonical expressions>)::text)` per key range, per key bucket,
+//!    or one hash per row in key order.
 //!
 //! Before step 1, `clock_timestamp()` and the oldest open transaction's start
 //! (`pg_stat_activity`) give the watermark stored for the next delta.
