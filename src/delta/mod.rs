@@ -2,7 +2,7 @@
 //! SQLite file, last write wins.
 //!
 //! 1. Before the snapshot, read the watermark the next run will continue from
-//!    (see [`snapshot::times`]); then export one snapshot for every reader.
+//!    (see [`crate::source::snapshot::times`]); then export one snapshot for every reader.
 //! 2. Plan: per table the merged columns (those both sides have), the key, the
 //!    cursor column and the since-time (`--since`, else the stored watermark
 //!    minus `--lag`).

@@ -3,7 +3,7 @@
 //! still reference it (PostgreSQL cascaded or nulled them; the file did not).
 //!
 //! The keys of resurrected parent rows are collected while the differences are
-//! classified (at most [`MAX_KEYS`]; past that the count says it is a lower
+//! classified (at most `MAX_KEYS`; past that the count says it is a lower
 //! bound), then joined with each child table in a temporary table: one scan
 //! or index probe per foreign key, nothing written to the file.
 

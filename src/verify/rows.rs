@@ -1,7 +1,7 @@
 //! The rows behind differing key buckets, read from both sides and paired by
 //! key: what `verify` lists and what the data-loss report classifies.
 //!
-//! Buckets are read in groups of about [`ROWS_PER_GROUP`] rows, so memory
+//! Buckets are read in groups of about `ROWS_PER_GROUP` rows, so memory
 //! stays flat however many rows differ; each group costs one PostgreSQL query
 //! and one scan of the SQLite part.
 

@@ -1,4 +1,4 @@
-//! Renders a [`Report`](super::model::Report) as text, markdown, JSON or one
+//! Renders a [`Report`] as text, markdown, JSON or one
 //! self-contained HTML page, and writes it where it was asked to go.
 
 pub mod html;
