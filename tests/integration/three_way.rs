@@ -369,3 +369,43 @@ fn a_kept_row_whose_parent_is_gone_rolls_the_merge_back() {
     ]);
     assert_eq!(read_bytes(&target), before, "the file is unchanged");
 }
+
+/// Content comparison reads an integer key in key order on both sides; a
+/// SQLite key column holding something else (an app's bad row) ends that
+/// method, and the bucket method finds the changes instead, leaving the odd
+/// row alone.
+#[test]
+fn a_non_integer_key_in_sqlite_falls_back_to_buckets() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE item (id bigint PRIMARY KEY, v text NOT NULL);
+         INSERT INTO item SELECT g, 'v' || g FROM generate_series(1, 300) g;",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    db.execute("UPDATE item SET v = 'changed' WHERE id IN (7, 250)");
+    // `item.id` is `INTEGER PRIMARY KEY` in the file; an app writing to a
+    // plain BIGINT key column can store text there.
+    in_sqlite(
+        &target,
+        "CREATE TABLE item2 (id BIGINT PRIMARY KEY, v TEXT NOT NULL);
+         INSERT INTO item2 SELECT id, v FROM item;
+         DROP TABLE item; ALTER TABLE item2 RENAME TO item;
+         INSERT INTO item VALUES ('not a number', 'odd');",
+    );
+    let s = delta(&db, &target);
+    let item = counts(&s, "item");
+    assert_eq!(item["updated"], 2, "{s}");
+    assert!(
+        item["found_by"]
+            .as_str()
+            .is_some_and(|f| f.contains("bucket")),
+        "the bucket method took over: {item}"
+    );
+    assert_eq!(one(&target, "SELECT v FROM item WHERE id = 250"), "changed");
+    assert_eq!(
+        one(&target, "SELECT v FROM item WHERE id = 'not a number'"),
+        "odd"
+    );
+}
