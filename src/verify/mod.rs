@@ -707,11 +707,23 @@ async fn finish(
         }
         v.status = TableStatus::Mismatch;
         let check = &checks[part.table];
-        // Narrow down: bucket sums by key hash, then the rows of differing buckets.
-        let (pg, lite) =
-            part_buckets(&clients[0], &conn, path, check, part, "checksumming").await?;
-        let differing = pg.differing(&lite);
-        locate(&clients[0], &conn, path, check, part, &differing, v).await?;
+        // Narrow down: a single integer key by one sorted pass per side, else
+        // bucket sums by key hash and then the rows of differing buckets.
+        if !locate(&clients[0], &conn, path, check, part, Narrowing::Sorted, v).await? {
+            let (pg, lite) =
+                part_buckets(&clients[0], &conn, path, check, part, "checksumming").await?;
+            let differing = pg.differing(&lite);
+            locate(
+                &clients[0],
+                &conn,
+                path,
+                check,
+                part,
+                Narrowing::Buckets(&differing),
+                v,
+            )
+            .await?;
+        }
     }
     drop(conn);
     let health = health_check
@@ -777,21 +789,25 @@ async fn pg_buckets(
 
 /// Reads the rows of the differing buckets from both sides and names the
 /// missing, extra and changed keys (and the changed columns).
+/// How `locate` finds a part's differing rows.
+enum Narrowing<'a> {
+    /// The sorted method (a single integer key), when it applies.
+    Sorted,
+    /// The rows of these differing key buckets.
+    Buckets(&'a [u16]),
+}
+
+/// Finds the differing rows of `part` and names them in `verdict`; `false`
+/// when the sorted method was asked for and does not apply.
 async fn locate(
     client: &Client,
     conn: &Connection,
     path: &Path,
     check: &TableCheck<'_>,
     part: &Part,
-    differing: &[u16],
+    how: Narrowing<'_>,
     verdict: &mut TableVerdict,
-) -> Result<()> {
-    let chosen: Vec<u16> = differing
-        .iter()
-        .take(MAX_BUCKETS_TO_LOCATE)
-        .copied()
-        .collect();
-    verdict.unlocated_buckets += differing.len() - chosen.len();
+) -> Result<bool> {
     let name = |row: &[Option<String>]| {
         if check.has_key {
             check.key_display(row)
@@ -824,13 +840,33 @@ async fn locate(
             }),
         }
     };
-    rows::differing_rows(client, conn, path, check, part, &chosen, &mut visit).await?;
+    let mut unlocated = 0;
+    match how {
+        Narrowing::Sorted => {
+            if rows::sorted_rows(client, conn, path, check, part, &mut visit)
+                .await?
+                .is_none()
+            {
+                return Ok(false);
+            }
+        }
+        Narrowing::Buckets(differing) => {
+            let chosen: Vec<u16> = differing
+                .iter()
+                .take(MAX_BUCKETS_TO_LOCATE)
+                .copied()
+                .collect();
+            unlocated = differing.len() - chosen.len();
+            rows::differing_rows(client, conn, path, check, part, &chosen, &mut visit).await?;
+        }
+    }
+    verdict.unlocated_buckets += unlocated;
     if base.is_some() {
         let v = verdict.by_side.get_or_insert_with(BySide::default);
         v.sqlite += by_side.sqlite;
         v.postgres += by_side.postgres;
     }
-    Ok(())
+    Ok(true)
 }
 
 pub(crate) fn preview_row(check: &TableCheck<'_>, row: &[Option<String>]) -> String {

@@ -156,7 +156,7 @@ const KEYS_PER_CHUNK: usize = 4096;
 /// The key spans of the sorted method: `ranges` (a table's integer-key
 /// ranges in order, or the whole table) joined into about `n` spans, one per
 /// connection. `None` unless the table has a single integer key.
-fn integer_spans(
+pub(crate) fn integer_spans(
     check: &TableCheck<'_>,
     ranges: &[ChunkRange],
     n: usize,
@@ -218,7 +218,7 @@ async fn integer_key_difference(
         async move {
             sorted_pass(client, check, column, &range, path)
                 .await
-                .map(|keys| (i, keys))
+                .map(|found| (i, found.map(|f| f.postgres)))
         }
     })
     .await?;
@@ -246,14 +246,14 @@ async fn integer_key_difference(
 }
 
 /// One span of the sorted method: the keys of rows PostgreSQL has and SQLite
-/// lacks or holds differently.
-async fn sorted_pass(
+/// lacks or holds differently, and the keys only SQLite has.
+pub(crate) async fn sorted_pass(
     client: &Client,
     check: &TableCheck<'_>,
     column: &str,
     range: &ChunkRange,
     path: &Path,
-) -> Result<Option<Vec<i64>>> {
+) -> Result<Option<SortedDifference>> {
     let plan = check.plan;
     let doing = || format!("comparing {}", plan.source_name);
     let pg_sql = format!(
@@ -274,6 +274,7 @@ async fn sorted_pass(
     // SQLite's side hashes on a thread of its own while PostgreSQL's streams.
     let mut next_lite = sqlite_sorted(check.plan, k, range, path.to_path_buf());
     let mut out = Vec::new();
+    let mut sqlite_only = Vec::new();
     let mut pg = next_hashed(&mut rows, &what).await?;
     let mut lite = match next_lite.next()? {
         Some(Err(NotSorted)) => return Ok(None),
@@ -300,8 +301,8 @@ async fn sorted_pass(
                 out.push(pk);
                 pg = next_hashed(&mut rows, &what).await?;
             }
-            // Only SQLite has it: the key comparison of the delta finds it.
-            (_, Some(_)) => {
+            (_, Some((lk, _))) => {
+                sqlite_only.push(lk);
                 lite = match next_lite.next()? {
                     Some(Err(NotSorted)) => return Ok(None),
                     other => other.map(|r| r.unwrap_or_default()),
@@ -309,7 +310,19 @@ async fn sorted_pass(
             }
         }
     }
-    Ok(Some(out))
+    Ok(Some(SortedDifference {
+        postgres: out,
+        sqlite_only,
+    }))
+}
+
+/// What one sorted pass found, keys in order.
+#[derive(Debug, Default)]
+pub(crate) struct SortedDifference {
+    /// Keys whose row only PostgreSQL has, or both have differently.
+    pub postgres: Vec<i64>,
+    /// Keys only SQLite has.
+    pub sqlite_only: Vec<i64>,
 }
 
 /// SQLite holds something in the key column that is not an integer, or its

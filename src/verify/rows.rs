@@ -19,6 +19,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::pipeline::Chunk;
 use crate::plan::SyncPlan;
+use crate::sink::ddl::quote;
 use crate::source::chunk::ChunkRange;
 
 /// Rows (of the larger side) read into memory at once, at most about.
@@ -62,6 +63,101 @@ pub(crate) fn bucket_groups(buckets: &[u16], pg: &Buckets, lite: &Buckets) -> Ve
         rows += n;
     }
     groups
+}
+
+/// Keys whose rows are read from both sides at once by the sorted method.
+const KEYS_PER_BATCH: usize = 8192;
+
+/// Narrows `part` by the sorted method (a single integer key: both sides read
+/// in key order with a hash per row), then reads the rows of the differing
+/// keys from both sides and hands every difference to `visit`. Exact, however
+/// the differences are spread. `None` when the method does not apply (another
+/// key, or SQLite holds something else than integers, in order, in the key
+/// column): the caller narrows by buckets instead. Returns the rows read (both
+/// sides) and the PostgreSQL ranges holding the differing rows.
+pub(crate) async fn sorted_rows(
+    client: &Client,
+    conn: &Connection,
+    path: &Path,
+    check: &TableCheck<'_>,
+    part: &Part,
+    visit: &mut impl FnMut(RowDiff),
+) -> Result<Option<(u64, Vec<ChunkRange>)>> {
+    let Some(spans) = super::narrow::integer_spans(check, std::slice::from_ref(&part.range), 1)
+    else {
+        return Ok(None);
+    };
+    let [k] = check.key[..] else {
+        return Ok(None);
+    };
+    let column = check.plan.copy.column_names[k].clone();
+    let mut found = super::narrow::SortedDifference::default();
+    for span in &spans {
+        match super::narrow::sorted_pass(client, check, &column, span, path).await? {
+            Some(f) => {
+                found.postgres.extend(f.postgres);
+                found.sqlite_only.extend(f.sqlite_only);
+            }
+            None => return Ok(None),
+        }
+    }
+    let mut keys: Vec<i64> = found
+        .postgres
+        .iter()
+        .chain(&found.sqlite_only)
+        .copied()
+        .collect();
+    keys.sort_unstable();
+    let doing = || format!("locating differences in {}", check.plan.source_name);
+    let width = check.plan.sink.columns.len();
+    let lite_doing = || Error::sqlite(doing(), path);
+    let mut read = 0u64;
+    for batch in keys.chunks(KEYS_PER_BATCH) {
+        let range = ChunkRange::Keys {
+            column: column.clone(),
+            keys: batch.to_vec(),
+        };
+        let sql = format!(
+            "SELECT {} FROM {}",
+            check.pg_expressions().join(", "),
+            check.plan.copy.from_clause(&range)
+        );
+        let mut pg_rows: Vec<CanonicalRow> = Vec::new();
+        for r in client.query(&sql, &[]).await.map_err(Error::pg(doing()))? {
+            pg_rows.push(
+                (0..width)
+                    .map(|i| r.try_get::<_, Option<String>>(i))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(Error::pg(doing()))?,
+            );
+        }
+        let list: Vec<String> = batch.iter().map(i64::to_string).collect();
+        let lite_sql = format!(
+            "{} WHERE {} IN ({})",
+            check.sqlite_select(&ChunkRange::All),
+            quote(&check.plan.sink.columns[k].name),
+            list.join(", ")
+        );
+        let mut lite_rows: Vec<CanonicalRow> = Vec::new();
+        {
+            let mut stmt = conn.prepare(&lite_sql).map_err(lite_doing())?;
+            let mut rows = stmt.query([]).map_err(lite_doing())?;
+            while let Some(r) = rows.next().map_err(lite_doing())? {
+                lite_rows.push(super::sqlite_row(check, r).map_err(lite_doing())?);
+            }
+        }
+        read += u64::try_from(pg_rows.len() + lite_rows.len()).unwrap_or(u64::MAX);
+        pair_by_key(check, pg_rows, lite_rows, visit);
+    }
+    let ranges = found
+        .postgres
+        .chunks(KEYS_PER_BATCH)
+        .map(|c| ChunkRange::Keys {
+            column: column.clone(),
+            keys: c.to_vec(),
+        })
+        .collect();
+    Ok(Some((read, ranges)))
 }
 
 /// Reads the rows of `buckets` of `part` from both sides and hands every
@@ -161,6 +257,16 @@ pub(crate) async fn walk_differences(
         }
         scan.parts_differing += 1;
         let check = &checks[part.table];
+        let started = std::time::Instant::now();
+        let mut one = |d| visit(part.table, check, d);
+        if let Some((read, ranges)) =
+            sorted_rows(&clients[0], &conn, path, check, part, &mut one).await?
+        {
+            scan.rows_read += read;
+            scan.ranges.extend(ranges);
+            scan.row_seconds += started.elapsed().as_secs_f64();
+            continue;
+        }
         let (pg_side, lite_side) =
             part_buckets(&clients[0], &conn, path, check, part, "comparing").await?;
         let differing = pg_side.differing(&lite_side);
