@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::mapping::ledger::LossEntry;
 use crate::merge::decide::Winner;
-use crate::merge::state::{ConflictRecord, MergeCounts, SyncMode};
+use crate::merge::state::{ConflictKind, ConflictRecord, MergeCounts, SyncMode};
 use crate::verify::VerifyReport;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -275,10 +275,16 @@ impl DeltaSummary {
         }
         for tb in &self.tables {
             for c in &tb.conflicts_listed {
+                let what = match c.kind {
+                    ConflictKind::DeletedInSqlite => {
+                        "SQLite deleted it, PostgreSQL changed it or its rows point at it"
+                    }
+                    ConflictKind::KeptDelete => "PostgreSQL deleted it, SQLite changed it",
+                    ConflictKind::Update => "both sides changed it",
+                };
                 let _ = writeln!(
                     out,
-                    "conflict: {} {}: both sides changed it after the cutover; kept {}'s row \
-                     (PostgreSQL {}, SQLite {})",
+                    "conflict: {} {}: {what}; kept {}'s row (PostgreSQL {}, SQLite {})",
                     tb.name,
                     c.key,
                     match c.winner {

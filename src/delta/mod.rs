@@ -288,7 +288,7 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         run_at: &run_at,
     };
     progress.phase("merging");
-    let outcome = writer.merge(conn, &prepared, chunks).await?;
+    let outcome = writer.merge(conn, &prepared, chunks, &[]).await?;
     let conn = outcome.conn;
     let mut ledger = outcome.ledger;
     let mut results = outcome.tables;
@@ -322,6 +322,14 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     progress.phase("checking foreign keys");
     let (conn, checked, repaired) =
         check_foreign_keys(&writer, conn, &prepared, &mut results, &mut ledger, &fks).await?;
+    if repaired > 0 {
+        // Rows the repair brought back are no longer missing in SQLite.
+        for (i, p) in prepared.iter().enumerate() {
+            let again = key_difference(&clients[0], &p.merge.plan, &conn, path).await?;
+            diffs[i].postgres_only = again.postgres_only;
+            diffs[i].postgres_only_count = again.postgres_only_count;
+        }
+    }
 
     let fill = || -> rusqlite::Result<()> {
         for p in prepared.iter().filter(|p| !p.merge.base.trusted) {

@@ -3,12 +3,14 @@
 //! rows must add up to its sums; the foreign keys the merge may have broken
 //! are checked, and rows a cascade changed are read again.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
+use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
 use crate::error::{Error, Result};
+use crate::merge::base::{base_key, BaseKey};
 use crate::merge::deletes::LISTED;
 use crate::merge::foreign_keys;
 use crate::merge::state::key_json;
@@ -38,6 +40,7 @@ impl Writer<'_> {
         conn: Connection,
         prepared: &[Prepared],
         chunks: Vec<Chunk>,
+        restore: &[HashSet<BaseKey>],
     ) -> Result<merge_writer::MergeOutcome> {
         let plan = SyncPlan {
             tables: prepared.iter().map(|p| p.merge.plan.clone()).collect(),
@@ -47,7 +50,14 @@ impl Writer<'_> {
         };
         let parts = crate::verify::plan_parts(&plan, &chunks);
         let pg_side = crate::verify::pg_totals(self.clients, &plan, &parts);
-        let tables: Vec<MergeTable> = prepared.iter().map(|p| p.merge.clone()).collect();
+        let tables: Vec<MergeTable> = prepared
+            .iter()
+            .enumerate()
+            .map(|(i, p)| MergeTable {
+                restore: Arc::new(restore.get(i).cloned().unwrap_or_default()),
+                ..p.merge.clone()
+            })
+            .collect();
         let progress = self.progress.clone();
         let target = self.opts.target.clone();
         let run_at = self.run_at.to_owned();
@@ -129,6 +139,43 @@ pub(super) async fn check_foreign_keys(
             .map_err(Error::sqlite("reading rows with broken foreign keys", path))?;
         chunks.extend(ranges.into_iter().map(|range| Chunk { table: i, range }));
     }
+    // And the parents they point at: PostgreSQL may have a parent no delta
+    // read (its cursor set older than the since-time), which SQLite lacks, or
+    // one SQLite deleted that PostgreSQL's rows still point at: it comes back.
+    let mut restore: Vec<HashSet<BaseKey>> = vec![HashSet::new(); prepared.len()];
+    for (i, p) in prepared.iter().enumerate() {
+        let parent = &p.merge.plan.sink.name;
+        let pk: Vec<&str> = p
+            .merge
+            .key
+            .iter()
+            .map(|&k| p.merge.plan.sink.columns[k].name.as_str())
+            .collect();
+        let mut keys = Vec::new();
+        for fk in fks.iter().filter(|fk| {
+            fk.parent.eq_ignore_ascii_case(parent)
+                && fk.to.len() == pk.len()
+                && fk
+                    .to
+                    .iter()
+                    .zip(&pk)
+                    .all(|(a, b)| a.eq_ignore_ascii_case(b))
+        }) {
+            for v in found.iter().filter(|v| {
+                v.table.eq_ignore_ascii_case(&fk.child) && v.parent.eq_ignore_ascii_case(parent)
+            }) {
+                if let Some(key) = foreign_keys::referenced_key(&conn, fk, v.rowid)
+                    .map_err(Error::sqlite("reading a broken foreign key", path))?
+                {
+                    restore[i].insert(base_key(key.iter().map(ValueRef::from)));
+                    keys.push(key);
+                }
+            }
+        }
+        if let Some(ranges) = crate::verify::narrow::rows_with_keys(&p.merge.plan, &keys) {
+            chunks.extend(ranges.into_iter().map(|range| Chunk { table: i, range }));
+        }
+    }
     let repaired = u64::try_from(found.len()).unwrap_or(u64::MAX);
     let conn = if chunks.is_empty() {
         conn
@@ -136,7 +183,7 @@ pub(super) async fn check_foreign_keys(
         writer
             .progress
             .phase("merging rows whose foreign keys broke");
-        let outcome = writer.merge(conn, prepared, chunks).await?;
+        let outcome = writer.merge(conn, prepared, chunks, &restore).await?;
         for (r, again) in results.iter_mut().zip(outcome.tables) {
             r.absorb(again);
         }
@@ -158,8 +205,9 @@ pub(super) async fn check_foreign_keys(
         })
         .collect();
     Err(Error::ForeignKeysBroken(format!(
-        "  {}{}\n  (SQLite changed these rows or their parents since the last sync; fix them in \
-         the file, or leave the table out with --exclude, and run again)",
+        "  {}{}\n  (their parent is in neither database after the merge: PostgreSQL deleted it \
+         and SQLite changed the child, or a table of the foreign key is not synced; fix these \
+         rows in the file, or leave the table out with --exclude, and run again)",
         listed.join("\n  "),
         if still.len() > LISTED {
             format!("\n  … {} rows in all", still.len())

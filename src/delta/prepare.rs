@@ -78,6 +78,7 @@ pub(super) fn prepare(
                 cursor: None,
                 since: None,
                 base: NO_BASE_YET,
+                restore: Default::default(),
             },
             deletes,
             mode: SyncMode::Full,
@@ -148,6 +149,7 @@ pub(super) fn prepare(
             cursor: cursor_index,
             since,
             base: NO_BASE_YET,
+            restore: Default::default(),
         },
         deletes,
         mode: match method {

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::sink::ddl::quote;
 
@@ -128,6 +128,30 @@ pub fn children_first(
     let mut order: Vec<usize> = (0..tables.len()).collect();
     order.sort_by_key(|&i| depth[i]);
     order
+}
+
+/// The values row `rowid` of `fk`'s child table holds in the foreign key's
+/// columns; `None` when one of them is NULL (a NULL key points nowhere).
+pub fn referenced_key(
+    conn: &Connection,
+    fk: &ForeignKey,
+    rowid: i64,
+) -> rusqlite::Result<Option<Vec<rusqlite::types::Value>>> {
+    let cols: Vec<String> = fk.from.iter().map(|c| quote(c)).collect();
+    let sql = format!(
+        "SELECT {} FROM {} WHERE rowid = ?1",
+        cols.join(", "),
+        quote(&fk.child)
+    );
+    let values: Option<Vec<rusqlite::types::Value>> = conn
+        .prepare_cached(&sql)?
+        .query_row([rowid], |r| {
+            (0..cols.len())
+                .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .optional()?;
+    Ok(values.filter(|v| !v.contains(&rusqlite::types::Value::Null)))
 }
 
 /// The temp table that keeps the rows a merge deleted from `table`, so that

@@ -43,6 +43,9 @@ pub struct MergeTable {
     /// The cutover of this run; `None` for a table merged in full.
     pub since: Cursor,
     pub base: BaseUse,
+    /// Keys of rows SQLite deleted that are brought back all the same: rows
+    /// this merge wrote point at them (their foreign keys would break).
+    pub restore: std::sync::Arc<HashSet<BaseKey>>,
 }
 
 /// The base a table is merged against and keeps up to date.
@@ -309,9 +312,12 @@ fn merge_batch(
                 let rowid = conn.last_insert_rowid();
                 let stored = read_row(&mut read_back, rowid, t, check, buffers)?;
                 let ancestor = base::lookup(conn, trusted, &stored.key)?;
-                let d = decide_row(pg_cursor, None, t.since, ancestor, || {
+                let mut d = decide_row(pg_cursor, None, t.since, ancestor, || {
                     Ok::<_, rusqlite::Error>(stored.fingerprint)
                 })?;
+                if d == RowDecision::KeepSqliteDelete && t.restore.contains(&stored.key) {
+                    d = RowDecision::Conflict(Winner::Postgres);
+                }
                 if d == RowDecision::KeepSqliteDelete {
                     conn.prepare_cached(&sql.delete)?.execute([rowid])?;
                 }

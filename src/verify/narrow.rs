@@ -429,6 +429,41 @@ async fn next_hashed(
     }
 }
 
+/// Ranges reading the PostgreSQL rows of `plan`'s table whose key is one of
+/// `keys` (stored key values, in key column order, as a foreign key pointing
+/// at them holds them), with the other rows of their key buckets. `None` when
+/// a value has no canonical text to match (a blob, a real).
+pub(crate) fn rows_with_keys(
+    plan: &TablePlan,
+    keys: &[Vec<rusqlite::types::Value>],
+) -> Option<Vec<ChunkRange>> {
+    use rusqlite::types::Value;
+    let check = TableCheck::new(plan);
+    let mut buckets = std::collections::BTreeSet::new();
+    for key in keys {
+        let texts = key
+            .iter()
+            .map(|v| match v {
+                Value::Null => Some(None),
+                Value::Integer(i) => Some(Some(i.to_string())),
+                Value::Text(t) => Some(Some(t.clone())),
+                Value::Real(_) | Value::Blob(_) => None,
+            })
+            .collect::<Option<Vec<Option<String>>>>()?;
+        let text = super::checksum::record_text(texts.iter().map(Option::as_deref));
+        buckets.insert(bucket(&md5(&text)));
+    }
+    Some(if buckets.is_empty() {
+        Vec::new()
+    } else {
+        vec![ChunkRange::Buckets {
+            within: Box::new(ChunkRange::All),
+            key: check.pg_key_text(),
+            buckets: buckets.into_iter().map(bucket_hex).collect(),
+        }]
+    })
+}
+
 /// Ranges reading the PostgreSQL rows whose keys equal those of the SQLite
 /// rows `rowids` of `plan`'s table (with the other rows of their key buckets).
 pub(crate) fn rows_like(

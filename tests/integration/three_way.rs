@@ -409,3 +409,37 @@ fn a_non_integer_key_in_sqlite_falls_back_to_buckets() {
         "odd"
     );
 }
+
+/// A parent no delta reads (PostgreSQL inserted it with an old cursor) and a
+/// parent SQLite deleted: rows the merge writes point at both, so both are
+/// read from PostgreSQL and merged rather than leaving broken foreign keys.
+#[test]
+fn parents_the_merged_rows_point_at_are_brought_along() {
+    let db = TestDb::new();
+    create_app(&db);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    in_sqlite(
+        &target,
+        "PRAGMA foreign_keys = OFF; DELETE FROM author WHERE id = 4;",
+    );
+    db.execute(
+        "INSERT INTO author VALUES (8, 'Old cursor', NULL, '2025-01-01T00:00:00Z');
+         INSERT INTO book (id, author_id, title) VALUES (20, 8, 'new book');
+         UPDATE book SET title = 'D2', updated_at = now() WHERE id = 13;",
+    );
+    let s = delta(&db, &target);
+    assert!(s["foreign_key_repairs"].as_u64().unwrap_or(0) >= 2, "{s}");
+    assert_eq!(
+        one(&target, "SELECT name FROM author WHERE id = 8"),
+        "Old cursor"
+    );
+    assert_eq!(one(&target, "SELECT name FROM author WHERE id = 4"), "Dee");
+    assert_eq!(
+        counts(&s, "author")["conflicts"],
+        1,
+        "author 4 came back: {s}"
+    );
+    assert_eq!(differences(&db, &target), (set(&[]), 0));
+}
