@@ -231,6 +231,17 @@ struct StoredRow {
     key: BaseKey,
 }
 
+/// The merged columns of a row read from SQLite, starting at column `first`.
+fn stored_values<'r>(
+    r: &'r rusqlite::Row<'_>,
+    first: usize,
+    t: &MergeTable,
+) -> rusqlite::Result<Vec<rusqlite::types::ValueRef<'r>>> {
+    (0..t.plan.sink.columns.len())
+        .map(|i| r.get_ref(first + i))
+        .collect()
+}
+
 fn stored_row(
     r: &rusqlite::Row<'_>,
     first: usize,
@@ -238,11 +249,7 @@ fn stored_row(
     check: &TableCheck<'_>,
     buffers: &mut RecordBuffers,
 ) -> rusqlite::Result<StoredRow> {
-    let n = t.plan.sink.columns.len();
-    let mut values = Vec::with_capacity(n);
-    for i in 0..n {
-        values.push(r.get_ref(first + i)?);
-    }
+    let values = stored_values(r, first, t)?;
     Ok(StoredRow {
         canonical: check.row_hash(|i| Ok(values[i]), buffers)?,
         key: base_key(t.key.iter().map(|&k| values[k])),
@@ -255,7 +262,11 @@ struct Probed {
     rowid: i64,
     row: ExistingRow,
     cursor_shown: Option<String>,
-    stored: StoredRow,
+    key: BaseKey,
+    /// Its canonical hash, taken only when it already equals PostgreSQL's row
+    /// (it is then not written, so there is nothing to read back); other rows
+    /// are hashed as the merge leaves them.
+    canonical: Option<u64>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -284,16 +295,23 @@ fn merge_batch(
             match rows.next()? {
                 Some(r) => {
                     let cursor_value = r.get_ref(1)?;
-                    let stored = stored_row(r, 3, t, check, buffers)?;
+                    let same_content = r.get::<_, Option<i64>>(2)? == Some(1);
+                    let values = stored_values(r, 3, t)?;
+                    let canonical = if same_content {
+                        Some(check.row_hash(|i| Ok(values[i]), buffers)?)
+                    } else {
+                        None
+                    };
                     Some(Probed {
                         rowid: r.get(0)?,
+                        key: base_key(t.key.iter().map(|&k| values[k])),
                         row: ExistingRow {
                             cursor: cursor::read(cursor_value, cursor_format),
-                            same_content: r.get::<_, Option<i64>>(2)? == Some(1),
-                            fingerprint: stored.fingerprint,
+                            same_content,
+                            fingerprint: fingerprint(values),
                         },
                         cursor_shown: cursor::display(cursor_value),
-                        stored,
+                        canonical,
                     })
                 }
                 None => None,
@@ -324,7 +342,7 @@ fn merge_batch(
                 (d, stored, Some(rowid))
             }
             Some(e) => {
-                let ancestor = base::lookup(conn, trusted, &e.stored.key)?;
+                let ancestor = base::lookup(conn, trusted, &e.key)?;
                 let mut scratch = None;
                 let d = decide_row(pg_cursor, Some(e.row), t.since, ancestor, || {
                     let s = scratch_row(conn, sql, &cols, row, t, check, buffers)?;
@@ -334,14 +352,17 @@ fn merge_batch(
                 })?;
                 let written = match d {
                     RowDecision::Unchanged => {
-                        if ancestor != Ancestor::Row(e.stored.fingerprint) {
-                            base::store(conn, t.base.tid, &e.stored.key, e.stored.fingerprint)?;
+                        if ancestor != Ancestor::Row(e.row.fingerprint) {
+                            base::store(conn, t.base.tid, &e.key, e.row.fingerprint)?;
                         }
-                        // Identical: hashed from the probe, nothing to read back.
-                        StoredRow {
-                            canonical: e.stored.canonical,
-                            fingerprint: e.stored.fingerprint,
-                            key: e.stored.key.clone(),
+                        match e.canonical {
+                            // Identical: hashed from the probe, nothing to read back.
+                            Some(canonical) => StoredRow {
+                                canonical,
+                                fingerprint: e.row.fingerprint,
+                                key: e.key.clone(),
+                            },
+                            None => read_row(&mut read_back, e.rowid, t, check, buffers)?,
                         }
                     }
                     RowDecision::Update | RowDecision::Conflict(Winner::Postgres) => {

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use tokio_postgres::Client;
 
 use super::checksum::{bucket, bucket_hex, md5};
-use super::{pg_buckets, sqlite_buckets, sqlite_row, TableCheck, NOT_AS_MAPPED};
+use super::{pg_buckets, pg_canonical_row, sqlite_buckets, sqlite_row, TableCheck, NOT_AS_MAPPED};
 use crate::error::{Error, Result};
 use crate::mapping::decode::push_hex;
 use crate::mapping::types::ValueKind;
@@ -109,10 +109,7 @@ async fn bucket_difference(
         .await
         .map_err(Error::pg(doing()))?
     {
-        let values = (0..n)
-            .map(|i| r.try_get::<_, Option<String>>(i))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(Error::pg(doing()))?;
+        let values = pg_canonical_row(&r, n).map_err(Error::pg(doing()))?;
         pg_keys.insert(check.texts(&values).0, check.key_display(&values));
     }
 

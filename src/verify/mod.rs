@@ -267,6 +267,16 @@ impl<'a> TableCheck<'a> {
     }
 }
 
+/// A PostgreSQL row of canonical texts, one per column of `width`.
+pub(crate) fn pg_canonical_row(
+    r: &tokio_postgres::Row,
+    width: usize,
+) -> std::result::Result<Vec<Option<String>>, tokio_postgres::Error> {
+    (0..width)
+        .map(|i| r.try_get::<_, Option<String>>(i))
+        .collect()
+}
+
 /// Starts every canonical value that the mapping could not have written, so it
 /// matches nothing PostgreSQL has.
 pub(crate) const NOT_AS_MAPPED: &str = "\u{0}not as mapped: ";

@@ -151,7 +151,7 @@ pub(crate) async fn content_difference(
 }
 
 /// Keys read per chunk of differing rows.
-const KEYS_PER_CHUNK: usize = 4096;
+pub(crate) const KEYS_PER_CHUNK: usize = 4096;
 
 /// The key spans of the sorted method: `ranges` (a table's integer-key
 /// ranges in order, or the whole table) joined into about `n` spans, one per
@@ -233,13 +233,7 @@ async fn integer_key_difference(
     let keys: Vec<i64> = by_span.into_iter().flat_map(|(_, k)| k).collect();
     let rows = keys.len();
     Ok(Some(ContentDifference {
-        ranges: keys
-            .chunks(KEYS_PER_CHUNK)
-            .map(|c| ChunkRange::Keys {
-                column: column.clone(),
-                keys: c.to_vec(),
-            })
-            .collect(),
+        ranges: key_chunks(&column, &keys),
         buckets: 0,
         rows: Some(rows),
     }))
@@ -453,15 +447,7 @@ pub(crate) fn rows_with_keys(
         let text = super::checksum::record_text(texts.iter().map(Option::as_deref));
         buckets.insert(bucket(&md5(&text)));
     }
-    Some(if buckets.is_empty() {
-        Vec::new()
-    } else {
-        vec![ChunkRange::Buckets {
-            within: Box::new(ChunkRange::All),
-            key: check.pg_key_text(),
-            buckets: buckets.into_iter().map(bucket_hex).collect(),
-        }]
-    })
+    Some(bucket_ranges(&check, buckets))
 }
 
 /// Ranges reading the PostgreSQL rows whose keys equal those of the SQLite
@@ -486,12 +472,32 @@ pub(crate) fn rows_like(
             buckets.insert(bucket(&md5(&check.texts(&values).0)));
         }
     }
+    Ok(bucket_ranges(&check, buckets))
+}
+
+/// The range reading a table's rows in `buckets` of key hashes (none for no
+/// buckets).
+fn bucket_ranges(
+    check: &TableCheck<'_>,
+    buckets: std::collections::BTreeSet<u16>,
+) -> Vec<ChunkRange> {
     if buckets.is_empty() {
-        return Ok(Vec::new());
+        return Vec::new();
     }
-    Ok(vec![ChunkRange::Buckets {
+    vec![ChunkRange::Buckets {
         within: Box::new(ChunkRange::All),
         key: check.pg_key_text(),
         buckets: buckets.into_iter().map(bucket_hex).collect(),
-    }])
+    }]
+}
+
+/// Ranges reading the rows whose integer key is one of `keys`, a chunk of
+/// [`KEYS_PER_CHUNK`] keys each.
+pub(crate) fn key_chunks(column: &str, keys: &[i64]) -> Vec<ChunkRange> {
+    keys.chunks(KEYS_PER_CHUNK)
+        .map(|c| ChunkRange::Keys {
+            column: column.to_owned(),
+            keys: c.to_vec(),
+        })
+        .collect()
 }

@@ -13,8 +13,8 @@ use tokio_postgres::Client;
 
 use super::checksum::{bucket_hex, Buckets};
 use super::{
-    open_sqlite, part_buckets, parts, pg_totals, sqlite_rows_in, sqlite_totals_all, Part,
-    TableCheck,
+    open_sqlite, part_buckets, parts, pg_canonical_row, pg_totals, sqlite_rows_in,
+    sqlite_totals_all, Part, TableCheck,
 };
 use crate::error::{Error, Result};
 use crate::pipeline::Chunk;
@@ -65,9 +65,6 @@ pub(crate) fn bucket_groups(buckets: &[u16], pg: &Buckets, lite: &Buckets) -> Ve
     groups
 }
 
-/// Keys whose rows are read from both sides at once by the sorted method.
-const KEYS_PER_BATCH: usize = 8192;
-
 /// Narrows `part` by the sorted method (a single integer key: both sides read
 /// in key order with a hash per row), then reads the rows of the differing
 /// keys from both sides and hands every difference to `visit`. Exact, however
@@ -112,7 +109,7 @@ pub(crate) async fn sorted_rows(
     let width = check.plan.sink.columns.len();
     let lite_doing = || Error::sqlite(doing(), path);
     let mut read = 0u64;
-    for batch in keys.chunks(KEYS_PER_BATCH) {
+    for batch in keys.chunks(super::narrow::KEYS_PER_CHUNK) {
         let range = ChunkRange::Keys {
             column: column.clone(),
             keys: batch.to_vec(),
@@ -124,12 +121,7 @@ pub(crate) async fn sorted_rows(
         );
         let mut pg_rows: Vec<CanonicalRow> = Vec::new();
         for r in client.query(&sql, &[]).await.map_err(Error::pg(doing()))? {
-            pg_rows.push(
-                (0..width)
-                    .map(|i| r.try_get::<_, Option<String>>(i))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(Error::pg(doing()))?,
-            );
+            pg_rows.push(pg_canonical_row(&r, width).map_err(Error::pg(doing()))?);
         }
         let list: Vec<String> = batch.iter().map(i64::to_string).collect();
         let lite_sql = format!(
@@ -149,14 +141,7 @@ pub(crate) async fn sorted_rows(
         read += u64::try_from(pg_rows.len() + lite_rows.len()).unwrap_or(u64::MAX);
         pair_by_key(check, pg_rows, lite_rows, visit);
     }
-    let ranges = found
-        .postgres
-        .chunks(KEYS_PER_BATCH)
-        .map(|c| ChunkRange::Keys {
-            column: column.clone(),
-            keys: c.to_vec(),
-        })
-        .collect();
+    let ranges = super::narrow::key_chunks(&column, &found.postgres);
     Ok(Some((read, ranges)))
 }
 
@@ -182,11 +167,7 @@ pub(crate) async fn differing_rows(
             .await
             .map_err(Error::pg(doing()))?
         {
-            let row = (0..width)
-                .map(|i| r.try_get::<_, Option<String>>(i))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(Error::pg(doing()))?;
-            pg_rows.push(row);
+            pg_rows.push(pg_canonical_row(&r, width).map_err(Error::pg(doing()))?);
         }
     }
     let wanted: HashSet<u16> = buckets.iter().copied().collect();
@@ -306,12 +287,7 @@ pub(crate) async fn first_rows(
     let width = check.plan.sink.columns.len();
     let mut out = Vec::new();
     for r in client.query(&sql, &[]).await.map_err(Error::pg(doing()))? {
-        out.push(
-            (0..width)
-                .map(|i| r.try_get::<_, Option<String>>(i))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(Error::pg(doing()))?,
-        );
+        out.push(pg_canonical_row(&r, width).map_err(Error::pg(doing()))?);
     }
     Ok(out)
 }
