@@ -61,10 +61,14 @@ pub(crate) async fn content_difference(
 ) -> Result<ContentDifference> {
     // A single integer key: one sorted pass per side finds exactly the
     // differing rows, about as fast as the range checksums alone would be.
-    if let Some(spans) = integer_spans(&TableCheck::new(plan), &ranges, clients.len()) {
-        let check = TableCheck::new(plan);
-        if let Some(found) = integer_key_difference(clients, &check, spans, path).await? {
-            return Ok(found);
+    let check = TableCheck::new(plan);
+    if let Some(spans) = integer_spans(&check, &ranges, clients.len()) {
+        if let Some((column, found)) = sorted_difference(clients, &check, spans, path).await? {
+            return Ok(ContentDifference {
+                ranges: key_chunks(&column, &found.postgres),
+                buckets: 0,
+                rows: Some(found.postgres.len()),
+            });
         }
     }
     let one = one_table(plan);
@@ -78,7 +82,6 @@ pub(crate) async fn content_difference(
         sqlite_totals_all(&one, &parts, path)
     );
     let (pg, lite) = (pg?, lite?);
-    let check = TableCheck::new(plan);
     let key = check.pg_key_text();
     let differing: Vec<usize> = (0..parts.len())
         .filter(|&i| pg.0[i] != lite.totals[i])
@@ -198,16 +201,16 @@ pub(crate) fn integer_spans(
 
 /// The sorted method, for a single integer key: each span is read from both
 /// sides in key order with a hash per row, and merged in one pass (spans run
-/// at once, one per connection); the keys whose rows differ (or that only
-/// PostgreSQL has) come back as chunks of keys. Exact, so a delta reads just
-/// the changed rows however the changes are spread. `None` when SQLite holds
-/// something else than integers in the key column, in key order.
-async fn integer_key_difference(
+/// at once, one per connection). Exact, however the differences are spread.
+/// Returns the key's PostgreSQL name and the differing keys in key order;
+/// `None` when SQLite holds something else than integers, in key order, in
+/// the key column.
+pub(crate) async fn sorted_difference(
     clients: &[Client],
     check: &TableCheck<'_>,
     spans: Vec<ChunkRange>,
     path: &Path,
-) -> Result<Option<ContentDifference>> {
+) -> Result<Option<(String, SortedDifference)>> {
     let column = match spans.first() {
         Some(ChunkRange::IntKey { column, .. }) => column.clone(),
         _ => return Ok(None),
@@ -218,30 +221,29 @@ async fn integer_key_difference(
         async move {
             sorted_pass(client, check, column, &range, path)
                 .await
-                .map(|found| (i, found.map(|f| f.postgres)))
+                .map(|found| (i, found))
         }
     })
     .await?;
-    let mut by_span: Vec<(usize, Vec<i64>)> = Vec::with_capacity(found.len());
-    for (_, (i, keys)) in found {
-        match keys {
-            Some(keys) => by_span.push((i, keys)),
+    let mut by_span = Vec::with_capacity(found.len());
+    for (_, (i, f)) in found {
+        match f {
+            Some(f) => by_span.push((i, f)),
             None => return Ok(None),
         }
     }
     by_span.sort_by_key(|(i, _)| *i);
-    let keys: Vec<i64> = by_span.into_iter().flat_map(|(_, k)| k).collect();
-    let rows = keys.len();
-    Ok(Some(ContentDifference {
-        ranges: key_chunks(&column, &keys),
-        buckets: 0,
-        rows: Some(rows),
-    }))
+    let mut all = SortedDifference::default();
+    for (_, f) in by_span {
+        all.postgres.extend(f.postgres);
+        all.sqlite_only.extend(f.sqlite_only);
+    }
+    Ok(Some((column, all)))
 }
 
 /// One span of the sorted method: the keys of rows PostgreSQL has and SQLite
 /// lacks or holds differently, and the keys only SQLite has.
-pub(crate) async fn sorted_pass(
+async fn sorted_pass(
     client: &Client,
     check: &TableCheck<'_>,
     column: &str,

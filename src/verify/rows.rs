@@ -87,17 +87,11 @@ pub(crate) async fn sorted_rows(
     let [k] = check.key[..] else {
         return Ok(None);
     };
-    let column = check.plan.copy.column_names[k].clone();
-    let mut found = super::narrow::SortedDifference::default();
-    for span in &spans {
-        match super::narrow::sorted_pass(client, check, &column, span, path).await? {
-            Some(f) => {
-                found.postgres.extend(f.postgres);
-                found.sqlite_only.extend(f.sqlite_only);
-            }
-            None => return Ok(None),
-        }
-    }
+    let Some((column, found)) =
+        super::narrow::sorted_difference(std::slice::from_ref(client), check, spans, path).await?
+    else {
+        return Ok(None);
+    };
     let mut keys: Vec<i64> = found
         .postgres
         .iter()
