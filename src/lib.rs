@@ -47,6 +47,7 @@
 //! Before step 1, `clock_timestamp()` and the oldest open transaction's start
 //! (`pg_stat_activity`) give the watermark stored for the next delta.
 
+pub mod bundle;
 pub mod cli;
 pub mod command;
 pub mod delta;

@@ -1,0 +1,1 @@
+//! CSV bundle files (in progress).

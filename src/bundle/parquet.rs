@@ -1,0 +1,1 @@
+//! Parquet bundle files (in progress).
