@@ -383,7 +383,9 @@ mod tests {
         s.clear();
         decode::write_numeric(&mut s, &numeric_from_unscaled(5, 4).unwrap()).unwrap();
         assert_eq!(s, "0.0005");
-        let max = i128::from_str_radix("99999999999999999999999999999999999999", 10).unwrap();
+        let max = "99999999999999999999999999999999999999"
+            .parse::<i128>()
+            .unwrap();
         s.clear();
         decode::write_numeric(&mut s, &numeric_from_unscaled(max, 0).unwrap()).unwrap();
         assert_eq!(s, "99999999999999999999999999999999999999");
