@@ -122,36 +122,45 @@ fn decimal_from_parquet(v: ValueRef<'_>, scale: u8) -> Result<Vec<u8>, String> {
     wire::numeric_from_unscaled(unscaled, scale).map_err(text)
 }
 
-/// PostgreSQL's ±infinity dates are i32::MAX / i32::MIN in both forms; no
-/// finite date lands on them after the shift of epoch.
+/// -infinity in a file, as DuckDB writes it: the negated maximum, one above
+/// the type's minimum (DuckDB reads i32::MIN / i64::MIN as finite dates and
+/// timestamps far BC). +infinity is the maximum in both PostgreSQL and DuckDB.
+/// No finite PostgreSQL date or timestamp comes near either after the shift of
+/// epoch.
+const DATE_NEG_INFINITY: i32 = -i32::MAX;
+const TIMESTAMP_NEG_INFINITY: i64 = -i64::MAX;
+
 fn date_to_parquet(pg_days: i32) -> Result<i32, String> {
     match pg_days {
-        i32::MAX | i32::MIN => Ok(pg_days),
+        i32::MAX => Ok(i32::MAX),
+        i32::MIN => Ok(DATE_NEG_INFINITY),
         d => d
             .checked_add(EPOCH_DAYS)
-            .filter(|u| *u != i32::MAX)
+            .filter(|u| (DATE_NEG_INFINITY + 1..i32::MAX).contains(u))
             .ok_or_else(|| format!("date of day {d} after 2000-01-01 is out of range")),
     }
 }
 
 fn date_from_parquet(unix_days: i32) -> Result<i32, String> {
     match unix_days {
-        i32::MAX | i32::MIN => Ok(unix_days),
+        i32::MAX => Ok(i32::MAX),
+        // i32::MIN too: PostgreSQL's own -infinity, which no finite date reaches.
+        DATE_NEG_INFINITY | i32::MIN => Ok(i32::MIN),
         d => d
             .checked_sub(EPOCH_DAYS)
             .ok_or_else(|| format!("date of day {d} after 1970-01-01 is out of range")),
     }
 }
 
-/// PostgreSQL's ±infinity timestamps are i64::MAX / i64::MIN, which is also
-/// how DuckDB writes its own infinities; a finite timestamp whose distance to
-/// 1970 overflows 64-bit microseconds (after year 294247) cannot be held.
+/// A finite timestamp whose distance to 1970 overflows 64-bit microseconds
+/// (after year 294247) cannot be held.
 fn timestamp_to_parquet(pg_micros: i64, ft: &FileType) -> Result<i64, String> {
     match pg_micros {
-        i64::MAX | i64::MIN => Ok(pg_micros),
+        i64::MAX => Ok(i64::MAX),
+        i64::MIN => Ok(TIMESTAMP_NEG_INFINITY),
         m => m
             .checked_add(EPOCH_MICROS)
-            .filter(|u| *u != i64::MAX)
+            .filter(|u| (TIMESTAMP_NEG_INFINITY + 1..i64::MAX).contains(u))
             .ok_or_else(|| {
                 let mut shown = String::new();
                 let style = match ft {
@@ -168,7 +177,8 @@ fn timestamp_to_parquet(pg_micros: i64, ft: &FileType) -> Result<i64, String> {
 
 fn timestamp_from_parquet(unix_micros: i64) -> Result<i64, String> {
     match unix_micros {
-        i64::MAX | i64::MIN => Ok(unix_micros),
+        i64::MAX => Ok(i64::MAX),
+        TIMESTAMP_NEG_INFINITY | i64::MIN => Ok(i64::MIN),
         m => m
             .checked_sub(EPOCH_MICROS)
             .ok_or_else(|| format!("timestamp of {m} µs since 1970 is out of range")),
@@ -204,4 +214,21 @@ pub(super) fn vector_wire(floats: &[f32]) -> Result<Vec<u8>, String> {
         out.extend_from_slice(&f.to_be_bytes());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_minus_infinities_read_back_as_postgresql_s() {
+        assert_eq!(date_from_parquet(i32::MIN), Ok(i32::MIN));
+        assert_eq!(date_from_parquet(-i32::MAX), Ok(i32::MIN));
+        assert_eq!(timestamp_from_parquet(i64::MIN), Ok(i64::MIN));
+        assert_eq!(timestamp_from_parquet(-i64::MAX), Ok(i64::MIN));
+        assert_eq!(date_to_parquet(i32::MIN), Ok(-i32::MAX));
+        // A finite value may not land on an infinity.
+        assert!(date_to_parquet(i32::MAX - EPOCH_DAYS).is_err());
+        assert!(timestamp_to_parquet(i64::MAX - EPOCH_MICROS, &FileType::Timestamp).is_err());
+    }
 }

@@ -375,8 +375,11 @@ fn dates_and_timestamps_keep_infinities_and_extremes() {
     let f = fields(&bytes);
     assert_eq!(f[0][0], Field::Date(10_957));
     assert_eq!(f[0][1], Field::TimestampMicros(946_684_800_000_000));
+    // +infinity is the maximum, -infinity the negated maximum, as DuckDB has them.
     assert_eq!(f[1][0], Field::Date(i32::MAX));
-    assert_eq!(f[2][2], Field::TimestampMicros(i64::MIN));
+    assert_eq!(f[1][2], Field::TimestampMicros(i64::MAX));
+    assert_eq!(f[2][0], Field::Date(-i32::MAX));
+    assert_eq!(f[2][2], Field::TimestampMicros(-i64::MAX));
     assert_eq!(f[5][1], Field::TimestampMicros(946_684_799_999_999));
 }
 
