@@ -561,10 +561,14 @@ fn an_array_of_other_dimensions_is_an_error() {
 
 fn numbered(i: usize) -> Row {
     let n = i32::try_from(i).unwrap();
+    let f = f32::from(u16::try_from(i % 1000).unwrap());
     vec![
         one(&i64::try_from(i).unwrap().to_be_bytes()),
         one(format!("row {i}").as_bytes()),
         array(23, &[2], &[int4(n), None]),
+        (i % 3 != 0).then(|| array(23, &[1, i % 4 + 1], &vec![int4(n); i % 4 + 1]).unwrap()),
+        Some(vector(&vec![f; i % 3])),
+        Some(wire::interval(i64::from(n), -n, n)),
     ]
 }
 
@@ -574,18 +578,36 @@ fn several_row_groups_read_back_in_order() {
         col("id", FileType::Int64),
         col("name", FileType::Text),
         col("a", list(FileType::Int32, 1, 23)),
+        col("m", list(FileType::Int32, 2, 23)),
+        col("v", FileType::Vector),
+        col("iv", FileType::Interval),
     ];
     let rows: Vec<Row> = (0..25_000).map(numbered).collect();
+    // Row groups of 12 000 rows: batches of 8192 end inside them.
     let mut w = ParquetTableWriter::new(Vec::new(), &columns)
         .unwrap()
-        .with_caps(7_000, usize::MAX);
+        .with_caps(12_000, usize::MAX);
     for part in rows.chunks(9_000) {
         w.write_rows(part).unwrap();
     }
     let bytes = w.finish().unwrap();
     let reader = SerializedFileReader::new(file(&bytes)).unwrap();
-    assert_eq!(reader.num_row_groups(), 4);
-    assert_eq!(read(&bytes, &columns), rows);
+    let groups: Vec<i64> = reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
+    assert_eq!(groups, vec![12_000, 12_000, 1_000]);
+    let mut r = ParquetTableReader::open(file(&bytes), &columns).unwrap();
+    let mut sizes = Vec::new();
+    let mut back = Vec::new();
+    while let Some(batch) = r.next_batch().unwrap() {
+        sizes.push(batch.len());
+        back.extend(batch);
+    }
+    assert_eq!(sizes, vec![8192, 3808, 8192, 3808, 1000]);
+    assert_eq!(back, rows);
 }
 
 #[test]
