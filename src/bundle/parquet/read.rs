@@ -154,15 +154,18 @@ impl ParquetTableReader {
         schema::check(meta.file_metadata().schema(), &expected)?;
         let rows = u64::try_from(meta.file_metadata().num_rows())
             .map_err(|_| BundleError::Damaged("a negative row count".into()))?;
-        let in_groups: i64 = meta.row_groups().iter().map(|g| g.num_rows()).sum();
-        if u64::try_from(in_groups).ok() != Some(rows) {
+        let in_groups = meta
+            .row_groups()
+            .iter()
+            .try_fold(0i64, |sum, g| sum.checked_add(g.num_rows()));
+        if in_groups.and_then(|n| u64::try_from(n).ok()) != Some(rows) {
             return Err(BundleError::Damaged(format!(
-                "the footer counts {rows} rows, its row groups {in_groups}"
+                "the footer counts {rows} rows, its row groups {in_groups:?}"
             )));
         }
         let mut chunks = Vec::with_capacity(layout.leaves.len());
         for c in &layout.columns {
-            let repeated = matches!(c.shape, Shape::Array { .. } | Shape::Vector);
+            let repeated = c.repeated();
             for &physical in &layout.leaves[c.leaves.clone()] {
                 chunks.push(LeafChunk::new(physical, repeated));
             }

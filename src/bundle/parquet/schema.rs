@@ -69,6 +69,13 @@ pub(super) struct ColumnLayout {
     pub leaves: Range<usize>,
 }
 
+impl ColumnLayout {
+    /// Whether the column's leaves are inside a LIST (have repetition levels).
+    pub fn repeated(&self) -> bool {
+        matches!(self.shape, Shape::Array { .. } | Shape::Vector)
+    }
+}
+
 /// The leaf columns of a file with `columns`, in schema order.
 #[derive(Debug, Clone)]
 pub(super) struct Layout {

@@ -566,7 +566,8 @@ fn numbered(i: usize) -> Row {
         one(&i64::try_from(i).unwrap().to_be_bytes()),
         one(format!("row {i}").as_bytes()),
         array(23, &[2], &[int4(n), None]),
-        (i % 3 != 0).then(|| array(23, &[1, i % 4 + 1], &vec![int4(n); i % 4 + 1]).unwrap()),
+        (!i.is_multiple_of(3))
+            .then(|| array(23, &[1, i % 4 + 1], &vec![int4(n); i % 4 + 1]).unwrap()),
         Some(vector(&vec![f; i % 3])),
         Some(wire::interval(i64::from(n), -n, n)),
     ]

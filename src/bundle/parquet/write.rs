@@ -126,7 +126,7 @@ impl<W: Write + Send> ParquetTableWriter<W> {
             SerializedFileWriter::new(out, message, Arc::new(properties(columns))).map_err(io)?;
         let mut leaves = Vec::with_capacity(layout.leaves.len());
         for c in &layout.columns {
-            let repeated = matches!(c.shape, Shape::Array { .. } | Shape::Vector);
+            let repeated = c.repeated();
             for &physical in &layout.leaves[c.leaves.clone()] {
                 leaves.push(LeafBuffer::new(physical, repeated));
             }
