@@ -14,9 +14,9 @@
 //! | json / jsonb                | BYTE_ARRAY JSON                           | as is                             |
 //! | bytea                       | BYTE_ARRAY                                | `\x` + lowercase hex              |
 //! | uuid                        | FIXED_LEN_BYTE_ARRAY(16) UUID             | 36 lowercase characters           |
-//! | date                        | INT32 DATE (±infinity: i32::MAX / i32::MIN) | ISO `YYYY-MM-DD`, `infinity`, `-infinity`, years < 1 as PostgreSQL (`… BC`) |
+//! | date                        | INT32 DATE (±infinity: i32::MAX / -i32::MAX, as DuckDB) | ISO `YYYY-MM-DD`, `infinity`, `-infinity`, years < 1 as PostgreSQL (`… BC`) |
 //! | timestamp                   | INT64 TIMESTAMP(µs, not UTC)              | ISO, space, 6-digit fraction trimmed |
-//! | timestamptz                 | INT64 TIMESTAMP(µs, UTC) (±infinity: i64::MAX / i64::MIN) | ISO UTC with `Z`   |
+//! | timestamptz                 | INT64 TIMESTAMP(µs, UTC) (±infinity: i64::MAX / -i64::MAX, as DuckDB) | ISO UTC with `Z`   |
 //! | time                        | INT64 TIME(µs, not UTC)                   | `HH:MM:SS[.ffffff]`               |
 //! | interval                    | group {months INT32, days INT32, micros INT64} | ISO 8601 `P<m>M<d>DT<s>S`    |
 //! | arrays                      | LIST, nested once per dimension           | JSON array, as SQLite stores it   |

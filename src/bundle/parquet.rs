@@ -1,1 +1,0 @@
-//! Parquet bundle files (in progress).
