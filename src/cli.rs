@@ -59,6 +59,28 @@ pub enum Command {
     /// 1 when something would.
     Report(ReportArgs),
 
+    /// Write PostgreSQL's tables, or the rows changed since a time, to a bundle
+    /// directory of Parquet (default) or CSV files with a manifest.
+    ///
+    /// One snapshot, read over several connections in parallel. Parquet files
+    /// keep PostgreSQL's types (decimals, timestamps, uuids, lists, ...), so
+    /// DuckDB, pandas or Spark read them directly; `pg2sqlite import` turns a
+    /// bundle into SQLite on a host without PostgreSQL. manifest.json (written
+    /// last) lists every file with its row count, size and SHA-256, the
+    /// PostgreSQL schema, and each table's content checksum. The bundle is
+    /// written into OUT.partial and renamed to OUT when complete.
+    Export(ExportArgs),
+
+    /// Write a bundle made by `pg2sqlite export` into SQLite, without PostgreSQL.
+    ///
+    /// Every file is checked against the manifest (size, SHA-256, rows) before
+    /// the target is touched. A full bundle becomes a new file, published when
+    /// complete and verified against the checksums PostgreSQL computed at export,
+    /// as `sync --full` would; a delta bundle (`export --since`) is merged into the
+    /// existing target as `sync --since` would merge it: three ways, in one
+    /// transaction, after a backup, with --dry-run and --deletes.
+    Import(ImportArgs),
+
     /// Write a schema map for the live databases, or check one against them.
     ///
     /// A schema map (TOML, see schema-maps/README.md) renames and filters tables
@@ -238,6 +260,98 @@ pub struct SyncArgs {
     /// checksums of every table with PostgreSQL, in the same snapshot).
     #[arg(long)]
     pub no_verify: bool,
+
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// The bundle directory to write (it must not exist or be empty, unless --force).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// File format of the tables.
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub format: crate::bundle::manifest::FileFormat,
+
+    /// Export only the rows changed after TIME (RFC 3339, e.g. the cutover
+    /// 2025-11-13T00:00:00Z): a delta bundle. Tables with an update cursor
+    /// (updated_at) hold their rows whose cursor is later, plus every key (to
+    /// find deletions); tables without one are held whole.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Replace an existing bundle directory (only once the new one is complete).
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The bundle directory `pg2sqlite export` wrote.
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
+
+    /// The SQLite file to write (full bundle) or merge into (delta bundle).
+    #[arg(long, value_name = "FILE")]
+    pub target: PathBuf,
+
+    /// Schema map (TOML), as for sync: renames, filters, representations.
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
+
+    /// Replace an existing target with a full bundle (only once the new file is
+    /// complete and verified); the app's own tables keep their schema, as with
+    /// `sync --full`.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub full: bool,
+
+    /// Only these tables of the bundle (`name`, `schema.name` or `schema__name`).
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub tables: Vec<String>,
+
+    /// Leave these tables out.
+    #[arg(long, value_name = "C,...", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+
+    /// What a delta bundle's merge does with SQLite rows whose key PostgreSQL no
+    /// longer had at export (see `sync --help`). [default: the map's `deletes`,
+    /// else propagate]
+    #[arg(long, value_enum)]
+    pub deletes: Option<DeletePolicy>,
+
+    /// Compute the whole merge of a delta bundle, print what it would change, and
+    /// change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not back up the target before merging a delta bundle.
+    #[arg(long)]
+    pub no_backup: bool,
+
+    /// Threads reading the bundle's files [default: number of CPUs, at least 2, at most 8].
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 
     /// Print the summary as JSON on stdout.
     #[arg(long)]

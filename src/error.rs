@@ -75,6 +75,14 @@ pub enum Error {
     #[error("interrupted: {0}")]
     Aborted(String),
 
+    /// A bundle file could not be written (a value its type cannot hold, a full disk).
+    #[error("bundle file {path}: {reason}")]
+    BundleWrite { path: PathBuf, reason: String },
+
+    /// A bundle that is not what its manifest says: nothing was written.
+    #[error("bundle {path}: {reason}")]
+    BundleDamaged { path: PathBuf, reason: String },
+
     #[error("the copy does not match PostgreSQL; the target was not replaced\n{0}")]
     VerificationFailed(String),
 
@@ -89,7 +97,10 @@ impl Error {
     /// The exit code this error is reported with.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Usage(_) | Error::Plan(_) | Error::Target { .. } => ExitCode::Usage,
+            Error::Usage(_)
+            | Error::Plan(_)
+            | Error::Target { .. }
+            | Error::BundleDamaged { .. } => ExitCode::Usage,
             Error::VerificationFailed(_)
             | Error::MergeVerificationFailed(_)
             | Error::ForeignKeysBroken(_) => ExitCode::Difference,
@@ -100,6 +111,7 @@ impl Error {
             | Error::Io { .. }
             | Error::Convert { .. }
             | Error::Integrity { .. }
+            | Error::BundleWrite { .. }
             | Error::Aborted(_) => ExitCode::Runtime,
         }
     }

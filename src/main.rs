@@ -5,7 +5,10 @@ use std::process::ExitCode as ProcessExit;
 
 use clap::Parser;
 
-use pg2sqlite::cli::{Cli, Command, FixturesArgs, MapCommand, ReportArgs, SyncArgs, VerifyArgs};
+use pg2sqlite::cli::{
+    Cli, Command, ExportArgs, FixturesArgs, ImportArgs, MapCommand, ReportArgs, SyncArgs,
+    VerifyArgs,
+};
 use pg2sqlite::delta::{
     delta_sync, has_sync_state, parse_lag, parse_since, Apply, BackupPolicy, DeltaOptions, Since,
 };
@@ -52,6 +55,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sync(args) => sync(args),
         Command::Verify(args) => verify(args),
         Command::Report(args) => report(args),
+        Command::Export(args) => export(args),
+        Command::Import(args) => import(args),
         Command::Fixtures(args) => fixtures(args),
         Command::Map(MapCommand::Init(args)) => {
             let opts = pg2sqlite::map::init::InitOptions {
@@ -134,6 +139,70 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
     } else {
         ExitCode::Difference
     })
+}
+
+fn export(args: ExportArgs) -> Result<ExitCode> {
+    use pg2sqlite::command::export::{run, ExportOptions};
+    let opts = ExportOptions {
+        source: SourceConfig::resolve(&args.source.source, "--source")?,
+        out: args.out,
+        format: args.format,
+        since: args.since.as_deref().map(parse_since).transpose()?,
+        schemas: args.read.schema,
+        selection: TableSelection {
+            include: args.read.tables,
+            exclude: args.read.exclude,
+        },
+        jobs: jobs(args.read.jobs)?,
+        consistency: consistency(args.read.allow_inconsistent),
+        progress: ProgressMode::detect(args.quiet || args.json),
+        force: args.force,
+    };
+    let summary = run(&opts)?;
+    if args.json {
+        print(&(summary.to_json() + "\n"))?;
+    } else {
+        print(&summary.to_text())?;
+    }
+    Ok(ExitCode::Success)
+}
+
+fn import(args: ImportArgs) -> Result<ExitCode> {
+    use pg2sqlite::command::import::{run, ImportOptions};
+    let opts = ImportOptions {
+        from: args.from,
+        target: args.target,
+        map: load_map(args.map.as_deref())?,
+        selection: TableSelection {
+            include: args.tables,
+            exclude: args.exclude,
+        },
+        jobs: jobs(args.jobs)?,
+        progress: ProgressMode::detect(args.quiet || args.json),
+        existing: if args.full {
+            ExistingTarget::Replace
+        } else {
+            ExistingTarget::Refuse
+        },
+        deletes: args.deletes,
+        apply: if args.dry_run {
+            Apply::DryRun
+        } else {
+            Apply::Commit
+        },
+        backup: if args.no_backup {
+            BackupPolicy::Skip
+        } else {
+            BackupPolicy::Take
+        },
+    };
+    let summary = run(&opts)?;
+    if args.json {
+        print(&(summary.to_json() + "\n"))?;
+    } else {
+        print(&summary.to_text())?;
+    }
+    Ok(ExitCode::Success)
 }
 
 fn report(args: ReportArgs) -> Result<ExitCode> {

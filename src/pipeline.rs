@@ -298,7 +298,7 @@ pub(crate) async fn start(
 /// Leaves the watermark in the new file, so that the next sync into it can be a
 /// delta without `--since`, and the base of the next delta's three-way merge:
 /// a fingerprint of every row it wrote (`merge::base`).
-fn record_full_sync(
+pub(crate) fn record_full_sync(
     path: &std::path::Path,
     plan: &SyncPlan,
     map: Option<&SchemaMap>,
@@ -412,6 +412,18 @@ pub async fn plan_from_catalog(
     schemas: &[String],
     inputs: PlanInputs<'_>,
 ) -> Result<SyncPlan> {
+    plan_with_catalog(client, schemas, inputs)
+        .await
+        .map(|(plan, _)| plan)
+}
+
+/// [`plan_from_catalog`], also returning the catalog the plan was built from
+/// (an export writes it into the bundle's manifest).
+pub async fn plan_with_catalog(
+    client: &Client,
+    schemas: &[String],
+    inputs: PlanInputs<'_>,
+) -> Result<(SyncPlan, Vec<crate::source::catalog::PgTable>)> {
     let existing: Vec<String> = client
         .query(
             "SELECT nspname::text FROM pg_namespace
@@ -438,7 +450,7 @@ pub async fn plan_from_catalog(
         return Err(Error::Plan(missing));
     }
     let catalog = read_catalog(client, schemas).await?;
-    let (mut plan, lossy) = crate::plan::build(catalog, inputs).map_err(Error::Plan)?;
+    let (mut plan, lossy) = crate::plan::build(catalog.clone(), inputs).map_err(Error::Plan)?;
     let problems = crate::plan::lossy::count(client, &lossy, &mut plan.notes).await?;
     if !problems.is_empty() {
         return Err(Error::Plan(problems));
@@ -447,7 +459,7 @@ pub async fn plan_from_catalog(
         plan.not_expressed
             .push(format!("{view}: not copied (only tables hold data)"));
     }
-    Ok(plan)
+    Ok((plan, catalog))
 }
 
 /// Splits every table into chunks, largest tables first so the long work starts early.

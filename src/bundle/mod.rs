@@ -10,7 +10,11 @@
 
 pub mod columns;
 pub mod csv;
+pub mod file;
+pub mod keys;
+pub mod manifest;
 pub mod parquet;
+pub mod read;
 pub mod wire;
 
 /// Why a bundle file could not be written or read.

@@ -1,5 +1,7 @@
 //! One module per subcommand, each reading top to bottom like a recipe over
-//! the reusable stages beneath (`source`, `plan`, `verify`, `report`, ...).
-//! `sync`, `delta` and `verify` still live in `pipeline.rs` and `delta.rs`.
+//! the reusable stages beneath (`source`, `plan`, `verify`, `report`, `bundle`, ...).
+//! `sync`, `delta` and `verify` still live in `pipeline.rs` and `delta/`.
 
+pub mod export;
+pub mod import;
 pub mod report;

@@ -14,8 +14,12 @@
 //! 6. Verify (the merged rows' checksums equal PostgreSQL's), record the state,
 //!    commit — or roll back for `--dry-run`.
 
+mod offline;
 mod passes;
 mod prepare;
+mod steps;
+
+pub use offline::import;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,24 +30,21 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Error, Result};
 use crate::map::SchemaMap;
 use crate::mapping::time::{clock_now, parse_timestamp, rfc3339, unix_micros_text};
-use crate::merge::base;
 use crate::merge::decide::DeletePolicy;
-use crate::merge::deletes::{self, LISTED};
+use crate::merge::deletes;
 use crate::merge::foreign_keys;
-use crate::merge::state::{self, MergeCounts, TableRun};
-use crate::merge::writer::BaseUse;
+use crate::merge::state;
 use crate::pipeline::{snapshot_clients, start, until_signal, Chunk, Start};
 use crate::plan::TableSelection;
 use crate::progress::{Progress, ProgressMode};
-use crate::sink::backup;
 use crate::source::catalog::quote_ident;
 use crate::source::connect::SourceConfig;
 use crate::source::snapshot::Consistency;
-use crate::summary::{DeltaSummary, DeltaTableSummary};
+use crate::summary::DeltaSummary;
 use crate::verify::keys::{key_difference, KeyDifference};
 
 use passes::{check_foreign_keys, Writer};
-use prepare::{changed_rows, cursor_indexed, prepare, Method, Prepared};
+use prepare::{changed_rows, cursor_indexed, Method};
 
 /// Whether a backup is taken before merging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +128,24 @@ pub fn has_sync_state(target: &Path) -> bool {
     state::has_state(&conn).unwrap_or(false)
 }
 
+/// What decides a merge besides the rows, whichever their source.
+pub(crate) struct MergeSettings<'a> {
+    pub since: Since,
+    /// `--deletes`; when absent, the map's per-table policy, else propagate.
+    pub deletes: Option<DeletePolicy>,
+    pub map: Option<&'a SchemaMap>,
+}
+
+impl DeltaOptions {
+    fn settings(&self) -> MergeSettings<'_> {
+        MergeSettings {
+            since: self.since,
+            deletes: self.deletes,
+            map: self.map.as_ref(),
+        }
+    }
+}
+
 /// Runs a delta merge into the existing target.
 pub fn delta_sync(opts: &DeltaOptions) -> Result<DeltaSummary> {
     crate::verify::open_sqlite(&opts.target)?;
@@ -136,22 +155,6 @@ pub fn delta_sync(opts: &DeltaOptions) -> Result<DeltaSummary> {
         delta_async(opts),
         "the merge was rolled back, the target is unchanged",
     )
-}
-
-fn open_target(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(Error::sqlite("opening the target", path))?;
-    // Foreign keys stay off during the merge: parents and children arrive in any
-    // order; they are checked before commit. An app reading the file meanwhile
-    // makes us wait, not fail.
-    conn.execute_batch(
-        "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384;",
-    )
-    .map_err(Error::sqlite("opening the target", path))?;
-    Ok(conn)
 }
 
 async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
@@ -173,45 +176,9 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     )
     .await?;
 
-    let conn = open_target(path)?;
-    let mut problems = Vec::new();
-    let mut notes = full_plan.notes.clone();
-    notes.extend(full_plan.schema_loss.iter().map(|c| {
-        format!("schema loss: {c} (only PostgreSQL has this column; its values are not merged)")
-    }));
-    let mut no_state = Vec::new();
-    let mut prepared: Vec<Prepared> = Vec::new();
-    for t in &full_plan.tables {
-        match prepare(t, &conn, opts, &mut notes) {
-            Ok(Some(p)) => prepared.push(p),
-            Ok(None) => no_state.push(t.sink.name.clone()),
-            Err(p) => problems.push(p),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(Error::Plan(problems));
-    }
-    if !no_state.is_empty() {
-        return Err(Error::Usage(format!(
-            "{} holds no sync state for {}: a first delta merge needs --since TIME (the \
-             cutover, RFC 3339), or use --full to replace the file with a fresh copy",
-            path.display(),
-            no_state.join(", ")
-        )));
-    }
-    let unbased: Vec<&str> = prepared
-        .iter()
-        .filter(|p| p.base_found.is_none() && p.method != Method::NewTable)
-        .map(|p| p.merge.plan.sink.name.as_str())
-        .collect();
-    if !unbased.is_empty() {
-        notes.push(format!(
-            "no record of an earlier sync's rows for {}: compared by content this once and \
-             merged by the since-time rules; the rows this run leaves are recorded, so the next \
-             run is a three-way merge",
-            unbased.join(", ")
-        ));
-    }
+    let conn = steps::open_target(path)?;
+    let mut notes = Vec::new();
+    let mut prepared = steps::prepare_all(&full_plan, &conn, &opts.settings(), path, &mut notes)?;
     for p in &prepared {
         if let (Method::Cursor, Some(c)) = (p.method, &p.cursor_name) {
             if !cursor_indexed(&coordinator, &p.merge.plan, c).await? {
@@ -230,18 +197,7 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     for n in &notes {
         progress.note(n);
     }
-    let pending_backup = match (opts.apply, opts.backup) {
-        (Apply::Commit, BackupPolicy::Take) => {
-            let stamp: String = run_at
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric())
-                .collect();
-            let to = backup::backup_path(path, &stamp);
-            progress.phase(&format!("backing up to {}", to.display()));
-            Some(backup::take(&conn, &to)?)
-        }
-        _ => None,
-    };
+    let pending_backup = steps::backup(&conn, path, opts.apply, opts.backup, &run_at, &progress)?;
 
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(Error::sqlite("starting the merge transaction", path))?;
@@ -254,31 +210,7 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         let ranges = changed_rows(p, &coordinator, &clients, path).await?;
         chunks.extend(ranges.into_iter().map(|range| Chunk { table: i, range }));
     }
-
-    let mut prepare_file = || -> rusqlite::Result<()> {
-        state::create_tables(&conn)?;
-        base::create_tables(&conn)?;
-        for p in prepared.iter_mut() {
-            let sink = &p.merge.plan.sink;
-            if p.method == Method::NewTable {
-                conn.execute_batch(&sink.create_table_sql())?;
-                for sql in sink.create_index_sqls() {
-                    conn.execute_batch(&sql)?;
-                }
-            }
-            let signature = base::signature(sink.columns.iter().map(|c| c.name.as_str()));
-            p.merge.base = match (p.method, p.base_found) {
-                (Method::NewTable, _) | (_, None) => BaseUse {
-                    tid: base::start(&conn, &sink.name, &signature)?,
-                    // A table created empty has a complete, empty base.
-                    trusted: p.method == Method::NewTable,
-                },
-                (_, Some(tid)) => BaseUse { tid, trusted: true },
-            };
-        }
-        Ok(())
-    };
-    prepare_file().map_err(Error::sqlite("preparing the target for the merge", path))?;
+    steps::prepare_file(&conn, &mut prepared, path)?;
 
     let writer = Writer {
         opts,
@@ -330,119 +262,36 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
             diffs[i].postgres_only_count = again.postgres_only_count;
         }
     }
-
-    let fill = || -> rusqlite::Result<()> {
-        for p in prepared.iter().filter(|p| !p.merge.base.trusted) {
-            let columns: Vec<String> = p
-                .merge
-                .plan
-                .sink
-                .columns
-                .iter()
-                .map(|c| c.name.clone())
-                .collect();
-            base::fill(
-                &conn,
-                p.merge.base.tid,
-                &p.merge.plan.sink.name,
-                &columns,
-                &p.merge.key,
-            )?;
-        }
-        Ok(())
-    };
     progress.phase("recording the rows this sync leaves");
-    fill().map_err(Error::sqlite("recording the base of the merge", path))?;
-
-    let mut summaries = Vec::with_capacity(prepared.len());
-    for (i, p) in prepared.iter().enumerate() {
-        let diff = std::mem::take(&mut diffs[i]);
-        let r = &mut results[i];
-        if diff.unrecognized_count > 0 {
-            notes.push(format!(
-                "{}: {} row(s) hold a key not stored the way this sync writes keys ({}{}), so \
-                 they cannot be matched with PostgreSQL; they were kept as they are (a schema \
-                 map can name the representation)",
-                p.merge.plan.sink.name,
-                diff.unrecognized_count,
-                diff.unrecognized.join(", "),
-                if diff.unrecognized_count > u64::try_from(diff.unrecognized.len()).unwrap_or(0) {
-                    ", …"
-                } else {
-                    ""
-                }
-            ));
-        }
-        let run = TableRun {
-            table: &p.merge.plan.sink.name,
-            source_table: &p.merge.plan.source_name,
-            mode: p.mode,
-            cursor_column: p.cursor_name.as_deref(),
-            since: p.since_text.as_deref(),
-            watermark: &unix_micros_text(times.watermark),
-            snapshot_time: &unix_micros_text(times.now),
-            counts: r.counts,
-            run_at: &run_at,
-            seconds: r.seconds,
-        };
-        state::record_run(&conn, &run).map_err(Error::sqlite("recording the sync state", path))?;
-        summaries.push(DeltaTableSummary {
-            name: p.merge.plan.sink.name.clone(),
-            source: p.merge.plan.source_name.clone(),
-            mode: p.mode,
-            cursor: p.cursor_name.clone(),
-            since: p.since_text.clone(),
-            found_by: p.found_by.clone(),
-            counts: r.counts,
-            conflicts_listed: std::mem::take(&mut r.conflicts),
-            kept_deletes_listed: std::mem::take(&mut kept_listed[i]),
-            missing_older_count: diff.postgres_only_count,
-            missing_older: diff.postgres_only.into_iter().take(LISTED).collect(),
-            seconds: r.seconds,
-        });
-    }
+    steps::fill_bases(&conn, &prepared, path)?;
+    let outcomes = diffs
+        .into_iter()
+        .zip(kept_listed)
+        .map(|(diff, kept_listed)| steps::TableOutcome { diff, kept_listed })
+        .collect();
+    let summaries = steps::record_runs(
+        &conn,
+        path,
+        &prepared,
+        &mut results,
+        outcomes,
+        times,
+        &run_at,
+        &mut notes,
+    )?;
     for c in &clients {
         let _ = c.batch_execute("COMMIT").await;
     }
     let _ = coordinator.batch_execute("COMMIT").await;
-
-    // The target changes for good only once its backup is durable.
-    let backup_path = match pending_backup {
-        Some(b) => {
-            progress.phase("syncing the backup");
-            let p = b.finish()?;
-            progress.note(&format!("backup of the target: {}", p.display()));
-            Some(p)
-        }
-        None => None,
-    };
-    match opts.apply {
-        Apply::Commit => {
-            progress.phase("committing");
-            conn.execute_batch("COMMIT")
-                .map_err(Error::sqlite("committing the merge", path))?;
-        }
-        Apply::DryRun => {
-            conn.execute_batch("ROLLBACK")
-                .map_err(Error::sqlite("rolling back the dry run", path))?;
-        }
-    }
-    conn.close()
-        .map_err(|(_, e)| Error::sqlite("closing the target", path)(e))?;
-    progress.finish();
-
-    let mut totals = MergeCounts::default();
-    for s in &summaries {
-        totals.add(&s.counts);
-    }
+    let backup_path = steps::finish(conn, path, opts.apply, pending_backup, &progress)?;
     Ok(DeltaSummary {
         source: opts.source.display().to_owned(),
         target: opts.target.clone(),
         dry_run: opts.apply == Apply::DryRun,
         backup: backup_path,
         watermark: unix_micros_text(times.watermark),
+        totals: steps::total_counts(&summaries),
         tables: summaries,
-        totals,
         seconds: started.elapsed().as_secs_f64(),
         loss: ledger.entries(),
         foreign_keys_checked: checked,

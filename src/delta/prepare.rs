@@ -13,7 +13,7 @@ use crate::merge::state::{self, SyncMode};
 use crate::merge::writer::{BaseUse, MergeTable};
 use crate::plan::TablePlan;
 
-use super::{DeltaOptions, Since};
+use super::{MergeSettings, Since};
 use crate::pipeline::{comparison_chunks, table_chunks};
 use crate::source::chunk::ChunkRange;
 use crate::verify::narrow::content_difference;
@@ -50,11 +50,11 @@ pub(super) struct Prepared {
 pub(super) fn prepare(
     t: &TablePlan,
     conn: &Connection,
-    opts: &DeltaOptions,
+    opts: &MergeSettings<'_>,
     notes: &mut Vec<String>,
 ) -> std::result::Result<Option<Prepared>, String> {
-    let table_map = opts.map.as_ref().and_then(|m| m.table(&t.source_name));
-    let key = merge_key(t, opts.map.as_ref())?;
+    let table_map = opts.map.and_then(|m| m.table(&t.source_name));
+    let key = merge_key(t, opts.map)?;
     let mut plan = t.clone();
     plan.sink.primary_key = Some(
         key.iter()

@@ -8,7 +8,7 @@ use tokio_postgres::Client;
 use crate::error::{Error, Result};
 
 /// A type as the mapping table needs it, domains and arrays resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PgType {
     pub oid: u32,
     pub schema: String,
@@ -22,7 +22,7 @@ pub struct PgType {
     pub class: TypeClass,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TypeClass {
     Base,
     Enum,
@@ -34,14 +34,14 @@ pub enum TypeClass {
     Pseudo,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RelationKind {
     Table,
     /// A partitioned table: read once through the parent, never per partition.
     Partitioned,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PgColumn {
     pub attnum: i16,
     pub name: String,
@@ -56,7 +56,7 @@ pub struct PgColumn {
     pub domain_checks: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ForeignKey {
     pub name: String,
     pub columns: Vec<String>,
@@ -71,14 +71,15 @@ pub struct ForeignKey {
 }
 
 /// A constraint SQLite gets no equivalent of (check, exclusion, trigger).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OtherConstraint {
     pub name: String,
-    pub kind: &'static str,
+    /// `check constraint`, `exclusion constraint`, `constraint trigger`, ...
+    pub kind: String,
     pub definition: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PgIndex {
     pub name: String,
     pub unique: bool,
@@ -89,7 +90,7 @@ pub struct PgIndex {
     pub definition: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PgTable {
     pub oid: u32,
     pub schema: String,
@@ -469,7 +470,7 @@ async fn read_constraints(
                 if kind != "not-null constraint" {
                     tables[ti].other_constraints.push(OtherConstraint {
                         name,
-                        kind,
+                        kind: kind.to_owned(),
                         definition,
                     });
                 }

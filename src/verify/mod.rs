@@ -894,3 +894,33 @@ pub(crate) fn preview_row(check: &TableCheck<'_>, row: &[Option<String>]) -> Str
     }
     format!("({s})")
 }
+
+/// Count and hash sum of every table of the plan in the SQLite file, each
+/// table whole (`None` for a table the file lacks): the SQLite side of an
+/// offline check against totals PostgreSQL computed earlier (a bundle's
+/// manifest).
+pub async fn sqlite_table_totals(plan: &SyncPlan, path: &Path) -> Result<Vec<Option<(u64, u64)>>> {
+    let parts: Vec<Part> = (0..plan.tables.len())
+        .map(|table| Part {
+            table,
+            range: ChunkRange::All,
+            pg_ranges: Vec::new(),
+        })
+        .collect();
+    let lite = sqlite_totals_all(plan, &parts, path).await?;
+    Ok(parts
+        .iter()
+        .zip(lite.totals)
+        .map(|(p, t)| {
+            lite.present
+                .contains(&plan.tables[p.table].sink.name)
+                .then_some(t)
+        })
+        .collect())
+}
+
+/// Whether two plans of one table give its rows the same canonical form, so
+/// that totals PostgreSQL computed for one apply to the other.
+pub fn same_canonical_form(a: &TablePlan, b: &TablePlan) -> bool {
+    TableCheck::new(a).pg_expressions() == TableCheck::new(b).pg_expressions()
+}

@@ -1,0 +1,283 @@
+//! The steps of a delta merge that do not depend on where the rows come from
+//! (PostgreSQL for `sync`, a bundle for `import`): preparing the tables and
+//! the file, the backup, recording the base and the state, committing.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+use crate::merge::base;
+use crate::merge::deletes::LISTED;
+use crate::merge::state::{self, MergeCounts, TableRun};
+use crate::merge::writer::{BaseUse, TableMerge};
+use crate::plan::SyncPlan;
+use crate::progress::Progress;
+use crate::sink::backup::{self, PendingBackup};
+use crate::source::snapshot::SnapshotTimes;
+use crate::summary::DeltaTableSummary;
+use crate::verify::keys::KeyDifference;
+
+use super::prepare::{prepare, Method, Prepared};
+use super::{Apply, BackupPolicy, MergeSettings};
+use crate::mapping::time::unix_micros_text;
+
+/// Opens the target for merging.
+pub(super) fn open_target(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(Error::sqlite("opening the target", path))?;
+    // Foreign keys stay off during the merge: parents and children arrive in any
+    // order; they are checked before commit. An app reading the file meanwhile
+    // makes us wait, not fail.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384;",
+    )
+    .map_err(Error::sqlite("opening the target", path))?;
+    Ok(conn)
+}
+
+/// Prepares every table of the plan, or says what stops the merge. Notes what
+/// the user should know (schema loss, tables without a base).
+pub(super) fn prepare_all(
+    plan: &SyncPlan,
+    conn: &Connection,
+    settings: &MergeSettings<'_>,
+    path: &Path,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Prepared>> {
+    notes.extend(plan.notes.iter().cloned());
+    notes.extend(plan.schema_loss.iter().map(|c| {
+        format!("schema loss: {c} (only PostgreSQL has this column; its values are not merged)")
+    }));
+    let mut problems = Vec::new();
+    let mut no_state = Vec::new();
+    let mut prepared: Vec<Prepared> = Vec::new();
+    for t in &plan.tables {
+        match prepare(t, conn, settings, notes) {
+            Ok(Some(p)) => prepared.push(p),
+            Ok(None) => no_state.push(t.sink.name.clone()),
+            Err(p) => problems.push(p),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Plan(problems));
+    }
+    if !no_state.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} holds no sync state for {}: a first delta merge needs --since TIME (the \
+             cutover, RFC 3339), or use --full to replace the file with a fresh copy",
+            path.display(),
+            no_state.join(", ")
+        )));
+    }
+    let unbased: Vec<&str> = prepared
+        .iter()
+        .filter(|p| p.base_found.is_none() && p.method != Method::NewTable)
+        .map(|p| p.merge.plan.sink.name.as_str())
+        .collect();
+    if !unbased.is_empty() {
+        notes.push(format!(
+            "no record of an earlier sync's rows for {}: compared by content this once and \
+             merged by the since-time rules; the rows this run leaves are recorded, so the next \
+             run is a three-way merge",
+            unbased.join(", ")
+        ));
+    }
+    Ok(prepared)
+}
+
+/// Backs the target up before it changes (not for a dry run or `--no-backup`).
+pub(super) fn backup(
+    conn: &Connection,
+    path: &Path,
+    apply: Apply,
+    policy: BackupPolicy,
+    run_at: &str,
+    progress: &Progress,
+) -> Result<Option<PendingBackup>> {
+    Ok(match (apply, policy) {
+        (Apply::Commit, BackupPolicy::Take) => {
+            let stamp: String = run_at
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect();
+            let to = backup::backup_path(path, &stamp);
+            progress.phase(&format!("backing up to {}", to.display()));
+            Some(backup::take(conn, &to)?)
+        }
+        _ => None,
+    })
+}
+
+/// Inside the merge transaction: the state and base tables, new tables, and
+/// each table's base.
+pub(super) fn prepare_file(
+    conn: &Connection,
+    prepared: &mut [Prepared],
+    path: &Path,
+) -> Result<()> {
+    let mut run = || -> rusqlite::Result<()> {
+        state::create_tables(conn)?;
+        base::create_tables(conn)?;
+        for p in prepared.iter_mut() {
+            let sink = &p.merge.plan.sink;
+            if p.method == Method::NewTable {
+                conn.execute_batch(&sink.create_table_sql())?;
+                for sql in sink.create_index_sqls() {
+                    conn.execute_batch(&sql)?;
+                }
+            }
+            let signature = base::signature(sink.columns.iter().map(|c| c.name.as_str()));
+            p.merge.base = match (p.method, p.base_found) {
+                (Method::NewTable, _) | (_, None) => BaseUse {
+                    tid: base::start(conn, &sink.name, &signature)?,
+                    // A table created empty has a complete, empty base.
+                    trusted: p.method == Method::NewTable,
+                },
+                (_, Some(tid)) => BaseUse { tid, trusted: true },
+            };
+        }
+        Ok(())
+    };
+    run().map_err(Error::sqlite("preparing the target for the merge", path))
+}
+
+/// Records the base of tables that had none: every row the merge leaves.
+pub(super) fn fill_bases(conn: &Connection, prepared: &[Prepared], path: &Path) -> Result<()> {
+    let fill = || -> rusqlite::Result<()> {
+        for p in prepared.iter().filter(|p| !p.merge.base.trusted) {
+            let columns: Vec<String> = p
+                .merge
+                .plan
+                .sink
+                .columns
+                .iter()
+                .map(|c| c.name.clone())
+                .collect();
+            base::fill(
+                conn,
+                p.merge.base.tid,
+                &p.merge.plan.sink.name,
+                &columns,
+                &p.merge.key,
+            )?;
+        }
+        Ok(())
+    };
+    fill().map_err(Error::sqlite("recording the base of the merge", path))
+}
+
+/// What the merge of one table found, besides its writer's result.
+pub(super) struct TableOutcome {
+    pub diff: KeyDifference,
+    pub kept_listed: Vec<String>,
+}
+
+/// Records each table's run in the sync state and builds its summary line.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn record_runs(
+    conn: &Connection,
+    path: &Path,
+    prepared: &[Prepared],
+    results: &mut [TableMerge],
+    outcomes: Vec<TableOutcome>,
+    times: SnapshotTimes,
+    run_at: &str,
+    notes: &mut Vec<String>,
+) -> Result<Vec<DeltaTableSummary>> {
+    let mut summaries = Vec::with_capacity(prepared.len());
+    for ((p, r), outcome) in prepared.iter().zip(results.iter_mut()).zip(outcomes) {
+        let TableOutcome { diff, kept_listed } = outcome;
+        if diff.unrecognized_count > 0 {
+            notes.push(format!(
+                "{}: {} row(s) hold a key not stored the way this sync writes keys ({}{}), so \
+                 they cannot be matched with PostgreSQL; they were kept as they are (a schema \
+                 map can name the representation)",
+                p.merge.plan.sink.name,
+                diff.unrecognized_count,
+                diff.unrecognized.join(", "),
+                if diff.unrecognized_count > u64::try_from(diff.unrecognized.len()).unwrap_or(0) {
+                    ", …"
+                } else {
+                    ""
+                }
+            ));
+        }
+        let run = TableRun {
+            table: &p.merge.plan.sink.name,
+            source_table: &p.merge.plan.source_name,
+            mode: p.mode,
+            cursor_column: p.cursor_name.as_deref(),
+            since: p.since_text.as_deref(),
+            watermark: &unix_micros_text(times.watermark),
+            snapshot_time: &unix_micros_text(times.now),
+            counts: r.counts,
+            run_at,
+            seconds: r.seconds,
+        };
+        state::record_run(conn, &run).map_err(Error::sqlite("recording the sync state", path))?;
+        summaries.push(DeltaTableSummary {
+            name: p.merge.plan.sink.name.clone(),
+            source: p.merge.plan.source_name.clone(),
+            mode: p.mode,
+            cursor: p.cursor_name.clone(),
+            since: p.since_text.clone(),
+            found_by: p.found_by.clone(),
+            counts: r.counts,
+            conflicts_listed: std::mem::take(&mut r.conflicts),
+            kept_deletes_listed: kept_listed,
+            missing_older_count: diff.postgres_only_count,
+            missing_older: diff.postgres_only.into_iter().take(LISTED).collect(),
+            seconds: r.seconds,
+        });
+    }
+    Ok(summaries)
+}
+
+/// Commits (once the backup is durable) or rolls back a dry run; returns the
+/// backup's path.
+pub(super) fn finish(
+    conn: Connection,
+    path: &Path,
+    apply: Apply,
+    pending_backup: Option<PendingBackup>,
+    progress: &Progress,
+) -> Result<Option<std::path::PathBuf>> {
+    // The target changes for good only once its backup is durable.
+    let backup_path = match pending_backup {
+        Some(b) => {
+            progress.phase("syncing the backup");
+            let p = b.finish()?;
+            progress.note(&format!("backup of the target: {}", p.display()));
+            Some(p)
+        }
+        None => None,
+    };
+    match apply {
+        Apply::Commit => {
+            progress.phase("committing");
+            conn.execute_batch("COMMIT")
+                .map_err(Error::sqlite("committing the merge", path))?;
+        }
+        Apply::DryRun => {
+            conn.execute_batch("ROLLBACK")
+                .map_err(Error::sqlite("rolling back the dry run", path))?;
+        }
+    }
+    conn.close()
+        .map_err(|(_, e)| Error::sqlite("closing the target", path)(e))?;
+    progress.finish();
+    Ok(backup_path)
+}
+
+/// The totals of every table's counts.
+pub(super) fn total_counts(summaries: &[DeltaTableSummary]) -> MergeCounts {
+    let mut totals = MergeCounts::default();
+    for s in summaries {
+        totals.add(&s.counts);
+    }
+    totals
+}
