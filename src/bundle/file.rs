@@ -4,19 +4,37 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 
-use super::columns::BundleColumn;
+use super::columns::{BundleColumn, FileType};
 use super::csv::{CsvTableReader, CsvTableWriter};
 use super::manifest::{FileFormat, HashingWriter};
 use super::parquet::{ParquetTableReader, ParquetTableWriter};
 use super::BundleError;
 use crate::mapping::convert::RawRow;
+use crate::mapping::ledger::LossReason;
 
 /// The byte stream under a table file: buffered, counted and hashed.
 pub type FileSink = HashingWriter<BufWriter<File>>;
 
-pub enum TableFileWriter {
+pub struct TableFileWriter {
+    format: FormatWriter,
+    /// Columns whose values are arrays: their lower bounds are not kept.
+    arrays: Vec<usize>,
+    /// Per column of `arrays`, values whose lower bound was not 1.
+    lower_bounds: Vec<u64>,
+    names: Vec<String>,
+}
+
+enum FormatWriter {
     Parquet(ParquetTableWriter<FileSink>),
     Csv(CsvTableWriter<FileSink>),
+}
+
+/// A complete file: its size, its SHA-256, and the values it could not hold
+/// exactly, per column.
+pub struct FinishedFile {
+    pub bytes: u64,
+    pub sha256: String,
+    pub losses: Vec<(String, LossReason, u64)>,
 }
 
 impl TableFileWriter {
@@ -26,26 +44,62 @@ impl TableFileWriter {
         columns: &[BundleColumn],
     ) -> Result<Self, BundleError> {
         let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
-        Ok(match format {
-            FileFormat::Parquet => {
-                TableFileWriter::Parquet(ParquetTableWriter::new(sink, columns)?)
-            }
-            FileFormat::Csv => TableFileWriter::Csv(CsvTableWriter::new(sink, columns)?),
+        let arrays: Vec<usize> = columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(c.file_type, FileType::List { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        Ok(TableFileWriter {
+            format: match format {
+                FileFormat::Parquet => {
+                    FormatWriter::Parquet(ParquetTableWriter::new(sink, columns)?)
+                }
+                FileFormat::Csv => FormatWriter::Csv(CsvTableWriter::new(sink, columns)?),
+            },
+            lower_bounds: vec![0; arrays.len()],
+            arrays,
+            names: columns.iter().map(|c| c.name.clone()).collect(),
         })
     }
 
     pub fn write_rows<R: RawRow>(&mut self, rows: &[R]) -> Result<(), BundleError> {
-        match self {
-            TableFileWriter::Parquet(w) => w.write_rows(rows),
-            TableFileWriter::Csv(w) => w.write_rows(rows),
+        // Lists (and the JSON arrays of CSV) start at index 1 by definition.
+        for (n, &column) in self.arrays.iter().enumerate() {
+            for row in rows {
+                let raw = row.raw(column).map_err(|reason| BundleError::Value {
+                    column: self.names[column].clone(),
+                    reason,
+                })?;
+                if let Some(v) = raw {
+                    let parts = super::wire::parse_array(v).map_err(|e| BundleError::Value {
+                        column: self.names[column].clone(),
+                        reason: e.to_string(),
+                    })?;
+                    if parts.other_lower_bound {
+                        self.lower_bounds[n] += 1;
+                    }
+                }
+            }
+        }
+        match &mut self.format {
+            FormatWriter::Parquet(w) => w.write_rows(rows),
+            FormatWriter::Csv(w) => w.write_rows(rows),
         }
     }
 
-    /// Completes the file and syncs it to disk; returns its size and SHA-256.
-    pub fn finish(self) -> Result<(u64, String), BundleError> {
-        let sink = match self {
-            TableFileWriter::Parquet(w) => w.finish()?,
-            TableFileWriter::Csv(w) => w.finish()?,
+    /// Completes the file and syncs it to disk.
+    pub fn finish(self) -> Result<FinishedFile, BundleError> {
+        let losses = self
+            .arrays
+            .iter()
+            .zip(&self.lower_bounds)
+            .filter(|(_, &n)| n > 0)
+            .map(|(&c, &n)| (self.names[c].clone(), LossReason::ArrayLowerBound, n))
+            .collect();
+        let sink = match self.format {
+            FormatWriter::Parquet(w) => w.finish()?,
+            FormatWriter::Csv(w) => w.finish()?,
         };
         let (mut buffered, bytes, sha256) = {
             let mut sink = sink;
@@ -57,7 +111,11 @@ impl TableFileWriter {
             .into_inner()
             .map_err(|e| BundleError::Io(e.into_error()))?;
         file.sync_all()?;
-        Ok((bytes, sha256))
+        Ok(FinishedFile {
+            bytes,
+            sha256,
+            losses,
+        })
     }
 }
 

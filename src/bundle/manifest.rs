@@ -98,10 +98,23 @@ pub struct TableEntry {
     /// them on PostgreSQL's side (the canonical form of the default mapping).
     pub checksum: Checksum,
     pub files: Vec<FileEntry>,
+    /// Values the files could not hold exactly (an array's lower bound), per
+    /// column: `import` reports them as a sync would.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost: Vec<Lost>,
     /// For a delta bundle: a file with every key the table holds now, from
     /// which `import` finds the rows PostgreSQL deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys_file: Option<FileEntry>,
+}
+
+/// Values of one column a bundle could not hold exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lost {
+    /// The PostgreSQL column.
+    pub column: String,
+    pub reason: crate::mapping::ledger::LossReason,
+    pub count: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

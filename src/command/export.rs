@@ -27,12 +27,13 @@ use tokio_postgres::binary_copy::BinaryCopyOutRow;
 use tokio_postgres::Client;
 
 use crate::bundle::columns::{file_type, BundleColumn, ColumnFacts, FileType};
-use crate::bundle::file::TableFileWriter;
+use crate::bundle::file::{FinishedFile, TableFileWriter};
 use crate::bundle::manifest::{
-    BundleKind, Checksum, FileEntry, FileFormat, Manifest, RowsHeld, TableEntry, FORMAT_VERSION,
-    MANIFEST,
+    BundleKind, Checksum, FileEntry, FileFormat, Lost, Manifest, RowsHeld, TableEntry,
+    FORMAT_VERSION, MANIFEST,
 };
 use crate::error::{Error, Result};
+use crate::mapping::ledger::{LossLedger, LossReason};
 use crate::mapping::time::unix_micros_text;
 use crate::mapping::types::ValueKind;
 use crate::pipeline::{plan_chunks, plan_with_catalog, snapshot_clients, until_signal, Chunk};
@@ -81,6 +82,8 @@ pub struct ExportSummary {
     pub rows: u64,
     pub bytes: u64,
     pub seconds: f64,
+    /// Values the files could not hold exactly.
+    pub loss: Vec<crate::mapping::ledger::LossEntry>,
     pub not_expressed: Vec<String>,
     pub notes: Vec<String>,
 }
@@ -126,8 +129,22 @@ impl ExportSummary {
                 crate::summary::human_bytes(t.bytes)
             );
         }
-        for n in &self.not_expressed {
-            let _ = writeln!(s, "  not expressed in SQLite: {n}");
+        if !self.loss.is_empty() {
+            let _ = writeln!(s, "values the bundle could not hold exactly:");
+            for l in &self.loss {
+                let _ = writeln!(
+                    s,
+                    "  {}.{}: {} value(s): {}",
+                    l.table, l.column, l.count, l.description
+                );
+            }
+        }
+        if !self.not_expressed.is_empty() {
+            let _ = writeln!(
+                s,
+                "  {} schema object(s) SQLite cannot express are listed in the manifest (not_expressed)",
+                self.not_expressed.len()
+            );
         }
         for n in &self.notes {
             let _ = writeln!(s, "  note: {n}");
@@ -340,6 +357,7 @@ async fn export_async(opts: &ExportOptions, dir: &Path) -> Result<ExportSummary>
             rows,
             checksum: Checksum { count, sum },
             files: files.iter().map(|f| f.entry.clone()).collect(),
+            lost: lost_values(&files),
             keys_file: written
                 .iter()
                 .find(|w| w.table == i && w.keys)
@@ -393,9 +411,37 @@ async fn export_async(opts: &ExportOptions, dir: &Path) -> Result<ExportSummary>
         rows: manifest.tables.iter().map(|t| t.rows).sum(),
         bytes: written.iter().map(|w| w.entry.bytes).sum(),
         seconds: started.elapsed().as_secs_f64(),
+        loss: {
+            let mut ledger = LossLedger::default();
+            for t in &manifest.tables {
+                for l in &t.lost {
+                    ledger.record(&t.name, &l.column, l.reason, l.count);
+                }
+            }
+            ledger.entries()
+        },
         not_expressed: manifest.not_expressed.clone(),
         notes,
     })
+}
+
+/// The values a table's files could not hold exactly, summed per column.
+fn lost_values(files: &[&WrittenFile]) -> Vec<Lost> {
+    let mut ledger = LossLedger::default();
+    for f in files {
+        for (column, reason, n) in &f.losses {
+            ledger.record("", column, *reason, *n);
+        }
+    }
+    ledger
+        .entries()
+        .into_iter()
+        .map(|e| Lost {
+            column: e.column,
+            reason: e.reason,
+            count: e.count,
+        })
+        .collect()
 }
 
 fn source_name(t: &PgTable) -> String {
@@ -650,6 +696,7 @@ struct WrittenFile {
     order: usize,
     keys: bool,
     entry: FileEntry,
+    losses: Vec<(String, LossReason, u64)>,
 }
 
 fn file_jobs(
@@ -767,12 +814,13 @@ async fn write_files(
             loop {
                 let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
                 let Some(job) = next else { break };
-                let entry = write_file(&client, &job, &dir, format, &progress).await?;
+                let (entry, losses) = write_file(&client, &job, &dir, format, &progress).await?;
                 written.push(WrittenFile {
                     table: job.table,
                     order: job.order,
                     keys: job.keys,
                     entry,
+                    losses,
                 });
             }
             let _ = client.batch_execute("COMMIT").await;
@@ -803,7 +851,7 @@ async fn write_file(
     dir: &Path,
     format: FileFormat,
     progress: &Arc<Progress>,
-) -> Result<FileEntry> {
+) -> Result<(FileEntry, Vec<(String, LossReason, u64)>)> {
     let path = dir.join(&job.file_name);
     let tmp = dir.join(format!("{}.tmp", job.file_name));
     let stream = copy::open(client, &job.copy, &job.range).await?;
@@ -852,7 +900,7 @@ async fn write_file(
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    let (rows, bytes, sha256) = match result {
+    let (rows, finished) = match result {
         Ok(r) => r,
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
@@ -860,12 +908,13 @@ async fn write_file(
         }
     };
     std::fs::rename(&tmp, &path).map_err(Error::io(&path))?;
-    Ok(FileEntry {
+    let entry = FileEntry {
         path: job.file_name.clone(),
         rows,
-        bytes,
-        sha256,
-    })
+        bytes: finished.bytes,
+        sha256: finished.sha256,
+    };
+    Ok((entry, finished.losses))
 }
 
 /// The writer thread of one file: rows in, a complete file out, only when the
@@ -875,7 +924,7 @@ fn write_file_thread(
     format: FileFormat,
     columns: &[BundleColumn],
     rx: &crossbeam_channel::Receiver<ToWriter>,
-) -> Result<(u64, u64, String)> {
+) -> Result<(u64, FinishedFile)> {
     let fail = |e: crate::bundle::BundleError| Error::BundleWrite {
         path: tmp.to_path_buf(),
         reason: e.to_string(),
@@ -890,8 +939,7 @@ fn write_file_thread(
                 rows += u64::try_from(batch.len()).unwrap_or(0);
             }
             ToWriter::End => {
-                let (bytes, sha256) = writer.finish().map_err(fail)?;
-                return Ok((rows, bytes, sha256));
+                return Ok((rows, writer.finish().map_err(fail)?));
             }
         }
     }

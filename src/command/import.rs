@@ -96,6 +96,23 @@ impl Bundle {
         )
     }
 
+    /// Adds the values the export could not hold exactly to `ledger`, under
+    /// the names this plan gives their tables and columns.
+    pub fn record_losses(&self, ledger: &mut crate::mapping::ledger::LossLedger) {
+        for (t, entry) in self.plan.tables.iter().zip(&self.entries) {
+            for l in &entry.lost {
+                let column = t
+                    .copy
+                    .column_names
+                    .iter()
+                    .position(|n| n == &l.column)
+                    .and_then(|i| t.conversions.get(i))
+                    .map_or(l.column.as_str(), |c| c.name.as_str());
+                ledger.record(&t.sink.name, column, l.reason, l.count);
+            }
+        }
+    }
+
     /// The files of the plan's tables to read, with their row adapters.
     pub fn row_files(&self) -> Result<Vec<FileRead>> {
         let mut files = Vec::new();
@@ -333,7 +350,11 @@ fn full(opts: &ImportOptions) -> Result<SyncSummary> {
         bytes,
         not_expressed: plan.not_expressed.clone(),
         schema_loss: plan.schema_loss.clone(),
-        loss: outcome.ledger.entries(),
+        loss: {
+            let mut ledger = outcome.ledger;
+            bundle.record_losses(&mut ledger);
+            ledger.entries()
+        },
         verification: Some(verification),
         notes,
     })

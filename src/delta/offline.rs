@@ -100,7 +100,8 @@ pub fn import(opts: &ImportOptions) -> Result<DeltaSummary> {
     let merged: Vec<(u64, u64)> = outcome.tables.iter().map(|r| r.totals).collect();
     check_merged_rows(&prepared, &expected, &merged, &bundle.checksum_applies)?;
     let conn = outcome.conn;
-    let ledger = outcome.ledger;
+    let mut ledger = outcome.ledger;
+    bundle.record_losses(&mut ledger);
     let mut results = outcome.tables;
 
     progress.phase("comparing keys");

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 /// Why a value was stored differently from what PostgreSQL holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LossReason {
     /// A REAL column stores integral doubles as integers, so -0.0 reads back as 0.0.

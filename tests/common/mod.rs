@@ -341,13 +341,16 @@ fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
 impl Spawned {
     /// Starts `pg2sqlite sync --source URL --target FILE <extra>`.
     pub fn sync(source: &str, target: &Path, extra: &[&str]) -> Spawned {
+        let target = target.to_str().expect("test paths are UTF-8");
+        let mut args = vec!["sync", "--source", source, "--target", target];
+        args.extend_from_slice(extra);
+        Spawned::start(&args)
+    }
+
+    /// Starts `pg2sqlite <args>`.
+    pub fn start(args: &[&str]) -> Spawned {
         let mut child = pg2sqlite_std()
-            .arg("sync")
-            .arg("--source")
-            .arg(source)
-            .arg("--target")
-            .arg(target)
-            .args(extra)
+            .args(args)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
         let stdout = child.stdout.take().map(drain);

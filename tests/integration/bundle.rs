@@ -1,0 +1,338 @@
+//! Export and import: PostgreSQL → bundle → SQLite gives exactly the file that
+//! PostgreSQL → SQLite gives (rows, values, storage classes, schema, losses
+//! reported), in both formats, for every type of the mapping and the edge
+//! values; a delta bundle merges as `sync --since` does; a damaged bundle is
+//! refused before the target is touched; an interrupted export leaves nothing
+//! that looks complete.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::types::Value;
+
+use crate::common::*;
+
+/// Every user table of a SQLite file: its `CREATE` statement and its rows
+/// (with each value's storage class), sorted, so two files compare whatever
+/// order their rows were written in.
+fn contents(path: &Path) -> BTreeMap<String, (String, Vec<Vec<String>>)> {
+    let conn = open_sqlite(path);
+    let tables = sqlite_rows(
+        &conn,
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE '\\_pg2sqlite%' ESCAPE '\\' AND name NOT LIKE 'sqlite%' ORDER BY name",
+    );
+    let mut out = BTreeMap::new();
+    for t in tables {
+        let (Value::Text(name), Value::Text(sql)) = (&t[0], &t[1]) else {
+            panic!("sqlite_master: {t:?}")
+        };
+        let columns = sqlite_rows(
+            &conn,
+            &format!("SELECT name FROM pragma_table_info({})", sq_literal(name)),
+        );
+        let exprs: Vec<String> = columns
+            .iter()
+            .map(|c| match &c[0] {
+                Value::Text(c) => format!("typeof({q}) || ':' || quote({q})", q = sq_ident(c)),
+                other => panic!("column name {other:?}"),
+            })
+            .collect();
+        let mut rows: Vec<Vec<String>> = sqlite_rows(
+            &conn,
+            &format!("SELECT {} FROM {}", exprs.join(", "), sq_ident(name)),
+        )
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|v| match v {
+                    Value::Text(s) => s,
+                    other => format!("{other:?}"),
+                })
+                .collect()
+        })
+        .collect();
+        rows.sort();
+        out.insert(name.clone(), (sql.clone(), rows));
+    }
+    out
+}
+
+fn sq_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
+
+fn export(db: &TestDb, out: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["export", "--source", &db.url_str, "--out", path_str(out)];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn import(from: &Path, target: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["import", "--from", path_str(from), "--target", path_str(target)];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// The `loss` list of a `--json` summary.
+fn losses(run: &Run) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", run.stdout));
+    v["loss"].clone()
+}
+
+/// The test database: every type of the mapping and the edge values.
+fn every_type() -> TestDbWithUrl {
+    let db = TestDb::with_demo_and_extra();
+    db.load("test_edge_values.sql");
+    TestDbWithUrl::new(db)
+}
+
+/// A database with its URL kept as a `String` for argument lists.
+struct TestDbWithUrl {
+    db: TestDb,
+    url_str: String,
+}
+
+impl TestDbWithUrl {
+    fn new(db: TestDb) -> Self {
+        let url_str = db.url();
+        TestDbWithUrl { db, url_str }
+    }
+}
+
+type TestDb2 = TestDbWithUrl;
+use TestDb2 as TestDbArg;
+
+fn round_trip(format: &str) {
+    let db = every_type();
+    let dir = tempfile::tempdir().unwrap();
+    let direct = dir.path().join("direct.db");
+    let bundle = dir.path().join("bundle");
+    let imported = dir.path().join("imported.db");
+
+    let synced = sync(&db.url_str, &direct, &["--json", "--jobs", "2"]);
+    synced.assert_success();
+    export_of(&db, &bundle, &["--format", format, "--jobs", "2", "--json"]).assert_success();
+    let names: Vec<String> = dir_entries(&bundle).into_iter().collect();
+    assert!(names.contains(&"manifest.json".to_owned()), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.ends_with(&format!(".{format}"))),
+        "{names:?}"
+    );
+    let done = import(&bundle, &imported, &["--json"]);
+    done.assert_success();
+
+    let (a, b) = (contents(&direct), contents(&imported));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "tables"
+    );
+    for (table, (sql, rows)) in &a {
+        let (sql_b, rows_b) = &b[table];
+        assert_eq!(sql, sql_b, "schema of {table}");
+        assert_eq!(rows.len(), rows_b.len(), "rows of {table}");
+        for (x, y) in rows.iter().zip(rows_b) {
+            assert_eq!(x, y, "a row of {table}");
+        }
+    }
+    // The same values reported as not held exactly (lower bounds, -0.0, ...).
+    assert_eq!(losses(&synced), losses(&done), "loss ledgers");
+    // And `verify` against PostgreSQL says what it says of the direct copy.
+    run(&["verify", "--source", &db.url_str, "--target", path_str(&imported)]).assert_success();
+}
+
+fn export_of(db: &TestDbArg, out: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["export", "--source", db.url_str.as_str(), "--out", path_str(out)];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn parquet_bundle_imports_to_the_file_a_sync_writes() {
+    round_trip("parquet");
+}
+
+#[test]
+fn csv_bundle_imports_to_the_file_a_sync_writes() {
+    round_trip("csv");
+}
+
+const CUTOVER: &str = "2030-01-01T00:00:00Z";
+
+/// Changes after the cutover on the demo schema: updates, inserts, deletes.
+const CHANGES: &str = "
+    UPDATE users SET name = name || ' (moved)', updated_at = '2030-01-02T00:00:00Z' WHERE id % 2 = 0;
+    INSERT INTO users (email, name, is_admin, mood, created_at, updated_at)
+      VALUES ('new@example.com', 'New Person', false, 'happy', '2030-01-02T00:00:00Z', '2030-01-02T00:00:00Z');
+    DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY id LIMIT 1);
+";
+
+#[test]
+fn delta_bundle_merges_as_sync_since_does_and_twice_changes_nothing() {
+    let db = TestDbWithUrl::new(TestDb::with_demo());
+    let dir = tempfile::tempdir().unwrap();
+    let (live, offline) = (dir.path().join("live.db"), dir.path().join("offline.db"));
+    let full = dir.path().join("full");
+    sync(&db.url_str, &live, &[]).assert_success();
+    export_of(&db, &full, &[]).assert_success();
+    import(&full, &offline, &[]).assert_success();
+    assert_eq!(contents(&live), contents(&offline), "after the full copy");
+
+    db.db.execute(CHANGES);
+    let delta = dir.path().join("delta");
+    export_of(&db, &delta, &["--since", CUTOVER, "--format", "csv"]).assert_success();
+    sync(&db.url_str, &live, &["--since", CUTOVER, "--no-backup"]).assert_success();
+    let merged = import(&delta, &offline, &["--no-backup", "--json"]);
+    merged.assert_success();
+    let summary: serde_json::Value = serde_json::from_str(merged.stdout.trim()).unwrap();
+    assert!(summary["totals"]["updated"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(summary["totals"]["inserted"].as_u64(), Some(1), "{summary}");
+    assert_eq!(summary["totals"]["deleted"].as_u64(), Some(1), "{summary}");
+    assert_eq!(contents(&live), contents(&offline), "after the delta");
+    run(&["verify", "--source", &db.url_str, "--target", path_str(&offline)]).assert_success();
+
+    // The same bundle again: nothing to do.
+    let again = import(&delta, &offline, &["--no-backup", "--json"]);
+    again.assert_success();
+    let summary: serde_json::Value = serde_json::from_str(again.stdout.trim()).unwrap();
+    for count in ["inserted", "updated", "deleted"] {
+        assert_eq!(summary["totals"][count].as_u64(), Some(0), "{count}: {summary}");
+    }
+    assert_eq!(contents(&live), contents(&offline), "after importing twice");
+}
+
+#[test]
+fn delta_bundle_dry_run_changes_nothing() {
+    let db = TestDbWithUrl::new(TestDb::with_demo());
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("app.db");
+    sync(&db.url_str, &target, &[]).assert_success();
+    db.db.execute(CHANGES);
+    let delta = dir.path().join("delta");
+    export_of(&db, &delta, &["--since", CUTOVER]).assert_success();
+    let before = read_bytes(&target);
+    let r = import(&delta, &target, &["--dry-run", "--json"]);
+    r.assert_success();
+    assert!(r.stdout.contains("\"dry_run\":true"), "{}", r.stdout);
+    assert_eq!(read_bytes(&target), before, "a dry run wrote to the target");
+}
+
+/// Flips one byte in the middle of a file.
+fn damage(path: &Path) {
+    let mut bytes = read_bytes(path);
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x55;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_damaged_or_truncated_bundle_is_refused_before_the_target_is_touched() {
+    let db = TestDbWithUrl::new(TestDb::with_demo());
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    export_of(&db, &bundle, &[]).assert_success();
+    let target = dir.path().join("app.db");
+
+    let file = bundle.join("users.parquet");
+    let original = read_bytes(&file);
+    damage(&file);
+    let r = import(&bundle, &target, &[]);
+    r.assert_code(2).assert_stderr_has(&["users.parquet", "SHA-256"]);
+    assert!(!target.exists(), "the target was created");
+
+    std::fs::write(&file, &original[..original.len() - 100]).unwrap();
+    import(&bundle, &target, &[])
+        .assert_code(2)
+        .assert_stderr_has(&["users.parquet", "truncated"]);
+    std::fs::write(&file, &original).unwrap();
+
+    std::fs::remove_file(bundle.join("manifest.json")).unwrap();
+    import(&bundle, &target, &[])
+        .assert_code(2)
+        .assert_stderr_has(&["manifest.json", "did not finish"]);
+    assert!(!target.exists(), "the target was created");
+}
+
+#[test]
+fn an_existing_bundle_is_replaced_only_with_force() {
+    let db = TestDbWithUrl::new(TestDb::with_demo());
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    export_of(&db, &bundle, &[]).assert_success();
+    let manifest = read_bytes(&bundle.join("manifest.json"));
+    export_of(&db, &bundle, &[])
+        .assert_code(2)
+        .assert_stderr_has(&["--force"]);
+    assert_eq!(read_bytes(&bundle.join("manifest.json")), manifest);
+    export_of(&db, &bundle, &["--force", "--format", "csv"]).assert_success();
+    let names = dir_entries(&bundle);
+    assert!(names.contains("users.csv"), "{names:?}");
+    assert!(!names.contains("users.parquet"), "old files left: {names:?}");
+    assert!(!dir.path().join("bundle.partial").exists());
+}
+
+#[test]
+fn an_export_killed_at_any_moment_leaves_nothing_that_looks_complete() {
+    let db = TestDbWithUrl::new(TestDb::new());
+    // Enough rows that the export runs for a while.
+    db.db.execute(
+        "CREATE TABLE big (id int8 PRIMARY KEY, body text, at timestamptz);
+         INSERT INTO big SELECT g, repeat(md5(g::text), 8), now() FROM generate_series(1, 600000) g;
+         ANALYZE big;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (i, delay) in [30u64, 150, 400, 900].into_iter().enumerate() {
+        let out = dir.path().join(format!("b{i}"));
+        let mut child = Spawned::start(&[
+            "export",
+            "--source",
+            &db.url_str,
+            "--out",
+            path_str(&out),
+            "--jobs",
+            "2",
+            "-q",
+        ]);
+        std::thread::sleep(Duration::from_millis(delay));
+        child.kill();
+        let (_, _) = child.finish(Duration::from_secs(30));
+        if out.exists() {
+            // The rename was the last step: a bundle under its name is complete.
+            assert!(out.join("manifest.json").exists(), "{:?}", dir_entries(&out));
+            import(&out, &dir.path().join(format!("b{i}.db")), &[]).assert_success();
+            continue;
+        }
+        let partial = dir.path().join(format!("b{i}.partial"));
+        if partial.exists() {
+            let names = dir_entries(&partial);
+            assert!(!names.contains("manifest.json"), "{names:?}");
+            // A file under its final name is complete: its footer reads.
+            for n in names.iter().filter(|n| n.ends_with(".parquet")) {
+                let bytes = read_bytes(&partial.join(n));
+                assert_eq!(&bytes[bytes.len() - 4..], b"PAR1", "{n} lacks its footer");
+            }
+        }
+        // The next export clears what the killed one left.
+        let again = export_of(&db, &out, &["-q"]);
+        again.assert_success();
+        assert!(!partial.exists());
+    }
+}
+
+#[test]
+fn a_delta_bundle_needs_an_existing_target() {
+    let db = TestDbWithUrl::new(TestDb::with_demo());
+    let dir = tempfile::tempdir().unwrap();
+    let delta = dir.path().join("delta");
+    export_of(&db, &delta, &["--since", CUTOVER]).assert_success();
+    import(&delta, &dir.path().join("none.db"), &[])
+        .assert_code(2)
+        .assert_stderr_has(&["import a full bundle first"]);
+}
