@@ -1,1 +1,0 @@
-//! CSV bundle files (in progress).
