@@ -34,7 +34,9 @@
 //!   - time: `HH:MM:SS[.ffffff]`, `24:00:00` included.
 //!   - interval: ISO 8601 with designators, each of PostgreSQL's three fields
 //!     signed as stored: `P<months>M<days>DT<seconds>[.ffffff]S`
-//!     (`P-14M3DT-3723.5S`; zero is `P0M0DT0S`). PostgreSQL reads this form.
+//!     (`P-14M3DT-3723.5S`; zero is `P0M0DT0S`). PostgreSQL reads this form
+//!     (its parser goes through a double: beyond about 2^53 µs of seconds,
+//!     some 285 years, it rounds the last microseconds; this reader does not).
 //!   - pgvector vector: a JSON array of float4s in their shortest form.
 //!   - arrays: a JSON array, as the SQLite mapping stores one: nested once per
 //!     dimension, NULL elements `null`, elements in the forms above as JSON

@@ -259,4 +259,27 @@ mod tests {
         let e = read_all("a\rb\n").unwrap_err().to_string();
         assert_eq!(e, "line 1, field 1: carriage return outside quotes");
     }
+
+    proptest::proptest! {
+        /// Any fields, NULL or text of the characters that matter to CSV,
+        /// read back as written.
+        #[test]
+        fn any_records_read_back(
+            rows in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::option::of("[a,\"\r\n \\.é]{0,6}"),
+                    3,
+                ),
+                0..20,
+            )
+        ) {
+            let text: String = rows
+                .iter()
+                .map(|r| line(&r.iter().map(|f| f.as_deref()).collect::<Vec<_>>()))
+                .collect();
+            let back: Vec<Vec<Option<String>>> =
+                read_all(&text).unwrap().into_iter().map(|(_, f)| f).collect();
+            proptest::prop_assert_eq!(back, rows);
+        }
+    }
 }

@@ -617,6 +617,8 @@ fn bad_texts_are_refused() {
         (FileType::Float64, "inf"),
         (FileType::Float64, "nan"),
         (FileType::Float32, "1,5"),
+        (FileType::Float32, "1e39"),
+        (FileType::Float64, "1e309"),
         (FileType::Numeric, "1e5"),
         (FileType::Bytes, "\\xabc"),
         (FileType::Bytes, "abcd"),

@@ -84,10 +84,8 @@ pub fn parse_value(ft: &FileType, text: &str) -> Result<Vec<u8>, DecodeError> {
         FileType::Int16 => parse_int::<i16>(text, "smallint")?.to_be_bytes().to_vec(),
         FileType::Int32 => parse_int::<i32>(text, "integer")?.to_be_bytes().to_vec(),
         FileType::Int64 => parse_int::<i64>(text, "bigint")?.to_be_bytes().to_vec(),
-        FileType::Float32 => parse_float::<f32>(text, "real", f32::NAN, f32::INFINITY)?
-            .to_be_bytes()
-            .to_vec(),
-        FileType::Float64 => parse_float::<f64>(text, "double precision", f64::NAN, f64::INFINITY)?
+        FileType::Float32 => parse_float::<f32>(text, "real")?.to_be_bytes().to_vec(),
+        FileType::Float64 => parse_float::<f64>(text, "double precision")?
             .to_be_bytes()
             .to_vec(),
         FileType::Decimal { .. } | FileType::Numeric => wire::numeric_from_text(text)?,
@@ -158,26 +156,50 @@ pub fn write_float(out: &mut String, f: f64, shortest: impl std::fmt::Debug) {
     }
 }
 
+/// real and double precision, for [`parse_float`].
+pub trait Float: std::str::FromStr + Copy {
+    const NAN: Self;
+    const INFINITY: Self;
+    const NEG_INFINITY: Self;
+    fn is_finite(self) -> bool;
+}
+
+impl Float for f32 {
+    const NAN: Self = f32::NAN;
+    const INFINITY: Self = f32::INFINITY;
+    const NEG_INFINITY: Self = f32::NEG_INFINITY;
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
+}
+
+impl Float for f64 {
+    const NAN: Self = f64::NAN;
+    const INFINITY: Self = f64::INFINITY;
+    const NEG_INFINITY: Self = f64::NEG_INFINITY;
+    fn is_finite(self) -> bool {
+        f64::is_finite(self)
+    }
+}
+
 /// The inverse of [`write_float`]: PostgreSQL's spellings of the special
 /// values, else a decimal number (Rust's parser rounds correctly, so the
-/// shortest form comes back bit for bit). Rust's own `inf`/`nan` are refused.
-pub fn parse_float<T: std::str::FromStr + std::ops::Neg<Output = T>>(
-    text: &str,
-    what: &str,
-    nan: T,
-    infinity: T,
-) -> Result<T, DecodeError> {
+/// shortest form comes back bit for bit). Rust's own `inf`/`nan` are refused,
+/// and so is a number too large for the type (Rust would make it infinite,
+/// PostgreSQL refuses it).
+pub fn parse_float<T: Float>(text: &str, what: &str) -> Result<T, DecodeError> {
     match text {
-        "NaN" => return Ok(nan),
-        "Infinity" => return Ok(infinity),
-        "-Infinity" => return Ok(-infinity),
+        "NaN" => return Ok(T::NAN),
+        "Infinity" => return Ok(T::INFINITY),
+        "-Infinity" => return Ok(T::NEG_INFINITY),
         _ => {}
     }
     let decimal = text
         .bytes()
         .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
-    match text.parse() {
-        Ok(f) if decimal => Ok(f),
+    match text.parse::<T>() {
+        Ok(f) if decimal && f.is_finite() => Ok(f),
+        Ok(_) if decimal => err(format!("{what}: {} is out of range", shown(text))),
         _ => err(format!("{what}: {} is not a number", shown(text))),
     }
 }
@@ -304,7 +326,7 @@ fn parse_vector(text: &str) -> Result<Vec<u8>, DecodeError> {
                 "\"NaN\"" | "\"Infinity\"" | "\"-Infinity\"" => &item[1..item.len() - 1],
                 _ => item,
             };
-            floats.push(parse_float::<f32>(item, "vector", f32::NAN, f32::INFINITY)?);
+            floats.push(parse_float::<f32>(item, "vector")?);
         }
     }
     let dims = i16::try_from(floats.len())
