@@ -62,7 +62,7 @@ use std::io::{BufReader, Read, Write};
 use super::columns::BundleColumn;
 use super::BundleError;
 use crate::mapping::convert::RawRow;
-use record::{Fields, RecordReader};
+use record::{Fields, RecordError, RecordReader};
 
 /// The NULL convention and text forms, in words, for the manifest.
 pub const CONVENTION: &str = "RFC 4180 CSV in UTF-8, one header line of column names, records \
@@ -164,7 +164,11 @@ impl<R: Read> CsvTableReader<R> {
             columns: columns.to_vec(),
             fields: Fields::default(),
         };
-        if reader.records.next_record(&mut reader.fields)?.is_none() {
+        let header = reader
+            .records
+            .next_record(&mut reader.fields)
+            .map_err(|e| reader.record_error(e))?;
+        if header.is_none() {
             return Err(BundleError::Damaged(
                 "the file is empty: no header line".into(),
             ));
@@ -197,13 +201,28 @@ impl<R: Read> CsvTableReader<R> {
         Ok(reader)
     }
 
+    /// A malformed record as damage, naming the column of the field.
+    fn record_error(&self, e: RecordError) -> BundleError {
+        match e {
+            RecordError::Io(e) => BundleError::Io(e),
+            RecordError::Malformed { line, field, what } => {
+                let column = match field.checked_sub(1).and_then(|i| self.columns.get(i)) {
+                    Some(c) => format!("column {}", c.name),
+                    None => format!("field {field}"),
+                };
+                BundleError::Damaged(format!("line {line}, {column}: {what}"))
+            }
+        }
+    }
+
     /// The next batch of at most 8192 rows, each a wire value per column
     /// (`None`: NULL); `None` at the end of the file.
     #[allow(clippy::type_complexity)]
     pub fn next_batch(&mut self) -> Result<Option<Vec<Vec<Option<Vec<u8>>>>>, BundleError> {
         let mut rows = Vec::new();
         while rows.len() < BATCH_ROWS {
-            let Some(line) = self.records.next_record(&mut self.fields)? else {
+            let record = self.records.next_record(&mut self.fields);
+            let Some(line) = record.map_err(|e| self.record_error(e))? else {
                 break;
             };
             if self.fields.len() != self.columns.len() {

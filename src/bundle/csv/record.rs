@@ -4,7 +4,34 @@
 
 use std::io::BufRead;
 
-use crate::bundle::BundleError;
+/// Why a record could not be read.
+#[derive(Debug)]
+pub enum RecordError {
+    Io(std::io::Error),
+    /// Not RFC 4180: at `field` (1-based) of the record starting on `line`.
+    Malformed {
+        line: u64,
+        field: usize,
+        what: &'static str,
+    },
+}
+
+impl From<std::io::Error> for RecordError {
+    fn from(e: std::io::Error) -> Self {
+        RecordError::Io(e)
+    }
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordError::Io(e) => write!(f, "{e}"),
+            RecordError::Malformed { line, field, what } => {
+                write!(f, "line {line}, field {field}: {what}")
+            }
+        }
+    }
+}
 
 /// Appends one field: nothing for NULL; quoted when it holds `,` `"` CR or LF,
 /// is empty (else it would read back as NULL) or is `\.` (PostgreSQL's
@@ -84,7 +111,7 @@ impl<R: BufRead> RecordReader<R> {
     /// Reads the next record into `fields`; returns the line it starts on
     /// (1-based), or `None` at the end of the input. An empty line is a record
     /// of one NULL field (a one-column table's NULL), not skipped.
-    pub fn next_record(&mut self, fields: &mut Fields) -> Result<Option<u64>, BundleError> {
+    pub fn next_record(&mut self, fields: &mut Fields) -> Result<Option<u64>, RecordError> {
         self.buf.clear();
         fields.clear();
         if self.input.read_until(b'\n', &mut self.buf)? == 0 {
@@ -92,9 +119,8 @@ impl<R: BufRead> RecordReader<R> {
         }
         self.lines += 1;
         let line = self.lines;
-        let damaged = |field: usize, what: &str| {
-            BundleError::Damaged(format!("line {line}, field {field}: {what}"))
-        };
+        let damaged =
+            |field: usize, what: &'static str| RecordError::Malformed { line, field, what };
         let mut i = 0;
         loop {
             let field = fields.len() + 1;
@@ -169,7 +195,7 @@ mod tests {
     /// A record's start line and fields.
     type Record = (u64, Vec<Option<String>>);
 
-    fn read_all(text: &str) -> Result<Vec<Record>, BundleError> {
+    fn read_all(text: &str) -> Result<Vec<Record>, RecordError> {
         let mut r = RecordReader::new(text.as_bytes());
         let mut f = Fields::default();
         let mut out = Vec::new();

@@ -685,13 +685,26 @@ fn malformed_records_name_line_and_column() {
         .unwrap();
     assert!(matches!(e, BundleError::Damaged(_)));
     assert_eq!(e.to_string(), "line 5: 3 fields, the table has 2 columns");
+    let e = read(&columns, "id,name\n1,\"a\"b\n")
+        .err()
+        .unwrap()
+        .to_string();
+    assert_eq!(e, "line 2, column name: text after the closing quote");
+    let e = read(&columns, "id,name\n1,a\n2,b,\"c\n")
+        .err()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        e,
+        "line 3, field 3: quoted field not closed before the end of the file"
+    );
     let e = read(&columns, "id,name\n1,a\n2,\"open\n")
         .err()
         .unwrap()
         .to_string();
     assert_eq!(
         e,
-        "line 3, field 2: quoted field not closed before the end of the file"
+        "line 3, column name: quoted field not closed before the end of the file"
     );
     let e = read(&columns, "id,name\n1,a\nx2,b\n").err().unwrap();
     match &e {
