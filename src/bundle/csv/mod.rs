@@ -93,7 +93,8 @@ pub struct CsvTableWriter<W: Write> {
 }
 
 impl<W: Write> CsvTableWriter<W> {
-    /// Writes the header line (column names).
+    /// Writes the header line (column names); like the rows, it is buffered
+    /// and reaches `out` once 64 KiB have gathered or at [`Self::finish`].
     pub fn new(out: W, columns: &[BundleColumn]) -> Result<Self, BundleError> {
         let mut writer = CsvTableWriter {
             out,
