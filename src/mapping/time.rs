@@ -63,6 +63,56 @@ pub fn format_date(out: &mut String, pg_days: i32) {
     }
 }
 
+/// The inverse of [`format_date`]: `YYYY-MM-DD` (four or more year digits)
+/// with an optional ` BC`, `infinity`, `-infinity`. `None` for any other form
+/// or a day that does not exist (`2023-02-29`).
+pub fn parse_date(text: &str) -> Option<i32> {
+    match text {
+        "infinity" => return Some(i32::MAX),
+        "-infinity" => return Some(i32::MIN),
+        _ => {}
+    }
+    let (s, bc) = match text.strip_suffix(" BC") {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    };
+    finite_pg_days(parse_ymd(s, bc)? - PG_EPOCH_DAYS_FROM_UNIX)
+}
+
+/// A day count since 2000-01-01 that `date` holds as a day, not an infinity.
+fn finite_pg_days(days: i64) -> Option<i32> {
+    i32::try_from(days)
+        .ok()
+        .filter(|d| *d != i32::MAX && *d != i32::MIN)
+}
+
+/// Days since 1970-01-01 of `YYYY-MM-DD` as [`write_date`] writes it: the
+/// year as shown (1 BC is year 1 with `bc`), at least four digits.
+fn parse_ymd(s: &str, bc: bool) -> Option<i64> {
+    let b = s.as_bytes();
+    let split = b.len().checked_sub(6)?;
+    let (year, md) = (b.get(..split)?, b.get(split..)?);
+    if year.len() < 4 || year.len() > 9 || md[0] != b'-' || md[3] != b'-' {
+        return None;
+    }
+    let num = |digits: &[u8]| -> Option<i64> {
+        digits.iter().try_fold(0i64, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let shown = num(year)?;
+    let month = u32::try_from(num(&md[1..3])?).ok()?;
+    let day = u32::try_from(num(&md[4..6])?).ok()?;
+    // write_date never shows year 0: 1 BC is `0001-… BC`.
+    if shown == 0 || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let year = if bc { 1 - shown } else { shown };
+    let days = days_from_civil(year, month, day);
+    // days_from_civil rolls 02-30 over into March; only a real day maps back.
+    (civil_from_days(days) == (year, month, day)).then_some(days)
+}
+
 /// How a timestamp is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimestampStyle {
@@ -79,6 +129,33 @@ pub fn format_timestamp(out: &mut String, pg_micros: i64, style: TimestampStyle)
         TimestampStyle::IsoUtc => TimeText::ISO_UTC,
     };
     format_timestamp_text(out, pg_micros, text);
+}
+
+/// The inverse of [`format_timestamp`] in `style`: microseconds since
+/// 2000-01-01 (PostgreSQL's own count, so the whole range up to 294276 AD
+/// fits, which [`parse_timestamp`]'s Unix count does not), the infinities at
+/// `i64::MAX`/`i64::MIN`. The fraction may have one to six digits.
+pub fn parse_pg_timestamp(text: &str, style: TimestampStyle) -> Option<i64> {
+    match text {
+        "infinity" => return Some(i64::MAX),
+        "-infinity" => return Some(i64::MIN),
+        _ => {}
+    }
+    let (s, bc) = match text.strip_suffix(" BC") {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    };
+    let (s, separator) = match style {
+        TimestampStyle::Space => (s, ' '),
+        TimestampStyle::IsoUtc => (s.strip_suffix('Z')?, 'T'),
+    };
+    let (date, clock) = s.split_once(separator)?;
+    let days = parse_ymd(date, bc)? - PG_EPOCH_DAYS_FROM_UNIX;
+    // 24:00:00 is a `time`, not the time of a timestamp (that is the next day).
+    let micros = parse_clock(clock).filter(|m| *m < MICROS_PER_DAY)?;
+    days.checked_mul(MICROS_PER_DAY)?
+        .checked_add(micros)
+        .filter(|m| *m != i64::MAX && *m != i64::MIN)
 }
 
 /// A timestamp in any of the text styles a schema map can choose. `Millis`
@@ -490,6 +567,56 @@ mod tests {
         assert_eq!(date(2_921_940), "10000-01-01");
         // select '4713-01-01 BC'::date - '2000-01-01'::date = -2451507
         assert_eq!(date(-2_451_507), "4713-01-01 BC");
+    }
+
+    #[test]
+    fn dates_and_timestamps_parse_back_from_their_formats() {
+        for d in [
+            0,
+            -1,
+            59,
+            -730_119,
+            -730_120,
+            -2_451_507,
+            2_921_940,
+            i32::MAX,
+            i32::MIN,
+        ] {
+            assert_eq!(parse_date(&date(d)), Some(d), "{}", date(d));
+        }
+        for bad in [
+            "2023-02-29",
+            "0000-01-01",
+            "01-01-01",
+            "2000-01-01 AD",
+            "2000-01-1",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+        for m in [
+            0,
+            1,
+            -1,
+            -730_120 * 86_400_000_000 + 1,
+            9_223_371_331_199_999_999,
+        ] {
+            for style in [TimestampStyle::Space, TimestampStyle::IsoUtc] {
+                assert_eq!(
+                    parse_pg_timestamp(&ts(m, style), style),
+                    Some(m),
+                    "{}",
+                    ts(m, style)
+                );
+            }
+        }
+        assert_eq!(
+            parse_pg_timestamp("2000-01-01 00:00:00Z", TimestampStyle::Space),
+            None
+        );
+        assert_eq!(
+            parse_pg_timestamp("2000-01-01T24:00:00Z", TimestampStyle::IsoUtc),
+            None
+        );
     }
 
     #[test]
