@@ -17,9 +17,10 @@
 //! | date                        | INT32 DATE (±infinity: i32::MAX / -i32::MAX, as DuckDB) | ISO `YYYY-MM-DD`, `infinity`, `-infinity`, years < 1 as PostgreSQL (`… BC`) |
 //! | timestamp                   | INT64 TIMESTAMP(µs, not UTC)              | ISO, space, 6-digit fraction trimmed |
 //! | timestamptz                 | INT64 TIMESTAMP(µs, UTC) (±infinity: i64::MAX / -i64::MAX, as DuckDB) | ISO UTC with `Z`   |
+//! | timestamp(tz) columns with values after 294247 AD | BYTE_ARRAY String, the CSV text form | as above |
 //! | time                        | INT64 TIME(µs, not UTC)                   | `HH:MM:SS[.ffffff]`               |
 //! | interval                    | group {months INT32, days INT32, micros INT64} | ISO 8601 `P<m>M<d>DT<s>S`    |
-//! | arrays                      | LIST, nested once per dimension           | JSON array, as SQLite stores it   |
+//! | arrays                      | LIST, nested once per dimension; a column whose values differ in dimensions: JSON text of each | JSON array, as SQLite stores it |
 //! | pgvector vector             | LIST of FLOAT                             | JSON array                        |
 //! | everything else             | BYTE_ARRAY String: PostgreSQL's text output | PostgreSQL's text output        |
 
@@ -75,6 +76,15 @@ pub enum FileType {
         /// The element type's oid, written into the wire form read back.
         element_oid: u32,
     },
+    /// A column Parquet's own type cannot hold every value of, held as the
+    /// CSV text form of `of` (a String column; JSON for arrays): an array
+    /// column whose values have different numbers of dimensions (a Parquet
+    /// list nests a fixed number of levels), or a timestamp column with values
+    /// after 294247 AD (PostgreSQL's reach 294276; Parquet's microseconds
+    /// since 1970 end there).
+    AsText {
+        of: Box<FileType>,
+    },
 }
 
 /// What the exporter learned of a column's values in the snapshot, where the
@@ -86,6 +96,9 @@ pub struct ColumnFacts {
     /// Dimensions of an array column's values: (fewest, most); `None` when
     /// every value is NULL or empty.
     pub array_dims: Option<(u8, u8)>,
+    /// Whether a timestamp column holds values after Parquet's last
+    /// microsecond since 1970 (294247-01-10T04:00:54.775807).
+    pub beyond_parquet_range: bool,
 }
 
 /// One column of a bundle file.
@@ -125,8 +138,18 @@ pub fn file_type(
         ValueKind::Bytea => FileType::Bytes,
         ValueKind::Uuid => FileType::Uuid,
         ValueKind::Date => FileType::Date,
-        ValueKind::Timestamp => FileType::Timestamp,
-        ValueKind::Timestamptz => FileType::Timestamptz,
+        ValueKind::Timestamp | ValueKind::Timestamptz => {
+            let t = if *kind == ValueKind::Timestamp {
+                FileType::Timestamp
+            } else {
+                FileType::Timestamptz
+            };
+            if facts.beyond_parquet_range {
+                FileType::AsText { of: Box::new(t) }
+            } else {
+                t
+            }
+        }
         ValueKind::Time => FileType::Time,
         ValueKind::Interval => FileType::Interval,
         ValueKind::Vector => FileType::Vector,
@@ -152,21 +175,24 @@ pub fn file_type(
             } else {
                 element_oid
             };
-            let dims = match facts.array_dims {
-                None => 1,
-                Some((lo, hi)) if lo == hi => hi,
-                Some((lo, hi)) => {
-                    return Err(format!(
-                        "column {} holds arrays of {lo} to {hi} dimensions; a Parquet list has \
-                         one nesting for every value (export with --format csv)",
-                        column.name
-                    ))
-                }
-            };
-            FileType::List {
-                element: Box::new(element_type),
-                dims,
-                element_oid,
+            match facts.array_dims {
+                None => FileType::List {
+                    element: Box::new(element_type),
+                    dims: 1,
+                    element_oid,
+                },
+                Some((lo, hi)) if lo == hi => FileType::List {
+                    element: Box::new(element_type),
+                    dims: hi,
+                    element_oid,
+                },
+                Some(_) => FileType::AsText {
+                    of: Box::new(FileType::List {
+                        element: Box::new(element_type),
+                        dims: 1,
+                        element_oid,
+                    }),
+                },
             }
         }
     })

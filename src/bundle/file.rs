@@ -21,6 +21,10 @@ pub struct TableFileWriter {
     arrays: Vec<usize>,
     /// Per column of `arrays`, values whose lower bound was not 1.
     lower_bounds: Vec<u64>,
+    /// Per column of `arrays`: whether the format writes a SQL NULL element of
+    /// a json array as JSON null (CSV does), and how many it wrote.
+    json_nulls_lost: Vec<bool>,
+    json_nulls: Vec<u64>,
     names: Vec<String>,
 }
 
@@ -47,7 +51,11 @@ impl TableFileWriter {
         let arrays: Vec<usize> = columns
             .iter()
             .enumerate()
-            .filter(|(_, c)| matches!(c.file_type, FileType::List { .. }))
+            .filter(|(_, c)| match &c.file_type {
+                FileType::List { .. } => true,
+                FileType::AsText { of } => matches!(**of, FileType::List { .. }),
+                _ => false,
+            })
             .map(|(i, _)| i)
             .collect();
         Ok(TableFileWriter {
@@ -58,6 +66,18 @@ impl TableFileWriter {
                 FileFormat::Csv => FormatWriter::Csv(CsvTableWriter::new(sink, columns)?),
             },
             lower_bounds: vec![0; arrays.len()],
+            json_nulls_lost: arrays
+                .iter()
+                .map(|&i| match &columns[i].file_type {
+                    // JSON text has one null for a SQL NULL element and JSON null.
+                    FileType::AsText { of } => {
+                        matches!(&**of, FileType::List { element, .. } if is_json(element))
+                    }
+                    FileType::List { element, .. } => format == FileFormat::Csv && is_json(element),
+                    _ => false,
+                })
+                .collect(),
+            json_nulls: vec![0; arrays.len()],
             arrays,
             names: columns.iter().map(|c| c.name.clone()).collect(),
         })
@@ -79,6 +99,10 @@ impl TableFileWriter {
                     if parts.other_lower_bound {
                         self.lower_bounds[n] += 1;
                     }
+                    if self.json_nulls_lost[n] {
+                        let nulls = parts.elements.iter().filter(|e| e.is_none()).count();
+                        self.json_nulls[n] += u64::try_from(nulls).unwrap_or(u64::MAX);
+                    }
                 }
             }
         }
@@ -90,13 +114,17 @@ impl TableFileWriter {
 
     /// Completes the file and syncs it to disk.
     pub fn finish(self) -> Result<FinishedFile, BundleError> {
-        let losses = self
-            .arrays
-            .iter()
-            .zip(&self.lower_bounds)
-            .filter(|(_, &n)| n > 0)
-            .map(|(&c, &n)| (self.names[c].clone(), LossReason::ArrayLowerBound, n))
-            .collect();
+        let mut losses = Vec::new();
+        for (n, &c) in self.arrays.iter().enumerate() {
+            for (reason, count) in [
+                (LossReason::ArrayLowerBound, self.lower_bounds[n]),
+                (LossReason::JsonArrayNull, self.json_nulls[n]),
+            ] {
+                if count > 0 {
+                    losses.push((self.names[c].clone(), reason, count));
+                }
+            }
+        }
         let sink = match self.format {
             FormatWriter::Parquet(w) => w.finish()?,
             FormatWriter::Csv(w) => w.finish()?,
@@ -117,6 +145,10 @@ impl TableFileWriter {
             losses,
         })
     }
+}
+
+fn is_json(t: &FileType) -> bool {
+    matches!(t, FileType::Json | FileType::Jsonb)
 }
 
 /// Rows of wire values, one `Vec` per row.

@@ -8,6 +8,7 @@
 //! such rows and hands them to the same converters and writers as `sync`, so an
 //! imported file is the file a sync would have written.
 
+pub mod array_json;
 pub mod columns;
 pub mod csv;
 pub mod file;

@@ -578,6 +578,13 @@ fn key_copy(
     )
 }
 
+/// What one column of the facts query asks.
+enum Probe {
+    NumericNan,
+    ArrayDims,
+    ParquetRange,
+}
+
 /// What the values of a table's decimal and array columns need from their
 /// Parquet type, learned in the snapshot (one query per table that has such
 /// columns; only the rows the bundle holds are looked at).
@@ -588,7 +595,7 @@ async fn column_facts(
     range: &ChunkRange,
 ) -> Result<HashMap<String, ColumnFacts>> {
     let mut exprs = Vec::new();
-    let mut asked: Vec<(&PgColumn, bool)> = Vec::new();
+    let mut asked: Vec<(&PgColumn, Probe)> = Vec::new();
     for (i, conv) in t.conversions.iter().enumerate() {
         let Some(column) = t
             .copy
@@ -605,13 +612,25 @@ async fn column_facts(
                 if matches!(probe, Ok(FileType::Decimal { .. })) {
                     exprs.push(format!("(count(*) FILTER (WHERE {c} = 'NaN'))::int8"));
                     exprs.push("NULL::int8".to_owned());
-                    asked.push((column, true));
+                    asked.push((column, Probe::NumericNan));
                 }
             }
             ValueKind::Array(_) => {
                 exprs.push(format!("min(array_ndims({c}))::int8"));
                 exprs.push(format!("max(array_ndims({c}))::int8"));
-                asked.push((column, false));
+                asked.push((column, Probe::ArrayDims));
+            }
+            ValueKind::Timestamp | ValueKind::Timestamptz => {
+                let last = if conv.kind == ValueKind::Timestamp {
+                    "'294247-01-10 04:00:54.775807'::timestamp"
+                } else {
+                    "'294247-01-10 04:00:54.775807+00'::timestamptz"
+                };
+                exprs.push(format!(
+                    "(count(*) FILTER (WHERE {c} > {last} AND {c} <> 'infinity'))::int8"
+                ));
+                exprs.push("NULL::int8".to_owned());
+                asked.push((column, Probe::ParquetRange));
             }
             _ => {}
         }
@@ -632,20 +651,23 @@ async fn column_facts(
             "looking at the values of {}",
             t.source_name
         )))?;
-    for (i, (column, numeric)) in asked.iter().enumerate() {
+    for (i, (column, probe)) in asked.iter().enumerate() {
         let a: Option<i64> = row.get(2 * i);
         let b: Option<i64> = row.get(2 * i + 1);
-        let f = if *numeric {
-            ColumnFacts {
+        let dims = |v: Option<i64>| v.and_then(|d| u8::try_from(d).ok());
+        let f = match probe {
+            Probe::NumericNan => ColumnFacts {
                 numeric_nan: a.unwrap_or(0) > 0,
                 ..ColumnFacts::default()
-            }
-        } else {
-            let dims = |v: Option<i64>| v.and_then(|d| u8::try_from(d).ok());
-            ColumnFacts {
+            },
+            Probe::ArrayDims => ColumnFacts {
                 array_dims: dims(a).zip(dims(b)),
                 ..ColumnFacts::default()
-            }
+            },
+            Probe::ParquetRange => ColumnFacts {
+                beyond_parquet_range: a.unwrap_or(0) > 0,
+                ..ColumnFacts::default()
+            },
         };
         facts.insert(column.name.clone(), f);
     }

@@ -60,7 +60,7 @@ pub fn import(opts: &ImportOptions) -> Result<DeltaSummary> {
         map: opts.map.as_ref(),
     };
     let mut prepared = steps::prepare_all(&bundle.plan, &conn, &settings, path, &mut notes)?;
-    check_rows_held(&conn, &bundle, &mut prepared, since)?;
+    check_rows_held(&conn, &bundle, &mut prepared, since, &mut notes)?;
 
     let progress = Arc::new(Progress::new(
         opts.progress,
@@ -192,6 +192,7 @@ fn check_rows_held(
     bundle: &bundle_import::Bundle,
     prepared: &mut [Prepared],
     since: i64,
+    notes: &mut Vec<String>,
 ) -> Result<()> {
     let since_text = unix_micros_text(since);
     let mut problems = Vec::new();
@@ -228,10 +229,12 @@ fn check_rows_held(
                 let stored = state::watermark(conn, name).ok().flatten();
                 if let Some(w) = stored.as_deref().and_then(parse_timestamp) {
                     if w < since {
-                        problems.push(format!(
-                            "table {name}: the target was last synced up to {}, but the bundle \
-                             holds changes only since {since_text}; the changes between are not \
-                             in it (export with --since {} or earlier)",
+                        // As `sync --since` later than the watermark does: the
+                        // user chose the time; say what it leaves out.
+                        notes.push(format!(
+                            "{name}: the target was last synced up to {}, the bundle holds \
+                             changes since {since_text}: rows changed between are not in it \
+                             (export with --since {} to include them)",
                             unix_micros_text(w),
                             unix_micros_text(w)
                         ));

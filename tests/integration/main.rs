@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod bundle;
 mod connection;
 mod delta;
 mod failures;

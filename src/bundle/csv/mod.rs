@@ -53,9 +53,8 @@
 //! malformed record (wrong number of fields, unclosed quote, a value that is
 //! not its column's text form) with its line number and column.
 
-mod array;
 mod record;
-mod text;
+pub(crate) mod text;
 
 use std::io::{BufReader, Read, Write};
 

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::array;
+use crate::bundle::array_json;
 use crate::bundle::columns::FileType;
 use crate::bundle::wire;
 use crate::mapping::decode::{self, DecodeError};
@@ -68,7 +68,8 @@ pub fn write_value(out: &mut String, ft: &FileType, wire: &[u8]) -> Result<(), D
         }
         FileType::Interval => write_interval(out, wire)?,
         FileType::Vector => decode::write_vector_json(out, wire)?,
-        FileType::List { element, .. } => array::write_array(out, element, wire)?,
+        FileType::AsText { of } => write_value(out, of, wire)?,
+        FileType::List { element, .. } => array_json::write_array(out, element, wire)?,
     }
     Ok(())
 }
@@ -133,7 +134,8 @@ pub fn parse_value(ft: &FileType, text: &str) -> Result<Vec<u8>, DecodeError> {
             element,
             dims,
             element_oid,
-        } => array::parse_array(text, element, *element_oid, *dims)?,
+        } => array_json::parse_array(text, element, *element_oid, *dims)?,
+        FileType::AsText { of } => parse_value(of, text)?,
     })
 }
 

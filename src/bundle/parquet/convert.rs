@@ -38,6 +38,11 @@ pub(super) fn to_parquet(ft: &FileType, w: &[u8]) -> Result<Value, String> {
             Value::Bytes(decode::read_text(w).map_err(text)?.as_bytes().to_vec())
         }
         FileType::Jsonb => Value::Bytes(decode::read_jsonb(w).map_err(text)?.as_bytes().to_vec()),
+        FileType::AsText { of } => {
+            let mut s = String::new();
+            crate::bundle::csv::text::write_value(&mut s, of, w).map_err(text)?;
+            Value::Bytes(s.into_bytes())
+        }
         FileType::Bytes => Value::Bytes(w.to_vec()),
         FileType::Uuid if w.len() == 16 => Value::Fixed(w.to_vec()),
         FileType::Uuid => return Err(format!("uuid: expected 16 bytes, got {}", w.len())),
@@ -80,6 +85,10 @@ pub(super) fn from_parquet(ft: &FileType, v: ValueRef<'_>) -> Result<Vec<u8>, St
             out.push(1);
             out.extend_from_slice(b);
             out
+        }
+        (FileType::AsText { of }, ValueRef::Bytes(b)) => {
+            let s = std::str::from_utf8(b).map_err(|e| format!("{of:?} as text: {e}"))?;
+            crate::bundle::csv::text::parse_value(of, s).map_err(text)?
         }
         (FileType::Uuid, ValueRef::Bytes(b)) if b.len() == 16 => b.to_vec(),
         (FileType::Date, ValueRef::I32(x)) => date_from_parquet(x)?.to_be_bytes().to_vec(),

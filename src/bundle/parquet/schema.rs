@@ -160,6 +160,7 @@ pub(super) fn scalar_physical(ft: &FileType) -> Option<Physical> {
         | FileType::Enum
         | FileType::Json
         | FileType::Jsonb
+        | FileType::AsText { .. }
         | FileType::Bytes => Physical::Bytes,
         FileType::Uuid => Physical::Fixed,
         FileType::Interval | FileType::Vector | FileType::List { .. } => return None,
@@ -273,6 +274,10 @@ fn primitive(name: &str, ft: &FileType, repetition: Repetition) -> Result<Type, 
             (PhysicalType::BYTE_ARRAY, Some(LogicalType::String))
         }
         FileType::Json | FileType::Jsonb => (PhysicalType::BYTE_ARRAY, Some(LogicalType::Json)),
+        FileType::AsText { of } => match **of {
+            FileType::List { .. } => (PhysicalType::BYTE_ARRAY, Some(LogicalType::Json)),
+            _ => (PhysicalType::BYTE_ARRAY, Some(LogicalType::String)),
+        },
         FileType::Bytes => (PhysicalType::BYTE_ARRAY, None),
         FileType::Uuid => {
             return Type::primitive_type_builder(name, PhysicalType::FIXED_LEN_BYTE_ARRAY)

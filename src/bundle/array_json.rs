@@ -1,12 +1,14 @@
-//! Arrays in a CSV file: the JSON array `decode::write_array_json` writes (as
-//! the SQLite mapping stores one), read back into PostgreSQL's binary array.
+//! Arrays as JSON text, the JSON array `decode::write_array_json` writes (as
+//! the SQLite mapping stores one), read back into PostgreSQL's binary array:
+//! how a CSV file holds every array, and a Parquet file an array column whose
+//! values have different numbers of dimensions (a list nests a fixed number).
 //!
 //! The reader scans the JSON itself rather than through `serde_json::Value`:
 //! that would turn a numeric element into an f64 (digits lost), parse floats
 //! only approximately by default, and re-serialize json elements (whitespace
 //! and key order lost). Only string unescaping goes through serde_json.
 
-use super::text::{self, shown};
+use super::csv::text::{self, shown};
 use crate::bundle::columns::FileType;
 use crate::bundle::wire;
 use crate::mapping::decode::{self, DecodeError};
@@ -44,7 +46,11 @@ fn element_kind(element: &FileType) -> Result<ValueKind, DecodeError> {
         FileType::Timestamp => ValueKind::Timestamp,
         FileType::Timestamptz => ValueKind::Timestamptz,
         // Arrays of times and intervals are read as text[] (types::map_array).
-        FileType::Time | FileType::Interval | FileType::Vector | FileType::List { .. } => {
+        FileType::Time
+        | FileType::Interval
+        | FileType::Vector
+        | FileType::List { .. }
+        | FileType::AsText { .. } => {
             return err(format!(
                 "arrays of {element:?} elements are not held in CSV"
             ))
@@ -206,10 +212,10 @@ impl Parser<'_> {
             // The element's JSON text exactly as written, between the separators.
             self.skip_value()?;
             self.skip_ws();
+            // `null` reads back as JSON null: a SQL NULL element was written
+            // the same, and the export counted it as lost (`JsonArrayNull`).
             let raw = self.since(start);
-            if raw.trim() == "null" {
-                None
-            } else if matches!(self.element, FileType::Jsonb) {
+            if matches!(self.element, FileType::Jsonb) {
                 let mut v = Vec::with_capacity(1 + raw.len());
                 v.push(1);
                 v.extend_from_slice(raw.as_bytes());
