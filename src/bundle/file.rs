@@ -29,8 +29,9 @@ pub struct TableFileWriter {
 }
 
 enum FormatWriter {
-    Parquet(ParquetTableWriter<FileSink>),
-    Csv(CsvTableWriter<FileSink>),
+    // Boxed: one writer per file, and the variants differ in size by hundreds of bytes.
+    Parquet(Box<ParquetTableWriter<FileSink>>),
+    Csv(Box<CsvTableWriter<FileSink>>),
 }
 
 /// A complete file: its size, its SHA-256, and the values it could not hold
@@ -61,9 +62,9 @@ impl TableFileWriter {
         Ok(TableFileWriter {
             format: match format {
                 FileFormat::Parquet => {
-                    FormatWriter::Parquet(ParquetTableWriter::new(sink, columns)?)
+                    FormatWriter::Parquet(Box::new(ParquetTableWriter::new(sink, columns)?))
                 }
-                FileFormat::Csv => FormatWriter::Csv(CsvTableWriter::new(sink, columns)?),
+                FileFormat::Csv => FormatWriter::Csv(Box::new(CsvTableWriter::new(sink, columns)?)),
             },
             lower_bounds: vec![0; arrays.len()],
             json_nulls_lost: arrays

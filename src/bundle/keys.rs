@@ -93,8 +93,8 @@ pub fn load(
             .map_err(Error::sqlite("loading the bundle's keys", &target))?;
         Ok(conn)
     })?;
-    for i in 0..tables.len() {
-        let cols: Vec<String> = (0..tables[i].key.len()).map(|n| format!("k{n}")).collect();
+    for (i, t) in tables.iter().enumerate() {
+        let cols: Vec<String> = (0..t.key.len()).map(|n| format!("k{n}")).collect();
         conn.execute_batch(&format!(
             "CREATE INDEX temp.\"_pg2sqlite_bundle_keys_{i}_idx\" ON \"_pg2sqlite_bundle_keys_{i}\" ({})",
             cols.join(", ")
