@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv-orm with the pinned ORMs of tests/orm/requirements.txt (Django,
-# SQLAlchemy, psycopg), which tests/integration/orm.rs drives. Idempotent: an
+# Creates .venv-orm with the pinned ORMs and bundle readers of tests/orm/requirements.txt (Django,
+# SQLAlchemy, psycopg, pyarrow, DuckDB), which tests/integration/{orm,bundle}.rs drive. Idempotent: an
 # environment that already holds exactly these requirements is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."

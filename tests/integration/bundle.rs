@@ -379,3 +379,95 @@ fn a_delta_bundle_needs_an_existing_target() {
         .assert_code(2)
         .assert_stderr_has(&["import a full bundle first"]);
 }
+
+/// The Python with pyarrow, DuckDB and psycopg (`scripts/orm-venv.sh`, which
+/// `.ci/run` calls); missing, the test fails under CI and is skipped elsewhere.
+fn readers_python() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PG2SQLITE_ORM_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-orm/bin/python"));
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing: run scripts/orm-venv.sh (CI runs it in .ci/run)",
+        path.display()
+    );
+    eprintln!(
+        "skipping: {} is missing (run scripts/orm-venv.sh)",
+        path.display()
+    );
+    None
+}
+
+/// One row of every type of the mapping table, a row of NULLs and edge values;
+/// a second table with ±infinity dates and timestamps.
+const READER_TYPES: &str = r#"
+    CREATE TYPE color AS ENUM ('red', 'green', 'blue');
+    CREATE TABLE typed (
+        id int4 PRIMARY KEY, b bool, i2 int2, i8 int8, f4 real, f8 float8,
+        n numeric(12,3), wide numeric(30,10), nu numeric, tx text, vc varchar(20), e color,
+        j jsonb, js json, by bytea, u uuid, d date, ts timestamp, tstz timestamptz,
+        tm time, iv interval, inet_ inet, ai int4[], at text[], a2 int8[][], an numeric[]
+    );
+    INSERT INTO typed VALUES
+      (1, true, -32768, 9223372036854775807, 1.25, 3.141592653589793,
+       -123456789.125, 12345678901234567890.0123456789, 'NaN', 'héllo, "world"', '', 'green',
+       '{"a": [1, 2.5, null], "b": "x"}', '[1, {"k": "v"}]', '\x00ff10', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+       '1066-10-14', '2024-02-29 13:14:15.123456', '1999-12-31 23:59:59.999999+00',
+       '13:14:15.5', '-1 year 2 mons -3 days 04:05:06.789', '192.168.0.1/24',
+       '{1,NULL,3}', '{"a,b","",NULL,"NULL"}', '{{1,2},{3,4}}', '{1.5,NULL,-0.001}'),
+      (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+      (3, false, 0, -9223372036854775808, 'NaN', '-Infinity',
+       0, -0.0000000001, 'Infinity', 'NULL', 'x', 'red',
+       'null', '"s"', '', '00000000-0000-0000-0000-000000000000',
+       '9999-12-31', '1970-01-01 00:00:00', '2262-04-11 23:47:16.854775+00',
+       '00:00:00', '00:00:00', '::1', '{}', '{}', '{}', '{}');
+    CREATE TABLE endless (id int4 PRIMARY KEY, d date, ts timestamp, tstz timestamptz);
+    INSERT INTO endless VALUES (1, 'infinity', 'infinity', '-infinity'),
+      (2, '-infinity', '-infinity', 'infinity'), (3, '2024-01-01', '2024-01-01', '2024-01-01');
+"#;
+
+#[test]
+fn pyarrow_duckdb_and_postgresql_read_the_bundle_as_postgresql_has_it() {
+    let Some(python) = readers_python() else {
+        return;
+    };
+    let db = TestDbWithUrl::new(TestDb::new());
+    db.db.execute(READER_TYPES);
+    let dir = tempfile::tempdir().unwrap();
+    let plain_url = format!("postgresql://root@127.0.0.1:5432/{}", db.db.name());
+    for format in ["parquet", "csv"] {
+        let bundle = dir.path().join(format);
+        export_of(&db, &bundle, &["--format", format]).assert_success();
+        let out = std::process::Command::new(&python)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bundle/read_bundle.py"))
+            .arg(&bundle)
+            .arg(&plain_url)
+            .arg("typed")
+            .args(["--infinities", "endless"])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{format}:\n{text}");
+        let expected: &[&str] = if format == "parquet" {
+            &[
+                "pyarrow: the types",
+                "pyarrow: 3 rows equal",
+                "duckdb: 3 rows equal",
+                "duckdb: ±infinity",
+            ]
+        } else {
+            &["COPY FROM csv: 3 rows equal"]
+        };
+        for e in expected {
+            assert!(text.contains(e), "{format}: {e:?} not in\n{text}");
+        }
+    }
+}
