@@ -9,9 +9,9 @@
 //! and key order lost). Only string unescaping goes through serde_json.
 
 use super::csv::text::{self, shown};
-use crate::bundle::columns::FileType;
 use crate::bundle::wire;
 use crate::mapping::decode::{self, DecodeError};
+use crate::mapping::file_types::FileType;
 use crate::mapping::types::ValueKind;
 
 fn err<T>(msg: impl Into<String>) -> Result<T, DecodeError> {

@@ -4,12 +4,12 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 
-use super::columns::{BundleColumn, FileType};
 use super::csv::{CsvTableReader, CsvTableWriter};
 use super::manifest::{FileFormat, HashingWriter};
 use super::parquet::{ParquetTableReader, ParquetTableWriter};
 use super::BundleError;
 use crate::mapping::convert::RawRow;
+use crate::mapping::file_types::{BundleColumn, FileType};
 use crate::mapping::ledger::LossReason;
 
 /// The byte stream under a table file: buffered, counted and hashed.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::columns::BundleColumn;
+use crate::mapping::file_types::BundleColumn;
 use crate::source::catalog::PgTable;
 
 /// The manifest's own file name inside a bundle directory.

@@ -1,15 +1,14 @@
 //! Bundles: a full copy or a delta written to files (Parquet or CSV) with a
 //! manifest, and read back by `import` on a host without PostgreSQL.
 //!
-//! A file holds PostgreSQL's values in their own types ([`columns`] is the type
-//! table). What crosses between a file and the rest of the program is each
+//! A file holds PostgreSQL's values in their own types (`mapping::file_types` is the type
+//! table, next to the SQLite one). What crosses between a file and the rest of the program is each
 //! value's binary wire form, exactly as binary COPY delivers it ([`wire`]): the
 //! exporter writes COPY rows into files, the importer reads files back into
 //! such rows and hands them to the same converters and writers as `sync`, so an
 //! imported file is the file a sync would have written.
 
 pub mod array_json;
-pub mod columns;
 pub mod csv;
 pub mod file;
 pub mod keys;

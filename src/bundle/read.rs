@@ -6,12 +6,12 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::columns::{BundleColumn, FileType};
 use super::file::{TableFileReader, WireRows};
 use super::manifest::{hash_file, FileEntry, FileFormat, Manifest, TableEntry};
 use super::parquet::ParquetTableReader;
 use crate::error::{Error, Result};
 use crate::mapping::convert::convert_rows;
+use crate::mapping::file_types::{BundleColumn, FileType};
 use crate::mapping::format::Format;
 use crate::mapping::ledger::LossLedger;
 use crate::mapping::types::ValueKind;

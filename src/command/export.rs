@@ -26,13 +26,13 @@ use futures_util::StreamExt;
 use tokio_postgres::binary_copy::BinaryCopyOutRow;
 use tokio_postgres::Client;
 
-use crate::bundle::columns::{file_type, BundleColumn, ColumnFacts, FileType};
 use crate::bundle::file::{FinishedFile, TableFileWriter};
 use crate::bundle::manifest::{
     BundleKind, Checksum, FileEntry, FileFormat, Lost, Manifest, RowsHeld, TableEntry,
     FORMAT_VERSION, MANIFEST,
 };
 use crate::error::{Error, Result};
+use crate::mapping::file_types::{file_type, BundleColumn, ColumnFacts, FileType};
 use crate::mapping::ledger::{LossLedger, LossReason};
 use crate::mapping::time::unix_micros_text;
 use crate::mapping::types::ValueKind;

@@ -1,8 +1,10 @@
-//! Mapping: the PostgreSQL → SQLite type table and the conversion of raw COPY
-//! rows into Arrow batches of SQLite-ready values.
+//! Mapping: the type tables — PostgreSQL → SQLite (`types`) and PostgreSQL →
+//! bundle files (`file_types`) — and the conversion of raw COPY rows into
+//! Arrow batches of SQLite-ready values.
 
 pub mod convert;
 pub mod decode;
+pub mod file_types;
 pub mod format;
 pub mod ledger;
 pub mod time;

@@ -45,7 +45,8 @@
 //!     floats, json elements as their own JSON text). Two things are lost,
 //!     as in SQLite: a lower bound other than 1 (arrays read back start at
 //!     1), and, in json and jsonb arrays, the difference between a SQL NULL
-//!     element and a JSON `null` element (both read back as SQL NULL). The
+//!     element and a JSON `null` element (both read back as JSON `null`; the
+//!     export counts each SQL NULL element so written as lost). The
 //!     nesting of a json/jsonb array is the column's dimensions, since such
 //!     elements can be JSON arrays themselves.
 //!
@@ -58,9 +59,9 @@ pub(crate) mod text;
 
 use std::io::{BufReader, Read, Write};
 
-use super::columns::BundleColumn;
 use super::BundleError;
 use crate::mapping::convert::RawRow;
+use crate::mapping::file_types::BundleColumn;
 use record::{Fields, RecordError, RecordReader};
 
 /// The NULL convention and text forms, in words, for the manifest.
@@ -73,7 +74,8 @@ lowercase characters; date YYYY-MM-DD, infinity, -infinity, '… BC' before year
 YYYY-MM-DD HH:MM:SS[.ffffff]; timestamptz YYYY-MM-DDTHH:MM:SS[.ffffff]Z (UTC); time \
 HH:MM:SS[.ffffff]; interval ISO 8601 P<months>M<days>DT<seconds>S, each field signed as stored; \
 vector and arrays JSON arrays (nested per dimension, NULL elements null; lower bounds other than \
-1 and SQL NULL versus JSON null in json/jsonb arrays are not kept).";
+1 and SQL NULL versus JSON null elements of json/jsonb arrays are not kept: both read back as \
+JSON null, and the manifest's `lost` counts them).";
 
 /// Rows per batch handed back by [`CsvTableReader::next_batch`].
 const BATCH_ROWS: usize = 8192;

@@ -1,6 +1,6 @@
 use super::*;
-use crate::bundle::columns::FileType;
 use crate::bundle::wire;
+use crate::mapping::file_types::FileType;
 
 type Row = Vec<Option<Vec<u8>>>;
 

@@ -5,9 +5,9 @@
 use std::fmt::Write;
 
 use crate::bundle::array_json;
-use crate::bundle::columns::FileType;
 use crate::bundle::wire;
 use crate::mapping::decode::{self, DecodeError};
+use crate::mapping::file_types::FileType;
 use crate::mapping::time::{self, TimestampStyle};
 
 fn err<T>(msg: impl Into<String>) -> Result<T, DecodeError> {

@@ -3,9 +3,9 @@
 
 use super::schema::decimal_physical;
 use super::{Physical, Value, ValueRef};
-use crate::bundle::columns::FileType;
 use crate::bundle::wire;
 use crate::mapping::decode::{self, DecodeError};
+use crate::mapping::file_types::FileType;
 use crate::mapping::time::{format_timestamp, TimestampStyle};
 
 /// Days from 1970-01-01 (Parquet's DATE epoch) to 2000-01-01 (PostgreSQL's).

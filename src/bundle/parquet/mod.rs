@@ -1,5 +1,5 @@
 //! One bundle file in Parquet: PostgreSQL's binary wire values in, the same
-//! wire values out, held in between in the Parquet types of [`super::columns`].
+//! wire values out, held in between in the Parquet types of [`crate::mapping::file_types`].
 //!
 //! The crate's low-level API is used (no Arrow): each column is one or more
 //! leaf columns ([`schema`]), values are converted one by one ([`convert`]),

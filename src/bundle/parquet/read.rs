@@ -14,8 +14,8 @@ use parquet::file::serialized_reader::SerializedFileReader;
 use super::convert::{from_parquet, vector_wire};
 use super::schema::{self, repetition, strides, ColumnLayout, Layout, ListLevels, Shape};
 use super::{Physical, ValueRef, Values, WireRow, BATCH_ROWS};
-use crate::bundle::columns::{BundleColumn, FileType};
 use crate::bundle::{wire, BundleError};
+use crate::mapping::file_types::{BundleColumn, FileType};
 
 /// Reads one table's rows back from a Parquet file.
 pub struct ParquetTableReader {

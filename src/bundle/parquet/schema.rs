@@ -1,5 +1,5 @@
 //! The Parquet schema of a bundle file, and how each column's values are laid
-//! out over leaf columns (the table in [`crate::bundle::columns`]).
+//! out over leaf columns (the table in [`crate::mapping::file_types`]).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -8,8 +8,8 @@ use parquet::basic::{LogicalType, Repetition, TimeUnit, Type as PhysicalType};
 use parquet::schema::types::{Type, TypePtr};
 
 use super::Physical;
-use crate::bundle::columns::{BundleColumn, FileType};
 use crate::bundle::BundleError;
+use crate::mapping::file_types::{BundleColumn, FileType};
 
 /// The root group's name (the one Arrow writes too).
 const ROOT: &str = "schema";

@@ -7,9 +7,9 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 
 use super::*;
-use crate::bundle::columns::{BundleColumn, FileType};
 use crate::bundle::{wire, BundleError};
 use crate::mapping::decode;
+use crate::mapping::file_types::{BundleColumn, FileType};
 
 type Row = WireRow;
 

@@ -14,9 +14,9 @@ use parquet::schema::types::ColumnPath;
 use super::convert::{to_parquet, vector_floats};
 use super::schema::{self, repetition, strides, ColumnLayout, Layout, ListLevels, Shape};
 use super::{Physical, Value, Values, ROW_GROUP_MAX_BYTES, ROW_GROUP_MAX_ROWS};
-use crate::bundle::columns::{BundleColumn, FileType};
 use crate::bundle::{wire, BundleError};
 use crate::mapping::convert::RawRow;
+use crate::mapping::file_types::{BundleColumn, FileType};
 
 /// Writes one table's rows into a Parquet file.
 pub struct ParquetTableWriter<W: Write + Send> {

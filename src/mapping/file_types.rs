@@ -1,6 +1,6 @@
 //! The bundle type table: how a PostgreSQL column is held in a bundle file,
 //! next to `mapping::types` (how it is held in SQLite). One line per type; the
-//! README's "Bundles" section is this table in words.
+//! README's "`pg2sqlite export` and `import`" section is this table in words.
 //!
 //! | PostgreSQL                  | Parquet                                   | CSV text                          |
 //! |-----------------------------|-------------------------------------------|-----------------------------------|
