@@ -10,12 +10,15 @@
 
 pub mod array_json;
 pub mod csv;
+pub mod dir;
 pub mod file;
 pub mod keys;
+pub mod layout;
 pub mod manifest;
 pub mod parquet;
 pub mod read;
 pub mod wire;
+pub mod write;
 
 /// Why a bundle file could not be written or read.
 #[derive(Debug, thiserror::Error)]
