@@ -471,3 +471,47 @@ fn pyarrow_duckdb_and_postgresql_read_the_bundle_as_postgresql_has_it() {
         }
     }
 }
+
+#[test]
+fn sigint_stops_an_export_and_removes_what_it_wrote() {
+    let db = TestDbWithUrl::new(TestDb::new());
+    db.db.execute(
+        "CREATE TABLE big (id int8 PRIMARY KEY, body text);
+         INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 600000) g;
+         ANALYZE big;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle");
+    let partial = dir.path().join("bundle.partial");
+    let mut child = Spawned::start(&[
+        "export",
+        "--source",
+        &db.url_str,
+        "--out",
+        path_str(&out),
+        "--jobs",
+        "2",
+    ]);
+    // Once a file is being written, the export is in the middle of its work.
+    poll_until(Duration::from_secs(60), "a file being written", || {
+        if let Some(status) = child.try_wait() {
+            panic!("the export ended ({status}) before SIGINT could be sent");
+        }
+        (partial.exists() && dir_entries(&partial).iter().any(|n| n.ends_with(".tmp")))
+            .then_some(())
+    });
+    let sent = std::process::Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let (_, r) = child.finish(Duration::from_secs(60));
+    r.assert_code(3).assert_stderr_has(&["SIGINT"]);
+    assert!(!out.exists(), "an interrupted export published a bundle");
+    assert!(
+        dir_entries(dir.path()).is_empty(),
+        "left behind: {:?}",
+        dir_entries(dir.path())
+    );
+}
