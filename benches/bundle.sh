@@ -54,7 +54,9 @@ measure() { # name command... → "seconds rss_kb" of the median run
     local times=()
     for _ in $(seq "$RUNS"); do
         rm -rf "$WORK/out" "$WORK/out.db" "$WORK/out.partial"
-        times+=("$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)")
+        /usr/bin/time -o "$WORK/time" -f "%e %M" "$@" >/dev/null 2>"$WORK/stderr" \
+            || { echo "$name failed:" >&2; cat "$WORK/stderr" >&2; exit 1; }
+        times+=("$(tail -1 "$WORK/time")")
     done
     printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
 }

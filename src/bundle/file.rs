@@ -93,14 +93,15 @@ impl TableFileWriter {
                     reason,
                 })?;
                 if let Some(v) = raw {
-                    let parts = super::wire::parse_array(v).map_err(|e| BundleError::Value {
+                    let fail = |e: crate::mapping::decode::DecodeError| BundleError::Value {
                         column: self.names[column].clone(),
                         reason: e.to_string(),
-                    })?;
-                    if parts.other_lower_bound {
+                    };
+                    if super::wire::other_lower_bound(v).map_err(fail)? {
                         self.lower_bounds[n] += 1;
                     }
                     if self.json_nulls_lost[n] {
+                        let parts = super::wire::parse_array(v).map_err(fail)?;
                         let nulls = parts.elements.iter().filter(|e| e.is_none()).count();
                         self.json_nulls[n] += u64::try_from(nulls).unwrap_or(u64::MAX);
                     }

@@ -200,6 +200,25 @@ pub fn parse_array(buf: &[u8]) -> Result<ArrayParts<'_>, DecodeError> {
     })
 }
 
+/// Whether a binary array has a dimension that starts at another index than 1,
+/// read from its header alone (the elements are not looked at).
+pub fn other_lower_bound(buf: &[u8]) -> Result<bool, DecodeError> {
+    let word = |at: usize| -> Result<i32, DecodeError> {
+        buf.get(at..at + 4)
+            .and_then(|s| <[u8; 4]>::try_from(s).ok())
+            .map(i32::from_be_bytes)
+            .ok_or_else(|| DecodeError("array: header too short".into()))
+    };
+    let ndim = usize::try_from(word(0)?).map_or_else(|_| err("array: negative dimensions"), Ok)?;
+    // ndim, has-nulls flag, element oid, then (length, lower bound) per dimension.
+    for d in 0..ndim {
+        if word(12 + 8 * d + 4)? != 1 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// A binary array of `elements` (row-major) with dimensions `dims` (outermost
 /// first, every lower bound 1); no dimensions for an empty array.
 pub fn build_array<'e>(
@@ -408,6 +427,11 @@ mod tests {
             parts.elements,
             vec![Some(&one[..]), None, Some(&two[..]), Some(&one[..])]
         );
+        assert!(!other_lower_bound(&built).unwrap());
+        let mut shifted = built.clone();
+        shifted[24..28].copy_from_slice(&0i32.to_be_bytes());
+        assert!(other_lower_bound(&shifted).unwrap());
+        assert!(parse_array(&shifted).unwrap().other_lower_bound);
         let empty = build_array(23, &[], std::iter::empty()).unwrap();
         assert!(parse_array(&empty).unwrap().dims.is_empty());
         assert!(build_array(23, &[3], [Some(&one[..])]).is_err());

@@ -18,7 +18,8 @@ fn text(e: DecodeError) -> String {
 }
 
 /// The Parquet value of a wire value of the scalar type `ft`.
-pub(super) fn to_parquet(ft: &FileType, w: &[u8]) -> Result<Value, String> {
+pub(super) fn to_parquet<'w>(ft: &FileType, w: &'w [u8]) -> Result<Value<'w>, String> {
+    use std::borrow::Cow;
     Ok(match ft {
         FileType::Bool => Value::Bool(decode::read_bool(w).map_err(text)?),
         FileType::Int16 => Value::I32(i32::from(decode::read_i16(w).map_err(text)?)),
@@ -31,20 +32,22 @@ pub(super) fn to_parquet(ft: &FileType, w: &[u8]) -> Result<Value, String> {
         FileType::Numeric => {
             let mut s = String::new();
             decode::write_numeric(&mut s, w).map_err(text)?;
-            Value::Bytes(s.into_bytes())
+            Value::Bytes(Cow::Owned(s.into_bytes()))
         }
         // Parquet's String and JSON are UTF-8; refuse what would make the file invalid.
-        FileType::Text | FileType::PgText | FileType::Enum | FileType::Json => {
-            Value::Bytes(decode::read_text(w).map_err(text)?.as_bytes().to_vec())
-        }
-        FileType::Jsonb => Value::Bytes(decode::read_jsonb(w).map_err(text)?.as_bytes().to_vec()),
+        FileType::Text | FileType::PgText | FileType::Enum | FileType::Json => Value::Bytes(
+            Cow::Borrowed(decode::read_text(w).map_err(text)?.as_bytes()),
+        ),
+        FileType::Jsonb => Value::Bytes(Cow::Borrowed(
+            decode::read_jsonb(w).map_err(text)?.as_bytes(),
+        )),
         FileType::AsText { of } => {
             let mut s = String::new();
             crate::bundle::csv::text::write_value(&mut s, of, w).map_err(text)?;
-            Value::Bytes(s.into_bytes())
+            Value::Bytes(Cow::Owned(s.into_bytes()))
         }
-        FileType::Bytes => Value::Bytes(w.to_vec()),
-        FileType::Uuid if w.len() == 16 => Value::Fixed(w.to_vec()),
+        FileType::Bytes => Value::Bytes(Cow::Borrowed(w)),
+        FileType::Uuid if w.len() == 16 => Value::Fixed(Cow::Borrowed(w)),
         FileType::Uuid => return Err(format!("uuid: expected 16 bytes, got {}", w.len())),
         FileType::Date => Value::I32(date_to_parquet(decode::read_i32(w).map_err(text)?)?),
         FileType::Timestamp | FileType::Timestamptz => Value::I64(timestamp_to_parquet(
@@ -99,7 +102,7 @@ pub(super) fn from_parquet(ft: &FileType, v: ValueRef<'_>) -> Result<Vec<u8>, St
     })
 }
 
-fn decimal_to_parquet(w: &[u8], precision: u8, scale: u8) -> Result<Value, String> {
+fn decimal_to_parquet(w: &[u8], precision: u8, scale: u8) -> Result<Value<'static>, String> {
     let v = wire::numeric_to_unscaled(w, scale).map_err(text)?;
     // A DECIMAL(p,s) holds at most p digits; readers reject more.
     let limit = 10i128.pow(u32::from(precision.min(38)));
@@ -112,7 +115,7 @@ fn decimal_to_parquet(w: &[u8], precision: u8, scale: u8) -> Result<Value, Strin
     Ok(match decimal_physical(precision) {
         Physical::I32 => Value::I32(i32::try_from(v).map_err(too_wide)?),
         Physical::I64 => Value::I64(i64::try_from(v).map_err(too_wide)?),
-        _ => Value::Fixed(v.to_be_bytes().to_vec()),
+        _ => Value::Fixed(std::borrow::Cow::Owned(v.to_be_bytes().to_vec())),
     })
 }
 
