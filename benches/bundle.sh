@@ -70,7 +70,9 @@ measure() { # name command... → "seconds rss_kb" of the median run
     echo "|---|---|---|---|---|---|---|"
 } > "$OUT.tmp"
 for db in ${DBS//,/ }; do
-    rows=$(psql "$PGURL/$db" -Atc "select sum(n_live_tup) from pg_stat_user_tables")
+    rows=$(psql "$PGURL/$db" -Atc "select sum((xpath('/row/c/text()', query_to_xml(
+        format('select count(*) as c from %I.%I', schemaname, relname), false, true, '')))[1]::text::int8)
+        from pg_stat_user_tables")
     url="$PGURL/$db?sslmode=disable"
     run_row() { # label size-path command...
         local label="$1" size_of="$2"; shift 2
