@@ -168,6 +168,27 @@ pub struct SourceArgs {
     pub source: String,
 }
 
+/// Which tables: shared by every command that reads tables.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// Only these tables (`name`, `schema.name` or `schema__name`).
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub tables: Vec<String>,
+
+    /// Leave these tables out.
+    #[arg(long, value_name = "C,...", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+}
+
+impl SelectArgs {
+    pub fn selection(self) -> crate::plan::TableSelection {
+        crate::plan::TableSelection {
+            include: self.tables,
+            exclude: self.exclude,
+        }
+    }
+}
+
 /// Which tables to read and how: shared by every command that reads PostgreSQL.
 #[derive(Debug, Args)]
 pub struct ReadArgs {
@@ -180,13 +201,8 @@ pub struct ReadArgs {
     )]
     pub schema: Vec<String>,
 
-    /// Only these tables (`name`, `schema.name` or `schema__name`).
-    #[arg(long, value_name = "A,B", value_delimiter = ',')]
-    pub tables: Vec<String>,
-
-    /// Leave these tables out.
-    #[arg(long, value_name = "C,...", value_delimiter = ',')]
-    pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub select: SelectArgs,
 
     /// Parallel PostgreSQL connections [default: number of CPUs, at least 2, at most 8].
     #[arg(long, value_name = "N")]
@@ -326,13 +342,8 @@ pub struct ImportArgs {
     #[arg(long, conflicts_with = "dry_run")]
     pub full: bool,
 
-    /// Only these tables of the bundle (`name`, `schema.name` or `schema__name`).
-    #[arg(long, value_name = "A,B", value_delimiter = ',')]
-    pub tables: Vec<String>,
-
-    /// Leave these tables out.
-    #[arg(long, value_name = "C,...", value_delimiter = ',')]
-    pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub select: SelectArgs,
 
     /// What a delta bundle's merge does with SQLite rows whose key PostgreSQL no
     /// longer had at export (see `sync --help`). [default: the map's `deletes`,

@@ -15,7 +15,6 @@ use pg2sqlite::delta::{
 use pg2sqlite::error::{Error, ExitCode, Result};
 use pg2sqlite::map::SchemaMap;
 use pg2sqlite::pipeline::{full_sync, verify_only, FullSyncOptions, Verification, VerifyOptions};
-use pg2sqlite::plan::TableSelection;
 use pg2sqlite::progress::ProgressMode;
 use pg2sqlite::sink::staging::ExistingTarget;
 use pg2sqlite::source::connect::SourceConfig;
@@ -108,6 +107,37 @@ fn consistency(allow_inconsistent: bool) -> Consistency {
     }
 }
 
+/// `--dry-run` as what a merge does at its end.
+fn apply(dry_run: bool) -> Apply {
+    if dry_run {
+        Apply::DryRun
+    } else {
+        Apply::Commit
+    }
+}
+
+/// `--no-backup` as the backup policy of a merge.
+fn backup(no_backup: bool) -> BackupPolicy {
+    if no_backup {
+        BackupPolicy::Skip
+    } else {
+        BackupPolicy::Take
+    }
+}
+
+/// Prints a summary on stdout: JSON (one line) with `--json`, else the text.
+fn print_summary(
+    json: bool,
+    as_json: impl FnOnce() -> String,
+    as_text: impl FnOnce() -> String,
+) -> Result<()> {
+    if json {
+        print(&(as_json() + "\n"))
+    } else {
+        print(&as_text())
+    }
+}
+
 fn print(text: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout
@@ -120,20 +150,13 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         source: SourceConfig::resolve(&args.source.source, "--source")?,
         target: args.target,
         schemas: args.read.schema,
-        selection: TableSelection {
-            include: args.read.tables,
-            exclude: args.read.exclude,
-        },
+        selection: args.read.select.selection(),
         jobs: jobs(args.read.jobs)?,
         consistency: consistency(args.read.allow_inconsistent),
         map: load_map(args.map.as_deref())?,
     };
     let report = verify_only(&opts)?;
-    if args.json {
-        print(&(report.to_json() + "\n"))?;
-    } else {
-        print(&report.to_text())?;
-    }
+    print_summary(args.json, || report.to_json(), || report.to_text())?;
     Ok(if report.matches() {
         ExitCode::Success
     } else {
@@ -149,21 +172,14 @@ fn export(args: ExportArgs) -> Result<ExitCode> {
         format: args.format,
         since: args.since.as_deref().map(parse_since).transpose()?,
         schemas: args.read.schema,
-        selection: TableSelection {
-            include: args.read.tables,
-            exclude: args.read.exclude,
-        },
+        selection: args.read.select.selection(),
         jobs: jobs(args.read.jobs)?,
         consistency: consistency(args.read.allow_inconsistent),
         progress: ProgressMode::detect(args.quiet || args.json),
         force: args.force,
     };
     let summary = run(&opts)?;
-    if args.json {
-        print(&(summary.to_json() + "\n"))?;
-    } else {
-        print(&summary.to_text())?;
-    }
+    print_summary(args.json, || summary.to_json(), || summary.to_text())?;
     Ok(ExitCode::Success)
 }
 
@@ -173,10 +189,7 @@ fn import(args: ImportArgs) -> Result<ExitCode> {
         from: args.from,
         target: args.target,
         map: load_map(args.map.as_deref())?,
-        selection: TableSelection {
-            include: args.tables,
-            exclude: args.exclude,
-        },
+        selection: args.select.selection(),
         jobs: jobs(args.jobs)?,
         progress: ProgressMode::detect(args.quiet || args.json),
         existing: if args.full {
@@ -185,23 +198,11 @@ fn import(args: ImportArgs) -> Result<ExitCode> {
             ExistingTarget::Refuse
         },
         deletes: args.deletes,
-        apply: if args.dry_run {
-            Apply::DryRun
-        } else {
-            Apply::Commit
-        },
-        backup: if args.no_backup {
-            BackupPolicy::Skip
-        } else {
-            BackupPolicy::Take
-        },
+        apply: apply(args.dry_run),
+        backup: backup(args.no_backup),
     };
     let summary = run(&opts)?;
-    if args.json {
-        print(&(summary.to_json() + "\n"))?;
-    } else {
-        print(&summary.to_text())?;
-    }
+    print_summary(args.json, || summary.to_json(), || summary.to_text())?;
     Ok(ExitCode::Success)
 }
 
@@ -218,10 +219,7 @@ fn report(args: ReportArgs) -> Result<ExitCode> {
         source: SourceConfig::resolve(&args.source.source, "--source")?,
         target: args.target,
         schemas: args.read.schema,
-        selection: TableSelection {
-            include: args.read.tables,
-            exclude: args.read.exclude,
-        },
+        selection: args.read.select.selection(),
         jobs: jobs(args.read.jobs)?,
         consistency: consistency(args.read.allow_inconsistent),
         map: load_map(args.map.as_deref())?,
@@ -246,10 +244,7 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
     let source = SourceConfig::resolve(&args.source.source, "--source")?;
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let lag = parse_lag(&args.lag)?;
-    let selection = TableSelection {
-        include: args.read.tables,
-        exclude: args.read.exclude,
-    };
+    let selection = args.read.select.selection();
     let progress = ProgressMode::detect(args.quiet || args.json);
     let map = load_map(args.map.as_deref())?;
     let target_exists = args.target.exists();
@@ -268,24 +263,12 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
                 None => Since::Stored { lag },
             },
             deletes: args.deletes,
-            apply: if args.dry_run {
-                Apply::DryRun
-            } else {
-                Apply::Commit
-            },
-            backup: if args.no_backup {
-                BackupPolicy::Skip
-            } else {
-                BackupPolicy::Take
-            },
+            apply: apply(args.dry_run),
+            backup: backup(args.no_backup),
             map,
         };
         let summary = delta_sync(&opts)?;
-        if args.json {
-            print(&(summary.to_json() + "\n"))?;
-        } else {
-            print(&summary.to_text())?;
-        }
+        print_summary(args.json, || summary.to_json(), || summary.to_text())?;
         return Ok(ExitCode::Success);
     }
     if args.dry_run {
@@ -320,11 +303,7 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
         map,
     };
     let summary = full_sync(&opts)?;
-    if args.json {
-        print(&(summary.to_json() + "\n"))?;
-    } else {
-        print(&summary.to_text())?;
-    }
+    print_summary(args.json, || summary.to_json(), || summary.to_text())?;
     Ok(ExitCode::Success)
 }
 

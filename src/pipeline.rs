@@ -144,16 +144,7 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
     if plan.tables.iter().any(|t| t.sink.existing) {
         staging.start_from_target()?;
     }
-    let estimates: Vec<u64> = plan
-        .tables
-        .iter()
-        .map(|t| {
-            // Estimates are non-negative and far below 2^53.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let e = t.estimated_rows.max(0.0) as u64;
-            e
-        })
-        .collect();
+    let estimates = plan.estimated_rows();
     let progress = Arc::new(Progress::new(opts.progress, estimates));
     let mut notes = plan.notes.clone();
     if let Some(stale) = stale {
@@ -231,18 +222,7 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         source: opts.source.display().to_owned(),
         target: opts.target.clone(),
         consistent_snapshot: snapshot.id.is_some(),
-        tables: plan
-            .tables
-            .iter()
-            .enumerate()
-            .map(|(i, t)| TableSummary {
-                name: t.sink.name.clone(),
-                source: t.source_name.clone(),
-                rows: outcome.rows_written.get(i).copied().unwrap_or(0),
-                seconds: outcome.seconds.get(i).copied().unwrap_or(0.0),
-                existing: t.sink.existing,
-            })
-            .collect(),
+        tables: table_summaries(&plan, &outcome),
         seconds: started.elapsed().as_secs_f64(),
         bytes,
         not_expressed: plan.not_expressed.clone(),
@@ -251,6 +231,24 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         verification,
         notes,
     })
+}
+
+/// One summary line per table of a full copy.
+pub(crate) fn table_summaries(
+    plan: &SyncPlan,
+    outcome: &writer::WriteOutcome,
+) -> Vec<TableSummary> {
+    plan.tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TableSummary {
+            name: t.sink.name.clone(),
+            source: t.source_name.clone(),
+            rows: outcome.rows_written.get(i).copied().unwrap_or(0),
+            seconds: outcome.seconds.get(i).copied().unwrap_or(0.0),
+            existing: t.sink.existing,
+        })
+        .collect()
 }
 
 /// What every sync starts from: the coordinator connection holding the

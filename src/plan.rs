@@ -71,6 +71,21 @@ pub struct SyncPlan {
     pub notes: Vec<String>,
 }
 
+impl SyncPlan {
+    /// The planner's row estimate of each table, for progress bars.
+    pub fn estimated_rows(&self) -> Vec<u64> {
+        self.tables
+            .iter()
+            .map(|t| {
+                // Estimates are non-negative and far below 2^53.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let e = t.estimated_rows.max(0.0) as u64;
+                e
+            })
+            .collect()
+    }
+}
+
 /// A column written in a form that is lossy for its declared type. Whether it
 /// loses anything depends on the values: planning counts, in the snapshot,
 /// those that would change, and refuses only when some would (and neither

@@ -196,16 +196,7 @@ async fn export_async(opts: &ExportOptions, dir: &Path) -> Result<ExportSummary>
         chunks = delta_chunks(&plan, chunks, since);
     }
     let files = file_jobs(&plan, &tables, &chunks, opts.format);
-    let estimates: Vec<u64> = plan
-        .tables
-        .iter()
-        .map(|t| {
-            // Estimates are non-negative and far below 2^53.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let e = t.estimated_rows.max(0.0) as u64;
-            e
-        })
-        .collect();
+    let estimates = plan.estimated_rows();
     let progress = Arc::new(Progress::new(opts.progress, estimates));
 
     // PostgreSQL checksums the exported rows while they are written.

@@ -23,14 +23,14 @@ use crate::bundle::read::{check_files, file_columns, read_into, FileRead, RowAda
 use crate::error::{Error, Result};
 use crate::map::SchemaMap;
 use crate::merge::decide::DeletePolicy;
-use crate::pipeline::{record_full_sync, runtime};
+use crate::pipeline::{record_full_sync, runtime, table_summaries};
 use crate::plan::{PlanInputs, SyncPlan, TableSelection};
 use crate::progress::{Progress, ProgressMode};
 use crate::sink::existing::TargetSchema;
 use crate::sink::staging::{check_target, ExistingTarget, Staging};
 use crate::sink::writer;
 use crate::source::snapshot::SnapshotTimes;
-use crate::summary::{DeltaSummary, SyncSummary, TableSummary};
+use crate::summary::{DeltaSummary, SyncSummary};
 use crate::verify::{TableStatus, TableVerdict, VerifyReport};
 
 /// Options of `pg2sqlite import`, validated by the CLI layer.
@@ -334,18 +334,7 @@ fn full(opts: &ImportOptions) -> Result<SyncSummary> {
         source: bundle.source_display(),
         target: opts.target.clone(),
         consistent_snapshot: bundle.manifest.consistent_snapshot,
-        tables: plan
-            .tables
-            .iter()
-            .enumerate()
-            .map(|(i, t)| TableSummary {
-                name: t.sink.name.clone(),
-                source: t.source_name.clone(),
-                rows: outcome.rows_written.get(i).copied().unwrap_or(0),
-                seconds: outcome.seconds.get(i).copied().unwrap_or(0.0),
-                existing: t.sink.existing,
-            })
-            .collect(),
+        tables: table_summaries(plan, &outcome),
         seconds: started.elapsed().as_secs_f64(),
         bytes,
         not_expressed: plan.not_expressed.clone(),

@@ -31,7 +31,6 @@ use crate::error::{Error, Result};
 use crate::map::SchemaMap;
 use crate::mapping::time::{clock_now, parse_timestamp, rfc3339, unix_micros_text};
 use crate::merge::decide::DeletePolicy;
-use crate::merge::deletes;
 use crate::merge::foreign_keys;
 use crate::merge::state;
 use crate::pipeline::{snapshot_clients, start, until_signal, Chunk, Start};
@@ -238,16 +237,8 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     for i in foreign_keys::children_first(&names, &parents) {
         let p = &prepared[i];
         let diff = key_difference(&clients[0], &p.merge.plan, &conn, path).await?;
-        kept_listed[i] = deletes::apply(
-            &conn,
-            path,
-            &p.merge,
-            p.deletes,
-            &diff.sqlite_only,
-            &mut results[i].counts,
-            &run_at,
-            foreign_keys::is_parent(&fks, &p.merge.plan.sink.name),
-        )?;
+        kept_listed[i] =
+            steps::apply_deletes(&conn, path, p, &diff, &mut results[i].counts, &run_at, &fks)?;
         diffs[i] = diff;
     }
 

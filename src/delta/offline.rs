@@ -22,7 +22,6 @@ use crate::bundle::read::read_into;
 use crate::command::import::{self as bundle_import, ImportOptions};
 use crate::error::{Error, Result};
 use crate::mapping::time::{clock_now, parse_timestamp, unix_micros_text};
-use crate::merge::deletes;
 use crate::merge::foreign_keys;
 use crate::merge::state;
 use crate::merge::writer::{self as merge_writer, MergeTable};
@@ -128,16 +127,8 @@ pub fn import(opts: &ImportOptions) -> Result<DeltaSummary> {
         let p = &prepared[i];
         let diff = keys::difference(&conn, i, &keyed[i])
             .map_err(Error::sqlite("comparing keys with the bundle", path))?;
-        let kept_listed = deletes::apply(
-            &conn,
-            path,
-            &p.merge,
-            p.deletes,
-            &diff.sqlite_only,
-            &mut results[i].counts,
-            &run_at,
-            foreign_keys::is_parent(&fks, &p.merge.plan.sink.name),
-        )?;
+        let kept_listed =
+            steps::apply_deletes(&conn, path, p, &diff, &mut results[i].counts, &run_at, &fks)?;
         outcomes[i] = Some(steps::TableOutcome { diff, kept_listed });
     }
     keys::drop_all(&conn, keyed.len())

@@ -170,6 +170,29 @@ pub(super) fn fill_bases(conn: &Connection, prepared: &[Prepared], path: &Path) 
     fill().map_err(Error::sqlite("recording the base of the merge", path))
 }
 
+/// Applies the table's delete policy to its rows whose key the source (PostgreSQL
+/// or a bundle) no longer has; returns the keys kept and listed.
+pub(super) fn apply_deletes(
+    conn: &Connection,
+    path: &Path,
+    p: &Prepared,
+    diff: &KeyDifference,
+    counts: &mut MergeCounts,
+    run_at: &str,
+    fks: &[crate::merge::foreign_keys::ForeignKey],
+) -> Result<Vec<String>> {
+    crate::merge::deletes::apply(
+        conn,
+        path,
+        &p.merge,
+        p.deletes,
+        &diff.sqlite_only,
+        counts,
+        run_at,
+        crate::merge::foreign_keys::is_parent(fks, &p.merge.plan.sink.name),
+    )
+}
+
 /// What the merge of one table found, besides its writer's result.
 pub(super) struct TableOutcome {
     pub diff: KeyDifference,
