@@ -20,7 +20,25 @@ use pg2sqlite::sink::staging::ExistingTarget;
 use pg2sqlite::source::connect::SourceConfig;
 use pg2sqlite::source::snapshot::Consistency;
 
+/// glibc gives each thread that allocates its own heap arena, up to eight per
+/// core; freed memory stays in the arena it came from. With readers,
+/// converters, file writers and the SQLite writer all allocating, that held
+/// 25-50 MB more at peak (export of a 3.5M-row table of text: 164 → 133 MiB;
+/// sync of the 1M-row wide fixture: 142 → 116 MiB) and was no faster. Two
+/// arenas, unless the user chose otherwise with MALLOC_ARENA_MAX.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; it is called once,
+        // before any thread is started.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
 fn main() -> ProcessExit {
+    limit_malloc_arenas();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

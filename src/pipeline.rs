@@ -30,9 +30,9 @@ use crate::source::snapshot::{self, Consistency, SharedSnapshot};
 use crate::summary::{SyncSummary, TableSummary};
 
 /// Rows handed to one converter task at most.
-const BATCH_ROWS: usize = 8192;
+pub(crate) const BATCH_ROWS: usize = 8192;
 /// Bytes of raw values handed to one converter task at most.
-const BATCH_BYTES: usize = 2 << 20;
+pub(crate) const BATCH_BYTES: usize = 2 << 20;
 /// Converted batches waiting for the writer: two keep it busy (pgbench copies
 /// as fast as with four), more only hold memory (about 15 MB less at peak).
 const WRITER_QUEUE: usize = 2;
@@ -711,7 +711,8 @@ async fn reader(ctx: ReaderContext) -> Result<()> {
     Ok(())
 }
 
-fn row_bytes(row: &BinaryCopyOutRow, columns: usize) -> usize {
+/// The bytes of a COPY row's values, for batches capped by size.
+pub(crate) fn row_bytes(row: &BinaryCopyOutRow, columns: usize) -> usize {
     (0..columns)
         .map(|i| row.raw(i).ok().flatten().map_or(0, <[u8]>::len))
         .sum()

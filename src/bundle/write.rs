@@ -16,11 +16,12 @@ use crate::bundle::manifest::{FileEntry, FileFormat, Lost};
 use crate::error::{Error, Result};
 use crate::mapping::file_types::BundleColumn;
 use crate::mapping::ledger::{LossLedger, LossReason};
+use crate::pipeline::{row_bytes, BATCH_BYTES, BATCH_ROWS};
 use crate::progress::Progress;
 use crate::source::chunk::ChunkRange;
 use crate::source::connect::SourceConfig;
 use crate::source::copy::{self, CopySource};
-use crate::source::snapshot::{self};
+use crate::source::snapshot;
 
 /// The values a table's files could not hold exactly, summed per column.
 pub(crate) fn lost_values(files: &[&WrittenFile]) -> Vec<Lost> {
@@ -109,8 +110,6 @@ pub(crate) async fn write_files(
     Ok(all.into_iter().flatten().collect())
 }
 
-/// Rows handed to the file writer at once.
-pub(crate) const BATCH_ROWS: usize = 8192;
 /// Batches waiting for the file writer: enough to keep it busy.
 pub(crate) const WRITER_QUEUE: usize = 2;
 
@@ -142,16 +141,23 @@ pub(crate) async fn write_file(
         .spawn(move || write_file_thread(&writer_tmp, format, &columns, &rx))
         .map_err(|e| Error::Aborted(format!("cannot start a file writer: {e}")))?;
     let mut rows: Vec<BinaryCopyOutRow> = Vec::with_capacity(BATCH_ROWS);
+    let mut bytes = 0usize;
     let mut failed: Option<Error> = None;
     while let Some(row) = stream.next().await {
         match row {
-            Ok(row) => rows.push(row),
+            Ok(row) => {
+                // Batches are capped by size too: rows of large values must
+                // not pile up between the reader and the writer.
+                bytes += row_bytes(&row, job.columns.len());
+                rows.push(row);
+            }
             Err(e) => {
                 failed = Some(e);
                 break;
             }
         }
-        if rows.len() >= BATCH_ROWS {
+        if rows.len() >= BATCH_ROWS || bytes >= BATCH_BYTES {
+            bytes = 0;
             let n = u64::try_from(rows.len()).unwrap_or(0);
             if tx.send(ToWriter::Rows(std::mem::take(&mut rows))).is_err() {
                 break;

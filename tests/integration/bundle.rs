@@ -515,3 +515,49 @@ fn sigint_stops_an_export_and_removes_what_it_wrote() {
         dir_entries(dir.path())
     );
 }
+
+#[test]
+fn a_backend_killed_mid_export_fails_it_and_leaves_no_bundle() {
+    let db = TestDbWithUrl::new(TestDb::new());
+    db.db.execute(
+        "CREATE TABLE big (id int8 PRIMARY KEY, body text);
+         INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 600000) g;
+         ANALYZE big;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle");
+    let mut child = Spawned::start(&[
+        "export",
+        "--source",
+        &db.url_str,
+        "--out",
+        path_str(&out),
+        "--jobs",
+        "2",
+        "-q",
+    ]);
+    let mut side = db.db.client();
+    poll_until(Duration::from_secs(60), "a COPY to terminate", || {
+        if let Some(status) = child.try_wait() {
+            panic!("the export ended ({status}) before its COPY could be terminated");
+        }
+        let n: i64 = side
+            .query_one(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+                  WHERE datname = $1 AND state = 'active' AND query LIKE 'COPY%'
+                    AND pid <> pg_backend_pid()",
+                &[&db.db.name()],
+            )
+            .unwrap()
+            .get(0);
+        (n > 0).then_some(())
+    });
+    let (_, r) = child.finish(Duration::from_secs(60));
+    r.assert_code(3);
+    assert!(!out.exists(), "a failed export published a bundle");
+    assert!(
+        dir_entries(dir.path()).is_empty(),
+        "left behind: {:?}",
+        dir_entries(dir.path())
+    );
+}

@@ -28,9 +28,10 @@ const ROW_GROUP_MAX_ROWS: usize = 128 * 1024;
 /// [`ROW_GROUP_MAX_ROWS`]: a whole row group is held in memory until it is
 /// written (columns are written one after the other), so wide rows or large
 /// values must not grow it without bound. Each of an export's connections
-/// fills one; 16 MiB (about 120k rows of a 16-column table, as many as DuckDB
-/// puts in one) kept the export of the wide fixture under 150 MB.
-const ROW_GROUP_MAX_BYTES: usize = 16 * 1024 * 1024;
+/// fills one: at 12 MiB (about 90k rows of a 16-column table; DuckDB puts
+/// 122,880 in one) the export of the app fixture at scale 10 peaked at
+/// 135 MiB (16 MiB: 156 MiB; 8 MiB: 116 MiB, but slower).
+const ROW_GROUP_MAX_BYTES: usize = 12 * 1024 * 1024;
 
 /// One row read back: each column's wire value, `None` for NULL.
 pub type WireRow = Vec<Option<Vec<u8>>>;
