@@ -354,8 +354,13 @@ fn full(opts: &ImportOptions) -> Result<SyncSummary> {
 fn verify_against_manifest(bundle: &Bundle, path: &Path, jobs: usize) -> Result<VerifyReport> {
     let started = Instant::now();
     let plan = &bundle.plan;
+    // The health checks read the whole file too: beside the checksums, as in `sync`.
+    let health_path = path.to_path_buf();
+    let health = std::thread::spawn(move || crate::verify::sqlite_health(&health_path));
     let totals = runtime(jobs)?.block_on(crate::verify::sqlite_table_totals(plan, path))?;
-    let health = crate::verify::sqlite_health(path)?;
+    let health = health
+        .join()
+        .unwrap_or_else(|_| Err(Error::Aborted("the SQLite health check panicked".into())))?;
     let tables = plan
         .tables
         .iter()

@@ -900,23 +900,72 @@ pub(crate) fn preview_row(check: &TableCheck<'_>, row: &[Option<String>]) -> Str
 /// offline check against totals PostgreSQL computed earlier (a bundle's
 /// manifest).
 pub async fn sqlite_table_totals(plan: &SyncPlan, path: &Path) -> Result<Vec<Option<(u64, u64)>>> {
-    let parts: Vec<Part> = (0..plan.tables.len())
-        .map(|table| Part {
-            table,
-            range: ChunkRange::All,
-            pg_ranges: Vec::new(),
-        })
-        .collect();
+    let conn = open_sqlite(path)?;
+    let mut parts = Vec::new();
+    for (table, t) in plan.tables.iter().enumerate() {
+        // Key ranges are checksummed in parallel, as a sync's parts are.
+        let ranges = match &t.chunking {
+            crate::plan::ChunkStrategy::IntKey(column) => sqlite_key_ranges(&conn, t, column),
+            _ => None,
+        };
+        parts.extend(
+            ranges
+                .unwrap_or_else(|| vec![ChunkRange::All])
+                .into_iter()
+                .map(|range| Part {
+                    table,
+                    range,
+                    pg_ranges: Vec::new(),
+                }),
+        );
+    }
+    drop(conn);
     let lite = sqlite_totals_all(plan, &parts, path).await?;
-    Ok(parts
+    let mut totals: Vec<Option<(u64, u64)>> = plan
+        .tables
         .iter()
-        .zip(lite.totals)
-        .map(|(p, t)| {
-            lite.present
-                .contains(&plan.tables[p.table].sink.name)
-                .then_some(t)
-        })
-        .collect())
+        .map(|t| lite.present.contains(&t.sink.name).then_some((0, 0)))
+        .collect();
+    for (p, (count, sum)) in parts.iter().zip(lite.totals) {
+        if let Some(t) = totals[p.table].as_mut() {
+            t.0 += count;
+            t.1 = t.1.wrapping_add(sum);
+        }
+    }
+    Ok(totals)
+}
+
+/// A table's integer key split into ranges for as many threads as the machine
+/// has (twice over, so that uneven ranges even out), from SQLite's min and max.
+fn sqlite_key_ranges(conn: &Connection, t: &TablePlan, column: &str) -> Option<Vec<ChunkRange>> {
+    let sink = t
+        .copy
+        .column_names
+        .iter()
+        .position(|n| n == column)
+        .map_or(column, |i| t.sink.columns[i].name.as_str());
+    let (lo, hi): (Option<i64>, Option<i64>) = conn
+        .query_row(
+            &format!(
+                "SELECT min({c}), max({c}) FROM {}",
+                quote(&t.sink.name),
+                c = quote(sink)
+            ),
+            [],
+            |r| Ok((r.get(0).ok().flatten(), r.get(1).ok().flatten())),
+        )
+        .ok()?;
+    let parts = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
+    Some(
+        crate::source::chunk::split_key_range(lo?, hi?, parts)
+            .into_iter()
+            .map(|(lo, hi)| ChunkRange::IntKey {
+                column: column.to_owned(),
+                lo,
+                hi,
+            })
+            .collect(),
+    )
 }
 
 /// Whether two plans of one table give its rows the same canonical form, so

@@ -561,3 +561,43 @@ fn a_backend_killed_mid_export_fails_it_and_leaves_no_bundle() {
         dir_entries(dir.path())
     );
 }
+
+/// Replaces one table's checksum in a manifest, as if the bundle's rows were
+/// not the ones PostgreSQL checksummed.
+fn forge_checksum(bundle: &Path, table: &str) {
+    let path = bundle.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&read_bytes(&path)).unwrap();
+    let tables = manifest["tables"].as_array_mut().unwrap();
+    let t = tables.iter_mut().find(|t| t["name"] == table).unwrap();
+    t["checksum"]["sum"] = serde_json::Value::String("0123456789abcdef".into());
+    std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+}
+
+#[test]
+fn rows_that_do_not_add_up_to_the_manifest_are_neither_published_nor_merged() {
+    let db = TestDbWithUrl::new(TestDb::with_demo());
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full");
+    export_of(&db, &full, &[]).assert_success();
+    forge_checksum(&full, "users");
+    let target = dir.path().join("app.db");
+    import(&full, &target, &[])
+        .assert_code(1)
+        .assert_stderr_has(&["users", "MISMATCH"]);
+    assert!(!target.exists(), "an unverified import was published");
+
+    sync(&db.url_str, &target, &[]).assert_success();
+    db.db.execute(CHANGES);
+    let delta = dir.path().join("delta");
+    export_of(&db, &delta, &["--since", CUTOVER]).assert_success();
+    forge_checksum(&delta, "users");
+    let before = read_bytes(&target);
+    import(&delta, &target, &["--no-backup", "--exclude", "audit_log"])
+        .assert_code(1)
+        .assert_stderr_has(&["users", "checksums differ"]);
+    assert_eq!(
+        read_bytes(&target),
+        before,
+        "an unverified merge was committed"
+    );
+}
