@@ -31,7 +31,6 @@ use crate::error::{Error, Result};
 use crate::map::SchemaMap;
 use crate::mapping::time::{clock_now, parse_timestamp, rfc3339, unix_micros_text};
 use crate::merge::decide::DeletePolicy;
-use crate::merge::foreign_keys;
 use crate::merge::state;
 use crate::pipeline::{snapshot_clients, start, until_signal, Chunk, Start};
 use crate::plan::TableSelection;
@@ -40,7 +39,7 @@ use crate::source::catalog::quote_ident;
 use crate::source::connect::SourceConfig;
 use crate::source::snapshot::Consistency;
 use crate::summary::DeltaSummary;
-use crate::verify::keys::{key_difference, KeyDifference};
+use crate::verify::keys::key_difference;
 
 use passes::{check_foreign_keys, Writer};
 use prepare::{changed_rows, cursor_indexed, Method};
@@ -225,21 +224,15 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     let mut results = outcome.tables;
 
     progress.phase("comparing keys");
-    let names: Vec<String> = prepared
-        .iter()
-        .map(|p| p.merge.plan.sink.name.clone())
-        .collect();
-    let fks = foreign_keys::all(&conn).map_err(Error::sqlite("reading foreign keys", path))?;
-    let parents = foreign_keys::parents(&fks);
-    let mut diffs: Vec<KeyDifference> = vec![KeyDifference::default(); prepared.len()];
-    let mut kept_listed: Vec<Vec<String>> = vec![Vec::new(); prepared.len()];
-    // Children first, as PostgreSQL's cascades went.
-    for i in foreign_keys::children_first(&names, &parents) {
+    let (fks, order) = steps::deletion_order(&conn, &prepared, path)?;
+    let mut outcomes: Vec<steps::TableOutcome> =
+        prepared.iter().map(|_| Default::default()).collect();
+    for i in order {
         let p = &prepared[i];
         let diff = key_difference(&clients[0], &p.merge.plan, &conn, path).await?;
-        kept_listed[i] =
+        let kept_listed =
             steps::apply_deletes(&conn, path, p, &diff, &mut results[i].counts, &run_at, &fks)?;
-        diffs[i] = diff;
+        outcomes[i] = steps::TableOutcome { diff, kept_listed };
     }
 
     progress.phase("checking foreign keys");
@@ -249,17 +242,12 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         // Rows the repair brought back are no longer missing in SQLite.
         for (i, p) in prepared.iter().enumerate() {
             let again = key_difference(&clients[0], &p.merge.plan, &conn, path).await?;
-            diffs[i].postgres_only = again.postgres_only;
-            diffs[i].postgres_only_count = again.postgres_only_count;
+            outcomes[i].diff.postgres_only = again.postgres_only;
+            outcomes[i].diff.postgres_only_count = again.postgres_only_count;
         }
     }
     progress.phase("recording the rows this sync leaves");
     steps::fill_bases(&conn, &prepared, path)?;
-    let outcomes = diffs
-        .into_iter()
-        .zip(kept_listed)
-        .map(|(diff, kept_listed)| steps::TableOutcome { diff, kept_listed })
-        .collect();
     let summaries = steps::record_runs(
         &conn,
         path,

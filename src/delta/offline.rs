@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::bundle::keys::{self, KeyedTable};
-use crate::bundle::manifest::RowsHeld;
+use crate::bundle::manifest::{Manifest, RowsHeld};
 use crate::bundle::read::read_into;
 use crate::command::import::{self as bundle_import, ImportOptions};
 use crate::error::{Error, Result};
@@ -34,12 +34,18 @@ use super::prepare::{Method, Prepared};
 use super::{steps, MergeSettings, Since};
 
 /// Merges a delta bundle into the existing target.
-pub fn import(opts: &ImportOptions) -> Result<DeltaSummary> {
+pub fn import(opts: &ImportOptions, manifest: Manifest) -> Result<DeltaSummary> {
     let started = Instant::now();
     let run_at = unix_micros_text(clock_now());
     let path = opts.target.as_path();
     crate::verify::open_sqlite(path)?;
-    let bundle = bundle_import::open(&opts.from, path, opts.map.as_ref(), &opts.selection)?;
+    let bundle = bundle_import::open(
+        &opts.from,
+        manifest,
+        path,
+        opts.map.as_ref(),
+        &opts.selection,
+    )?;
     let manifest_path = opts.from.join(crate::bundle::manifest::MANIFEST);
     let since = bundle
         .manifest
@@ -114,22 +120,16 @@ pub fn import(opts: &ImportOptions) -> Result<DeltaSummary> {
         })
         .collect();
     let conn = keys::load(conn, path, &bundle.dir, bundle.manifest.file_format, &keyed)?;
-    let names: Vec<String> = prepared
-        .iter()
-        .map(|p| p.merge.plan.sink.name.clone())
-        .collect();
-    let fks = foreign_keys::all(&conn).map_err(Error::sqlite("reading foreign keys", path))?;
-    let parents = foreign_keys::parents(&fks);
-    let mut outcomes: Vec<Option<steps::TableOutcome>> =
-        (0..prepared.len()).map(|_| None).collect();
-    // Children first, as PostgreSQL's cascades went.
-    for i in foreign_keys::children_first(&names, &parents) {
+    let (fks, order) = steps::deletion_order(&conn, &prepared, path)?;
+    let mut outcomes: Vec<steps::TableOutcome> =
+        prepared.iter().map(|_| Default::default()).collect();
+    for i in order {
         let p = &prepared[i];
         let diff = keys::difference(&conn, i, &keyed[i])
             .map_err(Error::sqlite("comparing keys with the bundle", path))?;
         let kept_listed =
             steps::apply_deletes(&conn, path, p, &diff, &mut results[i].counts, &run_at, &fks)?;
-        outcomes[i] = Some(steps::TableOutcome { diff, kept_listed });
+        outcomes[i] = steps::TableOutcome { diff, kept_listed };
     }
     keys::drop_all(&conn, keyed.len())
         .map_err(Error::sqlite("comparing keys with the bundle", path))?;
@@ -138,15 +138,6 @@ pub fn import(opts: &ImportOptions) -> Result<DeltaSummary> {
     let checked = check_foreign_keys(&conn, path, &prepared, &results, &fks)?;
     progress.phase("recording the rows this import leaves");
     steps::fill_bases(&conn, &prepared, path)?;
-    let outcomes = outcomes
-        .into_iter()
-        .map(|o| {
-            o.unwrap_or(steps::TableOutcome {
-                diff: Default::default(),
-                kept_listed: Vec::new(),
-            })
-        })
-        .collect();
     let summaries = steps::record_runs(
         &conn,
         path,

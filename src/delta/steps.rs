@@ -193,7 +193,25 @@ pub(super) fn apply_deletes(
     )
 }
 
+/// The file's foreign keys and the order in which deletes are applied to the
+/// prepared tables: children first, as PostgreSQL's cascades went.
+pub(super) fn deletion_order(
+    conn: &Connection,
+    prepared: &[Prepared],
+    path: &Path,
+) -> Result<(Vec<crate::merge::foreign_keys::ForeignKey>, Vec<usize>)> {
+    use crate::merge::foreign_keys;
+    let names: Vec<String> = prepared
+        .iter()
+        .map(|p| p.merge.plan.sink.name.clone())
+        .collect();
+    let fks = foreign_keys::all(conn).map_err(Error::sqlite("reading foreign keys", path))?;
+    let order = foreign_keys::children_first(&names, &foreign_keys::parents(&fks));
+    Ok((fks, order))
+}
+
 /// What the merge of one table found, besides its writer's result.
+#[derive(Default)]
 pub(super) struct TableOutcome {
     pub diff: KeyDifference,
     pub kept_listed: Vec<String>,
