@@ -209,15 +209,14 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
             return Err(Error::VerificationFailed(report.to_text()));
         }
     }
-    progress.phase("recording the rows this sync leaves");
-    record_full_sync(staging.path(), &plan, opts.map.as_ref(), &outcome, times)?;
-    progress.phase("publishing");
-    staging.publish()?;
-    progress.finish();
-
-    let bytes = std::fs::metadata(&opts.target)
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let bytes = publish_full(
+        staging,
+        &plan,
+        opts.map.as_ref(),
+        &outcome,
+        times,
+        &progress,
+    )?;
     Ok(SyncSummary {
         source: opts.source.display().to_owned(),
         target: opts.target.clone(),
@@ -293,10 +292,30 @@ pub(crate) async fn start(
     })
 }
 
+/// The end of a verified full copy (a sync or an import): records the state
+/// and the base in the staging file, publishes it over the target, and returns
+/// the published file's size.
+pub(crate) fn publish_full(
+    staging: Staging,
+    plan: &SyncPlan,
+    map: Option<&SchemaMap>,
+    outcome: &writer::WriteOutcome,
+    times: snapshot::SnapshotTimes,
+    progress: &Progress,
+) -> Result<u64> {
+    progress.phase("recording the rows this copy leaves");
+    record_full_sync(staging.path(), plan, map, outcome, times)?;
+    progress.phase("publishing");
+    let target = staging.target().to_path_buf();
+    staging.publish()?;
+    progress.finish();
+    Ok(std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0))
+}
+
 /// Leaves the watermark in the new file, so that the next sync into it can be a
 /// delta without `--since`, and the base of the next delta's three-way merge:
 /// a fingerprint of every row it wrote (`merge::base`).
-pub(crate) fn record_full_sync(
+fn record_full_sync(
     path: &std::path::Path,
     plan: &SyncPlan,
     map: Option<&SchemaMap>,

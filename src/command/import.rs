@@ -23,7 +23,7 @@ use crate::bundle::read::{check_files, file_columns, read_into, FileRead, RowAda
 use crate::error::{Error, Result};
 use crate::map::SchemaMap;
 use crate::merge::decide::DeletePolicy;
-use crate::pipeline::{record_full_sync, runtime, table_summaries};
+use crate::pipeline::{publish_full, runtime, table_summaries};
 use crate::plan::{PlanInputs, SyncPlan, TableSelection};
 use crate::progress::{Progress, ProgressMode};
 use crate::sink::existing::TargetSchema;
@@ -135,17 +135,22 @@ impl Bundle {
     }
 }
 
-/// Opens and checks a bundle and plans the import into `target`.
+/// Reads a bundle's manifest, refusing a directory without a valid one.
+fn read_manifest(from: &Path) -> Result<Manifest> {
+    Manifest::read(from).map_err(|e| Error::BundleDamaged {
+        path: from.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Checks a bundle's files against its manifest and plans the import into `target`.
 pub(crate) fn open(
     from: &Path,
+    manifest: Manifest,
     target: &Path,
     map: Option<&SchemaMap>,
     selection: &TableSelection,
 ) -> Result<Bundle> {
-    let manifest = Manifest::read(from).map_err(|e| Error::BundleDamaged {
-        path: from.to_path_buf(),
-        reason: e.to_string(),
-    })?;
     check_files(from, &manifest)?;
     let parse_time = |what: &str, text: &str| {
         crate::mapping::time::parse_timestamp(text).ok_or_else(|| Error::BundleDamaged {
@@ -226,13 +231,8 @@ pub(crate) fn open(
 
 /// Runs an import.
 pub fn run(opts: &ImportOptions) -> Result<ImportSummary> {
-    let manifest_kind = Manifest::read(&opts.from)
-        .map_err(|e| Error::BundleDamaged {
-            path: opts.from.clone(),
-            reason: e.to_string(),
-        })?
-        .kind;
-    match manifest_kind {
+    let manifest = read_manifest(&opts.from)?;
+    match manifest.kind {
         BundleKind::Full => {
             if opts.apply == crate::delta::Apply::DryRun {
                 return Err(Error::Usage(
@@ -242,7 +242,7 @@ pub fn run(opts: &ImportOptions) -> Result<ImportSummary> {
                 ));
             }
             check_target(&opts.target, opts.existing)?;
-            full(opts).map(ImportSummary::Full)
+            full(opts, manifest).map(ImportSummary::Full)
         }
         BundleKind::Delta => {
             if !opts.target.exists() {
@@ -253,14 +253,20 @@ pub fn run(opts: &ImportOptions) -> Result<ImportSummary> {
                         .into(),
                 });
             }
-            crate::delta::import(opts).map(ImportSummary::Delta)
+            crate::delta::import(opts, manifest).map(ImportSummary::Delta)
         }
     }
 }
 
-fn full(opts: &ImportOptions) -> Result<SyncSummary> {
+fn full(opts: &ImportOptions, manifest: Manifest) -> Result<SyncSummary> {
     let started = Instant::now();
-    let bundle = open(&opts.from, &opts.target, opts.map.as_ref(), &opts.selection)?;
+    let bundle = open(
+        &opts.from,
+        manifest,
+        &opts.target,
+        opts.map.as_ref(),
+        &opts.selection,
+    )?;
     let plan = &bundle.plan;
     let files = bundle.row_files()?;
     let (mut staging, stale) = Staging::create(&opts.target)?;
@@ -316,20 +322,14 @@ fn full(opts: &ImportOptions) -> Result<SyncSummary> {
             unchecked.join(", ")
         ));
     }
-    progress.phase("recording the rows this import leaves");
-    record_full_sync(
-        staging.path(),
+    let bytes = publish_full(
+        staging,
         plan,
         opts.map.as_ref(),
         &outcome,
         bundle.times,
+        &progress,
     )?;
-    progress.phase("publishing");
-    staging.publish()?;
-    progress.finish();
-    let bytes = std::fs::metadata(&opts.target)
-        .map(|m| m.len())
-        .unwrap_or(0);
     Ok(SyncSummary {
         source: bundle.source_display(),
         target: opts.target.clone(),

@@ -198,6 +198,11 @@ impl Staging {
         ))
     }
 
+    /// The file the staging file replaces when published.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
