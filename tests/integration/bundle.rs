@@ -87,23 +87,37 @@ fn losses(run: &Run) -> serde_json::Value {
 }
 
 /// The test database: every type of the mapping and the edge values.
-fn every_type() -> TestDbWithUrl {
+fn every_type() -> TestDb {
     let db = TestDb::with_demo_and_extra();
     db.load("test_edge_values.sql");
-    TestDbWithUrl::new(db)
+    db
 }
 
-/// A database with its URL kept as a `String` for argument lists.
-struct TestDbWithUrl {
-    db: TestDb,
-    url_str: String,
+/// A database with one table large enough that an export runs for a while.
+fn big_table() -> TestDb {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE big (id int8 PRIMARY KEY, body text, at timestamptz);
+         INSERT INTO big SELECT g, repeat(md5(g::text), 8), now() FROM generate_series(1, 600000) g;
+         ANALYZE big;",
+    );
+    db
 }
 
-impl TestDbWithUrl {
-    fn new(db: TestDb) -> Self {
-        let url_str = db.url();
-        TestDbWithUrl { db, url_str }
-    }
+/// `pg2sqlite export` into `out` over two connections, running in the background.
+fn spawn_export(db: &TestDb, out: &Path, extra: &[&str]) -> Spawned {
+    let url = db.url();
+    let mut args = vec![
+        "export",
+        "--source",
+        &url,
+        "--out",
+        path_str(out),
+        "--jobs",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    Spawned::start(&args)
 }
 
 fn round_trip(format: &str) {
@@ -113,7 +127,7 @@ fn round_trip(format: &str) {
     let bundle = dir.path().join("bundle");
     let imported = dir.path().join("imported.db");
 
-    let synced = sync(&db.url_str, &direct, &["--json", "--jobs", "2"]);
+    let synced = sync(&db.url(), &direct, &["--json", "--jobs", "2"]);
     synced.assert_success();
     export_of(&db, &bundle, &["--format", format, "--jobs", "2", "--json"]).assert_success();
     let names: Vec<String> = dir_entries(&bundle).into_iter().collect();
@@ -145,21 +159,16 @@ fn round_trip(format: &str) {
     run(&[
         "verify",
         "--source",
-        &db.url_str,
+        &db.url(),
         "--target",
         path_str(&imported),
     ])
     .assert_success();
 }
 
-fn export_of(db: &TestDbWithUrl, out: &Path, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "export",
-        "--source",
-        db.url_str.as_str(),
-        "--out",
-        path_str(out),
-    ];
+fn export_of(db: &TestDb, out: &Path, extra: &[&str]) -> Run {
+    let url = db.url();
+    let mut args = vec!["export", "--source", &url, "--out", path_str(out)];
     args.extend_from_slice(extra);
     run(&args)
 }
@@ -186,22 +195,22 @@ const CHANGES: &str = "
 
 #[test]
 fn delta_bundle_merges_as_sync_since_does_and_twice_changes_nothing() {
-    let db = TestDbWithUrl::new(TestDb::with_demo());
+    let db = TestDb::with_demo();
     let dir = tempfile::tempdir().unwrap();
     let (live, offline) = (dir.path().join("live.db"), dir.path().join("offline.db"));
     let full = dir.path().join("full");
-    sync(&db.url_str, &live, &[]).assert_success();
+    sync(&db.url(), &live, &[]).assert_success();
     export_of(&db, &full, &[]).assert_success();
     import(&full, &offline, &[]).assert_success();
     assert_eq!(contents(&live), contents(&offline), "after the full copy");
 
-    db.db.execute(CHANGES);
+    db.execute(CHANGES);
     let delta = dir.path().join("delta");
     export_of(&db, &delta, &["--since", CUTOVER, "--format", "csv"]).assert_success();
     // audit_log has no key, so no delta merges it (see delta.rs).
     let merge_flags = ["--no-backup", "--exclude", "audit_log"];
     sync(
-        &db.url_str,
+        &db.url(),
         &live,
         &[&["--since", CUTOVER][..], &merge_flags].concat(),
     )
@@ -219,7 +228,7 @@ fn delta_bundle_merges_as_sync_since_does_and_twice_changes_nothing() {
     run(&[
         "verify",
         "--source",
-        &db.url_str,
+        &db.url(),
         "--target",
         path_str(&offline),
     ])
@@ -241,11 +250,11 @@ fn delta_bundle_merges_as_sync_since_does_and_twice_changes_nothing() {
 
 #[test]
 fn delta_bundle_dry_run_changes_nothing() {
-    let db = TestDbWithUrl::new(TestDb::with_demo());
+    let db = TestDb::with_demo();
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("app.db");
-    sync(&db.url_str, &target, &[]).assert_success();
-    db.db.execute(CHANGES);
+    sync(&db.url(), &target, &[]).assert_success();
+    db.execute(CHANGES);
     let delta = dir.path().join("delta");
     export_of(&db, &delta, &["--since", CUTOVER]).assert_success();
     let before = read_bytes(&target);
@@ -269,7 +278,7 @@ fn damage(path: &Path) {
 
 #[test]
 fn a_damaged_or_truncated_bundle_is_refused_before_the_target_is_touched() {
-    let db = TestDbWithUrl::new(TestDb::with_demo());
+    let db = TestDb::with_demo();
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle");
     export_of(&db, &bundle, &[]).assert_success();
@@ -298,7 +307,7 @@ fn a_damaged_or_truncated_bundle_is_refused_before_the_target_is_touched() {
 
 #[test]
 fn an_existing_bundle_is_replaced_only_with_force() {
-    let db = TestDbWithUrl::new(TestDb::with_demo());
+    let db = TestDb::with_demo();
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle");
     export_of(&db, &bundle, &[]).assert_success();
@@ -319,26 +328,11 @@ fn an_existing_bundle_is_replaced_only_with_force() {
 
 #[test]
 fn an_export_killed_at_any_moment_leaves_nothing_that_looks_complete() {
-    let db = TestDbWithUrl::new(TestDb::new());
-    // Enough rows that the export runs for a while.
-    db.db.execute(
-        "CREATE TABLE big (id int8 PRIMARY KEY, body text, at timestamptz);
-         INSERT INTO big SELECT g, repeat(md5(g::text), 8), now() FROM generate_series(1, 600000) g;
-         ANALYZE big;",
-    );
+    let db = big_table();
     let dir = tempfile::tempdir().unwrap();
     for (i, delay) in [30u64, 150, 400, 900].into_iter().enumerate() {
         let out = dir.path().join(format!("b{i}"));
-        let mut child = Spawned::start(&[
-            "export",
-            "--source",
-            &db.url_str,
-            "--out",
-            path_str(&out),
-            "--jobs",
-            "2",
-            "-q",
-        ]);
+        let mut child = spawn_export(&db, &out, &["-q"]);
         std::thread::sleep(Duration::from_millis(delay));
         child.kill();
         let (_, _) = child.finish(Duration::from_secs(30));
@@ -371,7 +365,7 @@ fn an_export_killed_at_any_moment_leaves_nothing_that_looks_complete() {
 
 #[test]
 fn a_delta_bundle_needs_an_existing_target() {
-    let db = TestDbWithUrl::new(TestDb::with_demo());
+    let db = TestDb::with_demo();
     let dir = tempfile::tempdir().unwrap();
     let delta = dir.path().join("delta");
     export_of(&db, &delta, &["--since", CUTOVER]).assert_success();
@@ -435,10 +429,10 @@ fn pyarrow_duckdb_and_postgresql_read_the_bundle_as_postgresql_has_it() {
     let Some(python) = readers_python() else {
         return;
     };
-    let db = TestDbWithUrl::new(TestDb::new());
-    db.db.execute(READER_TYPES);
+    let db = TestDb::new();
+    db.execute(READER_TYPES);
     let dir = tempfile::tempdir().unwrap();
-    let plain_url = format!("postgresql://root@127.0.0.1:5432/{}", db.db.name());
+    let plain_url = format!("postgresql://root@127.0.0.1:5432/{}", db.name());
     for format in ["parquet", "csv"] {
         let bundle = dir.path().join(format);
         export_of(&db, &bundle, &["--format", format]).assert_success();
@@ -474,24 +468,11 @@ fn pyarrow_duckdb_and_postgresql_read_the_bundle_as_postgresql_has_it() {
 
 #[test]
 fn sigint_stops_an_export_and_removes_what_it_wrote() {
-    let db = TestDbWithUrl::new(TestDb::new());
-    db.db.execute(
-        "CREATE TABLE big (id int8 PRIMARY KEY, body text);
-         INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 600000) g;
-         ANALYZE big;",
-    );
+    let db = big_table();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundle");
     let partial = dir.path().join("bundle.partial");
-    let mut child = Spawned::start(&[
-        "export",
-        "--source",
-        &db.url_str,
-        "--out",
-        path_str(&out),
-        "--jobs",
-        "2",
-    ]);
+    let mut child = spawn_export(&db, &out, &[]);
     // Once a file is being written, the export is in the middle of its work.
     poll_until(Duration::from_secs(60), "a file being written", || {
         if let Some(status) = child.try_wait() {
@@ -518,25 +499,11 @@ fn sigint_stops_an_export_and_removes_what_it_wrote() {
 
 #[test]
 fn a_backend_killed_mid_export_fails_it_and_leaves_no_bundle() {
-    let db = TestDbWithUrl::new(TestDb::new());
-    db.db.execute(
-        "CREATE TABLE big (id int8 PRIMARY KEY, body text);
-         INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 600000) g;
-         ANALYZE big;",
-    );
+    let db = big_table();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundle");
-    let mut child = Spawned::start(&[
-        "export",
-        "--source",
-        &db.url_str,
-        "--out",
-        path_str(&out),
-        "--jobs",
-        "2",
-        "-q",
-    ]);
-    let mut side = db.db.client();
+    let mut child = spawn_export(&db, &out, &["-q"]);
+    let mut side = db.client();
     poll_until(Duration::from_secs(60), "a COPY to terminate", || {
         if let Some(status) = child.try_wait() {
             panic!("the export ended ({status}) before its COPY could be terminated");
@@ -546,7 +513,7 @@ fn a_backend_killed_mid_export_fails_it_and_leaves_no_bundle() {
                 "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
                   WHERE datname = $1 AND state = 'active' AND query LIKE 'COPY%'
                     AND pid <> pg_backend_pid()",
-                &[&db.db.name()],
+                &[&db.name()],
             )
             .unwrap()
             .get(0);
@@ -575,7 +542,7 @@ fn forge_checksum(bundle: &Path, table: &str) {
 
 #[test]
 fn rows_that_do_not_add_up_to_the_manifest_are_neither_published_nor_merged() {
-    let db = TestDbWithUrl::new(TestDb::with_demo());
+    let db = TestDb::with_demo();
     let dir = tempfile::tempdir().unwrap();
     let full = dir.path().join("full");
     export_of(&db, &full, &[]).assert_success();
@@ -586,8 +553,8 @@ fn rows_that_do_not_add_up_to_the_manifest_are_neither_published_nor_merged() {
         .assert_stderr_has(&["users", "MISMATCH"]);
     assert!(!target.exists(), "an unverified import was published");
 
-    sync(&db.url_str, &target, &[]).assert_success();
-    db.db.execute(CHANGES);
+    sync(&db.url(), &target, &[]).assert_success();
+    db.execute(CHANGES);
     let delta = dir.path().join("delta");
     export_of(&db, &delta, &["--since", CUTOVER]).assert_success();
     forge_checksum(&delta, "users");

@@ -75,6 +75,17 @@ fn fields(bytes: &[u8]) -> Vec<Vec<Field>> {
         .collect()
 }
 
+/// The rows of each row group of a written file.
+fn row_group_rows(bytes: &[u8]) -> Vec<i64> {
+    let reader = SerializedFileReader::new(file(bytes)).unwrap();
+    reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect()
+}
+
 fn one(v: &[u8]) -> Option<Vec<u8>> {
     Some(v.to_vec())
 }
@@ -592,13 +603,7 @@ fn several_row_groups_read_back_in_order() {
         w.write_rows(part).unwrap();
     }
     let bytes = w.finish().unwrap();
-    let reader = SerializedFileReader::new(file(&bytes)).unwrap();
-    let groups: Vec<i64> = reader
-        .metadata()
-        .row_groups()
-        .iter()
-        .map(|g| g.num_rows())
-        .collect();
+    let groups = row_group_rows(&bytes);
     assert_eq!(groups, vec![12_000, 12_000, 1_000]);
     let mut r = ParquetTableReader::open(file(&bytes), &columns).unwrap();
     let mut sizes = Vec::new();
@@ -622,13 +627,7 @@ fn row_groups_are_capped_by_rows() {
     w.write_rows(a).unwrap();
     w.write_rows(b).unwrap();
     let bytes = w.finish().unwrap();
-    let reader = SerializedFileReader::new(file(&bytes)).unwrap();
-    let groups: Vec<i64> = reader
-        .metadata()
-        .row_groups()
-        .iter()
-        .map(|g| g.num_rows())
-        .collect();
+    let groups = row_group_rows(&bytes);
     assert_eq!(groups, vec![i64::try_from(ROW_GROUP_MAX_ROWS).unwrap(), 10]);
     assert_eq!(read(&bytes, &columns), rows);
 }
@@ -643,13 +642,7 @@ fn row_groups_are_capped_by_bytes() {
         .map(|i| vec![int4(i32::from(i)), Some(vec![i; mib])])
         .collect();
     let bytes = write(&columns, &rows);
-    let reader = SerializedFileReader::new(file(&bytes)).unwrap();
-    let groups: Vec<i64> = reader
-        .metadata()
-        .row_groups()
-        .iter()
-        .map(|g| g.num_rows())
-        .collect();
+    let groups = row_group_rows(&bytes);
     let per_group = i64::try_from(per_group).unwrap();
     let mut expected = vec![per_group; 40 / usize::try_from(per_group).unwrap()];
     if 40 % per_group > 0 {
