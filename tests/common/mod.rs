@@ -416,6 +416,19 @@ impl Drop for Spawned {
     }
 }
 
+/// Terminates the backends of `db` that are running a COPY (the readers of a
+/// sync or an export); returns how many.
+pub fn terminate_copies(side: &mut postgres::Client, db: &str) -> i64 {
+    side.query_one(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+          WHERE datname = $1 AND state = 'active' AND query LIKE 'COPY%'
+            AND pid <> pg_backend_pid()",
+        &[&db],
+    )
+    .expect("pg_terminate_backend")
+    .get(0)
+}
+
 /// Polls `check` every 20 ms until it returns `Some`, or panics after `timeout`
 /// with `what` in the message.
 pub fn poll_until<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {

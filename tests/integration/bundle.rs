@@ -508,15 +508,7 @@ fn a_backend_killed_mid_export_fails_it_and_leaves_no_bundle() {
         if let Some(status) = child.try_wait() {
             panic!("the export ended ({status}) before its COPY could be terminated");
         }
-        let n: i64 = side
-            .query_one(
-                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
-                  WHERE datname = $1 AND state = 'active' AND query LIKE 'COPY%'
-                    AND pid <> pg_backend_pid()",
-                &[&db.name()],
-            )
-            .unwrap()
-            .get(0);
+        let n = terminate_copies(&mut side, db.name());
         (n > 0).then_some(())
     });
     let (_, r) = child.finish(Duration::from_secs(60));

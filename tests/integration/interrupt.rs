@@ -43,15 +43,7 @@ fn dropped_connection_fails_the_run_and_keeps_the_previous_target() {
         if let Some(status) = child.try_wait() {
             panic!("pg2sqlite ended ({status}) before its COPY could be interrupted");
         }
-        let n: i64 = side
-            .query_one(
-                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
-                  WHERE datname = $1 AND state = 'active' AND query LIKE 'COPY%'
-                    AND pid <> pg_backend_pid()",
-                &[&db.name()],
-            )
-            .expect("pg_terminate_backend")
-            .get(0);
+        let n = terminate_copies(&mut side, db.name());
         (n > 0).then_some(n)
     });
     assert!(terminated > 0);
