@@ -41,7 +41,7 @@
 //!    a delta's chunks are `WHERE cursor > since OR cursor IS NULL`, or the keys
 //!    content comparison found (`WHERE k IN (…)`, or key-hash buckets);
 //! 5. for verification and content comparison, `count(*)` and sums of
-//!    `md5(ROW(<canonical expressions>)::text)` per key range, per key bucket,
+//!    `hashtextextended(ROW(<canonical expressions>)::text, 0)` per key range, per key bucket,
 //!    or one hash per row in key order.
 //!
 //! Before step 1, `clock_timestamp()` and the oldest open transaction's start

@@ -14,7 +14,10 @@ use crate::source::catalog::PgTable;
 /// The manifest's own file name inside a bundle directory.
 pub const MANIFEST: &str = "manifest.json";
 /// Bumped when a reader of an older version would misread a bundle.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// 2: row hashes are `hashtextextended` (lookup3) instead of md5, so the
+/// checksums of a format-1 bundle cannot be compared (its row counts still are).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The file format of a bundle's table files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

@@ -198,6 +198,8 @@ pub(crate) fn open(
         crate::plan::build(manifest.catalog.clone(), default_inputs).map_err(Error::Plan)?;
     let mut entries = Vec::with_capacity(plan.tables.len());
     let mut checksum_applies = Vec::with_capacity(plan.tables.len());
+    // Format 1 hashed rows with md5: its checksums mean nothing to this version.
+    let hashed_alike = manifest.format_version >= 2;
     let mut problems = Vec::new();
     for t in &plan.tables {
         match manifest.tables.iter().find(|e| e.source == t.source_name) {
@@ -208,7 +210,8 @@ pub(crate) fn open(
             )),
         }
         checksum_applies.push(
-            default_plan
+            hashed_alike
+                && default_plan
                 .tables
                 .iter()
                 .find(|d| d.source_name == t.source_name)
@@ -315,7 +318,13 @@ fn full(opts: &ImportOptions, manifest: Manifest) -> Result<SyncSummary> {
         .filter(|(_, applies)| !**applies)
         .map(|(t, _)| t.sink.name.as_str())
         .collect();
-    if !unchecked.is_empty() {
+    if bundle.manifest.format_version < 2 {
+        notes.push(
+            "the bundle was written by an older pg2sqlite (bundle format 1, other row hashes), \
+             so every table was checked by row count only"
+                .into(),
+        );
+    } else if !unchecked.is_empty() {
         notes.push(format!(
             "{}: stored in other forms than the export's default mapping (map or existing \
              schema), so checked by row count; content checksums were compared for the rest",

@@ -1,8 +1,8 @@
 //! Verification: row counts and content checksums of every table on both
 //! sides, narrowed down to the differing rows, plus SQLite's own health checks.
 //!
-//! PostgreSQL hashes on the server (`md5` over the canonical text, summed per
-//! bucket), so an unchanged table costs one scan there and nothing travels but
+//! PostgreSQL hashes on the server (`hashtextextended` over the canonical text,
+//! summed per bucket), so an unchanged table costs one scan there and nothing travels but
 //! bucket sums. Only buckets that differ are read row by row, from both sides.
 
 pub mod canonical;
@@ -28,7 +28,8 @@ use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::ddl::quote;
 use crate::source::chunk::ChunkRange;
 use checksum::{
-    bucket, md5, parse_pg_sum, pg_record_expr, push_record_field, record_text, row_hash, Buckets,
+    bucket, md5, parse_pg_sum, pg_record_expr, pg_row_hash, push_record_field, record_text,
+    row_hash, Buckets,
 };
 pub use report::{ChangedRow, Health, TableStatus, TableVerdict, VerifyReport};
 use rows::RowDiff;
@@ -127,7 +128,7 @@ impl<'a> TableCheck<'a> {
             }
         }
         record.push(')');
-        Ok(row_hash(&md5(record)))
+        Ok(row_hash(record))
     }
 
     /// The canonical expression of every column.
@@ -160,11 +161,11 @@ impl<'a> TableCheck<'a> {
 
     fn pg_bucket_sql(&self, range: &ChunkRange) -> String {
         format!(
-            "SELECT substr(k, 1, 4), count(*)::int8, sum(('x' || substr(r, 1, 16))::bit(64)::int8)::text
-               FROM (SELECT md5({}) AS k, md5({}) AS r FROM {}) h
+            "SELECT substr(k, 1, 4), count(*)::int8, sum(r)::text
+               FROM (SELECT md5({}) AS k, {} AS r FROM {}) h
               GROUP BY 1",
             self.pg_key_text(),
-            self.pg_row_text(),
+            pg_row_hash(&self.pg_row_text()),
             self.plan.copy.from_clause(range)
         )
     }
@@ -187,8 +188,8 @@ impl<'a> TableCheck<'a> {
     /// Each canonical expression appears once, inside `ROW(…)`.
     fn pg_totals_sql(&self, range: &ChunkRange) -> String {
         format!(
-            "SELECT count(*)::int8, sum(('x' || substr(md5({}), 1, 16))::bit(64)::int8)::text FROM {}",
-            self.pg_row_text(),
+            "SELECT count(*)::int8, sum({})::text FROM {}",
+            pg_row_hash(&self.pg_row_text()),
             self.plan.copy.from_clause(range)
         )
     }
@@ -340,7 +341,7 @@ fn sqlite_buckets(
     while let Some(row) = rows.next()? {
         let values = sqlite_row(check, row)?;
         let (key, text) = check.texts(&values);
-        buckets.add(bucket(&md5(&key)), 1, row_hash(&md5(&text)));
+        buckets.add(bucket(&md5(&key)), 1, row_hash(&text));
     }
     Ok(buckets)
 }
@@ -558,6 +559,9 @@ pub fn plan_parts(plan: &SyncPlan, chunks: &[Chunk]) -> Vec<Part> {
 /// The PostgreSQL side of the first look. It needs nothing from SQLite, so a
 /// sync runs it while the copy is still being written.
 pub async fn pg_totals(clients: &[Client], plan: &SyncPlan, parts: &[Part]) -> Result<PgTotals> {
+    if let Some(client) = clients.first() {
+        check_server_hash(client).await?;
+    }
     let checks: Vec<TableCheck<'_>> = plan.tables.iter().map(TableCheck::new).collect();
     let pg_jobs: Vec<(usize, ChunkRange)> = parts
         .iter()
@@ -589,6 +593,31 @@ pub async fn pg_totals(clients: &[Client], plan: &SyncPlan, parts: &[Part]) -> R
         totals[i].1 = totals[i].1.wrapping_add(s);
     }
     Ok(PgTotals(totals))
+}
+
+/// Refuses to compare checksums with a server whose `hashtextextended` is not
+/// ours: a big-endian server hashes the same bytes differently, and every
+/// table would look changed.
+async fn check_server_hash(client: &Client) -> Result<()> {
+    let row = client
+        .query_one(
+            "SELECT hashtextextended($1::text COLLATE \"C\", 0)",
+            &[&checksum::HASH_PROBE],
+        )
+        .await
+        .map_err(Error::pg("checking how the server hashes"))?;
+    let theirs: i64 = row
+        .try_get(0)
+        .map_err(Error::pg("checking how the server hashes"))?;
+    if u64::from_be_bytes(theirs.to_be_bytes()) == row_hash(checksum::HASH_PROBE) {
+        return Ok(());
+    }
+    Err(Error::Aborted(
+        "this PostgreSQL server's hashtextextended() gives other values than pg2sqlite's \
+         (a big-endian machine?), so content checksums cannot be compared with it; \
+         run with --no-verify and check the result another way"
+            .into(),
+    ))
 }
 
 /// The SQLite side of the first look, on blocking threads (rayon over parts).
