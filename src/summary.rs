@@ -118,7 +118,7 @@ impl SyncSummary {
                 let _ = writeln!(
                     out,
                     "verified before publishing: {} tables match PostgreSQL (counts and checksums), \
-                     integrity and foreign keys ok, in {:.1}s",
+                     quick_check and foreign keys ok, in {:.1}s",
                     v.tables.len(),
                     v.seconds
                 );

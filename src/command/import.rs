@@ -212,10 +212,10 @@ pub(crate) fn open(
         checksum_applies.push(
             hashed_alike
                 && default_plan
-                .tables
-                .iter()
-                .find(|d| d.source_name == t.source_name)
-                .is_some_and(|d| crate::verify::same_canonical_form(d, t)),
+                    .tables
+                    .iter()
+                    .find(|d| d.source_name == t.source_name)
+                    .is_some_and(|d| crate::verify::same_canonical_form(d, t)),
         );
     }
     if !problems.is_empty() {
@@ -365,7 +365,9 @@ fn verify_against_manifest(bundle: &Bundle, path: &Path, jobs: usize) -> Result<
     let plan = &bundle.plan;
     // The health checks read the whole file too: beside the checksums, as in `sync`.
     let health_path = path.to_path_buf();
-    let health = std::thread::spawn(move || crate::verify::sqlite_health(&health_path));
+    let health = std::thread::spawn(move || {
+        crate::verify::sqlite_health(&health_path, crate::verify::IntegrityCheck::Quick)
+    });
     let totals = runtime(jobs)?.block_on(crate::verify::sqlite_table_totals(plan, path))?;
     let health = health
         .join()

