@@ -8,6 +8,10 @@ use serde_json::Value as Json;
 use crate::common::{run, sync, TestDb};
 
 fn verify_json(db: &TestDb, target: &Path) -> (Option<i32>, Json) {
+    verify_schemas_json(db, target, "public,billing")
+}
+
+fn verify_schemas_json(db: &TestDb, target: &Path, schemas: &str) -> (Option<i32>, Json) {
     let target = target.to_str().expect("UTF-8 path");
     let r = run(&[
         "verify",
@@ -16,7 +20,7 @@ fn verify_json(db: &TestDb, target: &Path) -> (Option<i32>, Json) {
         "--target",
         target,
         "--schema",
-        "public,billing",
+        schemas,
         "--json",
     ]);
     let json: Json = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| {
@@ -324,4 +328,52 @@ fn sync_says_when_it_did_not_verify() {
         "{}",
         verified.stdout
     );
+}
+
+/// Float arrays are compared by their elements' bits, whatever their lower
+/// bounds (not stored) or shape; one changed element in SQLite is found.
+#[test]
+fn float_arrays_compare_by_bits_through_any_shape() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE shapes (id int PRIMARY KEY, d float8[], f float4[]);
+         INSERT INTO shapes VALUES
+           (1, '[0:1][3:4]={{1.5,NULL},{NaN,-0}}', '{1.5,-355.953125}'),
+           (2, '{}', '{}'),
+           (3, NULL, NULL),
+           (4, '[5:7]={Infinity,-Infinity,0.1}', '[2:2]={NaN}'),
+           (5, '{{{1}},{{2}}}', '{{0.25,NULL}}');",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("shapes.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    let (code, report) = verify_schemas_json(&db, &target, "public");
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(table(&report, "shapes")["status"], "match", "{report}");
+
+    let damaged = dir.path().join("damaged.db");
+    std::fs::copy(&target, &damaged).expect("copy");
+    {
+        let conn = rusqlite::Connection::open(&damaged).expect("open");
+        let stored: String = conn
+            .query_row("SELECT d FROM shapes WHERE id = 4", [], |r| r.get(0))
+            .expect("stored array");
+        // The last element, 0.1, becomes the next float up: same text to 15 digits.
+        let changed = stored.replace("0.1", "0.10000000000000002");
+        assert_ne!(stored, changed, "the array is stored as {stored}");
+        conn.execute("UPDATE shapes SET d = ?1 WHERE id = 4", [&changed])
+            .expect("damage");
+    }
+    let (code, report) = verify_schemas_json(&db, &damaged, "public");
+    assert_eq!(code, Some(1), "{report}");
+    let t = table(&report, "shapes");
+    let changed = t["changed"].as_array().expect("changed");
+    assert_eq!(changed.len(), 1, "{t}");
+    assert!(
+        changed[0]["key"]
+            .as_str()
+            .is_some_and(|k| k.contains("id=4")),
+        "{t}"
+    );
+    assert_eq!(changed[0]["columns"], serde_json::json!(["d"]), "{t}");
 }
