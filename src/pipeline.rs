@@ -730,11 +730,17 @@ async fn reader(ctx: ReaderContext) -> Result<()> {
     Ok(())
 }
 
-/// The bytes of a COPY row's values, for batches capped by size.
+/// The memory a COPY row holds, for batches capped by size: its values, plus
+/// what tokio-postgres keeps per row (a shared buffer handle, a vector of types)
+/// and per column (the value's byte range) — on a 46-column table of short
+/// values that is as much again as the values themselves.
 pub(crate) fn row_bytes(row: &BinaryCopyOutRow, columns: usize) -> usize {
-    (0..columns)
+    const PER_ROW: usize = 64;
+    const PER_COLUMN: usize = std::mem::size_of::<Option<std::ops::Range<usize>>>();
+    let values: usize = (0..columns)
         .map(|i| row.raw(i).ok().flatten().map_or(0, <[u8]>::len))
-        .sum()
+        .sum();
+    values + PER_ROW + PER_COLUMN * columns
 }
 
 /// Hands rows to a converter on the rayon pool; waits while too many are in flight.
