@@ -219,7 +219,10 @@ mem=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')
 # End-to-end benchmark results
 
 Written by \`benches/e2e.sh --scale $SCALE --runs $RUNS --profiles $PROFILES\` (see the script
-for the exact commands); do not edit by hand, run it again.
+for the exact commands); do not edit by hand, run it again. The comparison
+with the tools users would pick instead (DuckDB, ADBC) is in
+[\`PEERS_RESULTS.md\`](PEERS_RESULTS.md) (\`benches/peers.sh\`); where the time
+goes, and what is left to reach issue 14's targets, in [\`PROFILE.md\`](PROFILE.md).
 
 * date: $(date -u +%Y-%m-%dT%H:%M:%SZ), pg2sqlite built at commit $commit
 * machine: $(nproc) CPUs ($cpu), $mem memory, $(uname -sr)
