@@ -191,6 +191,7 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
             return Err(e);
         }
     };
+    staging.flush_in_background();
     let verification = match pg_totals {
         Some(pg) => {
             progress.phase("verifying");

@@ -305,6 +305,7 @@ fn full(opts: &ImportOptions, manifest: Manifest) -> Result<SyncSummary> {
         )
     })?;
 
+    staging.flush_in_background();
     progress.phase("verifying");
     let verification = verify_against_manifest(&bundle, staging.path(), opts.jobs)?;
     if !verification.matches() {

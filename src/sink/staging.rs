@@ -145,6 +145,8 @@ pub struct Staging {
     published: bool,
     /// The target it started from was in WAL mode, which publishing restores.
     wal: bool,
+    /// Writing the copied pages to disk, started before verification.
+    flushing: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Staging {
@@ -192,6 +194,7 @@ impl Staging {
                 path: path.clone(),
                 _lock: file,
                 published: false,
+                flushing: None,
                 wal: false,
             },
             existed.then_some(path),
@@ -229,7 +232,24 @@ impl Staging {
     }
 
     /// Makes the staging file durable and renames it over the target.
+    /// Starts writing the copied pages to disk on a thread of its own while
+    /// the CPU-bound verification and the base run: the disk is idle then, and
+    /// the sync before the rename finds little left to write (it took 2 s on
+    /// a 780 MB file when it did it all). Errors are the final sync's to report.
+    pub fn flush_in_background(&mut self) {
+        let path = self.path.clone();
+        self.flushing = Some(std::thread::spawn(move || {
+            if let Ok(f) = File::open(&path) {
+                let _ = f.sync_data();
+            }
+        }));
+    }
+
     pub fn publish(mut self) -> Result<()> {
+        if let Some(flushing) = self.flushing.take() {
+            // A panic there is no reason not to publish: sync_all below decides.
+            let _ = flushing.join();
+        }
         if self.wal {
             // Back to WAL mode, as the app left its file. Closing the only
             // connection checkpoints and removes the -wal and -shm files.
