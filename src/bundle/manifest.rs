@@ -15,8 +15,9 @@ use crate::source::catalog::PgTable;
 pub const MANIFEST: &str = "manifest.json";
 /// Bumped when a reader of an older version would misread a bundle.
 ///
-/// 2: row hashes are `hashtextextended` (lookup3) instead of md5, so the
-/// checksums of a format-1 bundle cannot be compared (its row counts still are).
+/// 2: row hashes are `hashtextextended` (lookup3) instead of md5, and long
+/// columns enter a row's record as their hash, so the checksums of a format-1
+/// bundle cannot be compared (its row counts still are).
 pub const FORMAT_VERSION: u32 = 2;
 
 /// The file format of a bundle's table files.

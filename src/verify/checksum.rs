@@ -1,7 +1,8 @@
 //! Row and bucket checksums, computed the same way on both sides.
 //!
 //! A row's text is its canonical values as PostgreSQL prints a record,
-//! `(1,,"a b")`, so no two rows share a text. Its hash is PostgreSQL's own
+//! `(1,,"a b")`, so no two rows share a text (a long value enters the record as
+//! the decimal hash of its canonical text, see `verify::hashed_in_record`). Its hash is PostgreSQL's own
 //! `hashtextextended(row text, 0)` (Bob Jenkins' lookup3, 64 bits), which
 //! [`pg_hash_bytes`] reproduces; a table's checksum is the count and the sum of
 //! the hashes (mod 2^64) per bucket, where a row's bucket is the first 2 bytes of
@@ -86,7 +87,7 @@ pub fn row_hash(text: &str) -> u64 {
 /// The SQL (an `int8`) hashing a text expression as [`row_hash`] does. The "C"
 /// collation keeps the hash byte-wise whatever the database's collation.
 pub fn pg_row_hash(text_expr: &str) -> String {
-    format!("hashtextextended({text_expr} COLLATE \"C\", 0)")
+    format!("hashtextextended(({text_expr}) COLLATE \"C\", 0)")
 }
 
 /// A text whose server-side hash tells whether the server computes
