@@ -139,21 +139,21 @@ pub fn pg_hash_bytes(k: &[u8]) -> u64 {
         // The lowest byte of c is reserved for the length.
         c = c.wrapping_add(word(&tail[8..]) << 8);
     }
-    // final(a, b, c)
-    c ^= b;
-    c = c.wrapping_sub(b.rotate_left(14));
-    a ^= c;
-    a = a.wrapping_sub(c.rotate_left(11));
-    b ^= a;
-    b = b.wrapping_sub(a.rotate_left(25));
-    c ^= b;
-    c = c.wrapping_sub(b.rotate_left(16));
-    a ^= c;
-    a = a.wrapping_sub(c.rotate_left(4));
-    b ^= a;
-    b = b.wrapping_sub(a.rotate_left(14));
-    c ^= b;
-    c = c.wrapping_sub(b.rotate_left(24));
+    // final(a, b, c): seven steps of `x ^= y; x -= rot(y, k)`.
+    let mut s = [a, b, c];
+    for (x, y, k) in [
+        (2, 1, 14),
+        (0, 2, 11),
+        (1, 0, 25),
+        (2, 1, 16),
+        (0, 2, 4),
+        (1, 0, 14),
+        (2, 1, 24),
+    ] {
+        s[x] ^= s[y];
+        s[x] = s[x].wrapping_sub(s[y].rotate_left(k));
+    }
+    let [_, b, c] = s;
     (u64::from(b) << 32) | u64::from(c)
 }
 
