@@ -172,6 +172,11 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         jobs: jobs(args.read.jobs)?,
         consistency: consistency(args.read.allow_inconsistent),
         map: load_map(args.map.as_deref())?,
+        integrity: if args.quick_check {
+            pg2sqlite::verify::IntegrityCheck::Quick
+        } else {
+            pg2sqlite::verify::IntegrityCheck::Full
+        },
     };
     let report = verify_only(&opts)?;
     print_summary(args.json, || report.to_json(), || report.to_text())?;

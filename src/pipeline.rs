@@ -399,6 +399,8 @@ pub struct VerifyOptions {
     pub consistency: Consistency,
     /// The schema map given with `--map`, already parsed.
     pub map: Option<SchemaMap>,
+    /// How much of SQLite's own structure to check.
+    pub integrity: crate::verify::IntegrityCheck,
 }
 
 /// Compares PostgreSQL with an existing SQLite file.
@@ -417,7 +419,8 @@ pub fn verify_only(opts: &VerifyOptions) -> Result<crate::verify::VerifyReport> 
         let plan = plan_from_catalog(&coordinator, &opts.schemas, inputs).await?;
         let chunks = plan_chunks(&coordinator, &plan).await?;
         let clients = snapshot_clients(&opts.source, &snapshot, opts.jobs).await?;
-        let report = crate::verify::verify(&clients, &plan, &chunks, &opts.target).await;
+        let report =
+            crate::verify::verify(&clients, &plan, &chunks, &opts.target, opts.integrity).await;
         let _ = coordinator.batch_execute("COMMIT").await;
         report
     })

@@ -729,10 +729,11 @@ pub async fn verify(
     plan: &SyncPlan,
     chunks: &[Chunk],
     path: &Path,
+    integrity: IntegrityCheck,
 ) -> Result<VerifyReport> {
     let started = std::time::Instant::now();
     let parts = parts(plan, chunks);
-    let health = spawn_health(path, IntegrityCheck::Full);
+    let health = spawn_health(path, integrity);
     let (pg, lite) = tokio::join!(
         pg_totals(clients, plan, &parts),
         sqlite_totals_all(plan, &parts, path)

@@ -377,3 +377,36 @@ fn float_arrays_compare_by_bits_through_any_shape() {
     );
     assert_eq!(changed[0]["columns"], serde_json::json!(["d"]), "{t}");
 }
+
+/// `verify` runs the full integrity_check unless `--quick-check` asks for the
+/// cheaper one, and says which ran; both find the same content differences.
+#[test]
+fn quick_check_is_asked_for_and_reported() {
+    let (db, _dir, target) = synced_demo();
+    let (code, full) = verify_json(&db, &target);
+    assert_eq!(code, Some(0), "{full}");
+    assert_eq!(full["health"]["depth"], "full", "{full}");
+    let target_arg = target.to_str().expect("UTF-8 path");
+    let url = db.url();
+    let args = [
+        "verify",
+        "--source",
+        url.as_str(),
+        "--target",
+        target_arg,
+        "--schema",
+        "public,billing",
+        "--quick-check",
+    ];
+    let json_run = run(&[&args[..], &["--json"]].concat());
+    assert_eq!(json_run.code, Some(0), "{}", json_run.stderr);
+    let quick: Json = serde_json::from_str(json_run.stdout.trim()).expect("JSON");
+    assert_eq!(quick["health"]["depth"], "quick", "{quick}");
+    assert_eq!(quick["match"], true, "{quick}");
+    let text = run(&args);
+    assert!(
+        text.stdout.contains("PRAGMA quick_check: ok"),
+        "{}",
+        text.stdout
+    );
+}
