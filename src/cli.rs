@@ -392,7 +392,7 @@ pub struct VerifyArgs {
     /// Check SQLite's structure with PRAGMA quick_check instead of the full
     /// integrity_check: every page, b-tree and record, but not each index entry
     /// against its row (nor UNIQUE). On a large file that lookup is most of
-    /// verify's time (on 10M rows, about two thirds).
+    /// verify's time (10M wide rows: 84 s with the full check, 36 s without).
     #[arg(long)]
     pub quick_check: bool,
 
