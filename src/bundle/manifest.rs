@@ -164,6 +164,11 @@ pub enum ManifestError {
 }
 
 impl Manifest {
+    /// Whether its checksums hash rows as this version does (format 1 used md5).
+    pub fn hashes_rows_alike(&self) -> bool {
+        self.format_version >= 2
+    }
+
     pub fn read(dir: &Path) -> Result<Manifest, ManifestError> {
         let path = dir.join(MANIFEST);
         let text = match std::fs::read_to_string(&path) {

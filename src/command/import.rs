@@ -198,8 +198,7 @@ pub(crate) fn open(
         crate::plan::build(manifest.catalog.clone(), default_inputs).map_err(Error::Plan)?;
     let mut entries = Vec::with_capacity(plan.tables.len());
     let mut checksum_applies = Vec::with_capacity(plan.tables.len());
-    // Format 1 hashed rows with md5: its checksums mean nothing to this version.
-    let hashed_alike = manifest.format_version >= 2;
+    let hashed_alike = manifest.hashes_rows_alike();
     let mut problems = Vec::new();
     for t in &plan.tables {
         match manifest.tables.iter().find(|e| e.source == t.source_name) {
@@ -319,7 +318,7 @@ fn full(opts: &ImportOptions, manifest: Manifest) -> Result<SyncSummary> {
         .filter(|(_, applies)| !**applies)
         .map(|(t, _)| t.sink.name.as_str())
         .collect();
-    if bundle.manifest.format_version < 2 {
+    if !bundle.manifest.hashes_rows_alike() {
         notes.push(
             "the bundle was written by an older pg2sqlite (bundle format 1, other row hashes), \
              so every table was checked by row count only"

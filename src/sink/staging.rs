@@ -231,7 +231,6 @@ impl Staging {
         Ok(())
     }
 
-    /// Makes the staging file durable and renames it over the target.
     /// Starts writing the copied pages to disk on a thread of its own while
     /// the CPU-bound verification and the base run: the disk is idle then, and
     /// the sync before the rename finds little left to write (it took 2 s on
@@ -245,6 +244,7 @@ impl Staging {
         }));
     }
 
+    /// Makes the staging file durable and renames it over the target.
     pub fn publish(mut self) -> Result<()> {
         if let Some(flushing) = self.flushing.take() {
             // A panic there is no reason not to publish: sync_all below decides.

@@ -26,13 +26,22 @@ use md5::{Digest, Md5};
 /// `(`, `)`, `,` or white space, with `"` and `\` doubled. Using the record's own
 /// output lets PostgreSQL hash a row with each expression evaluated once.
 pub fn record_text<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> String {
+    record_with(values, |out, _, v| push_record_field(out, v))
+}
+
+/// A record of `values` whose non-NULL fields `push` writes, given each one's
+/// column index (NULL stays empty).
+pub fn record_with<'a>(
+    values: impl IntoIterator<Item = Option<&'a str>>,
+    mut push: impl FnMut(&mut String, usize, &str),
+) -> String {
     let mut out = String::from("(");
     for (i, v) in values.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         if let Some(v) = v {
-            push_record_field(&mut out, v);
+            push(&mut out, i, v);
         }
     }
     out.push(')');

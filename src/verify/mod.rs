@@ -29,7 +29,7 @@ use crate::sink::ddl::quote;
 use crate::source::chunk::ChunkRange;
 use checksum::{
     bucket, md5, parse_pg_sum, pg_record_expr, pg_row_hash, push_record_field, record_text,
-    row_hash, Buckets,
+    record_with, row_hash, Buckets,
 };
 pub use report::{ChangedRow, Health, IntegrityCheck, TableStatus, TableVerdict, VerifyReport};
 use rows::RowDiff;
@@ -48,9 +48,6 @@ pub(crate) struct TableCheck<'a> {
     /// Indices of the key columns: the primary key, or every column.
     key: Vec<usize>,
     has_key: bool,
-    /// Per column: whether it enters the row's record as the hash of its
-    /// canonical text (see [`hashed_in_record`]).
-    hashed: Vec<bool>,
 }
 
 /// Whether a column of this kind enters the row's record as the hash of its
@@ -81,11 +78,6 @@ impl<'a> TableCheck<'a> {
             .iter()
             .map(|c| Affinity::of(&c.declared))
             .collect();
-        let hashed = plan
-            .conversions
-            .iter()
-            .map(|c| hashed_in_record(&c.kind))
-            .collect();
         match &plan.sink.primary_key {
             Some(pk) => TableCheck {
                 plan,
@@ -95,14 +87,12 @@ impl<'a> TableCheck<'a> {
                     .filter_map(|k| names.iter().position(|n| n == k))
                     .collect(),
                 has_key: true,
-                hashed,
             },
             None => TableCheck {
                 plan,
                 affinity,
                 key: (0..names.len()).collect(),
                 has_key: false,
-                hashed,
             },
         }
     }
@@ -111,7 +101,7 @@ impl<'a> TableCheck<'a> {
     /// `record_out` quotes it, or as the decimal `int8` of its hash. A value
     /// the mapping could not have written stays a text, which no hash equals.
     fn push_column(&self, record: &mut String, i: usize, canonical: &str) {
-        if self.hashed[i] && !canonical.starts_with(NOT_AS_MAPPED) {
+        if hashed_in_record(self.kind(i)) && !canonical.starts_with(NOT_AS_MAPPED) {
             use std::fmt::Write;
             let hash = row_hash(canonical);
             let _ = write!(record, "{}", i64::from_be_bytes(hash.to_be_bytes()));
@@ -197,14 +187,21 @@ impl<'a> TableCheck<'a> {
         pg_record_expr(&self.key.iter().map(|&i| all[i].clone()).collect::<Vec<_>>())
     }
 
-    fn pg_row_text(&self) -> String {
+    /// The SQL `int8` of a row's hash: what [`TableCheck::row_hash`] computes.
+    fn pg_row_hash(&self) -> String {
         let columns: Vec<String> = self
             .pg_expressions()
             .into_iter()
-            .zip(&self.hashed)
-            .map(|(e, &hashed)| if hashed { pg_row_hash(&e) } else { e })
+            .enumerate()
+            .map(|(i, e)| {
+                if hashed_in_record(self.kind(i)) {
+                    pg_row_hash(&e)
+                } else {
+                    e
+                }
+            })
             .collect();
-        pg_record_expr(&columns)
+        pg_row_hash(&pg_record_expr(&columns))
     }
 
     fn pg_bucket_sql(&self, range: &ChunkRange) -> String {
@@ -213,7 +210,7 @@ impl<'a> TableCheck<'a> {
                FROM (SELECT md5({}) AS k, {} AS r FROM {}) h
               GROUP BY 1",
             self.pg_key_text(),
-            pg_row_hash(&self.pg_row_text()),
+            self.pg_row_hash(),
             self.plan.copy.from_clause(range)
         )
     }
@@ -237,7 +234,7 @@ impl<'a> TableCheck<'a> {
     fn pg_totals_sql(&self, range: &ChunkRange) -> String {
         format!(
             "SELECT count(*)::int8, sum({})::text FROM {}",
-            pg_row_hash(&self.pg_row_text()),
+            self.pg_row_hash(),
             self.plan.copy.from_clause(range)
         )
     }
@@ -280,16 +277,9 @@ impl<'a> TableCheck<'a> {
     /// Key text, row text of one row of canonical values.
     fn texts(&self, row: &[Option<String>]) -> (String, String) {
         let key = record_text(self.key.iter().map(|&i| row[i].as_deref()));
-        let mut text = String::from("(");
-        for (i, v) in row.iter().enumerate() {
-            if i > 0 {
-                text.push(',');
-            }
-            if let Some(v) = v {
-                self.push_column(&mut text, i, v);
-            }
-        }
-        text.push(')');
+        let text = record_with(row.iter().map(Option::as_deref), |out, i, v| {
+            self.push_column(out, i, v)
+        });
         (key, text)
     }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use tokio_postgres::Client;
 
-use super::checksum::{bucket, bucket_hex, md5, pg_row_hash, Buckets};
+use super::checksum::{bucket, bucket_hex, md5, Buckets};
 use futures_util::StreamExt;
 use rusqlite::types::ValueRef;
 
@@ -254,7 +254,7 @@ async fn sorted_pass(
     let doing = || format!("comparing {}", plan.source_name);
     let pg_sql = format!(
         "SELECT {c}::int8, {} FROM {} ORDER BY {c}",
-        pg_row_hash(&check.pg_row_text()),
+        check.pg_row_hash(),
         plan.copy.from_clause(range),
         c = quote_ident(column)
     );
