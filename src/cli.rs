@@ -161,11 +161,14 @@ pub struct MapCheckArgs {
 
 #[derive(Debug, Args)]
 pub struct SourceArgs {
-    /// PostgreSQL connection: postgres://user:pass@host:port/db?sslmode=require or
-    /// 'host=… dbname=…'. Missing parts come from PGHOST, PGPORT, PGUSER,
-    /// PGPASSWORD, PGDATABASE, PGSSLMODE, PGCONNECT_TIMEOUT.
+    /// PostgreSQL connection, as libpq takes it: postgres://user@host:port/db?sslmode=verify-full,
+    /// 'host=… dbname=…', or service=NAME (pg_service.conf). Missing parts come from
+    /// the service, then PGHOST, PGPORT, PGUSER, PGDATABASE, PGSSLMODE,
+    /// PGSSLROOTCERT, … and the password from PGPASSWORD or ~/.pgpass. Without
+    /// --source or DATABASE_URL, everything comes from those (as for psql).
+    /// See the README's "Connecting" section.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
-    pub source: String,
+    pub source: Option<String>,
 }
 
 /// Which tables: shared by every command that reads tables.

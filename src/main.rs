@@ -6,8 +6,8 @@ use std::process::ExitCode as ProcessExit;
 use clap::Parser;
 
 use pg2sqlite::cli::{
-    Cli, Command, ExportArgs, FixturesArgs, ImportArgs, MapCommand, ReportArgs, SyncArgs,
-    VerifyArgs,
+    Cli, Command, ExportArgs, FixturesArgs, ImportArgs, MapCommand, ReportArgs, SourceArgs,
+    SyncArgs, VerifyArgs,
 };
 use pg2sqlite::delta::{
     delta_sync, has_sync_state, parse_lag, parse_since, Apply, BackupPolicy, DeltaOptions, Since,
@@ -77,7 +77,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Fixtures(args) => fixtures(args),
         Command::Map(MapCommand::Init(args)) => {
             let opts = pg2sqlite::map::init::InitOptions {
-                source: SourceConfig::resolve(&args.source.source, "--source")?,
+                source: source(&args.source)?,
                 target: args.target,
                 schemas: args.schema,
             };
@@ -87,7 +87,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Map(MapCommand::Check(args)) => {
             let opts = pg2sqlite::map::check::CheckOptions {
                 map: SchemaMap::load(&args.map)?,
-                source: SourceConfig::resolve(&args.source.source, "--source")?,
+                source: source(&args.source)?,
                 target: args.target,
                 schemas: args.schema,
             };
@@ -95,6 +95,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::Success)
         }
     }
+}
+
+/// Resolves `--source` (or, without it, libpq's environment) and prints the
+/// warnings libpq would, such as a password file others can read.
+fn source(args: &SourceArgs) -> Result<SourceConfig> {
+    let config = SourceConfig::resolve(args.source.as_deref().unwrap_or(""), "--source")?;
+    for warning in config.warnings() {
+        eprintln!("pg2sqlite: warning: {warning}");
+    }
+    Ok(config)
 }
 
 /// Parses `--map` before anything connects: a broken map is a usage error.
@@ -165,7 +175,7 @@ fn print(text: &str) -> Result<()> {
 
 fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let opts = VerifyOptions {
-        source: SourceConfig::resolve(&args.source.source, "--source")?,
+        source: source(&args.source)?,
         target: args.target,
         schemas: args.read.schema,
         selection: args.read.select.selection(),
@@ -190,7 +200,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
 fn export(args: ExportArgs) -> Result<ExitCode> {
     use pg2sqlite::command::export::{run, ExportOptions};
     let opts = ExportOptions {
-        source: SourceConfig::resolve(&args.source.source, "--source")?,
+        source: source(&args.source)?,
         out: args.out,
         format: args.format,
         since: args.since.as_deref().map(parse_since).transpose()?,
@@ -239,7 +249,7 @@ fn report(args: ReportArgs) -> Result<ExitCode> {
         None => None,
     };
     let opts = pg2sqlite::command::report::ReportOptions {
-        source: SourceConfig::resolve(&args.source.source, "--source")?,
+        source: source(&args.source)?,
         target: args.target,
         schemas: args.read.schema,
         selection: args.read.select.selection(),
@@ -264,7 +274,7 @@ fn report(args: ReportArgs) -> Result<ExitCode> {
 
 fn sync(args: SyncArgs) -> Result<ExitCode> {
     let jobs = jobs(args.read.jobs)?;
-    let source = SourceConfig::resolve(&args.source.source, "--source")?;
+    let source = source(&args.source)?;
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let lag = parse_lag(&args.lag)?;
     let selection = args.read.select.selection();

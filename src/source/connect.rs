@@ -1,23 +1,84 @@
-//! Connections the way every PostgreSQL tool makes them: a URL or `key=value`
-//! string, completed by the libpq environment variables, with TLS for
-//! `sslmode=prefer|require`.
+//! Connections the way `psql` and `pg_dump` make them: the settings of
+//! [`super::conninfo`] (URL or `key=value`, service file, `PG*` variables),
+//! libpq's defaults, a password from `~/.pgpass` per host, TLS from
+//! [`super::tls`], and several hosts tried in order until one has the
+//! `target_session_attrs` asked for.
 //!
-//! Passwords never leave this module: [`SourceConfig::display`] is what errors and
-//! summaries show.
+//! Once a host has been chosen every later connection of the run goes to it:
+//! the parallel readers share one snapshot, which only that server has.
+//!
+//! Passwords never leave this module: [`SourceConfig::display`] is what errors
+//! and summaries show, and a rejected password is named by where it came from.
 
-use std::str::FromStr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
-use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::config::{ChannelBinding, SslMode};
 use tokio_postgres::{Client, Config};
 
+use super::conninfo::{os_user, shown, ConnInfo, Origin};
+use super::pgpass::{self, Lookup, DEFAULT_SOCKET_DIR};
+use super::tls::{explain_certificate_error, Tls};
 use crate::error::{Error, Result};
+
+/// What a server must be for the session to use it (libpq's
+/// `target_session_attrs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionAttrs {
+    Any,
+    ReadWrite,
+    ReadOnly,
+    Primary,
+    Standby,
+    PreferStandby,
+}
+
+impl SessionAttrs {
+    fn parse(s: &str) -> Option<SessionAttrs> {
+        Some(match s {
+            "any" => SessionAttrs::Any,
+            "read-write" => SessionAttrs::ReadWrite,
+            "read-only" => SessionAttrs::ReadOnly,
+            "primary" => SessionAttrs::Primary,
+            "standby" => SessionAttrs::Standby,
+            "prefer-standby" => SessionAttrs::PreferStandby,
+            _ => return None,
+        })
+    }
+}
+
+/// One entry of the host list, with the password for it.
+#[derive(Debug, Clone)]
+struct HostEntry {
+    /// A name, an address, or a Unix socket directory.
+    host: String,
+    hostaddr: Option<IpAddr>,
+    port: u16,
+    password: Option<(String, Origin)>,
+}
+
+impl HostEntry {
+    fn label(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
 
 /// A validated connection configuration.
 #[derive(Clone)]
 pub struct SourceConfig {
-    config: Config,
+    /// Everything but the host, port and password.
+    base: Config,
+    hosts: Vec<HostEntry>,
+    attrs: SessionAttrs,
+    random_order: bool,
+    tls: Tls,
+    info: Arc<ConnInfo>,
+    /// Where the password file was, and why it was not used, if it was not.
+    passfile_note: Option<String>,
+    /// The host index the first connection chose.
+    chosen: Arc<OnceLock<usize>>,
     display: String,
 }
 
@@ -27,93 +88,120 @@ impl std::fmt::Debug for SourceConfig {
     }
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
+fn usage(msg: String) -> Error {
+    Error::Usage(msg)
 }
 
 impl SourceConfig {
-    /// Parses `postgres://…` or `host=… dbname=…`, then fills what it leaves out
-    /// from `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE`,
-    /// `PGCONNECT_TIMEOUT` and `PGAPPNAME`, as libpq does.
-    /// `flag` names the option the string came from, for the error message.
+    /// Resolves `source` (a URL, a `key=value` string, or empty) with libpq's
+    /// precedence: the string, then its service (or `PGSERVICE`), then the `PG*`
+    /// variables, then the defaults; a password still missing is looked up in
+    /// the password file for each host. `flag` names where the string came
+    /// from, for messages.
     pub fn resolve(source: &str, flag: &str) -> Result<SourceConfig> {
-        let mut config = Config::from_str(source).map_err(|e| {
-            Error::Usage(format!(
+        let mut info = ConnInfo::resolve(source, flag).map_err(|e| {
+            usage(format!(
                 "the {flag} connection string is not valid: {e}\n  hint: use \
-                 postgres://USER@HOST:PORT/DATABASE or 'host=… dbname=…'"
+                 postgres://USER@HOST:PORT/DATABASE, 'host=… dbname=…' or service=NAME"
             ))
         })?;
-        if config.get_hosts().is_empty() {
-            match env("PGHOST") {
-                Some(hosts) => {
-                    for h in hosts.split(',') {
-                        config.host(h);
-                    }
+        for refused in ["require_auth", "requirepeer", "replication"] {
+            if let Some(s) = info.setting(refused) {
+                return Err(usage(format!(
+                    "{refused} (from {}) is not supported by pg2sqlite",
+                    s.origin
+                )));
+            }
+        }
+        if info.get("gssencmode") == Some("require") {
+            return Err(usage(format!(
+                "gssencmode=require (from {}) is not supported: pg2sqlite encrypts with TLS (sslmode)",
+                info.origin("gssencmode")
+            )));
+        }
+        if let Some(enc) = info.get("client_encoding") {
+            if !matches!(
+                enc.to_ascii_uppercase().as_str(),
+                "UTF8" | "UTF-8" | "UNICODE" | "AUTO"
+            ) {
+                return Err(usage(format!(
+                    "client_encoding={enc} (from {}) is not supported: pg2sqlite always reads UTF8",
+                    info.origin("client_encoding")
+                )));
+            }
+        }
+        info.set_default(
+            "user",
+            os_user().unwrap_or_else(|| "postgres".to_owned()),
+        );
+        let user = info.get("user").unwrap_or("postgres").to_owned();
+        info.set_default("dbname", user.clone());
+        let app = info
+            .get("fallback_application_name")
+            .unwrap_or("pg2sqlite")
+            .to_owned();
+        info.set_default("application_name", app);
+
+        let tls = Tls::from_settings(&info).map_err(usage)?;
+        let mut base = Config::new();
+        base.user(&user);
+        if let Some(db) = info.get("dbname") {
+            base.dbname(db);
+        }
+        if let Some(app) = info.get("application_name") {
+            base.application_name(app);
+        }
+        if let Some(options) = info.get("options") {
+            base.options(options);
+        }
+        base.ssl_mode(tls.mode);
+        base.ssl_negotiation(tls.negotiation);
+        configure_timeouts(&mut base, &info)?;
+        if let Some(cb) = info.get("channel_binding") {
+            base.channel_binding(match cb {
+                "disable" => ChannelBinding::Disable,
+                "prefer" => ChannelBinding::Prefer,
+                "require" => ChannelBinding::Require,
+                other => {
+                    return Err(usage(format!(
+                        "invalid channel_binding value \"{other}\"; use disable, prefer or require"
+                    )))
                 }
-                None => {
-                    // libpq's default on Debian-like systems is the socket directory.
-                    let socket_dir = "/var/run/postgresql";
-                    if std::path::Path::new(socket_dir).is_dir() {
-                        config.host(socket_dir);
-                    } else {
-                        config.host("localhost");
-                    }
-                }
+            });
+        }
+        let attrs = match info.get("target_session_attrs") {
+            None => SessionAttrs::Any,
+            Some(s) => SessionAttrs::parse(s).ok_or_else(|| {
+                usage(format!(
+                    "invalid target_session_attrs value \"{s}\" (from {}); use any, read-write, read-only, primary, standby or prefer-standby",
+                    info.origin("target_session_attrs")
+                ))
+            })?,
+        };
+        let random_order = match info.get("load_balance_hosts") {
+            None | Some("disable") => false,
+            Some("random") => true,
+            Some(other) => {
+                return Err(usage(format!(
+                    "invalid load_balance_hosts value \"{other}\"; use disable or random"
+                )))
             }
-        }
-        let port_in_source = source.contains("port") || has_url_port(source);
-        if !port_in_source {
-            if let Some(port) = env("PGPORT") {
-                let port = port
-                    .parse::<u16>()
-                    .map_err(|_| Error::Usage(format!("PGPORT={port} is not a port number")))?;
-                config.port(port);
-            }
-        }
-        if config.get_user().is_none() {
-            let user = env("PGUSER")
-                .or_else(|| env("USER"))
-                .unwrap_or_else(|| "postgres".to_owned());
-            config.user(&user);
-        }
-        if config.get_password().is_none() {
-            if let Some(pw) = env("PGPASSWORD") {
-                config.password(pw);
-            }
-        }
-        if config.get_dbname().is_none() {
-            if let Some(db) = env("PGDATABASE") {
-                config.dbname(&db);
-            }
-        }
-        if !source.contains("sslmode") {
-            if let Some(mode) = env("PGSSLMODE") {
-                config.ssl_mode(match mode.as_str() {
-                    "disable" => SslMode::Disable,
-                    "allow" | "prefer" => SslMode::Prefer,
-                    "require" => SslMode::Require,
-                    other => {
-                        return Err(Error::Usage(format!(
-                            "PGSSLMODE={other} is not supported; use disable, prefer or require"
-                        )))
-                    }
-                });
-            }
-        }
-        if config.get_connect_timeout().is_none() {
-            let secs = match env("PGCONNECT_TIMEOUT") {
-                Some(s) => s.parse::<u64>().map_err(|_| {
-                    Error::Usage(format!("PGCONNECT_TIMEOUT={s} is not a number of seconds"))
-                })?,
-                None => 30,
-            };
-            config.connect_timeout(Duration::from_secs(secs));
-        }
-        if config.get_application_name().is_none() {
-            config.application_name(env("PGAPPNAME").unwrap_or_else(|| "pg2sqlite".to_owned()));
-        }
-        let display = describe(&config);
-        Ok(SourceConfig { config, display })
+        };
+
+        let mut hosts = host_list(&info)?;
+        let passfile_note = fill_passwords(&info, &mut hosts);
+        let display = describe(&user, info.get("dbname").unwrap_or(&user), &hosts);
+        Ok(SourceConfig {
+            base,
+            hosts,
+            attrs,
+            random_order,
+            tls,
+            info: Arc::new(info),
+            passfile_note,
+            chosen: Arc::new(OnceLock::new()),
+            display,
+        })
     }
 
     /// `user@host:port/db`, never the password.
@@ -121,142 +209,447 @@ impl SourceConfig {
         &self.display
     }
 
-    /// Opens one connection; its I/O runs on a spawned task.
-    pub async fn connect(&self) -> Result<Client> {
-        let result = if self.config.get_ssl_mode() == SslMode::Disable {
-            self.config
-                .connect(tokio_postgres::NoTls)
-                .await
-                .map(|(client, conn)| {
-                    tokio::spawn(conn);
-                    client
-                })
-        } else {
-            let tls = tls_connector().map_err(|e| Error::Connect {
-                target: self.display.clone(),
-                reason: format!("cannot set up TLS: {e}"),
-                hint: "retry with sslmode=disable if the server does not need TLS".to_owned(),
-            })?;
-            self.config.connect(tls).await.map(|(client, conn)| {
-                tokio::spawn(conn);
-                client
-            })
-        };
-        result.map_err(|e| self.connect_error(&e))
+    /// Warnings a libpq tool would print before connecting (a password file
+    /// that was ignored, and why).
+    pub fn warnings(&self) -> Vec<String> {
+        self.passfile_note.iter().cloned().collect()
     }
 
-    fn connect_error(&self, e: &tokio_postgres::Error) -> Error {
-        let (reason, hint) = match e.as_db_error() {
-            Some(db) => {
-                let hint = match db.code().code() {
-                    "28P01" | "28000" => {
-                        "check the user and password (in the URL, or PGUSER / PGPASSWORD)"
-                    }
-                    "3D000" => "check the database name (in the URL, or PGDATABASE)",
-                    "53300" => "the server has no free connections; lower --jobs",
-                    _ => "see the server's message above",
-                };
-                (db.message().to_owned(), hint)
-            }
-            None => (
-                crate::error::pg_message(e),
-                "is PostgreSQL running and reachable there? check host and port \
-                 (in the URL, or PGHOST / PGPORT)",
-            ),
+    /// Opens one connection; its I/O runs on a spawned task. The first call
+    /// tries the hosts in order; later calls go to the host it chose.
+    pub async fn connect(&self) -> Result<Client> {
+        if let Some(&i) = self.chosen.get() {
+            return self.connect_host(i).await.map_err(|e| self.connect_error(i, &e));
+        }
+        let mut order: Vec<usize> = (0..self.hosts.len()).collect();
+        if self.random_order && order.len() > 1 {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let by = usize::try_from(nanos).unwrap_or(0) % order.len();
+            order.rotate_left(by);
+        }
+        let passes: &[SessionAttrs] = match self.attrs {
+            SessionAttrs::PreferStandby => &[SessionAttrs::Standby, SessionAttrs::Any],
+            ref attrs => std::slice::from_ref(attrs),
         };
+        let mut failures: Vec<(usize, Error)> = Vec::new();
+        for want in passes {
+            for &i in &order {
+                let started = Instant::now();
+                let client = match self.connect_host(i).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        failures.push((i, self.connect_error(i, &e)));
+                        continue;
+                    }
+                };
+                match session_matches(&client, *want).await {
+                    Ok(None) => {
+                        let _ = self.chosen.set(i);
+                        tracing::debug!(
+                            host = %self.hosts[i].label(),
+                            ms = started.elapsed().as_millis(),
+                            "connected"
+                        );
+                        return Ok(client);
+                    }
+                    Ok(Some(why)) => failures.push((
+                        i,
+                        Error::Connect {
+                            target: self.display.clone(),
+                            reason: why,
+                            hint: format!(
+                                "target_session_attrs (from {}) asks for another kind of server; name one in the host list",
+                                self.info.origin("target_session_attrs")
+                            ),
+                        },
+                    )),
+                    Err(e) => failures.push((i, self.connect_error(i, &e))),
+                }
+            }
+        }
+        Err(self.no_host_error(failures))
+    }
+
+    async fn connect_host(&self, i: usize) -> std::result::Result<Client, tokio_postgres::Error> {
+        let entry = &self.hosts[i];
+        let mut config = self.base.clone();
+        config.host(&entry.host);
+        if let Some(addr) = entry.hostaddr {
+            config.hostaddr(addr);
+        }
+        config.port(entry.port);
+        if let Some((password, _)) = &entry.password {
+            config.password(password);
+        }
+        // The connection's I/O runs on its own task until the client is dropped.
+        match &self.tls.connector {
+            Some(tls) if self.tls.mode != SslMode::Disable => {
+                let (client, conn) = config.connect(tls.clone()).await?;
+                tokio::spawn(conn);
+                Ok(client)
+            }
+            _ => {
+                let (client, conn) = config.connect(tokio_postgres::NoTls).await?;
+                tokio::spawn(conn);
+                Ok(client)
+            }
+        }
+    }
+
+    /// One error for a run that found no usable host: the single host's own
+    /// error, or each host's reason in turn.
+    fn no_host_error(&self, mut failures: Vec<(usize, Error)>) -> Error {
+        if failures.len() == 1 {
+            if let Some((_, e)) = failures.pop() {
+                return e;
+            }
+        }
+        let mut reason = String::from("no host could be used:");
+        let mut hints: Vec<String> = Vec::new();
+        for (i, e) in &failures {
+            let (why, hint) = match e {
+                Error::Connect { reason, hint, .. } => (reason.clone(), hint.clone()),
+                other => (other.to_string(), String::new()),
+            };
+            reason.push_str(&format!("\n    {}: {why}", self.hosts[*i].label()));
+            if !hint.is_empty() && !hints.contains(&hint) {
+                hints.push(hint);
+            }
+        }
         Error::Connect {
             target: self.display.clone(),
             reason,
-            hint: hint.to_owned(),
+            hint: hints.join("; "),
         }
     }
+
+    fn connect_error(&self, i: usize, e: &tokio_postgres::Error) -> Error {
+        let entry = &self.hosts[i];
+        let (reason, hint) = match e.as_db_error() {
+            Some(db) => {
+                let hint = match db.code().code() {
+                    "28P01" => self.rejected_password_hint(entry),
+                    "28000" if db.message().contains("certificate") => format!(
+                        "give a client certificate the server trusts with sslcert=FILE and sslkey=FILE (default ~/.postgresql/postgresql.crt and .key){}",
+                        match &self.tls.client_cert {
+                            Some(c) => format!("; {} was sent", shown(&c.cert)),
+                            None => String::new(),
+                        }
+                    ),
+                    "28000" => format!(
+                        "check the user (\"{}\", from {}) and the server's pg_hba.conf",
+                        self.info.get("user").unwrap_or("?"),
+                        self.info.origin("user")
+                    ),
+                    "3D000" => format!(
+                        "check the database name (\"{}\", from {})",
+                        self.info.get("dbname").unwrap_or("?"),
+                        self.info.origin("dbname")
+                    ),
+                    "53300" => "the server has no free connections; lower --jobs".to_owned(),
+                    _ => "see the server's message above".to_owned(),
+                };
+                let mut reason = db.message().to_owned();
+                if db.code().code() == "28P01" {
+                    if let Some((_, origin)) = &entry.password {
+                        reason.push_str(&format!(" (the password from {origin} was rejected)"));
+                    }
+                }
+                (reason, hint)
+            }
+            None => self.transport_error(entry, e),
+        };
+        Error::Connect {
+            target: if self.hosts.len() > 1 {
+                format!("{} ({})", self.display, entry.label())
+            } else {
+                self.display.clone()
+            },
+            reason,
+            hint,
+        }
+    }
+
+    fn rejected_password_hint(&self, entry: &HostEntry) -> String {
+        match &entry.password {
+            Some((_, Origin::PassFile { file, line })) => format!(
+                "correct line {line} of {} (hostname:port:database:username:password)",
+                shown(file)
+            ),
+            Some((_, origin)) => format!("correct the password in {origin}"),
+            None => "give the password in ~/.pgpass, PGPASSWORD or the URL".to_owned(),
+        }
+    }
+
+    /// A failure below the protocol: no server, TLS, a missing password.
+    fn transport_error(&self, entry: &HostEntry, e: &tokio_postgres::Error) -> (String, String) {
+        if let Some(rustls_error) = find_source::<rustls::Error>(e) {
+            let name = if entry.host.starts_with('/') {
+                entry.hostaddr.map(|a| a.to_string()).unwrap_or_default()
+            } else {
+                entry.host.clone()
+            };
+            if let Some(explained) = explain_certificate_error(&self.tls, &name, rustls_error) {
+                return explained;
+            }
+        }
+        let message = crate::error::pg_message(e);
+        if message.contains("password missing") {
+            let mut hint = String::from(
+                "the server asks for a password and none was given: put it in ~/.pgpass \
+                 (hostname:port:database:username:password, mode 0600), PGPASSWORD or the URL",
+            );
+            if let Some(note) = &self.passfile_note {
+                hint.push_str(&format!("; {note}"));
+            }
+            return (
+                format!("no password for user \"{}\"", self.info.get("user").unwrap_or("?")),
+                hint,
+            );
+        }
+        if message.contains("server does not support TLS") {
+            return (
+                format!(
+                    "the server does not accept TLS, and sslmode={} (from {}) requires it",
+                    self.info.get("sslmode").unwrap_or("require"),
+                    self.info.origin("sslmode")
+                ),
+                "use sslmode=prefer or sslmode=disable if this server is meant to be reached without TLS".to_owned(),
+            );
+        }
+        let mut hint = format!(
+            "is PostgreSQL running and reachable at {}? check the host (from {}) and port (from {})",
+            entry.label(),
+            self.info.origin("host"),
+            self.info.origin("port")
+        );
+        if find_source::<rustls::Error>(e).is_some() || message.contains("TLS") {
+            hint = format!(
+                "the TLS handshake failed{}; check sslmode and the certificates",
+                match &self.tls.roots {
+                    Some(r) => format!(" (trusting {r})"),
+                    None => String::new(),
+                }
+            );
+        }
+        (message, hint)
+    }
 }
 
-fn has_url_port(source: &str) -> bool {
-    // postgres://user@host:5433/db — a ':' followed by digits after the '@' or '//'.
-    let rest = source.split_once("://").map(|(_, r)| r).unwrap_or_default();
-    let authority = rest.split('/').next().unwrap_or_default();
-    let hostport = authority.rsplit('@').next().unwrap_or_default();
-    hostport
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+/// The first error of type `T` in `e`'s chain of sources.
+fn find_source<T: std::error::Error + 'static>(e: &tokio_postgres::Error) -> Option<&T> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(inner) = source {
+        if let Some(found) = inner.downcast_ref::<T>() {
+            return Some(found);
+        }
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            if let Some(found) = io.get_ref().and_then(|r| r.downcast_ref::<T>()) {
+                return Some(found);
+            }
+        }
+        source = inner.source();
+    }
+    None
 }
 
-fn describe(config: &Config) -> String {
-    let host = match config.get_hosts().first() {
-        Some(Host::Tcp(h)) => h.clone(),
-        Some(Host::Unix(p)) => p.display().to_string(),
-        None => String::from("?"),
+/// `None` when the session is what `want` asks for, else why not — libpq's
+/// checks: `transaction_read_only` for read-write/read-only,
+/// `pg_is_in_recovery()` for primary/standby.
+async fn session_matches(
+    client: &Client,
+    want: SessionAttrs,
+) -> std::result::Result<Option<String>, tokio_postgres::Error> {
+    let ask = |sql: &'static str| async move {
+        let rows = client.simple_query(sql).await?;
+        Ok::<_, tokio_postgres::Error>(rows.iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        }))
     };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    format!(
-        "{}@{}:{}/{}",
-        config.get_user().unwrap_or("?"),
-        host,
-        port,
-        config.get_dbname().or(config.get_user()).unwrap_or("?")
-    )
+    Ok(match want {
+        SessionAttrs::Any | SessionAttrs::PreferStandby => None,
+        SessionAttrs::ReadWrite => (ask("SHOW transaction_read_only").await?.as_deref()
+            == Some("on"))
+        .then(|| "the session is read-only (target_session_attrs=read-write)".to_owned()),
+        SessionAttrs::ReadOnly => (ask("SHOW transaction_read_only").await?.as_deref()
+            != Some("on"))
+        .then(|| "the session is read-write (target_session_attrs=read-only)".to_owned()),
+        SessionAttrs::Primary => (ask("SELECT pg_is_in_recovery()").await?.as_deref()
+            == Some("t"))
+        .then(|| "the server is a standby (target_session_attrs=primary)".to_owned()),
+        SessionAttrs::Standby => (ask("SELECT pg_is_in_recovery()").await?.as_deref()
+            != Some("t"))
+        .then(|| "the server is not a standby (target_session_attrs=standby)".to_owned()),
+    })
 }
 
-/// TLS as libpq does it for `prefer` and `require`: encrypted, the server's
-/// certificate not checked against a CA (libpq checks only for verify-ca/verify-full).
-fn tls_connector() -> std::result::Result<tokio_postgres_rustls::MakeRustlsConnect, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(AcceptAnyServerCert(provider.clone()));
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+fn configure_timeouts(config: &mut Config, info: &ConnInfo) -> Result<()> {
+    let number = |key: &str| -> Result<Option<u64>> {
+        info.get(key)
+            .map(|v| {
+                v.trim().parse::<i64>().map(|n| u64::try_from(n).unwrap_or(0)).map_err(|_| {
+                    usage(format!(
+                        "{key}={v} (from {}) is not a number",
+                        info.origin(key)
+                    ))
+                })
+            })
+            .transpose()
+    };
+    // libpq waits for ever by default; a tool run during an incident should not.
+    let connect_timeout = number("connect_timeout")?.unwrap_or(30);
+    if connect_timeout > 0 {
+        // libpq treats 1 as 2 seconds.
+        config.connect_timeout(Duration::from_secs(connect_timeout.max(2)));
+    }
+    if let Some(ms) = number("tcp_user_timeout")? {
+        config.tcp_user_timeout(Duration::from_millis(ms));
+    }
+    if let Some(on) = number("keepalives")? {
+        config.keepalives(on != 0);
+    }
+    if let Some(s) = number("keepalives_idle")? {
+        config.keepalives_idle(Duration::from_secs(s));
+    }
+    if let Some(s) = number("keepalives_interval")? {
+        config.keepalives_interval(Duration::from_secs(s));
+    }
+    if let Some(n) = number("keepalives_count")? {
+        config.keepalives_retries(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    Ok(())
 }
 
-#[derive(Debug)]
-struct AcceptAnyServerCert(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AcceptAnyServerCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
+/// The hosts, ports and addresses, paired up as libpq pairs them: one port for
+/// all hosts or one per host, and as many addresses as hosts.
+fn host_list(info: &ConnInfo) -> Result<Vec<HostEntry>> {
+    let split = |key: &str| -> Vec<String> {
+        info.get(key)
+            .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect())
+            .unwrap_or_default()
+    };
+    let addrs = split("hostaddr");
+    let mut hosts = split("host");
+    if hosts.is_empty() {
+        hosts = if addrs.is_empty() {
+            // libpq's default on Debian-like systems is the socket directory.
+            vec![if std::path::Path::new(DEFAULT_SOCKET_DIR).is_dir() {
+                DEFAULT_SOCKET_DIR.to_owned()
+            } else {
+                "localhost".to_owned()
+            }]
+        } else {
+            addrs.clone()
+        };
     }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+    if !addrs.is_empty() && addrs.len() != hosts.len() {
+        return Err(usage(format!(
+            "could not match {} host names to {} hostaddr values",
+            hosts.len(),
+            addrs.len()
+        )));
     }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+    let ports = split("port");
+    if ports.len() > 1 && ports.len() != hosts.len() {
+        return Err(usage(format!(
+            "could not match {} port numbers to {} hosts",
+            ports.len(),
+            hosts.len()
+        )));
     }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+    let mut out = Vec::with_capacity(hosts.len());
+    for (i, host) in hosts.into_iter().enumerate() {
+        let port_text = match ports.len() {
+            0 => "",
+            1 => ports[0].as_str(),
+            _ => ports[i].as_str(),
+        };
+        let port = if port_text.is_empty() {
+            5432
+        } else {
+            port_text.parse::<u16>().map_err(|_| {
+                usage(format!(
+                    "invalid port number \"{port_text}\" (from {})",
+                    info.origin("port")
+                ))
+            })?
+        };
+        let hostaddr = match addrs.get(i).filter(|a| !a.is_empty()) {
+            Some(a) => Some(a.parse::<IpAddr>().map_err(|_| {
+                usage(format!(
+                    "could not parse network address \"{a}\" (hostaddr from {})",
+                    info.origin("hostaddr")
+                ))
+            })?),
+            None => None,
+        };
+        let host = if host.is_empty() {
+            "localhost".to_owned()
+        } else {
+            host
+        };
+        out.push(HostEntry {
+            host,
+            hostaddr,
+            port,
+            password: None,
+        });
     }
+    Ok(out)
+}
+
+/// The password for each host: the settings' own, else the password file's
+/// line for that host. Returns libpq's warning when the file was not used.
+fn fill_passwords(info: &ConnInfo, hosts: &mut [HostEntry]) -> Option<String> {
+    if let Some(s) = info.setting("password") {
+        for h in hosts.iter_mut() {
+            h.password = Some((s.value.clone(), s.origin.clone()));
+        }
+        return None;
+    }
+    let file: PathBuf = match info.get("passfile") {
+        Some(f) => PathBuf::from(f),
+        None => pgpass::default_file()?,
+    };
+    let user = info.get("user").unwrap_or_default();
+    let dbname = info.get("dbname").unwrap_or_default();
+    let mut note = None;
+    for h in hosts.iter_mut() {
+        let host = if h.host.is_empty() {
+            h.hostaddr.map(|a| a.to_string()).unwrap_or_default()
+        } else {
+            h.host.clone()
+        };
+        let wanted = pgpass::Wanted {
+            host: &host,
+            port: h.port,
+            dbname,
+            user,
+        };
+        match pgpass::lookup(&file, &wanted) {
+            Lookup::Found(found) => {
+                h.password = Some((
+                    found.password,
+                    Origin::PassFile {
+                        file: file.clone(),
+                        line: found.line,
+                    },
+                ))
+            }
+            Lookup::NotFound => {}
+            Lookup::Ignored(why) => note = Some(why),
+        }
+    }
+    note
+}
+
+fn describe(user: &str, dbname: &str, hosts: &[HostEntry]) -> String {
+    let hosts: Vec<String> = hosts.iter().map(HostEntry::label).collect();
+    format!("{user}@{}/{dbname}", hosts.join(","))
 }
 
 #[cfg(test)]
@@ -274,10 +667,25 @@ mod tests {
     }
 
     #[test]
-    fn url_port_detection() {
-        assert!(has_url_port("postgres://u@h:5433/db"));
-        assert!(!has_url_port("postgres://u:pw@h/db"));
-        assert!(!has_url_port("host=h"));
+    fn several_hosts_pair_with_ports_and_addresses() {
+        let c = SourceConfig::resolve(
+            "host=a,b hostaddr=127.0.0.1,127.0.0.2 port=5433,5434 user=u dbname=d sslmode=disable",
+            "--source",
+        )
+        .unwrap();
+        assert_eq!(c.display(), "u@a:5433,b:5434/d");
+        assert_eq!(c.hosts[1].hostaddr, Some("127.0.0.2".parse().unwrap()));
+        let one_port =
+            SourceConfig::resolve("postgres://u@a,b:6000/d?sslmode=disable", "--source").unwrap();
+        assert_eq!(one_port.display(), "u@a:5432,b:6000/d");
+        assert!(matches!(
+            SourceConfig::resolve("host=a,b port=1,2,3 sslmode=disable", "--source"),
+            Err(Error::Usage(m)) if m.contains("port numbers")
+        ));
+        assert!(matches!(
+            SourceConfig::resolve("host=a target_session_attrs=leader sslmode=disable", "--source"),
+            Err(Error::Usage(m)) if m.contains("target_session_attrs")
+        ));
     }
 
     #[test]
@@ -285,6 +693,18 @@ mod tests {
         assert!(matches!(
             SourceConfig::resolve("postgres://h:notaport/db", "--source"),
             Err(Error::Usage(_))
+        ));
+        assert!(matches!(
+            SourceConfig::resolve("host=h bogus=1", "--source"),
+            Err(Error::Usage(m)) if m.contains("bogus")
+        ));
+        assert!(matches!(
+            SourceConfig::resolve("host=h sslmode=verify-full sslrootcert=/nonexistent/ca.pem", "--source"),
+            Err(Error::Usage(m)) if m.contains("/nonexistent/ca.pem") && m.contains("does not exist")
+        ));
+        assert!(matches!(
+            SourceConfig::resolve("host=h sslmode=require sslrootcert=system", "--source"),
+            Err(Error::Usage(m)) if m.contains("verify-full")
         ));
     }
 }
