@@ -130,10 +130,7 @@ impl SourceConfig {
                 )));
             }
         }
-        info.set_default(
-            "user",
-            os_user().unwrap_or_else(|| "postgres".to_owned()),
-        );
+        info.set_default("user", os_user().unwrap_or_else(|| "postgres".to_owned()));
         let user = info.get("user").unwrap_or("postgres").to_owned();
         info.set_default("dbname", user.clone());
         let app = info
@@ -219,7 +216,10 @@ impl SourceConfig {
     /// tries the hosts in order; later calls go to the host it chose.
     pub async fn connect(&self) -> Result<Client> {
         if let Some(&i) = self.chosen.get() {
-            return self.connect_host(i).await.map_err(|e| self.connect_error(i, &e));
+            return self
+                .connect_host(i)
+                .await
+                .map_err(|e| self.connect_error(i, &e));
         }
         let mut order: Vec<usize> = (0..self.hosts.len()).collect();
         if self.random_order && order.len() > 1 {
@@ -406,7 +406,10 @@ impl SourceConfig {
                 hint.push_str(&format!("; {note}"));
             }
             return (
-                format!("no password for user \"{}\"", self.info.get("user").unwrap_or("?")),
+                format!(
+                    "no password for user \"{}\"",
+                    self.info.get("user").unwrap_or("?")
+                ),
                 hint,
             );
         }
@@ -478,12 +481,10 @@ async fn session_matches(
         SessionAttrs::ReadOnly => (ask("SHOW transaction_read_only").await?.as_deref()
             != Some("on"))
         .then(|| "the session is read-write (target_session_attrs=read-only)".to_owned()),
-        SessionAttrs::Primary => (ask("SELECT pg_is_in_recovery()").await?.as_deref()
-            == Some("t"))
-        .then(|| "the server is a standby (target_session_attrs=primary)".to_owned()),
-        SessionAttrs::Standby => (ask("SELECT pg_is_in_recovery()").await?.as_deref()
-            != Some("t"))
-        .then(|| "the server is not a standby (target_session_attrs=standby)".to_owned()),
+        SessionAttrs::Primary => (ask("SELECT pg_is_in_recovery()").await?.as_deref() == Some("t"))
+            .then(|| "the server is a standby (target_session_attrs=primary)".to_owned()),
+        SessionAttrs::Standby => (ask("SELECT pg_is_in_recovery()").await?.as_deref() != Some("t"))
+            .then(|| "the server is not a standby (target_session_attrs=standby)".to_owned()),
     })
 }
 
@@ -491,12 +492,15 @@ fn configure_timeouts(config: &mut Config, info: &ConnInfo) -> Result<()> {
     let number = |key: &str| -> Result<Option<u64>> {
         info.get(key)
             .map(|v| {
-                v.trim().parse::<i64>().map(|n| u64::try_from(n).unwrap_or(0)).map_err(|_| {
-                    usage(format!(
-                        "{key}={v} (from {}) is not a number",
-                        info.origin(key)
-                    ))
-                })
+                v.trim()
+                    .parse::<i64>()
+                    .map(|n| u64::try_from(n).unwrap_or(0))
+                    .map_err(|_| {
+                        usage(format!(
+                            "{key}={v} (from {}) is not a number",
+                            info.origin(key)
+                        ))
+                    })
             })
             .transpose()
     };

@@ -16,7 +16,11 @@ pub enum Origin {
     /// The connection string given on the command line (or in `DATABASE_URL`).
     Given(String),
     /// A section of a `pg_service.conf`.
-    Service { name: String, file: PathBuf, line: usize },
+    Service {
+        name: String,
+        file: PathBuf,
+        line: usize,
+    },
     /// A libpq environment variable.
     Env(&'static str),
     /// A line of a password file.
@@ -30,10 +34,10 @@ impl std::fmt::Display for Origin {
         match self {
             Origin::Given(flag) => write!(f, "{flag}"),
             Origin::Service { name, file, line } => {
-                write!(f, "service \"{name}\" in {} line {line}", file.display())
+                write!(f, "service \"{name}\" in {} line {line}", shown(file))
             }
             Origin::Env(var) => write!(f, "{var}"),
-            Origin::PassFile { file, line } => write!(f, "{} line {line}", file.display()),
+            Origin::PassFile { file, line } => write!(f, "{} line {line}", shown(file)),
             Origin::Default => f.write_str("the default"),
         }
     }
@@ -95,7 +99,10 @@ const KEYWORDS: &[(&str, Option<&str>)] = &[
 ];
 
 fn keyword(k: &str) -> Option<&'static str> {
-    KEYWORDS.iter().map(|(name, _)| *name).find(|name| *name == k)
+    KEYWORDS
+        .iter()
+        .map(|(name, _)| *name)
+        .find(|name| *name == k)
 }
 
 /// The merged settings of one connection string.
@@ -111,9 +118,8 @@ impl ConnInfo {
     pub fn resolve(source: &str, given: &str) -> Result<ConnInfo, String> {
         let mut info = ConnInfo::default();
         for (k, v) in parse(source)? {
-            let key = keyword(&k).ok_or_else(|| {
-                format!("invalid connection option \"{k}\" in {given}")
-            })?;
+            let key = keyword(&k)
+                .ok_or_else(|| format!("invalid connection option \"{k}\" in {given}"))?;
             info.settings.insert(
                 key,
                 Setting {
@@ -303,8 +309,7 @@ fn parse_key_values(s: &str) -> Result<Vec<(String, String)>, String> {
                         Some(c) => value.push(c),
                         None => {
                             return Err(
-                                "unterminated quoted string in connection info string"
-                                    .to_owned(),
+                                "unterminated quoted string in connection info string".to_owned()
                             )
                         }
                     },
@@ -396,9 +401,9 @@ fn parse_uri(rest: &str) -> Result<Vec<(String, String)>, String> {
         if pair.is_empty() {
             continue;
         }
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or_else(|| format!("missing key/value separator \"=\" in URI query parameter: \"{pair}\""))?;
+        let (k, v) = pair.split_once('=').ok_or_else(|| {
+            format!("missing key/value separator \"=\" in URI query parameter: \"{pair}\"")
+        })?;
         let (k, v) = (percent_decode(k)?, percent_decode(v)?);
         // JDBC's spelling, accepted by libpq.
         if k == "ssl" && v == "true" {
@@ -424,7 +429,9 @@ fn percent_decode(s: &str) -> Result<String, String> {
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
                 .ok_or_else(|| format!("invalid percent-encoded token: \"{s}\""))?;
             if hex == 0 {
-                return Err(format!("forbidden value %00 in percent-encoded value: \"{s}\""));
+                return Err(format!(
+                    "forbidden value %00 in percent-encoded value: \"{s}\""
+                ));
             }
             out.push(hex);
             i += 3;
@@ -482,10 +489,20 @@ mod tests {
             pairs("postgres://%2Fvar%2Frun%2Fpostgresql/db"),
             vec![p("host", "/var/run/postgresql"), p("dbname", "db")]
         );
-        assert_eq!(pairs("postgres:///?service=prod"), vec![p("service", "prod")]);
-        assert_eq!(pairs("postgres://h/?ssl=true"), vec![p("host", "h"), p("sslmode", "require")]);
-        assert!(parse("postgres://h/db?bogus=1").unwrap_err().contains("bogus"));
-        assert!(parse("postgres://h:notaport/db").unwrap_err().contains("port"));
+        assert_eq!(
+            pairs("postgres:///?service=prod"),
+            vec![p("service", "prod")]
+        );
+        assert_eq!(
+            pairs("postgres://h/?ssl=true"),
+            vec![p("host", "h"), p("sslmode", "require")]
+        );
+        assert!(parse("postgres://h/db?bogus=1")
+            .unwrap_err()
+            .contains("bogus"));
+        assert!(parse("postgres://h:notaport/db")
+            .unwrap_err()
+            .contains("port"));
         assert!(parse("postgres://h/%zz").unwrap_err().contains("percent"));
     }
 }

@@ -23,8 +23,9 @@ pub fn lookup(name: &str) -> Result<Service, String> {
         Some(f) => Some(PathBuf::from(f)),
         None => in_home(".pg_service.conf"),
     };
-    let system_file = PathBuf::from(env("PGSYSCONFDIR").unwrap_or_else(|| DEFAULT_SYSCONFDIR.into()))
-        .join("pg_service.conf");
+    let system_file =
+        PathBuf::from(env("PGSYSCONFDIR").unwrap_or_else(|| DEFAULT_SYSCONFDIR.into()))
+            .join("pg_service.conf");
     let mut looked_in = Vec::new();
     for file in user_file.into_iter().chain([system_file]) {
         let text = match std::fs::read_to_string(&file) {

@@ -178,7 +178,13 @@ impl Tls {
             check = ServerCheck::Chain;
         }
         let client_cert = client_cert(info)?;
-        let connector = connector(info, check, roots.as_ref(), client_cert.as_ref(), negotiation)?;
+        let connector = connector(
+            info,
+            check,
+            roots.as_ref(),
+            client_cert.as_ref(),
+            negotiation,
+        )?;
         Ok(Tls {
             mode,
             negotiation,
@@ -240,8 +246,8 @@ fn client_cert(info: &ConnInfo) -> Result<Option<ClientCert>, String> {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
     let mode = meta.mode();
-    let too_open = (meta.uid() == euid && mode & 0o077 != 0)
-        || (meta.uid() == 0 && mode & 0o037 != 0);
+    let too_open =
+        (meta.uid() == euid && mode & 0o077 != 0) || (meta.uid() == 0 && mode & 0o037 != 0);
     if too_open {
         return Err(format!(
             "private key file \"{}\" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less if owned by root",
@@ -288,7 +294,12 @@ fn connector(
         Some(c) => {
             let certs = CertificateDer::pem_slice_iter(&read_file(&c.cert, "client certificate")?)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("client certificate \"{}\" is not PEM: {e}", c.cert.display()))?;
+                .map_err(|e| {
+                    format!(
+                        "client certificate \"{}\" is not PEM: {e}",
+                        c.cert.display()
+                    )
+                })?;
             if certs.is_empty() {
                 return Err(format!(
                     "client certificate \"{}\" holds no certificate",
@@ -366,7 +377,10 @@ fn root_store(roots: &Roots) -> Result<rustls::RootCertStore, String> {
             let pem = read_file(path, "root certificate file")?;
             for cert in CertificateDer::pem_slice_iter(&pem) {
                 let cert = cert.map_err(|e| {
-                    format!("root certificate file \"{}\" is not PEM: {e}", path.display())
+                    format!(
+                        "root certificate file \"{}\" is not PEM: {e}",
+                        path.display()
+                    )
                 })?;
                 store.add(cert).map_err(|e| {
                     format!(

@@ -50,6 +50,16 @@ const PG_ENV: &[&str] = &[
     "PGAPPNAME",
     "PGOPTIONS",
     "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGSYSCONFDIR",
+    "PGSSLROOTCERT",
+    "PGSSLCERT",
+    "PGSSLKEY",
+    "PGSSLNEGOTIATION",
+    "PGTARGETSESSIONATTRS",
+    "PGCHANNELBINDING",
+    "PGCLIENTENCODING",
+    "NO_COLOR",
 ];
 
 /// A PostgreSQL error with the server's message, which `Display` leaves out.
