@@ -13,10 +13,29 @@ use crate::report::render::ReportFormat;
 /// loss; 2 usage or configuration error (nothing was written); 3 runtime failure
 /// (connection lost, disk full, ...; the previous target is left intact).
 #[derive(Debug, Parser)]
-#[command(name = "pg2sqlite", version, about, long_about)]
+#[command(name = "pg2sqlite", version, long_version = long_version(), about, long_about)]
 pub struct Cli {
+    /// Log to stderr which SQL each stage runs (on PostgreSQL and SQLite) and how
+    /// long each stage took, with the time since start on every line.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--version`: ours, and the libraries that speak to both databases.
+fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{}\nSQLite {} (bundled)\nPostgreSQL protocol 3.0: tokio-postgres {}\nTLS: rustls {} (ring)",
+            env!("CARGO_PKG_VERSION"),
+            rusqlite::version(),
+            env!("PG2SQLITE_TOKIO_POSTGRES_VERSION"),
+            env!("PG2SQLITE_RUSTLS_VERSION"),
+        )
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +116,35 @@ pub enum Command {
     /// Tables an earlier run made for the same profile are replaced; any other
     /// table of the same name is left alone (exit code 2).
     Fixtures(FixturesArgs),
+
+    /// Print a shell completion script for pg2sqlite.
+    ///
+    /// bash: `pg2sqlite completions bash > ~/.local/share/bash-completion/completions/pg2sqlite`;
+    /// zsh: `pg2sqlite completions zsh > ~/.zfunc/_pg2sqlite` (with ~/.zfunc in fpath);
+    /// fish: `pg2sqlite completions fish > ~/.config/fish/completions/pg2sqlite.fish`;
+    /// PowerShell: `pg2sqlite completions powershell >> $PROFILE`.
+    Completions(CompletionsArgs),
+
+    /// Print the man page (roff), or write one page per command into a directory.
+    ///
+    /// `pg2sqlite man | man -l -` reads it; `pg2sqlite man --out-dir
+    /// /usr/local/share/man/man1` installs pg2sqlite.1 and pg2sqlite-COMMAND.1.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write pg2sqlite.1 and one page per command into this directory instead of
+    /// printing pg2sqlite.1.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -53,6 +53,7 @@ pub mod command;
 pub mod delta;
 pub mod error;
 pub mod fixtures;
+pub mod logging;
 pub mod map;
 pub mod mapping;
 pub mod merge;

@@ -68,7 +68,22 @@ fn main() -> ProcessExit {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    pg2sqlite::logging::init(cli.verbose);
     match cli.command {
+        Command::Completions(args) => {
+            pg2sqlite::command::completions::run(args.shell, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::Success)
+        }
+        Command::Man(args) => {
+            let written = pg2sqlite::command::man::run(
+                args.out_dir.as_deref(),
+                &mut std::io::stdout().lock(),
+            )?;
+            for path in written {
+                println!("{}", path.display());
+            }
+            Ok(ExitCode::Success)
+        }
         Command::Sync(args) => sync(args),
         Command::Verify(args) => verify(args),
         Command::Report(args) => report(args),

@@ -1,8 +1,12 @@
 //! Progress output, and the only module that touches indicatif: bars on a
-//! terminal, plain log lines otherwise, nothing with `--quiet`.
+//! terminal, plain log lines otherwise, nothing with `--quiet`. Colour (bold
+//! names) only on a terminal and never when `NO_COLOR` is set.
+//!
+//! Each phase and each finished table is also a `-v` log line
+//! ([`crate::logging`]), with how long the phase before it took.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -29,6 +33,27 @@ impl ProgressMode {
     }
 }
 
+/// Whether output may be coloured: stderr is a terminal and `NO_COLOR` is
+/// unset or empty (<https://no-color.org>).
+pub fn colours_wanted() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The bars on screen, if any, so that log lines can be written above them.
+static BARS_ON_SCREEN: Mutex<Option<MultiProgress>> = Mutex::new(None);
+
+/// Writes `bytes` to stderr, hiding the progress bars (if any) meanwhile.
+pub fn write_above_bars(bytes: &[u8]) -> std::io::Result<()> {
+    let bars = BARS_ON_SCREEN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    match bars {
+        Some(multi) => multi.suspend(|| std::io::stderr().write_all(bytes)),
+        None => std::io::stderr().write_all(bytes),
+    }
+}
+
 struct LineState {
     last: Instant,
     rows: HashMap<usize, u64>,
@@ -42,6 +67,8 @@ pub struct Progress {
     /// Estimated rows per table, for bar lengths and percentages.
     estimates: Vec<u64>,
     lines: Mutex<LineState>,
+    /// The phase under way and when it started, for the `-v` log.
+    phase: Mutex<Option<(String, Instant)>>,
 }
 
 const LINE_INTERVAL: Duration = Duration::from_secs(5);
@@ -52,12 +79,20 @@ impl Progress {
             ProgressMode::Bars => ProgressDrawTarget::stderr(),
             _ => ProgressDrawTarget::hidden(),
         });
+        if mode == ProgressMode::Bars {
+            *BARS_ON_SCREEN.lock().unwrap_or_else(|e| e.into_inner()) = Some(multi.clone());
+        }
         let total: u64 = estimates.iter().sum();
         let overall = multi.add(ProgressBar::new(total.max(1)));
+        let prefix = if colours_wanted() {
+            "{prefix:>24.bold}"
+        } else {
+            "{prefix:>24}"
+        };
         overall.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>24.bold} [{bar:30}] {human_pos}/~{human_len} rows  {rate}  ETA {eta}  {msg}",
-            )
+            ProgressStyle::with_template(&format!(
+                "{prefix} [{{bar:30}}] {{human_pos}}/~{{human_len}} rows  {{rate}}  ETA {{eta}}  {{msg}}"
+            ))
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .with_key("rate", rate)
             .progress_chars("=> "),
@@ -73,6 +108,7 @@ impl Progress {
                 last: Instant::now(),
                 rows: HashMap::new(),
             }),
+            phase: Mutex::new(None),
         }
     }
 
@@ -130,6 +166,7 @@ impl Progress {
     }
 
     pub fn table_done(&self, table: usize, name: &str, rows: u64, seconds: f64) {
+        tracing::debug!("copied {name}: {rows} rows in {seconds:.3} s");
         match self.mode {
             ProgressMode::Quiet => {}
             ProgressMode::Bars => {
@@ -152,6 +189,10 @@ impl Progress {
 
     /// A step with no row count (creating indexes, verifying, ...).
     pub fn phase(&self, msg: &str) {
+        self.end_phase();
+        tracing::debug!("stage: {msg}");
+        *self.phase.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((msg.to_owned(), Instant::now()));
         match self.mode {
             ProgressMode::Quiet => {}
             ProgressMode::Bars => self.overall.set_message(msg.to_owned()),
@@ -170,9 +211,23 @@ impl Progress {
         }
     }
 
+    /// Logs how long the phase under way took (`-v`).
+    fn end_phase(&self) {
+        if let Some((msg, started)) = self.phase.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            tracing::debug!(
+                "stage done: {msg} ({:.3} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+
     pub fn finish(&self) {
+        self.end_phase();
         self.overall.finish_and_clear();
         let _ = self.multi.clear();
+        if self.mode == ProgressMode::Bars {
+            *BARS_ON_SCREEN.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
     }
 }
 

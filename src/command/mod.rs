@@ -2,6 +2,8 @@
 //! the reusable stages beneath (`source`, `plan`, `verify`, `report`, `bundle`, ...).
 //! `sync`, `delta` and `verify` still live in `pipeline.rs` and `delta/`.
 
+pub mod completions;
 pub mod export;
 pub mod import;
+pub mod man;
 pub mod report;

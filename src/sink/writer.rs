@@ -84,7 +84,9 @@ pub fn run(
             conn.execute_batch(&format!("DELETE FROM {}", super::ddl::quote(&t.name)))
                 .map_err(sql_err(format!("emptying table {}", t.name)))?;
         } else {
-            conn.execute_batch(&t.create_table_sql())
+            let sql = t.create_table_sql();
+            tracing::debug!("sqlite: {sql}");
+            conn.execute_batch(&sql)
                 .map_err(sql_err(format!("creating table {}", t.name)))?;
         }
     }
@@ -159,6 +161,7 @@ pub fn run(
     for t in tables {
         for sql in t.create_index_sqls() {
             progress.phase(&format!("creating indexes on {}", t.name));
+            tracing::debug!("sqlite: {sql}");
             conn.execute_batch(&sql)
                 .map_err(sql_err(format!("creating an index on {} ({sql})", t.name)))?;
         }

@@ -9,6 +9,7 @@
 mod common;
 
 mod bundle;
+mod cli;
 mod connection;
 mod delta;
 mod failures;
