@@ -134,7 +134,12 @@ impl ConnInfo {
         };
         if let Some(name) = service.filter(|s| !s.is_empty()) {
             let found = super::service::lookup(&name)?;
-            for (k, v, line) in found.settings {
+            for super::service::ServiceLine {
+                key: k,
+                value: v,
+                line,
+            } in found.settings
+            {
                 let key = keyword(&k).ok_or_else(|| {
                     format!(
                         "syntax error in service file \"{}\", line {line}: \"{k}\" is not a connection option",

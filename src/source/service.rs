@@ -10,11 +10,19 @@ use super::conninfo::{env, in_home, shown};
 /// directory; `PGSYSCONFDIR` overrides it, as for libpq.
 const DEFAULT_SYSCONFDIR: &str = "/etc/postgresql-common";
 
-/// The settings of one service, with the file and line of each.
+/// One `key=value` line of a service.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ServiceLine {
+    pub key: String,
+    pub value: String,
+    pub line: usize,
+}
+
+/// The settings of one service, and the file they are in.
 #[derive(Debug)]
 pub struct Service {
     pub file: PathBuf,
-    pub settings: Vec<(String, String, usize)>,
+    pub settings: Vec<ServiceLine>,
 }
 
 /// Finds service `name` in the user's file, then in the system's.
@@ -53,12 +61,8 @@ pub fn lookup(name: &str) -> Result<Service, String> {
 }
 
 /// The `key=value` lines of section `[name]`, or `None` when there is none.
-fn section(
-    text: &str,
-    name: &str,
-    file: &Path,
-) -> Result<Option<Vec<(String, String, usize)>>, String> {
-    let mut found: Option<Vec<(String, String, usize)>> = None;
+fn section(text: &str, name: &str, file: &Path) -> Result<Option<Vec<ServiceLine>>, String> {
+    let mut found: Option<Vec<ServiceLine>> = None;
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
         let line = raw.trim();
@@ -90,7 +94,11 @@ fn section(
                 file.display()
             ));
         }
-        settings.push((key.to_owned(), value.trim().to_owned(), line_no));
+        settings.push(ServiceLine {
+            key: key.to_owned(),
+            value: value.trim().to_owned(),
+            line: line_no,
+        });
     }
     Ok(found)
 }
@@ -103,13 +111,11 @@ mod tests {
     fn sections_are_found_by_name_with_their_lines() {
         let text = "# services\n[other]\nhost=x\n\n[prod]\nhost = db.example\nport=5433\n# note\n[later]\nport=1\n";
         let s = section(text, "prod", Path::new("f")).unwrap().unwrap();
-        assert_eq!(
-            s,
-            vec![
-                ("host".to_owned(), "db.example".to_owned(), 6),
-                ("port".to_owned(), "5433".to_owned(), 7)
-            ]
-        );
+        let found: Vec<(&str, &str, usize)> = s
+            .iter()
+            .map(|l| (l.key.as_str(), l.value.as_str(), l.line))
+            .collect();
+        assert_eq!(found, vec![("host", "db.example", 6), ("port", "5433", 7)]);
         assert!(section(text, "missing", Path::new("f")).unwrap().is_none());
         assert!(section("[a]\nservice=b\n", "a", Path::new("f"))
             .unwrap_err()
