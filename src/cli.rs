@@ -213,7 +213,8 @@ pub struct SourceArgs {
     /// 'host=… dbname=…', or service=NAME (pg_service.conf). Missing parts come from
     /// the service, then PGHOST, PGPORT, PGUSER, PGDATABASE, PGSSLMODE,
     /// PGSSLROOTCERT, … and the password from PGPASSWORD or ~/.pgpass. Without
-    /// --source or DATABASE_URL, everything comes from those (as for psql).
+    /// --source or DATABASE_URL, everything comes from those when PGSERVICE,
+    /// PGHOST, PGHOSTADDR or PGDATABASE is set.
     /// See the README's "Connecting" section.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub source: Option<String>,

@@ -115,6 +115,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// Resolves `--source` (or, without it, libpq's environment) and prints the
 /// warnings libpq would, such as a password file others can read.
 fn source(args: &SourceArgs) -> Result<SourceConfig> {
+    // psql would connect to the local default database; a rollback tool asks
+    // for the server to be named, by a flag or by the environment.
+    let named_by_environment = ["PGSERVICE", "PGHOST", "PGHOSTADDR", "PGDATABASE"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    if args.source.is_none() && !named_by_environment {
+        return Err(Error::Usage(
+            "no PostgreSQL to read from: give --source URL (or set DATABASE_URL, PGSERVICE, \
+             or PGHOST and PGDATABASE)"
+                .into(),
+        ));
+    }
     let config = SourceConfig::resolve(args.source.as_deref().unwrap_or(""), "--source")?;
     for warning in config.warnings() {
         eprintln!("pg2sqlite: warning: {warning}");

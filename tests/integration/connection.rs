@@ -189,6 +189,22 @@ fn verified_tls_needs_the_right_ca_and_host_name() {
     assert_eq!(rows, Some(3));
     std::fs::remove_file(h.join(".postgresql/root.crt")).expect("rm");
 
+    // PGSSLROOTCERT names the CA file too; a wrong one is named with its variable.
+    let (run, rows) = sync_items(
+        h,
+        &format!("{base} sslmode=verify-full"),
+        &[("PGSSLROOTCERT", path(&ca))],
+    );
+    run.assert_success();
+    assert_eq!(rows, Some(3));
+    let (run, _) = sync_items(
+        h,
+        &format!("{base} sslmode=verify-full"),
+        &[("PGSSLROOTCERT", path(&wrong))],
+    );
+    run.assert_code(3)
+        .assert_stderr_has(&["sslrootcert from PGSSLROOTCERT"]);
+
     // sslrootcert=system: the system's trust store (here SSL_CERT_FILE), verify-full implied.
     let (run, rows) = sync_items(
         h,
@@ -279,6 +295,30 @@ fn client_certificates_and_service_files() {
     let (run, _) = sync_items(h, "service=nocert", &envs);
     run.assert_code(2)
         .assert_stderr_has(&["postgresql.key", "group or world access"]);
+    std::fs::remove_dir_all(h.join(".postgresql")).expect("rm ~/.postgresql");
+
+    // A service only in the system's file: PGSYSCONFDIR/pg_service.conf.
+    let sysconf = h.join("etc");
+    std::fs::create_dir_all(&sysconf).expect("mkdir");
+    std::fs::write(
+        sysconf.join("pg_service.conf"),
+        format!(
+            "[sysapp]\nhost=localhost\nhostaddr=127.0.0.1\nport={}\nuser=root\ndbname=app\nsslmode=verify-full\n",
+            c.port
+        ),
+    )
+    .expect("write system service file");
+    let (run, rows) = sync_items(
+        h,
+        "service=sysapp",
+        &[
+            envs[0],
+            ("PGSYSCONFDIR", path(&sysconf)),
+            ("PGSSLROOTCERT", path(&c.file("ca.crt"))),
+        ],
+    );
+    run.assert_success();
+    assert_eq!(rows, Some(3));
 
     // A service that is nowhere: the message names the files looked in.
     let (run, _) = sync_items(h, "service=missing", &envs);
