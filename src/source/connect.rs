@@ -332,6 +332,11 @@ impl SourceConfig {
             Some(db) => {
                 let hint = match db.code().code() {
                     "28P01" => self.rejected_password_hint(entry),
+                    "28000" if db.message().contains("no encryption") => format!(
+                        "the server takes only encrypted connections here, and sslmode={} (from {}) sent none: use sslmode=require, or verify-full with sslrootcert",
+                        self.info.get("sslmode").unwrap_or("disable"),
+                        self.info.origin("sslmode")
+                    ),
                     "28000" if db.message().contains("certificate") => format!(
                         "give a client certificate the server trusts with sslcert=FILE and sslkey=FILE (default ~/.postgresql/postgresql.crt and .key){}",
                         match &self.tls.client_cert {

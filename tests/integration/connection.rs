@@ -233,7 +233,8 @@ fn verified_tls_needs_the_right_ca_and_host_name() {
         c.log()
     );
     let (run, _) = sync_items(h, &format!("{base} sslmode=disable"), &[]);
-    run.assert_code(3).assert_stderr_has(&["no encryption"]);
+    run.assert_code(3)
+        .assert_stderr_has(&["no encryption", "use sslmode=require"]);
     assert!(
         c.log().contains("application_name=pg2sqlite"),
         "{}",
