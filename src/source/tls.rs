@@ -269,20 +269,20 @@ fn connector(
     negotiation: SslNegotiation,
 ) -> Result<MakeRustlsConnect, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier: Arc<dyn ServerCertVerifier> = match (check, roots) {
-        (ServerCheck::Nothing, _) | (_, None) => Arc::new(AnyCertificate(provider.clone())),
+    let chain = match (check, roots) {
+        (ServerCheck::Nothing, _) | (_, None) => None,
         (check, Some(roots)) => {
             let store = Arc::new(root_store(roots)?);
             let webpki = WebPkiServerVerifier::builder_with_provider(store, provider.clone())
                 .build()
                 .map_err(|e| format!("cannot use the root certificates in {roots}: {e}"))?;
-            if check == ServerCheck::ChainAndName {
-                webpki
-            } else {
-                Arc::new(ChainOnly(webpki))
-            }
+            Some((webpki, check == ServerCheck::ChainAndName))
         }
     };
+    let verifier = Arc::new(CertificateCheck {
+        provider: provider.clone(),
+        chain,
+    });
     let versions = protocol_versions(info)?;
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions)
@@ -411,13 +411,17 @@ fn root_store(roots: &Roots) -> Result<rustls::RootCertStore, String> {
     Ok(store)
 }
 
-/// `verify-ca`: the chain must lead to a trusted root; the name is not checked.
-/// rustls checks the chain before the name, so a name error means the chain
-/// was good.
+/// The server-certificate check of one [`ServerCheck`]: nothing (libpq's
+/// `require`), the chain (`verify-ca`), or the chain and the name
+/// (`verify-full`). The handshake's signatures are checked in every case.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct CertificateCheck {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    /// The chain's verifier, and whether its name check counts.
+    chain: Option<(Arc<WebPkiServerVerifier>, bool)>,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for CertificateCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -426,55 +430,18 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        let Some((webpki, check_name)) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        // rustls checks the chain before the name, so a name error means the
+        // chain was good.
+        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
         {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if !check_name => Ok(ServerCertVerified::assertion()),
             other => other,
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `prefer`/`require` without a root certificate: encrypted, the certificate
-/// taken as offered (its signatures still checked).
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -487,7 +454,7 @@ impl ServerCertVerifier for AnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -501,12 +468,14 @@ impl ServerCertVerifier for AnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
