@@ -16,6 +16,9 @@ pub enum ExitCode {
     Usage = 2,
     /// A failure while running: connection lost, disk full, a value that failed to convert.
     Runtime = 3,
+    /// The target SQLite file is damaged: nothing was read from it or written to it
+    /// (a merge that found damage in what it wrote was rolled back).
+    TargetDamaged = 4,
 }
 
 /// Every failure pg2sqlite reports.
@@ -46,6 +49,18 @@ pub enum Error {
 
     #[error("target {path}: {reason}")]
     Target { path: PathBuf, reason: String },
+
+    #[error("the target {path} is damaged ({check} found {found} problem(s)):\n  {}", problems.join("\n  "))]
+    TargetDamaged {
+        path: PathBuf,
+        /// Which check found it.
+        check: String,
+        /// How many problems it found; `problems` lists the first of them.
+        found: usize,
+        problems: Vec<String>,
+        /// This tool's newest backup of the target, if there is one.
+        backup: Option<PathBuf>,
+    },
 
     #[error("SQLite error while {doing} in {path}: {source}")]
     Sqlite {
@@ -101,6 +116,7 @@ impl Error {
             | Error::Plan(_)
             | Error::Target { .. }
             | Error::BundleDamaged { .. } => ExitCode::Usage,
+            Error::TargetDamaged { .. } => ExitCode::TargetDamaged,
             Error::VerificationFailed(_)
             | Error::MergeVerificationFailed(_)
             | Error::ForeignKeysBroken(_) => ExitCode::Difference,
@@ -119,6 +135,24 @@ impl Error {
     /// What the user can do about it, when there is more to say than the message.
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::TargetDamaged { path, backup, .. } => Some(match backup {
+                Some(b) => format!(
+                    "nothing was written to it. The newest backup pg2sqlite took of it is {}: \
+                     check it with `pg2sqlite verify --source URL --target` on that file, then \
+                     move the damaged file aside and copy the backup into its place (or write a fresh \
+                     copy with `pg2sqlite sync --full`); keep the damaged file for recovery \
+                     (`sqlite3 {} .recover`)",
+                    b.display(),
+                    path.display()
+                ),
+                None => format!(
+                    "nothing was written to it, and pg2sqlite has no backup of it. Restore the \
+                     app's own backup, or move the damaged file aside and write a fresh copy \
+                     with `pg2sqlite sync --full`; keep the damaged file for recovery \
+                     (`sqlite3 {} .recover`)",
+                    path.display()
+                ),
+            }),
             Error::Sqlite {
                 source: rusqlite::Error::SqliteFailure(f, _),
                 ..

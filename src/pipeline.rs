@@ -405,7 +405,8 @@ pub struct VerifyOptions {
 
 /// Compares PostgreSQL with an existing SQLite file.
 pub fn verify_only(opts: &VerifyOptions) -> Result<crate::verify::VerifyReport> {
-    crate::verify::open_sqlite(&opts.target)?;
+    // A damaged target is reported as such, before any checksum reads it.
+    crate::sink::health::check_before_use(&opts.target)?;
     let runtime = runtime(opts.jobs)?;
     runtime.block_on(async {
         let coordinator = opts.source.connect().await?;

@@ -54,7 +54,8 @@ pub struct ReportOptions {
 
 /// Builds the report; nothing is written anywhere.
 pub fn run(opts: &ReportOptions) -> Result<Report> {
-    crate::verify::open_sqlite(&opts.target)?;
+    // Rows a damaged file cannot give back would be counted as lost.
+    crate::sink::health::check_before_use(&opts.target)?;
     until_signal(opts.jobs, run_async(opts), "nothing was written")
 }
 

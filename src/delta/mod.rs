@@ -146,7 +146,8 @@ impl DeltaOptions {
 
 /// Runs a delta merge into the existing target.
 pub fn delta_sync(opts: &DeltaOptions) -> Result<DeltaSummary> {
-    crate::verify::open_sqlite(&opts.target)?;
+    // A damaged file is neither merged into nor backed up as if it were good.
+    crate::sink::health::check_before_use(&opts.target)?;
     // The open transaction dies with the connection: SQLite rolls it back.
     until_signal(
         opts.jobs,
@@ -262,7 +263,7 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         let _ = c.batch_execute("COMMIT").await;
     }
     let _ = coordinator.batch_execute("COMMIT").await;
-    let backup_path = steps::finish(conn, path, opts.apply, pending_backup, &progress)?;
+    let backup_path = steps::finish(conn, path, &prepared, opts.apply, pending_backup, &progress)?;
     Ok(DeltaSummary {
         source: opts.source.display().to_owned(),
         target: opts.target.clone(),

@@ -38,7 +38,7 @@ pub fn import(opts: &ImportOptions, manifest: Manifest) -> Result<DeltaSummary> 
     let started = Instant::now();
     let run_at = unix_micros_text(clock_now());
     let path = opts.target.as_path();
-    crate::verify::open_sqlite(path)?;
+    crate::sink::health::check_before_use(path)?;
     let bundle = bundle_import::open(
         &opts.from,
         manifest,
@@ -148,7 +148,7 @@ pub fn import(opts: &ImportOptions, manifest: Manifest) -> Result<DeltaSummary> 
         &run_at,
         &mut notes,
     )?;
-    let backup_path = steps::finish(conn, path, opts.apply, pending_backup, &progress)?;
+    let backup_path = steps::finish(conn, path, &prepared, opts.apply, pending_backup, &progress)?;
     Ok(DeltaSummary {
         source: bundle.source_display(),
         target: opts.target.clone(),

@@ -283,10 +283,24 @@ pub(super) fn record_runs(
 pub(super) fn finish(
     conn: Connection,
     path: &Path,
+    prepared: &[Prepared],
     apply: Apply,
     pending_backup: Option<PendingBackup>,
     progress: &Progress,
 ) -> Result<Option<std::path::PathBuf>> {
+    // What the merge wrote must be sound before it becomes the target; a
+    // failure drops the connection, which rolls the transaction back.
+    progress.phase("checking the merged tables");
+    let written = prepared
+        .iter()
+        .map(|p| p.merge.plan.sink.name.as_str())
+        .chain([
+            base::BASE_TABLE,
+            base::BASE_TABLES,
+            state::SYNC_TABLE,
+            state::CONFLICTS_TABLE,
+        ]);
+    crate::sink::health::check_written_tables(&conn, written, path)?;
     // The target changes for good only once its backup is durable.
     let backup_path = match pending_backup {
         Some(b) => {

@@ -15,6 +15,33 @@ pub fn backup_path(target: &Path, stamp: &str) -> PathBuf {
     target.with_file_name(name)
 }
 
+/// This tool's complete backups of `target`, oldest first (the stamps in their
+/// names sort by time; `.partial` files are not backups).
+pub fn backups_of(target: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let prefix = backup_path(target, "");
+    let prefix = prefix
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.len() > prefix.len()
+                && name.starts_with(&prefix)
+                && !name.ends_with(".partial")
+                && e.file_type().is_ok_and(|t| t.is_file())
+        })
+        .map(|e| target.with_file_name(e.file_name()))
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
 /// A backup whose pages are written and which is being made durable: syncing a
 /// file the size of the database takes as long as the copy itself, so it runs
 /// beside the merge, which waits for it only before it commits.

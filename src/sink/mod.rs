@@ -1,8 +1,10 @@
 //! Sink: the SQLite side — schema DDL, the staging file and its atomic
-//! publication, and the single writer that owns the connection.
+//! publication, the backup, the target's health checks, and the single writer
+//! that owns the connection.
 
 pub mod backup;
 pub mod ddl;
 pub mod existing;
+pub mod health;
 pub mod staging;
 pub mod writer;

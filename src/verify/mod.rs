@@ -460,26 +460,7 @@ pub fn sqlite_health(path: &Path, depth: IntegrityCheck) -> Result<Health> {
     };
     conn.execute_batch(&format!("PRAGMA cache_size = -{cache_kib}"))
         .map_err(Error::sqlite("setting the cache size", path))?;
-    let mut integrity = Vec::new();
-    {
-        let mut stmt = conn
-            .prepare(depth.pragma())
-            .map_err(Error::sqlite("checking integrity", path))?;
-        let mut rows = stmt
-            .query([])
-            .map_err(Error::sqlite("checking integrity", path))?;
-        while let Some(r) = rows
-            .next()
-            .map_err(Error::sqlite("checking integrity", path))?
-        {
-            let line: String = r
-                .get(0)
-                .map_err(Error::sqlite("checking integrity", path))?;
-            if line != "ok" {
-                integrity.push(line);
-            }
-        }
-    }
+    let integrity = crate::sink::health::integrity_problems(&conn, depth.pragma(), path)?;
     let mut foreign_keys = Vec::new();
     let mut fk_violations = 0u64;
     {

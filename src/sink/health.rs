@@ -1,0 +1,210 @@
+//! The target's health. A file that is already damaged must not be merged
+//! into, backed up as if it were good, reported on or verified as if its rows
+//! were readable. So `sync --since`, `import` into an existing file, `report` and
+//! `verify` first check it: SQLite's header and file format, then `PRAGMA
+//! quick_check`. A merge checks the tables and indexes it wrote again before it
+//! commits.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+/// At most this many lines of a check are kept for the message.
+const PROBLEMS_SHOWN: usize = 10;
+
+/// Runs an integrity pragma (`PRAGMA quick_check`, `PRAGMA integrity_check`,
+/// with or without a table) and returns its lines other than `ok`.
+pub fn integrity_problems(conn: &Connection, pragma: &str, path: &Path) -> Result<Vec<String>> {
+    let fail = |e| Error::sqlite("checking integrity", path)(e);
+    let mut stmt = conn.prepare(pragma).map_err(&fail)?;
+    let mut rows = stmt.query([]).map_err(&fail)?;
+    let mut problems = Vec::new();
+    while let Some(r) = rows.next().map_err(&fail)? {
+        let text: String = r.get(0).map_err(&fail)?;
+        // One row may hold several problems, one per line.
+        problems.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && *l != "ok" && !l.starts_with("*** in database"))
+                .map(str::to_owned),
+        );
+    }
+    Ok(problems)
+}
+
+/// Refuses a target that is not a SQLite database of a format this build reads,
+/// or that `PRAGMA quick_check` finds damaged — before anything reads its rows
+/// or writes to it.
+pub fn check_before_use(path: &Path) -> Result<()> {
+    let conn = crate::verify::open_sqlite(path)?;
+    check_format(path)?;
+    // A file SQLite cannot even read its schema from fails here, not in quick_check.
+    let mut problems = match integrity_problems(&conn, "PRAGMA quick_check", path) {
+        Ok(p) => p,
+        Err(Error::Sqlite { source, .. }) => vec![source.to_string()],
+        Err(e) => return Err(e),
+    };
+    if problems.is_empty() {
+        return Ok(());
+    }
+    name_trees(&conn, &mut problems);
+    Err(damaged(path, problems, "PRAGMA quick_check"))
+}
+
+/// "Tree 6 page 13 …" → "Tree 6 (table users) page 13 …", where the schema is
+/// still readable.
+fn name_trees(conn: &Connection, problems: &mut [String]) {
+    let Ok(mut stmt) = conn.prepare("SELECT type, name, rootpage FROM sqlite_master") else {
+        return;
+    };
+    let Ok(roots) = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+        })
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+    else {
+        return;
+    };
+    for line in problems.iter_mut() {
+        let Some(rest) = line.strip_prefix("Tree ") else {
+            continue;
+        };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(root) = digits.parse::<i64>() else {
+            continue;
+        };
+        if let Some((kind, name, _)) = roots.iter().find(|(_, _, r)| *r == root) {
+            *line = format!("Tree {root} ({kind} {name}){}", &rest[digits.len()..]);
+        }
+    }
+}
+
+/// After a merge, inside its transaction: the tables it wrote and their indexes.
+pub fn check_written_tables<'a>(
+    conn: &Connection,
+    tables: impl IntoIterator<Item = &'a str>,
+    path: &Path,
+) -> Result<()> {
+    let mut problems = Vec::new();
+    for table in tables {
+        let pragma = format!(
+            "PRAGMA quick_check({})",
+            super::ddl::quote(table)
+        );
+        for line in integrity_problems(conn, &pragma, path)? {
+            problems.push(format!("{table}: {line}"));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(damaged(path, problems, "the check of the merged tables before commit"))
+}
+
+fn damaged(path: &Path, mut problems: Vec<String>, check: &str) -> Error {
+    let found = problems.len();
+    problems.truncate(PROBLEMS_SHOWN);
+    if found > PROBLEMS_SHOWN {
+        problems.push(format!("… and {} more", found - PROBLEMS_SHOWN));
+    }
+    Error::TargetDamaged {
+        path: path.to_path_buf(),
+        check: check.to_owned(),
+        found,
+        problems,
+        backup: newest_backup(path),
+    }
+}
+
+/// SQLite's header: the file format versions (bytes 18 and 19: 1 for rollback
+/// journal, 2 for WAL) and a page size SQLite allows.
+fn check_format(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut header = [0u8; 100];
+    let mut f = std::fs::File::open(path).map_err(Error::io(path))?;
+    match f.read_exact(&mut header) {
+        Ok(()) => {}
+        // An empty file is an empty database; a shorter one is not SQLite and
+        // open_sqlite said so already.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+        Err(e) => return Err(Error::io(path)(e)),
+    }
+    let (write_version, read_version) = (header[18], header[19]);
+    if !(1..=2).contains(&write_version) || !(1..=2).contains(&read_version) {
+        return Err(Error::Target {
+            path: path.to_path_buf(),
+            reason: format!(
+                "has SQLite file format versions {write_version}/{read_version}, which this \
+                 build (SQLite {}) cannot read or write",
+                rusqlite::version()
+            ),
+        });
+    }
+    let page_size = u32::from(u16::from_be_bytes([header[16], header[17]]));
+    let page_size = if page_size == 1 { 65_536 } else { page_size };
+    if !(512..=65_536).contains(&page_size) || !page_size.is_power_of_two() {
+        return Err(damaged(
+            path,
+            vec![format!("the header's page size {page_size} is not one SQLite writes")],
+            "the SQLite header",
+        ));
+    }
+    Ok(())
+}
+
+/// The newest of this tool's backups of `target`, if any: the file to restore.
+/// Backups are named `TARGET.pg2sqlite-backup-STAMP`, and the stamps sort by time.
+pub fn newest_backup(target: &Path) -> Option<PathBuf> {
+    super::backup::backups_of(target).ok()?.pop()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table_file(dir: &Path) -> PathBuf {
+        let path = dir.join("app.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA page_size = 4096;
+             CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+             CREATE INDEX t_v ON t (v);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+             INSERT INTO t SELECT i, printf('value %d', i) FROM n;",
+        )
+        .unwrap();
+        path
+    }
+
+    #[test]
+    fn a_healthy_file_passes_and_damage_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = table_file(dir.path());
+        check_before_use(&path).unwrap();
+        // Overwrite the middle of the table's b-tree.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let page = 4096 * 3;
+        for b in &mut bytes[page + 200..page + 1200] {
+            *b = 0xA5;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        match check_before_use(&path) {
+            Err(Error::TargetDamaged { problems, .. }) => assert!(!problems.is_empty()),
+            other => panic!("expected damage, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_file_format_versions_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = table_file(dir.path());
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[19] = 3;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(
+            matches!(check_before_use(&path), Err(Error::Target { reason, .. }) if reason.contains("format versions"))
+        );
+    }
+}
