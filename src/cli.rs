@@ -11,7 +11,8 @@ use crate::report::render::ReportFormat;
 ///
 /// Exit codes: 0 success; 1 verification found a difference or a report found
 /// loss; 2 usage or configuration error (nothing was written); 3 runtime failure
-/// (connection lost, disk full, ...; the previous target is left intact).
+/// (connection lost, disk full, ...; the previous target is left intact); 4 the
+/// target SQLite file is damaged (nothing was read from it or written to it).
 #[derive(Debug, Parser)]
 #[command(name = "pg2sqlite", version, long_version = long_version(), about, long_about)]
 pub struct Cli {

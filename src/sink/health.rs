@@ -43,7 +43,15 @@ pub fn check_before_use(path: &Path) -> Result<()> {
     // A file SQLite cannot even read its schema from fails here, not in quick_check.
     let mut problems = match integrity_problems(&conn, "PRAGMA quick_check", path) {
         Ok(p) => p,
-        Err(Error::Sqlite { source, .. }) => vec![source.to_string()],
+        // The check itself stopped on the damage: check each table alone to
+        // say which.
+        Err(Error::Sqlite { source, .. }) => {
+            let mut per_table = per_table_problems(&conn, path);
+            if per_table.is_empty() {
+                per_table.push(source.to_string());
+            }
+            per_table
+        }
         Err(e) => return Err(e),
     };
     if problems.is_empty() {
@@ -51,6 +59,28 @@ pub fn check_before_use(path: &Path) -> Result<()> {
     }
     name_trees(&conn, &mut problems);
     Err(damaged(path, problems, "PRAGMA quick_check"))
+}
+
+/// `PRAGMA quick_check(t)` for each table of the schema, with the error a
+/// check stopped on as that table's problem.
+fn per_table_problems(conn: &Connection, path: &Path) -> Vec<String> {
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| r.get::<_, String>(0))
+                .and_then(|rows| rows.collect())
+        })
+        .unwrap_or_default();
+    let mut problems = Vec::new();
+    for table in tables {
+        let pragma = format!("PRAGMA quick_check({})", super::ddl::quote(&table));
+        match integrity_problems(conn, &pragma, path) {
+            Ok(lines) => problems.extend(lines),
+            Err(Error::Sqlite { source, .. }) => problems.push(format!("table {table}: {source}")),
+            Err(e) => problems.push(format!("table {table}: {e}")),
+        }
+    }
+    problems
 }
 
 /// "Tree 6 page 13 …" → "Tree 6 (table users) page 13 …", where the schema is
@@ -61,7 +91,11 @@ fn name_trees(conn: &Connection, problems: &mut [String]) {
     };
     let Ok(roots) = stmt
         .query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
         })
         .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
     else {
@@ -89,10 +123,7 @@ pub fn check_written_tables<'a>(
 ) -> Result<()> {
     let mut problems = Vec::new();
     for table in tables {
-        let pragma = format!(
-            "PRAGMA quick_check({})",
-            super::ddl::quote(table)
-        );
+        let pragma = format!("PRAGMA quick_check({})", super::ddl::quote(table));
         for line in integrity_problems(conn, &pragma, path)? {
             problems.push(format!("{table}: {line}"));
         }
@@ -100,7 +131,11 @@ pub fn check_written_tables<'a>(
     if problems.is_empty() {
         return Ok(());
     }
-    Err(damaged(path, problems, "the check of the merged tables before commit"))
+    Err(damaged(
+        path,
+        problems,
+        "the check of the merged tables before commit",
+    ))
 }
 
 fn damaged(path: &Path, mut problems: Vec<String>, check: &str) -> Error {
@@ -147,7 +182,9 @@ fn check_format(path: &Path) -> Result<()> {
     if !(512..=65_536).contains(&page_size) || !page_size.is_power_of_two() {
         return Err(damaged(
             path,
-            vec![format!("the header's page size {page_size} is not one SQLite writes")],
+            vec![format!(
+                "the header's page size {page_size} is not one SQLite writes"
+            )],
             "the SQLite header",
         ));
     }
@@ -192,6 +229,31 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         match check_before_use(&path) {
             Err(Error::TargetDamaged { problems, .. }) => assert!(!problems.is_empty()),
+            other => panic!("expected damage, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_check_after_a_merge_names_the_damaged_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = table_file(dir.path());
+        let conn = Connection::open(&path).unwrap();
+        check_written_tables(&conn, ["t"], &path).unwrap();
+        drop(conn);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let page = 4096 * 3;
+        for b in &mut bytes[page + 200..page + 1200] {
+            *b = 0xA5;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        match check_written_tables(&conn, ["t"], &path) {
+            Err(Error::TargetDamaged {
+                problems, check, ..
+            }) => {
+                assert!(check.contains("merged tables"));
+                assert!(problems[0].starts_with("t: Tree"), "{problems:?}");
+            }
             other => panic!("expected damage, got {other:?}"),
         }
     }

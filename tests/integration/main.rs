@@ -11,6 +11,7 @@ mod common;
 mod bundle;
 mod cli;
 mod connection;
+mod damaged_target;
 mod delta;
 mod failures;
 mod full_sync;
