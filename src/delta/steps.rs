@@ -106,7 +106,7 @@ pub(super) fn backup(
                 .collect();
             let to = backup::backup_path(path, &stamp);
             progress.phase(&format!("backing up to {}", to.display()));
-            Some(backup::take(conn, &to)?)
+            Some(backup::take(conn, path, &to)?)
         }
         _ => None,
     })

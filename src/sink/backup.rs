@@ -63,7 +63,7 @@ impl PendingBackup {
 /// Copies the database `from` (an open connection to the target) to `to`. The
 /// copy is written under a temporary name, synced, and renamed, so a backup file
 /// that exists is complete.
-pub fn take(from: &Connection, to: &Path) -> Result<PendingBackup> {
+pub fn take(from: &Connection, target: &Path, to: &Path) -> Result<PendingBackup> {
     let partial = {
         let mut n = to.as_os_str().to_os_string();
         n.push(".partial");
@@ -80,6 +80,10 @@ pub fn take(from: &Connection, to: &Path) -> Result<PendingBackup> {
     };
     let _ = std::fs::remove_file(&partial);
     {
+        // Created empty with the target's access before SQLite writes a page.
+        let file = std::fs::File::create(&partial).map_err(Error::io(&partial))?;
+        super::access::match_target(target, &file, &partial)?;
+        drop(file);
         let mut dst = Connection::open(&partial).map_err(fail("creating the backup"))?;
         dst.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
             .map_err(fail("creating the backup"))?;
@@ -133,8 +137,12 @@ mod tests {
             to.file_name().and_then(|n| n.to_str()),
             Some("app.db.pg2sqlite-backup-20251113T083000Z")
         );
-        let done = take(&conn, &to)?.finish()?;
+        let done = take(&conn, &target, &to)?.finish()?;
         assert_eq!(done, to);
+        assert_eq!(
+            backups_of(&target).map_err(Error::io("list"))?,
+            vec![to.clone()]
+        );
         let copy = Connection::open(&to).map_err(Error::sqlite("open", &to))?;
         let n: i64 = copy
             .query_row("SELECT sum(x) FROM t", [], |r| r.get(0))

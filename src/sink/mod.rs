@@ -2,6 +2,7 @@
 //! publication, the backup, the target's health checks, and the single writer
 //! that owns the connection.
 
+pub mod access;
 pub mod backup;
 pub mod ddl;
 pub mod existing;

@@ -182,6 +182,8 @@ impl Staging {
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path)(e)),
         }
         file.set_len(0).map_err(Error::io(&path))?;
+        // Before any row is in it: no wider access than the file it replaces.
+        super::access::match_target(target, &file, &path)?;
         for suffix in ["-journal", "-wal", "-shm"] {
             let side = sidecar(&path, suffix);
             if side.exists() {

@@ -155,3 +155,72 @@ fn full_disk_fails_the_run_and_keeps_the_previous_target() {
         "the staging file was left on the full file system"
     );
 }
+
+/// A private target stays private: the file that replaces it and the delta's
+/// backup get its mode (and, as root, its owner); a fresh file follows the umask.
+#[test]
+fn copies_and_backups_keep_the_targets_privacy() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("private.db");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("stat").mode() & 0o7777;
+
+    // Fresh: the umask decides (here 027), as for any program.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 027; exec '{BIN}' sync --source '{}' --target '{}' --tables users --quiet",
+            db.url(),
+            target.display()
+        ))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode(&target), 0o640);
+
+    // An existing 0600 target (owned by someone else, when we can say so).
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        std::os::unix::fs::chown(&target, Some(4321), Some(4322)).expect("chown");
+    }
+    sync(
+        &db.url(),
+        &target,
+        &["--tables", "users", "--full", "--quiet"],
+    )
+    .assert_success();
+    assert_eq!(mode(&target), 0o600, "the published file");
+    db.execute("UPDATE users SET name = name || '?', updated_at = now() WHERE id <= 3");
+    sync(
+        &db.url(),
+        &target,
+        &[
+            "--tables",
+            "users",
+            "--since",
+            "2020-01-01T00:00:00Z",
+            "--quiet",
+        ],
+    )
+    .assert_success();
+    let backup = dir_entries(dir.path())
+        .into_iter()
+        .find(|n| n.contains(".pg2sqlite-backup-"))
+        .map(|n| dir.path().join(n))
+        .expect("a backup");
+    assert_eq!(mode(&backup), 0o600, "the backup");
+    assert_eq!(mode(&target), 0o600, "the merged target");
+    if root {
+        for f in [&target, &backup] {
+            let meta = std::fs::metadata(f).expect("stat");
+            assert_eq!((meta.uid(), meta.gid()), (4321, 4322), "{}", f.display());
+        }
+    }
+}
