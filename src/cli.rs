@@ -318,9 +318,16 @@ pub struct SyncArgs {
     pub dry_run: bool,
 
     /// Do not back up the target before a delta merge. By default a copy is taken
-    /// beside it (FILE.pg2sqlite-backup-TIME) with SQLite's online backup API.
+    /// beside it (FILE.pg2sqlite-backup-TIME) with SQLite's online backup API,
+    /// after checking there is room for it; it is removed again when the merge
+    /// changed no row.
     #[arg(long)]
     pub no_backup: bool,
+
+    /// Keep this many of pg2sqlite's backups of the target (the newest); older
+    /// ones are removed after a merge that took a new one.
+    #[arg(long, value_name = "N", default_value_t = crate::delta::DEFAULT_KEEP_BACKUPS)]
+    pub keep_backups: usize,
 
     #[command(flatten)]
     pub read: ReadArgs,
@@ -409,9 +416,13 @@ pub struct ImportArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Do not back up the target before merging a delta bundle.
+    /// Do not back up the target before merging a delta bundle (see sync --no-backup).
     #[arg(long)]
     pub no_backup: bool,
+
+    /// Keep this many of pg2sqlite's backups of the target (see sync --keep-backups).
+    #[arg(long, value_name = "N", default_value_t = crate::delta::DEFAULT_KEEP_BACKUPS)]
+    pub keep_backups: usize,
 
     /// Threads reading the bundle's files [default: number of CPUs, at least 2, at most 8].
     #[arg(long, value_name = "N")]

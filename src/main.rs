@@ -172,11 +172,15 @@ fn apply(dry_run: bool) -> Apply {
 }
 
 /// `--no-backup` as the backup policy of a merge.
-fn backup(no_backup: bool) -> BackupPolicy {
+fn backup(no_backup: bool, keep: usize) -> Result<BackupPolicy> {
     if no_backup {
-        BackupPolicy::Skip
-    } else {
-        BackupPolicy::Take
+        return Ok(BackupPolicy::Skip);
+    }
+    match std::num::NonZeroUsize::new(keep) {
+        Some(keep) => Ok(BackupPolicy::Take { keep }),
+        None => Err(Error::Usage(
+            "--keep-backups must be at least 1 (to take no backup, use --no-backup)".into(),
+        )),
     }
 }
 
@@ -259,7 +263,7 @@ fn import(args: ImportArgs) -> Result<ExitCode> {
         },
         deletes: args.deletes,
         apply: apply(args.dry_run),
-        backup: backup(args.no_backup),
+        backup: backup(args.no_backup, args.keep_backups)?,
     };
     let summary = run(&opts)?;
     print_summary(args.json, || summary.to_json(), || summary.to_text())?;
@@ -324,7 +328,7 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
             },
             deletes: args.deletes,
             apply: apply(args.dry_run),
-            backup: backup(args.no_backup),
+            backup: backup(args.no_backup, args.keep_backups)?,
             map,
         };
         let summary = delta_sync(&opts)?;

@@ -44,13 +44,18 @@ use crate::verify::keys::key_difference;
 use passes::{check_foreign_keys, Writer};
 use prepare::{changed_rows, cursor_indexed, Method};
 
-/// Whether a backup is taken before merging.
+/// Whether a backup is taken before merging, and how many of this tool's
+/// backups of the target are kept after a merge that changed rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackupPolicy {
-    Take,
+    /// `--keep-backups N` (default [`DEFAULT_KEEP_BACKUPS`]).
+    Take { keep: std::num::NonZeroUsize },
     /// `--no-backup`.
     Skip,
 }
+
+/// How many backups of a target are kept unless `--keep-backups` says otherwise.
+pub const DEFAULT_KEEP_BACKUPS: usize = 3;
 
 /// Whether the merge is committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,13 +269,22 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     }
     let _ = coordinator.batch_execute("COMMIT").await;
     let backup_path = steps::finish(conn, path, &prepared, opts.apply, pending_backup, &progress)?;
+    let totals = steps::total_counts(&summaries);
+    let backup_path = steps::settle_backup(
+        path,
+        backup_path,
+        &prepared,
+        &totals,
+        opts.backup,
+        &mut notes,
+    )?;
     Ok(DeltaSummary {
         source: opts.source.display().to_owned(),
         target: opts.target.clone(),
         dry_run: opts.apply == Apply::DryRun,
         backup: backup_path,
         watermark: unix_micros_text(times.watermark),
-        totals: steps::total_counts(&summaries),
+        totals,
         tables: summaries,
         seconds: started.elapsed().as_secs_f64(),
         loss: ledger.entries(),

@@ -149,13 +149,22 @@ pub fn import(opts: &ImportOptions, manifest: Manifest) -> Result<DeltaSummary> 
         &mut notes,
     )?;
     let backup_path = steps::finish(conn, path, &prepared, opts.apply, pending_backup, &progress)?;
+    let totals = steps::total_counts(&summaries);
+    let backup_path = steps::settle_backup(
+        path,
+        backup_path,
+        &prepared,
+        &totals,
+        opts.backup,
+        &mut notes,
+    )?;
     Ok(DeltaSummary {
         source: bundle.source_display(),
         target: opts.target.clone(),
         dry_run: opts.apply == super::Apply::DryRun,
         backup: backup_path,
         watermark: bundle.manifest.watermark.clone(),
-        totals: steps::total_counts(&summaries),
+        totals,
         tables: summaries,
         seconds: started.elapsed().as_secs_f64(),
         loss: ledger.entries(),

@@ -99,7 +99,8 @@ pub(super) fn backup(
     progress: &Progress,
 ) -> Result<Option<PendingBackup>> {
     Ok(match (apply, policy) {
-        (Apply::Commit, BackupPolicy::Take) => {
+        (Apply::Commit, BackupPolicy::Take { .. }) => {
+            backup::check_room(path)?;
             let stamp: String = run_at
                 .chars()
                 .filter(|c| c.is_ascii_alphanumeric())
@@ -326,6 +327,42 @@ pub(super) fn finish(
         .map_err(|(_, e)| Error::sqlite("closing the target", path)(e))?;
     progress.finish();
     Ok(backup_path)
+}
+
+/// After the commit: a backup of a merge that changed no row is removed (the
+/// file differs from it only in the sync's own bookkeeping), else the oldest
+/// backups beyond `--keep-backups` are. Returns the backup that stays.
+pub(super) fn settle_backup(
+    path: &Path,
+    taken: Option<std::path::PathBuf>,
+    prepared: &[Prepared],
+    totals: &MergeCounts,
+    policy: BackupPolicy,
+    notes: &mut Vec<String>,
+) -> Result<Option<std::path::PathBuf>> {
+    let (Some(taken), BackupPolicy::Take { keep }) = (taken, policy) else {
+        return Ok(None);
+    };
+    let changed = totals.inserted + totals.updated + totals.deleted > 0
+        || prepared.iter().any(|p| p.method == Method::NewTable);
+    if !changed {
+        std::fs::remove_file(&taken).map_err(Error::io(&taken))?;
+        notes.push("no row changed, so the backup taken before the merge was removed".into());
+        return Ok(None);
+    }
+    let removed = backup::prune(path, keep)?;
+    if !removed.is_empty() {
+        notes.push(format!(
+            "removed {} older backup(s) of the target, keeping the newest {keep} (--keep-backups): {}",
+            removed.len(),
+            removed
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(Some(taken))
 }
 
 /// The totals of every table's counts.

@@ -15,6 +15,63 @@ pub fn backup_path(target: &Path, stamp: &str) -> PathBuf {
     target.with_file_name(name)
 }
 
+/// Refuses to start a merge whose backup the file system has no room for. The
+/// backup is the size of the target; the merge's rollback journal holds the
+/// pages it changes, counted here as a tenth of the file plus 8 MiB.
+pub fn check_room(target: &Path) -> Result<()> {
+    let size = std::fs::metadata(target).map_err(Error::io(target))?.len();
+    let needed = size + size / 10 + (8 << 20);
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Some(free) = free_bytes(&dir) else {
+        return Ok(());
+    };
+    if free >= needed {
+        return Ok(());
+    }
+    Err(Error::Target {
+        path: target.to_path_buf(),
+        reason: format!(
+            "the backup and the merge's journal need about {} MiB beside it, and {} has {} MiB \
+             free; nothing was written. Free space there, or merge without a backup \
+             (--no-backup) if you have one of your own",
+            needed >> 20,
+            dir.display(),
+            free >> 20
+        ),
+    })
+}
+
+/// Bytes an unprivileged process may still write in `dir`'s file system.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes into `stat`, which outlives the call; `c_path` is a
+    // valid NUL-terminated string.
+    unsafe {
+        let mut stat: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c_path.as_ptr(), &mut stat) != 0 {
+            return None;
+        }
+        Some(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+    }
+}
+
+/// Removes the oldest of this tool's backups of `target` beyond the newest
+/// `keep`; returns the ones removed.
+pub fn prune(target: &Path, keep: std::num::NonZeroUsize) -> Result<Vec<PathBuf>> {
+    let all = backups_of(target).map_err(Error::io(target))?;
+    let excess = all.len().saturating_sub(keep.get());
+    let mut removed = Vec::new();
+    for old in all.into_iter().take(excess) {
+        std::fs::remove_file(&old).map_err(Error::io(&old))?;
+        removed.push(old);
+    }
+    Ok(removed)
+}
+
 /// This tool's complete backups of `target`, oldest first (the stamps in their
 /// names sort by time; `.partial` files are not backups).
 pub fn backups_of(target: &Path) -> std::io::Result<Vec<PathBuf>> {

@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod backups;
 mod bundle;
 mod cli;
 mod connection;

@@ -1,0 +1,107 @@
+//! The delta's backups do not fill the disk: none is kept when nothing changed,
+//! old ones go beyond `--keep-backups`, and a file system without room for the
+//! backup is said so before anything is written.
+
+use std::path::Path;
+
+use crate::common::*;
+
+const SINCE: &str = "2020-01-01T00:00:00Z";
+
+fn backups(dir: &Path) -> Vec<String> {
+    dir_entries(dir)
+        .into_iter()
+        .filter(|n| n.contains(".pg2sqlite-backup-"))
+        .collect()
+}
+
+fn delta(db: &TestDb, target: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["--tables", "users", "--since", SINCE, "--quiet"];
+    args.extend_from_slice(extra);
+    sync(&db.url(), target, &args)
+}
+
+#[test]
+fn a_delta_that_changes_nothing_keeps_no_backup_and_old_ones_are_pruned() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--tables", "users", "--quiet"]).assert_success();
+
+    let r = delta(&db, &target, &[]);
+    r.assert_success();
+    assert!(backups(dir.path()).is_empty(), "{:?}", backups(dir.path()));
+    assert!(
+        r.stdout
+            .contains("backup taken before the merge was removed"),
+        "{}",
+        r.stdout
+    );
+
+    // Three merges that change rows, keeping two backups: the newest two stay.
+    let mut kept = Vec::new();
+    for round in 1..=3 {
+        db.execute(&format!(
+            "UPDATE users SET name = name || '{round}', updated_at = now() WHERE id = {round}"
+        ));
+        let r = delta(&db, &target, &["--keep-backups", "2"]);
+        r.assert_success();
+        let now = backups(dir.path());
+        kept.extend(
+            now.iter()
+                .filter(|b| !kept.contains(*b))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        assert!(now.len() <= 2, "round {round}: {now:?}");
+    }
+    let left = backups(dir.path());
+    assert_eq!(left, kept[kept.len() - 2..].to_vec(), "the newest two stay");
+
+    delta(&db, &target, &["--keep-backups", "0"])
+        .assert_code(2)
+        .assert_stderr_has(&["--keep-backups", "--no-backup"]);
+}
+
+/// A file system too small for the backup (a tmpfs of the test's own; needs
+/// root to mount): refused before anything is written, with how much is needed.
+#[test]
+fn no_room_for_the_backup_is_said_before_anything_is_written() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mount = dir.path().join("small");
+    std::fs::create_dir(&mount).expect("mkdir");
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=6m", "tmpfs"])
+        .arg(&mount)
+        .status()
+        .expect("run mount");
+    assert!(status.success(), "mount tmpfs");
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&mount);
+
+    let target = mount.join("app.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    db.execute("UPDATE users SET name = name || '!', updated_at = now() WHERE id <= 5");
+    let before = std::fs::read(&target).expect("read");
+    let r = delta(&db, &target, &[]);
+    r.assert_code(2).assert_stderr_has(&[
+        "the backup and the merge's journal need about",
+        "MiB free",
+        "--no-backup",
+    ]);
+    assert_eq!(std::fs::read(&target).expect("read"), before);
+    assert!(backups(&mount).is_empty());
+    // Without a backup the merge fits.
+    delta(&db, &target, &["--no-backup"]).assert_success();
+}
