@@ -219,6 +219,19 @@ pub struct SourceArgs {
     /// See the README's "Connecting" section.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub source: Option<String>,
+
+    /// Give up, naming the table, when a table lock waits longer than this: the
+    /// run takes ACCESS SHARE locks on the tables it reads (as pg_dump does), and
+    /// a schema change running or queued on one would otherwise keep it waiting.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub lock_timeout: u64,
+
+    /// Give up, naming the table, when a COPY from PostgreSQL sends nothing for
+    /// this long (a stalled server or network); every 15 s of waiting is shown in
+    /// the progress output first. Connections also send TCP keepalives, so a
+    /// dead peer is noticed within about two minutes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub stall_timeout: u64,
 }
 
 /// Which tables: shared by every command that reads tables.

@@ -50,6 +50,14 @@ pub enum Error {
     #[error("target {path}: {reason}")]
     Target { path: PathBuf, reason: String },
 
+    #[error("PostgreSQL sent nothing for {seconds} s while copying {relation}{chunk}")]
+    Stalled {
+        relation: String,
+        /// The chunk's predicate (` WHERE …`), empty for a whole table.
+        chunk: String,
+        seconds: u64,
+    },
+
     #[error("the target {path} is damaged ({check} found {found} problem(s)):\n  {}", problems.join("\n  "))]
     TargetDamaged {
         path: PathBuf,
@@ -121,6 +129,7 @@ impl Error {
             | Error::MergeVerificationFailed(_)
             | Error::ForeignKeysBroken(_) => ExitCode::Difference,
             Error::Connect { .. }
+            | Error::Stalled { .. }
             | Error::Postgres { .. }
             | Error::Snapshot(_)
             | Error::Sqlite { .. }
@@ -169,6 +178,13 @@ impl Error {
                          shutting down); run again — the previous target was not changed"
                             .into(),
                     ),
+                    Some("55P03") => Some(
+                        "another session holds or waits for a conflicting lock on that table (a \
+                         schema change, VACUUM FULL, REINDEX or LOCK TABLE): let it finish and run \
+                         again, or wait longer with --lock-timeout SECONDS; the previous target \
+                         was not changed"
+                            .into(),
+                    ),
                     Some("42501") => Some(
                         "the role lacks a privilege it needs: it must be able to SELECT every \
                          copied table"
@@ -182,6 +198,13 @@ impl Error {
                     _ => None,
                 }
             }
+            Error::Stalled { .. } => Some(
+                "the server or the network stopped sending (a stuck or paused backend, a network \
+                 partition, a server short of disk or memory): check the server and run again; \
+                 if this table's query needs longer to produce its first rows, raise \
+                 --stall-timeout SECONDS. The previous target was not changed"
+                    .into(),
+            ),
             Error::Io { .. }
             | Error::Convert { .. }
             | Error::Integrity { .. }

@@ -127,7 +127,16 @@ fn source(args: &SourceArgs) -> Result<SourceConfig> {
                 .into(),
         ));
     }
-    let config = SourceConfig::resolve(args.source.as_deref().unwrap_or(""), "--source")?;
+    if args.stall_timeout == 0 {
+        return Err(Error::Usage(
+            "--stall-timeout must be at least 1 second".into(),
+        ));
+    }
+    let config = SourceConfig::resolve(args.source.as_deref().unwrap_or(""), "--source")?
+        .with_timeouts(
+            std::time::Duration::from_secs(args.lock_timeout),
+            std::time::Duration::from_secs(args.stall_timeout),
+        );
     for warning in config.warnings() {
         eprintln!("pg2sqlite: warning: {warning}");
     }

@@ -275,7 +275,7 @@ pub(crate) async fn start(
     let times = snapshot::times(&coordinator).await?;
     let snapshot = snapshot::export(&coordinator, consistency).await?;
     let target = TargetSchema::read(target_path)?;
-    let plan = plan_from_catalog(
+    let plan = match plan_from_catalog(
         &coordinator,
         schemas,
         PlanInputs {
@@ -283,6 +283,17 @@ pub(crate) async fn start(
             map,
             target: &target,
         },
+    )
+    .await
+    {
+        Ok(plan) => plan,
+        // Sizes are read under a lock too: a schema change can stop us there.
+        Err(e) => return Err(snapshot::name_lock_holders(source, e).await),
+    };
+    snapshot::lock_tables(
+        &coordinator,
+        source,
+        plan.tables.iter().map(|t| t.copy.relation.as_str()),
     )
     .await?;
     Ok(Start {
@@ -418,6 +429,12 @@ pub fn verify_only(opts: &VerifyOptions) -> Result<crate::verify::VerifyReport> 
             target: &target,
         };
         let plan = plan_from_catalog(&coordinator, &opts.schemas, inputs).await?;
+        snapshot::lock_tables(
+            &coordinator,
+            &opts.source,
+            plan.tables.iter().map(|t| t.copy.relation.as_str()),
+        )
+        .await?;
         let chunks = plan_chunks(&coordinator, &plan).await?;
         let clients = snapshot_clients(&opts.source, &snapshot, opts.jobs).await?;
         let report =
@@ -602,15 +619,25 @@ async fn copy_all(
     }
     let sink_tables: Vec<_> = plan.tables.iter().map(|t| t.sink.clone()).collect();
     let writer_progress = progress.clone();
-    read_into(&opts.source, opts.jobs, plan, chunks, snapshot, move |rx| {
-        writer::run(
-            staging,
-            &sink_tables,
-            &chunks_per_table,
-            rx,
-            &writer_progress,
-        )
-    })
+    let waiting = progress.clone();
+    let on_wait: copy::OnWait = Arc::new(move |line: String| waiting.note(&line));
+    read_into(
+        &opts.source,
+        opts.jobs,
+        plan,
+        chunks,
+        snapshot,
+        on_wait,
+        move |rx| {
+            writer::run(
+                staging,
+                &sink_tables,
+                &chunks_per_table,
+                rx,
+                &writer_progress,
+            )
+        },
+    )
     .await
 }
 
@@ -623,6 +650,7 @@ pub(crate) async fn read_into<W, F>(
     plan: &SyncPlan,
     chunks: Vec<Chunk>,
     snapshot: &SharedSnapshot,
+    on_wait: copy::OnWait,
     write: F,
 ) -> Result<W>
 where
@@ -651,6 +679,10 @@ where
             tables: tables.clone(),
             permits: permits.clone(),
             tx: tx.clone(),
+            watch: copy::StallWatch {
+                timeout: source.stall_timeout(),
+                on_wait: on_wait.clone(),
+            },
         };
         readers.push(tokio::spawn(async move {
             let errors = ctx.errors.clone();
@@ -692,6 +724,7 @@ struct ReaderContext {
     tables: Arc<Vec<TablePlan>>,
     permits: Arc<Semaphore>,
     tx: crossbeam_channel::Sender<WriterMessage>,
+    watch: copy::StallWatch,
 }
 
 async fn reader(ctx: ReaderContext) -> Result<()> {
@@ -704,7 +737,7 @@ async fn reader(ctx: ReaderContext) -> Result<()> {
         let next = ctx.queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
         let Some(chunk) = next else { break };
         let table = &ctx.tables[chunk.table];
-        let stream = copy::open(&client, &table.copy, &chunk.range).await?;
+        let stream = copy::open(&client, &table.copy, &chunk.range, &ctx.watch).await?;
         futures_util::pin_mut!(stream);
         let mut rows: Vec<BinaryCopyOutRow> = Vec::with_capacity(1024);
         let mut bytes = 0usize;

@@ -86,6 +86,11 @@ pub(crate) async fn write_files(
         let dir = dir.to_path_buf();
 
         let progress = progress.clone();
+        let waiting = progress.clone();
+        let watch = copy::StallWatch {
+            timeout: source.stall_timeout(),
+            on_wait: Arc::new(move |line: String| waiting.note(&line)),
+        };
         readers.push(async move {
             let client = source.connect().await?;
             snapshot::join(&client, &snapshot).await?;
@@ -93,7 +98,8 @@ pub(crate) async fn write_files(
             loop {
                 let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
                 let Some(job) = next else { break };
-                let (entry, losses) = write_file(&client, &job, &dir, format, &progress).await?;
+                let (entry, losses) =
+                    write_file(&client, &job, &dir, format, &progress, &watch).await?;
                 written.push(WrittenFile {
                     table: job.table,
                     order: job.order,
@@ -128,10 +134,11 @@ pub(crate) async fn write_file(
     dir: &Path,
     format: FileFormat,
     progress: &Arc<Progress>,
+    watch: &copy::StallWatch,
 ) -> Result<(FileEntry, Vec<(String, LossReason, u64)>)> {
     let path = dir.join(&job.file_name);
     let tmp = dir.join(format!("{}.tmp", job.file_name));
-    let stream = copy::open(client, &job.copy, &job.range).await?;
+    let stream = copy::open(client, &job.copy, &job.range, watch).await?;
     futures_util::pin_mut!(stream);
     let (tx, rx) = crossbeam_channel::bounded::<ToWriter>(WRITER_QUEUE);
     let columns = job.columns.clone();

@@ -129,7 +129,14 @@ async fn run_async(opts: &ReportOptions) -> Result<Report> {
             }
             vec![ChunkRange::All]
         };
-        ledger_rows += ledger::count(&clients[0], t, &ranges, &mut ledger_book).await?;
+        ledger_rows += ledger::count(
+            &clients[0],
+            t,
+            &ranges,
+            &mut ledger_book,
+            &crate::source::copy::StallWatch::silent(opts.source.stall_timeout()),
+        )
+        .await?;
     }
     let ledger_seconds = ledger_started.elapsed().as_secs_f64();
     let mut drift = schema::drift(

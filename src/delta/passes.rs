@@ -61,12 +61,14 @@ impl Writer<'_> {
         let progress = self.progress.clone();
         let target = self.opts.target.clone();
         let run_at = self.run_at.to_owned();
+        let waiting = self.progress.clone();
         let merge = read_into(
             &self.opts.source,
             self.opts.jobs,
             &plan,
             chunks,
             self.snapshot,
+            Arc::new(move |line: String| waiting.note(&line)),
             move |rx| merge_writer::run(conn, &target, &tables, rx, &progress, &run_at),
         );
         let (outcome, pg_totals) = tokio::try_join!(merge, pg_side)?;

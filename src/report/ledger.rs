@@ -23,10 +23,11 @@ pub(crate) async fn count(
     plan: &TablePlan,
     ranges: &[ChunkRange],
     ledger: &mut LossLedger,
+    watch: &copy::StallWatch,
 ) -> Result<u64> {
     let mut total = 0u64;
     for range in ranges {
-        let stream = copy::open(client, &plan.copy, range).await?;
+        let stream = copy::open(client, &plan.copy, range, watch).await?;
         futures_util::pin_mut!(stream);
         let mut rows: Vec<BinaryCopyOutRow> = Vec::with_capacity(BATCH_ROWS);
         loop {

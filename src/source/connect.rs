@@ -36,7 +36,13 @@ pub struct SourceConfig {
     /// The host index the first connection chose.
     chosen: Arc<OnceLock<usize>>,
     display: String,
+    /// How long a COPY may send nothing before the run gives up.
+    stall_timeout: Duration,
 }
+
+/// pg2sqlite's defaults for what `--lock-timeout` and `--stall-timeout` set.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl std::fmt::Debug for SourceConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -104,9 +110,6 @@ impl SourceConfig {
         if let Some(app) = info.get("application_name") {
             base.application_name(app);
         }
-        if let Some(options) = info.get("options") {
-            base.options(options);
-        }
         base.ssl_mode(tls.mode);
         base.ssl_negotiation(tls.negotiation);
         configure_timeouts(&mut base, &info)?;
@@ -154,7 +157,34 @@ impl SourceConfig {
             passfile_note,
             chosen: Arc::new(OnceLock::new()),
             display,
-        })
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+        }
+        .with_timeouts(DEFAULT_LOCK_TIMEOUT, DEFAULT_STALL_TIMEOUT))
+    }
+
+    /// Sets the server's `lock_timeout` for every session (0: wait for ever), as
+    /// a startup option ahead of the user's `options`, which may override it; and
+    /// how long a COPY may stall.
+    pub fn with_timeouts(
+        mut self,
+        lock_timeout: Duration,
+        stall_timeout: Duration,
+    ) -> SourceConfig {
+        let user_options = self.info.get("options").unwrap_or_default();
+        self.base.options(
+            format!(
+                "-c lock_timeout={} {user_options}",
+                lock_timeout.as_millis()
+            )
+            .trim_end(),
+        );
+        self.stall_timeout = stall_timeout;
+        self
+    }
+
+    /// How long a COPY may send nothing (`--stall-timeout`).
+    pub fn stall_timeout(&self) -> Duration {
+        self.stall_timeout
     }
 
     /// `user@host:port/db`, never the password.
@@ -445,18 +475,19 @@ fn configure_timeouts(config: &mut Config, info: &ConnInfo) -> Result<()> {
     if let Some(ms) = number("tcp_user_timeout")? {
         config.tcp_user_timeout(Duration::from_millis(ms));
     }
-    if let Some(on) = number("keepalives")? {
-        config.keepalives(on != 0);
-    }
-    if let Some(s) = number("keepalives_idle")? {
-        config.keepalives_idle(Duration::from_secs(s));
-    }
-    if let Some(s) = number("keepalives_interval")? {
-        config.keepalives_interval(Duration::from_secs(s));
-    }
-    if let Some(n) = number("keepalives_count")? {
-        config.keepalives_retries(u32::try_from(n).unwrap_or(u32::MAX));
-    }
+    // Keepalives on every connection, sooner than the system's two hours, so
+    // that a dead server or network is noticed within about two minutes
+    // (60 s idle, then 6 probes 10 s apart) unless the settings say otherwise.
+    config.keepalives(number("keepalives")?.unwrap_or(1) != 0);
+    config.keepalives_idle(Duration::from_secs(
+        number("keepalives_idle")?.unwrap_or(60),
+    ));
+    config.keepalives_interval(Duration::from_secs(
+        number("keepalives_interval")?.unwrap_or(10),
+    ));
+    config.keepalives_retries(
+        u32::try_from(number("keepalives_count")?.unwrap_or(6)).unwrap_or(u32::MAX),
+    );
     Ok(())
 }
 

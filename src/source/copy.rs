@@ -1,4 +1,10 @@
-//! Binary COPY out of PostgreSQL: the query for one chunk, and the row stream.
+//! Binary COPY out of PostgreSQL: the query for one chunk, and the row stream,
+//! watched for stalls: a COPY that sends nothing is reported every
+//! [`WAIT_REPORT`] and fails, naming the table and chunk, after the
+//! `--stall-timeout`.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio_postgres::binary_copy::{BinaryCopyOutRow, BinaryCopyOutStream};
@@ -60,28 +66,103 @@ impl CopySource {
     }
 }
 
+/// How often a COPY that sends nothing is reported as waiting.
+pub const WAIT_REPORT: Duration = Duration::from_secs(15);
+
+/// Called with a "waiting for …" line while a COPY sends nothing.
+pub type OnWait = Arc<dyn Fn(String) + Send + Sync>;
+
+/// How long a COPY may send nothing, and whom to tell while it waits.
+#[derive(Clone)]
+pub struct StallWatch {
+    pub timeout: Duration,
+    pub on_wait: OnWait,
+}
+
+impl StallWatch {
+    /// A watch that only fails, telling no one while it waits.
+    pub fn silent(timeout: Duration) -> StallWatch {
+        StallWatch {
+            timeout,
+            on_wait: Arc::new(|_| {}),
+        }
+    }
+
+    /// Waits for `work`, reporting every [`WAIT_REPORT`] and failing after the
+    /// timeout with what `what` names.
+    async fn bound<T>(
+        &self,
+        what: &(dyn Fn() -> (String, String) + Send + Sync),
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T> {
+        futures_util::pin_mut!(work);
+        let mut waited = Duration::ZERO;
+        loop {
+            let slice = WAIT_REPORT.min(self.timeout.saturating_sub(waited));
+            match tokio::time::timeout(slice, &mut work).await {
+                Ok(done) => return Ok(done),
+                Err(_) => {
+                    waited += slice;
+                    let (relation, chunk) = what();
+                    if waited >= self.timeout {
+                        return Err(Error::Stalled {
+                            relation,
+                            chunk,
+                            seconds: waited.as_secs(),
+                        });
+                    }
+                    (self.on_wait)(format!(
+                        "waiting for PostgreSQL: {relation}{chunk}: nothing received for {} s \
+                         (gives up after {} s, --stall-timeout)",
+                        waited.as_secs(),
+                        self.timeout.as_secs()
+                    ));
+                }
+            }
+        }
+    }
+}
+
 /// Opens the COPY stream for one chunk. The stream yields rows and ends with an
-/// error (not a clean end) if the server stops before the COPY trailer.
+/// error (not a clean end) if the server stops before the COPY trailer, or sends
+/// nothing for as long as `watch` allows.
 pub async fn open(
     client: &Client,
     source: &CopySource,
     range: &ChunkRange,
+    watch: &StallWatch,
 ) -> Result<impl futures_util::Stream<Item = Result<BinaryCopyOutRow>>> {
     let sql = source.copy_sql(range);
-    let stream = client
-        .copy_out(&sql)
-        .await
+    let relation = source.relation.clone();
+    let predicate = range.predicate();
+    let what = move || (relation.clone(), predicate.clone());
+    let stream = watch
+        .bound(&what, client.copy_out(&sql))
+        .await?
         .map_err(Error::pg(format!("starting COPY of {}", source.relation)))?;
     // Decoding is ours (see mapping::convert), so the declared types only need the
     // right count: raw bytes are read whatever the type.
     let types = vec![Type::BYTEA; source.select_list.len()];
-    let relation = source.relation.clone();
-    Ok(BinaryCopyOutStream::new(stream, &types).map(move |r| {
-        r.map_err(|e| Error::Postgres {
-            doing: format!("reading {relation}"),
-            source: e,
-        })
-    }))
+    let rows = Box::pin(BinaryCopyOutStream::new(stream, &types));
+    let watch = watch.clone();
+    Ok(futures_util::stream::unfold(
+        Some((rows, watch, what)),
+        |state| async move {
+            let (mut rows, watch, what) = state?;
+            match watch.bound(&what, rows.next()).await {
+                Ok(Some(Ok(row))) => Some((Ok(row), Some((rows, watch, what)))),
+                Ok(Some(Err(e))) => Some((
+                    Err(Error::Postgres {
+                        doing: format!("reading {}", what().0),
+                        source: e,
+                    }),
+                    None,
+                )),
+                Ok(None) => None,
+                Err(stalled) => Some((Err(stalled), None)),
+            }
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -3,13 +3,15 @@
 
 use tokio_postgres::Client;
 
+use super::connect::SourceConfig;
 use crate::error::{Error, Result};
 
 /// Session settings every connection uses, so text forms are the same whatever
-/// the server's or the role's defaults.
+/// the server's or the role's defaults. `lock_timeout` comes with the connection
+/// (`--lock-timeout`, see `connect`).
 const SESSION_SETTINGS: &str = "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; \
      SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET bytea_output = 'hex'; \
-     SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0";
+     SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0";
 
 /// Whether every reader must see the same snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,4 +131,80 @@ pub async fn times(client: &Client) -> Result<SnapshotTimes> {
         now,
         watermark: oldest - 1,
     })
+}
+
+/// Takes ACCESS SHARE locks on the tables the run reads, inside the
+/// coordinator's snapshot transaction, as pg_dump does: a schema change that
+/// starts later waits for the run instead of changing a table under it, and
+/// one already running or queued makes the run fail after `lock_timeout`,
+/// naming the table and the sessions in its way, instead of queuing for ever.
+pub async fn lock_tables<'a>(
+    client: &Client,
+    source: &SourceConfig,
+    relations: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
+    for relation in relations {
+        if let Err(e) = client
+            .batch_execute(&format!("LOCK TABLE {relation} IN ACCESS SHARE MODE"))
+            .await
+        {
+            return Err(name_lock_holders(
+                source,
+                Error::Postgres {
+                    doing: format!("locking {relation} for reading"),
+                    source: e,
+                },
+            )
+            .await);
+        }
+    }
+    Ok(())
+}
+
+/// Adds to a lock timeout (SQLSTATE 55P03) the sessions holding or awaiting an
+/// exclusive lock on a table of this database, looked up on a connection of its
+/// own (the failed statement ended the transaction). Other errors pass through.
+pub async fn name_lock_holders(source: &SourceConfig, error: Error) -> Error {
+    let Error::Postgres { doing, source: pg } = error else {
+        return error;
+    };
+    if pg.code().map(|c| c.code()) != Some("55P03") {
+        return Error::Postgres { doing, source: pg };
+    }
+    let holders = match source.connect().await {
+        Ok(client) => {
+            let sql = "SELECT coalesce(l.relation::regclass::text, '?'), l.pid::text, \
+                              coalesce(a.usename::text, '?'), \
+                              CASE WHEN l.granted THEN 'holds' ELSE 'waits for' END, \
+                              coalesce(left(regexp_replace(a.query, '\\s+', ' ', 'g'), 100), '') \
+                         FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+                        WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' \
+                          AND l.database = (SELECT oid FROM pg_database \
+                                             WHERE datname = current_database()) \
+                        ORDER BY l.granted DESC, l.pid LIMIT 3";
+            match client.query(sql, &[]).await {
+                Ok(rows) => rows
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "table {}: pid {} ({}) {} an exclusive lock: {}",
+                            r.get::<_, String>(0),
+                            r.get::<_, String>(1),
+                            r.get::<_, String>(2),
+                            r.get::<_, String>(3),
+                            r.get::<_, String>(4)
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+                Err(_) => Vec::new(),
+            }
+        }
+        Err(_) => Vec::new(),
+    };
+    let doing = if holders.is_empty() {
+        doing
+    } else {
+        format!("{doing} (in the way: {})", holders.join("; "))
+    };
+    Error::Postgres { doing, source: pg }
 }

@@ -23,6 +23,7 @@ mod orm;
 mod pg_compare;
 mod report;
 mod snapshot;
+mod stalls;
 mod target_files;
 mod three_way;
 mod three_way_model;
