@@ -55,7 +55,10 @@ fn free_bytes(dir: &Path) -> Option<u64> {
         if libc::statvfs(c_path.as_ptr(), &mut stat) != 0 {
             return None;
         }
-        Some(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+        // Both are u64 on 64-bit Linux but narrower elsewhere.
+        #[allow(clippy::useless_conversion)]
+        let free = u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize));
+        Some(free)
     }
 }
 
