@@ -50,6 +50,14 @@ pub enum Error {
     #[error("target {path}: {reason}")]
     Target { path: PathBuf, reason: String },
 
+    #[error("{path} is locked by another program (while {doing}){}", if holders.is_empty() { String::new() } else { format!("; it is open in {}", holders.join(", ")) })]
+    TargetLocked {
+        path: PathBuf,
+        doing: String,
+        /// The other processes that have the file open.
+        holders: Vec<String>,
+    },
+
     #[error("PostgreSQL sent nothing for {seconds} s while copying {relation}{chunk}")]
     Stalled {
         relation: String,
@@ -130,6 +138,7 @@ impl Error {
             | Error::ForeignKeysBroken(_) => ExitCode::Difference,
             Error::Connect { .. }
             | Error::Stalled { .. }
+            | Error::TargetLocked { .. }
             | Error::Postgres { .. }
             | Error::Snapshot(_)
             | Error::Sqlite { .. }
@@ -198,6 +207,12 @@ impl Error {
                     _ => None,
                 }
             }
+            Error::TargetLocked { .. } => Some(
+                "an application holds a write lock or a long transaction on it; pg2sqlite \
+                 waited 10 s. Stop the application (a rollback means it must not write now \
+                 anyway) or let its transaction end, then run again; nothing was changed"
+                    .into(),
+            ),
             Error::Stalled { .. } => Some(
                 "the server or the network stopped sending (a stuck or paused backend, a network \
                  partition, a server short of disk or memory): check the server and run again; \
@@ -223,15 +238,34 @@ impl Error {
         }
     }
 
-    /// Wraps a SQLite error with what we were doing and on which file.
+    /// Wraps a SQLite error with what we were doing and on which file. A file
+    /// another program holds locked (after the busy timeout) becomes
+    /// [`Error::TargetLocked`], naming the programs that have it open.
     pub fn sqlite(
         doing: impl Into<String>,
         path: impl Into<PathBuf>,
     ) -> impl FnOnce(rusqlite::Error) -> Error {
-        move |source| Error::Sqlite {
-            doing: doing.into(),
-            path: path.into(),
-            source,
+        move |source| {
+            let path = path.into();
+            match &source {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if matches!(
+                        f.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) =>
+                {
+                    Error::TargetLocked {
+                        doing: doing.into(),
+                        holders: crate::sink::holders::processes_with_open(&path),
+                        path,
+                    }
+                }
+                _ => Error::Sqlite {
+                    doing: doing.into(),
+                    path,
+                    source,
+                },
+            }
         }
     }
 

@@ -45,7 +45,7 @@ pub fn check_before_use(path: &Path) -> Result<()> {
         Ok(p) => p,
         // The check itself stopped on the damage: check each table alone to
         // say which.
-        Err(Error::Sqlite { source, .. }) => {
+        Err(Error::Sqlite { source, .. }) if is_damage(&source) => {
             let mut per_table = per_table_problems(&conn, path);
             if per_table.is_empty() {
                 per_table.push(source.to_string());
@@ -59,6 +59,16 @@ pub fn check_before_use(path: &Path) -> Result<()> {
     }
     name_trees(&conn, &mut problems);
     Err(damaged(path, problems, "PRAGMA quick_check"))
+}
+
+/// Whether a SQLite error says the file is damaged (rather than busy, or out
+/// of memory).
+fn is_damage(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
 }
 
 /// `PRAGMA quick_check(t)` for each table of the schema, with the error a
@@ -76,8 +86,11 @@ fn per_table_problems(conn: &Connection, path: &Path) -> Vec<String> {
         let pragma = format!("PRAGMA quick_check({})", super::ddl::quote(&table));
         match integrity_problems(conn, &pragma, path) {
             Ok(lines) => problems.extend(lines),
-            Err(Error::Sqlite { source, .. }) => problems.push(format!("table {table}: {source}")),
-            Err(e) => problems.push(format!("table {table}: {e}")),
+            Err(Error::Sqlite { source, .. }) if is_damage(&source) => {
+                problems.push(format!("table {table}: {source}"))
+            }
+            // Busy or another failure: not damage, and not for this check to say.
+            Err(_) => {}
         }
     }
     problems

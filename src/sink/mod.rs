@@ -7,5 +7,6 @@ pub mod backup;
 pub mod ddl;
 pub mod existing;
 pub mod health;
+pub mod holders;
 pub mod staging;
 pub mod writer;

@@ -428,11 +428,16 @@ pub fn open_sqlite(path: &Path) -> Result<Connection> {
             reason: "is not a SQLite database".into(),
         });
     }
-    Connection::open_with_flags(
+    let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(Error::sqlite("opening for verification", path))
+    .map_err(Error::sqlite("opening for verification", path))?;
+    // A writer committing makes readers wait; an application holding its lock
+    // longer is named (Error::TargetLocked) instead of waited for without end.
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(Error::sqlite("opening for verification", path))?;
+    Ok(conn)
 }
 
 fn sqlite_tables(conn: &Connection, path: &Path) -> Result<HashSet<String>> {

@@ -105,3 +105,56 @@ fn a_server_that_stops_sending_is_shown_waiting_then_fails_naming_the_table() {
     ]);
     assert!(!target.exists());
 }
+
+#[test]
+fn a_target_the_app_holds_locked_is_named_after_a_bounded_wait() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--tables", "users", "--quiet"]).assert_success();
+    let before = std::fs::read(&target).expect("read");
+    // The "app": this test process, in an exclusive transaction on the file. (No
+    // other handle of this process may touch the file meanwhile: closing one
+    // would drop the process's POSIX locks, SQLite's included.)
+    let app = rusqlite::Connection::open(&target).expect("open");
+    app.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    let me = format!("it is open in pid {}", std::process::id());
+    for args in [
+        vec![
+            "--tables",
+            "users",
+            "--since",
+            "2020-01-01T00:00:00Z",
+            "--quiet",
+        ],
+        vec!["--tables", "users", "--full", "--quiet"],
+    ] {
+        let started = Instant::now();
+        let r = sync(&db.url(), &target, &args);
+        r.assert_code(3)
+            .assert_stderr_has(&["is locked by another program", &me, "hint:"]);
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{args:?}: {:?}",
+            started.elapsed()
+        );
+    }
+    let r = run(&[
+        "verify",
+        "--source",
+        &db.url(),
+        "--target",
+        target.to_str().expect("utf-8"),
+    ]);
+    r.assert_code(3)
+        .assert_stderr_has(&["is locked by another program", &me]);
+    app.execute_batch("ROLLBACK").expect("unlock");
+    drop(app);
+    assert_eq!(std::fs::read(&target).expect("read"), before);
+    assert!(
+        dir_entries(dir.path())
+            .iter()
+            .all(|n| !n.contains("pg2sqlite-backup")),
+        "no backup of a file that was never merged into"
+    );
+}
