@@ -52,6 +52,7 @@ pub mod cli;
 pub mod command;
 pub mod delta;
 pub mod error;
+pub mod failpoint;
 pub mod fixtures;
 pub mod logging;
 pub mod map;

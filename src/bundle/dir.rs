@@ -59,11 +59,20 @@ pub(crate) fn check_out_dir(out: &Path, force: bool) -> Result<()> {
     }
 }
 
-/// Renames the finished bundle into place; an existing one (`--force`) is moved
-/// aside first and removed once the new one is in place.
+/// Renames the finished bundle into place. An existing one (`--force`) is
+/// swapped with it in one atomic step (`renameat2(RENAME_EXCHANGE)`), so that
+/// at every moment OUT is either the old bundle or the new one, then removed;
+/// where the file system cannot swap, it is moved aside first.
 pub(crate) fn publish(partial: &Path, out: &Path) -> Result<()> {
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
+    }
+    crate::failpoint::hit("export.before-rename")?;
+    if out.exists() && exchange(partial, out) {
+        sync_dir(out.parent().unwrap_or(Path::new(".")));
+        // `partial` now holds the old bundle.
+        std::fs::remove_dir_all(partial).map_err(Error::io(partial))?;
+        return Ok(());
     }
     let old = if out.exists() {
         let mut name = out
@@ -95,6 +104,28 @@ pub(crate) fn sync_dir(dir: &Path) {
     };
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
+    }
+}
+
+/// Swaps two paths atomically; false where the kernel or file system cannot.
+fn exchange(a: &Path, b: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let (Ok(a), Ok(b)) = (
+        std::ffi::CString::new(a.as_os_str().as_bytes()),
+        std::ffi::CString::new(b.as_os_str().as_bytes()),
+    ) else {
+        return false;
+    };
+    // SAFETY: both are valid NUL-terminated paths, relative to the working
+    // directory (AT_FDCWD); renameat2 touches nothing else.
+    unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        ) == 0
     }
 }
 

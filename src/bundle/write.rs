@@ -199,6 +199,7 @@ pub(crate) async fn write_file(
         }
     };
     std::fs::rename(&tmp, &path).map_err(Error::io(&path))?;
+    crate::failpoint::hit("export.after-file")?;
     let entry = FileEntry {
         path: job.file_name.clone(),
         rows,

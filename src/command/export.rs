@@ -285,6 +285,7 @@ async fn export_async(opts: &ExportOptions, dir: &Path) -> Result<ExportSummary>
         tables: entries,
         not_expressed: plan.not_expressed.clone(),
     };
+    crate::failpoint::hit("export.before-manifest")?;
     write_manifest(dir, &manifest)?;
     let mut notes = plan.notes.clone();
     if snapshot.id.is_none() {

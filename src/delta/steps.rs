@@ -315,8 +315,10 @@ pub(super) fn finish(
     match apply {
         Apply::Commit => {
             progress.phase("committing");
+            crate::failpoint::hit("merge.before-commit")?;
             conn.execute_batch("COMMIT")
                 .map_err(Error::sqlite("committing the merge", path))?;
+            crate::failpoint::hit("merge.after-commit")?;
         }
         Apply::DryRun => {
             conn.execute_batch("ROLLBACK")

@@ -211,6 +211,7 @@ pub fn run(
             run_at,
         )
         .map_err(Error::sqlite(doing, path))?;
+        crate::failpoint::hit("merge.after-batch")?;
         ledger.merge(l);
         out[table].seconds += started.elapsed().as_secs_f64();
         progress.rows_written(table, &t.plan.sink.name, merged);

@@ -75,6 +75,27 @@ pub fn prune(target: &Path, keep: std::num::NonZeroUsize) -> Result<Vec<PathBuf>
     Ok(removed)
 }
 
+/// Removes `TARGET.pg2sqlite-backup-*.partial` files.
+fn remove_stale_partials(target: &Path) {
+    let prefix = backup_path(target, "");
+    let Some(prefix) = prefix.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in entries.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && name.ends_with(".partial") {
+            let _ = std::fs::remove_file(target.with_file_name(&name));
+        }
+    }
+}
+
 /// This tool's complete backups of `target`, oldest first (the stamps in their
 /// names sort by time; `.partial` files are not backups).
 pub fn backups_of(target: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -138,7 +159,9 @@ pub fn take(from: &Connection, target: &Path, to: &Path) -> Result<PendingBackup
             source: e,
         }
     };
-    let _ = std::fs::remove_file(&partial);
+    // Partial backups an earlier run left when it was killed: never complete,
+    // never to be restored.
+    remove_stale_partials(target);
     {
         // Created empty with the target's access before SQLite writes a page.
         let file = std::fs::File::create(&partial).map_err(Error::io(&partial))?;
@@ -148,6 +171,7 @@ pub fn take(from: &Connection, target: &Path, to: &Path) -> Result<PendingBackup
         dst.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
             .map_err(fail("creating the backup"))?;
         let backup = Backup::new(from, &mut dst).map_err(fail("starting the backup"))?;
+        crate::failpoint::hit("backup.mid-copy")?;
         loop {
             // All pages in one step: the source is not locked for longer than a
             // file copy takes, and nothing else writes it during a merge.
@@ -168,6 +192,7 @@ pub fn take(from: &Connection, target: &Path, to: &Path) -> Result<PendingBackup
         .spawn(move || {
             let file = std::fs::File::open(&partial).map_err(Error::io(&partial))?;
             file.sync_all().map_err(Error::io(&partial))?;
+            crate::failpoint::hit("backup.before-rename")?;
             std::fs::rename(&partial, &final_path).map_err(Error::io(&final_path))?;
             if let Some(dir) = final_path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 // The rename is durable once the directory is synced.

@@ -266,11 +266,13 @@ impl Staging {
         f.sync_all().map_err(Error::io(&self.path))?;
         // The old target may have been opened since the run started.
         settle_sidecars(&self.target)?;
+        crate::failpoint::hit("publish.before-rename")?;
         std::fs::rename(&self.path, &self.target).map_err(|e| Error::Target {
             path: self.target.clone(),
             reason: format!("cannot rename {} into place: {e}", self.path.display()),
         })?;
         self.published = true;
+        crate::failpoint::hit("publish.after-rename")?;
         // The rename is durable only once the directory is synced.
         let dir = parent_dir(&self.target);
         if let Ok(d) = File::open(&dir) {

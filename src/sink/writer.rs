@@ -120,6 +120,7 @@ pub fn run(
                 s.started.get_or_insert_with(Instant::now);
                 insert_batch(&conn, t, &batch)
                     .map_err(sql_err(format!("inserting into {}", t.name)))?;
+                crate::failpoint::hit("copy.after-batch")?;
                 let n = u64::try_from(batch.num_rows()).unwrap_or(u64::MAX);
                 s.rows_written += n;
                 ledger.merge(l);
@@ -127,6 +128,7 @@ pub fn run(
                 table
             }
             WriterMessage::ChunkDone { table, rows } => {
+                crate::failpoint::hit("copy.after-chunk")?;
                 let s = &mut state[table];
                 s.chunks_left = s.chunks_left.saturating_sub(1);
                 s.rows_read += rows;
@@ -167,8 +169,10 @@ pub fn run(
         }
     }
     progress.phase("committing");
+    crate::failpoint::hit("copy.before-commit")?;
     conn.execute_batch("COMMIT")
         .map_err(sql_err("committing".into()))?;
+    crate::failpoint::hit("copy.after-commit")?;
     conn.execute_batch("PRAGMA journal_mode = DELETE")
         .map_err(sql_err("restoring the journal mode".into()))?;
     conn.close()

@@ -12,6 +12,8 @@ mod backups;
 mod bundle;
 mod cli;
 mod connection;
+#[cfg(feature = "failpoints")]
+mod crash;
 mod damaged_target;
 mod delta;
 mod failures;
