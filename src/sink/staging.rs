@@ -203,6 +203,19 @@ impl Staging {
         ))
     }
 
+    /// Removes the staging file a killed full sync left beside `target`, for a
+    /// run that writes the target in place (a delta merge); refuses while
+    /// another run still holds it. Returns the path removed, if any.
+    pub fn clear_stale(target: &Path) -> Result<Option<PathBuf>> {
+        if !staging_path(target).exists() {
+            return Ok(None);
+        }
+        let (staging, stale) = Staging::create(target)?;
+        // Dropping an unpublished staging file removes it and its side files.
+        drop(staging);
+        Ok(stale)
+    }
+
     /// The file the staging file replaces when published.
     pub fn target(&self) -> &Path {
         &self.target
