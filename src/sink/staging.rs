@@ -153,6 +153,21 @@ impl Staging {
     /// Creates (or takes over a stale) staging file. Returns the path of a stale
     /// staging file it cleared, if any.
     pub fn create(target: &Path) -> Result<(Staging, Option<PathBuf>)> {
+        // A target that is a symbolic link: the file it points to is replaced
+        // (staged beside it), so the link keeps working and nothing else moves.
+        let resolved = match std::fs::symlink_metadata(target) {
+            Ok(m) if m.file_type().is_symlink() => {
+                std::fs::canonicalize(target).map_err(|e| Error::Target {
+                    path: target.to_path_buf(),
+                    reason: format!(
+                        "is a symbolic link to a file that cannot be reached ({e}); point it at \
+                         a file or remove it"
+                    ),
+                })?
+            }
+            _ => target.to_path_buf(),
+        };
+        let target = resolved.as_path();
         let path = staging_path(target);
         let existed = path.exists();
         let file = OpenOptions::new()

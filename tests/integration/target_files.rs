@@ -224,3 +224,38 @@ fn copies_and_backups_keep_the_targets_privacy() {
         }
     }
 }
+
+/// A target that is a symbolic link: the file it points to is replaced, the
+/// link stays; a dangling link is a clear usage error.
+#[test]
+fn a_symlinked_target_replaces_the_file_it_points_to() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::create_dir_all(&app).expect("mkdir");
+    let real = data.join("real.db");
+    let link = app.join("app.db");
+    sync(&db.url(), &real, &["--tables", "users", "--quiet"]).assert_success();
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    db.execute("UPDATE users SET name = 'changed' WHERE id = 1");
+    sync(&db.url(), &link, &["--tables", "users", "--full", "--quiet"]).assert_success();
+    assert!(
+        std::fs::symlink_metadata(&link).expect("lstat").file_type().is_symlink(),
+        "the link was replaced by a file"
+    );
+    let conn = open_sqlite(&real);
+    assert_eq!(
+        sqlite_rows(&conn, "SELECT name FROM users WHERE id = 1"),
+        vec![vec![Value::Text("changed".into())]]
+    );
+    assert_eq!(dir_entries(&app), BTreeSet::from(["app.db".to_owned()]));
+    assert_eq!(dir_entries(&data), BTreeSet::from(["real.db".to_owned()]));
+
+    let dangling = app.join("gone.db");
+    std::os::unix::fs::symlink(data.join("nothing.db"), &dangling).expect("symlink");
+    sync(&db.url(), &dangling, &["--tables", "users", "--full", "--quiet"])
+        .assert_code(2)
+        .assert_stderr_has(&["symbolic link"]);
+}
