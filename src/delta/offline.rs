@@ -39,6 +39,7 @@ pub fn import(opts: &ImportOptions, manifest: Manifest) -> Result<DeltaSummary> 
     let run_at = unix_micros_text(clock_now());
     let path = opts.target.as_path();
     crate::sink::health::check_before_use(path)?;
+    crate::sink::staging::check_writable(path)?;
     crate::sink::staging::Staging::clear_stale(path)?;
     let bundle = bundle_import::open(
         &opts.from,

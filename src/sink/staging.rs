@@ -105,6 +105,29 @@ pub fn settle_sidecars(target: &Path) -> Result<()> {
     }
 }
 
+/// Refuses a target whose directory cannot be written (a read-only mount, no
+/// permission): a merge needs its journal there, a backup its copy.
+pub fn check_writable(target: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = parent_dir(target);
+    let Ok(c_dir) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return Ok(());
+    };
+    // SAFETY: `c_dir` is a valid NUL-terminated path.
+    if unsafe { libc::access(c_dir.as_ptr(), libc::W_OK) } == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    Err(Error::Target {
+        path: target.to_path_buf(),
+        reason: format!(
+            "its directory {} cannot be written ({e}); the merge's journal and the backup go \
+             there. Nothing was written",
+            dir.display()
+        ),
+    })
+}
+
 /// Whether the file starts with SQLite's header.
 pub fn is_sqlite_file(path: &Path) -> Result<bool> {
     let mut f = File::open(path).map_err(Error::io(path))?;

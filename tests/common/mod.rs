@@ -574,3 +574,90 @@ pub fn type_name(v: &Value) -> &'static str {
         Value::Blob(_) => "blob",
     }
 }
+
+/// A small tmpfs of the test's own, unmounted when dropped: disk-full and
+/// read-only file systems for real. Mounting needs root; `None` otherwise (the
+/// caller says it skipped).
+pub struct SmallFs {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl SmallFs {
+    pub fn mount(size: &str) -> Option<SmallFs> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fs");
+        std::fs::create_dir(&path).expect("mkdir");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mount -t tmpfs");
+        Some(SmallFs { _dir: dir, path })
+    }
+
+    /// Remounts read-only (or read-write again).
+    pub fn set_read_only(&self, read_only: bool) {
+        let opts = if read_only {
+            "remount,ro"
+        } else {
+            "remount,rw"
+        };
+        let status = std::process::Command::new("mount")
+            .args(["-o", opts])
+            .arg(&self.path)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mount -o {opts}");
+    }
+
+    /// Fills the file system until `leave` bytes are free.
+    pub fn fill_leaving(&self, leave: u64) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.path.join("filler")).expect("filler");
+        let block = vec![0x5Au8; 64 * 1024];
+        loop {
+            let free = fs_free(&self.path);
+            if free <= leave {
+                break;
+            }
+            let n = usize::try_from((free - leave).min(block.len() as u64)).unwrap_or(0);
+            if n == 0 || f.write_all(&block[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = f.sync_all();
+    }
+
+    /// Frees what `fill_leaving` took.
+    pub fn unfill(&self) {
+        let _ = std::fs::remove_file(self.path.join("filler"));
+    }
+}
+
+fn fs_free(path: &Path) -> u64 {
+    let out = std::process::Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(path)
+        .output()
+        .expect("run df");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.path)
+            .status();
+    }
+}

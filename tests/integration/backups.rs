@@ -67,29 +67,11 @@ fn a_delta_that_changes_nothing_keeps_no_backup_and_old_ones_are_pruned() {
 /// root to mount): refused before anything is written, with how much is needed.
 #[test]
 fn no_room_for_the_backup_is_said_before_anything_is_written() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: mounting a small tmpfs needs root");
+    let Some(fs) = SmallFs::mount("6m") else {
         return;
-    }
+    };
     let db = TestDb::with_demo();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mount = dir.path().join("small");
-    std::fs::create_dir(&mount).expect("mkdir");
-    let status = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=6m", "tmpfs"])
-        .arg(&mount)
-        .status()
-        .expect("run mount");
-    assert!(status.success(), "mount tmpfs");
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _unmount = Unmount(&mount);
-
+    let mount = fs.path.clone();
     let target = mount.join("app.db");
     sync(&db.url(), &target, &["--quiet"]).assert_success();
     db.execute("UPDATE users SET name = name || '!', updated_at = now() WHERE id <= 5");

@@ -16,6 +16,7 @@ mod connection;
 mod crash;
 mod damaged_target;
 mod delta;
+mod disk;
 mod failures;
 mod full_sync;
 mod interrupt;

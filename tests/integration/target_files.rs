@@ -240,9 +240,17 @@ fn a_symlinked_target_replaces_the_file_it_points_to() {
     sync(&db.url(), &real, &["--tables", "users", "--quiet"]).assert_success();
     std::os::unix::fs::symlink(&real, &link).expect("symlink");
     db.execute("UPDATE users SET name = 'changed' WHERE id = 1");
-    sync(&db.url(), &link, &["--tables", "users", "--full", "--quiet"]).assert_success();
+    sync(
+        &db.url(),
+        &link,
+        &["--tables", "users", "--full", "--quiet"],
+    )
+    .assert_success();
     assert!(
-        std::fs::symlink_metadata(&link).expect("lstat").file_type().is_symlink(),
+        std::fs::symlink_metadata(&link)
+            .expect("lstat")
+            .file_type()
+            .is_symlink(),
         "the link was replaced by a file"
     );
     let conn = open_sqlite(&real);
@@ -255,7 +263,11 @@ fn a_symlinked_target_replaces_the_file_it_points_to() {
 
     let dangling = app.join("gone.db");
     std::os::unix::fs::symlink(data.join("nothing.db"), &dangling).expect("symlink");
-    sync(&db.url(), &dangling, &["--tables", "users", "--full", "--quiet"])
-        .assert_code(2)
-        .assert_stderr_has(&["symbolic link"]);
+    sync(
+        &db.url(),
+        &dangling,
+        &["--tables", "users", "--full", "--quiet"],
+    )
+    .assert_code(2)
+    .assert_stderr_has(&["symbolic link"]);
 }
