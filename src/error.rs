@@ -150,6 +150,13 @@ impl Error {
         }
     }
 
+    /// Whether the server refused a connection for want of free connections
+    /// (SQLSTATE 53300: the server's, the role's or the database's limit).
+    pub fn is_connection_limit(&self) -> bool {
+        matches!(self, Error::Connect { reason, .. }
+            if reason.contains("too many connections") || reason.contains("too many clients"))
+    }
+
     /// What the user can do about it, when there is more to say than the message.
     pub fn hint(&self) -> Option<String> {
         match self {

@@ -164,7 +164,25 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
     // its own connections, in the same snapshot, while the copy is written.
     let parts = crate::verify::plan_parts(&plan, &chunks);
     let verify_clients = match opts.verification {
-        Verification::Verify => snapshot_clients(&opts.source, &snapshot, opts.jobs).await?,
+        Verification::Verify => {
+            let mut clients = snapshot_clients(&opts.source, &snapshot, opts.jobs).await?;
+            // Fewer than asked: the server's connection limit. Leave one to the
+            // readers, or the copy would find none.
+            if clients.len() < opts.jobs {
+                if clients.len() > 1 {
+                    clients.pop();
+                }
+                let note = format!(
+                    "PostgreSQL allows fewer connections than --jobs {}: verifying over {} and \
+                     reading over what is left",
+                    opts.jobs,
+                    clients.len()
+                );
+                progress.note(&note);
+                notes.push(note);
+            }
+            clients
+        }
         Verification::Skip => Vec::new(),
     };
     let pg_side = async {
@@ -392,7 +410,15 @@ pub(crate) async fn snapshot_clients(
 ) -> Result<Vec<Client>> {
     let mut clients = Vec::with_capacity(n);
     for _ in 0..n.max(1) {
-        let c = source.connect().await?;
+        let c = match source.connect().await {
+            Ok(c) => c,
+            // A server or role with few connections: go on with those we have.
+            Err(e) if e.is_connection_limit() && !clients.is_empty() => {
+                tracing::debug!("connection limit reached at {} clients: {e}", clients.len());
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         snapshot::join(&c, snapshot).await?;
         clients.push(c);
     }
@@ -669,6 +695,7 @@ where
     // Raw batches in flight between readers and the writer.
     let permits = Arc::new(Semaphore::new(jobs + 2));
     let jobs = jobs.min(queue.lock().map(|q| q.len()).unwrap_or(1)).max(1);
+    let readers_left = Arc::new(std::sync::atomic::AtomicUsize::new(jobs));
     let mut readers = Vec::with_capacity(jobs);
     for _ in 0..jobs {
         let ctx = ReaderContext {
@@ -683,6 +710,7 @@ where
                 timeout: source.stall_timeout(),
                 on_wait: on_wait.clone(),
             },
+            readers_left: readers_left.clone(),
         };
         readers.push(tokio::spawn(async move {
             let errors = ctx.errors.clone();
@@ -716,6 +744,21 @@ where
     }
 }
 
+/// A reader's connection. At a connection limit it tries a few times more: a
+/// connection just closed elsewhere in this run frees its slot a moment later.
+async fn connect_reader(source: &SourceConfig) -> Result<Client> {
+    let mut tries = 0;
+    loop {
+        match source.connect().await {
+            Err(e) if e.is_connection_limit() && tries < 3 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 struct ReaderContext {
     source: SourceConfig,
     snapshot: SharedSnapshot,
@@ -725,10 +768,30 @@ struct ReaderContext {
     permits: Arc<Semaphore>,
     tx: crossbeam_channel::Sender<WriterMessage>,
     watch: copy::StallWatch,
+    /// Readers that have not given up for want of a connection.
+    readers_left: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 async fn reader(ctx: ReaderContext) -> Result<()> {
-    let client = ctx.source.connect().await?;
+    let client = match connect_reader(&ctx.source).await {
+        Ok(c) => c,
+        // The server allows fewer connections than --jobs: the other readers
+        // take this one's chunks, unless it was the last one.
+        Err(e) if e.is_connection_limit() => {
+            let left = ctx
+                .readers_left
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            if left <= 1 {
+                return Err(e);
+            }
+            (ctx.watch.on_wait)(format!(
+                "PostgreSQL refused a reader connection (too many connections); reading \
+                 with fewer than --jobs asked"
+            ));
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     snapshot::join(&client, &ctx.snapshot).await?;
     loop {
         if ctx.errors.cancelled() {

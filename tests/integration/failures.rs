@@ -393,3 +393,58 @@ fn missing_privilege_is_found_before_writing() {
     assert!(dir_entries(dir.path()).is_empty(), "files were left behind");
     drop(db); // before the role, which may still have sessions in it
 }
+
+/// A role allowed fewer connections than --jobs: the copy goes on with the
+/// connections it gets and says so; with too few for even one reader, a clear
+/// error and the previous target kept.
+#[test]
+fn a_connection_limit_below_jobs_reads_with_fewer_connections() {
+    let db = TestDb::with_demo();
+    let role = format!("{}_lim", db.name());
+    let mut admin = connect("postgres");
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {} LOGIN CONNECTION LIMIT 3",
+            pg_ident(&role)
+        ))
+        .expect("create role");
+    db.execute(&format!(
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}",
+        pg_ident(&role)
+    ));
+    let source = format!(
+        "host={PG_HOST} port={PG_PORT} user={role} dbname={} sslmode=disable",
+        db.name()
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let r = sync(
+        &source,
+        &target,
+        &["--tables", "users,sessions", "--jobs", "6"],
+    );
+    r.assert_success()
+        .assert_stderr_has(&["PostgreSQL allows fewer connections than --jobs 6"]);
+    let before = std::fs::read(&target).expect("read");
+
+    admin
+        .batch_execute(&format!(
+            "ALTER ROLE {} CONNECTION LIMIT 1",
+            pg_ident(&role)
+        ))
+        .expect("alter role");
+    let r = sync(
+        &source,
+        &target,
+        &["--tables", "users,sessions", "--full", "--quiet"],
+    );
+    r.assert_code(3)
+        .assert_stderr_has(&["too many connections", "lower --jobs"]);
+    assert_eq!(std::fs::read(&target).expect("read"), before);
+    db.execute(&format!(
+        "REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM {}",
+        pg_ident(&role)
+    ));
+    drop(db);
+    let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {}", pg_ident(&role)));
+}
