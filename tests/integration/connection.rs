@@ -3,7 +3,7 @@
 //! password files, verified TLS with client certificates, and host lists —
 //! the TLS ones against a server of the test's own ([`cluster`]).
 
-mod cluster;
+pub(crate) mod cluster;
 
 use std::path::Path;
 

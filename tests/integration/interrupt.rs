@@ -3,7 +3,7 @@
 //! was; a killed run's staging file is cleared (and reported) by the next run.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::common::*;
 
@@ -266,4 +266,66 @@ fn sigterm_and_sigint_stop_the_run_cleanly_and_keep_the_previous_target() {
             "SIG{signal} left the staging file behind"
         );
     }
+}
+
+/// PostgreSQL restarted in the middle of the copy (a server of the test's own):
+/// the run fails saying the server ended the connection, the previous target is
+/// kept, and the next run succeeds.
+#[test]
+fn a_postgres_restart_mid_copy_keeps_the_previous_target() {
+    let cluster = crate::connection::cluster::Cluster::start("");
+    cluster
+        .admin("app")
+        .batch_execute(
+            "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g;
+             ALTER TABLE big ADD PRIMARY KEY (id);",
+        )
+        .expect("create big");
+    let source = format!(
+        "host=localhost hostaddr=127.0.0.1 port={} user=root dbname=app sslmode=require",
+        cluster.port
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("big.db");
+    sync(&source, &target, &["--tables", "items", "--quiet"]).assert_success();
+    let before = std::fs::read(&target).expect("read");
+
+    let mut run = Spawned::sync(&source, &target, &["--full", "--jobs", "2"]);
+    let mut admin = cluster.admin("postgres");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let copying = admin
+            .query(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = 'app' AND query LIKE 'COPY%'",
+                &[],
+            )
+            .expect("pg_stat_activity");
+        if !copying.is_empty() {
+            break;
+        }
+        assert!(
+            run.try_wait().is_none(),
+            "the sync ended before its COPY was seen"
+        );
+        assert!(Instant::now() < deadline, "no COPY seen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(admin);
+    cluster.restart();
+    let (status, out) = run.finish(Duration::from_secs(120));
+    assert_eq!(status.code(), Some(3), "{}", out.stderr);
+    // Whichever connection noticed first (a reader, or the checksums beside it).
+    out.assert_stderr_has(&[
+        "terminating connection due to administrator command",
+        "the previous target was not changed",
+    ]);
+    assert_eq!(std::fs::read(&target).expect("read"), before);
+    assert!(
+        dir_entries(dir.path())
+            .iter()
+            .all(|n| !n.contains("staging")),
+        "{:?}",
+        dir_entries(dir.path())
+    );
+    sync(&source, &target, &["--full", "--quiet"]).assert_success();
 }

@@ -267,6 +267,19 @@ impl Cluster {
         self.client_dir.path().join(name)
     }
 
+    /// `pg_ctl restart -m fast`: every session is ended, as in a failover or an
+    /// administrator's restart.
+    pub fn restart(&self) {
+        run_ok(
+            as_server_user(&bin_dir().join("pg_ctl"))
+                .args(["-w", "-t", "60", "-m", "fast", "-D"])
+                .arg(self.server_dir.path().join("data"))
+                .arg("-l")
+                .arg(self.server_dir.path().join("server.log"))
+                .arg("restart"),
+        );
+    }
+
     /// What the server logged so far (connections are logged).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.server_dir.path().join("server.log")).unwrap_or_default()
