@@ -96,7 +96,26 @@ pub struct DeltaOptions {
 pub fn parse_since(text: &str) -> Result<i64> {
     let text = rfc3339(text).map_err(Error::Usage)?;
     // Every RFC 3339 time is a form parse_timestamp reads.
-    parse_timestamp(text).ok_or_else(|| Error::Usage(format!("--since {text:?} is out of range")))
+    let micros = parse_timestamp(text)
+        .ok_or_else(|| Error::Usage(format!("--since {text:?} is out of range")))?;
+    let what_to_give = "give the cutover, when the application started writing to PostgreSQL \
+                        (RFC 3339, e.g. 2025-11-13T00:00:00Z)";
+    if micros < 0 {
+        return Err(Error::Usage(format!(
+            "--since {text:?} is before 1970, earlier than any row an application wrote; \
+             {what_to_give}"
+        )));
+    }
+    // Ten minutes of grace for clocks that disagree.
+    let now = clock_now();
+    if micros > now.saturating_add(600_000_000) {
+        return Err(Error::Usage(format!(
+            "--since {text:?} is in the future (this machine's clock says {}), so no row can \
+             have changed since; {what_to_give}",
+            unix_micros_text(now)
+        )));
+    }
+    Ok(micros)
 }
 
 /// Parses `--lag`: `300`, `90s`, `5m`, `1h`.
@@ -314,6 +333,16 @@ mod tests {
         );
         for bad in ["2025-11-13", "2025-11-13T00:00:00", "yesterday", ""] {
             assert!(parse_since(bad).is_err(), "{bad}");
+        }
+        for (bad, says) in [
+            ("2999-01-01T00:00:00Z", "in the future"),
+            ("1969-12-31T23:59:59Z", "before 1970"),
+            ("0001-01-01T00:00:00Z", "before 1970"),
+        ] {
+            assert!(
+                matches!(parse_since(bad), Err(Error::Usage(m)) if m.contains(says)),
+                "{bad}"
+            );
         }
     }
 

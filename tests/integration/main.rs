@@ -9,6 +9,7 @@
 mod common;
 
 mod backups;
+mod bad_input;
 mod bundle;
 mod cli;
 mod connection;
