@@ -784,10 +784,11 @@ async fn reader(ctx: ReaderContext) -> Result<()> {
             if left <= 1 {
                 return Err(e);
             }
-            (ctx.watch.on_wait)(format!(
-                "PostgreSQL refused a reader connection (too many connections); reading \
-                 with fewer than --jobs asked"
-            ));
+            (ctx.watch.on_wait)(
+                "PostgreSQL refused a reader connection (too many connections); reading with \
+                 fewer than --jobs asked"
+                    .to_owned(),
+            );
             return Ok(());
         }
         Err(e) => return Err(e),
