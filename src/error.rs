@@ -74,7 +74,7 @@ pub enum Error {
         /// How many problems it found; `problems` lists the first of them.
         found: usize,
         problems: Vec<String>,
-        /// This tool's newest backup of the target, if there is one.
+        /// This tool's newest backup of the target that passes quick_check, if any.
         backup: Option<PathBuf>,
     },
 
@@ -162,7 +162,8 @@ impl Error {
         match self {
             Error::TargetDamaged { path, backup, .. } => Some(match backup {
                 Some(b) => format!(
-                    "nothing was written to it. The newest backup pg2sqlite took of it is {}: \
+                    "nothing was written to it. The newest backup pg2sqlite took of it that \
+                     passes quick_check is {}: \
                      check it with `pg2sqlite verify --source URL --target` on that file, then \
                      move the damaged file aside and copy the backup into its place (or write a fresh \
                      copy with `pg2sqlite sync --full`); keep the damaged file for recovery \

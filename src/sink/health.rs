@@ -162,7 +162,7 @@ fn damaged(path: &Path, mut problems: Vec<String>, check: &str) -> Error {
         check: check.to_owned(),
         found,
         problems,
-        backup: newest_backup(path),
+        backup: last_good_backup(path),
     }
 }
 
@@ -204,10 +204,16 @@ fn check_format(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The newest of this tool's backups of `target`, if any: the file to restore.
-/// Backups are named `TARGET.pg2sqlite-backup-STAMP`, and the stamps sort by time.
-pub fn newest_backup(target: &Path) -> Option<PathBuf> {
-    super::backup::backups_of(target).ok()?.pop()
+/// The newest of this tool's backups of `target` that passes `PRAGMA
+/// quick_check`, if any: the file to restore. Backups are named
+/// `TARGET.pg2sqlite-backup-STAMP`, and the stamps sort by time.
+pub fn last_good_backup(target: &Path) -> Option<PathBuf> {
+    let backups = super::backup::backups_of(target).ok()?;
+    backups.into_iter().rev().find(|b| {
+        crate::verify::open_sqlite(b)
+            .and_then(|conn| integrity_problems(&conn, "PRAGMA quick_check", b))
+            .is_ok_and(|problems| problems.is_empty())
+    })
 }
 
 #[cfg(test)]

@@ -225,3 +225,23 @@ line" = 'changed', updated_at = now() WHERE id <= 5;
     ])
     .assert_success();
 }
+
+/// Map files that are not what they should be: a NUL byte, invalid UTF-8, a
+/// directory. Each is a usage error naming the file.
+#[test]
+fn unreadable_map_files_are_usage_errors() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let nul = dir.path().join("nul.toml");
+    std::fs::write(&nul, b"[tables.users]\nname = \"u\0sers\"\n").expect("write");
+    let latin1 = dir.path().join("latin1.toml");
+    std::fs::write(&latin1, b"# caf\xe9\n").expect("write");
+    for map in [&nul, &latin1, &dir.path().to_path_buf()] {
+        let m = map.to_str().expect("utf-8");
+        let r = sync(&db.url(), &target, &["--map", m, "--quiet"]);
+        assert_eq!(r.code, Some(2), "{m}: {}", r.stderr);
+        r.assert_stderr_has(&[m]);
+        assert!(!target.exists());
+    }
+}

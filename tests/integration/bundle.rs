@@ -183,13 +183,13 @@ fn csv_bundle_imports_to_the_file_a_sync_writes() {
     round_trip("csv");
 }
 
-const CUTOVER: &str = "2030-01-01T00:00:00Z";
+const CUTOVER: &str = "2026-01-01T00:00:00Z";
 
 /// Changes after the cutover on the demo schema: updates, inserts, deletes.
 const CHANGES: &str = "
-    UPDATE users SET name = name || ' (moved)', updated_at = '2030-01-02T00:00:00Z' WHERE id % 2 = 0;
+    UPDATE users SET name = name || ' (moved)', updated_at = '2026-01-02T00:00:00Z' WHERE id % 2 = 0;
     INSERT INTO users (email, name, is_admin, mood, created_at, updated_at)
-      VALUES ('new@example.com', 'New Person', false, 'happy', '2030-01-02T00:00:00Z', '2030-01-02T00:00:00Z');
+      VALUES ('new@example.com', 'New Person', false, 'happy', '2026-01-02T00:00:00Z', '2026-01-02T00:00:00Z');
     DELETE FROM sessions WHERE token IN (SELECT token FROM sessions ORDER BY token LIMIT 1);
 ";
 
