@@ -14,6 +14,39 @@ use crate::common::*;
 const SINCE: &str = "2020-01-01T00:00:00Z";
 const TABLES: &str = "users,sessions";
 
+const FULL_SYNC_POINTS: &[&str] = &[
+    "copy.after-batch",
+    "copy.after-chunk",
+    "copy.before-commit",
+    "copy.after-commit",
+    "publish.before-rename",
+    "publish.after-rename",
+];
+const DELTA_POINTS: &[&str] = &[
+    "backup.mid-copy",
+    "backup.before-rename",
+    "merge.after-batch",
+    "merge.before-commit",
+    "merge.after-commit",
+];
+const EXPORT_POINTS: &[&str] = &[
+    "export.after-file",
+    "export.before-manifest",
+    "export.before-rename",
+];
+
+#[test]
+fn every_failpoint_of_the_code_is_exercised_here() {
+    for point in pg2sqlite::failpoint::ALL {
+        assert!(
+            [FULL_SYNC_POINTS, DELTA_POINTS, EXPORT_POINTS]
+                .iter()
+                .any(|l| l.contains(point)),
+            "failpoint {point} is not hit by any crash test"
+        );
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Action {
     Error,
@@ -114,38 +147,28 @@ fn change_rows(db: &TestDb, round: usize) {
     ));
 }
 
-#[test]
-fn a_full_sync_failing_at_any_stage_keeps_the_previous_target() {
+/// Hits each of `points` as an error and as a kill in `sync` with `mode`
+/// (`--full`, or `--since …`), then judges the target and runs again cleanly.
+fn fail_sync_at_each(points: &[&str], mode: &[&str]) {
     let db = TestDb::with_demo();
     let dir = tempfile::tempdir().expect("tempdir");
     let target = dir.path().join("app.db");
     let t = target.to_str().expect("utf-8");
     let url = db.url();
     sync(&url, &target, &["--tables", TABLES, "--quiet"]).assert_success();
-    let points = [
-        "copy.after-batch",
-        "copy.after-chunk",
-        "copy.before-commit",
-        "copy.after-commit",
-        "publish.before-rename",
-        "publish.after-rename",
+    let mut args = vec![
+        "sync", "--source", &url, "--target", t, "--tables", TABLES, "--quiet",
     ];
+    args.extend_from_slice(mode);
     for (round, point) in points.iter().enumerate() {
         for action in [Action::Error, Action::Kill] {
-            let what = format!("sync --full, {point}={}", action.name());
+            let what = format!("sync {mode:?}, {point}={}", action.name());
             change_rows(&db, round);
             let old = contents(&target);
-            let r = run_failing(
-                point,
-                action,
-                &[
-                    "sync", "--source", &url, "--target", t, "--tables", TABLES, "--full",
-                    "--quiet",
-                ],
-            );
+            let r = run_failing(point, action, &args);
             assert_failed_as_asked(action, &r, &what);
             assert_old_or_complete(&db, &target, &old, &what, &r);
-            sync(&url, &target, &["--tables", TABLES, "--full", "--quiet"]).assert_success();
+            run(&args).assert_success();
             assert!(verifies(&db, &target), "{what}: the next run");
             assert_no_leftovers(dir.path(), &what);
         }
@@ -153,45 +176,13 @@ fn a_full_sync_failing_at_any_stage_keeps_the_previous_target() {
 }
 
 #[test]
+fn a_full_sync_failing_at_any_stage_keeps_the_previous_target() {
+    fail_sync_at_each(FULL_SYNC_POINTS, &["--full"]);
+}
+
+#[test]
 fn a_delta_merge_failing_at_any_stage_keeps_the_previous_target() {
-    let db = TestDb::with_demo();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let target = dir.path().join("app.db");
-    let t = target.to_str().expect("utf-8");
-    let url = db.url();
-    sync(&url, &target, &["--tables", TABLES, "--quiet"]).assert_success();
-    let points = [
-        "backup.mid-copy",
-        "backup.before-rename",
-        "merge.after-batch",
-        "merge.before-commit",
-        "merge.after-commit",
-    ];
-    for (round, point) in points.iter().enumerate() {
-        for action in [Action::Error, Action::Kill] {
-            let what = format!("sync --since, {point}={}", action.name());
-            change_rows(&db, round);
-            let old = contents(&target);
-            let r = run_failing(
-                point,
-                action,
-                &[
-                    "sync", "--source", &url, "--target", t, "--tables", TABLES, "--since", SINCE,
-                    "--quiet",
-                ],
-            );
-            assert_failed_as_asked(action, &r, &what);
-            assert_old_or_complete(&db, &target, &old, &what, &r);
-            sync(
-                &url,
-                &target,
-                &["--tables", TABLES, "--since", SINCE, "--quiet"],
-            )
-            .assert_success();
-            assert!(verifies(&db, &target), "{what}: the next run");
-            assert_no_leftovers(dir.path(), &what);
-        }
-    }
+    fail_sync_at_each(DELTA_POINTS, &["--since", SINCE]);
 }
 
 #[test]
