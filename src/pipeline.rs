@@ -244,6 +244,7 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         seconds: started.elapsed().as_secs_f64(),
         bytes,
         not_expressed: plan.not_expressed.clone(),
+        renames: plan.renames.clone(),
         schema_loss: plan.schema_loss.clone(),
         loss: outcome.ledger.entries(),
         verification,

@@ -20,6 +20,7 @@ use crate::source::catalog::{quote_ident, PgTable, RelationKind};
 
 mod columns;
 pub mod lossy;
+pub mod names;
 use crate::source::copy::CopySource;
 pub use columns::can_be_cursor;
 use columns::{check_table_map, plan_column, ColumnPlan};
@@ -69,6 +70,9 @@ pub struct SyncPlan {
     /// What the user should know about the plan (stored values whose form
     /// pg2sqlite does not recognize, ...).
     pub notes: Vec<String>,
+    /// Tables and columns given another name because SQLite cannot hold theirs
+    /// (see `plan::names`).
+    pub renames: Vec<String>,
 }
 
 impl SyncPlan {
@@ -141,6 +145,7 @@ fn matches_name(t: &PgTable, name: &str) -> bool {
 
 /// Renames from the map, looked up while planning other tables (foreign keys).
 struct Names<'a> {
+    defaults: names::DefaultNames,
     map: Option<&'a SchemaMap>,
 }
 
@@ -148,24 +153,35 @@ impl Names<'_> {
     fn table_map(&self, schema: &str, table: &str) -> Option<&TableMap> {
         self.map.and_then(|m| m.table_for(schema, table))
     }
-    fn table(&self, schema: &str, table: &str) -> String {
-        match self
-            .table_map(schema, table)
+    fn mapped_table(map: Option<&SchemaMap>, schema: &str, table: &str) -> Option<String> {
+        map.and_then(|m| m.table_for(schema, table))
             .and_then(|t| t.rename.as_ref())
-        {
-            Some(r) => r.value.clone(),
-            None => sqlite_table_name(schema, table),
-        }
+            .map(|r| r.value.clone())
     }
-    fn column(&self, schema: &str, table: &str, column: &str) -> String {
-        match self
-            .table_map(schema, table)
+    fn mapped_column(
+        map: Option<&SchemaMap>,
+        schema: &str,
+        table: &str,
+        column: &str,
+    ) -> Option<String> {
+        map.and_then(|m| m.table_for(schema, table))
             .and_then(|t| t.column(column))
             .and_then(|c| c.rename.as_ref())
-        {
-            Some(r) => r.value.clone(),
-            None => column.to_owned(),
-        }
+            .map(|r| r.value.clone())
+    }
+    fn table(&self, schema: &str, table: &str) -> String {
+        Names::mapped_table(self.map, schema, table)
+            .or_else(|| self.defaults.table(schema, table).map(str::to_owned))
+            .unwrap_or_else(|| sqlite_table_name(schema, table))
+    }
+    fn column(&self, schema: &str, table: &str, column: &str) -> String {
+        Names::mapped_column(self.map, schema, table, column)
+            .or_else(|| {
+                self.defaults
+                    .column(schema, table, column)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| column.to_owned())
     }
 }
 
@@ -244,7 +260,12 @@ pub fn build(
         );
     }
 
-    let names = Names { map };
+    let defaults = names::DefaultNames::assign(
+        &chosen,
+        |s, t| Names::mapped_table(map, s, t),
+        |s, t, c| Names::mapped_column(map, s, t, c),
+    );
+    let names = Names { map, defaults };
     let mut names_seen: HashMap<String, String> = HashMap::new();
     for t in &chosen {
         let sqlite = names.table(&t.schema, &t.name);
@@ -305,6 +326,7 @@ pub fn build(
                 not_expressed: out.not_expressed,
                 schema_loss: out.schema_loss,
                 notes: out.notes,
+                renames: names.defaults.renames,
             },
             out.lossy,
         ))
@@ -363,10 +385,11 @@ fn plan_table(ctx: &TableContext<'_>, out: &mut Collected) -> Result<TablePlan, 
              (GRANT SELECT, or use --exclude {sqlite_name})"
         ));
     }
+    // Only a map can name a table so (see plan::names).
     if sqlite_name.to_lowercase().starts_with("sqlite_") {
         problems.push(format!(
-            "table {source_name}: SQLite reserves names starting with sqlite_ \
-             (use --exclude {sqlite_name})"
+            "table {source_name}: the map renames it to {sqlite_name}, and SQLite reserves \
+             names starting with sqlite_"
         ));
     }
     if let Some(tm) = ctx.table_map {

@@ -37,6 +37,9 @@ pub struct SyncSummary {
     pub schema_loss: Vec<String>,
     /// Values stored differently from PostgreSQL, counted.
     pub loss: Vec<LossEntry>,
+    /// Tables and columns stored under another name, because SQLite cannot
+    /// hold theirs (names differing only in case, `sqlite_…`).
+    pub renames: Vec<String>,
     /// The verification run before publishing; None with `--no-verify`.
     pub verification: Option<VerifyReport>,
     /// Things the user should know about the run (a stale staging file removed, ...).
@@ -140,6 +143,17 @@ impl SyncSummary {
             );
             for w in &self.schema_loss {
                 let _ = writeln!(out, "  {w}");
+            }
+        }
+        if !self.renames.is_empty() {
+            let _ = writeln!(
+                out,
+                "renamed, SQLite cannot hold these names ({}; `map init` writes them into a map \
+                 to change):",
+                self.renames.len()
+            );
+            for r in &self.renames {
+                let _ = writeln!(out, "  {r}");
             }
         }
         if !self.not_expressed.is_empty() {

@@ -85,6 +85,7 @@ pub fn load(
         not_expressed: Vec::new(),
         schema_loss: Vec::new(),
         notes: Vec::new(),
+        renames: Vec::new(),
     };
     let widths: Vec<usize> = tables.iter().map(|t| t.key.len()).collect();
     let target: PathBuf = path.to_path_buf();

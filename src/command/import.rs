@@ -347,6 +347,7 @@ fn full(opts: &ImportOptions, manifest: Manifest) -> Result<SyncSummary> {
         seconds: started.elapsed().as_secs_f64(),
         bytes,
         not_expressed: plan.not_expressed.clone(),
+        renames: plan.renames.clone(),
         schema_loss: plan.schema_loss.clone(),
         loss: {
             let mut ledger = outcome.ledger;

@@ -87,6 +87,7 @@ pub fn import(opts: &ImportOptions, manifest: Manifest) -> Result<DeltaSummary> 
         not_expressed: Vec::new(),
         schema_loss: Vec::new(),
         notes: Vec::new(),
+        renames: Vec::new(),
     };
     let tables: Vec<MergeTable> = prepared.iter().map(|p| p.merge.clone()).collect();
     let writer_progress = progress.clone();

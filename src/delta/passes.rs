@@ -47,6 +47,7 @@ impl Writer<'_> {
             not_expressed: Vec::new(),
             schema_loss: Vec::new(),
             notes: Vec::new(),
+            renames: Vec::new(),
         };
         let parts = crate::verify::plan_parts(&plan, &chunks);
         let pg_side = crate::verify::pg_totals(self.clients, &plan, &parts);

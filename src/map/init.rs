@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::mapping::format::{accepted, Format};
 use crate::mapping::types::map_type;
 use crate::pipeline::runtime;
+use crate::plan::names::DefaultNames;
 use crate::plan::{can_be_cursor, sqlite_table_name};
 use crate::sink::existing::{TargetSchema, TargetTable};
 use crate::source::catalog::{read_catalog, PgColumn, PgTable};
@@ -111,9 +112,14 @@ fn render(catalog: &[PgTable], target: &TargetSchema, opts: &InitOptions) -> Str
         ),
         None => {}
     }
+    // The names a sync would give where SQLite cannot hold PostgreSQL's, written
+    // out as renames so that the user can choose others.
+    let defaults = DefaultNames::assign(catalog, |_, _| None, |_, _, _| None);
     let mut mapped = Vec::new();
     for t in catalog {
-        let sqlite = sqlite_table_name(&t.schema, &t.name);
+        let sqlite = defaults
+            .table(&t.schema, &t.name)
+            .map_or_else(|| sqlite_table_name(&t.schema, &t.name), str::to_owned);
         let existing = target.table(&sqlite);
         if let Some(reason) = existing.and_then(|e| e.unreadable.as_deref()) {
             let _ = writeln!(
@@ -123,7 +129,7 @@ fn render(catalog: &[PgTable], target: &TargetSchema, opts: &InitOptions) -> Str
         }
         let existing = existing.filter(|e| e.unreadable.is_none());
         mapped.push(sqlite.to_lowercase());
-        render_table(&mut out, t, &sqlite, existing, style.as_ref());
+        render_table(&mut out, t, &sqlite, existing, style.as_ref(), &defaults);
     }
     let only_sqlite: Vec<&str> = target
         .tables
@@ -147,6 +153,7 @@ fn render_table(
     sqlite: &str,
     existing: Option<&TargetTable>,
     style: Option<&AppStyle>,
+    defaults: &DefaultNames,
 ) {
     let table_key = if t.schema == "public" {
         key(&t.name)
@@ -164,7 +171,17 @@ fn render_table(
             None => "created by pg2sqlite".to_owned(),
         }
     );
-    let _ = writeln!(out, "# rename = {}", toml_string(sqlite));
+    if sqlite == sqlite_table_name(&t.schema, &t.name) {
+        let _ = writeln!(out, "# rename = {}", toml_string(sqlite));
+    } else {
+        let _ = writeln!(
+            out,
+            "rename = {}  # SQLite cannot hold {:?} beside another table of this name in other \
+             case (or reserves it); choose another name here if you like",
+            toml_string(sqlite),
+            sqlite_table_name(&t.schema, &t.name)
+        );
+    }
     // Only columns that change with every update: a creation time would hide
     // every later edit of a row from a delta (issue 10).
     let cursor = ["updated_at", "modified_at", "updatedAt"]
@@ -192,7 +209,10 @@ fn render_table(
     }
     let _ = writeln!(out, "\n[tables.{table_key}.columns]");
     for c in &t.columns {
-        render_column(out, c, existing, style);
+        let renamed = defaults
+            .column(&t.schema, &t.name, &c.name)
+            .filter(|n| *n != c.name);
+        render_column(out, c, existing, style, renamed);
     }
     if let Some(e) = existing {
         for tc in &e.columns {
@@ -227,6 +247,7 @@ fn render_column(
     c: &PgColumn,
     existing: Option<&TargetTable>,
     style: Option<&AppStyle>,
+    renamed: Option<&str>,
 ) {
     let name = key(&c.name);
     let m = match map_type(&c.pg_type, c.typmod) {
@@ -251,7 +272,10 @@ fn render_column(
         let _ = writeln!(out, "# CHECK {name}: {words}");
     }
     let format = inferred.as_ref().map_or(Format::Default, |i| i.format);
-    let fields = format.map_fields(&m.kind);
+    let mut fields = format.map_fields(&m.kind);
+    if let Some(new) = renamed {
+        fields.insert(0, format!("rename = {}", toml_string(new)));
+    }
     let mut comment = format!(
         "{} -> {}",
         c.pg_type.display,

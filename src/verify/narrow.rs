@@ -46,6 +46,7 @@ fn one_table(plan: &TablePlan) -> SyncPlan {
         not_expressed: Vec::new(),
         schema_loss: Vec::new(),
         notes: Vec::new(),
+        renames: Vec::new(),
     }
 }
 

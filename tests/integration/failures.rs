@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use rusqlite::types::Value;
+
 use crate::common::*;
 
 /// Exit codes from the `--help` text (src/cli.rs).
@@ -185,18 +187,6 @@ fn bad_flags_are_usage_errors() {
 }
 
 #[test]
-fn tables_that_would_collide_in_sqlite_are_refused_before_writing() {
-    // SQLite table names are case-insensitive: "Dup" and "dup" cannot both exist.
-    let db = TestDb::new();
-    db.execute("CREATE TABLE \"Dup\" (id int PRIMARY KEY); CREATE TABLE dup (id int PRIMARY KEY);");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let target = dir.path().join("app.db");
-    let run = sync(&db.url(), &target, &[]);
-    run.assert_code(USAGE).assert_stderr_has(&["Dup", "dup"]);
-    assert!(dir_entries(dir.path()).is_empty(), "files were written");
-}
-
-#[test]
 fn passwords_never_appear_in_any_output() {
     const PW: &str = "Pw_s3cret_XyZ";
     let dir = tempfile::tempdir().expect("tempdir");
@@ -316,26 +306,106 @@ fn unknown_schema_is_a_usage_error_and_keeps_the_target() {
 /// Names PostgreSQL allows and SQLite cannot hold are found while planning,
 /// before anything is written: columns that differ only in case (SQLite column
 /// names are case-insensitive) and table names SQLite reserves (`sqlite_…`).
+/// Names PostgreSQL accepts and SQLite cannot hold (tables and columns that
+/// differ only in case, `sqlite_…` tables) are renamed by the documented rule,
+/// listed in the summary and `--json`, written out by `map init`, and every
+/// command uses the new names: foreign keys, verify, a delta, export/import.
 #[test]
-fn names_sqlite_cannot_hold_are_refused_before_writing() {
+fn names_sqlite_cannot_hold_are_renamed_listed_and_used_everywhere() {
     let db = TestDb::new();
     db.execute(
-        "CREATE TABLE people (id int PRIMARY KEY, \"Name\" text, name text);
+        "CREATE TABLE \"Dup\" (id int PRIMARY KEY, v text);
+         CREATE TABLE dup (id int PRIMARY KEY, v text);
+         CREATE TABLE child (id int PRIMARY KEY, dup_id int REFERENCES dup (id));
+         CREATE TABLE people (id int PRIMARY KEY, \"Name\" text, name text,
+                              updated_at timestamptz NOT NULL DEFAULT now());
          CREATE TABLE sqlite_stuff (id int PRIMARY KEY);
-         CREATE TABLE fine (id int PRIMARY KEY);",
+         INSERT INTO \"Dup\" VALUES (1, 'upper');
+         INSERT INTO dup VALUES (1, 'lower'), (2, 'lower');
+         INSERT INTO child VALUES (10, 2);
+         INSERT INTO people VALUES (1, 'Ann', 'ann', now() - interval '1 day');
+         INSERT INTO sqlite_stuff VALUES (7);",
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let target = dir.path().join("app.db");
+    let t = target.to_str().expect("utf-8");
+    let url = db.url();
+    let run_sync = sync(&url, &target, &["--json", "--quiet"]);
+    run_sync.assert_success();
+    let summary: serde_json::Value = serde_json::from_str(&run_sync.stdout).expect("json");
+    let renames: Vec<String> = summary["renames"]
+        .as_array()
+        .expect("renames")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    for expected in [
+        "table public.dup -> dup_2",
+        "column public.people.name -> people.name_2",
+        "table public.sqlite_stuff -> pg_sqlite_stuff",
+    ] {
+        assert!(
+            renames.iter().any(|r| r.starts_with(expected)),
+            "{expected} not in {renames:?}"
+        );
+    }
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_rows(&conn, "SELECT v FROM \"Dup\""),
+        vec![vec![Value::Text("upper".into())]]
+    );
+    assert_eq!(sqlite_i64(&conn, "SELECT count(*) FROM dup_2"), 2);
+    assert_eq!(sqlite_i64(&conn, "SELECT id FROM pg_sqlite_stuff"), 7);
+    assert_eq!(
+        sqlite_rows(&conn, "SELECT \"Name\", name_2 FROM people"),
+        vec![vec![Value::Text("Ann".into()), Value::Text("ann".into())]]
+    );
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            "SELECT \"table\" FROM pragma_foreign_key_list('child')"
+        ),
+        vec![vec![Value::Text("dup_2".into())]]
+    );
+    drop(conn);
+    let plain = sync(&url, &dir.path().join("again.db"), &[]);
+    plain.assert_success();
+    assert!(
+        plain
+            .stdout
+            .contains("renamed, SQLite cannot hold these names (3"),
+        "{}",
+        plain.stdout
+    );
 
-    let run = sync(&db.url(), &target, &["--tables", "people,fine"]);
-    run.assert_code(USAGE)
-        .assert_stderr_has(&["people", "Name", "name"]);
-    assert!(dir_entries(dir.path()).is_empty(), "files were written");
+    run(&["verify", "--source", &url, "--target", t]).assert_success();
+    db.execute("UPDATE people SET name = 'annie', updated_at = now() WHERE id = 1");
+    sync(
+        &url,
+        &target,
+        &["--since", "2020-01-01T00:00:00Z", "--quiet"],
+    )
+    .assert_success();
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_rows(&conn, "SELECT name_2 FROM people"),
+        vec![vec![Value::Text("annie".into())]]
+    );
+    drop(conn);
+    run(&["verify", "--source", &url, "--target", t]).assert_success();
 
-    let run = sync(&db.url(), &target, &["--tables", "sqlite_stuff,fine"]);
-    run.assert_code(USAGE)
-        .assert_stderr_has(&["sqlite_stuff", "--exclude"]);
-    assert!(dir_entries(dir.path()).is_empty(), "files were written");
+    let map = run(&["map", "init", "--source", &url]);
+    map.assert_success();
+    assert!(map.stdout.contains("rename = \"dup_2\""), "{}", map.stdout);
+    assert!(map.stdout.contains("rename = \"name_2\""), "{}", map.stdout);
+
+    let bundle = dir.path().join("bundle");
+    let b = bundle.to_str().expect("utf-8");
+    run(&["export", "--source", &url, "--out", b, "--quiet"]).assert_success();
+    let imported = dir.path().join("imported.db");
+    let i = imported.to_str().expect("utf-8");
+    run(&["import", "--from", b, "--target", i, "--quiet"]).assert_success();
+    run(&["verify", "--source", &url, "--target", i]).assert_success();
 }
 
 /// A login role without privileges, dropped on drop (roles are global to the
