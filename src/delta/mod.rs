@@ -172,9 +172,9 @@ impl DeltaOptions {
 pub fn delta_sync(opts: &DeltaOptions) -> Result<DeltaSummary> {
     // A damaged file is neither merged into nor backed up as if it were good.
     crate::sink::health::check_before_use(&opts.target)?;
+    crate::sink::staging::check_writable(&opts.target)?;
     // A full sync killed earlier left its staging file; a run still writing one
     // makes this merge wait its turn (an error naming it).
-    crate::sink::staging::check_writable(&opts.target)?;
     crate::sink::staging::Staging::clear_stale(&opts.target)?;
     // The open transaction dies with the connection: SQLite rolls it back.
     until_signal(
