@@ -818,9 +818,50 @@ fn translate_default(expr: Option<&str>, m: &TypeMapping) -> DefaultTranslation 
                 return DefaultTranslation::Sql(lit.to_owned());
             }
         }
+        ValueKind::Timestamptz | ValueKind::Timestamp if is_current_time(e) => {
+            return DefaultTranslation::Sql(current_timestamp_sql(m.kind == ValueKind::Timestamptz))
+        }
+        ValueKind::Date if is_current_time(e) || is_current_date(e) => {
+            return DefaultTranslation::Sql("(date('now'))".into())
+        }
         _ => {}
     }
     DefaultTranslation::Unsupported
+}
+
+/// The ways `pg_get_expr` prints "the current time" in a default.
+fn is_current_time(e: &str) -> bool {
+    matches!(
+        e,
+        "now()"
+            | "CURRENT_TIMESTAMP"
+            | "LOCALTIMESTAMP"
+            | "transaction_timestamp()"
+            | "statement_timestamp()"
+            | "clock_timestamp()"
+            | "timezone('utc'::text, now())"
+            | "(now() AT TIME ZONE 'utc'::text)"
+            | "timezone('UTC'::text, now())"
+            | "(now() AT TIME ZONE 'UTC'::text)"
+    )
+}
+
+/// The ways `pg_get_expr` prints "today" in a default.
+fn is_current_date(e: &str) -> bool {
+    matches!(e, "CURRENT_DATE" | "('now'::text)::date")
+}
+
+/// A SQLite default that writes the current time (UTC) in the form the default
+/// mapping stores: `YYYY-MM-DD HH:MM:SS[.ffffff]`, with `T` and `Z` for
+/// timestamptz, the fraction (six digits) only when not zero. SQLite's clock has
+/// milliseconds; `'now'` is one instant within a statement.
+fn current_timestamp_sql(with_zone: bool) -> String {
+    let (t, z) = if with_zone { ("T", "Z") } else { (" ", "") };
+    format!(
+        "(CASE WHEN strftime('%f', 'now') GLOB '*.000' \
+          THEN strftime('%Y-%m-%d{t}%H:%M:%S', 'now') || '{z}' \
+          ELSE strftime('%Y-%m-%d{t}%H:%M:%f', 'now') || '000{z}' END)"
+    )
 }
 
 /// The `'…'` part of `'…'::type`, if the expression is exactly that.

@@ -443,3 +443,77 @@ fn domain_checks_and_inheritance_are_listed_as_not_expressed() {
         "domain CHECK listed: {domain}, inheritance listed: {inheritance}; not_expressed: {listed:#?}"
     );
 }
+
+/// `DEFAULT now()` / `CURRENT_DATE` become SQLite defaults that write the current
+/// time in the form the copied rows have, so that an app inserting without
+/// those columns gets values the next sync and verify understand. Checked with
+/// the bundled SQLite and, where installed, the system's older `sqlite3`.
+#[test]
+fn current_time_defaults_write_the_stored_form() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let run = sync(
+        &db.url(),
+        &target,
+        &["--tables", "users,user_categories,categories", "--quiet"],
+    );
+    run.assert_success();
+    assert!(
+        !run.stdout.contains("default now() not carried over"),
+        "{}",
+        run.stdout
+    );
+    let conn = rusqlite::Connection::open(&target).expect("open");
+    conn.execute_batch(
+        "INSERT INTO users (id, email, name) VALUES (900001, 'd1@example.com', 'd');
+         INSERT INTO user_categories (user_id, category_id) SELECT 900001, min(id) FROM categories;",
+    )
+    .expect("insert without the defaulted columns");
+    let (created, updated): (String, String) = conn
+        .query_row(
+            "SELECT created_at, updated_at FROM users WHERE id = 900001",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("read back");
+    let since: String = conn
+        .query_row(
+            "SELECT since FROM user_categories WHERE user_id = 900001",
+            [],
+            |r| r.get(0),
+        )
+        .expect("read back");
+    drop(conn);
+    let iso_utc = |s: &str| {
+        let b = s.as_bytes();
+        let frac_ok = match b.len() {
+            20 => true,
+            27 => b[19] == b'.' && b[20..26].iter().all(u8::is_ascii_digit),
+            _ => false,
+        };
+        frac_ok && b[10] == b'T' && b[b.len() - 1] == b'Z' && s.starts_with("20")
+    };
+    assert!(
+        iso_utc(&created) && iso_utc(&updated),
+        "{created} / {updated}"
+    );
+    let today = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    assert_eq!(since, today);
+    assert!(created.starts_with(&today), "{created}");
+
+    // An older SQLite (the system's sqlite3, as an app might link) runs the same defaults.
+    if let Ok(out) = std::process::Command::new("sqlite3")
+        .arg(&target)
+        .arg("INSERT INTO users (id, email, name) VALUES (900002, 'd2@example.com', 'd'); SELECT created_at FROM users WHERE id = 900002;")
+        .output()
+    {
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(iso_utc(&text), "{text}");
+    }
+}
