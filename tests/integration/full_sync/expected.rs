@@ -295,9 +295,15 @@ pub const EXPECTED_INDEXES: &[IndexSpec] = &[
 ];
 
 /// Column defaults SQLite can hold with the same meaning: (table, column, SQL).
+/// The current time in timestamptz's stored form (`DEFAULT now()`).
+const NOW_ISO_UTC: &str = "CASE WHEN strftime('%f', 'now') GLOB '*.000' THEN strftime('%Y-%m-%dT%H:%M:%S', 'now') || 'Z' ELSE strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z' END";
+
 pub const EXPECTED_DEFAULTS: &[(&str, &str, &str)] = &[
     ("devices", "retired", "0"),
     ("tags", "weight", "1"),
+    ("user_categories", "since", "date('now')"),
+    ("users", "created_at", NOW_ISO_UTC),
     ("users", "is_admin", "0"),
     ("users", "name", "''"),
+    ("users", "updated_at", NOW_ISO_UTC),
 ];
