@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::Connection;
 
+use super::staging::parent_dir;
 use crate::error::{Error, Result};
 
 /// `app.db` → `app.db.pg2sqlite-backup-20251113T083000Z` beside it.
@@ -21,10 +22,7 @@ pub fn backup_path(target: &Path, stamp: &str) -> PathBuf {
 pub fn check_room(target: &Path) -> Result<()> {
     let size = std::fs::metadata(target).map_err(Error::io(target))?.len();
     let needed = size + size / 10 + (8 << 20);
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(target);
     let Some(free) = free_bytes(&dir) else {
         return Ok(());
     };
@@ -75,52 +73,51 @@ pub fn prune(target: &Path, keep: std::num::NonZeroUsize) -> Result<Vec<PathBuf>
     Ok(removed)
 }
 
-/// Removes `TARGET.pg2sqlite-backup-*.partial` files.
-fn remove_stale_partials(target: &Path) {
-    let prefix = backup_path(target, "");
-    let Some(prefix) = prefix.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return;
-    };
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
-    };
-    for e in entries.filter_map(|e| e.ok()) {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&prefix) && name.ends_with(".partial") {
-            let _ = std::fs::remove_file(target.with_file_name(&name));
-        }
-    }
-}
-
-/// This tool's complete backups of `target`, oldest first (the stamps in their
-/// names sort by time; `.partial` files are not backups).
-pub fn backups_of(target: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// Every file beside `target` named as this tool's backups of it are
+/// (`TARGET.pg2sqlite-backup-STAMP`, with `.partial` while being written), in
+/// name order, which is time order.
+fn backup_files(target: &Path) -> std::io::Result<Vec<PathBuf>> {
     let prefix = backup_path(target, "");
     let prefix = prefix
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)?
+    let mut found: Vec<PathBuf> = std::fs::read_dir(parent_dir(target))?
         .filter_map(|e| e.ok())
         .filter(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             name.len() > prefix.len()
                 && name.starts_with(&prefix)
-                && !name.ends_with(".partial")
                 && e.file_type().is_ok_and(|t| t.is_file())
         })
         .map(|e| target.with_file_name(e.file_name()))
         .collect();
     found.sort();
     Ok(found)
+}
+
+fn is_partial(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "partial")
+}
+
+/// Removes `TARGET.pg2sqlite-backup-*.partial` files.
+fn remove_stale_partials(target: &Path) {
+    for partial in backup_files(target)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| is_partial(p))
+    {
+        let _ = std::fs::remove_file(partial);
+    }
+}
+
+/// This tool's complete backups of `target`, oldest first (`.partial` files
+/// are not backups).
+pub fn backups_of(target: &Path) -> std::io::Result<Vec<PathBuf>> {
+    Ok(backup_files(target)?
+        .into_iter()
+        .filter(|p| !is_partial(p))
+        .collect())
 }
 
 /// A backup whose pages are written and which is being made durable: syncing a

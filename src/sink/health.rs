@@ -40,7 +40,6 @@ pub fn integrity_problems(conn: &Connection, pragma: &str, path: &Path) -> Resul
 pub fn check_before_use(path: &Path) -> Result<()> {
     let conn = crate::verify::open_sqlite(path)?;
     check_format(path)?;
-    // A file SQLite cannot even read its schema from fails here, not in quick_check.
     let mut problems = match integrity_problems(&conn, "PRAGMA quick_check", path) {
         Ok(p) => p,
         // The check itself stopped on the damage: check each table alone to
@@ -83,8 +82,7 @@ fn per_table_problems(conn: &Connection, path: &Path) -> Vec<String> {
         .unwrap_or_default();
     let mut problems = Vec::new();
     for table in tables {
-        let pragma = format!("PRAGMA quick_check({})", super::ddl::quote(&table));
-        match integrity_problems(conn, &pragma, path) {
+        match table_problems(conn, &table, path) {
             Ok(lines) => problems.extend(lines),
             Err(Error::Sqlite { source, .. }) if is_damage(&source) => {
                 problems.push(format!("table {table}: {source}"))
@@ -94,6 +92,12 @@ fn per_table_problems(conn: &Connection, path: &Path) -> Vec<String> {
         }
     }
     problems
+}
+
+/// `PRAGMA quick_check(table)`: the table and its indexes.
+fn table_problems(conn: &Connection, table: &str, path: &Path) -> Result<Vec<String>> {
+    let pragma = format!("PRAGMA quick_check({})", super::ddl::quote(table));
+    integrity_problems(conn, &pragma, path)
 }
 
 /// "Tree 6 page 13 …" → "Tree 6 (table users) page 13 …", where the schema is
@@ -136,8 +140,7 @@ pub fn check_written_tables<'a>(
 ) -> Result<()> {
     let mut problems = Vec::new();
     for table in tables {
-        let pragma = format!("PRAGMA quick_check({})", super::ddl::quote(table));
-        for line in integrity_problems(conn, &pragma, path)? {
+        for line in table_problems(conn, table, path)? {
             problems.push(format!("{table}: {line}"));
         }
     }

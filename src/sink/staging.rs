@@ -142,7 +142,8 @@ pub fn is_sqlite_file(path: &Path) -> Result<bool> {
     }
 }
 
-fn parent_dir(target: &Path) -> PathBuf {
+/// The directory a target's side files go in (`.` for a bare file name).
+pub(crate) fn parent_dir(target: &Path) -> PathBuf {
     match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
