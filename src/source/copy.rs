@@ -149,7 +149,14 @@ pub async fn open(
         Some((rows, watch, what)),
         |state| async move {
             let (mut rows, watch, what) = state?;
-            match watch.bound(&what, rows.next()).await {
+            // Most rows are already buffered: only a row that has to be waited
+            // for gets a timer.
+            let mut next = rows.next();
+            let item = match futures_util::FutureExt::now_or_never(&mut next) {
+                Some(ready) => Ok(ready),
+                None => watch.bound(&what, next).await,
+            };
+            match item {
                 Ok(Some(Ok(row))) => Some((Ok(row), Some((rows, watch, what)))),
                 Ok(Some(Err(e))) => Some((
                     Err(Error::Postgres {
