@@ -119,7 +119,7 @@ fn source(args: &SourceArgs) -> Result<SourceConfig> {
     // for the server to be named, by a flag or by the environment.
     let named_by_environment = ["PGSERVICE", "PGHOST", "PGHOSTADDR", "PGDATABASE"]
         .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+        .any(|v| pg2sqlite::source::conninfo::env(v).is_some());
     if args.source.is_none() && !named_by_environment {
         return Err(Error::Usage(
             "no PostgreSQL to read from: give --source URL (or set DATABASE_URL, PGSERVICE, \
