@@ -19,6 +19,7 @@ use crate::sink::existing::TargetSchema;
 use crate::source::catalog::{quote_ident, PgTable, RelationKind};
 
 mod columns;
+pub mod expression;
 pub mod lossy;
 pub mod names;
 use crate::source::copy::CopySource;

@@ -1,0 +1,1215 @@
+//! PostgreSQL expressions, as `pg_get_expr` prints them, translated into
+//! SQLite expressions that mean the same on the values pg2sqlite stores.
+//!
+//! The text is parsed (sqlparser, PostgreSQL dialect) and the tree walked;
+//! nothing is done by string replacement. Every sub-expression gets a type
+//! that says how SQLite holds its values ([`Ty`]), and an operator is
+//! translated only when SQLite's operator on those stored values gives
+//! PostgreSQL's answer: `price > 0` on a numeric kept with NUMERIC affinity
+//! compares numbers in both, but on a numeric kept as TEXT SQLite would
+//! compare strings, so that translation is refused with the reason. What is
+//! refused is listed by the plan, never half-created.
+//!
+//! The subset: comparisons, AND/OR/NOT, IS [NOT] NULL/TRUE/FALSE/DISTINCT
+//! FROM, IN lists and `= ANY (ARRAY[…])`, BETWEEN, LIKE (as GLOB: PostgreSQL's
+//! LIKE is case-sensitive, SQLite's is not), arithmetic, `||`, CASE,
+//! COALESCE/NULLIF, lower/upper/length/trim/substr/abs/round, casts that keep
+//! the stored form, literals (dates and timestamps in the stored form), and
+//! the current time as a default.
+
+use sqlparser::ast::{
+    self, BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr,
+    FunctionArguments, UnaryOperator, Value,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Token;
+
+use crate::mapping::time::{self, TimestampStyle};
+use crate::sink::ddl::quote;
+
+/// How SQLite holds the values of an expression, as far as an operator cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    /// 0 or 1.
+    Bool,
+    /// Exact integers.
+    Int,
+    /// Doubles.
+    Real,
+    /// A numeric kept with NUMERIC affinity: an integer or a double, compared
+    /// as numbers.
+    Number,
+    /// Text. `ordered` when PostgreSQL orders it by bytes too (a C collation, a
+    /// literal); an enum's labels or a linguistic collation are not.
+    Text { ordered: bool },
+    /// A string literal whose type the context decides (`'ok'::mood`).
+    Untyped,
+    /// `YYYY-MM-DD`.
+    Date,
+    /// `YYYY-MM-DD HH:MM:SS[.ffffff]`.
+    Timestamp,
+    /// `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`.
+    Timestamptz,
+    /// NULL, which goes with any type.
+    Null,
+    /// A value no operator may look into (a numeric kept as TEXT, char(n), a
+    /// value in a map's own format, …): only IS [NOT] NULL is translated.
+    Opaque(&'static str),
+}
+
+impl Ty {
+    fn is_number(self) -> bool {
+        matches!(self, Ty::Int | Ty::Real | Ty::Number)
+    }
+    fn is_text(self) -> bool {
+        matches!(self, Ty::Text { .. } | Ty::Untyped)
+    }
+    fn is_time(self) -> bool {
+        matches!(self, Ty::Date | Ty::Timestamp | Ty::Timestamptz)
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Ty::Bool => "boolean",
+            Ty::Int => "integer",
+            Ty::Real => "double",
+            Ty::Number => "numeric",
+            Ty::Text { .. } | Ty::Untyped => "text",
+            Ty::Date => "date",
+            Ty::Timestamp => "timestamp",
+            Ty::Timestamptz => "timestamptz",
+            Ty::Null => "NULL",
+            Ty::Opaque(why) => why,
+        }
+    }
+}
+
+/// A column an expression may name: its SQLite spelling and type.
+#[derive(Debug, Clone)]
+pub struct ColumnRef {
+    /// Already quoted, qualified where the query needs it.
+    pub sql: String,
+    pub ty: Ty,
+}
+
+/// What names mean where the expression stands.
+pub trait Scope {
+    /// The column `name`, of the table called `qualifier` when given.
+    fn column(&self, qualifier: Option<&str>, name: &str) -> Result<ColumnRef, String>;
+}
+
+/// What the expression is for: the current time is a default's business only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A CHECK, an index predicate, a view's WHERE: must be a boolean.
+    Condition,
+    /// An index key, a generated column, a view's output column.
+    Value,
+    /// A column default: may read the clock.
+    Default,
+}
+
+/// A translated (sub-)expression.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    pub text: String,
+    pub ty: Ty,
+    /// The literal's value, for a string literal (a LIKE pattern must be one).
+    literal: Option<String>,
+}
+
+impl Sql {
+    fn new(text: String, ty: Ty) -> Sql {
+        Sql {
+            text,
+            ty,
+            literal: None,
+        }
+    }
+}
+
+/// Parses one PostgreSQL expression.
+pub fn parse(pg: &str) -> Result<Expr, String> {
+    let dialect = PostgreSqlDialect {};
+    let mut parser = Parser::new(&dialect)
+        .try_with_sql(pg)
+        .map_err(|e| format!("cannot parse it: {e}"))?;
+    let e = parser
+        .parse_expr()
+        .map_err(|e| format!("cannot parse it: {e}"))?;
+    match parser.peek_token().token {
+        Token::EOF => Ok(e),
+        t => Err(format!("cannot parse it: unexpected {t} after the expression")),
+    }
+}
+
+/// A boolean condition (CHECK, index predicate).
+pub fn condition(pg: &str, scope: &dyn Scope) -> Result<String, String> {
+    let e = parse(pg)?;
+    let sql = Translator {
+        scope,
+        purpose: Purpose::Condition,
+    }
+    .expr(&e)?;
+    match sql.ty {
+        Ty::Bool | Ty::Null => Ok(sql.text),
+        t => Err(format!("it is a {}, not a condition", t.name())),
+    }
+}
+
+/// A value stored in a column of type `column` (a default with
+/// [`Purpose::Default`], a generated column with [`Purpose::Value`]), or an
+/// index key (`column` = `None`: any type).
+pub fn value(
+    pg: &str,
+    scope: &dyn Scope,
+    purpose: Purpose,
+    column: Option<Ty>,
+) -> Result<String, String> {
+    let e = parse(pg)?;
+    let t = Translator { scope, purpose };
+    let sql = match (column, &e) {
+        // The clock, in the column's own stored form.
+        (Some(ty), _) if purpose == Purpose::Default => match current_time(&e) {
+            Some(now) => return current_time_sql(now, ty),
+            None => t.expr(&e)?,
+        },
+        _ => t.expr(&e)?,
+    };
+    match column {
+        None => {
+            if let Ty::Opaque(why) = sql.ty {
+                return Err(format!("its value is {why}"));
+            }
+            Ok(sql.text)
+        }
+        Some(want) => {
+            if stores_as(sql.ty, want) {
+                Ok(sql.text)
+            } else {
+                Err(format!(
+                    "it gives a {} where the column stores a {}",
+                    sql.ty.name(),
+                    want.name()
+                ))
+            }
+        }
+    }
+}
+
+/// Whether a value of type `got` is stored in a column of type `want` in the
+/// form the copy writes there.
+fn stores_as(got: Ty, want: Ty) -> bool {
+    match (got, want) {
+        (Ty::Null, _) => true,
+        (Ty::Untyped | Ty::Text { .. }, Ty::Text { .. }) => true,
+        (Ty::Int, Ty::Int | Ty::Real | Ty::Number) => true,
+        (Ty::Real | Ty::Number, Ty::Real | Ty::Number) => true,
+        (a, b) => a == b && !matches!(a, Ty::Opaque(_)),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Now {
+    Timestamp,
+    Date,
+}
+
+/// `now()` and its spellings, as `pg_get_expr` prints them.
+fn current_time(e: &Expr) -> Option<Now> {
+    match e {
+        Expr::Nested(inner) => current_time(inner),
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_lowercase();
+            let no_args = match &f.args {
+                FunctionArguments::None => true,
+                FunctionArguments::List(l) => l.args.is_empty(),
+                FunctionArguments::Subquery(_) => false,
+            };
+            match name.as_str() {
+                "now" | "current_timestamp" | "localtimestamp" | "transaction_timestamp"
+                | "statement_timestamp" | "clock_timestamp"
+                    if no_args =>
+                {
+                    Some(Now::Timestamp)
+                }
+                "current_date" if no_args => Some(Now::Date),
+                // timezone('utc'::text, now())
+                "timezone" => {
+                    let args = function_args(f).ok()?;
+                    match args.as_slice() {
+                        [zone, inner] if is_utc(zone) => current_time(inner),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            }
+        }
+        Expr::AtTimeZone {
+            timestamp,
+            time_zone,
+        } if is_utc(time_zone) => current_time(timestamp),
+        // ('now'::text)::date
+        Expr::Cast {
+            expr, data_type, ..
+        } => {
+            let target = data_type.to_string().to_lowercase();
+            match (strip_casts(expr), target.as_str()) {
+                (Expr::Value(v), "date") if string_value(&v.value) == Some("now") => {
+                    Some(Now::Date)
+                }
+                (inner, "date") => current_time(inner).map(|_| Now::Date),
+                (inner, t) if t.starts_with("timestamp") => current_time(inner),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn is_utc(e: &Expr) -> bool {
+    matches!(strip_casts(e), Expr::Value(v)
+        if string_value(&v.value).is_some_and(|s| s.eq_ignore_ascii_case("utc")))
+}
+
+fn strip_casts(e: &Expr) -> &Expr {
+    match e {
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => strip_casts(expr),
+        e => e,
+    }
+}
+
+fn string_value(v: &Value) -> Option<&str> {
+    match v {
+        Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// A SQLite default that writes the current time (UTC) in the form the default
+/// mapping stores: `YYYY-MM-DD HH:MM:SS[.ffffff]`, with `T` and `Z` for
+/// timestamptz, the fraction (six digits) only when not zero. SQLite's clock has
+/// milliseconds; `'now'` is one instant within a statement.
+fn current_time_sql(now: Now, column: Ty) -> Result<String, String> {
+    let (t, z) = match (now, column) {
+        (_, Ty::Date) => return Ok("(date('now'))".into()),
+        (Now::Timestamp, Ty::Timestamptz) => ("T", "Z"),
+        (Now::Timestamp, Ty::Timestamp) => (" ", ""),
+        (_, other) => {
+            return Err(format!(
+                "the current time in a column that stores a {}",
+                other.name()
+            ))
+        }
+    };
+    Ok(format!(
+        "(CASE WHEN strftime('%f', 'now') GLOB '*.000' \
+          THEN strftime('%Y-%m-%d{t}%H:%M:%S', 'now') || '{z}' \
+          ELSE strftime('%Y-%m-%d{t}%H:%M:%f', 'now') || '000{z}' END)"
+    ))
+}
+
+fn function_args(f: &ast::Function) -> Result<Vec<&Expr>, String> {
+    match &f.args {
+        FunctionArguments::None => Ok(Vec::new()),
+        FunctionArguments::Subquery(_) => Err(format!("{}: a subquery", f.name)),
+        FunctionArguments::List(l) => {
+            if l.duplicate_treatment.is_some() || !l.clauses.is_empty() {
+                return Err(format!("{}(…) with DISTINCT or ORDER BY", f.name));
+            }
+            l.args
+                .iter()
+                .map(|a| match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Ok(e),
+                    _ => Err(format!("{}(…) with a named or * argument", f.name)),
+                })
+                .collect()
+        }
+    }
+}
+
+/// The SQLite text of a string literal.
+fn sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+struct Translator<'a> {
+    scope: &'a dyn Scope,
+    purpose: Purpose,
+}
+
+impl Translator<'_> {
+    fn expr(&self, e: &Expr) -> Result<Sql, String> {
+        match e {
+            Expr::Nested(inner) => {
+                let s = self.expr(inner)?;
+                // `(name)::text`: a name or literal needs no parentheses.
+                if matches!(**inner, Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Value(_)) {
+                    return Ok(s);
+                }
+                Ok(Sql {
+                    text: format!("({})", s.text),
+                    ..s
+                })
+            }
+            Expr::Identifier(id) => self.column(None, id),
+            Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+                [q, c] => self.column(Some(&q.value), c),
+                _ => Err(format!("the name {e} has more parts than table.column")),
+            },
+            Expr::Value(v) => literal(&v.value),
+            Expr::TypedString(ts) => {
+                let lit = literal(&ts.value.value)?;
+                cast(lit, &ts.data_type)
+            }
+            Expr::Cast {
+                kind,
+                expr,
+                data_type,
+                format: None,
+            } if matches!(kind, CastKind::Cast | CastKind::DoubleColon) => {
+                let inner = self.expr(expr)?;
+                cast(inner, data_type)
+            }
+            Expr::UnaryOp { op, expr } => {
+                let s = self.expr(expr)?;
+                match op {
+                    UnaryOperator::Not if matches!(s.ty, Ty::Bool | Ty::Null) => {
+                        Ok(Sql::new(format!("NOT {}", s.text), Ty::Bool))
+                    }
+                    UnaryOperator::Minus | UnaryOperator::Plus if s.ty.is_number() => Ok(
+                        Sql::new(format!("{}{}", if *op == UnaryOperator::Minus { "-" } else { "+" }, s.text), s.ty),
+                    ),
+                    _ => Err(format!("{op} on a {}", s.ty.name())),
+                }
+            }
+            Expr::BinaryOp { left, op, right } => self.binary(left, op, right),
+            Expr::IsNull(x) => Ok(Sql::new(format!("{} IS NULL", self.expr(x)?.text), Ty::Bool)),
+            Expr::IsNotNull(x) => Ok(Sql::new(
+                format!("{} IS NOT NULL", self.expr(x)?.text),
+                Ty::Bool,
+            )),
+            Expr::IsTrue(x) => self.is_bool(x, "IS TRUE"),
+            Expr::IsNotTrue(x) => self.is_bool(x, "IS NOT TRUE"),
+            Expr::IsFalse(x) => self.is_bool(x, "IS FALSE"),
+            Expr::IsNotFalse(x) => self.is_bool(x, "IS NOT FALSE"),
+            Expr::IsDistinctFrom(a, b) => {
+                let (a, b) = self.equatable(a, b)?;
+                Ok(Sql::new(format!("{} IS NOT {}", a.text, b.text), Ty::Bool))
+            }
+            Expr::IsNotDistinctFrom(a, b) => {
+                let (a, b) = self.equatable(a, b)?;
+                Ok(Sql::new(format!("{} IS {}", a.text, b.text), Ty::Bool))
+            }
+            Expr::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
+                let (x, lo) = self.ordered(expr, low)?;
+                let (_, hi) = self.ordered(expr, high)?;
+                Ok(Sql::new(
+                    format!(
+                        "{} {}BETWEEN {} AND {}",
+                        x.text,
+                        if *negated { "NOT " } else { "" },
+                        lo.text,
+                        hi.text
+                    ),
+                    Ty::Bool,
+                ))
+            }
+            Expr::In {
+                expr,
+                target: ast::InTarget::List(list),
+                negated,
+                global: false,
+            } => self.in_list(expr, list, *negated),
+            Expr::AnyOp {
+                left,
+                compare_op: BinaryOperator::Eq,
+                right,
+                is_some: _,
+            } => self.in_list(left, array_elements(right)?, false),
+            Expr::AllOp {
+                left,
+                compare_op: BinaryOperator::NotEq,
+                right,
+            } => self.in_list(left, array_elements(right)?, true),
+            Expr::Like {
+                negated,
+                any: false,
+                expr,
+                pattern,
+                escape_char: None,
+            } => self.like(expr, pattern, *negated),
+            Expr::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => self.case(operand.as_deref(), conditions, else_result.as_deref()),
+            Expr::Function(f) => self.function(f),
+            Expr::Trim {
+                trim_where,
+                trim_what,
+                expr,
+                trim_characters: None,
+            } => {
+                let s = self.text_arg(expr, "trim")?;
+                let chars = match trim_what {
+                    Some(w) => Some(self.text_arg(w, "trim")?),
+                    None => None,
+                };
+                let f = match trim_where {
+                    None | Some(ast::TrimWhereField::Both) => "trim",
+                    Some(ast::TrimWhereField::Leading) => "ltrim",
+                    Some(ast::TrimWhereField::Trailing) => "rtrim",
+                };
+                Ok(Sql::new(
+                    match chars {
+                        Some(c) => format!("{f}({}, {})", s.text, c.text),
+                        None => format!("{f}({})", s.text),
+                    },
+                    s.ty,
+                ))
+            }
+            Expr::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let mut args = vec![expr.as_ref()];
+                args.extend(substring_from.as_deref());
+                args.extend(substring_for.as_deref());
+                self.substr(&args)
+            }
+            other => Err(format!("{other} is outside what pg2sqlite translates")),
+        }
+    }
+
+    fn column(&self, qualifier: Option<&str>, id: &ast::Ident) -> Result<Sql, String> {
+        let c = self.scope.column(qualifier, &id.value)?;
+        Ok(Sql::new(c.sql, c.ty))
+    }
+
+    fn is_bool(&self, x: &Expr, test: &str) -> Result<Sql, String> {
+        let s = self.expr(x)?;
+        match s.ty {
+            Ty::Bool | Ty::Null => Ok(Sql::new(format!("{} {test}", s.text), Ty::Bool)),
+            t => Err(format!("{test} on a {}", t.name())),
+        }
+    }
+
+    /// Two operands `=` may compare: the same kind of stored value.
+    fn equatable(&self, a: &Expr, b: &Expr) -> Result<(Sql, Sql), String> {
+        let a = self.expr(a)?;
+        let b = self.expr(b)?;
+        let ok = match (a.ty, b.ty) {
+            (Ty::Opaque(why), _) | (_, Ty::Opaque(why)) => {
+                return Err(format!("comparing a value that is {why}"))
+            }
+            (Ty::Null, _) | (_, Ty::Null) => true,
+            (x, y) if x.is_number() && y.is_number() => true,
+            (x, y) if x.is_text() && y.is_text() => true,
+            (x, y) => x == y,
+        };
+        if ok {
+            Ok((a, b))
+        } else {
+            Err(format!("comparing a {} with a {}", a.ty.name(), b.ty.name()))
+        }
+    }
+
+    /// Two operands `<` may compare, each in a form whose SQLite order is
+    /// PostgreSQL's order.
+    fn ordered(&self, a: &Expr, b: &Expr) -> Result<(Sql, Sql), String> {
+        let (a, b) = self.equatable(a, b)?;
+        match (a.ty, b.ty) {
+            (Ty::Text { ordered: false }, _) | (_, Ty::Text { ordered: false }) => Err(
+                "ordering text that PostgreSQL orders by a collation or an enum's order, \
+                 SQLite by bytes"
+                    .into(),
+            ),
+            (Ty::Bool, _) | (_, Ty::Bool) => Err("ordering booleans".into()),
+            (x, y) if x.is_time() || y.is_time() => Ok((time_key(a), time_key(b))),
+            _ => Ok((a, b)),
+        }
+    }
+
+    fn binary(&self, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Sql, String> {
+        use BinaryOperator as B;
+        let bool_of = |a: Sql, sql_op: &str, b: Sql| {
+            Sql::new(format!("{} {sql_op} {}", a.text, b.text), Ty::Bool)
+        };
+        match op {
+            B::And | B::Or => {
+                let a = self.expr(left)?;
+                let b = self.expr(right)?;
+                for s in [&a, &b] {
+                    if !matches!(s.ty, Ty::Bool | Ty::Null) {
+                        return Err(format!("{op} on a {}", s.ty.name()));
+                    }
+                }
+                Ok(bool_of(a, &op.to_string(), b))
+            }
+            B::Eq => {
+                let (a, b) = self.equatable(left, right)?;
+                Ok(bool_of(a, "=", b))
+            }
+            B::NotEq => {
+                let (a, b) = self.equatable(left, right)?;
+                Ok(bool_of(a, "<>", b))
+            }
+            B::Lt | B::LtEq | B::Gt | B::GtEq => {
+                let (a, b) = self.ordered(left, right)?;
+                Ok(bool_of(a, &op.to_string(), b))
+            }
+            B::Plus | B::Minus | B::Multiply | B::Divide | B::Modulo => {
+                let a = self.expr(left)?;
+                let b = self.expr(right)?;
+                let ty = match (a.ty, b.ty) {
+                    (Ty::Null, t) | (t, Ty::Null) if t.is_number() => t,
+                    (Ty::Int, Ty::Int) => Ty::Int,
+                    // An integral numeric is stored as an INTEGER: SQLite would
+                    // divide it as one, PostgreSQL exactly.
+                    (Ty::Number, _) | (_, Ty::Number)
+                        if matches!(op, B::Divide | B::Modulo) =>
+                    {
+                        return Err(format!("{op} on a numeric"))
+                    }
+                    (Ty::Number, y) | (y, Ty::Number) if y.is_number() => Ty::Number,
+                    (x, y) if x.is_number() && y.is_number() => Ty::Real,
+                    (x, y) => return Err(format!("{op} on a {} and a {}", x.name(), y.name())),
+                };
+                Ok(Sql::new(format!("{} {op} {}", a.text, b.text), ty))
+            }
+            B::StringConcat => {
+                let a = self.expr(left)?;
+                let b = self.expr(right)?;
+                for s in [&a, &b] {
+                    // Integers and text print alike in both; doubles, dates and
+                    // booleans do not.
+                    if !(s.ty.is_text() || matches!(s.ty, Ty::Int | Ty::Null)) {
+                        return Err(format!("|| on a {}", s.ty.name()));
+                    }
+                }
+                Ok(Sql::new(
+                    format!("{} || {}", a.text, b.text),
+                    Ty::Text {
+                        ordered: [a.ty, b.ty]
+                            .iter()
+                            .all(|t| !matches!(t, Ty::Text { ordered: false })),
+                    },
+                ))
+            }
+            B::PGLikeMatch => self.like(left, right, false),
+            B::PGNotLikeMatch => self.like(left, right, true),
+            B::PGILikeMatch | B::PGNotILikeMatch => Err(
+                "ILIKE: PostgreSQL folds the case of every letter, SQLite's LIKE only of ASCII"
+                    .into(),
+            ),
+            B::PGRegexMatch | B::PGRegexIMatch | B::PGRegexNotMatch | B::PGRegexNotIMatch => {
+                Err("regular expressions (SQLite has no REGEXP function)".into())
+            }
+            other => Err(format!("the operator {other}")),
+        }
+    }
+
+    /// LIKE with a literal pattern, as GLOB: PostgreSQL's LIKE is
+    /// case-sensitive, as GLOB is; SQLite's LIKE folds ASCII case.
+    fn like(&self, expr: &Expr, pattern: &Expr, negated: bool) -> Result<Sql, String> {
+        let s = self.expr(expr)?;
+        if !s.ty.is_text() {
+            return Err(format!("LIKE on a {}", s.ty.name()));
+        }
+        let p = self.expr(pattern)?;
+        let Some(pattern) = p.literal.filter(|_| p.ty.is_text()) else {
+            return Err("LIKE with a pattern that is not a literal".into());
+        };
+        Ok(Sql::new(
+            format!(
+                "{} {}GLOB {}",
+                s.text,
+                if negated { "NOT " } else { "" },
+                sql_string(&like_to_glob(&pattern))
+            ),
+            Ty::Bool,
+        ))
+    }
+
+    fn in_list(&self, expr: &Expr, list: &[Expr], negated: bool) -> Result<Sql, String> {
+        if list.is_empty() {
+            return Err("an empty IN list".into());
+        }
+        let mut items = Vec::with_capacity(list.len());
+        let mut x = None;
+        for item in list {
+            let (a, b) = self.equatable(expr, item)?;
+            x.get_or_insert(a);
+            items.push(b.text);
+        }
+        let x = x.map(|a| a.text).unwrap_or_default();
+        Ok(Sql::new(
+            format!(
+                "{x} {}IN ({})",
+                if negated { "NOT " } else { "" },
+                items.join(", ")
+            ),
+            Ty::Bool,
+        ))
+    }
+
+    fn case(
+        &self,
+        operand: Option<&Expr>,
+        conditions: &[ast::CaseWhen],
+        else_result: Option<&Expr>,
+    ) -> Result<Sql, String> {
+        let mut text = String::from("CASE");
+        if let Some(o) = operand {
+            text.push(' ');
+            text.push_str(&self.expr(o)?.text);
+        }
+        let mut results = Vec::new();
+        for w in conditions {
+            let cond = match operand {
+                Some(o) => self.equatable(o, &w.condition)?.1,
+                None => self.expr(&w.condition)?,
+            };
+            if operand.is_none() && !matches!(cond.ty, Ty::Bool | Ty::Null) {
+                return Err(format!("CASE WHEN on a {}", cond.ty.name()));
+            }
+            let r = self.expr(&w.result)?;
+            text.push_str(&format!(" WHEN {} THEN {}", cond.text, r.text));
+            results.push(r);
+        }
+        if let Some(e) = else_result {
+            let r = self.expr(e)?;
+            text.push_str(&format!(" ELSE {}", r.text));
+            results.push(r);
+        }
+        text.push_str(" END");
+        Ok(Sql::new(text, common_type(&results)?))
+    }
+
+    fn text_arg(&self, e: &Expr, f: &str) -> Result<Sql, String> {
+        let s = self.expr(e)?;
+        if s.ty.is_text() || s.ty == Ty::Null {
+            Ok(s)
+        } else {
+            Err(format!("{f}() of a {}", s.ty.name()))
+        }
+    }
+
+    fn function(&self, f: &ast::Function) -> Result<Sql, String> {
+        if f.filter.is_some() || f.over.is_some() || !f.within_group.is_empty() {
+            return Err(format!("{}(…) with FILTER, OVER or WITHIN GROUP", f.name));
+        }
+        let name = f.name.to_string().to_lowercase();
+        let name = name.trim_start_matches("pg_catalog.").trim_matches('"');
+        let args = function_args(f)?;
+        match (name, args.as_slice()) {
+            ("coalesce", [one]) => self.expr(one),
+            ("coalesce", many) if !many.is_empty() => {
+                let parts: Vec<Sql> = many.iter().map(|a| self.expr(a)).collect::<Result<_, _>>()?;
+                let ty = common_type(&parts)?;
+                let texts: Vec<String> = parts.into_iter().map(|p| p.text).collect();
+                Ok(Sql::new(format!("coalesce({})", texts.join(", ")), ty))
+            }
+            ("nullif", [a, b]) => {
+                let (a, b) = self.equatable(a, b)?;
+                Ok(Sql::new(format!("nullif({}, {})", a.text, b.text), a.ty))
+            }
+            // SQLite folds the case of ASCII letters only: a constraint on
+            // lower(x) is, for other letters, weaker than PostgreSQL's, never
+            // stricter on what PostgreSQL accepted.
+            ("lower" | "upper", [x]) => {
+                let s = self.text_arg(x, name)?;
+                Ok(Sql::new(format!("{name}({})", s.text), s.ty))
+            }
+            ("length" | "char_length" | "character_length", [x]) => {
+                let s = self.text_arg(x, name)?;
+                Ok(Sql::new(format!("length({})", s.text), Ty::Int))
+            }
+            ("btrim" | "ltrim" | "rtrim", [x]) | ("btrim" | "ltrim" | "rtrim", [x, _]) => {
+                let s = self.text_arg(x, name)?;
+                let f = if name == "btrim" { "trim" } else { name };
+                let chars = match args.get(1) {
+                    Some(c) => format!(", {}", self.text_arg(c, name)?.text),
+                    None => String::new(),
+                };
+                Ok(Sql::new(format!("{f}({}{chars})", s.text), s.ty))
+            }
+            ("substr" | "substring", _) => self.substr(&args),
+            ("abs", [x]) => {
+                let s = self.expr(x)?;
+                if !s.ty.is_number() {
+                    return Err(format!("abs() of a {}", s.ty.name()));
+                }
+                Ok(Sql::new(format!("abs({})", s.text), s.ty))
+            }
+            ("round", [x]) | ("round", [x, _]) => {
+                let s = self.expr(x)?;
+                let digits = match args.get(1) {
+                    Some(d) => Some(int_literal(d).ok_or("round() to a computed number of places")?),
+                    None => None,
+                };
+                match s.ty {
+                    Ty::Int => Ok(s),
+                    // PostgreSQL rounds numeric half away from zero, as SQLite
+                    // does; it rounds a double half to even.
+                    Ty::Number => Ok(Sql::new(
+                        match digits {
+                            Some(d) => format!("round({}, {d})", s.text),
+                            None => format!("round({})", s.text),
+                        },
+                        Ty::Number,
+                    )),
+                    t => Err(format!("round() of a {}", t.name())),
+                }
+            }
+            ("now" | "current_timestamp" | "current_date" | "localtimestamp" | "clock_timestamp"
+            | "statement_timestamp" | "transaction_timestamp", _) => Err(format!(
+                "{name}() reads the clock{}",
+                if self.purpose == Purpose::Default {
+                    " in a form the column does not store"
+                } else {
+                    ", which only a default may"
+                }
+            )),
+            _ => Err(format!("the function {}()", f.name)),
+        }
+    }
+
+    /// substr(text, start[, count]) with a literal start of at least 1:
+    /// SQLite counts a negative start from the end, PostgreSQL does not.
+    fn substr(&self, args: &[&Expr]) -> Result<Sql, String> {
+        let (s, rest) = match args {
+            [s, rest @ ..] if (1..=2).contains(&rest.len()) => (self.text_arg(s, "substr")?, rest),
+            _ => return Err("substr() with other arguments than (text, start[, count])".into()),
+        };
+        let mut nums = Vec::new();
+        for (i, a) in rest.iter().enumerate() {
+            match int_literal(a) {
+                Some(n) if n >= i64::from(i == 0) => nums.push(n.to_string()),
+                _ => {
+                    return Err(
+                        "substr() with a start or count that is not a positive literal".into(),
+                    )
+                }
+            }
+        }
+        Ok(Sql::new(
+            format!("substr({}, {})", s.text, nums.join(", ")),
+            s.ty,
+        ))
+    }
+}
+
+fn int_literal(e: &Expr) -> Option<i64> {
+    match strip_casts(e) {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.parse().ok(),
+            _ => None,
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => int_literal(expr).map(|n| -n),
+        _ => None,
+    }
+}
+
+/// The elements of `ARRAY[…]`, maybe cast (`ARRAY[…]::text[]`).
+fn array_elements(e: &Expr) -> Result<&[Expr], String> {
+    match e {
+        Expr::Array(a) => Ok(&a.elem),
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => array_elements(expr),
+        other => Err(format!("= ANY ({other}): only an ARRAY[…] list is translated")),
+    }
+}
+
+/// The type the branches of a CASE or COALESCE share.
+fn common_type(parts: &[Sql]) -> Result<Ty, String> {
+    let mut ty = Ty::Null;
+    for p in parts {
+        ty = match (ty, p.ty) {
+            (Ty::Opaque(why), _) | (_, Ty::Opaque(why)) => return Err(format!("a value {why}")),
+            (Ty::Null, t) | (t, Ty::Null) => t,
+            (Ty::Untyped, t) | (t, Ty::Untyped) if t.is_text() => t,
+            (Ty::Text { ordered: a }, Ty::Text { ordered: b }) => Ty::Text { ordered: a && b },
+            (a, b) if a == b => a,
+            (Ty::Int, Ty::Number) | (Ty::Number, Ty::Int) => Ty::Number,
+            (a, b) if a.is_number() && b.is_number() => Ty::Real,
+            (a, b) => return Err(format!("branches of a {} and a {}", a.name(), b.name())),
+        };
+    }
+    Ok(ty)
+}
+
+fn literal(v: &Value) -> Result<Sql, String> {
+    match v {
+        Value::Number(n, _) => {
+            let exact_int = n.bytes().all(|b| b.is_ascii_digit());
+            Ok(Sql::new(
+                n.clone(),
+                if exact_int && n.parse::<i64>().is_ok() {
+                    Ty::Int
+                } else {
+                    Ty::Number
+                },
+            ))
+        }
+        Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Ok(Sql {
+            text: sql_string(s),
+            ty: Ty::Untyped,
+            literal: Some(s.clone()),
+        }),
+        Value::Boolean(b) => Ok(Sql::new(if *b { "1" } else { "0" }.into(), Ty::Bool)),
+        Value::Null => Ok(Sql::new("NULL".into(), Ty::Null)),
+        other => Err(format!("the literal {other}")),
+    }
+}
+
+/// The type a cast names, by how the copy stores it; `None` for a type the
+/// copy does not know by name (an enum's, a domain's).
+fn named_type(data_type: &DataType) -> Option<Ty> {
+    let name = data_type.to_string().to_lowercase();
+    let base = name.split('(').next().unwrap_or_default().trim();
+    Some(match base {
+        "text" | "character varying" | "varchar" | "name" => Ty::Text { ordered: true },
+        "boolean" | "bool" => Ty::Bool,
+        "integer" | "int" | "int4" | "bigint" | "int8" | "smallint" | "int2" => Ty::Int,
+        "double precision" | "float8" | "real" | "float4" => Ty::Real,
+        "numeric" | "decimal" => Ty::Number,
+        "date" => Ty::Date,
+        "timestamp with time zone" | "timestamptz" => Ty::Timestamptz,
+        "timestamp" | "timestamp without time zone" => Ty::Timestamp,
+        "character" | "char" | "bpchar" => Ty::Opaque("char(n), which PostgreSQL compares without its padding"),
+        _ => return None,
+    })
+}
+
+/// `x::type`: a literal becomes the stored form of its value in that type; a
+/// column may only be cast to a type it is stored the same way as.
+fn cast(inner: Sql, data_type: &DataType) -> Result<Sql, String> {
+    let target = named_type(data_type);
+    if let Some(lit) = &inner.literal {
+        let Some(target) = target else {
+            // 'ok'::mood: a label, whose column decides what it is.
+            return Ok(inner);
+        };
+        return literal_as(lit, target).ok_or_else(|| {
+            format!("the literal '{lit}' as {data_type}, which pg2sqlite does not write")
+        });
+    }
+    let Some(target) = target else {
+        return match inner.ty {
+            // A text column cast to its enum or domain type keeps its text.
+            t if t.is_text() => Ok(inner),
+            t => Err(format!("a cast of a {} to {data_type}", t.name())),
+        };
+    };
+    let same = match (inner.ty, target) {
+        (Ty::Null, _) => true,
+        (a, Ty::Text { .. }) if a.is_text() => true,
+        (Ty::Int, t) if t.is_number() => true,
+        (Ty::Number | Ty::Real, Ty::Real) => true,
+        (Ty::Number, Ty::Number) => true,
+        (a, b) => a == b && !matches!(a, Ty::Opaque(_)),
+    };
+    if same {
+        let ty = match (inner.ty, target) {
+            // An enum or collated text keeps how it orders.
+            (Ty::Text { ordered }, Ty::Text { .. }) => Ty::Text { ordered },
+            (Ty::Null, t) => t,
+            (_, t) => t,
+        };
+        Ok(Sql { ty, ..inner })
+    } else {
+        Err(format!(
+            "a cast of a {} to {data_type}, which changes its stored form",
+            inner.ty.name()
+        ))
+    }
+}
+
+/// A literal's text as the copy would store a value of type `ty`.
+fn literal_as(lit: &str, ty: Ty) -> Option<Sql> {
+    let text = match ty {
+        Ty::Text { .. } => {
+            return Some(Sql {
+                text: sql_string(lit),
+                ty: Ty::Text { ordered: true },
+                literal: Some(lit.to_owned()),
+            })
+        }
+        Ty::Int => lit.trim().parse::<i64>().ok()?.to_string(),
+        Ty::Real | Ty::Number => {
+            let n: f64 = lit.trim().parse().ok()?;
+            if !n.is_finite() {
+                return None;
+            }
+            lit.trim().to_owned()
+        }
+        Ty::Bool => match lit.trim().to_lowercase().as_str() {
+            "t" | "true" | "y" | "yes" | "on" | "1" => "1".into(),
+            "f" | "false" | "n" | "no" | "off" | "0" => "0".into(),
+            _ => return None,
+        },
+        Ty::Date => {
+            let days = time::parse_date(lit)?;
+            let mut s = String::new();
+            time::format_date(&mut s, days);
+            sql_string(&s)
+        }
+        Ty::Timestamp => {
+            let micros = time::parse_pg_timestamp(lit, TimestampStyle::Space)?;
+            let mut s = String::new();
+            time::format_timestamp(&mut s, micros, TimestampStyle::Space);
+            sql_string(&s)
+        }
+        Ty::Timestamptz => sql_string(&time::unix_micros_text(time::parse_timestamp(lit)?)),
+        Ty::Untyped | Ty::Null | Ty::Opaque(_) => return None,
+    };
+    Some(Sql::new(text, ty))
+}
+
+/// A form of a date or timestamp whose text order is the time order: the
+/// stored form writes the fraction only when it is not zero, so `…:05Z` would
+/// sort after `…:05.5Z`; padding it to six digits makes them comparable.
+/// Exact from year 1 to 9999 (fixed-width years) and for ±infinity.
+fn time_key(s: Sql) -> Sql {
+    let (whole, zone) = match s.ty {
+        Ty::Timestamptz => (20, "Z"),
+        Ty::Timestamp => (19, ""),
+        _ => return s,
+    };
+    // A literal was converted to the stored form already: pad it here.
+    if s.text.starts_with('\'') && s.text.len() == whole + 2 && !s.text.contains("infinity") {
+        let inner = &s.text[1..s.text.len() - 1];
+        let head = inner.strip_suffix(zone).unwrap_or(inner);
+        return Sql::new(format!("'{head}.000000{zone}'"), s.ty);
+    }
+    let x = &s.text;
+    Sql::new(
+        format!(
+            "(CASE WHEN length({x}) = {whole} THEN substr({x}, 1, 19) || '.000000{zone}' ELSE {x} END)"
+        ),
+        s.ty,
+    )
+}
+
+/// A LIKE pattern as a GLOB pattern: `%` is `*`, `_` is `?`, `\` escapes, and
+/// GLOB's own `*`, `?`, `[` are matched literally.
+fn like_to_glob(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => out.push('*'),
+            '_' => out.push('?'),
+            '\\' => match chars.next() {
+                Some(e) => push_glob_literal(&mut out, e),
+                None => out.push('\\'),
+            },
+            c => push_glob_literal(&mut out, c),
+        }
+    }
+    out
+}
+
+fn push_glob_literal(out: &mut String, c: char) {
+    match c {
+        '*' | '?' | '[' => {
+            out.push('[');
+            out.push(c);
+            out.push(']');
+        }
+        c => out.push(c),
+    }
+}
+
+/// A column of a table, for [`Scope`]: names as PostgreSQL spells them.
+pub struct TableScope<'a> {
+    /// (PostgreSQL name, SQLite name, type)
+    pub columns: &'a [(String, String, Ty)],
+    /// The name domain CHECKs use for the column they check (`VALUE`).
+    pub value: Option<usize>,
+}
+
+impl Scope for TableScope<'_> {
+    fn column(&self, qualifier: Option<&str>, name: &str) -> Result<ColumnRef, String> {
+        if qualifier.is_some() {
+            return Err(format!("the qualified name {}.{name}", qualifier.unwrap_or_default()));
+        }
+        if let Some(i) = self.value.filter(|_| name.eq_ignore_ascii_case("value")) {
+            let (_, sink, ty) = &self.columns[i];
+            return Ok(ColumnRef {
+                sql: quote(sink),
+                ty: *ty,
+            });
+        }
+        match self.columns.iter().find(|(pg, _, _)| pg == name) {
+            Some((_, sink, ty)) => Ok(ColumnRef {
+                sql: quote(sink),
+                ty: *ty,
+            }),
+            None => Err(format!("column {name} is not copied")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cols() -> Vec<(String, String, Ty)> {
+        [
+            ("name", Ty::Text { ordered: true }),
+            ("status", Ty::Text { ordered: false }),
+            ("qty", Ty::Int),
+            ("price", Ty::Number),
+            ("amount", Ty::Opaque("a numeric stored as TEXT")),
+            ("f", Ty::Real),
+            ("active", Ty::Bool),
+            ("starts", Ty::Timestamptz),
+            ("ends", Ty::Timestamptz),
+            ("d", Ty::Date),
+            ("Mixed", Ty::Int),
+        ]
+        .into_iter()
+        .map(|(n, t)| (n.to_owned(), format!("s_{n}"), t))
+        .collect()
+    }
+
+    fn check(pg: &str) -> Result<String, String> {
+        let c = cols();
+        condition(
+            pg,
+            &TableScope {
+                columns: &c,
+                value: None,
+            },
+        )
+    }
+
+    #[test]
+    fn conditions_as_pg_get_expr_prints_them() {
+        assert_eq!(
+            check("((name)::text <> ''::text)").unwrap(),
+            "(\"s_name\" <> '')"
+        );
+        assert_eq!(
+            check("(status = ANY (ARRAY['a'::text, 'b'::text]))").unwrap(),
+            "(\"s_status\" IN ('a', 'b'))"
+        );
+        assert_eq!(
+            check("((status)::text = ANY ((ARRAY['x'::character varying, 'y'::character varying])::text[]))").unwrap(),
+            "(\"s_status\" IN ('x', 'y'))"
+        );
+        assert_eq!(
+            check("((qty >= 1) AND (qty <= 100))").unwrap(),
+            "((\"s_qty\" >= 1) AND (\"s_qty\" <= 100))"
+        );
+        assert_eq!(check("(price >= (0)::numeric)").unwrap(), "(\"s_price\" >= 0)");
+        assert_eq!(
+            check("((name)::text ~~ 'x%'::text)").unwrap(),
+            "(\"s_name\" GLOB 'x*')"
+        );
+        assert_eq!(
+            check("(NOT (active IS NULL))").unwrap(),
+            "(NOT (\"s_active\" IS NULL))"
+        );
+        assert_eq!(
+            check("CASE WHEN active THEN (qty > 0) ELSE true END").unwrap(),
+            "CASE WHEN \"s_active\" THEN (\"s_qty\" > 0) ELSE 1 END"
+        );
+        assert_eq!(check("(\"Mixed\" > 0)").unwrap(), "(\"s_Mixed\" > 0)");
+        assert!(check("(length(VALUE) < 200)").is_err());
+    }
+
+    #[test]
+    fn times_compare_in_time_order() {
+        let s = check("(ends > starts)").unwrap();
+        assert!(s.contains("'.000000Z'"), "{s}");
+        let s = check("(starts > '2020-01-01 00:00:00+00'::timestamp with time zone)").unwrap();
+        assert!(s.ends_with("> '2020-01-01T00:00:00.000000Z')"), "{s}");
+        assert_eq!(
+            check("(d >= '2000-01-01'::date)").unwrap(),
+            "(\"s_d\" >= '2000-01-01')"
+        );
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let err = |pg: &str| check(pg).unwrap_err();
+        assert!(err("(amount > (0)::numeric)").contains("numeric stored as TEXT"));
+        assert!(err("(status > 'a'::text)").contains("collation"));
+        assert!(err("(name ~ '^a'::text)").contains("regular expressions"));
+        assert!(err("((name)::text ~~* 'a'::text)").contains("ILIKE"));
+        assert!(err("(price / (2)::numeric > (1)::numeric)").contains("numeric"));
+        assert!(err("(starts < now())").contains("clock"));
+        assert!(err("(substr(name, '-1'::integer) = 'a'::text)").contains("substr"));
+        assert!(err("(f || 'x'::text) = 'y'").contains("double"));
+        assert!(err("(qty = (name)::text)").contains("comparing"));
+        assert!(err("qty").contains("not a condition"));
+    }
+
+    #[test]
+    fn domain_checks_name_value() {
+        let c = cols();
+        let scope = TableScope {
+            columns: &c,
+            value: Some(0),
+        };
+        assert_eq!(
+            condition("(length(VALUE) < 200)", &scope).unwrap(),
+            "(length(\"s_name\") < 200)"
+        );
+        assert_eq!(
+            condition("(VALUE ~~ '%@%'::text)", &scope).unwrap(),
+            "(\"s_name\" GLOB '*@*')"
+        );
+    }
+
+    #[test]
+    fn values_and_defaults() {
+        let c = cols();
+        let scope = TableScope {
+            columns: &c,
+            value: None,
+        };
+        let v = |pg: &str, p: Purpose, ty: Option<Ty>| value(pg, &scope, p, ty);
+        assert_eq!(v("lower((name)::text)", Purpose::Value, None).unwrap(), "lower(\"s_name\")");
+        assert_eq!(v("(qty * 2)", Purpose::Value, Some(Ty::Int)).unwrap(), "(\"s_qty\" * 2)");
+        assert_eq!(
+            v("'ok'::mood", Purpose::Default, Some(Ty::Text { ordered: false })).unwrap(),
+            "'ok'"
+        );
+        assert_eq!(v("true", Purpose::Default, Some(Ty::Bool)).unwrap(), "1");
+        assert_eq!(v("'-1.5'::numeric", Purpose::Default, Some(Ty::Number)).unwrap(), "-1.5");
+        assert_eq!(v("CURRENT_DATE", Purpose::Default, Some(Ty::Date)).unwrap(), "(date('now'))");
+        assert!(v("now()", Purpose::Default, Some(Ty::Timestamptz)).unwrap().contains("'000Z'"));
+        assert!(v("timezone('utc'::text, now())", Purpose::Default, Some(Ty::Timestamp))
+            .unwrap()
+            .contains("%H:%M:%S"));
+        assert!(v("now()", Purpose::Value, Some(Ty::Timestamptz)).is_err());
+        assert!(v("(qty * 2)", Purpose::Value, Some(Ty::Text { ordered: true })).is_err());
+        assert!(v("nextval('t_id_seq'::regclass)", Purpose::Default, Some(Ty::Int)).is_err());
+        assert!(v("amount", Purpose::Value, None).is_err());
+        assert_eq!(
+            v("(((name)::text || ' '::text) || qty)", Purpose::Value, Some(Ty::Text { ordered: true })).unwrap(),
+            "((\"s_name\" || ' ') || \"s_qty\")"
+        );
+    }
+
+    #[test]
+    fn like_patterns_become_glob() {
+        assert_eq!(like_to_glob("a%b_c"), "a*b?c");
+        assert_eq!(like_to_glob("100\\%*[?"), "100%[*][[][?]");
+    }
+}
