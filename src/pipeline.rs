@@ -521,10 +521,8 @@ pub async fn plan_with_catalog(
     if !problems.is_empty() {
         return Err(Error::Plan(problems));
     }
-    for view in read_views(client, schemas).await? {
-        plan.not_expressed
-            .push(format!("{view}: not copied (only tables hold data)"));
-    }
+    let views = read_views(client, schemas).await?;
+    crate::plan::views::plan_views(&mut plan, &views);
     Ok((plan, catalog))
 }
 
@@ -645,6 +643,7 @@ async fn copy_all(
         chunks_per_table[c.table] += 1;
     }
     let sink_tables: Vec<_> = plan.tables.iter().map(|t| t.sink.clone()).collect();
+    let views = plan.views.clone();
     let writer_progress = progress.clone();
     let waiting = progress.clone();
     let on_wait: copy::OnWait = Arc::new(move |line: String| waiting.note(&line));
@@ -659,6 +658,7 @@ async fn copy_all(
             writer::run(
                 staging,
                 &sink_tables,
+                &views,
                 &chunks_per_table,
                 rx,
                 &writer_progress,

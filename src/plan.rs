@@ -12,16 +12,17 @@ use arrow_schema::SchemaRef;
 use crate::map::framework::{self, AppStyle};
 use crate::map::{SchemaMap, TableMap};
 use crate::mapping::convert::{arrow_schema, ColumnConversion};
-use crate::mapping::format::Format;
-use crate::mapping::types::{Storage, TypeMapping, ValueKind};
-use crate::sink::ddl::{FkAction, SinkColumn, SinkForeignKey, SinkIndex, SinkTable};
+use crate::mapping::types::ValueKind;
+use crate::sink::ddl::{SinkColumn, SinkTable, SinkView};
 use crate::sink::existing::TargetSchema;
 use crate::source::catalog::{quote_ident, PgTable, RelationKind};
 
 mod columns;
+mod constraints;
 pub mod expression;
 pub mod lossy;
 pub mod names;
+pub mod views;
 use crate::source::copy::CopySource;
 pub use columns::can_be_cursor;
 use columns::{check_table_map, plan_column, ColumnPlan};
@@ -57,6 +58,9 @@ pub struct TablePlan {
     pub arrow_schema: SchemaRef,
     pub chunking: ChunkStrategy,
     pub estimated_rows: f64,
+    /// How SQLite holds each column's values, for translating the
+    /// expressions of views that read it.
+    pub value_types: Vec<expression::Ty>,
 }
 
 /// The validated plan of a full sync.
@@ -65,6 +69,8 @@ pub struct SyncPlan {
     pub tables: Vec<TablePlan>,
     /// Things SQLite cannot express, listed in the summary.
     pub not_expressed: Vec<String>,
+    /// Views whose query translates, created after the data.
+    pub views: Vec<SinkView>,
     /// Columns that exist only in PostgreSQL and are not copied, because the
     /// target's existing table has no place for them.
     pub schema_loss: Vec<String>,
@@ -325,6 +331,7 @@ pub fn build(
             SyncPlan {
                 tables,
                 not_expressed: out.not_expressed,
+                views: Vec::new(),
                 schema_loss: out.schema_loss,
                 notes: out.notes,
                 renames: names.defaults.renames,
@@ -493,6 +500,7 @@ fn plan_table(ctx: &TableContext<'_>, out: &mut Collected) -> Result<TablePlan, 
         .as_ref()
         .and_then(|cols| cols.iter().map(|c| sink_col(c)).collect());
 
+    let scope = constraints::scope_columns(&plans);
     let mut columns = Vec::new();
     for p in &plans {
         let c = p.pg;
@@ -503,65 +511,38 @@ fn plan_table(ctx: &TableContext<'_>, out: &mut Collected) -> Result<TablePlan, 
                 storage: p.storage,
                 not_null: c.not_null,
                 default: None,
+                generated: None,
             });
             continue;
         }
         let is_rowid = int_key.as_deref() == Some(c.name.as_str());
-        for check in &c.domain_checks {
-            out.not_expressed.push(format!(
-                "{sqlite_name}.{}: CHECK of domain {} not created ({check})",
-                p.sink_name, c.pg_type.display
-            ));
-        }
-        if c.generated {
-            out.not_expressed.push(format!(
-                "{sqlite_name}.{}: generated column ({}) copied as plain values",
-                p.sink_name,
-                c.default.as_deref().unwrap_or_default()
-            ));
-        }
-        let translated = if p.format == Format::Default {
-            translate_default(c.default.as_deref().filter(|_| !c.generated), &p.mapping)
-        } else if c.default.is_some() && !c.generated {
-            // A default written in the default mapping's form would be wrong here.
-            DefaultTranslation::Unsupported
-        } else {
-            DefaultTranslation::None
-        };
-        let default = match translated {
-            DefaultTranslation::None => None,
-            DefaultTranslation::Sql(s) => Some(s),
-            DefaultTranslation::Sequence if is_rowid => None, // SQLite assigns rowids itself
-            DefaultTranslation::Sequence | DefaultTranslation::Unsupported => {
-                out.not_expressed.push(format!(
-                    "{sqlite_name}.{}: default {} not carried over",
-                    p.sink_name,
-                    c.default.as_deref().unwrap_or_default()
-                ));
-                None
-            }
-        };
+        let in_key = pk.as_ref().is_some_and(|k| k.contains(&c.name));
+        let (default, generated) = constraints::plan_default_and_generation(
+            &sqlite_name,
+            p,
+            &scope,
+            is_rowid,
+            in_key,
+            out,
+        );
         columns.push(SinkColumn {
             name: p.sink_name.clone(),
             declared: p.declared.clone(),
             storage: p.storage,
             not_null: c.not_null,
             default,
+            generated,
         });
     }
 
-    let mut foreign_keys = Vec::new();
-    let mut indexes = Vec::new();
-    if existing.is_none() {
-        plan_constraints(
-            ctx,
-            &sqlite_name,
-            &sink_col,
-            out,
-            &mut foreign_keys,
-            &mut indexes,
-        );
-    }
+    let (foreign_keys, indexes, checks) = if existing.is_none() {
+        let (fks, ixs) =
+            constraints::plan_keys_and_indexes(ctx, &sqlite_name, &sink_col, &scope, out);
+        let checks = constraints::plan_checks(&sqlite_name, ctx, &plans, &scope, out);
+        (fks, ixs, checks)
+    } else {
+        (Vec::new(), Vec::new(), Vec::new())
+    };
 
     let select_list: Vec<String> = plans
         .iter()
@@ -611,12 +592,14 @@ fn plan_table(ctx: &TableContext<'_>, out: &mut Collected) -> Result<TablePlan, 
             columns,
             primary_key: sink_pk,
             foreign_keys,
+            checks,
             indexes,
             existing: existing.is_some(),
         },
         conversions,
         chunking,
         estimated_rows,
+        value_types: scope.iter().map(|(_, _, ty)| *ty).collect(),
     })
 }
 
@@ -649,10 +632,17 @@ impl TablePlan {
         sink.foreign_keys
             .retain(|fk| fk.columns.iter().all(|c| kept_names.contains(c.as_str())));
         sink.indexes.retain(|ix| {
-            ix.columns
-                .iter()
-                .all(|(c, _)| kept_names.contains(c.as_str()))
+            ix.predicate.is_none()
+                && ix
+                    .keys
+                    .iter()
+                    .all(|k| k.column.as_deref().is_some_and(|c| kept_names.contains(c)))
         });
+        // A CHECK or generated column may name a column left out.
+        sink.checks.clear();
+        for c in &mut sink.columns {
+            c.generated = None;
+        }
         TablePlan {
             source_name: self.source_name.clone(),
             copy,
@@ -661,282 +651,14 @@ impl TablePlan {
             conversions,
             chunking: self.chunking.clone(),
             estimated_rows: self.estimated_rows,
+            value_types: keep.iter().map(|&i| self.value_types[i]).collect(),
         }
     }
-}
-
-/// Foreign keys and indexes of a table pg2sqlite creates, in SQLite names.
-fn plan_constraints(
-    ctx: &TableContext<'_>,
-    sqlite_name: &str,
-    sink_col: &dyn Fn(&str) -> Option<String>,
-    out: &mut Collected,
-    foreign_keys: &mut Vec<SinkForeignKey>,
-    indexes: &mut Vec<SinkIndex>,
-) {
-    let t = ctx.table;
-    let all =
-        |cols: &[String]| -> Option<Vec<String>> { cols.iter().map(|c| sink_col(c)).collect() };
-    for fk in &t.foreign_keys {
-        let copied = ctx
-            .copied
-            .contains(&(fk.ref_schema.clone(), fk.ref_table.clone()));
-        match (copied, all(&fk.columns)) {
-            (true, Some(columns)) => foreign_keys.push(SinkForeignKey {
-                columns,
-                ref_table: ctx.names.table(&fk.ref_schema, &fk.ref_table),
-                ref_columns: fk
-                    .ref_columns
-                    .iter()
-                    .map(|c| ctx.names.column(&fk.ref_schema, &fk.ref_table, c))
-                    .collect(),
-                on_update: FkAction::from_pg(fk.on_update),
-                on_delete: FkAction::from_pg(fk.on_delete),
-                deferrable: fk.deferrable,
-                initially_deferred: fk.initially_deferred,
-            }),
-            (false, _) => out.not_expressed.push(format!(
-                "{sqlite_name}: foreign key {} references {}.{}, which is not copied",
-                fk.name, fk.ref_schema, fk.ref_table
-            )),
-            (true, None) => out.not_expressed.push(format!(
-                "{sqlite_name}: foreign key {} not created (a column of it is not copied)",
-                fk.name
-            )),
-        }
-    }
-
-    let index_names = &mut out.index_names;
-    let mut index_name = |pg_name: &str| -> String {
-        let mut base = sqlite_table_name(&t.schema, pg_name);
-        if base.to_lowercase().starts_with("sqlite_") {
-            base = format!("pg_{base}"); // SQLite reserves sqlite_* names
-        }
-        let mut name = base.clone();
-        let mut n = 2;
-        while !index_names.insert(name.to_lowercase()) {
-            name = format!("{base}_{n}");
-            n += 1;
-        }
-        name
-    };
-    let mut lost = Vec::new();
-    for (name, cols) in &t.unique_constraints {
-        match all(cols) {
-            Some(columns) => indexes.push(SinkIndex {
-                name: index_name(name),
-                unique: true,
-                columns: columns.into_iter().map(|c| (c, false)).collect(),
-            }),
-            None => lost.push(format!(
-                "{sqlite_name}: unique constraint {name} not created (a column of it is not \
-                 copied)"
-            )),
-        }
-    }
-    for ix in &t.indexes {
-        let expressible = matches!(ix.method.as_str(), "btree" | "hash") && !ix.partial;
-        let columns: Option<Vec<(String, bool)>> = ix.columns.as_ref().and_then(|cols| {
-            cols.iter()
-                .map(|(c, desc)| sink_col(c).map(|s| (s, *desc)))
-                .collect()
-        });
-        match (columns, expressible) {
-            (Some(columns), true) => indexes.push(SinkIndex {
-                name: index_name(&ix.name),
-                unique: ix.unique,
-                columns,
-            }),
-            _ => lost.push(format!(
-                "{sqlite_name}: index {} not created ({})",
-                ix.name, ix.definition
-            )),
-        }
-    }
-    out.not_expressed.append(&mut lost);
-    for parent in &t.inherits {
-        out.not_expressed.push(format!(
-            "{sqlite_name}: inherits from {parent}; copied as a table of its own rows only"
-        ));
-    }
-    for c in &t.other_constraints {
-        out.not_expressed.push(format!(
-            "{sqlite_name}: {} {} not created ({})",
-            c.kind, c.name, c.definition
-        ));
-    }
-}
-
-enum DefaultTranslation {
-    None,
-    Sql(String),
-    Sequence,
-    Unsupported,
-}
-
-/// Carries over the defaults SQLite can express with the same meaning: numeric
-/// and boolean constants, and string constants of text-like columns.
-fn translate_default(expr: Option<&str>, m: &TypeMapping) -> DefaultTranslation {
-    let Some(expr) = expr else {
-        return DefaultTranslation::None;
-    };
-    let e = expr.trim();
-    if e.starts_with("nextval(") {
-        return DefaultTranslation::Sequence;
-    }
-    let unparen = e.trim_start_matches('(').trim_end_matches(')');
-    let is_number = {
-        let digits = unparen.strip_prefix('-').unwrap_or(unparen);
-        !digits.is_empty()
-            && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
-            && digits.chars().filter(|&c| c == '.').count() <= 1
-    };
-    match m.kind {
-        ValueKind::Bool => match e {
-            "true" => return DefaultTranslation::Sql("1".into()),
-            "false" => return DefaultTranslation::Sql("0".into()),
-            _ => {}
-        },
-        ValueKind::Int2
-        | ValueKind::Int4
-        | ValueKind::Int8
-        | ValueKind::Float4
-        | ValueKind::Float8
-            if is_number =>
-        {
-            return DefaultTranslation::Sql(unparen.to_owned())
-        }
-        ValueKind::Numeric if is_number => {
-            return DefaultTranslation::Sql(if m.storage == Storage::Text {
-                format!("'{unparen}'")
-            } else {
-                unparen.to_owned()
-            })
-        }
-        ValueKind::Text | ValueKind::Json | ValueKind::Jsonb => {
-            // 'literal'::type — PostgreSQL and SQLite quote strings the same way.
-            if let Some(lit) = string_literal(e) {
-                return DefaultTranslation::Sql(lit.to_owned());
-            }
-        }
-        ValueKind::Timestamptz | ValueKind::Timestamp if is_current_time(e) => {
-            return DefaultTranslation::Sql(current_timestamp_sql(m.kind == ValueKind::Timestamptz))
-        }
-        ValueKind::Date if is_current_time(e) || is_current_date(e) => {
-            return DefaultTranslation::Sql("(date('now'))".into())
-        }
-        _ => {}
-    }
-    DefaultTranslation::Unsupported
-}
-
-/// The ways `pg_get_expr` prints "the current time" in a default.
-fn is_current_time(e: &str) -> bool {
-    matches!(
-        e,
-        "now()"
-            | "CURRENT_TIMESTAMP"
-            | "LOCALTIMESTAMP"
-            | "transaction_timestamp()"
-            | "statement_timestamp()"
-            | "clock_timestamp()"
-            | "timezone('utc'::text, now())"
-            | "(now() AT TIME ZONE 'utc'::text)"
-            | "timezone('UTC'::text, now())"
-            | "(now() AT TIME ZONE 'UTC'::text)"
-    )
-}
-
-/// The ways `pg_get_expr` prints "today" in a default.
-fn is_current_date(e: &str) -> bool {
-    matches!(e, "CURRENT_DATE" | "('now'::text)::date")
-}
-
-/// A SQLite default that writes the current time (UTC) in the form the default
-/// mapping stores: `YYYY-MM-DD HH:MM:SS[.ffffff]`, with `T` and `Z` for
-/// timestamptz, the fraction (six digits) only when not zero. SQLite's clock has
-/// milliseconds; `'now'` is one instant within a statement.
-fn current_timestamp_sql(with_zone: bool) -> String {
-    let (t, z) = if with_zone { ("T", "Z") } else { (" ", "") };
-    format!(
-        "(CASE WHEN strftime('%f', 'now') GLOB '*.000' \
-          THEN strftime('%Y-%m-%d{t}%H:%M:%S', 'now') || '{z}' \
-          ELSE strftime('%Y-%m-%d{t}%H:%M:%f', 'now') || '000{z}' END)"
-    )
-}
-
-/// The `'…'` part of `'…'::type`, if the expression is exactly that.
-fn string_literal(e: &str) -> Option<&str> {
-    if !e.starts_with('\'') {
-        return None;
-    }
-    let bytes = e.as_bytes();
-    let mut i = 1;
-    while i < bytes.len() {
-        if bytes[i] == b'\'' {
-            if bytes.get(i + 1) == Some(&b'\'') {
-                i += 2;
-                continue;
-            }
-            let rest = &e[i + 1..];
-            let ok = rest.is_empty()
-                || (rest.starts_with("::") && !rest[2..].contains(['(', '\'', ' ']))
-                || rest.starts_with("::character varying")
-                || rest.starts_with("::\"");
-            return ok.then_some(&e[..=i]);
-        }
-        i += 1;
-    }
-    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn m(kind: ValueKind, storage: Storage) -> TypeMapping {
-        TypeMapping {
-            kind,
-            cast: None,
-            storage,
-            declared: "X",
-        }
-    }
-
-    #[test]
-    fn defaults() {
-        let text = m(ValueKind::Text, Storage::Text);
-        assert!(
-            matches!(translate_default(Some("'a''b'::text"), &text), DefaultTranslation::Sql(s) if s == "'a''b'")
-        );
-        assert!(
-            matches!(translate_default(Some("'x'::character varying"), &text), DefaultTranslation::Sql(s) if s == "'x'")
-        );
-        assert!(matches!(
-            translate_default(Some("now()"), &text),
-            DefaultTranslation::Unsupported
-        ));
-        let int = m(ValueKind::Int4, Storage::Integer);
-        assert!(
-            matches!(translate_default(Some("(-1)"), &int), DefaultTranslation::Sql(s) if s == "-1")
-        );
-        assert!(matches!(
-            translate_default(Some("nextval('s'::regclass)"), &int),
-            DefaultTranslation::Sequence
-        ));
-        let b = m(ValueKind::Bool, Storage::Integer);
-        assert!(
-            matches!(translate_default(Some("true"), &b), DefaultTranslation::Sql(s) if s == "1")
-        );
-        let ts = m(ValueKind::Timestamptz, Storage::Text);
-        assert!(matches!(
-            translate_default(
-                Some("'2020-01-01 00:00:00+00'::timestamp with time zone"),
-                &ts
-            ),
-            DefaultTranslation::Unsupported
-        ));
-    }
 
     #[test]
     fn other_schemas_are_prefixed() {

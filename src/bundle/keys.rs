@@ -83,6 +83,7 @@ pub fn load(
     let plan = SyncPlan {
         tables: key_plans,
         not_expressed: Vec::new(),
+        views: Vec::new(),
         schema_loss: Vec::new(),
         notes: Vec::new(),
         renames: Vec::new(),

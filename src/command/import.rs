@@ -292,12 +292,14 @@ fn full(opts: &ImportOptions, manifest: Manifest) -> Result<SyncSummary> {
         files_per_table[f.table] += 1;
     }
     let sink_tables: Vec<_> = plan.tables.iter().map(|t| t.sink.clone()).collect();
+    let views = plan.views.clone();
     let staging_path = staging.path().to_path_buf();
     let writer_progress = progress.clone();
     let outcome = read_into(plan, bundle.manifest.file_format, files, move |rx| {
         writer::run(
             staging_path,
             &sink_tables,
+            &views,
             &files_per_table,
             rx,
             &writer_progress,

@@ -85,6 +85,7 @@ pub fn import(opts: &ImportOptions, manifest: Manifest) -> Result<DeltaSummary> 
     let plan = SyncPlan {
         tables: prepared.iter().map(|p| p.merge.plan.clone()).collect(),
         not_expressed: Vec::new(),
+        views: Vec::new(),
         schema_loss: Vec::new(),
         notes: Vec::new(),
         renames: Vec::new(),

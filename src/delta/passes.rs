@@ -45,6 +45,7 @@ impl Writer<'_> {
         let plan = SyncPlan {
             tables: prepared.iter().map(|p| p.merge.plan.clone()).collect(),
             not_expressed: Vec::new(),
+            views: Vec::new(),
             schema_loss: Vec::new(),
             notes: Vec::new(),
             renames: Vec::new(),

@@ -26,7 +26,7 @@ use crate::mapping::ledger::LossLedger;
 use crate::plan::TablePlan;
 use crate::progress::Progress;
 use crate::sink::ddl::quote;
-use crate::sink::writer::{bind_row, columns, WriterMessage};
+use crate::sink::writer::{bind_row, bind_written, columns, WriterMessage};
 use crate::verify::{RecordBuffers, TableCheck};
 
 /// Conflicts listed in the summary per table; `_pg2sqlite_conflicts` has all.
@@ -120,14 +120,21 @@ fn statements(t: &MergeTable) -> Statements {
     let cursor = t
         .cursor
         .map_or_else(|| "NULL".to_owned(), |i| quote(&cols[i].name));
+    // Generated columns are read and compared, never written.
     let set: Vec<String> = cols
         .iter()
         .enumerate()
-        .filter(|(i, _)| !t.key.contains(i))
+        .filter(|(i, c)| !t.key.contains(i) && c.written())
         .map(|(i, c)| format!("{} = ?{}", quote(&c.name), i + 1))
         .collect();
     let names: Vec<String> = cols.iter().map(|c| quote(&c.name)).collect();
     let params: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+    let (written_names, written_params): (Vec<String>, Vec<String>) = cols
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.written())
+        .map(|(i, c)| (quote(&c.name), format!("?{}", i + 1)))
+        .unzip();
     Statements {
         // Comparing inside SQLite applies the column's affinity to the bound
         // value, exactly as storing it would.
@@ -139,8 +146,8 @@ fn statements(t: &MergeTable) -> Statements {
         ),
         insert: format!(
             "INSERT INTO {name} ({}) VALUES ({})",
-            names.join(", "),
-            params.join(", ")
+            written_names.join(", "),
+            written_params.join(", ")
         ),
         update: (!set.is_empty()).then(|| {
             format!(
@@ -326,7 +333,7 @@ fn merge_batch(
         let (decision, written, inserted) = match &existing {
             None => {
                 let mut insert = conn.prepare_cached(&sql.insert)?;
-                bind_row(&mut insert, &cols, row, 1)?;
+                bind_written(&mut insert, &cols, row, &t.plan.sink)?;
                 insert.raw_execute()?;
                 let rowid = conn.last_insert_rowid();
                 let stored = read_row(&mut read_back, rowid, t, check, buffers)?;
@@ -369,7 +376,7 @@ fn merge_batch(
                     RowDecision::Update | RowDecision::Conflict(Winner::Postgres) => {
                         if let Some(update) = &sql.update {
                             let mut update = conn.prepare_cached(update)?;
-                            bind_row(&mut update, &cols, row, 1)?;
+                            bind_written(&mut update, &cols, row, &t.plan.sink)?;
                             update.raw_execute()?;
                         }
                         read_row(&mut read_back, e.rowid, t, check, buffers)?

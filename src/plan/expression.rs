@@ -145,12 +145,16 @@ pub fn parse(pg: &str) -> Result<Expr, String> {
 
 /// A boolean condition (CHECK, index predicate).
 pub fn condition(pg: &str, scope: &dyn Scope) -> Result<String, String> {
-    let e = parse(pg)?;
+    condition_of(&parse(pg)?, scope)
+}
+
+/// [`condition`] of an expression parsed already (a view's WHERE).
+pub fn condition_of(e: &Expr, scope: &dyn Scope) -> Result<String, String> {
     let sql = Translator {
         scope,
         purpose: Purpose::Condition,
     }
-    .expr(&e)?;
+    .expr(e)?;
     match sql.ty {
         Ty::Bool | Ty::Null => Ok(sql.text),
         t => Err(format!("it is a {}, not a condition", t.name())),
@@ -194,6 +198,19 @@ pub fn value(
                 ))
             }
         }
+    }
+}
+
+/// A value of any type but an opaque one, parsed already (a view's column).
+pub fn value_of(e: &Expr, scope: &dyn Scope) -> Result<String, String> {
+    let sql = Translator {
+        scope,
+        purpose: Purpose::Value,
+    }
+    .expr(e)?;
+    match sql.ty {
+        Ty::Opaque(why) => Err(format!("its value is {why}")),
+        _ => Ok(sql.text),
     }
 }
 
@@ -807,6 +824,35 @@ impl Translator<'_> {
             s.ty,
         ))
     }
+}
+
+/// The number a constant expression is (`0`, `-1.5`, `'2'::numeric`), as
+/// written.
+pub fn number_literal(pg: &str) -> Option<String> {
+    fn walk(e: &Expr) -> Option<String> {
+        match e {
+            Expr::Nested(x) => walk(x),
+            Expr::Cast { expr, .. } => walk(expr),
+            Expr::Value(v) => match &v.value {
+                Value::Number(n, _) => Some(n.clone()),
+                Value::SingleQuotedString(s) => {
+                    let t = s.trim();
+                    let digits = t.strip_prefix('-').unwrap_or(t);
+                    (!digits.is_empty()
+                        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+                        && digits.matches('.').count() <= 1)
+                        .then(|| t.to_owned())
+                }
+                _ => None,
+            },
+            Expr::UnaryOp {
+                op: UnaryOperator::Minus,
+                expr,
+            } => walk(expr).filter(|n| !n.starts_with('-')).map(|n| format!("-{n}")),
+            _ => None,
+        }
+    }
+    walk(&parse(pg).ok()?)
 }
 
 fn int_literal(e: &Expr) -> Option<i64> {

@@ -19,14 +19,67 @@ pub struct SinkColumn {
     pub not_null: bool,
     /// A SQLite default expression, already translated.
     pub default: Option<String>,
+    /// `GENERATED ALWAYS AS (…)`: SQLite computes it, nothing is written to it.
+    pub generated: Option<Generated>,
+}
+
+impl SinkColumn {
+    /// Whether rows are written into this column (not a generated one).
+    pub fn written(&self) -> bool {
+        self.generated.is_none()
+    }
+}
+
+/// A generated column's translated expression.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub sql: String,
+    /// STORED (computed when the row is written) rather than VIRTUAL.
+    pub stored: bool,
+}
+
+/// A translated CHECK constraint.
+#[derive(Debug, Clone)]
+pub struct SinkCheck {
+    pub name: String,
+    pub sql: String,
+}
+
+/// One key of an index: a column or a translated expression.
+#[derive(Debug, Clone)]
+pub struct IndexKey {
+    /// The SQLite column, when the key is one.
+    pub column: Option<String>,
+    /// The key as SQLite is given it: a quoted column or `(expression)`.
+    pub sql: String,
+    pub descending: bool,
+}
+
+impl IndexKey {
+    pub fn column(name: &str, descending: bool) -> IndexKey {
+        IndexKey {
+            column: Some(name.to_owned()),
+            sql: quote(name),
+            descending,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct SinkIndex {
     pub name: String,
     pub unique: bool,
-    /// (column, descending)
-    pub columns: Vec<(String, bool)>,
+    pub keys: Vec<IndexKey>,
+    /// A partial index's translated `WHERE`.
+    pub predicate: Option<String>,
+}
+
+/// A view whose query was translated.
+#[derive(Debug, Clone)]
+pub struct SinkView {
+    pub name: String,
+    /// `CREATE VIEW …`.
+    pub sql: String,
 }
 
 /// What a foreign key does on update or delete.
@@ -78,7 +131,10 @@ pub struct SinkTable {
     pub columns: Vec<SinkColumn>,
     pub primary_key: Option<Vec<String>>,
     pub foreign_keys: Vec<SinkForeignKey>,
-    /// Unique constraints and plain indexes, created after the data is loaded.
+    /// CHECK constraints: table and column CHECKs, domain CHECKs on the
+    /// domain's columns, enum columns' labels.
+    pub checks: Vec<SinkCheck>,
+    /// Unique constraints and indexes, created after the data is loaded.
     pub indexes: Vec<SinkIndex>,
     /// The table already exists in the target (the app's own schema): its rows
     /// are replaced, its schema, indexes and triggers are kept.
@@ -102,6 +158,13 @@ impl SinkTable {
                 if let Some(d) = &c.default {
                     s.push_str(" DEFAULT ");
                     s.push_str(d);
+                }
+                if let Some(g) = &c.generated {
+                    s.push_str(&format!(
+                        " GENERATED ALWAYS AS ({}) {}",
+                        g.sql,
+                        if g.stored { "STORED" } else { "VIRTUAL" }
+                    ));
                 }
                 s
             })
@@ -133,6 +196,9 @@ impl SinkTable {
             }
             parts.push(s);
         }
+        for c in &self.checks {
+            parts.push(format!("CONSTRAINT {} CHECK ({})", quote(&c.name), c.sql));
+        }
         format!(
             "CREATE TABLE {} (\n  {}\n)",
             quote(&self.name),
@@ -144,32 +210,43 @@ impl SinkTable {
         self.indexes
             .iter()
             .map(|ix| {
-                let cols: Vec<String> = ix
-                    .columns
+                let keys: Vec<String> = ix
+                    .keys
                     .iter()
-                    .map(|(c, desc)| {
-                        if *desc {
-                            format!("{} DESC", quote(c))
+                    .map(|k| {
+                        if k.descending {
+                            format!("{} DESC", k.sql)
                         } else {
-                            quote(c)
+                            k.sql.clone()
                         }
                     })
                     .collect();
-                format!(
+                let mut sql = format!(
                     "CREATE {}INDEX {} ON {} ({})",
                     if ix.unique { "UNIQUE " } else { "" },
                     quote(&ix.name),
                     quote(&self.name),
-                    cols.join(", ")
-                )
+                    keys.join(", ")
+                );
+                if let Some(p) = &ix.predicate {
+                    sql.push_str(" WHERE ");
+                    sql.push_str(p);
+                }
+                sql
             })
             .collect()
     }
 
-    /// `INSERT INTO t (cols) VALUES (?, …), …` for `rows` rows.
+    /// `INSERT INTO t (cols) VALUES (?, …), …` for `rows` rows, of the
+    /// written (not generated) columns.
     pub fn insert_sql(&self, rows: usize) -> String {
-        let one = format!("({})", vec!["?"; self.columns.len()].join(","));
-        let cols: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|c| c.written())
+            .map(|c| c.name.clone())
+            .collect();
+        let one = format!("({})", vec!["?"; cols.len()].join(","));
         format!(
             "INSERT INTO {} ({}) VALUES {}",
             quote(&self.name),
@@ -194,6 +271,7 @@ mod tests {
                     storage: Storage::Integer,
                     not_null: true,
                     default: None,
+                    generated: None,
                 },
                 SinkColumn {
                     name: "Us\"er".into(),
@@ -201,6 +279,7 @@ mod tests {
                     storage: Storage::Integer,
                     not_null: false,
                     default: Some("0".into()),
+                    generated: None,
                 },
             ],
             primary_key: Some(vec!["id".into()]),
@@ -214,10 +293,12 @@ mod tests {
                 initially_deferred: false,
             }],
             existing: false,
+            checks: Vec::new(),
             indexes: vec![SinkIndex {
                 name: "ix".into(),
                 unique: true,
-                columns: vec![("Us\"er".into(), true)],
+                keys: vec![IndexKey::column("Us\"er", true)],
+                predicate: None,
             }],
         };
         assert_eq!(

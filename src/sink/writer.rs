@@ -10,7 +10,7 @@ use crossbeam_channel::Receiver;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Statement};
 
-use super::ddl::SinkTable;
+use super::ddl::{SinkTable, SinkView};
 use crate::error::{Error, Result};
 use crate::mapping::ledger::LossLedger;
 use crate::progress::Progress;
@@ -70,6 +70,7 @@ pub fn open_staging(path: &Path) -> Result<Connection> {
 pub fn run(
     path: PathBuf,
     tables: &[SinkTable],
+    views: &[SinkView],
     chunks: &[usize],
     rx: Receiver<WriterMessage>,
     progress: &Progress,
@@ -118,8 +119,10 @@ pub fn run(
                 let t = &tables[table];
                 let s = &mut state[table];
                 s.started.get_or_insert_with(Instant::now);
-                insert_batch(&conn, t, &batch)
-                    .map_err(sql_err(format!("inserting into {}", t.name)))?;
+                insert_batch(&conn, t, &batch).map_err(|e| {
+                    broken_rule(&t.name, &e)
+                        .unwrap_or_else(|| sql_err(format!("inserting into {}", t.name))(e))
+                })?;
                 crate::failpoint::hit("copy.after-batch")?;
                 let n = u64::try_from(batch.num_rows()).unwrap_or(u64::MAX);
                 s.rows_written += n;
@@ -164,9 +167,18 @@ pub fn run(
         for sql in t.create_index_sqls() {
             progress.phase(&format!("creating indexes on {}", t.name));
             tracing::debug!("sqlite: {sql}");
-            conn.execute_batch(&sql)
-                .map_err(sql_err(format!("creating an index on {} ({sql})", t.name)))?;
+            conn.execute_batch(&sql).map_err(|e| {
+                broken_rule(&t.name, &e).unwrap_or_else(|| {
+                    sql_err(format!("creating an index on {} ({sql})", t.name))(e)
+                })
+            })?;
         }
+    }
+    for v in views {
+        progress.phase(&format!("creating view {}", v.name));
+        tracing::debug!("sqlite: {}", v.sql);
+        conn.execute_batch(&v.sql)
+            .map_err(sql_err(format!("creating view {} ({})", v.name, v.sql)))?;
     }
     progress.phase("committing");
     crate::failpoint::hit("copy.before-commit")?;
@@ -182,6 +194,29 @@ pub fn run(
         seconds: state.iter().map(|s| s.seconds).collect(),
         ledger,
     })
+}
+
+/// A CHECK or unique index that copied rows break. PostgreSQL held the rows
+/// under the same rule, so the translation of the rule is at fault: say so,
+/// and how to sync the rest. `None` for any other error.
+fn broken_rule(table: &str, e: &rusqlite::Error) -> Option<Error> {
+    const CHECK: std::ffi::c_int = rusqlite::ffi::SQLITE_CONSTRAINT_CHECK;
+    const UNIQUE: std::ffi::c_int = rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE;
+    match e {
+        rusqlite::Error::SqliteFailure(f, msg) if matches!(f.extended_code, CHECK | UNIQUE) => {
+            Some(Error::Integrity {
+                table: table.to_owned(),
+                reason: format!(
+                    "the copied rows break a rule as pg2sqlite translated it for SQLite ({}), \
+                     although PostgreSQL holds them under that rule: the translation is wrong; \
+                     please report it. Nothing was published; --exclude {table} syncs the \
+                     other tables",
+                    msg.as_deref().unwrap_or("constraint failed")
+                ),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// A batch column, downcast once.
@@ -250,12 +285,34 @@ pub(crate) fn bind_row(
     Ok(())
 }
 
+/// Binds the written (not generated) columns of `row` to their own numbers
+/// (`?1` for the first column): for statements that name only those.
+pub(crate) fn bind_written(
+    stmt: &mut Statement<'_>,
+    cols: &[Col<'_>],
+    row: usize,
+    table: &SinkTable,
+) -> rusqlite::Result<()> {
+    for (c, (col, sink)) in cols.iter().zip(&table.columns).enumerate() {
+        if sink.written() {
+            stmt.raw_bind_parameter(c + 1, ToSqlOutput::Borrowed(col.value(row)))?;
+        }
+    }
+    Ok(())
+}
+
 pub fn insert_batch(
     conn: &Connection,
     table: &SinkTable,
     batch: &RecordBatch,
 ) -> rusqlite::Result<()> {
-    let cols = columns(batch)?;
+    // Generated columns are SQLite's to compute: their values are not bound.
+    let cols: Vec<Col<'_>> = columns(batch)?
+        .into_iter()
+        .zip(&table.columns)
+        .filter(|(_, c)| c.written())
+        .map(|(col, _)| col)
+        .collect();
     let ncols = cols.len().max(1);
     let per_stmt = ROWS_PER_INSERT.min(MAX_PARAMS / ncols).max(1);
     let n = batch.num_rows();

@@ -50,10 +50,44 @@ pub struct PgColumn {
     pub not_null: bool,
     /// `pg_get_expr` of the default, if any (for a generated column: its expression).
     pub default: Option<String>,
-    /// `GENERATED ALWAYS AS (…) STORED`: copied as plain values.
+    /// `GENERATED ALWAYS AS (…) STORED` (or `VIRTUAL`, PostgreSQL 18).
     pub generated: bool,
-    /// CHECK constraints of the column's domain, `name: CHECK (…)`.
-    pub domain_checks: Vec<String>,
+    /// A `VIRTUAL` generated column (PostgreSQL 18): computed when read.
+    #[serde(default)]
+    pub generated_virtual: bool,
+    /// CHECK constraints of the column's domain and the domains beneath it;
+    /// their expressions name the value `VALUE`.
+    #[serde(default)]
+    pub domain_constraints: Vec<PgCheck>,
+    /// The labels of the column's enum type (or of the enum beneath its
+    /// domain), in their order.
+    #[serde(default)]
+    pub enum_labels: Vec<String>,
+    /// The collation PostgreSQL orders the column's text by (the database's
+    /// when the column has the default one); `None` for other types.
+    #[serde(default)]
+    pub collation: Option<String>,
+}
+
+impl PgColumn {
+    /// Whether PostgreSQL orders this column's text by bytes, as SQLite does.
+    pub fn orders_by_bytes(&self) -> bool {
+        self.collation.as_deref().is_some_and(|c| {
+            matches!(
+                c.to_ascii_lowercase().as_str(),
+                "c" | "posix" | "c.utf8" | "c.utf-8" | "ucs_basic"
+            )
+        })
+    }
+}
+
+/// A CHECK constraint: `expr` as `pg_get_expr` prints it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PgCheck {
+    pub name: String,
+    pub expr: String,
+    /// False for a constraint added `NOT VALID`: rows before it may break it.
+    pub validated: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -88,6 +122,19 @@ pub struct PgIndex {
     pub columns: Option<Vec<(String, bool)>>,
     pub partial: bool,
     pub definition: String,
+    /// Every key, as `pg_get_indexdef(index, k)` prints it: a column name or
+    /// an expression.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// Whether each key is DESC.
+    #[serde(default)]
+    pub descending: Vec<bool>,
+    /// The `WHERE` of a partial index, as `pg_get_expr` prints it.
+    #[serde(default)]
+    pub predicate: Option<String>,
+    /// `UNIQUE NULLS NOT DISTINCT` (PostgreSQL 15): SQLite cannot.
+    #[serde(default)]
+    pub nulls_not_distinct: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -100,6 +147,9 @@ pub struct PgTable {
     pub primary_key: Option<Vec<String>>,
     pub unique_constraints: Vec<(String, Vec<String>)>,
     pub foreign_keys: Vec<ForeignKey>,
+    /// CHECK constraints of the table (and of its columns).
+    #[serde(default)]
+    pub checks: Vec<PgCheck>,
     pub other_constraints: Vec<OtherConstraint>,
     pub indexes: Vec<PgIndex>,
     /// Planner estimate; negative when the table was never analyzed.
@@ -171,6 +221,7 @@ pub async fn read_catalog(client: &Client, schemas: &[String]) -> Result<Vec<PgT
             primary_key: None,
             unique_constraints: Vec::new(),
             foreign_keys: Vec::new(),
+            checks: Vec::new(),
             other_constraints: Vec::new(),
             indexes: Vec::new(),
             estimated_rows: r.get(4),
@@ -207,12 +258,39 @@ pub async fn read_catalog(client: &Client, schemas: &[String]) -> Result<Vec<PgT
     Ok(tables)
 }
 
-/// Views and materialized views of `schemas`: not copied, but listed.
-pub async fn read_views(client: &Client, schemas: &[String]) -> Result<Vec<String>> {
+/// A view or materialized view.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PgView {
+    pub schema: String,
+    pub name: String,
+    pub materialized: bool,
+    /// `pg_get_viewdef`: its SELECT, names as PostgreSQL spells them.
+    pub definition: String,
+    /// Its output columns, in order.
+    pub columns: Vec<String>,
+}
+
+impl PgView {
+    /// `view s.v` / `materialized view s.v`, as the summary lists it.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}view {}.{}",
+            if self.materialized { "materialized " } else { "" },
+            self.schema,
+            self.name
+        )
+    }
+}
+
+/// Views and materialized views of `schemas`, in the order of their names.
+pub async fn read_views(client: &Client, schemas: &[String]) -> Result<Vec<PgView>> {
     let rows = client
         .query(
-            "SELECT CASE c.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END
-                    || n.nspname || '.' || c.relname
+            "SELECT n.nspname::text, c.relname::text, c.relkind = 'm',
+                    pg_get_viewdef(c.oid, false),
+                    ARRAY(SELECT a.attname::text FROM pg_attribute a
+                           WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                           ORDER BY a.attnum)
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind IN ('v', 'm') AND n.nspname = ANY($1)
               ORDER BY n.nspname, c.relname",
@@ -220,7 +298,16 @@ pub async fn read_views(client: &Client, schemas: &[String]) -> Result<Vec<Strin
         )
         .await
         .map_err(Error::pg("reading views"))?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    Ok(rows
+        .iter()
+        .map(|r| PgView {
+            schema: r.get(0),
+            name: r.get(1),
+            materialized: r.get(2),
+            definition: r.get(3),
+            columns: r.get(4),
+        })
+        .collect())
 }
 
 async fn read_columns(
@@ -232,9 +319,14 @@ async fn read_columns(
     let rows = client
         .query(
             "SELECT a.attrelid::int8, a.attnum, a.attname::text, a.atttypid::int8, a.atttypmod,
-                    a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attgenerated::text
+                    a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attgenerated::text,
+                    CASE WHEN co.collname = 'default'
+                         THEN (SELECT datcollate::text FROM pg_database
+                                WHERE datname = current_database())
+                         ELSE co.collname::text END
                FROM pg_attribute a
                LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+               LEFT JOIN pg_collation co ON co.oid = a.attcollation
               WHERE a.attrelid::int8 = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
               ORDER BY a.attrelid, a.attnum",
             &[&oids],
@@ -263,10 +355,19 @@ async fn read_columns(
             typmod,
             not_null: r.get(5),
             default: r.get(6),
-            generated: r.get::<_, String>(7) == "s",
-            domain_checks: Vec::new(),
+            generated: matches!(r.get::<_, String>(7).as_str(), "s" | "v"),
+            generated_virtual: r.get::<_, String>(7) == "v",
+            domain_constraints: Vec::new(),
+            enum_labels: Vec::new(),
+            collation: r.get(8),
         });
     }
+    read_domains_and_enums(client, tables).await
+}
+
+/// The CHECKs of the columns' domains (with the domains beneath them) and the
+/// labels of their enums.
+async fn read_domains_and_enums(client: &Client, tables: &mut [PgTable]) -> Result<()> {
     let domains: Vec<i64> = tables
         .iter()
         .flat_map(|t| &t.columns)
@@ -274,28 +375,77 @@ async fn read_columns(
         .map(|c| i64::from(c.pg_type.oid))
         .collect();
     if !domains.is_empty() {
+        // A domain's own CHECKs and those of the domains it is built on.
         let rows = client
             .query(
-                "SELECT contypid::int8, conname::text, pg_get_constraintdef(oid)
-                   FROM pg_constraint WHERE contypid::int8 = ANY($1) AND contype = 'c'
-                  ORDER BY conname",
+                "WITH RECURSIVE chain(top, dom) AS (
+                     SELECT t.oid, t.oid FROM pg_type t WHERE t.oid::int8 = ANY($1)
+                   UNION
+                     SELECT chain.top, t.typbasetype FROM chain
+                       JOIN pg_type t ON t.oid = chain.dom
+                      WHERE t.typtype = 'd')
+                 SELECT chain.top::int8, con.conname::text, pg_get_expr(con.conbin, 0),
+                        con.convalidated
+                   FROM chain JOIN pg_constraint con ON con.contypid = chain.dom
+                  WHERE con.contype = 'c'
+                  ORDER BY con.conname",
                 &[&domains],
             )
             .await
             .map_err(Error::pg("reading domain constraints"))?;
         for r in &rows {
             let domain = oid(r.get(0));
-            let check = format!("{}: {}", r.get::<_, String>(1), r.get::<_, String>(2));
+            let check = PgCheck {
+                name: r.get(1),
+                expr: r.get(2),
+                validated: r.get(3),
+            };
             for c in tables
                 .iter_mut()
                 .flat_map(|t| t.columns.iter_mut())
                 .filter(|c| c.pg_type.oid == domain)
             {
-                c.domain_checks.push(check.clone());
+                c.domain_constraints.push(check.clone());
+            }
+        }
+    }
+    let enums: Vec<i64> = tables
+        .iter()
+        .flat_map(|t| &t.columns)
+        .filter_map(|c| enum_type(&c.pg_type))
+        .map(i64::from)
+        .collect();
+    if !enums.is_empty() {
+        let rows = client
+            .query(
+                "SELECT enumtypid::int8, enumlabel::text FROM pg_enum
+                  WHERE enumtypid::int8 = ANY($1) ORDER BY enumtypid, enumsortorder",
+                &[&enums],
+            )
+            .await
+            .map_err(Error::pg("reading enum labels"))?;
+        for r in &rows {
+            let ty = oid(r.get(0));
+            let label: String = r.get(1);
+            for c in tables
+                .iter_mut()
+                .flat_map(|t| t.columns.iter_mut())
+                .filter(|c| enum_type(&c.pg_type) == Some(ty))
+            {
+                c.enum_labels.push(label.clone());
             }
         }
     }
     Ok(())
+}
+
+/// The oid of the enum a column's type is, or is a domain over.
+pub fn enum_type(t: &PgType) -> Option<u32> {
+    match &t.class {
+        TypeClass::Enum => Some(t.oid),
+        TypeClass::Domain(base) => enum_type(base),
+        _ => None,
+    }
 }
 
 struct RawType {
@@ -407,7 +557,9 @@ async fn read_constraints(
             "SELECT con.conrelid::int8, con.conname::text, con.contype::text, con.conkey,
                     con.confrelid::int8, con.confkey, con.confupdtype::text,
                     con.confdeltype::text, con.condeferrable, pg_get_constraintdef(con.oid),
-                    rn.nspname::text, rc.relname::text, con.condeferred
+                    rn.nspname::text, rc.relname::text, con.condeferred,
+                    CASE WHEN con.contype = 'c' THEN pg_get_expr(con.conbin, con.conrelid) END,
+                    con.convalidated
                FROM pg_constraint con
                LEFT JOIN pg_class rc ON rc.oid = con.confrelid
                LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
@@ -459,6 +611,11 @@ async fn read_constraints(
                     initially_deferred: r.get(12),
                 });
             }
+            ("c", _) => tables[ti].checks.push(PgCheck {
+                name,
+                expr: r.get::<_, Option<String>>(13).unwrap_or(definition),
+                validated: r.get(14),
+            }),
             (kind, _) => {
                 let kind = match kind {
                     "c" => "check constraint",
@@ -507,7 +664,12 @@ async fn read_indexes(
                     pg_get_indexdef(i.indexrelid),
                     EXISTS (SELECT 1 FROM pg_constraint con
                              WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid
-                               AND con.contype IN ('p', 'u', 'x'))
+                               AND con.contype IN ('p', 'u', 'x')),
+                    ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, false)
+                            FROM generate_series(1, i.indnkeyatts) k ORDER BY k),
+                    pg_get_expr(i.indpred, i.indrelid),
+                    -- PostgreSQL 15's column, NULL before it
+                    coalesce((to_jsonb(i) ->> 'indnullsnotdistinct')::bool, false)
                FROM pg_index i
                JOIN pg_class ic ON ic.oid = i.indexrelid
                JOIN pg_am am ON am.oid = ic.relam
@@ -547,6 +709,12 @@ async fn read_indexes(
             columns,
             partial: r.get(8),
             definition: r.get(9),
+            keys: r.get(11),
+            descending: (0..nkey)
+                .map(|i| options.get(i).is_some_and(|o| o & 1 == 1))
+                .collect(),
+            predicate: r.get(12),
+            nulls_not_distinct: r.get(13),
         });
     }
     Ok(())

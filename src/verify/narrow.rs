@@ -44,6 +44,7 @@ fn one_table(plan: &TablePlan) -> SyncPlan {
     SyncPlan {
         tables: vec![plan.clone()],
         not_expressed: Vec::new(),
+        views: Vec::new(),
         schema_loss: Vec::new(),
         notes: Vec::new(),
         renames: Vec::new(),
