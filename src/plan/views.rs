@@ -5,7 +5,7 @@
 
 use sqlparser::ast::{
     Distinct, Expr, GroupByExpr, JoinConstraint, JoinOperator, ObjectNamePart, SelectItem,
-    SetExpr, Statement, TableFactor,
+    SetExpr, Statement, TableFactor, TableWithJoins,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -106,21 +106,7 @@ fn translate(v: &PgView, tables: &[TablePlan]) -> Result<String, String> {
     let mut scope = FromScope { tables: Vec::new() };
     let mut from_sql = Vec::new();
     for twj in &select.from {
-        let mut item = table(&twj.relation, v, tables, &mut scope)?;
-        for j in &twj.joins {
-            let (kind, constraint) = match &j.join_operator {
-                JoinOperator::Join(c) | JoinOperator::Inner(c) => ("JOIN", c),
-                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => ("LEFT JOIN", c),
-                _ => return Err("a join other than INNER or LEFT".into()),
-            };
-            let right = table(&j.relation, v, tables, &mut scope)?;
-            let on = match constraint {
-                JoinConstraint::On(e) => expression::condition_of(e, &scope)?,
-                _ => return Err("a join with USING or NATURAL".into()),
-            };
-            item = format!("{item} {kind} {right} ON {on}");
-        }
-        from_sql.push(item);
+        from_sql.push(joined(twj, v, tables, &mut scope)?);
     }
     if from_sql.is_empty() {
         return Err("a query without FROM".into());
@@ -145,6 +131,42 @@ fn translate(v: &PgView, tables: &[TablePlan]) -> Result<String, String> {
         sql.push_str(&expression::condition_of(w, &scope)?);
     }
     Ok(sql)
+}
+
+/// A FROM item with its joins (PostgreSQL prints `FROM (a JOIN b ON …)`).
+fn joined<'a>(
+    twj: &TableWithJoins,
+    v: &PgView,
+    tables: &'a [TablePlan],
+    scope: &mut FromScope<'a>,
+) -> Result<String, String> {
+    let mut item = match &twj.relation {
+        TableFactor::NestedJoin {
+            table_with_joins,
+            alias: None,
+        } => format!("({})", joined(table_with_joins, v, tables, scope)?),
+        other => table(other, v, tables, scope)?,
+    };
+    for j in &twj.joins {
+        let (kind, constraint) = match &j.join_operator {
+            JoinOperator::Join(c) | JoinOperator::Inner(c) => ("JOIN", c),
+            JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => ("LEFT JOIN", c),
+            _ => return Err("a join other than INNER or LEFT".into()),
+        };
+        let right = match &j.relation {
+            TableFactor::NestedJoin {
+                table_with_joins,
+                alias: None,
+            } => format!("({})", joined(table_with_joins, v, tables, scope)?),
+            other => table(other, v, tables, scope)?,
+        };
+        let on = match constraint {
+            JoinConstraint::On(e) => expression::condition_of(e, scope)?,
+            _ => return Err("a join with USING or NATURAL".into()),
+        };
+        item = format!("{item} {kind} {right} ON {on}");
+    }
+    Ok(item)
 }
 
 fn contains_aggregate(e: &Expr) -> bool {
