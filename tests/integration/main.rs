@@ -26,6 +26,7 @@ mod maps;
 mod orm;
 mod pg_compare;
 mod report;
+mod schema_rules;
 mod snapshot;
 mod stalls;
 mod target_files;

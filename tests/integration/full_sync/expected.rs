@@ -245,9 +245,8 @@ pub const EXPECTED_FOREIGN_KEYS: &[(&str, &str, &str, &str, &str, &str)] = &[
     ),
 ];
 
-/// Explicitly created indexes: (name, table, unique, [(column, descending)]).
-/// Primary keys are checked separately; expression and partial indexes must
-/// not be here (they are listed as not expressible).
+/// Explicitly created indexes: (name, table, unique, [(column, descending)]),
+/// an expression key as `<expression>`. Primary keys are checked separately.
 pub type IndexSpec = (
     &'static str,
     &'static str,
@@ -286,6 +285,18 @@ pub const EXPECTED_INDEXES: &[IndexSpec] = &[
         &[("user_id", false), ("started_at", true)],
     ),
     ("users_email_key", "users", true, &[("email", false)]),
+    (
+        "users_lower_name_idx",
+        "users",
+        false,
+        &[("<expression>", false)],
+    ),
+    (
+        "devices_active_idx",
+        "devices",
+        false,
+        &[("user_id", false)],
+    ),
     (
         "users_updated_at_idx",
         "users",

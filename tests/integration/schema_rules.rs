@@ -1,0 +1,342 @@
+//! The schema around the data (issue 15): CHECKs (table, column, domain,
+//! enum), partial and expression unique indexes, defaults, generated columns
+//! and views arrive in SQLite, and an app that writes into the file meets the
+//! same rules PostgreSQL enforced. Proven by enforcement: rows that break each
+//! rule are refused by SQLite, rows that keep them are taken, defaults and
+//! generated columns give what PostgreSQL gives.
+
+use rusqlite::types::Value;
+use rusqlite::Connection;
+
+use crate::common::*;
+
+/// A small shop, with each construct once; none of it is in the fixtures.
+const SHOP: &str = r#"
+CREATE TYPE order_state AS ENUM ('cart', 'paid', 'shipped');
+CREATE DOMAIN quantity AS integer CHECK (VALUE > 0) CHECK (VALUE <= 1000);
+CREATE DOMAIN sku_code AS varchar(20) CHECK (VALUE LIKE 'SKU-%');
+CREATE TABLE customers (
+  id bigserial PRIMARY KEY,
+  email text NOT NULL CHECK (email LIKE '%_@_%'),
+  display_name varchar(80) NOT NULL DEFAULT 'anonymous',
+  tier smallint NOT NULL DEFAULT 1 CHECK (tier BETWEEN 1 AND 3),
+  balance numeric(12,2) NOT NULL DEFAULT 0 CHECK (balance >= 0),
+  deleted_at timestamptz,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  active boolean NOT NULL DEFAULT true
+);
+CREATE UNIQUE INDEX customers_email_live ON customers (lower(email)) WHERE deleted_at IS NULL;
+CREATE TABLE products (
+  id serial PRIMARY KEY,
+  sku sku_code NOT NULL UNIQUE,
+  title text NOT NULL CHECK (length(btrim(title)) > 0),
+  price_cents integer NOT NULL CHECK (price_cents >= 0),
+  discount_cents integer NOT NULL DEFAULT 0,
+  net_cents integer GENERATED ALWAYS AS (price_cents - discount_cents) STORED,
+  label text GENERATED ALWAYS AS (upper(sku::text) || ': ' || title) STORED,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT discount_not_above_price CHECK (discount_cents <= price_cents)
+);
+CREATE INDEX products_title_prefix ON products (substr(title, 1, 4) DESC);
+CREATE TABLE orders (
+  id serial PRIMARY KEY,
+  customer_id bigint NOT NULL REFERENCES customers(id),
+  state order_state NOT NULL DEFAULT 'cart',
+  qty quantity NOT NULL,
+  placed_on date NOT NULL DEFAULT CURRENT_DATE,
+  paid_at timestamptz,
+  shipped_at timestamptz,
+  note text CHECK (note IS NULL OR note <> ''),
+  CONSTRAINT shipped_after_paid CHECK (shipped_at IS NULL OR shipped_at >= paid_at),
+  CONSTRAINT shipped_state CHECK (state <> 'shipped' OR shipped_at IS NOT NULL)
+);
+CREATE UNIQUE INDEX one_cart_per_customer ON orders (customer_id) WHERE state = 'cart';
+CREATE VIEW open_orders AS
+  SELECT o.id, c.email, o.qty * 2 AS double_qty
+    FROM orders o JOIN customers c ON c.id = o.customer_id
+   WHERE o.state <> 'shipped';
+
+-- Outside what SQLite can hold with the same meaning: listed.
+ALTER TABLE customers ADD CONSTRAINT email_shape CHECK (email ~ '^[^@]+@[^@]+$');
+CREATE TABLE ledger (id serial PRIMARY KEY, amount numeric NOT NULL CHECK (amount <> 0));
+CREATE MATERIALIZED VIEW order_count AS SELECT count(*) AS n FROM orders;
+
+INSERT INTO customers (email, display_name, tier, balance, deleted_at) VALUES
+  ('alice@example.com', 'Alice', 2, 10.50, NULL),
+  ('ALICE@example.com', 'Alice (old)', 1, 0, '2024-01-01 00:00:00+00'),
+  ('bob@example.com', 'Bob', 3, 0, NULL);
+INSERT INTO products (sku, title, price_cents, discount_cents) VALUES
+  ('SKU-1', 'Kettle', 2500, 500),
+  ('SKU-2', 'Mug', 900, 0);
+INSERT INTO orders (customer_id, state, qty, paid_at, shipped_at) VALUES
+  (1, 'cart', 1, NULL, NULL),
+  (1, 'paid', 3, '2024-05-01 10:00:00+00', NULL),
+  -- shipped half a second after payment, within the same second: the stored
+  -- text '…:00.500000Z' sorts before '…:00Z', the time does not.
+  (1, 'shipped', 2, '2024-05-01 10:00:00+00', '2024-05-01 10:00:00.5+00'),
+  (2, 'cart', 7, NULL, NULL);
+INSERT INTO ledger (amount) VALUES (12.5);
+ALTER TABLE orders ADD CONSTRAINT legacy_small CHECK (qty < 5) NOT VALID;
+"#;
+
+fn listed(summary: &serde_json::Value) -> Vec<String> {
+    summary["not_expressed"]
+        .as_array()
+        .expect("not_expressed")
+        .iter()
+        .map(|v| v.as_str().expect("string").to_owned())
+        .collect()
+}
+
+/// Runs `sql` and returns SQLite's error, or `None` when the write was taken.
+fn refused(conn: &Connection, sql: &str) -> Option<String> {
+    conn.execute_batch(&format!("SAVEPOINT t; {sql}; RELEASE t;"))
+        .err()
+        .map(|e| {
+            let _ = conn.execute_batch("ROLLBACK TO t; RELEASE t;");
+            e.to_string()
+        })
+}
+
+#[test]
+fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() {
+    let db = TestDb::new();
+    db.execute(SHOP);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("shop.db");
+    let run = sync(&db.url(), &target, &["--json", "--quiet"]);
+    run.assert_success();
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).expect("--json");
+    let listed = listed(&summary);
+
+    // What SQLite cannot hold alike is listed, with the reason.
+    for (what, why) in [
+        ("email_shape", "regular expressions"),
+        ("ledger_amount_check", "numeric kept as TEXT"),
+        ("legacy_small", "NOT VALID"),
+        ("order_count", "materialized"),
+    ] {
+        assert!(
+            listed.iter().any(|l| l.contains(what) && l.contains(why)),
+            "{what} listed because of {why}: {listed:#?}"
+        );
+    }
+    // And what it can is not.
+    for created in [
+        "customers_email_check",
+        "customers_email_live",
+        "sku_code",
+        "discount_not_above_price",
+        "net_cents",
+        "label",
+        "products_title_prefix",
+        "one_cart_per_customer",
+        "shipped_after_paid",
+        "open_orders",
+        "default",
+    ] {
+        assert!(
+            !listed.iter().any(|l| l.contains(created)),
+            "{created} should be created, not listed: {listed:#?}"
+        );
+    }
+
+    let conn = Connection::open(&target).expect("open");
+    conn.execute_batch("PRAGMA foreign_keys = ON")
+        .expect("foreign keys");
+
+    // Rows that break a rule: refused, each by the rule it breaks.
+    for (sql, rule) in [
+        ("INSERT INTO customers (email) VALUES ('nobody')", "customers_email_check"),
+        ("INSERT INTO customers (email, tier) VALUES ('t@x.io', 4)", "customers_tier_check"),
+        ("INSERT INTO customers (email, balance) VALUES ('b@x.io', -0.01)", "customers_balance_check"),
+        ("INSERT INTO customers (email) VALUES ('Alice@Example.com')", "UNIQUE"),
+        ("UPDATE customers SET deleted_at = NULL WHERE display_name = 'Alice (old)'", "UNIQUE"),
+        ("INSERT INTO products (sku, title, price_cents) VALUES ('XYZ-1', 'Pan', 100)", "sku_code_check"),
+        ("INSERT INTO products (sku, title, price_cents) VALUES ('SKU-1', 'Pan', 100)", "UNIQUE"),
+        ("INSERT INTO products (sku, title, price_cents) VALUES ('SKU-3', '   ', 100)", "products_title_check"),
+        ("INSERT INTO products (sku, title, price_cents, discount_cents) VALUES ('SKU-3', 'Pan', 100, 101)", "discount_not_above_price"),
+        ("INSERT INTO products (sku, title, price_cents, net_cents) VALUES ('SKU-3', 'Pan', 100, 5)", "generated column"),
+        ("INSERT INTO orders (customer_id, state, qty) VALUES (3, 'lost', 1)", "state_is_order_state"),
+        ("INSERT INTO orders (customer_id, state, qty) VALUES (3, 'paid', 0)", "quantity_check"),
+        ("INSERT INTO orders (customer_id, state, qty) VALUES (3, 'paid', 1001)", "quantity_check1"),
+        ("INSERT INTO orders (customer_id, qty) VALUES (1, 1)", "UNIQUE"),
+        ("INSERT INTO orders (customer_id, state, qty, paid_at, shipped_at) VALUES (3, 'shipped', 1, '2024-05-01T10:00:00.5Z', '2024-05-01T10:00:00Z')", "shipped_after_paid"),
+        ("INSERT INTO orders (customer_id, state, qty) VALUES (3, 'shipped', 1)", "shipped_state"),
+        ("INSERT INTO orders (customer_id, state, qty, note) VALUES (3, 'paid', 1, '')", "orders_note_check"),
+        ("INSERT INTO orders (customer_id, state, qty) VALUES (99, 'paid', 1)", "FOREIGN KEY"),
+    ] {
+        match refused(&conn, sql) {
+            Some(err) => assert!(err.contains(rule), "{sql}: refused, but not by {rule}: {err}"),
+            None => panic!("{sql}: SQLite took a row that breaks {rule}"),
+        }
+    }
+
+    // Rows that keep the rules: taken.
+    for sql in [
+        "INSERT INTO customers (email) VALUES ('carol@example.com')",
+        "INSERT INTO customers (email, deleted_at) VALUES ('alice@example.com', '2025-02-02T00:00:00Z')",
+        "INSERT INTO products (sku, title, price_cents, discount_cents) VALUES ('SKU-9', 'Teapot', 4000, 1500)",
+        "INSERT INTO orders (customer_id, qty) VALUES (3, 5)",
+        "INSERT INTO orders (customer_id, state, qty, paid_at, shipped_at) VALUES (3, 'shipped', 1, '2024-05-01T10:00:00Z', '2024-05-01T10:00:00.25Z')",
+        "UPDATE orders SET state = 'paid' WHERE customer_id = 2",
+    ] {
+        if let Some(err) = refused(&conn, sql) {
+            panic!("{sql}: refused although it keeps every rule: {err}");
+        }
+    }
+
+    // Defaults give what PostgreSQL gives, in the stored form.
+    let mut pg = db.client();
+    let pg_row = pg
+        .query_one(
+            "INSERT INTO customers (email) VALUES ('dave@example.com')
+             RETURNING display_name, tier::int8, active",
+            &[],
+        )
+        .expect("insert into PostgreSQL");
+    let row = sqlite_rows(
+        &conn,
+        "SELECT display_name, tier, balance, active, created_at FROM customers
+          WHERE email = 'carol@example.com'",
+    );
+    assert_eq!(
+        row[0][..4],
+        [
+            Value::Text(pg_row.get(0)),
+            Value::Integer(pg_row.get(1)),
+            // numeric(12,2) 0.00, kept with NUMERIC affinity, as the copy stores it
+            sqlite_rows(&conn, "SELECT balance FROM customers WHERE email = 'bob@example.com'")[0][0].clone(),
+            Value::Integer(i64::from(pg_row.get::<_, bool>(2))),
+        ],
+        "defaults"
+    );
+    let Value::Text(created) = &row[0][4] else {
+        panic!("created_at: {:?}", row[0][4]);
+    };
+    assert!(
+        created.len() >= 20 && created.ends_with('Z') && created.as_bytes()[10] == b'T',
+        "DEFAULT now() in the stored form: {created}"
+    );
+    let order = sqlite_rows(
+        &conn,
+        "SELECT state, placed_on = date('now') FROM orders WHERE customer_id = 3 AND qty = 5",
+    );
+    assert_eq!(
+        order,
+        vec![vec![Value::Text("cart".into()), Value::Integer(1)]]
+    );
+
+    // Generated columns: SQLite computes what PostgreSQL computed.
+    let pg_generated: Vec<(String, i64, String)> = pg
+        .query("SELECT sku::text, net_cents::int8, label FROM products ORDER BY sku", &[])
+        .expect("read PostgreSQL")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let sqlite_generated: Vec<(String, i64, String)> = conn
+        .prepare("SELECT sku, net_cents, label FROM products WHERE sku <> 'SKU-9' ORDER BY sku")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .expect("read SQLite");
+    assert_eq!(sqlite_generated, pg_generated);
+    assert_eq!(
+        sqlite_rows(&conn, "SELECT net_cents, label FROM products WHERE sku = 'SKU-9'"),
+        vec![vec![Value::Integer(2500), Value::Text("SKU-9: Teapot".into())]]
+    );
+
+    // The expression index is one, and the view reads like PostgreSQL's.
+    let index_sql: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'products_title_prefix'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("products_title_prefix exists");
+    assert!(index_sql.contains("substr(\"title\", 1, 4)"), "{index_sql}");
+    drop(conn);
+    let fresh = dir.path().join("fresh.db");
+    sync(&db.url(), &fresh, &["--quiet"]).assert_success();
+    let fresh = Connection::open(&fresh).expect("open");
+    let mut pg_view: Vec<(i64, String, i64)> = pg
+        .query("SELECT id::int8, email, double_qty::int8 FROM open_orders", &[])
+        .expect("PostgreSQL view")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let mut sqlite_view: Vec<(i64, String, i64)> = fresh
+        .prepare("SELECT id, email, double_qty FROM open_orders")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .expect("SQLite view");
+    pg_view.sort();
+    sqlite_view.sort();
+    assert_eq!(sqlite_view, pg_view);
+    assert!(!pg_view.is_empty());
+}
+
+/// A delta merge writes into a table with generated columns: the inserted
+/// and updated rows get SQLite's computed values, which match PostgreSQL's.
+#[test]
+fn a_delta_merge_leaves_generated_columns_to_sqlite() {
+    let db = TestDb::new();
+    db.execute(SHOP);
+    db.execute("UPDATE products SET updated_at = '2025-01-01 00:00:00+00'");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("shop.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    db.execute(
+        "UPDATE products SET price_cents = 3000, updated_at = '2026-06-01 00:00:00+00'
+          WHERE sku = 'SKU-1';
+         INSERT INTO products (sku, title, price_cents, updated_at)
+              VALUES ('SKU-5', 'Spoon', 150, '2026-06-01 00:00:00+00');",
+    );
+    let run = sync(
+        &db.url(),
+        &target,
+        &["--since", "2026-01-01T00:00:00Z", "--tables", "products", "--quiet"],
+    );
+    run.assert_success();
+    let conn = Connection::open(&target).expect("open");
+    assert_eq!(
+        sqlite_rows(
+            &conn,
+            "SELECT sku, net_cents, label FROM products WHERE sku IN ('SKU-1', 'SKU-5') ORDER BY sku"
+        ),
+        vec![
+            vec![
+                Value::Text("SKU-1".into()),
+                Value::Integer(2500),
+                Value::Text("SKU-1: Kettle".into())
+            ],
+            vec![
+                Value::Text("SKU-5".into()),
+                Value::Integer(150),
+                Value::Text("SKU-5: Spoon".into())
+            ],
+        ]
+    );
+}
+
+/// When SQLite's version of a rule refuses rows PostgreSQL holds (here
+/// lower(), which SQLite applies to ASCII letters only), the sync stops before
+/// publishing and names the rule; the target is not touched.
+#[test]
+fn a_rule_the_copied_rows_break_in_sqlite_stops_the_sync_by_name() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE tags (id int PRIMARY KEY, name text NOT NULL,
+                            CONSTRAINT has_capital CHECK (lower(name) <> name));
+         INSERT INTO tags VALUES (1, 'Rust'), (2, 'Élan');",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("tags.db");
+    let run = sync(&db.url(), &target, &["--quiet"]);
+    run.assert_code(3)
+        .assert_stderr_has(&["tags", "has_capital", "translat", "--exclude tags"]);
+    assert!(!target.exists(), "nothing published");
+}
