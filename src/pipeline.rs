@@ -480,16 +480,20 @@ pub async fn plan_from_catalog(
 ) -> Result<SyncPlan> {
     plan_with_catalog(client, schemas, inputs)
         .await
-        .map(|(plan, _)| plan)
+        .map(|(plan, _, _)| plan)
 }
 
-/// [`plan_from_catalog`], also returning the catalog the plan was built from
-/// (an export writes it into the bundle's manifest).
+/// [`plan_from_catalog`], also returning the tables and views the plan was
+/// built from (an export writes them into the bundle's manifest).
 pub async fn plan_with_catalog(
     client: &Client,
     schemas: &[String],
     inputs: PlanInputs<'_>,
-) -> Result<(SyncPlan, Vec<crate::source::catalog::PgTable>)> {
+) -> Result<(
+    SyncPlan,
+    Vec<crate::source::catalog::PgTable>,
+    Vec<crate::source::catalog::PgView>,
+)> {
     let existing: Vec<String> = client
         .query(
             "SELECT nspname::text FROM pg_namespace
@@ -523,7 +527,7 @@ pub async fn plan_with_catalog(
     }
     let views = read_views(client, schemas).await?;
     crate::plan::views::plan_views(&mut plan, &views);
-    Ok((plan, catalog))
+    Ok((plan, catalog, views))
 }
 
 /// Splits every table into chunks, largest tables first so the long work starts early.

@@ -71,6 +71,10 @@ pub struct Manifest {
     pub tables: Vec<TableEntry>,
     /// Schema objects SQLite cannot express, as a sync would list them.
     pub not_expressed: Vec<String>,
+    /// The views `import` creates (their queries translate); the others are
+    /// in `not_expressed`.
+    #[serde(default)]
+    pub views: Vec<crate::source::catalog::PgView>,
 }
 
 /// Which rows of a table a bundle holds.

@@ -180,7 +180,7 @@ async fn export_async(opts: &ExportOptions, dir: &Path) -> Result<ExportSummary>
         map: None,
         target: &target,
     };
-    let (plan, catalog) = plan_with_catalog(&coordinator, &opts.schemas, inputs).await?;
+    let (plan, catalog, views) = plan_with_catalog(&coordinator, &opts.schemas, inputs).await?;
     let since_text = opts.since.map(unix_micros_text);
     let tables = export_tables(
         &coordinator,
@@ -284,6 +284,14 @@ async fn export_async(opts: &ExportOptions, dir: &Path) -> Result<ExportSummary>
             .collect(),
         tables: entries,
         not_expressed: plan.not_expressed.clone(),
+        // The ones that translate, for `import` to create.
+        views: views
+            .into_iter()
+            .filter(|v| {
+                let name = crate::plan::sqlite_table_name(&v.schema, &v.name);
+                plan.views.iter().any(|p| p.name == name)
+            })
+            .collect(),
     };
     crate::failpoint::hit("export.before-manifest")?;
     write_manifest(dir, &manifest)?;

@@ -220,6 +220,8 @@ pub(crate) fn open(
     if !problems.is_empty() {
         return Err(Error::Plan(problems));
     }
+    crate::plan::views::plan_views(&mut plan, &manifest.views);
+    // What could not be created was listed at the export, once.
     plan.not_expressed.clone_from(&manifest.not_expressed);
     Ok(Bundle {
         dir: from.to_path_buf(),

@@ -31,8 +31,9 @@ pub fn plan_views(plan: &mut SyncPlan, views: &[PgView]) {
             Err(format!("its SQLite name {name} is taken"))
         } else {
             translate(v, &plan.tables).map(|select| SinkView {
+                // The app's own view of that name, in a target it made, stays.
                 sql: format!(
-                    "CREATE VIEW {} ({}) AS {select}",
+                    "CREATE VIEW IF NOT EXISTS {} ({}) AS {select}",
                     quote(&name),
                     v.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
                 ),
@@ -220,6 +221,11 @@ fn table<'a>(
                 .flatten()
         })
         .ok_or_else(|| format!("it reads {name}, which is not a copied table"))?;
+    if found.sink.existing {
+        return Err(format!(
+            "it reads {name}, a table of the app's own schema, which pg2sqlite does not change"
+        ));
+    }
     if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
         return Err("a table alias with column names".into());
     }

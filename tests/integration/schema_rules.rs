@@ -340,3 +340,41 @@ fn a_rule_the_copied_rows_break_in_sqlite_stops_the_sync_by_name() {
         .assert_stderr_has(&["tags", "has_capital", "translat", "--exclude tags"]);
     assert!(!target.exists(), "nothing published");
 }
+
+/// A bundle carries the schema too: `import` creates the same CHECKs,
+/// generated columns and views a sync does, and lists what the export listed.
+#[test]
+fn an_imported_bundle_gets_the_same_rules() {
+    let db = TestDb::new();
+    db.execute(SHOP);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = dir.path().join("bundle");
+    let url = db.url();
+    let bundle_arg = bundle.to_str().expect("utf-8 path");
+    run(&["export", "--source", &url, "--out", bundle_arg, "--quiet"]).assert_success();
+    let synced = dir.path().join("synced.db");
+    sync(&db.url(), &synced, &["--quiet"]).assert_success();
+    let imported = dir.path().join("imported.db");
+    let target_arg = imported.to_str().expect("utf-8 path");
+    let run = run(&["import", "--from", bundle_arg, "--target", target_arg, "--json", "--quiet"]);
+    run.assert_success();
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).expect("--json");
+    let listed = listed(&summary);
+    assert!(
+        listed.iter().any(|l| l.contains("email_shape")),
+        "{listed:#?}"
+    );
+    assert!(!listed.iter().any(|l| l.contains("open_orders")), "{listed:#?}");
+    let schema = |path: &std::path::Path| {
+        sqlite_rows(
+            &Connection::open(path).expect("open"),
+            "SELECT type, name, sql FROM sqlite_master
+              WHERE name NOT LIKE '\\_pg2sqlite%' ESCAPE '\\' AND sql IS NOT NULL ORDER BY name",
+        )
+    };
+    assert_eq!(schema(&imported), schema(&synced), "the same schema as a sync");
+    let conn = Connection::open(&imported).expect("open");
+    let err = refused(&conn, "INSERT INTO orders (customer_id, state, qty) VALUES (3, 'lost', 1)")
+        .expect("the enum's CHECK refuses it");
+    assert!(err.contains("state_is_order_state"), "{err}");
+}
