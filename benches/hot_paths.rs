@@ -117,10 +117,12 @@ fn bench_write(c: &mut Criterion) {
                 storage: c.storage,
                 not_null: false,
                 default: None,
+                generated: None,
             })
             .collect(),
         primary_key: None,
         foreign_keys: Vec::new(),
+        checks: Vec::new(),
         indexes: Vec::new(),
         existing: false,
     };

@@ -192,12 +192,11 @@ pub(super) fn plan_checks(
         if !matches!(p.mapping.kind, ValueKind::Text) {
             continue; // an array of labels is one JSON text
         }
-        let labels: Vec<String> = p
-            .pg
-            .enum_labels
-            .iter()
-            .map(|l| format!("'{}'", l.replace('\'', "''")))
-            .collect();
+        let labels: Vec<String> =
+            p.pg.enum_labels
+                .iter()
+                .map(|l| format!("'{}'", l.replace('\'', "''")))
+                .collect();
         checks.push(SinkCheck {
             name: format!("{}_is_{}", p.sink_name, p.pg.pg_type.name),
             sql: format!("{} IN ({})", quote(&p.sink_name), labels.join(", ")),
@@ -284,7 +283,9 @@ pub(super) fn plan_keys_and_indexes(
     for ix in &t.indexes {
         let planned = index_keys(ix, sink_col, &table).and_then(|keys| {
             let predicate = match &ix.predicate {
-                Some(p) => Some(expression::condition(p, &table).map_err(|e| format!("its WHERE: {e}"))?),
+                Some(p) => {
+                    Some(expression::condition(p, &table).map_err(|e| format!("its WHERE: {e}"))?)
+                }
                 None => None,
             };
             Ok((keys, predicate))

@@ -139,7 +139,9 @@ pub fn parse(pg: &str) -> Result<Expr, String> {
         .map_err(|e| format!("cannot parse it: {e}"))?;
     match parser.peek_token().token {
         Token::EOF => Ok(e),
-        t => Err(format!("cannot parse it: unexpected {t} after the expression")),
+        t => Err(format!(
+            "cannot parse it: unexpected {t} after the expression"
+        )),
     }
 }
 
@@ -244,8 +246,12 @@ fn current_time(e: &Expr) -> Option<Now> {
                 FunctionArguments::Subquery(_) => false,
             };
             match name.as_str() {
-                "now" | "current_timestamp" | "localtimestamp" | "transaction_timestamp"
-                | "statement_timestamp" | "clock_timestamp"
+                "now"
+                | "current_timestamp"
+                | "localtimestamp"
+                | "transaction_timestamp"
+                | "statement_timestamp"
+                | "clock_timestamp"
                     if no_args =>
                 {
                     Some(Now::Timestamp)
@@ -361,7 +367,10 @@ impl Translator<'_> {
             Expr::Nested(inner) => {
                 let s = self.expr(inner)?;
                 // `(name)::text`: a name or literal needs no parentheses.
-                if matches!(**inner, Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Value(_)) {
+                if matches!(
+                    **inner,
+                    Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Value(_)
+                ) {
                     return Ok(s);
                 }
                 Ok(Sql {
@@ -380,11 +389,11 @@ impl Translator<'_> {
                 cast(lit, &ts.data_type)
             }
             Expr::Cast {
-                kind,
+                kind: CastKind::Cast | CastKind::DoubleColon,
                 expr,
                 data_type,
                 format: None,
-            } if matches!(kind, CastKind::Cast | CastKind::DoubleColon) => {
+            } => {
                 let inner = self.expr(expr)?;
                 cast(inner, data_type)
             }
@@ -394,14 +403,26 @@ impl Translator<'_> {
                     UnaryOperator::Not if matches!(s.ty, Ty::Bool | Ty::Null) => {
                         Ok(Sql::new(format!("NOT {}", s.text), Ty::Bool))
                     }
-                    UnaryOperator::Minus | UnaryOperator::Plus if s.ty.is_number() => Ok(
-                        Sql::new(format!("{}{}", if *op == UnaryOperator::Minus { "-" } else { "+" }, s.text), s.ty),
-                    ),
+                    UnaryOperator::Minus | UnaryOperator::Plus if s.ty.is_number() => Ok(Sql::new(
+                        format!(
+                            "{}{}",
+                            if *op == UnaryOperator::Minus {
+                                "-"
+                            } else {
+                                "+"
+                            },
+                            s.text
+                        ),
+                        s.ty,
+                    )),
                     _ => Err(format!("{op} on a {}", s.ty.name())),
                 }
             }
             Expr::BinaryOp { left, op, right } => self.binary(left, op, right),
-            Expr::IsNull(x) => Ok(Sql::new(format!("{} IS NULL", self.expr(x)?.text), Ty::Bool)),
+            Expr::IsNull(x) => Ok(Sql::new(
+                format!("{} IS NULL", self.expr(x)?.text),
+                Ty::Bool,
+            )),
             Expr::IsNotNull(x) => Ok(Sql::new(
                 format!("{} IS NOT NULL", self.expr(x)?.text),
                 Ty::Bool,
@@ -536,7 +557,11 @@ impl Translator<'_> {
         if ok {
             Ok((a, b))
         } else {
-            Err(format!("comparing a {} with a {}", a.ty.name(), b.ty.name()))
+            Err(format!(
+                "comparing a {} with a {}",
+                a.ty.name(),
+                b.ty.name()
+            ))
         }
     }
 
@@ -592,9 +617,7 @@ impl Translator<'_> {
                     (Ty::Int, Ty::Int) => Ty::Int,
                     // An integral numeric is stored as an INTEGER: SQLite would
                     // divide it as one, PostgreSQL exactly.
-                    (Ty::Number, _) | (_, Ty::Number)
-                        if matches!(op, B::Divide | B::Modulo) =>
-                    {
+                    (Ty::Number, _) | (_, Ty::Number) if matches!(op, B::Divide | B::Modulo) => {
                         return Err(format!("{op} on a numeric"))
                     }
                     (Ty::Number, y) | (y, Ty::Number) if y.is_number() => Ty::Number,
@@ -731,7 +754,10 @@ impl Translator<'_> {
         match (name, args.as_slice()) {
             ("coalesce", [one]) => self.expr(one),
             ("coalesce", many) if !many.is_empty() => {
-                let parts: Vec<Sql> = many.iter().map(|a| self.expr(a)).collect::<Result<_, _>>()?;
+                let parts: Vec<Sql> = many
+                    .iter()
+                    .map(|a| self.expr(a))
+                    .collect::<Result<_, _>>()?;
                 let ty = common_type(&parts)?;
                 let texts: Vec<String> = parts.into_iter().map(|p| p.text).collect();
                 Ok(Sql::new(format!("coalesce({})", texts.join(", ")), ty))
@@ -771,7 +797,9 @@ impl Translator<'_> {
             ("round", [x]) | ("round", [x, _]) => {
                 let s = self.expr(x)?;
                 let digits = match args.get(1) {
-                    Some(d) => Some(int_literal(d).ok_or("round() to a computed number of places")?),
+                    Some(d) => {
+                        Some(int_literal(d).ok_or("round() to a computed number of places")?)
+                    }
                     None => None,
                 };
                 match s.ty {
@@ -788,8 +816,16 @@ impl Translator<'_> {
                     t => Err(format!("round() of a {}", t.name())),
                 }
             }
-            ("now" | "current_timestamp" | "current_date" | "localtimestamp" | "clock_timestamp"
-            | "statement_timestamp" | "transaction_timestamp", _) => Err(format!(
+            (
+                "now"
+                | "current_timestamp"
+                | "current_date"
+                | "localtimestamp"
+                | "clock_timestamp"
+                | "statement_timestamp"
+                | "transaction_timestamp",
+                _,
+            ) => Err(format!(
                 "{name}() reads the clock{}",
                 if self.purpose == Purpose::Default {
                     " in a form the column does not store"
@@ -848,7 +884,9 @@ pub fn number_literal(pg: &str) -> Option<String> {
             Expr::UnaryOp {
                 op: UnaryOperator::Minus,
                 expr,
-            } => walk(expr).filter(|n| !n.starts_with('-')).map(|n| format!("-{n}")),
+            } => walk(expr)
+                .filter(|n| !n.starts_with('-'))
+                .map(|n| format!("-{n}")),
             _ => None,
         }
     }
@@ -874,7 +912,9 @@ fn array_elements(e: &Expr) -> Result<&[Expr], String> {
     match e {
         Expr::Array(a) => Ok(&a.elem),
         Expr::Cast { expr, .. } | Expr::Nested(expr) => array_elements(expr),
-        other => Err(format!("= ANY ({other}): only an ARRAY[…] list is translated")),
+        other => Err(format!(
+            "= ANY ({other}): only an ARRAY[…] list is translated"
+        )),
     }
 }
 
@@ -934,7 +974,9 @@ fn named_type(data_type: &DataType) -> Option<Ty> {
         "date" => Ty::Date,
         "timestamp with time zone" | "timestamptz" => Ty::Timestamptz,
         "timestamp" | "timestamp without time zone" => Ty::Timestamp,
-        "character" | "char" | "bpchar" => Ty::Opaque("char(n), which PostgreSQL compares without its padding"),
+        "character" | "char" | "bpchar" => {
+            Ty::Opaque("char(n), which PostgreSQL compares without its padding")
+        }
         _ => return None,
     })
 }
@@ -1090,7 +1132,10 @@ pub struct TableScope<'a> {
 impl Scope for TableScope<'_> {
     fn column(&self, qualifier: Option<&str>, name: &str) -> Result<ColumnRef, String> {
         if qualifier.is_some() {
-            return Err(format!("the qualified name {}.{name}", qualifier.unwrap_or_default()));
+            return Err(format!(
+                "the qualified name {}.{name}",
+                qualifier.unwrap_or_default()
+            ));
         }
         if let Some(i) = self.value.filter(|_| name.eq_ignore_ascii_case("value")) {
             let (_, sink, ty) = &self.columns[i];
@@ -1161,7 +1206,10 @@ mod tests {
             check("((qty >= 1) AND (qty <= 100))").unwrap(),
             "((\"s_qty\" >= 1) AND (\"s_qty\" <= 100))"
         );
-        assert_eq!(check("(price >= (0)::numeric)").unwrap(), "(\"s_price\" >= 0)");
+        assert_eq!(
+            check("(price >= (0)::numeric)").unwrap(),
+            "(\"s_price\" >= 0)"
+        );
         assert_eq!(
             check("((name)::text ~~ 'x%'::text)").unwrap(),
             "(\"s_name\" GLOB 'x*')"
@@ -1230,25 +1278,63 @@ mod tests {
             value: None,
         };
         let v = |pg: &str, p: Purpose, ty: Option<Ty>| value(pg, &scope, p, ty);
-        assert_eq!(v("lower((name)::text)", Purpose::Value, None).unwrap(), "lower(\"s_name\")");
-        assert_eq!(v("(qty * 2)", Purpose::Value, Some(Ty::Int)).unwrap(), "(\"s_qty\" * 2)");
         assert_eq!(
-            v("'ok'::mood", Purpose::Default, Some(Ty::Text { ordered: false })).unwrap(),
+            v("lower((name)::text)", Purpose::Value, None).unwrap(),
+            "lower(\"s_name\")"
+        );
+        assert_eq!(
+            v("(qty * 2)", Purpose::Value, Some(Ty::Int)).unwrap(),
+            "(\"s_qty\" * 2)"
+        );
+        assert_eq!(
+            v(
+                "'ok'::mood",
+                Purpose::Default,
+                Some(Ty::Text { ordered: false })
+            )
+            .unwrap(),
             "'ok'"
         );
         assert_eq!(v("true", Purpose::Default, Some(Ty::Bool)).unwrap(), "1");
-        assert_eq!(v("'-1.5'::numeric", Purpose::Default, Some(Ty::Number)).unwrap(), "-1.5");
-        assert_eq!(v("CURRENT_DATE", Purpose::Default, Some(Ty::Date)).unwrap(), "(date('now'))");
-        assert!(v("now()", Purpose::Default, Some(Ty::Timestamptz)).unwrap().contains("'000Z'"));
-        assert!(v("timezone('utc'::text, now())", Purpose::Default, Some(Ty::Timestamp))
+        assert_eq!(
+            v("'-1.5'::numeric", Purpose::Default, Some(Ty::Number)).unwrap(),
+            "-1.5"
+        );
+        assert_eq!(
+            v("CURRENT_DATE", Purpose::Default, Some(Ty::Date)).unwrap(),
+            "(date('now'))"
+        );
+        assert!(v("now()", Purpose::Default, Some(Ty::Timestamptz))
             .unwrap()
-            .contains("%H:%M:%S"));
+            .contains("'000Z'"));
+        assert!(v(
+            "timezone('utc'::text, now())",
+            Purpose::Default,
+            Some(Ty::Timestamp)
+        )
+        .unwrap()
+        .contains("%H:%M:%S"));
         assert!(v("now()", Purpose::Value, Some(Ty::Timestamptz)).is_err());
-        assert!(v("(qty * 2)", Purpose::Value, Some(Ty::Text { ordered: true })).is_err());
-        assert!(v("nextval('t_id_seq'::regclass)", Purpose::Default, Some(Ty::Int)).is_err());
+        assert!(v(
+            "(qty * 2)",
+            Purpose::Value,
+            Some(Ty::Text { ordered: true })
+        )
+        .is_err());
+        assert!(v(
+            "nextval('t_id_seq'::regclass)",
+            Purpose::Default,
+            Some(Ty::Int)
+        )
+        .is_err());
         assert!(v("amount", Purpose::Value, None).is_err());
         assert_eq!(
-            v("(((name)::text || ' '::text) || qty)", Purpose::Value, Some(Ty::Text { ordered: true })).unwrap(),
+            v(
+                "(((name)::text || ' '::text) || qty)",
+                Purpose::Value,
+                Some(Ty::Text { ordered: true })
+            )
+            .unwrap(),
             "((\"s_name\" || ' ') || \"s_qty\")"
         );
     }

@@ -4,8 +4,8 @@
 //! Materialized views hold a snapshot SQLite has no equivalent of: listed.
 
 use sqlparser::ast::{
-    Distinct, Expr, GroupByExpr, JoinConstraint, JoinOperator, ObjectNamePart, SelectItem,
-    SetExpr, Statement, TableFactor, TableWithJoins,
+    Distinct, Expr, GroupByExpr, JoinConstraint, JoinOperator, ObjectNamePart, SelectItem, SetExpr,
+    Statement, TableFactor, TableWithJoins,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -35,7 +35,11 @@ pub fn plan_views(plan: &mut SyncPlan, views: &[PgView]) {
                 sql: format!(
                     "CREATE VIEW IF NOT EXISTS {} ({}) AS {select}",
                     quote(&name),
-                    v.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
+                    v.columns
+                        .iter()
+                        .map(|c| quote(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 name,
             })
@@ -95,7 +99,8 @@ fn translate(v: &PgView, tables: &[TablePlan]) -> Result<String, String> {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return Err("UNION, INTERSECT, EXCEPT or VALUES".into());
     };
-    let plain_group_by = matches!(&select.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
+    let plain_group_by =
+        matches!(&select.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
     if select.having.is_some() || !plain_group_by || select.top.is_some() || select.into.is_some() {
         return Err("GROUP BY, HAVING or aggregates".into());
     }
@@ -126,7 +131,11 @@ fn translate(v: &PgView, tables: &[TablePlan]) -> Result<String, String> {
     if items.len() != v.columns.len() {
         return Err("its column list does not match its columns".into());
     }
-    let mut sql = format!("SELECT {distinct}{} FROM {}", items.join(", "), from_sql.join(", "));
+    let mut sql = format!(
+        "SELECT {distinct}{} FROM {}",
+        items.join(", "),
+        from_sql.join(", ")
+    );
     if let Some(w) = &select.selection {
         sql.push_str(" WHERE ");
         sql.push_str(&expression::condition_of(w, &scope)?);
@@ -174,7 +183,14 @@ fn contains_aggregate(e: &Expr) -> bool {
     match e {
         Expr::Function(f) => matches!(
             f.name.to_string().to_lowercase().as_str(),
-            "count" | "sum" | "min" | "max" | "avg" | "array_agg" | "string_agg" | "bool_and"
+            "count"
+                | "sum"
+                | "min"
+                | "max"
+                | "avg"
+                | "array_agg"
+                | "string_agg"
+                | "bool_and"
                 | "bool_or"
         ),
         Expr::Nested(x) | Expr::Cast { expr: x, .. } => contains_aggregate(x),
@@ -217,7 +233,11 @@ fn table<'a>(
         .or_else(|| {
             // pg_get_viewdef leaves out the schema of tables on the search path.
             (parts.len() == 1)
-                .then(|| tables.iter().find(|t| t.source_name == format!("public.{relation}")))
+                .then(|| {
+                    tables
+                        .iter()
+                        .find(|t| t.source_name == format!("public.{relation}"))
+                })
                 .flatten()
         })
         .ok_or_else(|| format!("it reads {name}, which is not a copied table"))?;

@@ -275,7 +275,11 @@ impl PgView {
     pub fn describe(&self) -> String {
         format!(
             "{}view {}.{}",
-            if self.materialized { "materialized " } else { "" },
+            if self.materialized {
+                "materialized "
+            } else {
+                ""
+            },
             self.schema,
             self.name
         )

@@ -293,7 +293,10 @@ fn full_sync_copies_every_table_with_keys_constraints_and_indexes() {
         "CREATE INDEX \"devices_active_idx\" ON \"devices\" (\"user_id\") WHERE (NOT \"retired\")",
         "CONSTRAINT \"Order_Total_check\" CHECK ((\"Total\" >= 0))",
     ] {
-        assert!(text(&schema[0][0]).contains(sql), "{sql} missing from the schema");
+        assert!(
+            text(&schema[0][0]).contains(sql),
+            "{sql} missing from the schema"
+        );
     }
     // Defaults of the current time are carried over now (see
     // current_time_defaults_write_the_stored_form), so they are not listed.
@@ -459,7 +462,10 @@ fn domain_checks_are_enforced_and_inheritance_is_listed() {
             && l.contains("audit_log")
             && l.to_lowercase().contains("inherit")
     });
-    assert!(inheritance, "inheritance listed; not_expressed: {listed:#?}");
+    assert!(
+        inheritance,
+        "inheritance listed; not_expressed: {listed:#?}"
+    );
     assert!(
         !listed.iter().any(|l| l.contains("positive_int")),
         "the domain CHECK is created, not listed: {listed:#?}"

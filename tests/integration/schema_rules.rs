@@ -206,7 +206,11 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
             Value::Text(pg_row.get(0)),
             Value::Integer(pg_row.get(1)),
             // numeric(12,2) 0.00, kept with NUMERIC affinity, as the copy stores it
-            sqlite_rows(&conn, "SELECT balance FROM customers WHERE email = 'bob@example.com'")[0][0].clone(),
+            sqlite_rows(
+                &conn,
+                "SELECT balance FROM customers WHERE email = 'bob@example.com'"
+            )[0][0]
+                .clone(),
             Value::Integer(i64::from(pg_row.get::<_, bool>(2))),
         ],
         "defaults"
@@ -229,7 +233,10 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
 
     // Generated columns: SQLite computes what PostgreSQL computed.
     let pg_generated: Vec<(String, i64, String)> = pg
-        .query("SELECT sku::text, net_cents::int8, label FROM products ORDER BY sku", &[])
+        .query(
+            "SELECT sku::text, net_cents::int8, label FROM products ORDER BY sku",
+            &[],
+        )
         .expect("read PostgreSQL")
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
@@ -243,8 +250,14 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
         .expect("read SQLite");
     assert_eq!(sqlite_generated, pg_generated);
     assert_eq!(
-        sqlite_rows(&conn, "SELECT net_cents, label FROM products WHERE sku = 'SKU-9'"),
-        vec![vec![Value::Integer(2500), Value::Text("SKU-9: Teapot".into())]]
+        sqlite_rows(
+            &conn,
+            "SELECT net_cents, label FROM products WHERE sku = 'SKU-9'"
+        ),
+        vec![vec![
+            Value::Integer(2500),
+            Value::Text("SKU-9: Teapot".into())
+        ]]
     );
 
     // The expression index is one, and the view reads like PostgreSQL's.
@@ -261,7 +274,10 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
     sync(&db.url(), &fresh, &["--quiet"]).assert_success();
     let fresh = Connection::open(&fresh).expect("open");
     let mut pg_view: Vec<(i64, String, i64)> = pg
-        .query("SELECT id::int8, email, double_qty::int8 FROM open_orders", &[])
+        .query(
+            "SELECT id::int8, email, double_qty::int8 FROM open_orders",
+            &[],
+        )
         .expect("PostgreSQL view")
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
@@ -298,7 +314,13 @@ fn a_delta_merge_leaves_generated_columns_to_sqlite() {
     let run = sync(
         &db.url(),
         &target,
-        &["--since", "2026-01-01T00:00:00Z", "--tables", "products", "--quiet"],
+        &[
+            "--since",
+            "2026-01-01T00:00:00Z",
+            "--tables",
+            "products",
+            "--quiet",
+        ],
     );
     run.assert_success();
     let conn = Connection::open(&target).expect("open");
@@ -356,7 +378,9 @@ fn an_imported_bundle_gets_the_same_rules() {
     sync(&db.url(), &synced, &["--quiet"]).assert_success();
     let imported = dir.path().join("imported.db");
     let target_arg = imported.to_str().expect("utf-8 path");
-    let run = run(&["import", "--from", bundle_arg, "--target", target_arg, "--json", "--quiet"]);
+    let run = run(&[
+        "import", "--from", bundle_arg, "--target", target_arg, "--json", "--quiet",
+    ]);
     run.assert_success();
     let summary: serde_json::Value = serde_json::from_str(&run.stdout).expect("--json");
     let listed = listed(&summary);
@@ -364,7 +388,10 @@ fn an_imported_bundle_gets_the_same_rules() {
         listed.iter().any(|l| l.contains("email_shape")),
         "{listed:#?}"
     );
-    assert!(!listed.iter().any(|l| l.contains("open_orders")), "{listed:#?}");
+    assert!(
+        !listed.iter().any(|l| l.contains("open_orders")),
+        "{listed:#?}"
+    );
     let schema = |path: &std::path::Path| {
         sqlite_rows(
             &Connection::open(path).expect("open"),
@@ -372,9 +399,16 @@ fn an_imported_bundle_gets_the_same_rules() {
               WHERE name NOT LIKE '\\_pg2sqlite%' ESCAPE '\\' AND sql IS NOT NULL ORDER BY name",
         )
     };
-    assert_eq!(schema(&imported), schema(&synced), "the same schema as a sync");
+    assert_eq!(
+        schema(&imported),
+        schema(&synced),
+        "the same schema as a sync"
+    );
     let conn = Connection::open(&imported).expect("open");
-    let err = refused(&conn, "INSERT INTO orders (customer_id, state, qty) VALUES (3, 'lost', 1)")
-        .expect("the enum's CHECK refuses it");
+    let err = refused(
+        &conn,
+        "INSERT INTO orders (customer_id, state, qty) VALUES (3, 'lost', 1)",
+    )
+    .expect("the enum's CHECK refuses it");
     assert!(err.contains("state_is_order_state"), "{err}");
 }
