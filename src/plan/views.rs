@@ -150,26 +150,14 @@ fn joined<'a>(
     tables: &'a [TablePlan],
     scope: &mut FromScope<'a>,
 ) -> Result<String, String> {
-    let mut item = match &twj.relation {
-        TableFactor::NestedJoin {
-            table_with_joins,
-            alias: None,
-        } => format!("({})", joined(table_with_joins, v, tables, scope)?),
-        other => table(other, v, tables, scope)?,
-    };
+    let mut item = factor(&twj.relation, v, tables, scope)?;
     for j in &twj.joins {
         let (kind, constraint) = match &j.join_operator {
             JoinOperator::Join(c) | JoinOperator::Inner(c) => ("JOIN", c),
             JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => ("LEFT JOIN", c),
             _ => return Err("a join other than INNER or LEFT".into()),
         };
-        let right = match &j.relation {
-            TableFactor::NestedJoin {
-                table_with_joins,
-                alias: None,
-            } => format!("({})", joined(table_with_joins, v, tables, scope)?),
-            other => table(other, v, tables, scope)?,
-        };
+        let right = factor(&j.relation, v, tables, scope)?;
         let on = match constraint {
             JoinConstraint::On(e) => expression::condition_of(e, scope)?,
             _ => return Err("a join with USING or NATURAL".into()),
@@ -177,6 +165,22 @@ fn joined<'a>(
         item = format!("{item} {kind} {right} ON {on}");
     }
     Ok(item)
+}
+
+/// One side of a join: a table, or joins in parentheses.
+fn factor<'a>(
+    f: &TableFactor,
+    v: &PgView,
+    tables: &'a [TablePlan],
+    scope: &mut FromScope<'a>,
+) -> Result<String, String> {
+    match f {
+        TableFactor::NestedJoin {
+            table_with_joins,
+            alias: None,
+        } => Ok(format!("({})", joined(table_with_joins, v, tables, scope)?)),
+        other => table(other, v, tables, scope),
+    }
 }
 
 fn contains_aggregate(e: &Expr) -> bool {
