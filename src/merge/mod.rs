@@ -11,4 +11,5 @@ pub mod deletes;
 pub mod foreign_keys;
 pub mod key;
 pub mod state;
+pub mod unique;
 pub mod writer;

@@ -20,6 +20,7 @@ use super::base::{self, base_key, fingerprint, Ancestor, BaseKey};
 use super::cursor;
 use super::decide::{decide_row, Cursor, ExistingRow, RowDecision, Winner};
 use super::state::{key_json, record_conflict, ConflictKind, ConflictRecord, MergeCounts};
+use super::unique::{self, LiftedIndex};
 use crate::error::{Error, Result};
 use crate::mapping::format::Format;
 use crate::mapping::ledger::LossLedger;
@@ -195,6 +196,7 @@ pub fn run(
     let stmts: Vec<Statements> = tables.iter().map(statements).collect();
     let checks: Vec<TableCheck<'_>> = tables.iter().map(|t| TableCheck::new(&t.plan)).collect();
     let mut buffers = RecordBuffers::default();
+    let mut lifted: Vec<LiftedIndex> = Vec::new();
     for msg in rx {
         let WriterMessage::Batch {
             table,
@@ -216,6 +218,7 @@ pub fn run(
             &mut out[table],
             &mut buffers,
             run_at,
+            &mut lifted,
         )
         .map_err(Error::sqlite(doing, path))?;
         crate::failpoint::hit("merge.after-batch")?;
@@ -223,6 +226,7 @@ pub fn run(
         out[table].seconds += started.elapsed().as_secs_f64();
         progress.rows_written(table, &t.plan.sink.name, merged);
     }
+    unique::restore(&conn, &lifted, path)?;
     Ok(MergeOutcome {
         conn,
         tables: out,
@@ -287,6 +291,7 @@ fn merge_batch(
     out: &mut TableMerge,
     buffers: &mut RecordBuffers,
     run_at: &str,
+    lifted: &mut Vec<LiftedIndex>,
 ) -> rusqlite::Result<u64> {
     let cols = columns(batch)?;
     let cursor_format = t
@@ -334,7 +339,7 @@ fn merge_batch(
             None => {
                 let mut insert = conn.prepare_cached(&sql.insert)?;
                 bind_written(&mut insert, &cols, row, &t.plan.sink)?;
-                insert.raw_execute()?;
+                unique::execute(conn, &mut insert, &t.plan.sink.name, lifted)?;
                 let rowid = conn.last_insert_rowid();
                 let stored = read_row(&mut read_back, rowid, t, check, buffers)?;
                 let ancestor = base::lookup(conn, trusted, &stored.key)?;
@@ -377,7 +382,7 @@ fn merge_batch(
                         if let Some(update) = &sql.update {
                             let mut update = conn.prepare_cached(update)?;
                             bind_written(&mut update, &cols, row, &t.plan.sink)?;
-                            update.raw_execute()?;
+                            unique::execute(conn, &mut update, &t.plan.sink.name, lifted)?;
                         }
                         read_row(&mut read_back, e.rowid, t, check, buffers)?
                     }

@@ -263,6 +263,12 @@ pub(super) fn plan_keys_and_indexes(
     let mut indexes = Vec::new();
     let mut lost = Vec::new();
     for (name, cols) in &t.unique_constraints {
+        if t.nulls_not_distinct.contains(name) {
+            lost.push(format!(
+                "{sqlite_name}: unique constraint {name} created without NULLS NOT DISTINCT: \
+                 SQLite's unique indexes let NULLs repeat"
+            ));
+        }
         match all(cols) {
             Some(columns) => indexes.push(SinkIndex {
                 name: index_name(name),
@@ -290,6 +296,14 @@ pub(super) fn plan_keys_and_indexes(
             };
             Ok((keys, predicate))
         });
+        if planned.is_ok() && ix.nulls_not_distinct {
+            // Looser than PostgreSQL's, but still a unique index.
+            lost.push(format!(
+                "{sqlite_name}: index {} created without NULLS NOT DISTINCT: SQLite's unique \
+                 indexes let NULLs repeat",
+                ix.name
+            ));
+        }
         match planned {
             Ok((keys, predicate)) => indexes.push(SinkIndex {
                 name: index_name(&ix.name),
@@ -327,9 +341,6 @@ fn index_keys(
 ) -> Result<Vec<IndexKey>, String> {
     if !matches!(ix.method.as_str(), "btree" | "hash") {
         return Err(format!("SQLite has no {} indexes", ix.method));
-    }
-    if ix.nulls_not_distinct {
-        return Err("SQLite's unique indexes let NULLs repeat (NULLS NOT DISTINCT)".into());
     }
     if let Some(cols) = &ix.columns {
         return cols

@@ -146,6 +146,9 @@ pub struct PgTable {
     pub columns: Vec<PgColumn>,
     pub primary_key: Option<Vec<String>>,
     pub unique_constraints: Vec<(String, Vec<String>)>,
+    /// The unique constraints declared `NULLS NOT DISTINCT` (PostgreSQL 15).
+    #[serde(default)]
+    pub nulls_not_distinct: Vec<String>,
     pub foreign_keys: Vec<ForeignKey>,
     /// CHECK constraints of the table (and of its columns).
     #[serde(default)]
@@ -220,6 +223,7 @@ pub async fn read_catalog(client: &Client, schemas: &[String]) -> Result<Vec<PgT
             columns: Vec::new(),
             primary_key: None,
             unique_constraints: Vec::new(),
+            nulls_not_distinct: Vec::new(),
             foreign_keys: Vec::new(),
             checks: Vec::new(),
             other_constraints: Vec::new(),
@@ -412,6 +416,41 @@ async fn read_domains_and_enums(client: &Client, tables: &mut [PgTable]) -> Resu
                 c.domain_constraints.push(check.clone());
             }
         }
+        // A domain's NOT NULL binds its columns; its default (the nearest
+        // domain's) fills a column that has none of its own.
+        let rows = client
+            .query(
+                "WITH RECURSIVE chain(top, dom, depth) AS (
+                     SELECT t.oid, t.oid, 0 FROM pg_type t WHERE t.oid::int8 = ANY($1)
+                   UNION ALL
+                     SELECT chain.top, t.typbasetype, chain.depth + 1 FROM chain
+                       JOIN pg_type t ON t.oid = chain.dom
+                      WHERE t.typtype = 'd')
+                 SELECT chain.top::int8, bool_or(t.typnotnull),
+                        (array_agg(pg_get_expr(t.typdefaultbin, 0) ORDER BY chain.depth)
+                           FILTER (WHERE t.typdefaultbin IS NOT NULL))[1]
+                   FROM chain JOIN pg_type t ON t.oid = chain.dom
+                  WHERE t.typtype = 'd'
+                  GROUP BY chain.top",
+                &[&domains],
+            )
+            .await
+            .map_err(Error::pg("reading domain defaults"))?;
+        for r in &rows {
+            let domain = oid(r.get(0));
+            let not_null: bool = r.get(1);
+            let default: Option<String> = r.get(2);
+            for c in tables
+                .iter_mut()
+                .flat_map(|t| t.columns.iter_mut())
+                .filter(|c| c.pg_type.oid == domain)
+            {
+                c.not_null |= not_null;
+                if c.default.is_none() && !c.generated {
+                    c.default.clone_from(&default);
+                }
+            }
+        }
     }
     let enums: Vec<i64> = tables
         .iter()
@@ -584,7 +623,12 @@ async fn read_constraints(
         let cols = conkey.as_deref().and_then(|k| column_names(&tables[ti], k));
         match (contype.as_str(), cols) {
             ("p", Some(cols)) => tables[ti].primary_key = Some(cols),
-            ("u", Some(cols)) => tables[ti].unique_constraints.push((name, cols)),
+            ("u", Some(cols)) => {
+                if definition.contains("NULLS NOT DISTINCT") {
+                    tables[ti].nulls_not_distinct.push(name.clone());
+                }
+                tables[ti].unique_constraints.push((name, cols));
+            }
             ("f", Some(cols)) => {
                 let confkey: Option<Vec<i16>> = r.get(5);
                 let ref_schema: Option<String> = r.get(10);

@@ -15,6 +15,7 @@ const SHOP: &str = r#"
 CREATE TYPE order_state AS ENUM ('cart', 'paid', 'shipped');
 CREATE DOMAIN quantity AS integer CHECK (VALUE > 0) CHECK (VALUE <= 1000);
 CREATE DOMAIN sku_code AS varchar(20) CHECK (VALUE LIKE 'SKU-%');
+CREATE DOMAIN country_code AS text NOT NULL DEFAULT 'NL' CHECK (length(VALUE) = 2);
 CREATE TABLE customers (
   id bigserial PRIMARY KEY,
   email text NOT NULL CHECK (email LIKE '%_@_%'),
@@ -23,7 +24,8 @@ CREATE TABLE customers (
   balance numeric(12,2) NOT NULL DEFAULT 0 CHECK (balance >= 0),
   deleted_at timestamptz,
   created_at timestamptz NOT NULL DEFAULT now(),
-  active boolean NOT NULL DEFAULT true
+  active boolean NOT NULL DEFAULT true,
+  country country_code
 );
 CREATE UNIQUE INDEX customers_email_live ON customers (lower(email)) WHERE deleted_at IS NULL;
 CREATE TABLE products (
@@ -60,6 +62,8 @@ CREATE VIEW open_orders AS
 ALTER TABLE customers ADD CONSTRAINT email_shape CHECK (email ~ '^[^@]+@[^@]+$');
 CREATE TABLE ledger (id serial PRIMARY KEY, amount numeric NOT NULL CHECK (amount <> 0));
 CREATE MATERIALIZED VIEW order_count AS SELECT count(*) AS n FROM orders;
+CREATE TABLE coupons (id int PRIMARY KEY, code text, CONSTRAINT one_code UNIQUE NULLS NOT DISTINCT (code));
+INSERT INTO coupons VALUES (1, 'SPRING'), (2, NULL);
 
 INSERT INTO customers (email, display_name, tier, balance, deleted_at) VALUES
   ('alice@example.com', 'Alice', 2, 10.50, NULL),
@@ -115,6 +119,7 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
         ("ledger_amount_check", "numeric kept as TEXT"),
         ("legacy_small", "NOT VALID"),
         ("order_count", "materialized"),
+        ("one_code", "NULLS NOT DISTINCT"),
     ] {
         assert!(
             listed.iter().any(|l| l.contains(what) && l.contains(why)),
@@ -150,6 +155,9 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
         ("INSERT INTO customers (email) VALUES ('nobody')", "customers_email_check"),
         ("INSERT INTO customers (email, tier) VALUES ('t@x.io', 4)", "customers_tier_check"),
         ("INSERT INTO customers (email, balance) VALUES ('b@x.io', -0.01)", "customers_balance_check"),
+        ("INSERT INTO customers (email, country) VALUES ('c@x.io', NULL)", "NOT NULL constraint failed: customers.country"),
+        ("INSERT INTO customers (email, country) VALUES ('c@x.io', 'NLD')", "country_code_check"),
+        ("INSERT INTO coupons VALUES (3, 'SPRING')", "UNIQUE"),
         ("INSERT INTO customers (email) VALUES ('Alice@Example.com')", "UNIQUE"),
         ("UPDATE customers SET deleted_at = NULL WHERE display_name = 'Alice (old)'", "UNIQUE"),
         ("INSERT INTO products (sku, title, price_cents) VALUES ('XYZ-1', 'Pan', 100)", "sku_code_check"),
@@ -191,17 +199,17 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
     let pg_row = pg
         .query_one(
             "INSERT INTO customers (email) VALUES ('dave@example.com')
-             RETURNING display_name, tier::int8, active",
+             RETURNING display_name, tier::int8, active, country::text",
             &[],
         )
         .expect("insert into PostgreSQL");
     let row = sqlite_rows(
         &conn,
-        "SELECT display_name, tier, balance, active, created_at FROM customers
+        "SELECT display_name, tier, balance, active, country, created_at FROM customers
           WHERE email = 'carol@example.com'",
     );
     assert_eq!(
-        row[0][..4],
+        row[0][..5],
         [
             Value::Text(pg_row.get(0)),
             Value::Integer(pg_row.get(1)),
@@ -212,11 +220,13 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
             )[0][0]
                 .clone(),
             Value::Integer(i64::from(pg_row.get::<_, bool>(2))),
+            // the domain's default
+            Value::Text(pg_row.get(3)),
         ],
         "defaults"
     );
-    let Value::Text(created) = &row[0][4] else {
-        panic!("created_at: {:?}", row[0][4]);
+    let Value::Text(created) = &row[0][5] else {
+        panic!("created_at: {:?}", row[0][5]);
     };
     assert!(
         created.len() >= 20 && created.ends_with('Z') && created.as_bytes()[10] == b'T',
@@ -411,4 +421,102 @@ fn an_imported_bundle_gets_the_same_rules() {
     )
     .expect("the enum's CHECK refuses it");
     assert!(err.contains("state_is_order_state"), "{err}");
+}
+
+const SWAPS: &str = "
+CREATE TABLE accounts (id int PRIMARY KEY, email text UNIQUE, updated_at timestamptz NOT NULL);
+CREATE TABLE carts (id int PRIMARY KEY, customer int NOT NULL, state text NOT NULL,
+                    updated_at timestamptz NOT NULL);
+CREATE UNIQUE INDEX one_open_cart ON carts (customer) WHERE state = 'open';
+INSERT INTO accounts VALUES (1, 'a@x.io', '2025-01-01'), (2, 'b@x.io', '2025-01-01');
+INSERT INTO carts VALUES (1, 7, 'open', '2025-01-01'), (2, 7, 'paid', '2025-01-01');
+";
+
+/// PostgreSQL moved unique values between rows in one transaction (two
+/// accounts swap emails; the open cart becomes paid while a paid one is
+/// reopened). Row by row, each write finds its value still held: the merge
+/// sets the unique indexes aside and builds them again before the commit.
+#[test]
+fn a_delta_merge_applies_values_that_moved_between_rows_of_a_unique_index() {
+    let db = TestDb::new();
+    db.execute(SWAPS);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("swap.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    db.execute(
+        "BEGIN;
+         UPDATE accounts SET email = 'tmp' WHERE id = 1;
+         UPDATE accounts SET email = 'a@x.io', updated_at = '2026-06-01' WHERE id = 2;
+         UPDATE accounts SET email = 'b@x.io', updated_at = '2026-06-01' WHERE id = 1;
+         UPDATE carts SET state = 'paid', updated_at = '2026-06-01' WHERE id = 1;
+         UPDATE carts SET state = 'open', updated_at = '2026-06-01' WHERE id = 2;
+         COMMIT;",
+    );
+    sync(
+        &db.url(),
+        &target,
+        &["--since", "2026-01-01T00:00:00Z", "--quiet"],
+    )
+    .assert_success();
+    let conn = Connection::open(&target).expect("open");
+    assert_eq!(
+        sqlite_rows(&conn, "SELECT id, email FROM accounts ORDER BY id"),
+        vec![
+            vec![Value::Integer(1), Value::Text("b@x.io".into())],
+            vec![Value::Integer(2), Value::Text("a@x.io".into())],
+        ]
+    );
+    assert_eq!(
+        sqlite_rows(&conn, "SELECT id, state FROM carts ORDER BY id"),
+        vec![
+            vec![Value::Integer(1), Value::Text("paid".into())],
+            vec![Value::Integer(2), Value::Text("open".into())],
+        ]
+    );
+    // The indexes are back, and still enforce.
+    let err = conn
+        .execute(
+            "INSERT INTO accounts VALUES (3, 'a@x.io', '2026-07-01T00:00:00Z')",
+            [],
+        )
+        .expect_err("the unique index is back");
+    assert!(err.to_string().contains("UNIQUE"), "{err}");
+    assert!(refused(&conn, "UPDATE carts SET state = 'open' WHERE id = 1").is_some());
+}
+
+/// A value the app wrote in SQLite and PostgreSQL gave another row since:
+/// the merge cannot hold both, stops before the commit, names the index, and
+/// leaves the target as it was.
+#[test]
+fn a_delta_merge_that_would_hold_a_unique_value_twice_stops_naming_the_index() {
+    let db = TestDb::new();
+    db.execute(SWAPS);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("clash.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    {
+        let conn = Connection::open(&target).expect("open");
+        conn.execute(
+            "INSERT INTO accounts VALUES (50, 'c@x.io', '2026-05-01T00:00:00Z')",
+            [],
+        )
+        .expect("the app writes in SQLite");
+    }
+    db.execute("INSERT INTO accounts VALUES (3, 'c@x.io', '2026-06-01')");
+    let before = std::fs::read(&target).expect("read target");
+    let run = sync(
+        &db.url(),
+        &target,
+        &["--since", "2026-01-01T00:00:00Z", "--quiet"],
+    );
+    run.assert_code(3).assert_stderr_has(&[
+        "accounts",
+        "accounts_email_key",
+        "nothing was committed",
+    ]);
+    assert_eq!(
+        std::fs::read(&target).expect("read target"),
+        before,
+        "target unchanged"
+    );
 }
