@@ -207,6 +207,7 @@ mod tests {
             }],
             rowid_key: false,
             unreadable: None,
+            generated: Vec::new(),
         }
     }
 

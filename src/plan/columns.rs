@@ -159,6 +159,19 @@ pub(super) fn plan_column<'a>(
         None => None,
         Some(et) => match et.column(&sink_name) {
             Some(tc) => Some(tc),
+            // SQLite computes it: nothing to write, nothing lost.
+            None if et
+                .generated
+                .iter()
+                .any(|g| g.eq_ignore_ascii_case(&sink_name)) =>
+            {
+                out.notes.push(format!(
+                    "{}.{sink_name}: a generated column in the SQLite table; SQLite computes \
+                     it, PostgreSQL's values are not written",
+                    et.name
+                ));
+                return Ok(None);
+            }
             None => {
                 if let Some(r) = cm.and_then(|cm| cm.rename.as_ref()) {
                     return Err(vec![format!(

@@ -48,6 +48,9 @@ pub struct TargetTable {
     /// Why the table could not be read (a virtual table of a module this
     /// build lacks, ...): fine unless a sync wants to write into it.
     pub unreadable: Option<String>,
+    /// Its generated columns, which SQLite computes and `table_info` leaves
+    /// out of `columns`.
+    pub generated: Vec<String>,
 }
 
 impl TargetTable {
@@ -111,6 +114,7 @@ fn read_tables(conn: &Connection) -> rusqlite::Result<TargetSchema> {
                 columns: Vec::new(),
                 rowid_key: false,
                 unreadable: Some(e.to_string()),
+                generated: Vec::new(),
             }),
         }
     }
@@ -136,11 +140,17 @@ fn read_table(conn: &Connection, name: &str) -> rusqlite::Result<TargetTable> {
     for c in &mut columns {
         c.samples = samples(conn, name, &c.name)?;
     }
+    // hidden 2 and 3: VIRTUAL and STORED generated columns.
+    let generated = conn
+        .prepare("SELECT name FROM pragma_table_xinfo(?1) WHERE hidden IN (2, 3)")?
+        .query_map([name], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(TargetTable {
         name: name.to_owned(),
         columns,
         rowid_key,
         unreadable: None,
+        generated,
     })
 }
 

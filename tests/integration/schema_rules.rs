@@ -329,10 +329,17 @@ fn a_delta_merge_leaves_generated_columns_to_sqlite() {
             "2026-01-01T00:00:00Z",
             "--tables",
             "products",
+            "--json",
             "--quiet",
         ],
     );
     run.assert_success();
+    // SQLite computes them: not a loss, and not written.
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).expect("--json");
+    assert!(
+        !summary.to_string().contains("only in PostgreSQL"),
+        "generated columns reported as lost: {summary:#}"
+    );
     let conn = Connection::open(&target).expect("open");
     assert_eq!(
         sqlite_rows(
