@@ -81,6 +81,13 @@ pub(super) fn plan_default_and_generation(
     };
     let ty = column_ty(p);
     let Some(expr) = c.default.as_deref() else {
+        if c.identity && !is_rowid {
+            out.not_expressed.push(format!(
+                "{sqlite_name}.{}: identity column's numbering not carried over (SQLite has \
+                 no sequences; only an INTEGER PRIMARY KEY numbers itself)",
+                p.sink_name
+            ));
+        }
         return (None, None);
     };
     if c.generated {

@@ -63,6 +63,9 @@ pub struct PgColumn {
     /// domain), in their order.
     #[serde(default)]
     pub enum_labels: Vec<String>,
+    /// `GENERATED … AS IDENTITY`: numbered by a sequence.
+    #[serde(default)]
+    pub identity: bool,
     /// The collation PostgreSQL orders the column's text by (the database's
     /// when the column has the default one); `None` for other types.
     #[serde(default)]
@@ -328,10 +331,11 @@ async fn read_columns(
         .query(
             "SELECT a.attrelid::int8, a.attnum, a.attname::text, a.atttypid::int8, a.atttypmod,
                     a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attgenerated::text,
+                    a.attidentity::text,
                     CASE WHEN co.collname = 'default'
                          THEN (SELECT datcollate::text FROM pg_database
                                 WHERE datname = current_database())
-                         ELSE co.collname::text END
+                         ELSE co.collname::text END AS collation
                FROM pg_attribute a
                LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                LEFT JOIN pg_collation co ON co.oid = a.attcollation
@@ -367,7 +371,8 @@ async fn read_columns(
             generated_virtual: r.get::<_, String>(7) == "v",
             domain_constraints: Vec::new(),
             enum_labels: Vec::new(),
-            collation: r.get(8),
+            collation: r.get(9),
+            identity: !r.get::<_, String>(8).is_empty(),
         });
     }
     read_domains_and_enums(client, tables).await

@@ -64,6 +64,8 @@ CREATE TABLE ledger (id serial PRIMARY KEY, amount numeric NOT NULL CHECK (amoun
 CREATE MATERIALIZED VIEW order_count AS SELECT count(*) AS n FROM orders;
 CREATE TABLE coupons (id int PRIMARY KEY, code text, CONSTRAINT one_code UNIQUE NULLS NOT DISTINCT (code));
 INSERT INTO coupons VALUES (1, 'SPRING'), (2, NULL);
+CREATE TABLE invoices (code text PRIMARY KEY, number bigint GENERATED ALWAYS AS IDENTITY);
+INSERT INTO invoices (code) VALUES ('INV-A');
 
 INSERT INTO customers (email, display_name, tier, balance, deleted_at) VALUES
   ('alice@example.com', 'Alice', 2, 10.50, NULL),
@@ -120,6 +122,7 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
         ("legacy_small", "NOT VALID"),
         ("order_count", "materialized"),
         ("one_code", "NULLS NOT DISTINCT"),
+        ("invoices.number", "identity"),
     ] {
         assert!(
             listed.iter().any(|l| l.contains(what) && l.contains(why)),
