@@ -1,11 +1,12 @@
 //! PostgreSQL views as SQLite views: a view whose query is one SELECT over
-//! copied tables (inner and left joins, a WHERE, expressions the translator
-//! takes) is created after the data; any other is listed with the reason.
+//! copied tables (inner and left joins, WHERE, GROUP BY, HAVING, ORDER BY,
+//! LIMIT, aggregates and expressions the translator takes) is created after
+//! the data; any other is listed with the reason.
 //! Materialized views hold a snapshot SQLite has no equivalent of: listed.
 
 use sqlparser::ast::{
-    Distinct, Expr, GroupByExpr, JoinConstraint, JoinOperator, ObjectNamePart, SelectItem, SetExpr,
-    Statement, TableFactor, TableWithJoins,
+    Distinct, Expr, GroupByExpr, JoinConstraint, JoinOperator, LimitClause, ObjectNamePart,
+    OrderBy, OrderByKind, OrderBySort, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -89,20 +90,14 @@ fn translate(v: &PgView, tables: &[TablePlan]) -> Result<String, String> {
         [Statement::Query(q)] => q,
         _ => return Err("its definition is not one query".into()),
     };
-    if query.with.is_some()
-        || query.order_by.is_some()
-        || query.limit_clause.is_some()
-        || query.fetch.is_some()
-    {
-        return Err("WITH, ORDER BY, LIMIT or FETCH".into());
+    if query.with.is_some() || query.fetch.is_some() || !query.locks.is_empty() {
+        return Err("WITH, FETCH or FOR UPDATE".into());
     }
     let SetExpr::Select(select) = query.body.as_ref() else {
         return Err("UNION, INTERSECT, EXCEPT or VALUES".into());
     };
-    let plain_group_by =
-        matches!(&select.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
-    if select.having.is_some() || !plain_group_by || select.top.is_some() || select.into.is_some() {
-        return Err("GROUP BY, HAVING or aggregates".into());
+    if select.top.is_some() || select.into.is_some() || !select.named_window.is_empty() {
+        return Err("TOP, INTO or WINDOW".into());
     }
     let distinct = match &select.distinct {
         None => "",
@@ -123,10 +118,7 @@ fn translate(v: &PgView, tables: &[TablePlan]) -> Result<String, String> {
             SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
             _ => return Err("a * in its column list".into()),
         };
-        if contains_aggregate(e) {
-            return Err("GROUP BY, HAVING or aggregates".into());
-        }
-        items.push(expression::value_of(e, &scope)?);
+        items.push(expression::query_value(e, &scope)?);
     }
     if items.len() != v.columns.len() {
         return Err("its column list does not match its columns".into());
@@ -138,9 +130,86 @@ fn translate(v: &PgView, tables: &[TablePlan]) -> Result<String, String> {
     );
     if let Some(w) = &select.selection {
         sql.push_str(" WHERE ");
-        sql.push_str(&expression::condition_of(w, &scope)?);
+        sql.push_str(&expression::query_condition(w, &scope)?);
+    }
+    match &select.group_by {
+        GroupByExpr::Expressions(keys, modifiers) if modifiers.is_empty() => {
+            if !keys.is_empty() {
+                let keys: Vec<String> = keys
+                    .iter()
+                    .map(|k| expression::query_value(k, &scope))
+                    .collect::<Result<_, _>>()?;
+                sql.push_str(" GROUP BY ");
+                sql.push_str(&keys.join(", "));
+            }
+        }
+        _ => return Err("GROUP BY ROLLUP, CUBE or GROUPING SETS".into()),
+    }
+    if let Some(h) = &select.having {
+        sql.push_str(" HAVING ");
+        sql.push_str(&expression::query_condition(h, &scope)?);
+    }
+    if let Some(order) = &query.order_by {
+        sql.push_str(" ORDER BY ");
+        sql.push_str(&order_by(order, &scope)?);
+    }
+    if let Some(limit) = &query.limit_clause {
+        sql.push_str(&limit_sql(limit)?);
     }
     Ok(sql)
+}
+
+/// ORDER BY with PostgreSQL's NULL placement spelled out: PostgreSQL puts
+/// NULLs last ascending and first descending, SQLite the other way round.
+fn order_by(order: &OrderBy, scope: &FromScope<'_>) -> Result<String, String> {
+    let OrderByKind::Expressions(keys) = &order.kind else {
+        return Err("ORDER BY ALL".into());
+    };
+    let mut parts = Vec::with_capacity(keys.len());
+    for k in keys {
+        let descending = match &k.options.sort {
+            None | Some(OrderBySort::Asc) => false,
+            Some(OrderBySort::Desc) => true,
+            Some(OrderBySort::Using(op)) => return Err(format!("ORDER BY … USING {op}")),
+        };
+        let nulls_first = k.options.nulls_first.unwrap_or(descending);
+        parts.push(format!(
+            "{} {} NULLS {}",
+            expression::query_order_key(&k.expr, scope)?,
+            if descending { "DESC" } else { "ASC" },
+            if nulls_first { "FIRST" } else { "LAST" }
+        ));
+    }
+    Ok(parts.join(", "))
+}
+
+/// LIMIT and OFFSET of literal counts.
+fn limit_sql(limit: &LimitClause) -> Result<String, String> {
+    let count = |e: &Expr| match e {
+        Expr::Value(v) => match &v.value {
+            sqlparser::ast::Value::Number(n, _) if n.parse::<u64>().is_ok() => Ok(n.clone()),
+            _ => Err(format!("LIMIT or OFFSET {e}")),
+        },
+        _ => Err(format!("LIMIT or OFFSET {e}")),
+    };
+    match limit {
+        LimitClause::LimitOffset {
+            limit,
+            offset,
+            limit_by,
+        } if limit_by.is_empty() => {
+            // SQLite has OFFSET only after a LIMIT; -1 is no limit.
+            let mut sql = format!(
+                " LIMIT {}",
+                limit.as_ref().map_or(Ok("-1".to_owned()), count)?
+            );
+            if let Some(o) = offset {
+                sql.push_str(&format!(" OFFSET {}", count(&o.value)?));
+            }
+            Ok(sql)
+        }
+        _ => Err("LIMIT BY or LIMIT offset, count".into()),
+    }
 }
 
 /// A FROM item with its joins (PostgreSQL prints `FROM (a JOIN b ON …)`).
@@ -159,7 +228,7 @@ fn joined<'a>(
         };
         let right = factor(&j.relation, v, tables, scope)?;
         let on = match constraint {
-            JoinConstraint::On(e) => expression::condition_of(e, scope)?,
+            JoinConstraint::On(e) => expression::query_condition(e, scope)?,
             _ => return Err("a join with USING or NATURAL".into()),
         };
         item = format!("{item} {kind} {right} ON {on}");
@@ -180,25 +249,6 @@ fn factor<'a>(
             alias: None,
         } => Ok(format!("({})", joined(table_with_joins, v, tables, scope)?)),
         other => table(other, v, tables, scope),
-    }
-}
-
-fn contains_aggregate(e: &Expr) -> bool {
-    match e {
-        Expr::Function(f) => matches!(
-            f.name.to_string().to_lowercase().as_str(),
-            "count"
-                | "sum"
-                | "min"
-                | "max"
-                | "avg"
-                | "array_agg"
-                | "string_agg"
-                | "bool_and"
-                | "bool_or"
-        ),
-        Expr::Nested(x) | Expr::Cast { expr: x, .. } => contains_aggregate(x),
-        _ => false,
     }
 }
 

@@ -57,11 +57,20 @@ CREATE VIEW open_orders AS
   SELECT o.id, c.email, o.qty * 2 AS double_qty
     FROM orders o JOIN customers c ON c.id = o.customer_id
    WHERE o.state <> 'shipped';
+CREATE VIEW customer_totals AS
+  SELECT c.id, c.email, count(o.id) AS orders, sum(o.qty) AS items, max(o.placed_on) AS last_order
+    FROM customers c LEFT JOIN orders o ON o.customer_id = c.id
+   GROUP BY c.id, c.email
+  HAVING count(o.id) >= 0
+   ORDER BY c.id DESC;
+CREATE VIEW latest_paid AS
+  SELECT id, paid_at FROM orders ORDER BY paid_at DESC NULLS LAST, id LIMIT 3;
 
 -- Outside what SQLite can hold with the same meaning: listed.
 ALTER TABLE customers ADD CONSTRAINT email_shape CHECK (email ~ '^[^@]+@[^@]+$');
 CREATE TABLE ledger (id serial PRIMARY KEY, amount numeric NOT NULL CHECK (amount <> 0));
 CREATE MATERIALIZED VIEW order_count AS SELECT count(*) AS n FROM orders;
+CREATE VIEW mean_qty AS SELECT avg(qty) AS a FROM orders;
 CREATE TABLE coupons (id int PRIMARY KEY, code text, CONSTRAINT one_code UNIQUE NULLS NOT DISTINCT (code));
 INSERT INTO coupons VALUES (1, 'SPRING'), (2, NULL);
 CREATE TABLE invoices (code text PRIMARY KEY, number bigint GENERATED ALWAYS AS IDENTITY);
@@ -123,6 +132,7 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
         ("order_count", "materialized"),
         ("one_code", "NULLS NOT DISTINCT"),
         ("invoices.number", "identity"),
+        ("mean_qty", "avg()"),
     ] {
         assert!(
             listed.iter().any(|l| l.contains(what) && l.contains(why)),
@@ -141,6 +151,8 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
         "one_cart_per_customer",
         "shipped_after_paid",
         "open_orders",
+        "customer_totals",
+        "latest_paid",
         "default",
     ] {
         assert!(
@@ -306,6 +318,46 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
     sqlite_view.sort();
     assert_eq!(sqlite_view, pg_view);
     assert!(!pg_view.is_empty());
+
+    // Aggregates, GROUP BY, HAVING and ORDER BY: the same rows in the same order.
+    let pg_totals: Vec<Vec<Value>> = pg
+        .query(
+            "SELECT id::int8, email, orders::int8, items::int8, last_order::text
+               FROM customer_totals",
+            &[],
+        )
+        .expect("PostgreSQL view")
+        .iter()
+        .map(|r| {
+            let opt_int = |i: usize| {
+                r.get::<_, Option<i64>>(i)
+                    .map_or(Value::Null, Value::Integer)
+            };
+            vec![
+                Value::Integer(r.get(0)),
+                Value::Text(r.get(1)),
+                opt_int(2),
+                opt_int(3),
+                r.get::<_, Option<String>>(4)
+                    .map_or(Value::Null, Value::Text),
+            ]
+        })
+        .collect();
+    assert_eq!(
+        sqlite_rows(
+            &fresh,
+            "SELECT id, email, orders, items, last_order FROM customer_totals"
+        ),
+        pg_totals
+    );
+    assert!(pg_totals.len() >= 3);
+    let pg_latest: Vec<Vec<Value>> = pg
+        .query("SELECT id::int8 FROM latest_paid", &[])
+        .expect("PostgreSQL view")
+        .iter()
+        .map(|r| vec![Value::Integer(r.get(0))])
+        .collect();
+    assert_eq!(sqlite_rows(&fresh, "SELECT id FROM latest_paid"), pg_latest);
 }
 
 /// A delta merge writes into a table with generated columns: the inserted

@@ -113,6 +113,8 @@ pub enum Purpose {
     Value,
     /// A column default: may read the clock.
     Default,
+    /// A view's query: may aggregate.
+    Query,
 }
 
 /// A translated (sub-)expression.
@@ -153,16 +155,16 @@ pub fn parse(pg: &str) -> Result<Expr, String> {
 
 /// A boolean condition (CHECK, index predicate).
 pub fn condition(pg: &str, scope: &dyn Scope) -> Result<String, String> {
-    condition_of(&parse(pg)?, scope)
+    condition_of(&parse(pg)?, scope, Purpose::Condition)
 }
 
-/// [`condition`] of an expression parsed already (a view's WHERE).
-pub fn condition_of(e: &Expr, scope: &dyn Scope) -> Result<String, String> {
-    let sql = Translator {
-        scope,
-        purpose: Purpose::Condition,
-    }
-    .expr(e)?;
+/// A condition in a view's query (WHERE, ON, HAVING).
+pub fn query_condition(e: &Expr, scope: &dyn Scope) -> Result<String, String> {
+    condition_of(e, scope, Purpose::Query)
+}
+
+fn condition_of(e: &Expr, scope: &dyn Scope, purpose: Purpose) -> Result<String, String> {
+    let sql = Translator { scope, purpose }.expr(e)?;
     match sql.ty {
         Ty::Bool | Ty::Null => Ok(sql.text),
         t => Err(format!("it is a {}, not a condition", t.name())),
@@ -209,16 +211,31 @@ pub fn value(
     }
 }
 
-/// A value of any type but an opaque one, parsed already (a view's column).
-pub fn value_of(e: &Expr, scope: &dyn Scope) -> Result<String, String> {
+/// A value of a view's query (a column, a GROUP BY key): any type but an
+/// opaque one.
+pub fn query_value(e: &Expr, scope: &dyn Scope) -> Result<String, String> {
     let sql = Translator {
         scope,
-        purpose: Purpose::Value,
+        purpose: Purpose::Query,
     }
     .expr(e)?;
     match sql.ty {
         Ty::Opaque(why) => Err(format!("its value is {why}")),
         _ => Ok(sql.text),
+    }
+}
+
+/// A view's ORDER BY key, in a form whose SQLite order is PostgreSQL's.
+pub fn query_order_key(e: &Expr, scope: &dyn Scope) -> Result<String, String> {
+    let sql = Translator {
+        scope,
+        purpose: Purpose::Query,
+    }
+    .expr(e)?;
+    match sql.ty {
+        Ty::Int | Ty::Real | Ty::Number | Ty::Date | Ty::Text { ordered: true } => Ok(sql.text),
+        Ty::Timestamp | Ty::Timestamptz => Ok(time_key(sql).text),
+        t => Err(format!("ORDER BY a {}", t.name())),
     }
 }
 
@@ -652,6 +669,11 @@ impl Translator<'_> {
         }
         let name = f.name.to_string().to_lowercase();
         let name = name.trim_start_matches("pg_catalog.").trim_matches('"');
+        if self.purpose == Purpose::Query {
+            if let Some(sql) = self.aggregate(name, f)? {
+                return Ok(sql);
+            }
+        }
         let args = function_args(f)?;
         match (name, args.as_slice()) {
             ("coalesce", [one]) => self.expr(one),
@@ -737,6 +759,59 @@ impl Translator<'_> {
             )),
             _ => Err(format!("the function {}()", f.name)),
         }
+    }
+
+    /// An aggregate of a view's query, `None` for any other function.
+    /// Only those whose SQLite result is PostgreSQL's: count; sum of integers
+    /// (of doubles or numerics the order of the additions changes the last
+    /// digits); min and max of what orders alike.
+    fn aggregate(&self, name: &str, f: &ast::Function) -> Result<Option<Sql>, String> {
+        if !matches!(
+            name,
+            "count"
+                | "sum"
+                | "min"
+                | "max"
+                | "avg"
+                | "array_agg"
+                | "string_agg"
+                | "bool_and"
+                | "bool_or"
+                | "every"
+                | "json_agg"
+                | "jsonb_agg"
+        ) {
+            return Ok(None);
+        }
+        let FunctionArguments::List(list) = &f.args else {
+            return Err(format!("{name}() without arguments"));
+        };
+        if !list.clauses.is_empty() {
+            return Err(format!("{name}(…) with ORDER BY"));
+        }
+        let distinct = match list.duplicate_treatment {
+            Some(ast::DuplicateTreatment::Distinct) => "DISTINCT ",
+            _ => "",
+        };
+        let arg = match list.args.as_slice() {
+            [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)] if name == "count" => {
+                return Ok(Some(Sql::new("count(*)".into(), Ty::Int)))
+            }
+            [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] => self.expr(e)?,
+            _ => return Err(format!("{name}() with other arguments than one value")),
+        };
+        let ty = match (name, arg.ty) {
+            (_, Ty::Opaque(why)) => return Err(format!("{name}() of a value {why}")),
+            ("count", _) => Ty::Int,
+            ("sum", Ty::Int) => Ty::Int,
+            ("min" | "max", t @ (Ty::Int | Ty::Real | Ty::Number | Ty::Date)) => t,
+            ("min" | "max", t @ Ty::Text { ordered: true }) => t,
+            (_, t) => return Err(format!("{name}() of a {}", t.name())),
+        };
+        Ok(Some(Sql::new(
+            format!("{name}({distinct}{})", arg.text),
+            ty,
+        )))
     }
 
     /// substr(text, start[, count]) with a literal start of at least 1:
