@@ -367,7 +367,7 @@ fn index_keys(
         .enumerate()
         .map(|(i, key)| {
             let descending = ix.descending.get(i).copied().unwrap_or(false);
-            let sql = expression::value(key, table, Purpose::Value, None)?;
+            let sql = expression::value(key, table, Purpose::IndexKey, None)?;
             Ok(match expression::parse(key)? {
                 sqlparser::ast::Expr::Identifier(id) => match sink_col(&id.value) {
                     Some(s) => IndexKey::column(&s, descending),

@@ -109,7 +109,10 @@ pub trait Scope {
 pub enum Purpose {
     /// A CHECK, an index predicate, a view's WHERE: must be a boolean.
     Condition,
-    /// An index key, a generated column, a view's output column.
+    /// An index key: equal keys must stay equal; a looser index (fewer
+    /// equal keys) never refuses what PostgreSQL held.
+    IndexKey,
+    /// A stored value (a generated column): must be PostgreSQL's value.
     Value,
     /// A column default: may read the clock.
     Default,
@@ -534,13 +537,17 @@ impl Translator<'_> {
                 let ty = match (a.ty, b.ty) {
                     (Ty::Null, t) | (t, Ty::Null) if t.is_number() => t,
                     (Ty::Int, Ty::Int) => Ty::Int,
-                    // An integral numeric is stored as an INTEGER: SQLite would
-                    // divide it as one, PostgreSQL exactly.
-                    (Ty::Number, _) | (_, Ty::Number) if matches!(op, B::Divide | B::Modulo) => {
-                        return Err(format!("{op} on a numeric"))
+                    // PostgreSQL turns the numeric into a double too.
+                    (Ty::Real, y) | (y, Ty::Real) if y.is_number() => Ty::Real,
+                    // SQLite holds a numeric as a double (or an integer, which
+                    // it would divide as one); PostgreSQL's decimal arithmetic
+                    // does not round where doubles do (0.1 + 0.2).
+                    (Ty::Number, y) | (y, Ty::Number) if y.is_number() => {
+                        return Err(format!(
+                            "{op} on a numeric: SQLite computes it with doubles, which round \
+                             where PostgreSQL's decimals do not"
+                        ))
                     }
-                    (Ty::Number, y) | (y, Ty::Number) if y.is_number() => Ty::Number,
-                    (x, y) if x.is_number() && y.is_number() => Ty::Real,
                     (x, y) => return Err(format!("{op} on a {} and a {}", x.name(), y.name())),
                 };
                 Ok(Sql::new(format!("{} {op} {}", a.text, b.text), ty))
@@ -690,10 +697,16 @@ impl Translator<'_> {
                 let (a, b) = self.equatable(a, b)?;
                 Ok(Sql::new(format!("nullif({}, {})", a.text, b.text), a.ty))
             }
-            // SQLite folds the case of ASCII letters only: a constraint on
-            // lower(x) is, for other letters, weaker than PostgreSQL's, never
-            // stricter on what PostgreSQL accepted.
+            // SQLite folds the case of ASCII letters only. In a rule that is,
+            // for other letters, a looser rule (a rule it makes stricter stops
+            // the sync on the copied rows); a value (a generated column, a
+            // view's) would differ from PostgreSQL's.
             ("lower" | "upper", [x]) => {
+                if !matches!(self.purpose, Purpose::Condition | Purpose::IndexKey) {
+                    return Err(format!(
+                        "{name}() as a value: SQLite folds the case of ASCII letters only"
+                    ));
+                }
                 let s = self.text_arg(x, name)?;
                 Ok(Sql::new(format!("{name}({})", s.text), s.ty))
             }
@@ -726,18 +739,13 @@ impl Translator<'_> {
                     }
                     None => None,
                 };
-                match s.ty {
-                    Ty::Int => Ok(s),
-                    // PostgreSQL rounds numeric half away from zero, as SQLite
-                    // does; it rounds a double half to even.
-                    Ty::Number => Ok(Sql::new(
-                        match digits {
-                            Some(d) => format!("round({}, {d})", s.text),
-                            None => format!("round({})", s.text),
-                        },
-                        Ty::Number,
-                    )),
-                    t => Err(format!("round() of a {}", t.name())),
+                match (s.ty, digits) {
+                    (Ty::Int, None) => Ok(s),
+                    (Ty::Int, Some(d)) if d >= 0 => Ok(s),
+                    // A numeric is a double in SQLite: 2.675 is 2.67499…, which
+                    // SQLite rounds down where PostgreSQL's decimal rounds up;
+                    // PostgreSQL rounds a double half to even, SQLite away.
+                    (t, _) => Err(format!("round() of a {}", t.name())),
                 }
             }
             (

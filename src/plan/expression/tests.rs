@@ -123,7 +123,7 @@ fn values_and_defaults() {
     };
     let v = |pg: &str, p: Purpose, ty: Option<Ty>| value(pg, &scope, p, ty);
     assert_eq!(
-        v("lower((name)::text)", Purpose::Value, None).unwrap(),
+        v("lower((name)::text)", Purpose::IndexKey, None).unwrap(),
         "lower(\"s_name\")"
     );
     assert_eq!(
@@ -171,7 +171,26 @@ fn values_and_defaults() {
         Some(Ty::Int)
     )
     .is_err());
-    assert!(v("amount", Purpose::Value, None).is_err());
+    assert!(v("amount", Purpose::IndexKey, None).is_err());
+    // A generated value must be PostgreSQL's: no ASCII-only case folding, no
+    // doubles standing in for decimals.
+    assert!(v(
+        "lower((name)::text)",
+        Purpose::Value,
+        Some(Ty::Text { ordered: true })
+    )
+    .unwrap_err()
+    .contains("ASCII"));
+    assert!(
+        v("(price * (qty)::numeric)", Purpose::Value, Some(Ty::Number))
+            .unwrap_err()
+            .contains("doubles")
+    );
+    assert!(v("round(price, 1)", Purpose::Value, Some(Ty::Number)).is_err());
+    assert_eq!(
+        v("(f * 1.5)", Purpose::Value, Some(Ty::Real)).unwrap(),
+        "(\"s_f\" * 1.5)"
+    );
     assert_eq!(
         v(
             "(((name)::text || ' '::text) || qty)",
