@@ -124,6 +124,13 @@ pub(super) fn plan_default_and_generation(
         return (None, None);
     }
     let translated = match ty {
+        // '{}'::text[]: the empty array, which the copy writes as JSON.
+        _ if matches!(p.mapping.kind, ValueKind::Array(_))
+            && p.format == Format::Default
+            && expression::string_literal(expr).as_deref() == Some("{}") =>
+        {
+            Ok("'[]'".to_owned())
+        }
         // An unconstrained numeric prints a constant as written: `0`, `1.50`.
         Ty::Opaque(_)
             if p.mapping.kind == ValueKind::Numeric

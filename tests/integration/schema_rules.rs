@@ -40,6 +40,7 @@ CREATE TABLE products (
   net_cents integer GENERATED ALWAYS AS (price_cents - discount_cents) STORED,
   label text GENERATED ALWAYS AS (sku::text || ': ' || title) STORED,
   updated_at timestamptz NOT NULL DEFAULT now(),
+  tags text[] NOT NULL DEFAULT '{}',
   CONSTRAINT discount_not_above_price CHECK (discount_cents <= price_cents)
 );
 CREATE INDEX products_title_prefix ON products (substr(title, 1, 4) DESC);
@@ -288,6 +289,11 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
             Value::Integer(2500),
             Value::Text("SKU-9: Teapot".into())
         ]]
+    );
+    // An empty array default is the copy's empty JSON array.
+    assert_eq!(
+        sqlite_rows(&conn, "SELECT DISTINCT tags FROM products"),
+        vec![vec![Value::Text("[]".into())]]
     );
 
     // The expression index is one, and the view reads like PostgreSQL's.

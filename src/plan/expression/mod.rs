@@ -200,17 +200,15 @@ pub fn value(
             }
             Ok(sql.text)
         }
-        Some(want) => {
-            if stores_as(sql.ty, want) {
-                Ok(sql.text)
-            } else {
-                Err(format!(
-                    "it gives a {} where the column stores a {}",
-                    sql.ty.name(),
-                    want.name()
-                ))
-            }
-        }
+        Some(want) => match want {
+            _ if stores_as(sql.ty, want) => Ok(sql.text),
+            Ty::Opaque(why) => Err(format!("the column holds {why}")),
+            _ => Err(format!(
+                "it gives a {} where the column stores a {}",
+                sql.ty.name(),
+                want.name()
+            )),
+        },
     }
 }
 
@@ -239,6 +237,14 @@ pub fn query_order_key(e: &Expr, scope: &dyn Scope) -> Result<String, String> {
         Ty::Int | Ty::Real | Ty::Number | Ty::Date | Ty::Text { ordered: true } => Ok(sql.text),
         Ty::Timestamp | Ty::Timestamptz => Ok(time_key(sql).text),
         t => Err(format!("ORDER BY a {}", t.name())),
+    }
+}
+
+/// The text of a constant string, maybe cast (`'{}'::text[]`).
+pub fn string_literal(pg: &str) -> Option<String> {
+    match strip_casts(&parse(pg).ok()?) {
+        Expr::Value(v) => string_value(&v.value).map(str::to_owned),
+        _ => None,
     }
 }
 
