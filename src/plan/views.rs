@@ -4,6 +4,8 @@
 //! the data; any other is listed with the reason.
 //! Materialized views hold a snapshot SQLite has no equivalent of: listed.
 
+use std::collections::HashSet;
+
 use sqlparser::ast::{
     Distinct, Expr, GroupByExpr, JoinConstraint, JoinOperator, LimitClause, ObjectNamePart,
     OrderBy, OrderByKind, OrderBySort, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins,
@@ -19,16 +21,23 @@ use crate::source::catalog::PgView;
 /// Plans the views: those that translate into `plan.views`, the others into
 /// `plan.not_expressed`.
 pub fn plan_views(plan: &mut SyncPlan, views: &[PgView]) {
+    // Tables, views and indexes share one namespace in SQLite, without case.
+    let mut taken: HashSet<String> = plan
+        .tables
+        .iter()
+        .flat_map(|t| {
+            std::iter::once(t.sink.name.to_lowercase())
+                .chain(t.sink.indexes.iter().map(|ix| ix.name.to_lowercase()))
+        })
+        .collect();
     for v in views {
         let name = sqlite_table_name(&v.schema, &v.name);
-        let taken = plan
-            .tables
-            .iter()
-            .any(|t| t.sink.name.eq_ignore_ascii_case(&name))
-            || name.to_lowercase().starts_with("sqlite_");
+        let mut columns = HashSet::new();
         let planned = if v.materialized {
             Err("a materialized view holds a snapshot; SQLite has no such thing".to_owned())
-        } else if taken {
+        } else if !v.columns.iter().all(|c| columns.insert(c.to_lowercase())) {
+            Err("two of its columns have names SQLite holds as one (they differ in case)".into())
+        } else if name.to_lowercase().starts_with("sqlite_") || !taken.insert(name.to_lowercase()) {
             Err(format!("its SQLite name {name} is taken"))
         } else {
             translate(v, &plan.tables).map(|select| SinkView {

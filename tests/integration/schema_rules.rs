@@ -593,3 +593,78 @@ fn a_delta_merge_that_would_hold_a_unique_value_twice_stops_naming_the_index() {
         "target unchanged"
     );
 }
+
+/// Names that differ only in case are renamed (session 6), and the rules
+/// follow the renamed columns and tables: CHECKs, a partial unique index, a
+/// generated column and views name the SQLite names.
+#[test]
+fn rules_follow_renamed_columns_and_tables() {
+    let db = TestDb::new();
+    db.execute(
+        r#"CREATE TABLE "Item" (id int PRIMARY KEY, "Qty" int CHECK ("Qty" > 0),
+                               qty int CHECK (qty < 10),
+                               total int GENERATED ALWAYS AS ("Qty" + qty) STORED);
+           CREATE TABLE item (id int PRIMARY KEY, name text NOT NULL CHECK (name <> ''));
+           CREATE UNIQUE INDEX item_big_qty ON "Item" ("Qty") WHERE qty > 5;
+           CREATE VIEW "V" AS SELECT id, "Qty" AS "A", qty AS "a" FROM "Item";
+           CREATE VIEW v AS SELECT i.id, i.name, j.total FROM item i JOIN "Item" j ON j.id = i.id;
+           INSERT INTO "Item" VALUES (1, 5, 6), (2, 7, 1);
+           INSERT INTO item VALUES (1, 'one'), (2, 'two');"#,
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("names.db");
+    let run = sync(&db.url(), &target, &["--json", "--quiet"]);
+    run.assert_success();
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).expect("--json");
+    let listed = listed(&summary);
+    assert!(
+        listed
+            .iter()
+            .any(|l| l.contains("view public.V") && l.contains("differ in case")),
+        "{listed:#?}"
+    );
+    let conn = Connection::open(&target).expect("open");
+    for (sql, rule) in [
+        (
+            r#"INSERT INTO "Item" (id, "Qty", qty_2) VALUES (9, 0, 1)"#,
+            "Item_Qty_check",
+        ),
+        (
+            r#"INSERT INTO "Item" (id, "Qty", qty_2) VALUES (9, 1, 10)"#,
+            "Item_qty_check",
+        ),
+        (
+            r#"INSERT INTO "Item" (id, "Qty", qty_2) VALUES (9, 5, 8)"#,
+            "UNIQUE",
+        ),
+        (
+            "INSERT INTO item_2 (id, name) VALUES (9, '')",
+            "item_name_check",
+        ),
+    ] {
+        match refused(&conn, sql) {
+            Some(err) => assert!(err.contains(rule), "{sql}: not refused by {rule}: {err}"),
+            None => panic!("{sql}: taken although it breaks {rule}"),
+        }
+    }
+    assert!(refused(
+        &conn,
+        r#"INSERT INTO "Item" (id, "Qty", qty_2) VALUES (9, 5, 1)"#
+    )
+    .is_none());
+    assert_eq!(
+        sqlite_rows(&conn, "SELECT id, name, total FROM v ORDER BY id"),
+        vec![
+            vec![
+                Value::Integer(1),
+                Value::Text("one".into()),
+                Value::Integer(11)
+            ],
+            vec![
+                Value::Integer(2),
+                Value::Text("two".into()),
+                Value::Integer(8)
+            ],
+        ]
+    );
+}
