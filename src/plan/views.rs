@@ -13,13 +13,14 @@ use sqlparser::ast::{
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-use super::expression::{self, ColumnRef, Scope};
-use super::{sqlite_table_name, SyncPlan, TablePlan};
+use super::expression::{self, ColumnRef, Scope, Ty};
+use super::{sqlite_table_name, SyncPlan};
 use crate::sink::ddl::{quote, SinkView};
 use crate::source::catalog::PgView;
 
 /// Plans the views: those that translate into `plan.views`, the others into
-/// `plan.not_expressed`.
+/// `plan.not_expressed`. A view may read tables pg2sqlite creates and views
+/// created before it: views are taken in passes until none more translates.
 pub fn plan_views(plan: &mut SyncPlan, views: &[PgView]) {
     // Tables, views and indexes share one namespace in SQLite, without case.
     let mut taken: HashSet<String> = plan
@@ -30,42 +31,113 @@ pub fn plan_views(plan: &mut SyncPlan, views: &[PgView]) {
                 .chain(t.sink.indexes.iter().map(|ix| ix.name.to_lowercase()))
         })
         .collect();
+    let mut relations: Vec<Relation> = plan
+        .tables
+        .iter()
+        .filter(|t| !t.sink.existing)
+        .map(|t| Relation {
+            source: t.source_name.clone(),
+            sink: t.sink.name.clone(),
+            columns: t
+                .copy
+                .column_names
+                .iter()
+                .zip(&t.sink.columns)
+                .zip(&t.value_types)
+                .map(|((pg, sink), ty)| (pg.clone(), sink.name.clone(), *ty))
+                .collect(),
+        })
+        .collect();
+    let mut pending: Vec<(&PgView, String)> = Vec::new();
     for v in views {
-        let name = sqlite_table_name(&v.schema, &v.name);
         let mut columns = HashSet::new();
-        let planned = if v.materialized {
-            Err("a materialized view holds a snapshot; SQLite has no such thing".to_owned())
+        if v.materialized {
+            pending.push((
+                v,
+                "a materialized view holds a snapshot; SQLite has no such thing".into(),
+            ));
         } else if !v.columns.iter().all(|c| columns.insert(c.to_lowercase())) {
-            Err("two of its columns have names SQLite holds as one (they differ in case)".into())
-        } else if name.to_lowercase().starts_with("sqlite_") || !taken.insert(name.to_lowercase()) {
-            Err(format!("its SQLite name {name} is taken"))
+            pending.push((
+                v,
+                "two of its columns have names SQLite holds as one (they differ in case)".into(),
+            ));
         } else {
-            translate(v, &plan.tables).map(|select| SinkView {
-                // The app's own view of that name, in a target it made, stays.
-                sql: format!(
-                    "CREATE VIEW IF NOT EXISTS {} ({}) AS {select}",
-                    quote(&name),
-                    v.columns
-                        .iter()
-                        .map(|c| quote(c))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                name,
-            })
-        };
-        match planned {
-            Ok(view) => plan.views.push(view),
-            Err(reason) => plan
-                .not_expressed
-                .push(format!("{}: not created: {reason}", v.describe())),
+            pending.push((v, String::new()));
         }
+    }
+    loop {
+        let before = pending.len();
+        let mut still = Vec::new();
+        for (v, reason) in pending {
+            if v.materialized || !reason.is_empty() && !reason.starts_with(READS_UNKNOWN) {
+                still.push((v, reason));
+                continue;
+            }
+            match translate(v, &relations) {
+                Ok((select, types)) => {
+                    let name = sqlite_table_name(&v.schema, &v.name);
+                    if name.to_lowercase().starts_with("sqlite_")
+                        || !taken.insert(name.to_lowercase())
+                    {
+                        still.push((v, format!("its SQLite name {name} is taken")));
+                        continue;
+                    }
+                    relations.push(Relation {
+                        source: format!("{}.{}", v.schema, v.name),
+                        sink: name.clone(),
+                        columns: v
+                            .columns
+                            .iter()
+                            .zip(types)
+                            .map(|(c, ty)| (c.clone(), c.clone(), ty))
+                            .collect(),
+                    });
+                    plan.views.push(SinkView {
+                        // The app's own view of that name, in a target it made, stays.
+                        sql: format!(
+                            "CREATE VIEW IF NOT EXISTS {} ({}) AS {select}",
+                            quote(&name),
+                            v.columns
+                                .iter()
+                                .map(|c| quote(c))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        name,
+                    });
+                }
+                Err(reason) => still.push((v, reason)),
+            }
+        }
+        pending = still;
+        if pending.len() == before {
+            break;
+        }
+    }
+    for (v, reason) in pending {
+        plan.not_expressed
+            .push(format!("{}: not created: {reason}", v.describe()));
     }
 }
 
-/// The tables a view's FROM names, by the name its query uses for each.
+/// How a refusal for a FROM item that is neither a copied table nor a view
+/// created so far begins: another pass may find the view it reads.
+const READS_UNKNOWN: &str = "it reads ";
+
+/// What a view's FROM may read: a table pg2sqlite creates, or a view
+/// created before it.
+struct Relation {
+    /// `schema.name` as PostgreSQL has it.
+    source: String,
+    /// Its SQLite name.
+    sink: String,
+    /// (PostgreSQL name, SQLite name, how SQLite holds its values)
+    columns: Vec<(String, String, Ty)>,
+}
+
+/// The relations a view's FROM names, by the name its query uses for each.
 struct FromScope<'a> {
-    tables: Vec<(String, &'a TablePlan)>,
+    tables: Vec<(String, &'a Relation)>,
 }
 
 impl Scope for FromScope<'_> {
@@ -74,11 +146,11 @@ impl Scope for FromScope<'_> {
             .tables
             .iter()
             .filter(|(alias, _)| qualifier.is_none_or(|q| q == alias))
-            .filter_map(|(alias, t)| {
-                let i = t.copy.column_names.iter().position(|c| c == name)?;
+            .filter_map(|(alias, r)| {
+                let (_, sink, ty) = r.columns.iter().find(|(pg, _, _)| pg == name)?;
                 Some(ColumnRef {
-                    sql: format!("{}.{}", quote(alias), quote(&t.sink.columns[i].name)),
-                    ty: t.value_types[i],
+                    sql: format!("{}.{}", quote(alias), quote(sink)),
+                    ty: *ty,
                 })
             });
         match (found.next(), found.next()) {
@@ -92,7 +164,8 @@ impl Scope for FromScope<'_> {
     }
 }
 
-fn translate(v: &PgView, tables: &[TablePlan]) -> Result<String, String> {
+/// The view's SELECT in SQLite, and how SQLite holds each of its columns.
+fn translate(v: &PgView, tables: &[Relation]) -> Result<(String, Vec<Ty>), String> {
     let statements = Parser::parse_sql(&PostgreSqlDialect {}, &v.definition)
         .map_err(|e| format!("cannot parse its query: {e}"))?;
     let query = match statements.as_slice() {
@@ -132,6 +205,7 @@ fn translate(v: &PgView, tables: &[TablePlan]) -> Result<String, String> {
     if items.len() != v.columns.len() {
         return Err("its column list does not match its columns".into());
     }
+    let (items, types): (Vec<String>, Vec<Ty>) = items.into_iter().unzip();
     let mut sql = format!(
         "SELECT {distinct}{} FROM {}",
         items.join(", "),
@@ -146,7 +220,7 @@ fn translate(v: &PgView, tables: &[TablePlan]) -> Result<String, String> {
             if !keys.is_empty() {
                 let keys: Vec<String> = keys
                     .iter()
-                    .map(|k| expression::query_value(k, &scope))
+                    .map(|k| expression::query_value(k, &scope).map(|(sql, _)| sql))
                     .collect::<Result<_, _>>()?;
                 sql.push_str(" GROUP BY ");
                 sql.push_str(&keys.join(", "));
@@ -165,7 +239,7 @@ fn translate(v: &PgView, tables: &[TablePlan]) -> Result<String, String> {
     if let Some(limit) = &query.limit_clause {
         sql.push_str(&limit_sql(limit)?);
     }
-    Ok(sql)
+    Ok((sql, types))
 }
 
 /// ORDER BY with PostgreSQL's NULL placement spelled out: PostgreSQL puts
@@ -225,7 +299,7 @@ fn limit_sql(limit: &LimitClause) -> Result<String, String> {
 fn joined<'a>(
     twj: &TableWithJoins,
     v: &PgView,
-    tables: &'a [TablePlan],
+    tables: &'a [Relation],
     scope: &mut FromScope<'a>,
 ) -> Result<String, String> {
     let mut item = factor(&twj.relation, v, tables, scope)?;
@@ -249,7 +323,7 @@ fn joined<'a>(
 fn factor<'a>(
     f: &TableFactor,
     v: &PgView,
-    tables: &'a [TablePlan],
+    tables: &'a [Relation],
     scope: &mut FromScope<'a>,
 ) -> Result<String, String> {
     match f {
@@ -265,7 +339,7 @@ fn factor<'a>(
 fn table<'a>(
     f: &TableFactor,
     v: &PgView,
-    tables: &'a [TablePlan],
+    tables: &'a [Relation],
     scope: &mut FromScope<'a>,
 ) -> Result<String, String> {
     let TableFactor::Table {
@@ -292,23 +366,23 @@ fn table<'a>(
     };
     let found = tables
         .iter()
-        .find(|t| t.source_name == format!("{schema}.{relation}"))
+        .find(|t| t.source == format!("{schema}.{relation}"))
         .or_else(|| {
             // pg_get_viewdef leaves out the schema of tables on the search path.
             (parts.len() == 1)
                 .then(|| {
                     tables
                         .iter()
-                        .find(|t| t.source_name == format!("public.{relation}"))
+                        .find(|t| t.source == format!("public.{relation}"))
                 })
                 .flatten()
         })
-        .ok_or_else(|| format!("it reads {name}, which is not a copied table"))?;
-    if found.sink.existing {
-        return Err(format!(
-            "it reads {name}, a table of the app's own schema, which pg2sqlite does not change"
-        ));
-    }
+        .ok_or_else(|| {
+            format!(
+                "{READS_UNKNOWN}{name}, which is neither a copied table nor a view that \
+                 could be created (a table of the app's own schema is not changed)"
+            )
+        })?;
     if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
         return Err("a table alias with column names".into());
     }
@@ -317,5 +391,5 @@ fn table<'a>(
         return Err(format!("the name {used} is used twice"));
     }
     scope.tables.push((used.to_owned(), found));
-    Ok(format!("{} AS {}", quote(&found.sink.name), quote(used)))
+    Ok(format!("{} AS {}", quote(&found.sink), quote(used)))
 }

@@ -61,6 +61,8 @@ CREATE VIEW open_orders AS
   SELECT o.id, c.email, o.qty * 2 AS double_qty
     FROM orders o JOIN customers c ON c.id = o.customer_id
    WHERE o.state <> 'shipped';
+-- A view over a view, named so that it comes first.
+CREATE VIEW big_open_orders AS SELECT id, email FROM open_orders WHERE double_qty > 4;
 CREATE VIEW customer_totals AS
   SELECT c.id, c.email, count(o.id) AS orders, sum(o.qty) AS items, max(o.placed_on) AS last_order
     FROM customers c LEFT JOIN orders o ON o.customer_id = c.id
@@ -159,6 +161,7 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
         "open_orders",
         "customer_totals",
         "latest_paid",
+        "big_open_orders",
         "default",
     ] {
         assert!(
@@ -369,6 +372,20 @@ fn checks_indexes_defaults_generated_columns_and_views_are_enforced_in_sqlite() 
         .map(|r| vec![Value::Integer(r.get(0))])
         .collect();
     assert_eq!(sqlite_rows(&fresh, "SELECT id FROM latest_paid"), pg_latest);
+    let pg_big: Vec<Vec<Value>> = pg
+        .query(
+            "SELECT id::int8, email FROM big_open_orders ORDER BY id",
+            &[],
+        )
+        .expect("PostgreSQL view")
+        .iter()
+        .map(|r| vec![Value::Integer(r.get(0)), Value::Text(r.get(1))])
+        .collect();
+    assert!(!pg_big.is_empty());
+    assert_eq!(
+        sqlite_rows(&fresh, "SELECT id, email FROM big_open_orders ORDER BY id"),
+        pg_big
+    );
 }
 
 /// A delta merge writes into a table with generated columns: the inserted

@@ -212,9 +212,9 @@ pub fn value(
     }
 }
 
-/// A value of a view's query (a column, a GROUP BY key): any type but an
-/// opaque one.
-pub fn query_value(e: &Expr, scope: &dyn Scope) -> Result<String, String> {
+/// A value of a view's query (a column, a GROUP BY key), with how SQLite
+/// holds it: any type but an opaque one.
+pub fn query_value(e: &Expr, scope: &dyn Scope) -> Result<(String, Ty), String> {
     let sql = Translator {
         scope,
         purpose: Purpose::Query,
@@ -222,7 +222,7 @@ pub fn query_value(e: &Expr, scope: &dyn Scope) -> Result<String, String> {
     .expr(e)?;
     match sql.ty {
         Ty::Opaque(why) => Err(format!("its value is {why}")),
-        _ => Ok(sql.text),
+        ty => Ok((sql.text, ty)),
     }
 }
 
