@@ -291,16 +291,17 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         let _ = c.batch_execute("COMMIT").await;
     }
     let _ = coordinator.batch_execute("COMMIT").await;
-    let backup_path = steps::finish(conn, path, &prepared, opts.apply, pending_backup, &progress)?;
-    let totals = steps::total_counts(&summaries);
-    let backup_path = steps::settle_backup(
+    let (backup_path, totals) = steps::Ending {
+        conn,
         path,
-        backup_path,
-        &prepared,
-        &totals,
-        opts.backup,
-        &mut notes,
-    )?;
+        prepared: &prepared,
+        summaries: &summaries,
+        apply: opts.apply,
+        pending_backup,
+        policy: opts.backup,
+        progress: &progress,
+    }
+    .run(&mut notes)?;
     Ok(DeltaSummary {
         source: opts.source.display().to_owned(),
         target: opts.target.clone(),

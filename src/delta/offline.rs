@@ -152,16 +152,17 @@ pub fn import(opts: &ImportOptions, manifest: Manifest) -> Result<DeltaSummary> 
         &run_at,
         &mut notes,
     )?;
-    let backup_path = steps::finish(conn, path, &prepared, opts.apply, pending_backup, &progress)?;
-    let totals = steps::total_counts(&summaries);
-    let backup_path = steps::settle_backup(
+    let (backup_path, totals) = steps::Ending {
+        conn,
         path,
-        backup_path,
-        &prepared,
-        &totals,
-        opts.backup,
-        &mut notes,
-    )?;
+        prepared: &prepared,
+        summaries: &summaries,
+        apply: opts.apply,
+        pending_backup,
+        policy: opts.backup,
+        progress: &progress,
+    }
+    .run(&mut notes)?;
     Ok(DeltaSummary {
         source: bundle.source_display(),
         target: opts.target.clone(),

@@ -279,74 +279,117 @@ pub(super) fn record_runs(
     Ok(summaries)
 }
 
-/// Commits (once the backup is durable) or rolls back a dry run; returns the
-/// backup's path.
-pub(super) fn finish(
-    conn: Connection,
-    path: &Path,
-    prepared: &[Prepared],
-    apply: Apply,
-    pending_backup: Option<PendingBackup>,
-    progress: &Progress,
-) -> Result<Option<std::path::PathBuf>> {
-    // What the merge wrote must be sound before it becomes the target; a
-    // failure drops the connection, which rolls the transaction back.
-    progress.phase("checking the merged tables");
-    let written = prepared
-        .iter()
-        .map(|p| p.merge.plan.sink.name.as_str())
-        .chain([
-            base::BASE_TABLE,
-            base::BASE_TABLES,
-            state::SYNC_TABLE,
-            state::CONFLICTS_TABLE,
-        ]);
-    crate::sink::health::check_written_tables(&conn, written, path)?;
-    // The target changes for good only once its backup is durable.
-    let backup_path = match pending_backup {
-        Some(b) => {
-            progress.phase("syncing the backup");
-            let p = b.finish()?;
-            progress.note(&format!("backup of the target: {}", p.display()));
-            Some(p)
+/// How a merge ends, the same whichever its rows' source (PostgreSQL or a
+/// bundle): what it wrote is checked, the backup made durable, the
+/// transaction committed (or rolled back for `--dry-run`), and the backup kept
+/// or removed. The backup stays only if rows changed.
+pub(super) struct Ending<'a> {
+    pub conn: Connection,
+    pub path: &'a Path,
+    pub prepared: &'a [Prepared],
+    pub summaries: &'a [DeltaTableSummary],
+    pub apply: Apply,
+    pub pending_backup: Option<PendingBackup>,
+    pub policy: BackupPolicy,
+    pub progress: &'a Progress,
+}
+
+impl Ending<'_> {
+    /// Ends the merge; returns the backup that stays and the totals.
+    pub(super) fn run(
+        self,
+        notes: &mut Vec<String>,
+    ) -> Result<(Option<std::path::PathBuf>, MergeCounts)> {
+        let mut totals = MergeCounts::default();
+        for s in self.summaries {
+            totals.add(&s.counts);
         }
-        None => None,
-    };
-    match apply {
-        Apply::Commit => {
-            progress.phase("committing");
-            crate::failpoint::hit("merge.before-commit")?;
-            conn.execute_batch("COMMIT")
-                .map_err(Error::sqlite("committing the merge", path))?;
-            crate::failpoint::hit("merge.after-commit")?;
-        }
-        Apply::DryRun => {
-            conn.execute_batch("ROLLBACK")
-                .map_err(Error::sqlite("rolling back the dry run", path))?;
-        }
+        let changed = totals.inserted + totals.updated + totals.deleted > 0
+            || self.prepared.iter().any(|p| p.method == Method::NewTable);
+        let (path, policy) = (self.path, self.policy);
+        let taken = self.commit()?;
+        let backup = settle_backup(path, taken, changed, policy, notes)?;
+        Ok((backup, totals))
     }
-    conn.close()
-        .map_err(|(_, e)| Error::sqlite("closing the target", path)(e))?;
-    progress.finish();
-    Ok(backup_path)
+
+    /// Checks the tables the merge touched, then commits (once the backup is
+    /// durable) or rolls back a dry run; returns the backup's path.
+    fn commit(self) -> Result<Option<std::path::PathBuf>> {
+        let Ending {
+            conn,
+            path,
+            prepared,
+            summaries,
+            apply,
+            pending_backup,
+            progress,
+            ..
+        } = self;
+        // What the merge wrote must be sound before it becomes the target; a
+        // failure drops the connection, which rolls the transaction back. A
+        // table no row of the merge reached was not written: it is not read.
+        progress.phase("checking the merged tables");
+        let written = prepared
+            .iter()
+            .zip(summaries)
+            .filter(|&(p, s)| touched(p, s))
+            .map(|(p, _)| p.merge.plan.sink.name.as_str())
+            .chain([
+                base::BASE_TABLE,
+                base::BASE_TABLES,
+                state::SYNC_TABLE,
+                state::CONFLICTS_TABLE,
+            ]);
+        crate::sink::health::check_written_tables(&conn, written, path)?;
+        // The target changes for good only once its backup is durable.
+        let backup_path = match pending_backup {
+            Some(b) => {
+                progress.phase("syncing the backup");
+                let p = b.finish()?;
+                progress.note(&format!("backup of the target: {}", p.display()));
+                Some(p)
+            }
+            None => None,
+        };
+        match apply {
+            Apply::Commit => {
+                progress.phase("committing");
+                crate::failpoint::hit("merge.before-commit")?;
+                conn.execute_batch("COMMIT")
+                    .map_err(Error::sqlite("committing the merge", path))?;
+                crate::failpoint::hit("merge.after-commit")?;
+            }
+            Apply::DryRun => {
+                conn.execute_batch("ROLLBACK")
+                    .map_err(Error::sqlite("rolling back the dry run", path))?;
+            }
+        }
+        conn.close()
+            .map_err(|(_, e)| Error::sqlite("closing the target", path)(e))?;
+        progress.finish();
+        Ok(backup_path)
+    }
+}
+
+/// Whether the merge reached a table: it read rows of it, deleted some, or
+/// created it. (A row inserted and deleted again, a row SQLite kept: both read.)
+fn touched(p: &Prepared, s: &DeltaTableSummary) -> bool {
+    s.counts.read > 0 || s.counts.deleted > 0 || p.method == Method::NewTable
 }
 
 /// After the commit: a backup of a merge that changed no row is removed (the
 /// file differs from it only in the sync's own bookkeeping), else the oldest
 /// backups beyond `--keep-backups` are. Returns the backup that stays.
-pub(super) fn settle_backup(
+fn settle_backup(
     path: &Path,
     taken: Option<std::path::PathBuf>,
-    prepared: &[Prepared],
-    totals: &MergeCounts,
+    changed: bool,
     policy: BackupPolicy,
     notes: &mut Vec<String>,
 ) -> Result<Option<std::path::PathBuf>> {
     let (Some(taken), BackupPolicy::Take { keep }) = (taken, policy) else {
         return Ok(None);
     };
-    let changed = totals.inserted + totals.updated + totals.deleted > 0
-        || prepared.iter().any(|p| p.method == Method::NewTable);
     if !changed {
         std::fs::remove_file(&taken).map_err(Error::io(&taken))?;
         notes.push("no row changed, so the backup taken before the merge was removed".into());
@@ -365,13 +408,4 @@ pub(super) fn settle_backup(
         ));
     }
     Ok(Some(taken))
-}
-
-/// The totals of every table's counts.
-pub(super) fn total_counts(summaries: &[DeltaTableSummary]) -> MergeCounts {
-    let mut totals = MergeCounts::default();
-    for s in summaries {
-        totals.add(&s.counts);
-    }
-    totals
 }
