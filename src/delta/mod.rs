@@ -42,7 +42,7 @@ use crate::summary::DeltaSummary;
 use crate::verify::keys::key_difference;
 
 use passes::{check_foreign_keys, Writer};
-use prepare::{changed_rows, cursor_indexed, Method};
+use prepare::{any_rows, changed_rows, cursor_indexed, Method};
 
 /// Whether a backup is taken before merging, and how many of this tool's
 /// backups of the target are kept after a merge that changed rows.
@@ -206,9 +206,13 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     let conn = steps::open_target(path)?;
     let mut notes = Vec::new();
     let mut prepared = steps::prepare_all(&full_plan, &conn, &opts.settings(), path, &mut notes)?;
-    for p in &prepared {
+    // Tables whose changed rows an index finds: whether there are any is asked
+    // before anything is read, so a table without changes costs one probe.
+    let mut probe_changes = vec![false; prepared.len()];
+    for (i, p) in prepared.iter().enumerate() {
         if let (Method::Cursor, Some(c)) = (p.method, &p.cursor_name) {
-            if !cursor_indexed(&coordinator, &p.merge.plan, c).await? {
+            probe_changes[i] = cursor_indexed(&coordinator, &p.merge.plan, c).await?;
+            if !probe_changes[i] {
                 notes.push(format!(
                     "{}: no index on {c}, so reading the delta scans the whole table; \
                      CREATE INDEX ON {} ({}) makes it proportional to the change",
@@ -224,8 +228,6 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     for n in &notes {
         progress.note(n);
     }
-    let pending_backup = steps::backup(&conn, path, opts.apply, opts.backup, &run_at, &progress)?;
-
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(Error::sqlite("starting the merge transaction", path))?;
     let clients = snapshot_clients(&opts.source, &snap, opts.jobs.clamp(1, 2)).await?;
@@ -235,8 +237,47 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     let mut chunks = Vec::new();
     for (i, p) in prepared.iter_mut().enumerate() {
         let ranges = changed_rows(p, &coordinator, &clients, path).await?;
-        chunks.extend(ranges.into_iter().map(|range| Chunk { table: i, range }));
+        for range in ranges {
+            if probe_changes[i] && !any_rows(&coordinator, &p.merge.plan, &range).await? {
+                continue;
+            }
+            chunks.push(Chunk { table: i, range });
+        }
     }
+    // With no row to merge and no table to create, only deletes could change
+    // the file, and the key sets tell that before anything is written (the
+    // merge leaves them as they are): a merge that will write nothing takes
+    // no backup. Otherwise the backup is taken now, inside the transaction,
+    // before the first write.
+    let early_diffs = if chunks.is_empty() && prepared.iter().all(|p| p.method != Method::NewTable)
+    {
+        progress.phase("comparing keys");
+        let mut diffs = Vec::with_capacity(prepared.len());
+        for p in &prepared {
+            diffs.push(Some(
+                key_difference(&clients[0], &p.merge.plan, &conn, path).await?,
+            ));
+        }
+        Some(diffs)
+    } else {
+        None
+    };
+    let will_write = early_diffs
+        .as_ref()
+        .is_none_or(|diffs| diffs.iter().flatten().any(|d| !d.sqlite_only.is_empty()));
+    let pending_backup = if will_write {
+        steps::backup(path, opts.apply, opts.backup, &run_at, &progress)?
+    } else {
+        if opts.backup != BackupPolicy::Skip && opts.apply == Apply::Commit {
+            notes.push(
+                "nothing to merge (no row changed in PostgreSQL since the since-time, none \
+                 deleted), so no backup was taken"
+                    .into(),
+            );
+        }
+        None
+    };
+    let mut early_diffs = early_diffs;
     steps::prepare_file(&conn, &mut prepared, path)?;
 
     let writer = Writer {
@@ -258,7 +299,10 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         prepared.iter().map(|_| Default::default()).collect();
     for i in order {
         let p = &prepared[i];
-        let diff = key_difference(&clients[0], &p.merge.plan, &conn, path).await?;
+        let diff = match early_diffs.as_mut().and_then(|d| d[i].take()) {
+            Some(diff) => diff,
+            None => key_difference(&clients[0], &p.merge.plan, &conn, path).await?,
+        };
         let kept_listed =
             steps::apply_deletes(&conn, path, p, &diff, &mut results[i].counts, &run_at, &fks)?;
         outcomes[i] = steps::TableOutcome { diff, kept_listed };

@@ -76,7 +76,7 @@ pub fn import(opts: &ImportOptions, manifest: Manifest) -> Result<DeltaSummary> 
     for n in &notes {
         progress.note(n);
     }
-    let pending_backup = steps::backup(&conn, path, opts.apply, opts.backup, &run_at, &progress)?;
+    let pending_backup = steps::backup(path, opts.apply, opts.backup, &run_at, &progress)?;
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(Error::sqlite("starting the merge transaction", path))?;
     steps::prepare_file(&conn, &mut prepared, path)?;

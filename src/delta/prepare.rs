@@ -223,3 +223,25 @@ pub(super) async fn changed_rows(
         }
     })
 }
+
+/// Whether PostgreSQL has any row of `plan`'s table in `range` (in the
+/// caller's snapshot): one probe of the cursor's index.
+pub(super) async fn any_rows(
+    client: &tokio_postgres::Client,
+    plan: &crate::plan::TablePlan,
+    range: &ChunkRange,
+) -> crate::error::Result<bool> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM {}{})",
+        plan.copy.relation,
+        range.predicate()
+    );
+    let row = client
+        .query_one(sql.as_str(), &[])
+        .await
+        .map_err(crate::error::Error::pg(format!(
+            "asking whether {} has changed rows",
+            plan.source_name
+        )))?;
+    Ok(row.get(0))
+}

@@ -91,7 +91,6 @@ pub(super) fn prepare_all(
 
 /// Backs the target up before it changes (not for a dry run or `--no-backup`).
 pub(super) fn backup(
-    conn: &Connection,
     path: &Path,
     apply: Apply,
     policy: BackupPolicy,
@@ -107,7 +106,17 @@ pub(super) fn backup(
                 .collect();
             let to = backup::backup_path(path, &stamp);
             progress.phase(&format!("backing up to {}", to.display()));
-            Some(backup::take(conn, path, &to)?)
+            // The merge's connection may hold its write transaction already
+            // (nothing written yet), and SQLite's backup cannot read through a
+            // writing connection; a reader of its own sees the file as it is,
+            // which no one else can change while that transaction is open.
+            let reader = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(Error::sqlite("opening the target to back it up", path))?;
+            Some(backup::take(&reader, path, &to)?)
         }
         _ => None,
     })

@@ -87,3 +87,43 @@ fn no_room_for_the_backup_is_said_before_anything_is_written() {
     // Without a backup the merge fits.
     delta(&db, &target, &["--no-backup"]).assert_success();
 }
+
+/// Nothing changed in PostgreSQL after the since-time: the merge will write
+/// nothing, so it takes no backup at all (no copy of the file, no disk); a
+/// row deleted in PostgreSQL is a change, and the backup is taken and kept.
+#[test]
+fn a_delta_with_nothing_to_merge_takes_no_backup() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--tables", "users", "--quiet"]).assert_success();
+    let since = "2026-01-01T00:00:00Z";
+    db.execute("UPDATE users SET updated_at = '2025-06-01' WHERE updated_at > '2026-01-01'");
+    sync(&db.url(), &target, &["--tables", "users", "--quiet"]).assert_success();
+    let before = std::fs::read(&target).expect("read");
+
+    let r = sync(
+        &db.url(),
+        &target,
+        &["--tables", "users", "--since", since, "--quiet"],
+    );
+    r.assert_success();
+    assert!(r.stdout.contains("no backup was taken"), "{}", r.stdout);
+    assert!(backups(dir.path()).is_empty(), "{:?}", backups(dir.path()));
+    let after = std::fs::read(&target).expect("read");
+    assert_eq!(after.len(), before.len(), "only bookkeeping rows changed");
+
+    // A delete is a change: backed up first.
+    db.execute(
+        "DELETE FROM user_categories WHERE user_id = (SELECT max(id) FROM users);
+         DELETE FROM sessions WHERE user_id = (SELECT max(id) FROM users);
+         DELETE FROM users WHERE id = (SELECT max(id) FROM users)",
+    );
+    let r = sync(
+        &db.url(),
+        &target,
+        &["--tables", "users", "--since", since, "--quiet"],
+    );
+    r.assert_success();
+    assert_eq!(backups(dir.path()).len(), 1, "{}", r.stdout);
+}
