@@ -48,81 +48,78 @@ pub fn plan_views(plan: &mut SyncPlan, views: &[PgView]) {
                 .collect(),
         })
         .collect();
+    let refused = |v: &PgView, reason: &str| format!("{}: not created: {reason}", v.describe());
     let mut pending: Vec<(&PgView, String)> = Vec::new();
     for v in views {
         let mut columns = HashSet::new();
         if v.materialized {
-            pending.push((
+            plan.not_expressed.push(refused(
                 v,
-                "a materialized view holds a snapshot; SQLite has no such thing".into(),
+                "a materialized view holds a snapshot; SQLite has no such thing",
             ));
         } else if !v.columns.iter().all(|c| columns.insert(c.to_lowercase())) {
-            pending.push((
+            plan.not_expressed.push(refused(
                 v,
-                "two of its columns have names SQLite holds as one (they differ in case)".into(),
+                "two of its columns have names SQLite holds as one (they differ in case)",
             ));
         } else {
             pending.push((v, String::new()));
         }
     }
+    // Each pass creates the views whose FROM it knows by then; a view that
+    // reads one created in this pass gets another try in the next. Any other
+    // refusal comes out the same again, so the passes end with one that
+    // creates nothing.
     loop {
-        let before = pending.len();
+        let mut created = false;
         let mut still = Vec::new();
-        for (v, reason) in pending {
-            if v.materialized || !reason.is_empty() && !reason.starts_with(READS_UNKNOWN) {
-                still.push((v, reason));
+        for (v, _) in pending {
+            let (select, types) = match translate(v, &relations) {
+                Ok(t) => t,
+                Err(reason) => {
+                    still.push((v, reason));
+                    continue;
+                }
+            };
+            let name = sqlite_table_name(&v.schema, &v.name);
+            if name.to_lowercase().starts_with("sqlite_") || !taken.insert(name.to_lowercase()) {
+                still.push((v, format!("its SQLite name {name} is taken")));
                 continue;
             }
-            match translate(v, &relations) {
-                Ok((select, types)) => {
-                    let name = sqlite_table_name(&v.schema, &v.name);
-                    if name.to_lowercase().starts_with("sqlite_")
-                        || !taken.insert(name.to_lowercase())
-                    {
-                        still.push((v, format!("its SQLite name {name} is taken")));
-                        continue;
-                    }
-                    relations.push(Relation {
-                        source: format!("{}.{}", v.schema, v.name),
-                        sink: name.clone(),
-                        columns: v
-                            .columns
-                            .iter()
-                            .zip(types)
-                            .map(|(c, ty)| (c.clone(), c.clone(), ty))
-                            .collect(),
-                    });
-                    plan.views.push(SinkView {
-                        // The app's own view of that name, in a target it made, stays.
-                        sql: format!(
-                            "CREATE VIEW IF NOT EXISTS {} ({}) AS {select}",
-                            quote(&name),
-                            v.columns
-                                .iter()
-                                .map(|c| quote(c))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                        name,
-                    });
-                }
-                Err(reason) => still.push((v, reason)),
-            }
+            relations.push(Relation {
+                source: format!("{}.{}", v.schema, v.name),
+                sink: name.clone(),
+                columns: v
+                    .columns
+                    .iter()
+                    .zip(types)
+                    .map(|(c, ty)| (c.clone(), c.clone(), ty))
+                    .collect(),
+            });
+            plan.views.push(SinkView {
+                // The app's own view of that name, in a target it made, stays.
+                sql: format!(
+                    "CREATE VIEW IF NOT EXISTS {} ({}) AS {select}",
+                    quote(&name),
+                    v.columns
+                        .iter()
+                        .map(|c| quote(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                name,
+            });
+            created = true;
         }
         pending = still;
-        if pending.len() == before {
+        if !created {
             break;
         }
     }
     for (v, reason) in pending {
-        plan.not_expressed
-            .push(format!("{}: not created: {reason}", v.describe()));
+        plan.not_expressed.push(refused(v, &reason));
     }
 }
-
-/// How a refusal for a FROM item that is neither a copied table nor a view
-/// created so far begins: another pass may find the view it reads.
-const READS_UNKNOWN: &str = "it reads ";
 
 /// What a view's FROM may read: a table pg2sqlite creates, or a view
 /// created before it.
@@ -379,8 +376,8 @@ fn table<'a>(
         })
         .ok_or_else(|| {
             format!(
-                "{READS_UNKNOWN}{name}, which is neither a copied table nor a view that \
-                 could be created (a table of the app's own schema is not changed)"
+                "it reads {name}, which is neither a copied table nor a view that could \
+                 be created (a table of the app's own schema is not changed)"
             )
         })?;
     if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
