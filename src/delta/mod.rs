@@ -249,19 +249,19 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     // merge leaves them as they are): a merge that will write nothing takes
     // no backup. Otherwise the backup is taken now, inside the transaction,
     // before the first write.
-    let early_diffs = if chunks.is_empty() && prepared.iter().all(|p| p.method != Method::NewTable)
-    {
-        progress.phase("comparing keys");
-        let mut diffs = Vec::with_capacity(prepared.len());
-        for p in &prepared {
-            diffs.push(Some(
-                key_difference(&clients[0], &p.merge.plan, &conn, path).await?,
-            ));
-        }
-        Some(diffs)
-    } else {
-        None
-    };
+    let mut early_diffs =
+        if chunks.is_empty() && prepared.iter().all(|p| p.method != Method::NewTable) {
+            progress.phase("comparing keys");
+            let mut diffs = Vec::with_capacity(prepared.len());
+            for p in &prepared {
+                diffs.push(Some(
+                    key_difference(&clients[0], &p.merge.plan, &conn, path).await?,
+                ));
+            }
+            Some(diffs)
+        } else {
+            None
+        };
     let will_write = early_diffs
         .as_ref()
         .is_none_or(|diffs| diffs.iter().flatten().any(|d| !d.sqlite_only.is_empty()));
@@ -277,7 +277,6 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         }
         None
     };
-    let mut early_diffs = early_diffs;
     steps::prepare_file(&conn, &mut prepared, path)?;
 
     let writer = Writer {

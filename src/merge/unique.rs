@@ -87,8 +87,9 @@ fn lift(conn: &Connection, table: &str, lifted: &mut Vec<LiftedIndex>) -> rusqli
 pub fn restore(conn: &Connection, lifted: &[LiftedIndex], path: &std::path::Path) -> Result<()> {
     for ix in lifted {
         conn.execute_batch(&ix.sql).map_err(|e| {
-            if is_clash(&e)
-                || matches!(&e, rusqlite::Error::SqliteFailure(f, _)
+            // Building a unique index fails on a constraint only for a value
+            // held twice.
+            if matches!(&e, rusqlite::Error::SqliteFailure(f, _)
                 if f.code == rusqlite::ErrorCode::ConstraintViolation)
             {
                 Error::Integrity {
