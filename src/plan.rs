@@ -502,7 +502,7 @@ fn plan_table(ctx: &TableContext<'_>, out: &mut Collected) -> Result<TablePlan, 
 
     let scope = constraints::scope_columns(&plans);
     let mut columns = Vec::new();
-    for p in &plans {
+    for (p, (_, _, ty)) in plans.iter().zip(&scope) {
         let c = p.pg;
         if existing.is_some() {
             columns.push(SinkColumn {
@@ -520,6 +520,7 @@ fn plan_table(ctx: &TableContext<'_>, out: &mut Collected) -> Result<TablePlan, 
         let (default, generated) = constraints::plan_default_and_generation(
             &sqlite_name,
             p,
+            *ty,
             &scope,
             is_rowid,
             in_key,

@@ -16,7 +16,7 @@ use super::expression::{self, Purpose, TableScope, Ty};
 use super::{sqlite_table_name, Collected, TableContext};
 
 /// How SQLite holds a copied column's values, for the translator.
-pub(super) fn column_ty(p: &ColumnPlan<'_>) -> Ty {
+fn column_ty(p: &ColumnPlan<'_>) -> Ty {
     if p.format != Format::Default {
         return Ty::Opaque("in a form the schema map chose");
     }
@@ -69,6 +69,7 @@ pub(super) fn scope_columns(plans: &[ColumnPlan<'_>]) -> Vec<(String, String, Ty
 pub(super) fn plan_default_and_generation(
     sqlite_name: &str,
     p: &ColumnPlan<'_>,
+    ty: Ty,
     scope: &[(String, String, Ty)],
     is_rowid: bool,
     in_key: bool,
@@ -79,7 +80,6 @@ pub(super) fn plan_default_and_generation(
         columns: scope,
         value: None,
     };
-    let ty = column_ty(p);
     let Some(expr) = c.default.as_deref() else {
         if c.identity && !is_rowid {
             out.not_expressed.push(format!(
@@ -94,7 +94,7 @@ pub(super) fn plan_default_and_generation(
         let why = if in_key {
             Err("SQLite cannot generate a primary key column".to_owned())
         } else {
-            expression::value(expr, &table, Purpose::Value, Some(ty))
+            expression::value(expr, &table, Purpose::Value, ty)
         };
         return match why {
             Ok(sql) => (
@@ -141,7 +141,7 @@ pub(super) fn plan_default_and_generation(
                 .map(|n| format!("'{n}'"))
                 .ok_or_else(|| "only a constant default of a numeric kept as TEXT".to_owned())
         }
-        ty => expression::value(expr, &table, Purpose::Default, Some(ty)),
+        ty => expression::value(expr, &table, Purpose::Default, ty),
     };
     match translated {
         Ok(sql) => (Some(sql), None),
@@ -374,18 +374,16 @@ fn index_keys(
         .enumerate()
         .map(|(i, key)| {
             let descending = ix.descending.get(i).copied().unwrap_or(false);
-            let sql = expression::value(key, table, Purpose::IndexKey, None)?;
-            Ok(match expression::parse(key)? {
-                sqlparser::ast::Expr::Identifier(id) => match sink_col(&id.value) {
-                    Some(s) => IndexKey::column(&s, descending),
-                    None => return Err(format!("column {} is not copied", id.value)),
-                },
-                _ => IndexKey {
+            match expression::parse(key)? {
+                sqlparser::ast::Expr::Identifier(id) => sink_col(&id.value)
+                    .map(|s| IndexKey::column(&s, descending))
+                    .ok_or_else(|| format!("column {} is not copied", id.value)),
+                e => Ok(IndexKey {
                     column: None,
-                    sql: format!("({sql})"),
+                    sql: format!("({})", expression::index_key(&e, table)?),
                     descending,
-                },
-            })
+                }),
+            }
         })
         .collect()
 }

@@ -3,7 +3,8 @@
 
 use sqlparser::ast::{Expr, FunctionArguments};
 
-use super::{function_args, string_value, strip_casts, Ty};
+use super::functions::function_args;
+use super::{string_value, strip_casts, Ty};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Now {

@@ -121,7 +121,11 @@ fn values_and_defaults() {
         columns: &c,
         value: None,
     };
-    let v = |pg: &str, p: Purpose, ty: Option<Ty>| value(pg, &scope, p, ty);
+    // `None`: an index key, which no column stores.
+    let v = |pg: &str, p: Purpose, ty: Option<Ty>| match ty {
+        Some(ty) => value(pg, &scope, p, ty),
+        None => parse(pg).and_then(|e| index_key(&e, &scope)),
+    };
     assert_eq!(
         v("lower((name)::text)", Purpose::IndexKey, None).unwrap(),
         "lower(\"s_name\")"
