@@ -1,21 +1,20 @@
 //! Row and bucket checksums, computed the same way on both sides.
 //!
-//! A row's text is its canonical values as PostgreSQL prints a record,
-//! `(1,,"a b")`, so no two rows share a text (a long value enters the record as
-//! the decimal hash of its canonical text, see `verify::hashed_in_record`). Its hash is PostgreSQL's own
-//! `hashtextextended(row text, 0)` (Bob Jenkins' lookup3, 64 bits), which
-//! [`pg_hash_bytes`] reproduces; a table's checksum is the count and the sum of
-//! the hashes (mod 2^64) per bucket, where a row's bucket is the first 2 bytes of
-//! `md5(key text)`. Sums are order-independent, so chunks read in parallel add up,
-//! and buckets by key hash line up on both sides whatever the key type or
-//! collation.
+//! A row's hash is PostgreSQL's own `hash_record_extended(ROW(…), 0)` over its
+//! fields (see `verify::fields`), each hashed with Bob Jenkins' lookup3 as
+//! PostgreSQL does ([`pg_hash_bytes`], [`pg_hash_u32`]); a table's checksum is
+//! the count and the sum of the row hashes (mod 2^64) per bucket, where a row's
+//! bucket is the first 2 bytes of `md5(key text)`, the key as PostgreSQL prints
+//! a record (`(1,"a b")`). Sums are order-independent, so chunks read in
+//! parallel add up, and buckets by key hash line up on both sides whatever the
+//! key type or collation.
 //!
 //! Why lookup3 and not md5: the server hashes every row of every table in the
 //! first look, and on a 2-core machine that CPU is taken from the copy. md5 cost
 //! a third of the server's checksum time (0.91 s against 0.65 s per 200,000
 //! rows of the wide benchmark table); lookup3 is PostgreSQL's fastest built-in
-//! 64-bit hash of text and is just as able to tell a changed row apart (a
-//! difference escapes with probability 2^-64 per table).
+//! 64-bit hash and is just as able to tell a changed row apart (a difference
+//! escapes with probability 2^-64 per table).
 
 use std::collections::BTreeMap;
 
@@ -23,25 +22,16 @@ use md5::{Digest, Md5};
 
 /// A row (or key) as PostgreSQL's `ROW(…)::text` prints it: `(1,,"a b","")` —
 /// NULL is empty, and a value is quoted when empty or when it holds `"`, `\`,
-/// `(`, `)`, `,` or white space, with `"` and `\` doubled. Using the record's own
-/// output lets PostgreSQL hash a row with each expression evaluated once.
+/// `(`, `)`, `,` or white space, with `"` and `\` doubled. No two rows of
+/// values share a text.
 pub fn record_text<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> String {
-    record_with(values, |out, _, v| push_record_field(out, v))
-}
-
-/// A record of `values` whose non-NULL fields `push` writes, given each one's
-/// column index (NULL stays empty).
-pub fn record_with<'a>(
-    values: impl IntoIterator<Item = Option<&'a str>>,
-    mut push: impl FnMut(&mut String, usize, &str),
-) -> String {
     let mut out = String::from("(");
     for (i, v) in values.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         if let Some(v) = v {
-            push(&mut out, i, v);
+            push_record_field(&mut out, v);
         }
     }
     out.push(')');
@@ -60,8 +50,7 @@ const QUOTED: [bool; 256] = {
     t
 };
 
-pub fn push_record_field(out: &mut String, v: &str) {
-    // A table lookup per byte: this is verification's hottest loop.
+fn push_record_field(out: &mut String, v: &str) {
     if !v.is_empty() && !v.bytes().any(|b| QUOTED[usize::from(b)]) {
         out.push_str(v);
         return;
@@ -88,15 +77,9 @@ pub fn md5(text: &str) -> [u8; 16] {
     Md5::digest(text.as_bytes()).into()
 }
 
-/// The hash of a row text: what [`pg_row_hash`] computes on the server.
-pub fn row_hash(text: &str) -> u64 {
+/// The hash of a text: PostgreSQL's `hashtextextended(text, 0)`.
+pub fn text_hash(text: &str) -> u64 {
     pg_hash_bytes(text.as_bytes())
-}
-
-/// The SQL (an `int8`) hashing a text expression as [`row_hash`] does. The "C"
-/// collation keeps the hash byte-wise whatever the database's collation.
-pub fn pg_row_hash(text_expr: &str) -> String {
-    format!("hashtextextended(({text_expr}) COLLATE \"C\", 0)")
 }
 
 /// A text whose server-side hash tells whether the server computes
@@ -148,7 +131,19 @@ pub fn pg_hash_bytes(k: &[u8]) -> u64 {
         // The lowest byte of c is reserved for the length.
         c = c.wrapping_add(word(&tail[8..]) << 8);
     }
-    // final(a, b, c): seven steps of `x ^= y; x -= rot(y, k)`.
+    finish(a, b, c)
+}
+
+/// PostgreSQL's `hash_bytes_uint32_extended(k, 0)`: how `int2`, `int4`, `bool`
+/// and `date` values hash (`hashint4extended`, `hashcharextended`).
+pub fn pg_hash_u32(k: u32) -> u64 {
+    let a = 0x9e37_79b9u32.wrapping_add(4).wrapping_add(3_923_095);
+    finish(a.wrapping_add(k), a, a)
+}
+
+/// lookup3's `final(a, b, c)`, seven steps of `x ^= y; x -= rot(y, k)`, and
+/// the 64-bit result PostgreSQL takes from it.
+fn finish(a: u32, b: u32, c: u32) -> u64 {
     let mut s = [a, b, c];
     for (x, y, k) in [
         (2, 1, 14),
@@ -250,18 +245,18 @@ mod tests {
     }
 
     #[test]
-    fn row_hash_matches_hashtextextended() {
+    fn text_hash_matches_hashtextextended() {
         // SELECT hashtextextended(t, 0) on PostgreSQL 15, x86_64: every tail
         // length, an exact number of 12-byte blocks, and multi-byte UTF-8.
         #[allow(clippy::cast_sign_loss)]
         let pg = |v: i64| v as u64;
-        assert_eq!(row_hash("hello"), pg(3_449_563_369_152_288_809));
-        assert_eq!(row_hash(""), pg(-6_939_563_903_564_495_251));
+        assert_eq!(text_hash("hello"), pg(3_449_563_369_152_288_809));
+        assert_eq!(text_hash(""), pg(-6_939_563_903_564_495_251));
         assert_eq!(
-            row_hash("abcdefghijklmnopqrstuvwxyz0123456789"),
+            text_hash("abcdefghijklmnopqrstuvwxyz0123456789"),
             pg(-9_049_552_497_159_076_100)
         );
-        assert_eq!(row_hash("héllo wörld!"), pg(8_457_746_650_430_369_626));
+        assert_eq!(text_hash("héllo wörld!"), pg(8_457_746_650_430_369_626));
         // hashtextextended(left('abcdefghijklmnopqrstuvwxyz', n), 0), n = 1..=25
         let prefixes: [i64; 25] = [
             3591986179850072241,
@@ -292,7 +287,7 @@ mod tests {
         ];
         let alphabet = "abcdefghijklmnopqrstuvwxyz";
         for (n, expected) in prefixes.into_iter().enumerate() {
-            assert_eq!(row_hash(&alphabet[..=n]), pg(expected), "length {}", n + 1);
+            assert_eq!(text_hash(&alphabet[..=n]), pg(expected), "length {}", n + 1);
         }
     }
 

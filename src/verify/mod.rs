@@ -1,12 +1,13 @@
 //! Verification: row counts and content checksums of every table on both
 //! sides, narrowed down to the differing rows, plus SQLite's own health checks.
 //!
-//! PostgreSQL hashes on the server (`hashtextextended` over the canonical text,
-//! summed per bucket), so an unchanged table costs one scan there and nothing travels but
-//! bucket sums. Only buckets that differ are read row by row, from both sides.
+//! PostgreSQL hashes on the server (`hash_record_extended` over each column's
+//! typed value or canonical text, see `fields`, summed per bucket), so an
+//! unchanged table costs one scan there and nothing travels but bucket sums. Only buckets that differ are read row by row, from both sides.
 
 pub mod canonical;
 pub mod checksum;
+mod fields;
 pub mod keys;
 pub mod narrow;
 pub mod report;
@@ -26,11 +27,10 @@ use crate::mapping::types::ValueKind;
 use crate::pipeline::Chunk;
 use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::ddl::quote;
+use crate::source::catalog::quote_ident;
 use crate::source::chunk::ChunkRange;
-use checksum::{
-    bucket, md5, parse_pg_sum, pg_record_expr, pg_row_hash, push_record_field, record_text,
-    record_with, row_hash, Buckets,
-};
+use checksum::{bucket, md5, parse_pg_sum, pg_record_expr, record_text, text_hash, Buckets};
+use fields::{fold, Field};
 pub use report::{ChangedRow, Health, IntegrityCheck, TableStatus, TableVerdict, VerifyReport};
 use rows::RowDiff;
 use sides::{BySide, TableBase};
@@ -45,28 +45,11 @@ pub(crate) struct TableCheck<'a> {
     plan: &'a TablePlan,
     /// The SQLite affinity of every column, which decides how values read back.
     affinity: Vec<Affinity>,
+    /// How each column enters the row hash.
+    fields: Vec<Field>,
     /// Indices of the key columns: the primary key, or every column.
     key: Vec<usize>,
     has_key: bool,
-}
-
-/// Whether a column of this kind enters the row's record as the hash of its
-/// canonical text instead of the text. Long values (text, JSON, bytea, arrays,
-/// the text forms) are then read once, by the hash, rather than quoted and
-/// copied into the record and hashed again: a third less of PostgreSQL's time
-/// on a table of 1 KB message bodies. Short ones (numbers, times, uuids) cost
-/// less as they are.
-fn hashed_in_record(kind: &ValueKind) -> bool {
-    matches!(
-        kind,
-        ValueKind::Text
-            | ValueKind::TextForm
-            | ValueKind::Json
-            | ValueKind::Jsonb
-            | ValueKind::Bytea
-            | ValueKind::Vector
-            | ValueKind::Array(_)
-    )
 }
 
 impl<'a> TableCheck<'a> {
@@ -78,10 +61,16 @@ impl<'a> TableCheck<'a> {
             .iter()
             .map(|c| Affinity::of(&c.declared))
             .collect();
+        let fields = plan
+            .conversions
+            .iter()
+            .map(|c| Field::of(&c.kind, c.format))
+            .collect();
         match &plan.sink.primary_key {
             Some(pk) => TableCheck {
                 plan,
                 affinity,
+                fields,
                 key: pk
                     .iter()
                     .filter_map(|k| names.iter().position(|n| n == k))
@@ -91,22 +80,10 @@ impl<'a> TableCheck<'a> {
             None => TableCheck {
                 plan,
                 affinity,
+                fields,
                 key: (0..names.len()).collect(),
                 has_key: false,
             },
-        }
-    }
-
-    /// Appends column `i`'s canonical text to a row's record: quoted as
-    /// `record_out` quotes it, or as the decimal `int8` of its hash. A value
-    /// the mapping could not have written stays a text, which no hash equals.
-    fn push_column(&self, record: &mut String, i: usize, canonical: &str) {
-        if hashed_in_record(self.kind(i)) && !canonical.starts_with(NOT_AS_MAPPED) {
-            use std::fmt::Write;
-            let hash = row_hash(canonical);
-            let _ = write!(record, "{}", i64::from_be_bytes(hash.to_be_bytes()));
-        } else {
-            push_record_field(record, canonical);
         }
     }
 
@@ -129,38 +106,41 @@ impl<'a> TableCheck<'a> {
     }
 
     /// The row hash of one SQLite row whose columns `value(i)` gives, the same
-    /// as PostgreSQL computes for its row. The record text is built without a
-    /// String per value: this is most of verification's own CPU time.
+    /// as PostgreSQL computes for its row. Allocation-free for the common
+    /// kinds: this is most of verification's own CPU time.
     pub(crate) fn row_hash<'v>(
         &self,
         value: impl Fn(usize) -> rusqlite::Result<rusqlite::types::ValueRef<'v>>,
         buffers: &mut RecordBuffers,
     ) -> rusqlite::Result<u64> {
-        let RecordBuffers {
-            record,
-            value: text,
-        } = buffers;
-        record.clear();
-        record.push('(');
-        for i in 0..self.plan.sink.columns.len() {
-            if i > 0 {
-                record.push(',');
-            }
-            text.clear();
-            match canonical::write_canonical(
-                text,
-                value(i)?,
-                self.kind(i),
-                self.format(i),
-                self.affinity[i],
-            ) {
-                Ok(true) => self.push_column(record, i, text),
-                Ok(false) => {}
-                Err(e) => push_record_field(record, &not_as_mapped(&e)),
-            }
+        let mut row = 0;
+        for (i, field) in self.fields.iter().enumerate() {
+            let v = value(i)?;
+            let hash = match field.hash_stored(&v) {
+                Some(hash) => Some(hash),
+                None => self.canonical_hash(i, *field, v, &mut buffers.value),
+            };
+            row = fold(row, hash);
         }
-        record.push(')');
-        Ok(row_hash(record))
+        Ok(fields::mix_row(row))
+    }
+
+    /// A field's hash through its canonical text (`None` for NULL). A value
+    /// the mapping could not have written hashes as a text no value of
+    /// PostgreSQL's prints.
+    fn canonical_hash(
+        &self,
+        i: usize,
+        field: Field,
+        v: rusqlite::types::ValueRef<'_>,
+        text: &mut String,
+    ) -> Option<u64> {
+        text.clear();
+        match canonical::write_canonical(text, v, self.kind(i), self.format(i), self.affinity[i]) {
+            Ok(true) => Some(field.hash_canonical(text)),
+            Ok(false) => None,
+            Err(e) => Some(text_hash(&not_as_mapped(&e))),
+        }
     }
 
     /// The canonical expression of every column.
@@ -189,19 +169,19 @@ impl<'a> TableCheck<'a> {
 
     /// The SQL `int8` of a row's hash: what [`TableCheck::row_hash`] computes.
     fn pg_row_hash(&self) -> String {
-        let columns: Vec<String> = self
+        let fields: Vec<String> = self
             .pg_expressions()
-            .into_iter()
+            .iter()
             .enumerate()
             .map(|(i, e)| {
-                if hashed_in_record(self.kind(i)) {
-                    pg_row_hash(&e)
-                } else {
-                    e
-                }
+                let column = quote_ident(&self.plan.copy.column_names[i]);
+                self.fields[i].pg_field(&column, e)
             })
             .collect();
-        pg_row_hash(&pg_record_expr(&columns))
+        fields::pg_mix_row(&format!(
+            "hash_record_extended(ROW({}), 0)",
+            fields.join(", ")
+        ))
     }
 
     fn pg_bucket_sql(&self, range: &ChunkRange) -> String {
@@ -277,10 +257,7 @@ impl<'a> TableCheck<'a> {
     /// Key text, row text of one row of canonical values.
     fn texts(&self, row: &[Option<String>]) -> (String, String) {
         let key = record_text(self.key.iter().map(|&i| row[i].as_deref()));
-        let text = record_with(row.iter().map(Option::as_deref), |out, i, v| {
-            self.push_column(out, i, v)
-        });
-        (key, text)
+        (key, record_text(row.iter().map(Option::as_deref)))
     }
 
     /// The names of the columns whose values differ between two rows.
@@ -373,7 +350,6 @@ fn sqlite_totals(
 /// Reused between rows so that hashing allocates nothing per value.
 #[derive(Default)]
 pub(crate) struct RecordBuffers {
-    record: String,
     value: String,
 }
 
@@ -385,10 +361,12 @@ fn sqlite_buckets(
     let mut stmt = conn.prepare(&check.sqlite_select(range))?;
     let mut rows = stmt.query([])?;
     let mut buckets = Buckets::default();
+    let mut buffers = RecordBuffers::default();
     while let Some(row) = rows.next()? {
         let values = sqlite_row(check, row)?;
-        let (key, text) = check.texts(&values);
-        buckets.add(bucket(&md5(&key)), 1, row_hash(&text));
+        let (key, _) = check.texts(&values);
+        let hash = check.row_hash(|i| row.get_ref(i), &mut buffers)?;
+        buckets.add(bucket(&md5(&key)), 1, hash);
     }
     Ok(buckets)
 }
@@ -635,27 +613,53 @@ pub async fn pg_totals(clients: &[Client], plan: &SyncPlan, parts: &[Part]) -> R
     Ok(PgTotals(totals))
 }
 
-/// Refuses to compare checksums with a server whose `hashtextextended` is not
-/// ours: a big-endian server hashes the same bytes differently, and every
-/// table would look changed.
+/// Refuses to compare checksums with a server that does not hash rows as we
+/// do: before PostgreSQL 14 there is no `hash_record_extended`, and a
+/// big-endian server hashes the same bytes differently (every table would
+/// look changed).
 async fn check_server_hash(client: &Client) -> Result<()> {
-    let row = client
+    let doing = "checking how the server hashes";
+    let probe = client
         .query_one(
-            "SELECT hashtextextended($1::text COLLATE \"C\", 0)",
+            &format!(
+                "SELECT {}",
+                fields::pg_mix_row(
+                    "hash_record_extended(ROW($1::text COLLATE \"C\", 1::int4, NULL::int4, \
+                     int8send(-2::int8), true), 0)"
+                )
+            ),
             &[&checksum::HASH_PROBE],
         )
-        .await
-        .map_err(Error::pg("checking how the server hashes"))?;
-    let theirs: i64 = row
-        .try_get(0)
-        .map_err(Error::pg("checking how the server hashes"))?;
-    if u64::from_be_bytes(theirs.to_be_bytes()) == row_hash(checksum::HASH_PROBE) {
+        .await;
+    let row = match probe {
+        Ok(row) => row,
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_FUNCTION) => {
+            return Err(Error::Aborted(
+                "verification needs PostgreSQL 14 or later (it hashes rows with \
+                 hash_record_extended()), and this server is older; run with --no-verify \
+                 and check the result another way"
+                    .into(),
+            ))
+        }
+        Err(e) => return Err(Error::pg(doing)(e)),
+    };
+    let theirs: i64 = row.try_get(0).map_err(Error::pg(doing))?;
+    let ours = [
+        Some(Field::Text.hash_canonical(checksum::HASH_PROBE)),
+        Field::Int4.hash_stored(&rusqlite::types::ValueRef::Integer(1)),
+        None,
+        Field::Int8.hash_stored(&rusqlite::types::ValueRef::Integer(-2)),
+        Field::Bool.hash_stored(&rusqlite::types::ValueRef::Integer(1)),
+    ]
+    .into_iter()
+    .fold(0, fold);
+    if u64::from_be_bytes(theirs.to_be_bytes()) == fields::mix_row(ours) {
         return Ok(());
     }
     Err(Error::Aborted(
-        "this PostgreSQL server's hashtextextended() gives other values than pg2sqlite's \
-         (a big-endian machine?), so content checksums cannot be compared with it; \
-         run with --no-verify and check the result another way"
+        "this PostgreSQL server's hash_record_extended() gives other values than \
+         pg2sqlite's (a big-endian machine?), so content checksums cannot be compared \
+         with it; run with --no-verify and check the result another way"
             .into(),
     ))
 }

@@ -330,6 +330,111 @@ fn sync_says_when_it_did_not_verify() {
     );
 }
 
+/// Damage that keeps every column's values and moves them to other rows: a
+/// checksum that summed the columns' values alone would miss it. Also the
+/// values whose hash is computed from the stored value itself (integers,
+/// booleans, blobs, uuids), changed in ways a text comparison would see.
+#[test]
+fn values_moved_between_rows_and_typed_values_are_found() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE moved (id int8 PRIMARY KEY, n int4, b bool, t text, u uuid, by bytea, s int2);
+         INSERT INTO moved
+         SELECT i, i * 10, i % 2 = 0, 'text ' || i, md5(i::text)::uuid, int4send(i), i::int2
+           FROM generate_series(1, 50) i;
+         INSERT INTO moved VALUES (4294967297, 0, NULL, NULL, NULL, NULL, NULL);",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("moved.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    let damages: &[(&str, &str, &[&str], &[&str])] = &[
+        (
+            "integers swapped between two rows",
+            "UPDATE moved SET n = CASE id WHEN 3 THEN 40 ELSE 30 END WHERE id IN (3, 4)",
+            &["id=3", "id=4"],
+            &["n"],
+        ),
+        (
+            "texts swapped between two rows",
+            "UPDATE moved SET t = CASE id WHEN 7 THEN 'text 9' ELSE 'text 7' END WHERE id IN (7, 9)",
+            &["id=7", "id=9"],
+            &["t"],
+        ),
+        (
+            "one row's values shifted to the next",
+            "UPDATE moved SET by = (SELECT by FROM moved m WHERE m.id = moved.id - 1) WHERE id BETWEEN 20 AND 22",
+            &["id=20", "id=21", "id=22"],
+            &["by"],
+        ),
+        (
+            "int4 out of its range",
+            "UPDATE moved SET n = n + 4294967296 WHERE id = 5",
+            &["id=5"],
+            &["n"],
+        ),
+        (
+            "int2 out of its range",
+            "UPDATE moved SET s = 65536 + 6 WHERE id = 6",
+            &["id=6"],
+            &["s"],
+        ),
+        (
+            "boolean as 2",
+            "UPDATE moved SET b = 2 WHERE id = 8",
+            &["id=8"],
+            &["b"],
+        ),
+        (
+            "bigint key whose halves cancel",
+            "UPDATE moved SET id = 0 WHERE id = 4294967297",
+            &[],
+            &[],
+        ),
+        (
+            "blob as its hex text",
+            "UPDATE moved SET by = hex(by) WHERE id = 10",
+            &["id=10"],
+            &["by"],
+        ),
+        (
+            "uuid without hyphens",
+            "UPDATE moved SET u = replace(u, '-', '') WHERE id = 11",
+            &["id=11"],
+            &["u"],
+        ),
+    ];
+    for (i, (what, sql, keys, columns)) in damages.iter().enumerate() {
+        let damaged = dir.path().join(format!("damaged_{i}.db"));
+        std::fs::copy(&target, &damaged).expect("copy");
+        rusqlite::Connection::open(&damaged)
+            .and_then(|c| c.execute(sql, []))
+            .unwrap_or_else(|e| panic!("{what}: {sql}: {e}"));
+        let (code, report) = verify_schemas_json(&db, &damaged, "public");
+        assert_eq!(code, Some(1), "{what}: {report}");
+        let t = table(&report, "moved");
+        assert_eq!(t["status"], "mismatch", "{what}: {t}");
+        if keys.is_empty() {
+            // A changed key: one row missing, one extra.
+            assert_eq!(
+                t["missing"].as_array().map(Vec::len),
+                Some(1),
+                "{what}: {t}"
+            );
+            assert_eq!(t["extra"].as_array().map(Vec::len), Some(1), "{what}: {t}");
+            continue;
+        }
+        let changed = t["changed"].as_array().expect("changed");
+        assert_eq!(changed.len(), keys.len(), "{what}: {t}");
+        for (row, key) in changed.iter().zip(keys.iter()) {
+            assert!(
+                row["key"].as_str().is_some_and(|k| k.contains(key)),
+                "{what}: {key} expected in {t}"
+            );
+            assert_eq!(row["columns"], serde_json::json!(columns), "{what}: {t}");
+        }
+    }
+}
+
 /// Float arrays are compared by their elements' bits, whatever their lower
 /// bounds (not stored) or shape; one changed element in SQLite is found.
 #[test]
