@@ -14,8 +14,8 @@
 //! canonical texts and 1.5 s as typed fields. Types whose hash forgets part of
 //! the value are never typed: `numeric` (the sign and the scale), `float8`
 //! (0 hashes as NULL), `jsonb` (numbers as `numeric`), `int8` and timestamps
-//! (folded to 32 bits, so `2^32 + 1` and `0` collide); `int8` enters by its
-//! 8 bytes (`int8send`) instead.
+//! (folded to 32 bits, so `2^32 + 1` and `0` collide); `int8` and `float8`
+//! enter by their 8 bytes (`int8send`, `float8send`) instead.
 
 use rusqlite::types::ValueRef;
 
@@ -33,6 +33,9 @@ pub(crate) enum Field {
     Int8,
     /// `bool`: `hashcharextended`, 1 or 0 as a 32-bit word.
     Bool,
+    /// `float8` as `float8send(…)`, after the mapping's accepted changes:
+    /// -0 is stored as 0 and every NaN as `NaN`.
+    Float8,
     /// `bytea`: its bytes.
     Bytes,
     /// `uuid`: its 16 bytes.
@@ -40,6 +43,11 @@ pub(crate) enum Field {
     /// The canonical text, `COLLATE "C"` so its bytes are hashed whatever the
     /// column's collation.
     Text,
+    /// As `Text`, of a kind whose stored text is its canonical text (text,
+    /// JSON, dates, the text forms): hashed where it lies. Its bytes need no
+    /// check of their own: PostgreSQL's are valid UTF-8, and equal hashes mean
+    /// equal bytes.
+    StoredText,
 }
 
 impl Field {
@@ -54,8 +62,16 @@ impl Field {
             ValueKind::Int2 | ValueKind::Int4 => Field::Int4,
             ValueKind::Int8 => Field::Int8,
             ValueKind::Bool => Field::Bool,
+            ValueKind::Float8 => Field::Float8,
             ValueKind::Bytea => Field::Bytes,
             ValueKind::Uuid => Field::Uuid,
+            ValueKind::Text
+            | ValueKind::TextForm
+            | ValueKind::Time
+            | ValueKind::Interval
+            | ValueKind::Json
+            | ValueKind::Jsonb
+            | ValueKind::Date => Field::StoredText,
             _ => Field::Text,
         }
     }
@@ -67,9 +83,13 @@ impl Field {
             Field::Int4 => format!("{column}::int4"),
             Field::Int8 => format!("int8send({column}::int8)"),
             Field::Bool => format!("{column}::bool"),
+            // `+ 0` turns -0 into 0; a NaN a computation left may have other bits.
+            Field::Float8 => format!(
+                "float8send(CASE WHEN {column} = 'NaN' THEN 'NaN'::float8 ELSE {column} + 0 END)"
+            ),
             Field::Bytes => format!("{column}::bytea"),
             Field::Uuid => format!("{column}::uuid"),
-            Field::Text => format!("({canonical}) COLLATE \"C\""),
+            Field::Text | Field::StoredText => format!("({canonical}) COLLATE \"C\""),
         }
     }
 
@@ -81,7 +101,10 @@ impl Field {
             (Field::Int8, ValueRef::Integer(i)) => Some(pg_hash_bytes(&i.to_be_bytes())),
             (Field::Bool, ValueRef::Integer(0)) => Some(pg_hash_u32(0)),
             (Field::Bool, ValueRef::Integer(1)) => Some(pg_hash_u32(1)),
-            (Field::Bytes, ValueRef::Blob(b)) => Some(pg_hash_bytes(b)),
+            (Field::Float8, ValueRef::Real(f)) => Some(float_hash(*f)),
+            (Field::Bytes, ValueRef::Blob(b)) | (Field::StoredText, ValueRef::Text(b)) => {
+                Some(pg_hash_bytes(b))
+            }
             (Field::Uuid, ValueRef::Text(t)) => std::str::from_utf8(t)
                 .ok()
                 .and_then(uuid_bytes)
@@ -105,9 +128,16 @@ impl Field {
                 "false" => Some(pg_hash_u32(0)),
                 _ => None,
             },
+            Field::Float8 => match text {
+                "NaN" => Some(float_hash(f64::NAN)),
+                "0" => Some(float_hash(0.0)),
+                _ => from_hex(text)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(|b| pg_hash_bytes(&b)),
+            },
             Field::Bytes => from_hex(text).map(|b| pg_hash_bytes(&b)),
             Field::Uuid => uuid_bytes(text).map(|b| pg_hash_bytes(&b)),
-            Field::Text => None,
+            Field::Text | Field::StoredText => None,
         };
         typed.unwrap_or_else(|| pg_hash_bytes(text.as_bytes()))
     }
@@ -116,6 +146,19 @@ impl Field {
 /// `hashint4extended`: the value's two's-complement bits as one word.
 fn word_hash(i: i32) -> u64 {
     pg_hash_u32(u32::from_ne_bytes(i.to_ne_bytes()))
+}
+
+/// `float8send` of a stored double: 0 for -0 as for 0, and PostgreSQL's one
+/// NaN (`'NaN'::float8`).
+fn float_hash(f: f64) -> u64 {
+    let bits = if f.is_nan() {
+        0x7ff8_0000_0000_0000
+    } else if f == 0.0 {
+        0
+    } else {
+        f.to_bits()
+    };
+    pg_hash_bytes(&bits.to_be_bytes())
 }
 
 /// The bytes of lowercase hex text (`encode(…, 'hex')`).
@@ -145,10 +188,11 @@ fn uuid_bytes(text: &str) -> Option<[u8; 16]> {
     if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
         return None;
     }
-    let hex: Vec<u8> = b.iter().copied().filter(|&c| c != b'-').collect();
     let mut out = [0u8; 16];
-    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        *o = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    let mut digits = b.iter().filter(|&&c| c != b'-');
+    for o in &mut out {
+        let (hi, lo) = (digits.next()?, digits.next()?);
+        *o = nibble(*hi)? << 4 | nibble(*lo)?;
     }
     Some(out)
 }
@@ -220,6 +264,19 @@ mod tests {
             Field::Text.hash_canonical("hello"),
             pg(3_449_563_369_152_288_809)
         );
+        assert_eq!(
+            Field::StoredText.hash_stored(&ValueRef::Text(b"hello")),
+            Some(pg(3_449_563_369_152_288_809))
+        );
+        // hash_record_extended(ROW(float8send(x)), 0) for NaN, 1.5 and -0 + 0.
+        let f = |x: f64| Field::Float8.hash_stored(&ValueRef::Real(x));
+        assert_eq!(f(1.5), Some(pg(-7_093_296_405_694_324_225)));
+        assert_eq!(f(-0.0), Some(pg(7_025_667_271_560_692_764)));
+        assert_eq!(f(0.0), f(-0.0));
+        assert_eq!(
+            Field::Float8.hash_canonical("NaN"),
+            pg(-4_049_696_873_896_861_356)
+        );
     }
 
     #[test]
@@ -230,6 +287,8 @@ mod tests {
             (Field::Bool, ValueRef::Integer(1), "true"),
             (Field::Bool, ValueRef::Integer(0), "false"),
             (Field::Bytes, ValueRef::Blob(&[0, 0xab]), "00ab"),
+            (Field::Float8, ValueRef::Real(1.5), "3ff8000000000000"),
+            (Field::Float8, ValueRef::Real(0.0), "0"),
         ] {
             assert_eq!(
                 field.hash_stored(&stored),
