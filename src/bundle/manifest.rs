@@ -18,7 +18,9 @@ pub const MANIFEST: &str = "manifest.json";
 /// 2: row hashes are `hashtextextended` (lookup3) instead of md5, and long
 /// columns enter a row's record as their hash, so the checksums of a format-1
 /// bundle cannot be compared (its row counts still are).
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: row hashes are `hash_record_extended` over typed fields and canonical
+/// texts (`verify::fields`); format 1 and 2 checksums are not compared.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The file format of a bundle's table files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -168,9 +170,10 @@ pub enum ManifestError {
 }
 
 impl Manifest {
-    /// Whether its checksums hash rows as this version does (format 1 used md5).
+    /// Whether its checksums hash rows as this version does (format 1 used md5,
+    /// format 2 the text of a record).
     pub fn hashes_rows_alike(&self) -> bool {
-        self.format_version >= 2
+        self.format_version >= 3
     }
 
     pub fn read(dir: &Path) -> Result<Manifest, ManifestError> {

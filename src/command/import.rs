@@ -323,11 +323,11 @@ fn full(opts: &ImportOptions, manifest: Manifest) -> Result<SyncSummary> {
         .map(|(t, _)| t.sink.name.as_str())
         .collect();
     if !bundle.manifest.hashes_rows_alike() {
-        notes.push(
-            "the bundle was written by an older pg2sqlite (bundle format 1, other row hashes), \
-             so every table was checked by row count only"
-                .into(),
-        );
+        notes.push(format!(
+            "the bundle was written by an older pg2sqlite (bundle format {}, other row \
+                 hashes), so every table was checked by row count only",
+            bundle.manifest.format_version
+        ));
     } else if !unchecked.is_empty() {
         notes.push(format!(
             "{}: stored in other forms than the export's default mapping (map or existing \
