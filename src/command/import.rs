@@ -371,7 +371,7 @@ fn verify_against_manifest(bundle: &Bundle, path: &Path, jobs: usize) -> Result<
     // The health checks read the whole file too: beside the checksums, as in `sync`.
     let health_path = path.to_path_buf();
     let health = std::thread::spawn(move || {
-        crate::verify::sqlite_health(&health_path, crate::verify::IntegrityCheck::Quick)
+        crate::verify::sqlite_health(&health_path, crate::verify::IntegrityCheck::Quick, false)
     });
     let totals = runtime(jobs)?.block_on(crate::verify::sqlite_table_totals(plan, path))?;
     let health = health

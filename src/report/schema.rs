@@ -102,7 +102,7 @@ pub(crate) async fn drift(
             });
         }
     }
-    let health = crate::verify::sqlite_health(path, crate::verify::IntegrityCheck::Full)?;
+    let health = crate::verify::sqlite_health(path, crate::verify::IntegrityCheck::Full, false)?;
     out.foreign_key_orphans = Orphans {
         missing_parent: health.foreign_key_violations,
         missing_parent_listed: health.foreign_keys,

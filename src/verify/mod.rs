@@ -430,7 +430,9 @@ fn sqlite_tables(conn: &Connection, path: &Path) -> Result<HashSet<String>> {
 }
 
 /// `PRAGMA integrity_check` (or `quick_check`) and `PRAGMA foreign_key_check`.
-pub fn sqlite_health(path: &Path, depth: IntegrityCheck) -> Result<Health> {
+/// `quick_checked`: the file passed `PRAGMA quick_check` already
+/// (`sink::health::check_before_use`), which the `Quick` depth does not repeat.
+pub fn sqlite_health(path: &Path, depth: IntegrityCheck, quick_checked: bool) -> Result<Health> {
     let conn = open_sqlite(path)?;
     // integrity_check looks every row up in every index, in index order: an index
     // that does not fit the cache is read again and again (3.8 s with 16 MiB,
@@ -443,7 +445,10 @@ pub fn sqlite_health(path: &Path, depth: IntegrityCheck) -> Result<Health> {
     };
     conn.execute_batch(&format!("PRAGMA cache_size = -{cache_kib}"))
         .map_err(Error::sqlite("setting the cache size", path))?;
-    let integrity = crate::sink::health::integrity_problems(&conn, depth.pragma(), path)?;
+    let integrity = match depth {
+        IntegrityCheck::Quick if quick_checked => Vec::new(),
+        _ => crate::sink::health::integrity_problems(&conn, depth.pragma(), path)?,
+    };
     let mut foreign_keys = Vec::new();
     let mut fk_violations = 0u64;
     {
@@ -703,7 +708,9 @@ async fn sqlite_totals_all(plan: &SyncPlan, parts: &[Part], path: &Path) -> Resu
 }
 
 /// Compares every table of the plan between PostgreSQL (through `clients`, all in
-/// one snapshot) and the SQLite file at `path`, both sides at once.
+/// one snapshot) and the SQLite file at `path`, both sides at once. The file
+/// has passed `sink::health::check_before_use` (`pg2sqlite verify` runs it
+/// first), so the `Quick` depth does not read it for its structure again.
 pub async fn verify(
     clients: &[Client],
     plan: &SyncPlan,
@@ -713,7 +720,8 @@ pub async fn verify(
 ) -> Result<VerifyReport> {
     let started = std::time::Instant::now();
     let parts = parts(plan, chunks);
-    let health = spawn_health(path, integrity);
+    // `verify` checked the file with quick_check before planning.
+    let health = spawn_health(path, integrity, true);
     let (pg, lite) = tokio::join!(
         pg_totals(clients, plan, &parts),
         sqlite_totals_all(plan, &parts, path)
@@ -735,7 +743,7 @@ pub async fn verify_with(
     path: &Path,
 ) -> Result<VerifyReport> {
     let started = std::time::Instant::now();
-    let health = spawn_health(path, IntegrityCheck::Quick);
+    let health = spawn_health(path, IntegrityCheck::Quick, false);
     let lite = Compared {
         totals: sqlite_totals_all(plan, parts, path).await?,
         health,
@@ -751,9 +759,13 @@ struct Compared {
     health: tokio::task::JoinHandle<Result<Health>>,
 }
 
-fn spawn_health(path: &Path, depth: IntegrityCheck) -> tokio::task::JoinHandle<Result<Health>> {
+fn spawn_health(
+    path: &Path,
+    depth: IntegrityCheck,
+    quick_checked: bool,
+) -> tokio::task::JoinHandle<Result<Health>> {
     let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || sqlite_health(&path, depth))
+    tokio::task::spawn_blocking(move || sqlite_health(&path, depth, quick_checked))
 }
 
 async fn finish(
