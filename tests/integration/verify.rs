@@ -12,17 +12,26 @@ fn verify_json(db: &TestDb, target: &Path) -> (Option<i32>, Json) {
 }
 
 fn verify_schemas_json(db: &TestDb, target: &Path, schemas: &str) -> (Option<i32>, Json) {
+    verify_args_json(db, target, schemas, &[])
+}
+
+fn verify_schemas_json_with(db: &TestDb, target: &Path, extra: &[&str]) -> (Option<i32>, Json) {
+    verify_args_json(db, target, "public,billing", extra)
+}
+
+fn verify_args_json(
+    db: &TestDb,
+    target: &Path,
+    schemas: &str,
+    extra: &[&str],
+) -> (Option<i32>, Json) {
     let target = target.to_str().expect("UTF-8 path");
-    let r = run(&[
-        "verify",
-        "--source",
-        &db.url(),
-        "--target",
-        target,
-        "--schema",
-        schemas,
-        "--json",
-    ]);
+    let url = db.url();
+    let mut args = vec![
+        "verify", "--source", &url, "--target", target, "--schema", schemas, "--json",
+    ];
+    args.extend_from_slice(extra);
+    let r = run(&args);
     let json: Json = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| {
         panic!(
             "verify --json printed no JSON ({e})\nstdout: {}\nstderr: {}",
@@ -481,6 +490,38 @@ fn float_arrays_compare_by_bits_through_any_shape() {
         "{t}"
     );
     assert_eq!(changed[0]["columns"], serde_json::json!(["d"]), "{t}");
+}
+
+/// An index whose entries no longer match its table's rows (its definition
+/// rewritten to name another column, which `quick_check` does not notice): the
+/// default check finds it and names the index; `--quick-check` does not look.
+#[test]
+fn an_index_that_does_not_match_its_table_fails_the_full_check() {
+    let (db, dir, target) = synced_demo();
+    let copy = dir.path().join("index.db");
+    std::fs::copy(&target, &copy).expect("copy");
+    rusqlite::Connection::open(&copy)
+        .and_then(|c| {
+            c.execute_batch(
+                "PRAGMA writable_schema = ON;
+                 UPDATE sqlite_schema SET sql = 'CREATE INDEX sessions_user_idx ON sessions (user_id, expires_at DESC)'
+                  WHERE name = 'sessions_user_idx';
+                 PRAGMA writable_schema = OFF;",
+            )
+        })
+        .expect("redefine the index");
+    let (code, report) = verify_json(&db, &copy);
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(report["health"]["depth"], "full", "{report}");
+    let problems = report["health"]["integrity"].to_string();
+    assert!(
+        problems.contains("sessions_user_idx") && problems.contains("sessions"),
+        "{report}"
+    );
+    // The rows themselves still match PostgreSQL.
+    assert_eq!(table(&report, "sessions")["status"], "match", "{report}");
+    let (code, report) = verify_schemas_json_with(&db, &copy, &["--quick-check"]);
+    assert_eq!(code, Some(0), "{report}");
 }
 
 /// `verify` runs the full integrity_check unless `--quick-check` asks for the
