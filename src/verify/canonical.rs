@@ -203,6 +203,22 @@ pub fn write_canonical(
             out.push_str(uuid_text(&v)?);
             Ok(true)
         }
+        (ValueKind::Timestamp | ValueKind::Timestamptz, ValueRef::Text(t)) => {
+            let zone = matches!(kind, ValueKind::Timestamptz);
+            match std::str::from_utf8(t) {
+                Ok(s) if write_timestamp_to_pg(out, s, zone) => Ok(true),
+                // The other path says what is wrong with it.
+                _ => sqlite_canonical(v, kind, format, affinity).map(|c| {
+                    out.push_str(c.as_deref().unwrap_or_default());
+                    c.is_some()
+                }),
+            }
+        }
+        (ValueKind::Numeric, ValueRef::Real(f)) if affinity.converts_text() && f.is_finite() => {
+            use std::fmt::Write;
+            let _ = write!(out, "{f}");
+            Ok(true)
+        }
         (ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8, ValueRef::Integer(i)) => {
             push_int(out, i);
             Ok(true)
@@ -369,34 +385,52 @@ fn float_bytes(f: f64, single: bool) -> Option<Vec<u8>> {
 /// Our timestamp text back to PostgreSQL's ISO output: `T` → space, fraction
 /// without trailing zeros, `Z` → `+00`. Strict: anything else is None.
 fn timestamp_to_pg(s: &str, with_zone: bool) -> Option<String> {
+    let mut out = String::new();
+    write_timestamp_to_pg(&mut out, s, with_zone).then_some(out)
+}
+
+/// [`timestamp_to_pg`] appending to `out`; false (and `out` unchanged) when `s`
+/// is not what the default mapping writes.
+fn write_timestamp_to_pg(out: &mut String, s: &str, with_zone: bool) -> bool {
     let style = if with_zone {
         TimeText::ISO_UTC
     } else {
         TimeText::SPACE
     };
-    styled_timestamp_to_pg(s, style, with_zone)
+    write_styled_timestamp(out, s, style, with_zone)
 }
 
 /// A timestamp written in `style` back to PostgreSQL's ISO output; `pg_zone`
 /// for timestamptz, whose output ends in `+00` (the session is in UTC).
 fn styled_timestamp_to_pg(s: &str, style: TimeText, pg_zone: bool) -> Option<String> {
+    let mut out = String::new();
+    write_styled_timestamp(&mut out, s, style, pg_zone).then_some(out)
+}
+
+/// [`styled_timestamp_to_pg`] appending to `out`, without allocating: this
+/// runs for every timestamp verification reads.
+fn write_styled_timestamp(out: &mut String, s: &str, style: TimeText, pg_zone: bool) -> bool {
     if s == "infinity" || s == "-infinity" {
-        return Some(s.to_owned());
+        out.push_str(s);
+        return true;
     }
     let (body, bc) = match s.strip_suffix(" BC") {
         Some(b) => (b, " BC"),
         None => (s, ""),
     };
-    let body = body.strip_suffix(style.zone.text())?;
+    let Some(body) = body.strip_suffix(style.zone.text()) else {
+        return false;
+    };
     let sep = if style.t_separator { 'T' } else { ' ' };
-    let (date, time) = body.split_once(sep)?;
+    let Some((date, time)) = body.split_once(sep) else {
+        return false;
+    };
     let date_ok = {
-        let parts: Vec<&str> = date.split('-').collect();
-        parts.len() == 3
-            && parts[0].len() >= 4
-            && parts[1].len() == 2
-            && parts[2].len() == 2
-            && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        let mut parts = date.split('-');
+        let lens = [parts.next(), parts.next(), parts.next(), parts.next()];
+        matches!(lens, [Some(y), Some(m), Some(d), None]
+            if y.len() >= 4 && m.len() == 2 && d.len() == 2
+                && [y, m, d].iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())))
     };
     let digits = |f: &str, n: usize| f.len() == n && f.bytes().all(|b| b.is_ascii_digit());
     let (hms, frac) = match (time.split_once('.'), style.fraction) {
@@ -406,7 +440,7 @@ fn styled_timestamp_to_pg(s: &str, style: TimeText, pg_zone: bool) -> Option<Str
         (Some((h, f)), FractionStyle::MicrosAlways) if digits(f, 6) => (h, f.trim_end_matches('0')),
         (Some((h, f)), FractionStyle::Millis) if digits(f, 3) => (h, f.trim_end_matches('0')),
         (None, FractionStyle::Micros) => (time, ""),
-        _ => return None,
+        _ => return false,
     };
     let hms_ok = hms.len() == 8
         && hms.bytes().enumerate().all(|(i, b)| {
@@ -417,9 +451,11 @@ fn styled_timestamp_to_pg(s: &str, style: TimeText, pg_zone: bool) -> Option<Str
             }
         });
     if !date_ok || !hms_ok {
-        return None;
+        return false;
     }
-    let mut out = format!("{date} {hms}");
+    out.push_str(date);
+    out.push(' ');
+    out.push_str(hms);
     if !frac.is_empty() {
         out.push('.');
         out.push_str(frac);
@@ -428,7 +464,7 @@ fn styled_timestamp_to_pg(s: &str, style: TimeText, pg_zone: bool) -> Option<Str
         out.push_str("+00");
     }
     out.push_str(bc);
-    Some(out)
+    true
 }
 
 /// A JSON value as written by `decode::write_array_json`, with raw spans.
