@@ -107,7 +107,10 @@ pub fn fingerprint<'a>(values: impl IntoIterator<Item = ValueRef<'a>>) -> i64 {
 /// [`fingerprint`] encoding into `buf` first: one-shot XXH3 over a buffer is
 /// several times faster than feeding the streaming hasher a byte and eight
 /// bytes at a time, and gives the same digest.
-fn fingerprint_with<'a>(buf: &mut Vec<u8>, values: impl IntoIterator<Item = ValueRef<'a>>) -> i64 {
+pub(crate) fn fingerprint_with<'a>(
+    buf: &mut Vec<u8>,
+    values: impl IntoIterator<Item = ValueRef<'a>>,
+) -> i64 {
     buf.clear();
     for v in values {
         encode(&mut |b: &[u8]| buf.extend_from_slice(b), v);

@@ -168,6 +168,21 @@ fn text<'a>(v: &ValueRef<'a>, what: &str) -> Result<&'a str, NotCanonical> {
     }
 }
 
+/// Whether the default mapping's stored text of this kind is its canonical
+/// text as it is (text, JSON, dates, the text forms).
+pub fn stored_text_is_canonical(kind: &ValueKind) -> bool {
+    matches!(
+        kind,
+        ValueKind::Text
+            | ValueKind::TextForm
+            | ValueKind::Time
+            | ValueKind::Interval
+            | ValueKind::Json
+            | ValueKind::Jsonb
+            | ValueKind::Date
+    )
+}
+
 /// Appends the canonical text of a SQLite value to `out`; false for NULL.
 /// Allocation-free for the common kinds: this runs once per value of a table.
 pub fn write_canonical(
@@ -186,16 +201,7 @@ pub fn write_canonical(
             }
             None => Ok(false),
         },
-        (
-            ValueKind::Text
-            | ValueKind::TextForm
-            | ValueKind::Time
-            | ValueKind::Interval
-            | ValueKind::Json
-            | ValueKind::Jsonb
-            | ValueKind::Date,
-            ValueRef::Text(_),
-        ) => {
+        (kind, ValueRef::Text(_)) if stored_text_is_canonical(kind) => {
             out.push_str(text(&v, "text")?);
             Ok(true)
         }

@@ -22,6 +22,7 @@ use rusqlite::types::ValueRef;
 use crate::mapping::format::Format;
 use crate::mapping::types::ValueKind;
 
+use super::canonical::stored_text_is_canonical;
 use super::checksum::{pg_hash_bytes, pg_hash_u32};
 
 /// What a column is in the `ROW(…)` PostgreSQL hashes.
@@ -65,13 +66,7 @@ impl Field {
             ValueKind::Float8 => Field::Float8,
             ValueKind::Bytea => Field::Bytes,
             ValueKind::Uuid => Field::Uuid,
-            ValueKind::Text
-            | ValueKind::TextForm
-            | ValueKind::Time
-            | ValueKind::Interval
-            | ValueKind::Json
-            | ValueKind::Jsonb
-            | ValueKind::Date => Field::StoredText,
+            kind if stored_text_is_canonical(kind) => Field::StoredText,
             _ => Field::Text,
         }
     }

@@ -21,7 +21,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
 use crate::error::{Error, Result};
-use crate::merge::base::fingerprint;
+use crate::merge::base::fingerprint_with;
 use crate::sink::ddl::quote;
 use crate::sink::health::integrity_problems;
 
@@ -151,11 +151,13 @@ struct Sums {
 }
 
 impl Sums {
-    fn add<'a>(&mut self, entry: impl Iterator<Item = ValueRef<'a>>) {
+    /// Adds one entry; `buf` is reused between entries.
+    fn add<'a>(&mut self, buf: &mut Vec<u8>, entry: impl Iterator<Item = ValueRef<'a>>) {
+        let hash = fingerprint_with(buf, entry);
         self.count += 1;
         self.sum = self
             .sum
-            .wrapping_add(u64::from_ne_bytes(fingerprint(entry).to_ne_bytes()));
+            .wrapping_add(u64::from_ne_bytes(hash.to_ne_bytes()));
     }
 }
 
@@ -167,6 +169,7 @@ fn compare_table(
     let select: Vec<String> = plan.columns.iter().map(|c| quote(c)).collect();
     let rowid = plan.columns.len();
     let mut from_table = vec![Sums::default(); plan.summed.len()];
+    let mut buf = Vec::new();
     {
         let mut stmt = conn.prepare(&format!(
             "SELECT {}, rowid FROM {} NOT INDEXED",
@@ -182,7 +185,7 @@ fn compare_table(
                     .chain(std::iter::once(&rowid))
                     .map(|&i| r.get_ref(i))
                     .collect::<rusqlite::Result<Vec<_>>>()?;
-                sums.add(entry.into_iter());
+                sums.add(&mut buf, entry.into_iter());
             }
         }
     }
@@ -211,7 +214,7 @@ fn compare_table(
                 }
                 previous = Some(key.iter().map(Stored::from).collect());
             }
-            found.add(entry.into_iter());
+            found.add(&mut buf, entry.into_iter());
         }
         if found != expected {
             problems.push(format!(
@@ -298,6 +301,20 @@ mod tests {
         (dir, path)
     }
 
+    /// Rewrites index t_a's definition without touching its entries.
+    fn redefine_t_a(path: &Path, sql: &str) {
+        Connection::open(path)
+            .and_then(|c| {
+                c.execute_batch("PRAGMA writable_schema = ON")?;
+                c.execute(
+                    "UPDATE sqlite_schema SET sql = ?1 WHERE name = 't_a'",
+                    [sql],
+                )?;
+                c.execute_batch("PRAGMA writable_schema = OFF")
+            })
+            .expect("redefine");
+    }
+
     fn problems(path: &Path) -> Vec<String> {
         let conn = Connection::open(path).expect("open");
         index_problems(&conn, path).expect("checked")
@@ -331,15 +348,7 @@ mod tests {
     #[test]
     fn an_index_that_does_not_match_its_table_is_found() {
         let (_dir, path) = file(SCHEMA);
-        Connection::open(&path)
-            .and_then(|c| {
-                c.execute_batch(
-                    "PRAGMA writable_schema = ON;
-                     UPDATE sqlite_schema SET sql = 'CREATE INDEX t_a ON t (b)' WHERE name = 't_a';
-                     PRAGMA writable_schema = OFF;",
-                )
-            })
-            .expect("redefine");
+        redefine_t_a(&path, "CREATE INDEX t_a ON t (b)");
         let conn = Connection::open(&path).expect("open");
         let sqlite = integrity_problems(&conn, "PRAGMA integrity_check", &path).expect("pragma");
         assert!(!sqlite.is_empty(), "SQLite sees it too");
@@ -351,15 +360,7 @@ mod tests {
     #[test]
     fn a_unique_index_holding_a_value_twice_is_found() {
         let (_dir, path) = file(SCHEMA);
-        Connection::open(&path)
-            .and_then(|c| {
-                c.execute_batch(
-                    "PRAGMA writable_schema = ON;
-                     UPDATE sqlite_schema SET sql = 'CREATE UNIQUE INDEX t_a ON t (a)' WHERE name = 't_a';
-                     PRAGMA writable_schema = OFF;",
-                )
-            })
-            .expect("redefine");
+        redefine_t_a(&path, "CREATE UNIQUE INDEX t_a ON t (a)");
         let found = problems(&path);
         assert!(
             found
@@ -396,5 +397,22 @@ mod tests {
             &[Stored::Text(b"a".to_vec())],
             &[ValueRef::Blob(b"a")]
         ));
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    /// `PG2SQLITE_INDEX_FILE=… cargo test --release --lib index_check_alone -- --ignored --nocapture`
+    #[test]
+    #[ignore = "times a file given in the environment"]
+    fn index_check_alone() {
+        let Some(path) = std::env::var_os("PG2SQLITE_INDEX_FILE") else {
+            return;
+        };
+        let path = std::path::PathBuf::from(path);
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        let started = std::time::Instant::now();
+        let problems = super::index_problems(&conn, &path).expect("check");
+        println!("{problems:?} in {:.3} s", started.elapsed().as_secs_f64());
     }
 }
