@@ -399,20 +399,3 @@ mod tests {
         ));
     }
 }
-
-#[cfg(test)]
-mod timing {
-    /// `PG2SQLITE_INDEX_FILE=… cargo test --release --lib index_check_alone -- --ignored --nocapture`
-    #[test]
-    #[ignore = "times a file given in the environment"]
-    fn index_check_alone() {
-        let Some(path) = std::env::var_os("PG2SQLITE_INDEX_FILE") else {
-            return;
-        };
-        let path = std::path::PathBuf::from(path);
-        let conn = rusqlite::Connection::open(&path).expect("open");
-        let started = std::time::Instant::now();
-        let problems = super::index_problems(&conn, &path).expect("check");
-        println!("{problems:?} in {:.3} s", started.elapsed().as_secs_f64());
-    }
-}
