@@ -110,7 +110,7 @@ async fn bucket_difference(
         .map_err(Error::pg(doing()))?
     {
         let values = pg_canonical_row(&r, n).map_err(Error::pg(doing()))?;
-        pg_keys.insert(check.texts(&values).0, check.key_display(&values));
+        pg_keys.insert(check.key_text(&values), check.key_display(&values));
     }
 
     let wanted: HashSet<u16> = differing.into_iter().collect();
@@ -133,7 +133,7 @@ async fn bucket_difference(
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let values = sqlite_row(&check, row)?;
-                let key = check.texts(&values).0;
+                let key = check.key_text(&values);
                 if !wanted.contains(&bucket(&md5(&key))) {
                     continue;
                 }

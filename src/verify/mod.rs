@@ -3,7 +3,8 @@
 //!
 //! PostgreSQL hashes on the server (`hash_record_extended` over each column's
 //! typed value or canonical text, see `fields`, summed per bucket), so an
-//! unchanged table costs one scan there and nothing travels but bucket sums. Only buckets that differ are read row by row, from both sides.
+//! unchanged table costs one scan there and nothing travels but bucket sums.
+//! Only buckets that differ are read row by row, from both sides.
 
 pub mod canonical;
 pub mod checksum;
@@ -255,10 +256,9 @@ impl<'a> TableCheck<'a> {
         sql
     }
 
-    /// Key text, row text of one row of canonical values.
-    fn texts(&self, row: &[Option<String>]) -> (String, String) {
-        let key = record_text(self.key.iter().map(|&i| row[i].as_deref()));
-        (key, record_text(row.iter().map(Option::as_deref)))
+    /// The key text of one row of canonical values (its bucket is the md5's).
+    fn key_text(&self, row: &[Option<String>]) -> String {
+        record_text(self.key.iter().map(|&i| row[i].as_deref()))
     }
 
     /// The names of the columns whose values differ between two rows.
@@ -365,7 +365,7 @@ fn sqlite_buckets(
     let mut buffers = RecordBuffers::default();
     while let Some(row) = rows.next()? {
         let values = sqlite_row(check, row)?;
-        let (key, _) = check.texts(&values);
+        let key = check.key_text(&values);
         let hash = check.row_hash(|i| row.get_ref(i), &mut buffers)?;
         buckets.add(bucket(&md5(&key)), 1, hash);
     }
@@ -383,7 +383,7 @@ fn sqlite_rows_in(
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let values = sqlite_row(check, row)?;
-        let (key, _) = check.texts(&values);
+        let key = check.key_text(&values);
         if wanted.contains(&bucket(&md5(&key))) {
             out.push(values);
         }

@@ -473,7 +473,7 @@ pub(crate) fn rows_like(
         let mut rows = stmt.query([rowid])?;
         if let Some(r) = rows.next()? {
             let values = sqlite_row(&check, r)?;
-            buckets.insert(bucket(&md5(&check.texts(&values).0)));
+            buckets.insert(bucket(&md5(&check.key_text(&values))));
         }
     }
     Ok(bucket_ranges(&check, buckets))

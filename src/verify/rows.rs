@@ -11,7 +11,7 @@ use std::path::Path;
 use rusqlite::Connection;
 use tokio_postgres::Client;
 
-use super::checksum::{bucket_hex, Buckets};
+use super::checksum::{bucket_hex, record_text, Buckets};
 use super::{
     open_sqlite, part_buckets, parts, pg_canonical_row, pg_totals, sqlite_rows_in,
     sqlite_totals_all, Part, TableCheck,
@@ -171,7 +171,7 @@ pub(crate) async fn differing_rows(
     if check.has_key {
         pair_by_key(check, pg_rows, lite_rows, visit);
     } else {
-        pair_as_multiset(check, pg_rows, lite_rows, visit);
+        pair_as_multiset(pg_rows, lite_rows, visit);
     }
     Ok(read)
 }
@@ -294,10 +294,10 @@ fn pair_by_key(
 ) {
     let mut lite: BTreeMap<String, CanonicalRow> = lite_rows
         .into_iter()
-        .map(|r| (check.texts(&r).0, r))
+        .map(|r| (check.key_text(&r), r))
         .collect();
     for row in pg_rows {
-        match lite.remove(&check.texts(&row).0) {
+        match lite.remove(&check.key_text(&row)) {
             None => visit(RowDiff::PgOnly(row)),
             Some(other) if other != row => visit(RowDiff::Changed {
                 pg: row,
@@ -314,17 +314,22 @@ fn pair_by_key(
 /// Without a key a table is a multiset of rows: each distinct row is counted on
 /// both sides, and every copy one side has more of is a difference.
 fn pair_as_multiset(
-    check: &TableCheck<'_>,
     pg_rows: Vec<CanonicalRow>,
     lite_rows: Vec<CanonicalRow>,
     visit: &mut impl FnMut(RowDiff),
 ) {
     let mut counts: BTreeMap<String, (i64, CanonicalRow)> = BTreeMap::new();
     for r in pg_rows {
-        counts.entry(check.texts(&r).1).or_insert((0, r)).0 += 1;
+        counts
+            .entry(record_text(r.iter().map(Option::as_deref)))
+            .or_insert((0, r))
+            .0 += 1;
     }
     for r in lite_rows {
-        counts.entry(check.texts(&r).1).or_insert((0, r)).0 -= 1;
+        counts
+            .entry(record_text(r.iter().map(Option::as_deref)))
+            .or_insert((0, r))
+            .0 -= 1;
     }
     for (_, (n, row)) in counts {
         for _ in 0..n.max(0) {
