@@ -14,8 +14,10 @@
 //! 6. Verify (the merged rows' checksums equal PostgreSQL's), record the state,
 //!    commit — or roll back for `--dry-run`.
 
+mod keys;
 mod offline;
 mod passes;
+mod preflight;
 mod prepare;
 mod steps;
 
@@ -41,7 +43,9 @@ use crate::source::snapshot::Consistency;
 use crate::summary::DeltaSummary;
 use crate::verify::keys::key_difference;
 
+use keys::EarlyKeys;
 use passes::{check_foreign_keys, Writer};
+use preflight::{Order, Preflight};
 use prepare::{any_rows, changed_rows, cursor_indexed, Method};
 
 /// Whether a backup is taken before merging, and how many of this tool's
@@ -170,21 +174,24 @@ impl DeltaOptions {
 
 /// Runs a delta merge into the existing target.
 pub fn delta_sync(opts: &DeltaOptions) -> Result<DeltaSummary> {
-    // A damaged file is neither merged into nor backed up as if it were good.
-    crate::sink::health::check_before_use(&opts.target)?;
     crate::sink::staging::check_writable(&opts.target)?;
     // A full sync killed earlier left its staging file; a run still writing one
     // makes this merge wait its turn (an error naming it).
     crate::sink::staging::Staging::clear_stale(&opts.target)?;
+    // A damaged file is neither merged into nor backed up as if it were good:
+    // the check runs while PostgreSQL is asked for the changes, and the merge
+    // waits for it before its first write.
+    let mut preflight = Preflight::start(&opts.target)?;
     // The open transaction dies with the connection: SQLite rolls it back.
-    until_signal(
+    let merged = until_signal(
         opts.jobs,
-        delta_async(opts),
+        delta_async(opts, &mut preflight),
         "the merge was rolled back, the target is unchanged",
-    )
+    );
+    preflight.settle(merged)
 }
 
-async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
+async fn delta_async(opts: &DeltaOptions, preflight: &mut Preflight) -> Result<DeltaSummary> {
     let started = Instant::now();
     let run_at = unix_micros_text(clock_now());
     let path = opts.target.as_path();
@@ -234,9 +241,26 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
     // Before anything is written: the content comparison reads the file over
     // connections of its own, which see it as this transaction found it.
     progress.phase("finding the changed rows");
+    let backup_order = || Order {
+        apply: opts.apply,
+        policy: opts.backup,
+        run_at: run_at.clone(),
+        progress: progress.clone(),
+    };
     let mut chunks = Vec::new();
-    for (i, p) in prepared.iter_mut().enumerate() {
+    // Tables found by cursor first: their probes are cheap. Their key sets are
+    // then compared beside the content comparisons, which are slow; and once
+    // one of them has a change the merge will write, so the backup can start
+    // beside them too.
+    let (by_content, by_cursor): (Vec<usize>, Vec<usize>) =
+        (0..prepared.len()).partition(|&i| prepared[i].method == Method::Content);
+    let mut merging = Vec::new();
+    for &i in &by_cursor {
+        let p = &mut prepared[i];
         let ranges = changed_rows(p, &coordinator, &clients, path).await?;
+        if p.method == Method::Cursor {
+            merging.push(keys::Merging::new(i, &p.merge.plan, &ranges));
+        }
         for range in ranges {
             if probe_changes[i] && !any_rows(&coordinator, &p.merge.plan, &range).await? {
                 continue;
@@ -244,30 +268,40 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
             chunks.push(Chunk { table: i, range });
         }
     }
+    let early_keys = EarlyKeys::start(&opts.source, &snap, path, merging).await?;
+    if !chunks.is_empty() {
+        preflight.backup(backup_order())?;
+    }
+    for &i in &by_content {
+        let p = &mut prepared[i];
+        for range in changed_rows(p, &coordinator, &clients, path).await? {
+            chunks.push(Chunk { table: i, range });
+        }
+    }
+    // The merge's chunks in the plan's order of tables, as before.
+    chunks.sort_by_key(|c| c.table);
+    let mut diffs = early_keys.finish(prepared.len()).await?;
     // With no row to merge and no table to create, only deletes could change
     // the file, and the key sets tell that before anything is written (the
     // merge leaves them as they are): a merge that will write nothing takes
     // no backup. Otherwise the backup is taken now, inside the transaction,
     // before the first write.
-    let mut early_diffs =
-        if chunks.is_empty() && prepared.iter().all(|p| p.method != Method::NewTable) {
-            progress.phase("comparing keys");
-            let mut diffs = Vec::with_capacity(prepared.len());
-            for p in &prepared {
-                diffs.push(Some(
-                    key_difference(&clients[0], &p.merge.plan, &conn, path).await?,
-                ));
+    let will_write = if chunks.is_empty() && prepared.iter().all(|p| p.method != Method::NewTable) {
+        progress.phase("comparing keys");
+        for (p, diff) in prepared.iter().zip(diffs.iter_mut()) {
+            if diff.is_none() {
+                *diff = Some(key_difference(&clients[0], &p.merge.plan, &conn, path).await?);
             }
-            Some(diffs)
-        } else {
-            None
-        };
-    let will_write = early_diffs
-        .as_ref()
-        .is_none_or(|diffs| diffs.iter().flatten().any(|d| !d.sqlite_only.is_empty()));
-    let pending_backup = if will_write {
-        steps::backup(path, opts.apply, opts.backup, &run_at, &progress)?
+        }
+        diffs.iter().flatten().any(|d| !d.sqlite_only.is_empty())
     } else {
+        true
+    };
+    let pending_backup = if will_write {
+        preflight.backup(backup_order())?;
+        preflight.wait()?
+    } else {
+        preflight.wait()?;
         if opts.backup != BackupPolicy::Skip && opts.apply == Apply::Commit {
             notes.push(
                 "nothing to merge (no row changed in PostgreSQL since the since-time, none \
@@ -298,8 +332,14 @@ async fn delta_async(opts: &DeltaOptions) -> Result<DeltaSummary> {
         prepared.iter().map(|_| Default::default()).collect();
     for i in order {
         let p = &prepared[i];
-        let diff = match early_diffs.as_mut().and_then(|d| d[i].take()) {
-            Some(diff) => diff,
+        let diff = match diffs[i].take() {
+            // Compared before the merge: the rows it read and did not insert
+            // are still missing.
+            Some(mut diff) => {
+                let r = &results[i];
+                diff.add_not_inserted(r.counts.kept_sqlite_deletes, &r.kept_deleted);
+                diff
+            }
             None => key_difference(&clients[0], &p.merge.plan, &conn, path).await?,
         };
         let kept_listed =

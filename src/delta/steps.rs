@@ -97,6 +97,20 @@ pub(super) fn backup(
     run_at: &str,
     progress: &Progress,
 ) -> Result<Option<PendingBackup>> {
+    copy_for_backup(path, apply, policy, run_at, progress)?
+        .map(backup::Copied::keep)
+        .transpose()
+}
+
+/// The first half of [`backup`]: the target's pages copied under a temporary
+/// name, which becomes the backup with [`backup::Copied::keep`].
+pub(super) fn copy_for_backup(
+    path: &Path,
+    apply: Apply,
+    policy: BackupPolicy,
+    run_at: &str,
+    progress: &Progress,
+) -> Result<Option<backup::Copied>> {
     Ok(match (apply, policy) {
         (Apply::Commit, BackupPolicy::Take { .. }) => {
             backup::check_room(path)?;
@@ -105,7 +119,9 @@ pub(super) fn backup(
                 .filter(|c| c.is_ascii_alphanumeric())
                 .collect();
             let to = backup::backup_path(path, &stamp);
-            progress.phase(&format!("backing up to {}", to.display()));
+            // A note, not a phase: in a live merge the backup runs beside the
+            // search for changed rows, which is the phase under way.
+            progress.note(&format!("backing up to {}", to.display()));
             // The merge's connection may hold its write transaction already
             // (nothing written yet), and SQLite's backup cannot read through a
             // writing connection; a reader of its own sees the file as it is,
@@ -116,7 +132,7 @@ pub(super) fn backup(
                     | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
             .map_err(Error::sqlite("opening the target to back it up", path))?;
-            Some(backup::take(&reader, path, &to)?)
+            Some(backup::copy(&reader, path, &to)?)
         }
         _ => None,
     })

@@ -19,6 +19,7 @@ use rusqlite::Connection;
 use super::base::{self, base_key, fingerprint, Ancestor, BaseKey};
 use super::cursor;
 use super::decide::{decide_row, Cursor, ExistingRow, RowDecision, Winner};
+use super::deletes::LISTED;
 use super::state::{key_json, record_conflict, ConflictKind, ConflictRecord, MergeCounts};
 use super::unique::{self, LiftedIndex};
 use crate::error::{Error, Result};
@@ -70,6 +71,10 @@ pub struct TableMerge {
     pub seconds: f64,
     /// Rowids of the rows the merge inserted or replaced.
     pub written: HashSet<i64>,
+    /// Keys (`id=7`) of PostgreSQL rows the merge read and did not insert,
+    /// since SQLite deleted them (`kept_sqlite_deletes`), the first
+    /// [`LISTED`]: rows SQLite still lacks after the merge.
+    pub kept_deleted: Vec<String>,
 }
 
 impl TableMerge {
@@ -83,6 +88,9 @@ impl TableMerge {
             .extend(later.conflicts.into_iter().take(room));
         self.seconds += later.seconds;
         self.written.extend(later.written);
+        let room = LISTED.saturating_sub(self.kept_deleted.len());
+        self.kept_deleted
+            .extend(later.kept_deleted.into_iter().take(room));
     }
 }
 
@@ -401,7 +409,12 @@ fn merge_batch(
             RowDecision::Update => out.counts.updated += 1,
             RowDecision::Unchanged => out.counts.unchanged += 1,
             RowDecision::KeepSqlite => out.counts.kept_sqlite_changes += 1,
-            RowDecision::KeepSqliteDelete => out.counts.kept_sqlite_deletes += 1,
+            RowDecision::KeepSqliteDelete => {
+                out.counts.kept_sqlite_deletes += 1;
+                if out.kept_deleted.len() < LISTED {
+                    out.kept_deleted.push(key_display(t, &cols, row));
+                }
+            }
             RowDecision::Conflict(winner) => {
                 out.counts.conflicts += 1;
                 match (winner, &existing) {
@@ -453,6 +466,18 @@ fn merge_batch(
         out.totals.1 = out.totals.1.wrapping_add(written.canonical);
     }
     Ok(u64::try_from(n).unwrap_or(u64::MAX))
+}
+
+/// A key as the summary lists it: `id=7`, or `a=1, b=2`.
+fn key_display(t: &MergeTable, cols: &[crate::sink::writer::Col<'_>], row: usize) -> String {
+    t.key
+        .iter()
+        .map(|&k| {
+            let value = cursor::display(cols[k].value(row)).unwrap_or_else(|| "NULL".into());
+            format!("{}={value}", t.plan.sink.columns[k].name)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn read_row(

@@ -142,6 +142,48 @@ impl PendingBackup {
 /// copy is written under a temporary name, synced, and renamed, so a backup file
 /// that exists is complete.
 pub fn take(from: &Connection, target: &Path, to: &Path) -> Result<PendingBackup> {
+    copy(from, target, to)?.keep()
+}
+
+/// A backup whose pages are all copied, still under its temporary name: it
+/// becomes a backup only once [`Copied::keep`] is called.
+pub struct Copied {
+    partial: PathBuf,
+    to: PathBuf,
+}
+
+impl Copied {
+    /// Makes the copy durable and gives it its name, beside the caller's work.
+    pub fn keep(self) -> Result<PendingBackup> {
+        let Copied { partial, to } = self;
+        let final_path = to.clone();
+        let sync = std::thread::Builder::new()
+            .name("backup-sync".into())
+            .spawn(move || {
+                let file = std::fs::File::open(&partial).map_err(Error::io(&partial))?;
+                file.sync_all().map_err(Error::io(&partial))?;
+                crate::failpoint::hit("backup.before-rename")?;
+                std::fs::rename(&partial, &final_path).map_err(Error::io(&final_path))?;
+                if let Some(dir) = final_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    // The rename is durable once the directory is synced.
+                    if let Ok(d) = std::fs::File::open(dir) {
+                        let _ = d.sync_all();
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|e| Error::Aborted(format!("cannot start the backup's sync thread: {e}")))?;
+        Ok(PendingBackup { path: to, sync })
+    }
+
+    /// Removes the copy: it is of a file found damaged, not a backup.
+    pub fn discard(self) {
+        let _ = std::fs::remove_file(&self.partial);
+    }
+}
+
+/// The first half of [`take`]: every page copied to `to`'s temporary name.
+pub fn copy(from: &Connection, target: &Path, to: &Path) -> Result<Copied> {
     let partial = {
         let mut n = to.as_os_str().to_os_string();
         n.push(".partial");
@@ -182,25 +224,10 @@ pub fn take(from: &Connection, target: &Path, to: &Path) -> Result<PendingBackup
             }
         }
     }
-    let path = to.to_path_buf();
-    let final_path = path.clone();
-    let sync = std::thread::Builder::new()
-        .name("backup-sync".into())
-        .spawn(move || {
-            let file = std::fs::File::open(&partial).map_err(Error::io(&partial))?;
-            file.sync_all().map_err(Error::io(&partial))?;
-            crate::failpoint::hit("backup.before-rename")?;
-            std::fs::rename(&partial, &final_path).map_err(Error::io(&final_path))?;
-            if let Some(dir) = final_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                // The rename is durable once the directory is synced.
-                if let Ok(d) = std::fs::File::open(dir) {
-                    let _ = d.sync_all();
-                }
-            }
-            Ok(())
-        })
-        .map_err(|e| Error::Aborted(format!("cannot start the backup's sync thread: {e}")))?;
-    Ok(PendingBackup { path, sync })
+    Ok(Copied {
+        partial,
+        to: to.to_path_buf(),
+    })
 }
 
 #[cfg(test)]

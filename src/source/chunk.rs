@@ -42,6 +42,13 @@ pub enum ChunkRange {
 }
 
 impl ChunkRange {
+    /// The rows' condition as a boolean SQL expression (`true`: every row).
+    pub fn condition(&self) -> String {
+        self.predicate()
+            .strip_prefix(" WHERE ")
+            .map_or_else(|| "true".to_owned(), |c| format!("({c})"))
+    }
+
     /// The `WHERE` clause (with a leading space), or an empty string.
     pub fn predicate(&self) -> String {
         match self {

@@ -53,6 +53,20 @@ impl KeyDifference {
             self.postgres_only.push(key());
         }
     }
+
+    /// Completes a difference taken before a merge
+    /// ([`key_difference_before_merge`]) with the rows the merge read and did
+    /// not insert, SQLite's delete standing: `count` of them, `listed` by key.
+    pub fn add_not_inserted(&mut self, count: u64, listed: &[String]) {
+        let listed = listed
+            .iter()
+            .take(usize::try_from(count).unwrap_or(usize::MAX));
+        let shown = listed.len() as u64;
+        for key in listed {
+            self.add_postgres_only(|| key.clone());
+        }
+        self.postgres_only_count += count - shown;
+    }
 }
 
 /// Compares the primary-key sets of `plan`'s table in PostgreSQL (through
@@ -73,12 +87,38 @@ pub async fn key_difference(
     }
     if let [k] = full.key[..] {
         if let Some(kind) = SortedKind::of(&plan.conversions[k].kind) {
-            if let Some(diff) = sorted_difference(client, plan, k, kind, conn, path).await? {
+            if let Some(diff) = sorted_difference(client, plan, k, kind, None, conn, path).await? {
                 return Ok(diff);
             }
         }
     }
     bucket_difference(client, plan, &full.key, conn, path).await
+}
+
+/// The key difference a delta merge will leave, compared before it writes:
+/// `merging` is the condition of the PostgreSQL rows the merge reads, which it
+/// brings into SQLite, so their keys are not counted as PostgreSQL's only.
+/// SQLite's own keys are what they will be after the merge (it writes only
+/// PostgreSQL's keys), so the rows to delete are the same. Keys the merge
+/// reads and does not keep (SQLite's delete stands) are the caller's to add.
+///
+/// `None` when the key needs the bucket method, which has no such condition;
+/// then the comparison is made after the merge.
+pub async fn key_difference_before_merge(
+    client: &Client,
+    plan: &TablePlan,
+    merging: &str,
+    conn: &Connection,
+    path: &Path,
+) -> Result<Option<KeyDifference>> {
+    let full = TableCheck::new(plan);
+    let [k] = full.key[..] else {
+        return Ok(None);
+    };
+    let Some(kind) = SortedKind::of(&plan.conversions[k].kind) else {
+        return Ok(None);
+    };
+    sorted_difference(client, plan, k, kind, Some(merging), conn, path).await
 }
 
 /// The bucket method: any key, two scans per side.
@@ -238,31 +278,46 @@ impl SortedKey {
     }
 }
 
+/// The next PostgreSQL key, and whether the merge reads its row (the second
+/// column of the query).
 async fn next_pg_key(
     rows: &mut std::pin::Pin<&mut tokio_postgres::RowStream>,
     kind: SortedKind,
     doing: &str,
-) -> Result<Option<SortedKey>> {
+) -> Result<Option<(SortedKey, bool)>> {
     match rows.next().await {
         None => Ok(None),
         Some(Err(e)) => Err(Error::pg(doing)(e)),
-        Some(Ok(r)) => Ok(Some(match kind {
-            SortedKind::Integer => SortedKey::Int(r.try_get(0).map_err(Error::pg(doing))?),
-            SortedKind::Text | SortedKind::Uuid => {
-                SortedKey::Text(r.try_get(0).map_err(Error::pg(doing))?)
-            }
-        })),
+        Some(Ok(r)) => {
+            let key = match kind {
+                SortedKind::Integer => SortedKey::Int(r.try_get(0).map_err(Error::pg(doing))?),
+                SortedKind::Text | SortedKind::Uuid => {
+                    SortedKey::Text(r.try_get(0).map_err(Error::pg(doing))?)
+                }
+            };
+            let merged: Option<bool> = r.try_get(1).map_err(Error::pg(doing))?;
+            Ok(Some((key, merged == Some(true))))
+        }
     }
+}
+
+/// The SQL of the second column of the PostgreSQL key queries: whether the
+/// merge reads the row.
+fn merged_column(merging: Option<&str>) -> &str {
+    merging.unwrap_or("false")
 }
 
 /// The sorted method: both key columns read in order and merged, nothing but
 /// the differences kept. `None` when SQLite's stored keys turn out not to sort
 /// like PostgreSQL's (mixed representations): the caller uses buckets instead.
+/// `merging`: see [`key_difference_before_merge`].
+#[allow(clippy::too_many_arguments)]
 async fn sorted_difference(
     client: &Client,
     plan: &TablePlan,
     key: usize,
     kind: SortedKind,
+    merging: Option<&str>,
     conn: &Connection,
     path: &Path,
 ) -> Result<Option<KeyDifference>> {
@@ -270,7 +325,8 @@ async fn sorted_difference(
     let what = format!("comparing the keys of {}", plan.source_name);
     if kind == SortedKind::Integer {
         if let Some(ranges) = integer_ranges(client, plan, column, conn, path, &what).await? {
-            return ranges_difference(client, plan, column, &ranges, conn, path, &what).await;
+            let keys = KeyColumn { column, merging };
+            return ranges_difference(client, plan, keys, &ranges, conn, path, &what).await;
         }
     }
     let pg_column = quote_ident(column);
@@ -286,7 +342,8 @@ async fn sorted_difference(
         ),
     };
     let pg_sql = format!(
-        "SELECT {select} FROM {} ORDER BY {order}",
+        "SELECT {select}, {} FROM {} ORDER BY {order}",
+        merged_column(merging),
         plan.copy.from_clause(&ChunkRange::All)
     );
     let rows = client
@@ -346,17 +403,21 @@ async fn merge_sorted(
         }
         match (&pg, &lite) {
             (None, None) => break,
-            (Some(p), Some((l, _))) if p == l => {
+            (Some((p, _)), Some((l, _))) if p == l => {
                 last_lite = lite.take().map(|x| x.0);
                 pg = next_pg_key(rows, kind, what).await?;
                 lite = next_lite()?;
             }
-            (Some(p), Some((l, _))) if p < l => {
-                diff.add_postgres_only(|| p.display(column));
+            (Some((p, merged)), Some((l, _))) if p < l => {
+                if !merged {
+                    diff.add_postgres_only(|| p.display(column));
+                }
                 pg = next_pg_key(rows, kind, what).await?;
             }
-            (Some(p), None) => {
-                diff.add_postgres_only(|| p.display(column));
+            (Some((p, merged)), None) => {
+                if !merged {
+                    diff.add_postgres_only(|| p.display(column));
+                }
                 pg = next_pg_key(rows, kind, what).await?;
             }
             (_, Some((l, rowid))) => {
@@ -493,11 +554,19 @@ async fn integer_ranges(
     Ok(Some(ranges))
 }
 
+/// The key column compared, and the condition of the rows a merge will read
+/// (see [`key_difference_before_merge`]).
+#[derive(Clone, Copy)]
+struct KeyColumn<'a> {
+    column: &'a str,
+    merging: Option<&'a str>,
+}
+
 /// The sorted method restricted to key ranges `[from, to)`.
 async fn ranges_difference(
     client: &Client,
     plan: &TablePlan,
-    column: &str,
+    KeyColumn { column, merging }: KeyColumn<'_>,
     ranges: &[(i64, i64)],
     conn: &Connection,
     path: &Path,
@@ -511,10 +580,11 @@ async fn ranges_difference(
     // One index range scan per range (LATERAL), on the bare column so an
     // integer or smallint key's index serves the int8 bounds too.
     let pg_sql = format!(
-        "SELECT k FROM unnest($1::int8[], $2::int8[]) AS r(a, b)
-           CROSS JOIN LATERAL (SELECT {pg_column}::int8 AS k FROM {}
+        "SELECT k, m FROM unnest($1::int8[], $2::int8[]) AS r(a, b)
+           CROSS JOIN LATERAL (SELECT {pg_column}::int8 AS k, {} AS m FROM {}
                                 WHERE {pg_column} >= r.a AND {pg_column} < r.b) t
           ORDER BY 1",
+        merged_column(merging),
         plan.copy.from_clause(&ChunkRange::All)
     );
     let rows = client

@@ -443,3 +443,66 @@ fn parents_the_merged_rows_point_at_are_brought_along() {
     );
     assert_eq!(differences(&db, &target), (set(&[]), 0));
 }
+
+/// The rows PostgreSQL has and SQLite deleted are reported after the merge,
+/// whichever way the merge learnt of them: a row older than the since-time the
+/// delta never reads, and a row the delta reads (its cursor is later) which
+/// PostgreSQL did not change since the last sync, so SQLite's delete stands.
+/// Rows the merge brings in are not among them, and PostgreSQL's delete is
+/// applied.
+#[test]
+fn rows_sqlite_deleted_are_reported_missing_and_new_rows_are_not() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE item (id bigint PRIMARY KEY, v text NOT NULL,
+                            updated_at timestamptz NOT NULL);
+         CREATE INDEX ON item (updated_at);
+         INSERT INTO item VALUES (1, 'a', '2025-01-01T00:00:00Z'), (2, 'b', '2025-01-01T00:00:00Z'),
+                                 (3, 'c', '2025-01-01T00:00:00Z'), (4, 'd', '2025-06-01T00:00:00Z'),
+                                 (5, 'e', '2025-06-01T00:00:00Z'), (6, 'f', '2025-06-01T00:00:00Z');",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    in_sqlite(&target, "DELETE FROM item WHERE id IN (2, 5);");
+    db.execute(
+        "DELETE FROM item WHERE id = 1;
+         UPDATE item SET v = 'd2', updated_at = '2025-06-02T00:00:00Z' WHERE id = 4;
+         INSERT INTO item VALUES (7, 'g', '2025-06-03T00:00:00Z');",
+    );
+    let run = sync(
+        &db.url(),
+        &target,
+        &[
+            "--json",
+            "--quiet",
+            "--no-backup",
+            "--since",
+            "2025-03-01T00:00:00Z",
+        ],
+    );
+    run.assert_success();
+    let s: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let item = counts(&s, "item");
+    assert_eq!(item["inserted"], 1, "{s}");
+    assert_eq!(item["updated"], 1, "{s}");
+    assert_eq!(item["deleted"], 1, "{s}");
+    assert_eq!(item["kept_sqlite_deletes"], 1, "{s}");
+    assert_eq!(item["missing_older_count"], 2, "{s}");
+    let listed: BTreeSet<String> = item["missing_older"]
+        .as_array()
+        .expect("missing_older")
+        .iter()
+        .map(|k| k.as_str().unwrap_or("?").to_owned())
+        .collect();
+    assert_eq!(listed, set(&["id=2", "id=5"]), "{s}");
+    assert_eq!(
+        one(
+            &target,
+            "SELECT group_concat(id) FROM (SELECT id FROM item ORDER BY id)"
+        ),
+        "3,4,6,7"
+    );
+    assert_eq!(one(&target, "SELECT v FROM item WHERE id = 4"), "d2");
+}
