@@ -13,7 +13,7 @@ use pg2sqlite::mapping::format::Format;
 use pg2sqlite::mapping::ledger::LossLedger;
 use pg2sqlite::mapping::types::{Storage, ValueKind};
 use pg2sqlite::sink::ddl::{SinkColumn, SinkTable};
-use pg2sqlite::sink::writer::{insert_batch, open_staging};
+use pg2sqlite::sink::writer::{insert_batch, open_staging, TableInserts};
 
 const ROWS: usize = 8192;
 
@@ -138,7 +138,8 @@ fn bench_write(c: &mut Criterion) {
     let mut g = c.benchmark_group("sqlite_write");
     g.throughput(Throughput::Elements(ROWS as u64));
     g.bench_function("accounts", |b| {
-        b.iter(|| black_box(insert_batch(&conn, &table, &batch)))
+        let mut inserts = TableInserts::default();
+        b.iter(|| black_box(insert_batch(&conn, &table, &mut inserts, &batch)))
     });
     g.finish();
 }

@@ -39,6 +39,8 @@ fn limit_malloc_arenas() {
 
 fn main() -> ProcessExit {
     limit_malloc_arenas();
+    // Before any connection: see the function's doc.
+    pg2sqlite::sink::insert::disable_memory_statistics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -8,5 +8,6 @@ pub mod ddl;
 pub mod existing;
 pub mod health;
 pub mod holders;
+pub mod insert;
 pub mod staging;
 pub mod writer;

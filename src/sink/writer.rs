@@ -11,6 +11,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Statement};
 
 use super::ddl::{SinkTable, SinkView};
+use super::insert::BatchInsert;
 use crate::error::{Error, Result};
 use crate::mapping::ledger::LossLedger;
 use crate::progress::Progress;
@@ -102,6 +103,8 @@ pub fn run(
             done: false,
         })
         .collect();
+    let mut inserts: Vec<TableInserts<'_>> =
+        tables.iter().map(|_| TableInserts::default()).collect();
     let mut ledger = LossLedger::default();
     for (i, s) in state.iter_mut().enumerate() {
         if s.chunks_left == 0 {
@@ -119,7 +122,7 @@ pub fn run(
                 let t = &tables[table];
                 let s = &mut state[table];
                 s.started.get_or_insert_with(Instant::now);
-                insert_batch(&conn, t, &batch).map_err(|e| {
+                insert_batch(&conn, t, &mut inserts[table], &batch).map_err(|e| {
                     broken_rule(&t.name, &e)
                         .unwrap_or_else(|| sql_err(format!("inserting into {}", t.name))(e))
                 })?;
@@ -158,6 +161,8 @@ pub fn run(
             });
         }
     }
+    // Statements are finalized before the connection closes.
+    drop(inserts);
     // CREATE INDEX sorts in memory up to the cache size before spilling to
     // temporary files; with the page cache beside it that doubled the writer's
     // share of the memory budget on large tables.
@@ -301,9 +306,19 @@ pub(crate) fn bind_written(
     Ok(())
 }
 
-pub fn insert_batch(
-    conn: &Connection,
+/// A table's prepared INSERTs, kept for the whole load: one of
+/// [`ROWS_PER_INSERT`] rows (or fewer for very wide tables) and one of a
+/// single row for a batch's remainder.
+#[derive(Default)]
+pub struct TableInserts<'conn> {
+    many: Option<BatchInsert<'conn>>,
+    one: Option<BatchInsert<'conn>>,
+}
+
+pub fn insert_batch<'conn>(
+    conn: &'conn Connection,
     table: &SinkTable,
+    inserts: &mut TableInserts<'conn>,
     batch: &RecordBatch,
 ) -> rusqlite::Result<()> {
     // Generated columns are SQLite's to compute: their values are not bound.
@@ -313,26 +328,37 @@ pub fn insert_batch(
         .filter(|(_, c)| c.written())
         .map(|(col, _)| col)
         .collect();
-    let ncols = cols.len().max(1);
-    let per_stmt = ROWS_PER_INSERT.min(MAX_PARAMS / ncols).max(1);
+    let ncols = cols.len();
+    let per_stmt = ROWS_PER_INSERT.min(MAX_PARAMS / ncols.max(1)).max(1);
+    let prepared = |slot: &'_ mut Option<BatchInsert<'conn>>, rows: usize| {
+        if slot.is_none() {
+            *slot = Some(BatchInsert::prepare(
+                conn,
+                &table.insert_sql(rows),
+                rows,
+                ncols,
+            )?);
+        }
+        Ok::<_, rusqlite::Error>(())
+    };
     let n = batch.num_rows();
     let mut row = 0;
     if n >= per_stmt {
-        let mut stmt = conn.prepare_cached(&table.insert_sql(per_stmt))?;
-        while row + per_stmt <= n {
-            for r in 0..per_stmt {
-                bind_row(&mut stmt, &cols, row + r, 1 + r * ncols)?;
+        prepared(&mut inserts.many, per_stmt)?;
+        if let Some(many) = inserts.many.as_mut() {
+            while row + per_stmt <= n {
+                many.insert(&cols, row)?;
+                row += per_stmt;
             }
-            stmt.raw_execute()?;
-            row += per_stmt;
         }
     }
     if row < n {
-        let mut stmt = conn.prepare_cached(&table.insert_sql(1))?;
-        while row < n {
-            bind_row(&mut stmt, &cols, row, 1)?;
-            stmt.raw_execute()?;
-            row += 1;
+        prepared(&mut inserts.one, 1)?;
+        if let Some(one) = inserts.one.as_mut() {
+            while row < n {
+                one.insert(&cols, row)?;
+                row += 1;
+            }
         }
     }
     Ok(())
