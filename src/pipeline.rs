@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::map::SchemaMap;
 use crate::mapping::convert::{convert_rows, RawRow};
 use crate::mapping::ledger::LossLedger;
+use crate::merge::base_pairs::{PairFile, PairSpec};
 use crate::plan::{ChunkStrategy, PlanInputs, SyncPlan, TablePlan, TableSelection};
 use crate::progress::{Progress, ProgressMode};
 use crate::sink::existing::TargetSchema;
@@ -140,6 +141,8 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
     let chunks = plan_chunks(&coordinator, &plan).await?;
 
     let (mut staging, stale) = Staging::create(&opts.target)?;
+    // Side files of a killed run's base, beside its staging file.
+    crate::merge::base_pairs::remove_stale(staging.path())?;
     // Rows go into the app's own tables: everything else in its file stays.
     if plan.tables.iter().any(|t| t.sink.existing) {
         staging.start_from_target()?;
@@ -210,16 +213,43 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         }
     };
     staging.flush_in_background();
-    let verification = match pg_totals {
+    // The base of the next delta is fingerprinted where the rows are read back
+    // (merge::base_pairs).
+    let base_specs: Vec<Option<PairSpec>> = plan
+        .tables
+        .iter()
+        .map(|t| {
+            crate::merge::key::merge_key(t, opts.map.as_ref())
+                .ok()
+                .map(|key| PairSpec { key })
+        })
+        .collect();
+    let capture = crate::verify::BaseCapture {
+        specs: &base_specs,
+        staging: staging.path(),
+    };
+    let (verification, pair_files) = match pg_totals {
         Some(pg) => {
             progress.phase("verifying");
-            Some(
-                crate::verify::verify_with(&verify_clients, &plan, &parts, &pg, staging.path())
-                    .await?,
+            let (report, files) = crate::verify::verify_with(
+                &verify_clients,
+                &plan,
+                &parts,
+                &pg,
+                staging.path(),
+                Some(&capture),
             )
+            .await?;
+            (Some(report), files)
         }
-        None => None,
+        None => {
+            progress.phase("reading the rows back for the base of the next delta");
+            let files =
+                crate::verify::capture_base(&plan, &parts, staging.path(), &capture).await?;
+            (None, files)
+        }
     };
+    let base_pairs = crate::verify::pairs_by_table(&parts, pair_files, plan.tables.len());
     // The snapshot can end now: every reader has finished.
     let _ = coordinator.batch_execute("COMMIT").await;
     if let Some(report) = &verification {
@@ -234,6 +264,7 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         opts.map.as_ref(),
         &outcome,
         times,
+        base_pairs,
         &progress,
     )?;
     Ok(SyncSummary {
@@ -332,10 +363,11 @@ pub(crate) fn publish_full(
     map: Option<&SchemaMap>,
     outcome: &writer::WriteOutcome,
     times: snapshot::SnapshotTimes,
+    base_pairs: Vec<Option<Vec<PairFile>>>,
     progress: &Progress,
 ) -> Result<u64> {
     progress.phase("recording the rows this copy leaves");
-    record_full_sync(staging.path(), plan, map, outcome, times)?;
+    record_full_sync(staging.path(), plan, map, outcome, times, base_pairs)?;
     progress.phase("publishing");
     let target = staging.target().to_path_buf();
     staging.publish()?;
@@ -352,6 +384,7 @@ fn record_full_sync(
     map: Option<&SchemaMap>,
     outcome: &writer::WriteOutcome,
     times: snapshot::SnapshotTimes,
+    base_pairs: Vec<Option<Vec<PairFile>>>,
 ) -> Result<()> {
     use crate::mapping::time::{clock_now, unix_micros_text};
     use crate::merge::base;
@@ -362,19 +395,31 @@ fn record_full_sync(
     // Still the staging file: no journal or syncs needed (it is thrown away on
     // failure), which halves the time the base takes to write.
     let conn = writer::open_staging(path)?;
-    let record = || -> rusqlite::Result<()> {
-        conn.execute_batch("BEGIN")?;
-        state::create_tables(&conn)?;
-        for t in &plan.tables {
-            // A table without a key cannot be merged later; it needs no base.
-            let Ok(key) = crate::merge::key::merge_key(t, map) else {
-                continue;
-            };
-            let columns: Vec<String> = t.sink.columns.iter().map(|c| c.name.clone()).collect();
-            let signature = base::signature(columns.iter().map(String::as_str));
-            let tid = base::start(&conn, &t.sink.name, &signature)?;
-            base::fill(&conn, tid, &t.sink.name, &columns, &key)?;
+    let sqlite = |e| Error::sqlite("recording the sync state", path)(e);
+    conn.execute_batch("BEGIN").map_err(sqlite)?;
+    state::create_tables(&conn).map_err(sqlite)?;
+    let mut base_pairs = base_pairs.into_iter();
+    for (i, t) in plan.tables.iter().enumerate() {
+        let pairs = base_pairs.next().flatten();
+        // A table without a key cannot be merged later; it needs no base.
+        let Ok(key) = crate::merge::key::merge_key(t, map) else {
+            continue;
+        };
+        let columns: Vec<String> = t.sink.columns.iter().map(|c| c.name.clone()).collect();
+        let signature = base::signature(columns.iter().map(String::as_str));
+        let tid = base::start(&conn, &t.sink.name, &signature).map_err(sqlite)?;
+        let rows = outcome.rows_written.get(i).copied().unwrap_or(0);
+        match pairs {
+            // Every row read back has its pair: load them.
+            Some(files) if files.iter().map(PairFile::pairs).sum::<u64>() == rows => {
+                crate::merge::base_pairs::load(&conn, tid, &files)?;
+            }
+            _ => {
+                base::fill(&conn, tid, &t.sink.name, &columns, &key).map_err(sqlite)?;
+            }
         }
+    }
+    let record = || -> rusqlite::Result<()> {
         for (i, t) in plan.tables.iter().enumerate() {
             let rows = outcome.rows_written.get(i).copied().unwrap_or(0);
             let cursor = crate::merge::cursor::find(t, None).ok();

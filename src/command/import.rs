@@ -341,6 +341,7 @@ fn full(opts: &ImportOptions, manifest: Manifest) -> Result<SyncSummary> {
         opts.map.as_ref(),
         &outcome,
         bundle.times,
+        Vec::new(),
         &progress,
     )?;
     Ok(SyncSummary {

@@ -5,6 +5,7 @@
 //! the file ([`state`]).
 
 pub mod base;
+pub mod base_pairs;
 pub mod cursor;
 pub mod decide;
 pub mod deletes;

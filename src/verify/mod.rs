@@ -12,9 +12,13 @@ mod fields;
 mod indexes;
 pub mod keys;
 pub mod narrow;
+mod read_back;
 pub mod report;
 pub mod rows;
 pub mod sides;
+
+pub use read_back::{capture_base, pairs_by_table, BaseCapture};
+use read_back::{read_back, sqlite_totals_all};
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -26,6 +30,7 @@ use tokio_postgres::Client;
 use crate::error::{Error, Result};
 use crate::mapping::format::{Affinity, Format};
 use crate::mapping::types::ValueKind;
+use crate::merge::base_pairs::PairFile;
 use crate::pipeline::Chunk;
 use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::ddl::quote;
@@ -332,22 +337,6 @@ fn sqlite_row(
     Ok(out)
 }
 
-fn sqlite_totals(
-    conn: &Connection,
-    check: &TableCheck<'_>,
-    range: &ChunkRange,
-) -> rusqlite::Result<(u64, u64)> {
-    let mut stmt = conn.prepare(&check.sqlite_select(range))?;
-    let mut rows = stmt.query([])?;
-    let (mut count, mut sum) = (0u64, 0u64);
-    let mut buffers = RecordBuffers::default();
-    while let Some(row) = rows.next()? {
-        count += 1;
-        sum = sum.wrapping_add(check.row_hash(|i| row.get_ref(i), &mut buffers)?);
-    }
-    Ok((count, sum))
-}
-
 /// Reused between rows so that hashing allocates nothing per value.
 #[derive(Default)]
 pub(crate) struct RecordBuffers {
@@ -568,6 +557,11 @@ impl Part {
     pub fn table(&self) -> usize {
         self.table
     }
+
+    /// The rows of the part, as SQLite selects them.
+    pub(crate) fn range(&self) -> &ChunkRange {
+        &self.range
+    }
 }
 
 /// Counts and hash sums per part, read back from the SQLite file (`None` for a
@@ -673,43 +667,6 @@ async fn check_server_hash(client: &Client) -> Result<()> {
 }
 
 /// The SQLite side of the first look, on blocking threads (rayon over parts).
-async fn sqlite_totals_all(plan: &SyncPlan, parts: &[Part], path: &Path) -> Result<SqliteTotals> {
-    let conn = open_sqlite(path)?;
-    let present = sqlite_tables(&conn, path)?;
-    drop(conn);
-    let path_buf = path.to_path_buf();
-    let tables = plan.tables.clone();
-    let jobs: Vec<(usize, usize, ChunkRange)> = parts
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| present.contains(&tables[p.table].sink.name))
-        .map(|(i, p)| (i, p.table, p.range.clone()))
-        .collect();
-    let n = parts.len();
-    let results = tokio::task::spawn_blocking(move || -> Result<Vec<(usize, (u64, u64))>> {
-        use rayon::prelude::*;
-        jobs.par_iter()
-            .map(|(i, t, range)| {
-                let conn = open_sqlite(&path_buf)?;
-                let check = TableCheck::new(&tables[*t]);
-                sqlite_totals(&conn, &check, range)
-                    .map(|r| (*i, r))
-                    .map_err(Error::sqlite(
-                        format!("checksumming {}", tables[*t].sink.name),
-                        &path_buf,
-                    ))
-            })
-            .collect()
-    })
-    .await
-    .map_err(|e| Error::Aborted(format!("the SQLite checksum thread failed: {e}")))??;
-    let mut totals = vec![(0u64, 0u64); n];
-    for (i, t) in results {
-        totals[i] = t;
-    }
-    Ok(SqliteTotals { present, totals })
-}
-
 /// Compares every table of the plan between PostgreSQL (through `clients`, all in
 /// one snapshot) and the SQLite file at `path`, both sides at once. The file
 /// has passed `sink::health::check_before_use` (`pg2sqlite verify` runs it
@@ -738,20 +695,22 @@ pub async fn verify(
 
 /// Completes a verification whose PostgreSQL totals were computed earlier (while
 /// the copy was written): reads the SQLite side, compares, narrows down.
+/// With `capture`, the read-back also writes the base's side files, returned
+/// per part.
 pub async fn verify_with(
     clients: &[Client],
     plan: &SyncPlan,
     parts: &[Part],
     pg: &PgTotals,
     path: &Path,
-) -> Result<VerifyReport> {
+    capture: Option<&BaseCapture<'_>>,
+) -> Result<(VerifyReport, Vec<Option<PairFile>>)> {
     let started = std::time::Instant::now();
     let health = spawn_health(path, IntegrityCheck::Quick, false);
-    let lite = Compared {
-        totals: sqlite_totals_all(plan, parts, path).await?,
-        health,
-    };
-    finish(clients, plan, parts, pg, lite, path, started).await
+    let (totals, files) = read_back(plan, parts, path, true, capture).await?;
+    let lite = Compared { totals, health };
+    let report = finish(clients, plan, parts, pg, lite, path, started).await?;
+    Ok((report, files))
 }
 
 /// The SQLite side once read: totals per part, and the health checks, which run

@@ -1,0 +1,207 @@
+//! The SQLite half of verification's first look: every part of the file read
+//! back on a thread of its own, counted and hashed; and, for a full sync, the
+//! base of the next delta fingerprinted in the same pass
+//! (`merge::base_pairs`).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+use super::{open_sqlite, sqlite_tables, Part, RecordBuffers, SqliteTotals, TableCheck};
+use crate::error::{Error, Result};
+use crate::merge::base_pairs::{self, PairFile, PairSpec, PairWriter};
+use crate::plan::SyncPlan;
+use crate::source::chunk::ChunkRange;
+
+pub(super) async fn sqlite_totals_all(
+    plan: &SyncPlan,
+    parts: &[Part],
+    path: &Path,
+) -> Result<SqliteTotals> {
+    read_back(plan, parts, path, true, None)
+        .await
+        .map(|(totals, _)| totals)
+}
+
+/// The fingerprints of the base of a full sync, taken by the read-back of the
+/// file it wrote (`merge::base_pairs`): a spec per table of the plan (`None`:
+/// the table gets no base), side files beside `staging`.
+pub struct BaseCapture<'a> {
+    pub specs: &'a [Option<PairSpec>],
+    pub staging: &'a Path,
+}
+
+/// Reads every part of the file at `path` back, each on a thread of its own:
+/// counts, hash sums when `checksums`, and the base's side files when
+/// `capture` is given (one per part whose table has a spec).
+pub(super) async fn read_back(
+    plan: &SyncPlan,
+    parts: &[Part],
+    path: &Path,
+    checksums: bool,
+    capture: Option<&BaseCapture<'_>>,
+) -> Result<(SqliteTotals, Vec<Option<PairFile>>)> {
+    let conn = open_sqlite(path)?;
+    let present = sqlite_tables(&conn, path)?;
+    drop(conn);
+    let path_buf = path.to_path_buf();
+    let tables = plan.tables.clone();
+    let jobs: Vec<ReadJob> = parts
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| present.contains(&tables[p.table].sink.name))
+        // Without checksums, only the parts that give the base something.
+        .filter(|(_, p)| {
+            checksums || capture.is_some_and(|c| matches!(c.specs.get(p.table), Some(Some(_))))
+        })
+        .map(|(i, p)| {
+            let side = capture.and_then(|c| {
+                let spec = c.specs.get(p.table)?.clone()?;
+                Some((base_pairs::side_path(c.staging, i), spec))
+            });
+            ReadJob {
+                part: i,
+                table: p.table,
+                range: p.range.clone(),
+                side,
+            }
+        })
+        .collect();
+    let n = parts.len();
+    let results = tokio::task::spawn_blocking(move || -> Result<Vec<PartRead>> {
+        use rayon::prelude::*;
+        jobs.into_par_iter()
+            .map(|job| {
+                let conn = open_sqlite(&path_buf)?;
+                let check = TableCheck::new(&tables[job.table]);
+                let mut pairs = match job.side {
+                    Some((side, spec)) => Some(PairWriter::create(side, &spec)?),
+                    None => None,
+                };
+                let totals = sqlite_totals(&conn, &check, &job.range, checksums, pairs.as_mut())?;
+                let file = pairs.map(PairWriter::finish).transpose()?;
+                Ok(PartRead {
+                    part: job.part,
+                    totals,
+                    file,
+                })
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| Error::Aborted(format!("the SQLite checksum thread failed: {e}")))??;
+    let mut totals = vec![(0u64, 0u64); n];
+    let mut files: Vec<Option<PairFile>> = (0..n).map(|_| None).collect();
+    for read in results {
+        totals[read.part] = read.totals;
+        files[read.part] = read.file;
+    }
+    Ok((SqliteTotals { present, totals }, files))
+}
+
+/// The base's side files of a sync that does not verify: the read-back alone,
+/// without checksums.
+pub async fn capture_base(
+    plan: &SyncPlan,
+    parts: &[Part],
+    path: &Path,
+    capture: &BaseCapture<'_>,
+) -> Result<Vec<Option<PairFile>>> {
+    read_back(plan, parts, path, false, Some(capture))
+        .await
+        .map(|(_, files)| files)
+}
+
+/// One part to read back, and where its side file goes.
+struct ReadJob {
+    part: usize,
+    table: usize,
+    range: ChunkRange,
+    side: Option<(PathBuf, PairSpec)>,
+}
+
+/// What reading one part back gave.
+struct PartRead {
+    part: usize,
+    totals: (u64, u64),
+    file: Option<PairFile>,
+}
+
+/// One part's count and hash sum (the sum is 0 without `checksums`), and, with
+/// `pairs`, the base's fingerprint of every row read.
+fn sqlite_totals(
+    conn: &Connection,
+    check: &TableCheck<'_>,
+    range: &ChunkRange,
+    checksums: bool,
+    mut pairs: Option<&mut PairWriter>,
+) -> Result<(u64, u64)> {
+    let sqlite = |e| {
+        Error::sqlite(
+            format!("checksumming {}", check.plan.sink.name),
+            conn_path(conn),
+        )(e)
+    };
+    let mut stmt = conn.prepare(&check.sqlite_select(range)).map_err(sqlite)?;
+    let mut rows = stmt.query([]).map_err(sqlite)?;
+    let columns = check.plan.sink.columns.len();
+    let (mut count, mut sum) = (0u64, 0u64);
+    let mut buffers = RecordBuffers::default();
+    while let Some(row) = rows.next().map_err(sqlite)? {
+        count += 1;
+        if checksums {
+            let hash = check
+                .row_hash(|i| row.get_ref(i), &mut buffers)
+                .map_err(sqlite)?;
+            sum = sum.wrapping_add(hash);
+        }
+        if let Some(pairs) = pairs.as_deref_mut() {
+            pairs.add(row, columns)?;
+        }
+    }
+    Ok((count, sum))
+}
+
+/// The file a connection reads, for messages.
+fn conn_path(conn: &Connection) -> std::path::PathBuf {
+    conn.path()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// The base's side files of a read-back, per table of the plan, in key order:
+/// `Some` only for a table whose every part has one.
+pub fn pairs_by_table(
+    parts: &[Part],
+    files: Vec<Option<PairFile>>,
+    tables: usize,
+) -> Vec<Option<Vec<PairFile>>> {
+    // A table's files with the low end of their key range.
+    type Ranged = Vec<(Option<i64>, PairFile)>;
+    let mut by_table: Vec<Option<Ranged>> = (0..tables).map(|_| Some(Vec::new())).collect();
+    for (part, file) in parts.iter().zip(files) {
+        let Some(slot) = by_table.get_mut(part.table()) else {
+            continue;
+        };
+        match (slot.as_mut(), file) {
+            (Some(list), Some(file)) => {
+                let lo = match part.range() {
+                    ChunkRange::IntKey { lo, .. } => *lo,
+                    _ => None,
+                };
+                list.push((lo, file));
+            }
+            // A part without a file: the table's base is filled from the file.
+            _ => *slot = None,
+        }
+    }
+    by_table
+        .into_iter()
+        .map(|list| {
+            let mut list = list.filter(|l| !l.is_empty())?;
+            // Loading in key order appends to the base's B-tree.
+            list.sort_by_key(|(lo, _)| *lo);
+            Some(list.into_iter().map(|(_, f)| f).collect())
+        })
+        .collect()
+}
