@@ -141,8 +141,6 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
     let chunks = plan_chunks(&coordinator, &plan).await?;
 
     let (mut staging, stale) = Staging::create(&opts.target)?;
-    // Side files of a killed run's base, beside its staging file.
-    crate::merge::base_pairs::remove_stale(staging.path())?;
     // Rows go into the app's own tables: everything else in its file stays.
     if plan.tables.iter().any(|t| t.sink.existing) {
         staging.start_from_target()?;

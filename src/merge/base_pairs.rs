@@ -13,8 +13,8 @@
 //! fill takes them, so the base is the same.
 //!
 //! A side file is a plain sequence of pairs beside the staging file (`…-base-N`),
-//! removed when its [`PairFile`] is dropped; one a killed run left behind is
-//! removed with the stale staging file.
+//! removed when its [`PairFile`] is dropped; one a killed run left behind goes
+//! with the stale staging file (`sink::staging`).
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -121,37 +121,10 @@ impl Drop for PairFile {
     }
 }
 
-/// The side file of part `part` of a sync staged at `staging`.
+/// The side file of part `part` of a sync staged at `staging`; the staging
+/// file's cleanup removes it with its other side files.
 pub fn side_path(staging: &Path, part: usize) -> PathBuf {
-    let mut name = staging.as_os_str().to_owned();
-    name.push(format!("-base-{part}"));
-    PathBuf::from(name)
-}
-
-/// Removes side files a killed run left beside `staging`.
-pub fn remove_stale(staging: &Path) -> Result<()> {
-    let (Some(dir), Some(name)) = (staging.parent(), staging.file_name()) else {
-        return Ok(());
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let prefix = format!("{}-base-", name.to_string_lossy());
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        // Nothing to clean in a directory that cannot be listed; creating the
-        // staging file there reports what is wrong with it.
-        Err(_) => return Ok(()),
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
-            let path = entry.path();
-            std::fs::remove_file(&path).map_err(Error::io(&path))?;
-        }
-    }
-    Ok(())
+    crate::sink::staging::sidecar(staging, &format!("-base-{part}"))
 }
 
 /// Loads the pairs of `files` (one table's parts, in key order) into base
@@ -325,17 +298,6 @@ mod tests {
             drop(files);
             assert!(paths.iter().all(|p| !p.exists()), "side files are removed");
         }
-    }
-
-    #[test]
-    fn stale_side_files_are_removed_and_others_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let staging = dir.path().join(".a.db.pg2sqlite-staging");
-        std::fs::write(side_path(&staging, 3), b"x").unwrap();
-        std::fs::write(dir.path().join("a.db"), b"x").unwrap();
-        remove_stale(&staging).unwrap();
-        assert!(!side_path(&staging, 3).exists());
-        assert!(dir.path().join("a.db").exists());
     }
 
     #[test]

@@ -223,11 +223,8 @@ impl Staging {
         file.set_len(0).map_err(Error::io(&path))?;
         // Before any row is in it: no wider access than the file it replaces.
         super::access::match_target(target, &file, &path)?;
-        for suffix in ["-journal", "-wal", "-shm"] {
-            let side = sidecar(&path, suffix);
-            if side.exists() {
-                std::fs::remove_file(&side).map_err(Error::io(&side))?;
-            }
+        for side in side_files(&path) {
+            std::fs::remove_file(&side).map_err(Error::io(&side))?;
         }
         Ok((
             Staging {
@@ -334,18 +331,36 @@ impl Staging {
     }
 }
 
-fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+/// A side file of the staging file at `path`: `<path><suffix>`, as SQLite
+/// names its journal (`-journal`, `-wal`, `-shm`) and a full sync its base's
+/// pair files (`-base-N`, `merge::base_pairs`).
+pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)
+}
+
+/// The side files of the staging file at `path` that exist: every file of its
+/// directory named `<staging file>-…`. A killed run leaves them behind with
+/// the staging file; they go with it.
+fn side_files(path: &Path) -> Vec<PathBuf> {
+    let (Some(name), Ok(entries)) = (path.file_name(), std::fs::read_dir(parent_dir(path))) else {
+        return Vec::new();
+    };
+    let prefix = format!("{}-", name.to_string_lossy());
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect()
 }
 
 impl Drop for Staging {
     fn drop(&mut self) {
         if !self.published {
             let _ = std::fs::remove_file(&self.path);
-            for suffix in ["-journal", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(sidecar(&self.path, suffix));
+            for side in side_files(&self.path) {
+                let _ = std::fs::remove_file(side);
             }
         }
     }
@@ -373,8 +388,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t = dir.path().join("app.db");
         std::fs::write(staging_path(&t), b"leftover").unwrap();
+        let left_side = sidecar(&staging_path(&t), "-base-3");
+        std::fs::write(&left_side, b"pairs").unwrap();
+        // The target's own journal is not the staging file's.
+        std::fs::write(dir.path().join("app.db-journal"), b"j").unwrap();
         let (s, stale) = Staging::create(&t).unwrap();
         assert_eq!(stale.as_deref(), Some(s.path()));
+        assert!(!left_side.exists(), "a killed run's side file is removed");
+        assert!(dir.path().join("app.db-journal").exists());
+        std::fs::write(sidecar(s.path(), "-base-0"), b"pairs").unwrap();
         assert!(
             Staging::create(&t).is_err(),
             "second writer must be refused"
@@ -382,5 +404,6 @@ mod tests {
         let p = s.path().to_path_buf();
         drop(s);
         assert!(!p.exists(), "unpublished staging file is removed");
+        assert!(!sidecar(&p, "-base-0").exists(), "and its side files");
     }
 }
