@@ -71,7 +71,26 @@ impl PairWriter {
         // Every index was checked against the row just above.
         let key = base_key(self.key.iter().map(|&i| row.get_ref_unwrap(i)));
         let hash = fingerprint_with(&mut self.buf, (0..columns).map(|i| row.get_ref_unwrap(i)));
-        self.write(&key, hash).map_err(Error::io(&self.file.path))?;
+        self.push(&key, hash)
+    }
+
+    /// [`PairWriter::add`] of a row's values already fetched (every column
+    /// the base covers, in order).
+    pub fn add_values(&mut self, values: &[ValueRef<'_>]) -> Result<()> {
+        if self.key.iter().any(|&k| k >= values.len()) {
+            return Err(Error::Aborted(format!(
+                "fingerprinting a row of {} values by key {:?}",
+                values.len(),
+                self.key
+            )));
+        }
+        let key = base_key(self.key.iter().map(|&i| values[i]));
+        let hash = fingerprint_with(&mut self.buf, values.iter().copied());
+        self.push(&key, hash)
+    }
+
+    fn push(&mut self, key: &BaseKey, hash: i64) -> Result<()> {
+        self.write(key, hash).map_err(Error::io(&self.file.path))?;
         self.file.pairs += 1;
         Ok(())
     }
