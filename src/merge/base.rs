@@ -134,6 +134,15 @@ pub fn base_key<'a>(values: impl IntoIterator<Item = ValueRef<'a>>) -> BaseKey {
     }
 }
 
+/// A row's entry in the base, from its stored values (every column the base
+/// covers, in order): its key (`key` indexes `values`) and its fingerprint.
+pub(crate) fn entry(values: &[ValueRef<'_>], key: &[usize], buf: &mut Vec<u8>) -> (BaseKey, i64) {
+    (
+        base_key(key.iter().map(|&i| values[i])),
+        fingerprint_with(buf, values.iter().copied()),
+    )
+}
+
 pub fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(CREATE)
 }
@@ -302,13 +311,14 @@ fn fill_row_by_row(
     let n = names.len();
     let mut rows = select.query([])?;
     let mut added = 0u64;
+    let mut buf = Vec::new();
     while let Some(r) = rows.next()? {
         let mut values = Vec::with_capacity(n);
         for i in 0..n {
             values.push(r.get_ref(i)?);
         }
-        let k = base_key(key.iter().map(|&i| values[i]));
-        added += u64::try_from(insert.execute(params![tid, k, fingerprint(values)])?).unwrap_or(0);
+        let (k, hash) = entry(&values, key, &mut buf);
+        added += u64::try_from(insert.execute(params![tid, k, hash])?).unwrap_or(0);
     }
     Ok(added)
 }

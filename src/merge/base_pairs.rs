@@ -21,9 +21,9 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, Row};
+use rusqlite::Connection;
 
-use super::base::{base_key, fingerprint_with, BaseKey, BASE_TABLE};
+use super::base::{entry, BaseKey, BASE_TABLE};
 use crate::error::{Error, Result};
 
 /// Pairs per INSERT when loading (3 parameters each).
@@ -58,25 +58,9 @@ impl PairWriter {
         })
     }
 
-    /// Fingerprints a row of `columns` values (every column the base covers,
-    /// in order) and appends its pair.
-    pub fn add(&mut self, row: &Row<'_>, columns: usize) -> Result<()> {
-        let available = row.as_ref().column_count();
-        if columns > available || self.key.iter().any(|&k| k >= columns) {
-            return Err(Error::Aborted(format!(
-                "fingerprinting {columns} columns (key {:?}) of a row of {available}",
-                self.key
-            )));
-        }
-        // Every index was checked against the row just above.
-        let key = base_key(self.key.iter().map(|&i| row.get_ref_unwrap(i)));
-        let hash = fingerprint_with(&mut self.buf, (0..columns).map(|i| row.get_ref_unwrap(i)));
-        self.push(&key, hash)
-    }
-
-    /// [`PairWriter::add`] of a row's values already fetched (every column
-    /// the base covers, in order).
-    pub fn add_values(&mut self, values: &[ValueRef<'_>]) -> Result<()> {
+    /// Fingerprints a row from its values (every column the base covers, in
+    /// order) and appends its pair.
+    pub fn add(&mut self, values: &[ValueRef<'_>]) -> Result<()> {
         if self.key.iter().any(|&k| k >= values.len()) {
             return Err(Error::Aborted(format!(
                 "fingerprinting a row of {} values by key {:?}",
@@ -84,8 +68,7 @@ impl PairWriter {
                 self.key
             )));
         }
-        let key = base_key(self.key.iter().map(|&i| values[i]));
-        let hash = fingerprint_with(&mut self.buf, values.iter().copied());
+        let (key, hash) = entry(values, &self.key, &mut self.buf);
         self.push(&key, hash)
     }
 
@@ -286,7 +269,9 @@ mod tests {
                     .unwrap();
                 let mut rows = stmt.query([]).unwrap();
                 while let Some(r) = rows.next().unwrap() {
-                    w.add(r, names.len()).unwrap();
+                    let values: Vec<ValueRef<'_>> =
+                        (0..names.len()).map(|i| r.get_ref(i).unwrap()).collect();
+                    w.add(&values).unwrap();
                 }
                 files.push(w.finish().unwrap());
             }

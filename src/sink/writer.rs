@@ -339,36 +339,41 @@ pub fn insert_batch<'conn>(
         .collect();
     let ncols = cols.len();
     let per_stmt = ROWS_PER_INSERT.min(MAX_PARAMS / ncols.max(1)).max(1);
-    let prepared = |slot: &'_ mut Option<BatchInsert<'conn>>, rows: usize| {
-        if slot.is_none() {
-            *slot = Some(BatchInsert::prepare(
-                conn,
-                &table.insert_sql(rows),
-                rows,
-                ncols,
-            )?);
-        }
-        Ok::<_, rusqlite::Error>(())
-    };
     let n = batch.num_rows();
     let mut row = 0;
     if n >= per_stmt {
-        prepared(&mut inserts.many, per_stmt)?;
-        if let Some(many) = inserts.many.as_mut() {
-            while row + per_stmt <= n {
-                many.insert(&cols, row)?;
-                row += per_stmt;
-            }
+        let many = prepared(&mut inserts.many, conn, table, per_stmt, ncols)?;
+        while row + per_stmt <= n {
+            many.insert(&cols, row)?;
+            row += per_stmt;
         }
     }
     if row < n {
-        prepared(&mut inserts.one, 1)?;
-        if let Some(one) = inserts.one.as_mut() {
-            while row < n {
-                one.insert(&cols, row)?;
-                row += 1;
-            }
+        let one = prepared(&mut inserts.one, conn, table, 1, ncols)?;
+        while row < n {
+            one.insert(&cols, row)?;
+            row += 1;
         }
     }
     Ok(())
+}
+
+/// The INSERT of `rows` rows of `columns` values in `slot`, prepared the first
+/// time it is asked for.
+fn prepared<'s, 'conn>(
+    slot: &'s mut Option<BatchInsert<'conn>>,
+    conn: &'conn Connection,
+    table: &SinkTable,
+    rows: usize,
+    columns: usize,
+) -> rusqlite::Result<&'s mut BatchInsert<'conn>> {
+    Ok(match slot {
+        Some(insert) => insert,
+        None => slot.insert(BatchInsert::prepare(
+            conn,
+            &table.insert_sql(rows),
+            rows,
+            columns,
+        )?),
+    })
 }

@@ -666,7 +666,6 @@ async fn check_server_hash(client: &Client) -> Result<()> {
     ))
 }
 
-/// The SQLite side of the first look, on blocking threads (rayon over parts).
 /// Compares every table of the plan between PostgreSQL (through `clients`, all in
 /// one snapshot) and the SQLite file at `path`, both sides at once. The file
 /// has passed `sink::health::check_before_use` (`pg2sqlite verify` runs it

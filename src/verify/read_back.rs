@@ -149,38 +149,35 @@ fn sqlite_totals(
     let mut buffers = RecordBuffers::default();
     while let Some(row) = rows.next().map_err(sqlite)? {
         count += 1;
-        match (checksums, pairs.as_deref_mut()) {
-            (true, None) => {
+        let Some(pairs) = pairs.as_deref_mut() else {
+            if checksums {
                 let hash = check
                     .row_hash(|i| row.get_ref(i), &mut buffers)
                     .map_err(sqlite)?;
                 sum = sum.wrapping_add(hash);
             }
-            (false, Some(pairs)) => pairs.add(row, columns)?,
-            // Both: each value fetched from SQLite once (each fetch is several
-            // calls into SQLite: a tenth of the read-back's time).
-            (true, Some(pairs)) => {
-                let values = (0..columns)
-                    .map(|i| row.get_ref(i))
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(sqlite)?;
-                let hash = check
-                    .row_hash(|i| Ok(values[i]), &mut buffers)
-                    .map_err(sqlite)?;
-                sum = sum.wrapping_add(hash);
-                pairs.add_values(&values)?;
-            }
-            (false, None) => {}
+            continue;
+        };
+        // Each value fetched from SQLite once for both (each fetch is several
+        // calls into SQLite: a tenth of the read-back's time).
+        let values = (0..columns)
+            .map(|i| row.get_ref(i))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sqlite)?;
+        if checksums {
+            let hash = check
+                .row_hash(|i| Ok(values[i]), &mut buffers)
+                .map_err(sqlite)?;
+            sum = sum.wrapping_add(hash);
         }
+        pairs.add(&values)?;
     }
     Ok((count, sum))
 }
 
 /// The file a connection reads, for messages.
-fn conn_path(conn: &Connection) -> std::path::PathBuf {
-    conn.path()
-        .map(std::path::PathBuf::from)
-        .unwrap_or_default()
+fn conn_path(conn: &Connection) -> PathBuf {
+    conn.path().map(PathBuf::from).unwrap_or_default()
 }
 
 /// The base's side files of a read-back, per table of the plan, in key order:
