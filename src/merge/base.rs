@@ -134,12 +134,19 @@ pub fn base_key<'a>(values: impl IntoIterator<Item = ValueRef<'a>>) -> BaseKey {
     }
 }
 
-/// A row's entry in the base, from its stored values (every column the base
-/// covers, in order): its key (`key` indexes `values`) and its fingerprint.
-pub(crate) fn entry(values: &[ValueRef<'_>], key: &[usize], buf: &mut Vec<u8>) -> (BaseKey, i64) {
+/// A row's entry in the base, from its stored values `value(0..columns)`
+/// (every column the base covers, in order): its key (`key` indexes the
+/// values) and its fingerprint. The values are asked for where they are, so
+/// that a caller reading a row need not collect them first.
+pub(crate) fn entry<'a>(
+    columns: usize,
+    key: &[usize],
+    value: impl Fn(usize) -> ValueRef<'a>,
+    buf: &mut Vec<u8>,
+) -> (BaseKey, i64) {
     (
-        base_key(key.iter().map(|&i| values[i])),
-        fingerprint_with(buf, values.iter().copied()),
+        base_key(key.iter().map(|&i| value(i))),
+        fingerprint_with(buf, (0..columns).map(&value)),
     )
 }
 
@@ -317,7 +324,7 @@ fn fill_row_by_row(
         for i in 0..n {
             values.push(r.get_ref(i)?);
         }
-        let (k, hash) = entry(&values, key, &mut buf);
+        let (k, hash) = entry(n, key, |i| values[i], &mut buf);
         added += u64::try_from(insert.execute(params![tid, k, hash])?).unwrap_or(0);
     }
     Ok(added)

@@ -58,17 +58,16 @@ impl PairWriter {
         })
     }
 
-    /// Fingerprints a row from its values (every column the base covers, in
-    /// order) and appends its pair.
-    pub fn add(&mut self, values: &[ValueRef<'_>]) -> Result<()> {
-        if self.key.iter().any(|&k| k >= values.len()) {
+    /// Fingerprints a row from its values `value(0..columns)` (every column
+    /// the base covers, in order) and appends its pair.
+    pub fn add<'v>(&mut self, columns: usize, value: impl Fn(usize) -> ValueRef<'v>) -> Result<()> {
+        if self.key.iter().any(|&k| k >= columns) {
             return Err(Error::Aborted(format!(
-                "fingerprinting a row of {} values by key {:?}",
-                values.len(),
+                "fingerprinting a row of {columns} values by key {:?}",
                 self.key
             )));
         }
-        let (key, hash) = entry(values, &self.key, &mut self.buf);
+        let (key, hash) = entry(columns, &self.key, value, &mut self.buf);
         self.push(&key, hash)
     }
 
@@ -271,7 +270,7 @@ mod tests {
                 while let Some(r) = rows.next().unwrap() {
                     let values: Vec<ValueRef<'_>> =
                         (0..names.len()).map(|i| r.get_ref(i).unwrap()).collect();
-                    w.add(&values).unwrap();
+                    w.add(values.len(), |i| values[i]).unwrap();
                 }
                 files.push(w.finish().unwrap());
             }

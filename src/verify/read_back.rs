@@ -143,8 +143,15 @@ fn sqlite_totals(
         )(e)
     };
     let mut stmt = conn.prepare(&check.sqlite_select(range)).map_err(sqlite)?;
-    let mut rows = stmt.query([]).map_err(sqlite)?;
     let columns = check.plan.sink.columns.len();
+    if stmt.column_count() < columns {
+        return Err(Error::Aborted(format!(
+            "the read-back of {} selects {} of its {columns} columns",
+            check.plan.sink.name,
+            stmt.column_count()
+        )));
+    }
+    let mut rows = stmt.query([]).map_err(sqlite)?;
     let (mut count, mut sum) = (0u64, 0u64);
     let mut buffers = RecordBuffers::default();
     while let Some(row) = rows.next().map_err(sqlite)? {
@@ -158,19 +165,23 @@ fn sqlite_totals(
             }
             continue;
         };
-        // Each value fetched from SQLite once for both (each fetch is several
+        if !checksums {
+            // Every index is below the statement's column count (checked
+            // above); nothing collected per row.
+            pairs.add(columns, |i| row.get_ref_unwrap(i))?;
+            continue;
+        }
+        // Both: each value fetched from SQLite once (each fetch is several
         // calls into SQLite: a tenth of the read-back's time).
         let values = (0..columns)
             .map(|i| row.get_ref(i))
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sqlite)?;
-        if checksums {
-            let hash = check
-                .row_hash(|i| Ok(values[i]), &mut buffers)
-                .map_err(sqlite)?;
-            sum = sum.wrapping_add(hash);
-        }
-        pairs.add(&values)?;
+        let hash = check
+            .row_hash(|i| Ok(values[i]), &mut buffers)
+            .map_err(sqlite)?;
+        sum = sum.wrapping_add(hash);
+        pairs.add(columns, |i| values[i])?;
     }
     Ok((count, sum))
 }
