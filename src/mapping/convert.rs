@@ -405,7 +405,7 @@ fn text(
     out: &mut String,
 ) -> Result<ArrayLosses, DecodeError> {
     match (kind, format) {
-        (ValueKind::Text | ValueKind::TextForm | ValueKind::Json, _)
+        (ValueKind::Text | ValueKind::PaddedText | ValueKind::TextForm | ValueKind::Json, _)
         | (ValueKind::Time | ValueKind::Interval, Format::Default) => {
             out.push_str(decode::read_text(v)?)
         }

@@ -292,9 +292,11 @@ fn write_json_element(out: &mut String, kind: &ValueKind, buf: &[u8]) -> Result<
             }
         }
         // Arrays of times and intervals are read as text (types::map_array).
-        ValueKind::Text | ValueKind::TextForm | ValueKind::Time | ValueKind::Interval => {
-            write_json_string(out, read_text(buf)?)
-        }
+        ValueKind::Text
+        | ValueKind::PaddedText
+        | ValueKind::TextForm
+        | ValueKind::Time
+        | ValueKind::Interval => write_json_string(out, read_text(buf)?),
         ValueKind::Json => out.push_str(read_text(buf)?),
         ValueKind::Jsonb => out.push_str(read_jsonb(buf)?),
         ValueKind::Bytea => {

@@ -131,7 +131,7 @@ pub fn file_type(
             _ => FileType::Numeric,
         },
         ValueKind::Text if is_enum => FileType::Enum,
-        ValueKind::Text => FileType::Text,
+        ValueKind::Text | ValueKind::PaddedText => FileType::Text,
         ValueKind::TextForm => FileType::PgText,
         ValueKind::Json => FileType::Json,
         ValueKind::Jsonb => FileType::Jsonb,

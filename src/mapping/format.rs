@@ -175,7 +175,7 @@ pub fn default_name(kind: &ValueKind) -> Option<&'static str> {
         ValueKind::Json | ValueKind::Jsonb | ValueKind::Array(_) => "json",
         ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8 => "integer",
         ValueKind::Float4 | ValueKind::Float8 => "real",
-        ValueKind::Text | ValueKind::TextForm => "text",
+        ValueKind::Text | ValueKind::PaddedText | ValueKind::TextForm => "text",
         ValueKind::Bytea | ValueKind::Vector => "blob",
         // numeric's default depends on its precision (NUMERIC or TEXT)
         ValueKind::Numeric => return None,
@@ -263,7 +263,7 @@ impl Format {
             (K::Vector, "json") => Format::VectorJson,
             (K::Int2 | K::Int4 | K::Int8, "integer") => Format::Default,
             (K::Float4 | K::Float8, "real") => Format::Default,
-            (K::Text | K::TextForm, "text") => Format::Default,
+            (K::Text | K::PaddedText | K::TextForm, "text") => Format::Default,
             (K::Bytea | K::Vector, "blob") => Format::Default,
             _ if !KNOWN_FORMATS.contains(&name) => {
                 return Err(format!(
@@ -512,7 +512,7 @@ fn kind_name(kind: &ValueKind) -> &'static str {
         ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8 => "integer",
         ValueKind::Float4 | ValueKind::Float8 => "float",
         ValueKind::Numeric => "numeric",
-        ValueKind::Text => "text",
+        ValueKind::Text | ValueKind::PaddedText => "text",
         ValueKind::TextForm => "text-form",
         ValueKind::Json | ValueKind::Jsonb => "json",
         ValueKind::Bytea => "bytea",
@@ -540,7 +540,7 @@ pub fn accepted(kind: &ValueKind) -> &'static str {
         ValueKind::Json | ValueKind::Jsonb | ValueKind::Array(_) => "json",
         ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8 => "integer",
         ValueKind::Float4 | ValueKind::Float8 => "real",
-        ValueKind::Text | ValueKind::TextForm => "text",
+        ValueKind::Text | ValueKind::PaddedText | ValueKind::TextForm => "text",
         ValueKind::Bytea => "blob",
         ValueKind::Vector => "blob, json",
     }

@@ -16,8 +16,11 @@ pub enum ValueKind {
     Float4,
     Float8,
     Numeric,
-    /// text, varchar, char(n), name, enum labels: UTF-8 bytes, unchanged.
+    /// text, varchar, name, enum labels: UTF-8 bytes, unchanged.
     Text,
+    /// char(n): as `Text`, with the padding its output keeps (a cast to
+    /// `text` drops it).
+    PaddedText,
     /// Any type PostgreSQL was asked to cast to `text` in the COPY query:
     /// its own text output (inet, interval, ranges, money, ...).
     TextForm,
@@ -221,9 +224,8 @@ fn map_base(pg: &PgType, typmod: i32) -> Result<TypeMapping, String> {
             };
             TypeMapping::new(K::Numeric, Text, declared)
         }
-        "text" | "varchar" | "bpchar" | "name" if in_catalog => {
-            TypeMapping::new(K::Text, Text, "TEXT")
-        }
+        "text" | "varchar" | "name" if in_catalog => TypeMapping::new(K::Text, Text, "TEXT"),
+        "bpchar" if in_catalog => TypeMapping::new(K::PaddedText, Text, "TEXT"),
         "bytea" if in_catalog => TypeMapping::new(K::Bytea, Blob, "BLOB"),
         "uuid" if in_catalog => TypeMapping::new(K::Uuid, Text, "TEXT"),
         "date" if in_catalog => TypeMapping::new(K::Date, Text, "TEXT"),

@@ -9,7 +9,6 @@ use crate::mapping::types::{Storage, ValueKind};
 use crate::sink::ddl::{
     quote, FkAction, Generated, IndexKey, SinkCheck, SinkForeignKey, SinkIndex,
 };
-use crate::source::catalog::{PgColumn, TypeClass};
 
 use super::columns::ColumnPlan;
 use super::expression::{self, Purpose, TableScope, Ty};
@@ -33,7 +32,7 @@ fn column_ty(p: &ColumnPlan<'_>) -> Ty {
         ValueKind::Numeric => {
             Ty::Opaque("a numeric kept as TEXT, which SQLite would compare as strings")
         }
-        ValueKind::Text if is_bpchar(p.pg) => {
+        ValueKind::PaddedText => {
             Ty::Opaque("char(n), which PostgreSQL compares without its padding")
         }
         ValueKind::Text => Ty::Text {
@@ -47,14 +46,6 @@ fn column_ty(p: &ColumnPlan<'_>) -> Ty {
         ValueKind::Timestamptz => Ty::Timestamptz,
         _ => Ty::Opaque("a value pg2sqlite stores in a form of its own"),
     }
-}
-
-fn is_bpchar(c: &PgColumn) -> bool {
-    let mut t = &c.pg_type;
-    while let TypeClass::Domain(base) = &t.class {
-        t = base;
-    }
-    t.name == "bpchar"
 }
 
 /// The columns expressions of this table may name.

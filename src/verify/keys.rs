@@ -225,7 +225,7 @@ impl SortedKind {
     fn of(kind: &ValueKind) -> Option<SortedKind> {
         match kind {
             ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8 => Some(SortedKind::Integer),
-            ValueKind::Text => Some(SortedKind::Text),
+            ValueKind::Text | ValueKind::PaddedText => Some(SortedKind::Text),
             ValueKind::Uuid => Some(SortedKind::Uuid),
             _ => None,
         }
