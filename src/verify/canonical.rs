@@ -199,6 +199,17 @@ pub fn write_canonical(
     format: Format,
     affinity: Affinity,
 ) -> Result<bool, NotCanonical> {
+    // A styled timestamp (an app's own schema, a map's format) without
+    // allocating; the general path below says what is wrong with one that
+    // does not parse.
+    if let (Format::Time(style), ValueKind::Timestamp | ValueKind::Timestamptz, ValueRef::Text(t)) =
+        (format, kind, v)
+    {
+        let zone = matches!(kind, ValueKind::Timestamptz);
+        if std::str::from_utf8(t).is_ok_and(|s| write_styled_timestamp(out, s, style, zone)) {
+            return Ok(true);
+        }
+    }
     match (kind, v) {
         (_, ValueRef::Null) => Ok(false),
         _ if format != Format::Default => match sqlite_canonical(v, kind, format, affinity)? {
@@ -422,7 +433,10 @@ fn styled_timestamp_to_pg(s: &str, style: TimeText, pg_zone: bool) -> Option<Str
 }
 
 /// [`styled_timestamp_to_pg`] appending to `out`, without allocating: this
-/// runs for every timestamp verification reads.
+/// runs for every timestamp verification reads. `YYYY-MM-DD<sep>HH:MM:SS`, a
+/// year of four or more digits, then the fraction the style writes, the
+/// zone's suffix and ` BC` for years before 1; checked byte by byte (the
+/// searches of a split cost as much as the rest of the row's canonical form).
 fn write_styled_timestamp(out: &mut String, s: &str, style: TimeText, pg_zone: bool) -> bool {
     if s == "infinity" || s == "-infinity" {
         out.push_str(s);
@@ -435,38 +449,41 @@ fn write_styled_timestamp(out: &mut String, s: &str, style: TimeText, pg_zone: b
     let Some(body) = body.strip_suffix(style.zone.text()) else {
         return false;
     };
-    let sep = if style.t_separator { 'T' } else { ' ' };
-    let Some((date, time)) = body.split_once(sep) else {
-        return false;
-    };
-    let date_ok = {
-        let mut parts = date.split('-');
-        let lens = [parts.next(), parts.next(), parts.next(), parts.next()];
-        matches!(lens, [Some(y), Some(m), Some(d), None]
-            if y.len() >= 4 && m.len() == 2 && d.len() == 2
-                && [y, m, d].iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())))
-    };
-    let digits = |f: &str, n: usize| f.len() == n && f.bytes().all(|b| b.is_ascii_digit());
-    let (hms, frac) = match (time.split_once('.'), style.fraction) {
-        (Some((h, f)), FractionStyle::Micros) if digits(f, 6) && f != "000000" => {
-            (h, f.trim_end_matches('0'))
-        }
-        (Some((h, f)), FractionStyle::MicrosAlways) if digits(f, 6) => (h, f.trim_end_matches('0')),
-        (Some((h, f)), FractionStyle::Millis) if digits(f, 3) => (h, f.trim_end_matches('0')),
-        (None, FractionStyle::Micros) => (time, ""),
-        _ => return false,
-    };
-    let hms_ok = hms.len() == 8
-        && hms.bytes().enumerate().all(|(i, b)| {
-            if i == 2 || i == 5 {
-                b == b':'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
-    if !date_ok || !hms_ok {
+    let b = body.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    // The year's digits, then `-MM-DD`, the separator and `HH:MM:SS`.
+    let year = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let sep = if style.t_separator { b'T' } else { b' ' };
+    let t = year + 6; // where the separator is
+    let shape_ok = year >= 4
+        && b.get(year) == Some(&b'-')
+        && digits(year + 1..year + 3)
+        && b.get(year + 3) == Some(&b'-')
+        && digits(year + 4..year + 6)
+        && b.get(t) == Some(&sep)
+        && digits(t + 1..t + 3)
+        && b.get(t + 3) == Some(&b':')
+        && digits(t + 4..t + 6)
+        && b.get(t + 6) == Some(&b':')
+        && digits(t + 7..t + 9);
+    if !shape_ok {
         return false;
     }
+    let end = t + 9;
+    // Everything checked so far is ASCII, so these are character boundaries.
+    let (date, hms, rest) = (&body[..t], &body[t + 1..end], &body[end..]);
+    let fraction = rest.strip_prefix('.');
+    let all_digits = |f: &str, n: usize| f.len() == n && f.bytes().all(|d| d.is_ascii_digit());
+    let frac = match (fraction, style.fraction) {
+        (Some(f), FractionStyle::Micros) if all_digits(f, 6) && f != "000000" => {
+            f.trim_end_matches('0')
+        }
+        (Some(f), FractionStyle::MicrosAlways) if all_digits(f, 6) => f.trim_end_matches('0'),
+        (Some(f), FractionStyle::Millis) if all_digits(f, 3) => f.trim_end_matches('0'),
+        (None, FractionStyle::Micros) if rest.is_empty() => "",
+        _ => return false,
+    };
     out.push_str(date);
     out.push(' ');
     out.push_str(hms);
@@ -824,6 +841,65 @@ mod tests {
         assert_eq!(timestamp_to_pg("2024-06-01 10:00:00Z", true), None);
         assert_eq!(timestamp_to_pg("2024-06-01T10:00:00.5Z", true), None);
         assert_eq!(timestamp_to_pg("2024-06-01 10:00:00.000000", false), None);
+    }
+
+    #[test]
+    fn styled_timestamps_are_read_strictly() {
+        let iso_utc = TimeText::ISO_UTC;
+        let ms = TimeText {
+            fraction: FractionStyle::Millis,
+            ..TimeText::SPACE
+        };
+        let always = TimeText {
+            fraction: FractionStyle::MicrosAlways,
+            ..TimeText::SPACE
+        };
+        let ok = |s: &str, style: TimeText, zone: bool| styled_timestamp_to_pg(s, style, zone);
+        assert_eq!(
+            ok("12024-06-01T10:00:00Z", iso_utc, true).as_deref(),
+            Some("12024-06-01 10:00:00+00")
+        );
+        assert_eq!(
+            ok("2024-06-01 10:00:00.120", ms, false).as_deref(),
+            Some("2024-06-01 10:00:00.12")
+        );
+        assert_eq!(
+            ok("2024-06-01 10:00:00.000", ms, false).as_deref(),
+            Some("2024-06-01 10:00:00")
+        );
+        assert_eq!(
+            ok("2024-06-01 10:00:00.000000", always, false).as_deref(),
+            Some("2024-06-01 10:00:00")
+        );
+        assert_eq!(ok("infinity", ms, false).as_deref(), Some("infinity"));
+        // Anything the style could not have written has no canonical form.
+        for bad in [
+            "2024-06-01T10:00:00Zx",
+            "2024-06-01T10:00:00",
+            "2024-06-01 10:00:00Z",
+            "2024-06-01T10:00Z",
+            "2024-06-01T10:00:00.Z",
+            "2024-06-01T10:00:00.1234567Z",
+            "2024-06-01T10:00:00.000000Z",
+            "2024-06-01T10:00:00.12345aZ",
+            "2024-06-01T10:00:00.5.0000Z",
+            "202-06-01T10:00:00Z",
+            "2024-6-01T10:00:00Z",
+            "2024-06-1T10:00:00Z",
+            "2024-06-01T1:00:00Z",
+            "2024-06-01T10-00-00Z",
+            "2024/06/01T10:00:00Z",
+            "-2024-06-01T10:00:00Z",
+            "2024-06-01T10:00:0\u{663}Z",
+            "2024-06-01T10:00:00Z BC BC",
+            "",
+            "Z",
+        ] {
+            assert_eq!(ok(bad, iso_utc, true), None, "{bad}");
+        }
+        assert_eq!(ok("2024-06-01 10:00:00", always, false), None);
+        assert_eq!(ok("2024-06-01 10:00:00.12", ms, false), None);
+        assert_eq!(ok("2024-06-01 10:00:00.1200", ms, false), None);
     }
 
     #[test]
