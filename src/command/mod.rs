@@ -1,6 +1,6 @@
 //! One module per subcommand, each reading top to bottom like a recipe over
 //! the reusable stages beneath (`source`, `plan`, `verify`, `report`, `bundle`, ...).
-//! `sync`, `delta` and `verify` still live in `pipeline.rs` and `delta/`.
+//! `sync`, `delta` and `verify` still live in `pipeline/` and `delta/`.
 
 pub mod completions;
 pub mod export;

@@ -1,42 +1,34 @@
-//! Wires the stages of a full sync: readers (tokio, one per connection) →
-//! converters (rayon) → one writer thread, with bounded queues between them so
-//! memory stays flat however large a table is.
+//! Wires the stages of a full sync: the plan from the catalog, the chunks
+//! (`chunks`), the copy through the reader pool (`read`: readers → converters
+//! → one writer thread), PostgreSQL's checksums beside it, verification, the
+//! base of the next delta, and the publish.
 
-use std::collections::VecDeque;
+mod chunks;
+mod read;
+
+pub(crate) use chunks::{comparison_chunks, table_chunks};
+pub use chunks::{plan_chunks, Chunk};
+pub(crate) use read::{read_into, row_bytes, BATCH_BYTES, BATCH_ROWS};
+
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::StreamExt;
-use tokio::sync::Semaphore;
-use tokio_postgres::binary_copy::BinaryCopyOutRow;
 use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
 use crate::map::SchemaMap;
-use crate::mapping::convert::{convert_rows, RawRow};
-use crate::mapping::ledger::LossLedger;
 use crate::merge::base_pairs::{PairFile, PairSpec};
-use crate::plan::{ChunkStrategy, PlanInputs, SyncPlan, TablePlan, TableSelection};
+use crate::plan::{PlanInputs, SyncPlan, TableSelection};
 use crate::progress::{Progress, ProgressMode};
 use crate::sink::existing::TargetSchema;
 use crate::sink::staging::{check_target, ExistingTarget, Staging};
-use crate::sink::writer::{self, WriterMessage};
-use crate::source::catalog::{quote_ident, read_catalog, read_views};
-use crate::source::chunk::{chunk_count, split_key_range, split_pages, ChunkRange};
+use crate::sink::writer;
+use crate::source::catalog::{read_catalog, read_views};
 use crate::source::connect::SourceConfig;
 use crate::source::copy;
 use crate::source::snapshot::{self, Consistency, SharedSnapshot};
 use crate::summary::{SyncSummary, TableSummary};
-
-/// Rows handed to one converter task at most.
-pub(crate) const BATCH_ROWS: usize = 8192;
-/// Bytes of raw values handed to one converter task at most.
-pub(crate) const BATCH_BYTES: usize = 2 << 20;
-/// Converted batches waiting for the writer: two keep it busy (pgbench copies
-/// as fast as with four), more only hold memory (about 15 MB less at peak).
-const WRITER_QUEUE: usize = 2;
 
 /// Options of a full sync, validated by the CLI layer.
 #[derive(Debug, Clone)]
@@ -60,13 +52,6 @@ pub enum Verification {
     Verify,
     /// `--no-verify`: publish unverified (the summary says so).
     Skip,
-}
-
-/// One unit of reading work: a range of one table of the plan.
-#[derive(Debug, Clone)]
-pub struct Chunk {
-    pub table: usize,
-    pub range: ChunkRange,
 }
 
 /// The async runtime of a command: a few threads for the PostgreSQL connections;
@@ -573,110 +558,6 @@ pub async fn plan_with_catalog(
     Ok((plan, catalog, views))
 }
 
-/// Splits every table into chunks, largest tables first so the long work starts early.
-pub async fn plan_chunks(client: &Client, plan: &SyncPlan) -> Result<Vec<Chunk>> {
-    let mut order: Vec<usize> = (0..plan.tables.len()).collect();
-    order.sort_by(|&a, &b| {
-        plan.tables[b]
-            .estimated_rows
-            .total_cmp(&plan.tables[a].estimated_rows)
-    });
-    let mut chunks = Vec::new();
-    for i in order {
-        let ranges = table_chunks(client, &plan.tables[i]).await?;
-        chunks.extend(ranges.into_iter().map(|range| Chunk { table: i, range }));
-    }
-    Ok(chunks)
-}
-
-pub(crate) async fn table_chunks(client: &Client, t: &TablePlan) -> Result<Vec<ChunkRange>> {
-    table_chunks_of(client, t, chunk_count(t.estimated_rows)).await
-}
-
-/// Rows per range when a table is compared by content: small enough that the
-/// ranges whose checksums differ are cheap to narrow down to key buckets.
-const COMPARED_RANGE_ROWS: f64 = 1_024.0;
-
-/// The ranges a table is compared by content in: finer than its copy chunks
-/// when it has an integer key, so that narrowing reads only the ranges with a
-/// difference a second time.
-pub(crate) async fn comparison_chunks(client: &Client, t: &TablePlan) -> Result<Vec<ChunkRange>> {
-    let mut parts = 1usize;
-    while parts < 4096 && (parts as f64) * COMPARED_RANGE_ROWS < t.estimated_rows {
-        parts += 1;
-    }
-    table_chunks_of(client, t, parts).await
-}
-
-/// `t` split into `parts` ranges as its chunking strategy allows.
-async fn table_chunks_of(client: &Client, t: &TablePlan, parts: usize) -> Result<Vec<ChunkRange>> {
-    Ok(match &t.chunking {
-        _ if parts <= 1 => vec![ChunkRange::All],
-        ChunkStrategy::IntKey(col) => {
-            let row = client
-                .query_one(
-                    &format!(
-                        "SELECT min({c})::int8, max({c})::int8 FROM {}",
-                        t.copy.relation,
-                        c = quote_ident(col)
-                    ),
-                    &[],
-                )
-                .await
-                .map_err(Error::pg(format!(
-                    "reading the key range of {}",
-                    t.source_name
-                )))?;
-            match (row.get::<_, Option<i64>>(0), row.get::<_, Option<i64>>(1)) {
-                (Some(lo), Some(hi)) => split_key_range(lo, hi, parts)
-                    .into_iter()
-                    .map(|(lo, hi)| ChunkRange::IntKey {
-                        column: col.clone(),
-                        lo,
-                        hi,
-                    })
-                    .collect(),
-                _ => vec![ChunkRange::All],
-            }
-        }
-        ChunkStrategy::Partitions(parts) if !parts.is_empty() => parts
-            .iter()
-            .map(|(schema, name)| ChunkRange::Partition {
-                schema: schema.clone(),
-                name: name.clone(),
-            })
-            .collect(),
-        ChunkStrategy::Partitions(_) => vec![ChunkRange::All],
-        ChunkStrategy::Pages(pages) => split_pages(*pages, parts)
-            .into_iter()
-            .map(|(lo, hi)| ChunkRange::Pages { lo, hi })
-            .collect(),
-    })
-}
-
-/// The first error of the run wins; everything after it is a consequence.
-#[derive(Default)]
-struct FirstError {
-    cancelled: AtomicBool,
-    error: Mutex<Option<Error>>,
-}
-
-impl FirstError {
-    fn set(&self, e: Error) {
-        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
-            *slot = Some(e);
-        }
-        self.cancelled.store(true, Ordering::SeqCst);
-    }
-    fn cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::SeqCst)
-    }
-    fn take(&self) -> Option<Error> {
-        self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
-}
-
 async fn copy_all(
     opts: &FullSyncOptions,
     plan: &SyncPlan,
@@ -713,234 +594,4 @@ async fn copy_all(
         },
     )
     .await
-}
-
-/// Reads `chunks` over `jobs` connections in the snapshot, converts the rows on
-/// rayon and hands the batches to `write`, which runs on a thread of its own and
-/// is the only code that touches SQLite.
-pub(crate) async fn read_into<W, F>(
-    source: &SourceConfig,
-    jobs: usize,
-    plan: &SyncPlan,
-    chunks: Vec<Chunk>,
-    snapshot: &SharedSnapshot,
-    on_wait: copy::OnWait,
-    write: F,
-) -> Result<W>
-where
-    W: Send + 'static,
-    F: FnOnce(crossbeam_channel::Receiver<WriterMessage>) -> Result<W> + Send + 'static,
-{
-    let (tx, rx) = crossbeam_channel::bounded::<WriterMessage>(WRITER_QUEUE);
-    let writer = std::thread::Builder::new()
-        .name("sqlite-writer".into())
-        .spawn(move || write(rx))
-        .map_err(|e| Error::Aborted(format!("cannot start the writer thread: {e}")))?;
-
-    let queue = Arc::new(Mutex::new(VecDeque::from(chunks)));
-    let errors = Arc::new(FirstError::default());
-    let tables = Arc::new(plan.tables.clone());
-    // Raw batches in flight between readers and the writer.
-    let permits = Arc::new(Semaphore::new(jobs + 2));
-    let jobs = jobs.min(queue.lock().map(|q| q.len()).unwrap_or(1)).max(1);
-    let readers_left = Arc::new(std::sync::atomic::AtomicUsize::new(jobs));
-    let mut readers = Vec::with_capacity(jobs);
-    for _ in 0..jobs {
-        let ctx = ReaderContext {
-            source: source.clone(),
-            snapshot: snapshot.clone(),
-            queue: queue.clone(),
-            errors: errors.clone(),
-            tables: tables.clone(),
-            permits: permits.clone(),
-            tx: tx.clone(),
-            watch: copy::StallWatch {
-                timeout: source.stall_timeout(),
-                on_wait: on_wait.clone(),
-            },
-            readers_left: readers_left.clone(),
-        };
-        readers.push(tokio::spawn(async move {
-            let errors = ctx.errors.clone();
-            if let Err(e) = reader(ctx).await {
-                errors.set(e);
-            }
-        }));
-    }
-    drop(tx);
-    for r in readers {
-        if let Err(e) = r.await {
-            errors.set(Error::Aborted(format!(
-                "a reader stopped unexpectedly: {e}"
-            )));
-        }
-    }
-    // Converters still running hold senders; the writer ends when they are done.
-    let written = tokio::task::spawn_blocking(move || writer.join())
-        .await
-        .map_err(|e| Error::Aborted(format!("waiting for the writer: {e}")))?;
-    let written = match written {
-        Ok(r) => r,
-        Err(_) => Err(Error::Aborted("the SQLite writer panicked".into())),
-    };
-    match (errors.take(), written) {
-        // Readers saw the writer stop: the writer's own error says why.
-        (Some(Error::Aborted(_)), Err(w)) => Err(w),
-        // A reader or converter failed first; the writer's view is a consequence.
-        (Some(e), _) => Err(e),
-        (None, w) => w,
-    }
-}
-
-/// A reader's connection. At a connection limit it tries a few times more: a
-/// connection just closed elsewhere in this run frees its slot a moment later.
-async fn connect_reader(source: &SourceConfig) -> Result<Client> {
-    let mut tries = 0;
-    loop {
-        match source.connect().await {
-            Err(e) if e.is_connection_limit() && tries < 3 => {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            }
-            other => return other,
-        }
-    }
-}
-
-struct ReaderContext {
-    source: SourceConfig,
-    snapshot: SharedSnapshot,
-    queue: Arc<Mutex<VecDeque<Chunk>>>,
-    errors: Arc<FirstError>,
-    tables: Arc<Vec<TablePlan>>,
-    permits: Arc<Semaphore>,
-    tx: crossbeam_channel::Sender<WriterMessage>,
-    watch: copy::StallWatch,
-    /// Readers that have not given up for want of a connection.
-    readers_left: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-async fn reader(ctx: ReaderContext) -> Result<()> {
-    let client = match connect_reader(&ctx.source).await {
-        Ok(c) => c,
-        // The server allows fewer connections than --jobs: the other readers
-        // take this one's chunks, unless it was the last one.
-        Err(e) if e.is_connection_limit() => {
-            let left = ctx
-                .readers_left
-                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-            if left <= 1 {
-                return Err(e);
-            }
-            (ctx.watch.on_wait)(
-                "PostgreSQL refused a reader connection (too many connections); reading with \
-                 fewer than --jobs asked"
-                    .to_owned(),
-            );
-            return Ok(());
-        }
-        Err(e) => return Err(e),
-    };
-    snapshot::join(&client, &ctx.snapshot).await?;
-    loop {
-        if ctx.errors.cancelled() {
-            return Ok(());
-        }
-        let next = ctx.queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
-        let Some(chunk) = next else { break };
-        let table = &ctx.tables[chunk.table];
-        let stream = copy::open(&client, &table.copy, &chunk.range, &ctx.watch).await?;
-        futures_util::pin_mut!(stream);
-        let mut rows: Vec<BinaryCopyOutRow> = Vec::with_capacity(1024);
-        let mut bytes = 0usize;
-        let mut total = 0u64;
-        while let Some(row) = stream.next().await {
-            let row = row?;
-            bytes += row_bytes(&row, table.conversions.len());
-            rows.push(row);
-            if rows.len() >= BATCH_ROWS || bytes >= BATCH_BYTES {
-                total += dispatch(&ctx, chunk.table, std::mem::take(&mut rows)).await?;
-                bytes = 0;
-            }
-        }
-        if !rows.is_empty() {
-            total += dispatch(&ctx, chunk.table, rows).await?;
-        }
-        ctx.tx
-            .send(WriterMessage::ChunkDone {
-                table: chunk.table,
-                rows: total,
-            })
-            .map_err(|_| Error::Aborted("the SQLite writer stopped".into()))?;
-    }
-    client
-        .batch_execute("COMMIT")
-        .await
-        .map_err(Error::pg("ending a reader transaction"))?;
-    Ok(())
-}
-
-/// The memory a COPY row holds, for batches capped by size: its values, plus
-/// what tokio-postgres keeps per row (a shared buffer handle, a vector of types)
-/// and per column (the value's byte range) — on a 46-column table of short
-/// values that is as much again as the values themselves.
-pub(crate) fn row_bytes(row: &BinaryCopyOutRow, columns: usize) -> usize {
-    const PER_ROW: usize = 64;
-    const PER_COLUMN: usize = std::mem::size_of::<Option<std::ops::Range<usize>>>();
-    let values: usize = (0..columns)
-        .map(|i| row.raw(i).ok().flatten().map_or(0, <[u8]>::len))
-        .sum();
-    values + PER_ROW + PER_COLUMN * columns
-}
-
-/// Hands rows to a converter on the rayon pool; waits while too many are in flight.
-async fn dispatch(ctx: &ReaderContext, table: usize, rows: Vec<BinaryCopyOutRow>) -> Result<u64> {
-    let n = u64::try_from(rows.len()).unwrap_or(u64::MAX);
-    if ctx.errors.cancelled() {
-        return Err(Error::Aborted("stopping after an earlier error".into()));
-    }
-    let permit = ctx
-        .permits
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| Error::Aborted("the pipeline was closed".into()))?;
-    let tables = ctx.tables.clone();
-    let tx = ctx.tx.clone();
-    let errors = ctx.errors.clone();
-    rayon::spawn(move || {
-        let _permit = permit;
-        if errors.cancelled() {
-            return;
-        }
-        let t = &tables[table];
-        let mut ledger = LossLedger::default();
-        match convert_rows(
-            &t.sink.name,
-            &t.conversions,
-            &t.arrow_schema,
-            &rows,
-            &mut ledger,
-        ) {
-            Ok(batch) => {
-                drop(rows);
-                if tx
-                    .send(WriterMessage::Batch {
-                        table,
-                        batch,
-                        ledger,
-                    })
-                    .is_err()
-                {
-                    errors.set(Error::Aborted("the SQLite writer stopped".into()));
-                }
-            }
-            Err(e) => errors.set(Error::Convert {
-                table: t.source_name.clone(),
-                column: e.column,
-                reason: e.reason,
-            }),
-        }
-    });
-    Ok(n)
 }
