@@ -16,9 +16,15 @@ mod read_back;
 pub mod report;
 pub mod rows;
 pub mod sides;
+mod table_check;
 
 pub use read_back::{capture_base, pairs_by_table, BaseCapture};
 use read_back::{read_back, sqlite_totals_all};
+pub use table_check::same_canonical_form;
+use table_check::sqlite_row;
+pub(crate) use table_check::{
+    pg_canonical_row, preview_row, RecordBuffers, TableCheck, NOT_AS_MAPPED,
+};
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -28,15 +34,12 @@ use rusqlite::{Connection, OpenFlags};
 use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
-use crate::mapping::format::{Affinity, Format};
-use crate::mapping::types::ValueKind;
 use crate::merge::base_pairs::PairFile;
 use crate::pipeline::Chunk;
 use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::ddl::quote;
-use crate::source::catalog::quote_ident;
 use crate::source::chunk::ChunkRange;
-use checksum::{bucket, md5, parse_pg_sum, pg_record_expr, record_text, text_hash, Buckets};
+use checksum::{bucket, md5, parse_pg_sum, Buckets};
 use fields::{fold, Field};
 pub use report::{ChangedRow, Health, IntegrityCheck, TableStatus, TableVerdict, VerifyReport};
 use rows::RowDiff;
@@ -46,302 +49,6 @@ use sides::{BySide, TableBase};
 const MAX_BUCKETS_TO_LOCATE: usize = 64;
 /// At most this many keys are listed per kind of difference.
 pub const MAX_KEYS_LISTED: usize = 10;
-
-/// What verification needs to know about one table.
-pub(crate) struct TableCheck<'a> {
-    plan: &'a TablePlan,
-    /// The SQLite affinity of every column, which decides how values read back.
-    affinity: Vec<Affinity>,
-    /// How each column enters the row hash.
-    fields: Vec<Field>,
-    /// Indices of the key columns: the primary key, or every column.
-    key: Vec<usize>,
-    has_key: bool,
-}
-
-impl<'a> TableCheck<'a> {
-    pub(crate) fn new(plan: &'a TablePlan) -> TableCheck<'a> {
-        let names: Vec<&str> = plan.sink.columns.iter().map(|c| c.name.as_str()).collect();
-        let affinity = plan
-            .sink
-            .columns
-            .iter()
-            .map(|c| Affinity::of(&c.declared))
-            .collect();
-        let fields = plan
-            .conversions
-            .iter()
-            .map(|c| Field::of(&c.kind, c.format))
-            .collect();
-        match &plan.sink.primary_key {
-            Some(pk) => TableCheck {
-                plan,
-                affinity,
-                fields,
-                key: pk
-                    .iter()
-                    .filter_map(|k| names.iter().position(|n| n == k))
-                    .collect(),
-                has_key: true,
-            },
-            None => TableCheck {
-                plan,
-                affinity,
-                fields,
-                key: (0..names.len()).collect(),
-                has_key: false,
-            },
-        }
-    }
-
-    /// The table this check compares.
-    pub(crate) fn plan(&self) -> &TablePlan {
-        self.plan
-    }
-
-    /// Whether rows are matched by a primary key (else as a multiset).
-    pub(crate) fn has_key(&self) -> bool {
-        self.has_key
-    }
-
-    fn kind(&self, i: usize) -> &ValueKind {
-        &self.plan.conversions[i].kind
-    }
-
-    fn format(&self, i: usize) -> Format {
-        self.plan.conversions[i].format
-    }
-
-    /// The row hash of one SQLite row whose columns `value(i)` gives, the same
-    /// as PostgreSQL computes for its row. Allocation-free for the common
-    /// kinds: this is most of verification's own CPU time.
-    pub(crate) fn row_hash<'v>(
-        &self,
-        value: impl Fn(usize) -> rusqlite::Result<rusqlite::types::ValueRef<'v>>,
-        buffers: &mut RecordBuffers,
-    ) -> rusqlite::Result<u64> {
-        let mut row = 0;
-        for (i, field) in self.fields.iter().enumerate() {
-            let v = value(i)?;
-            let hash = match field.hash_stored(&v) {
-                Some(hash) => Some(hash),
-                None => self.canonical_hash(i, *field, v, &mut buffers.value),
-            };
-            row = fold(row, hash);
-        }
-        Ok(fields::mix_row(row))
-    }
-
-    /// A field's hash through its canonical text (`None` for NULL). A value
-    /// the mapping could not have written hashes as a text no value of
-    /// PostgreSQL's prints.
-    fn canonical_hash(
-        &self,
-        i: usize,
-        field: Field,
-        v: rusqlite::types::ValueRef<'_>,
-        text: &mut String,
-    ) -> Option<u64> {
-        text.clear();
-        match canonical::write_canonical(text, v, self.kind(i), self.format(i), self.affinity[i]) {
-            Ok(true) => Some(field.hash_canonical(text)),
-            Ok(false) => None,
-            Err(e) => Some(text_hash(&not_as_mapped(&e))),
-        }
-    }
-
-    /// The canonical expression of every column.
-    pub(crate) fn pg_expressions(&self) -> Vec<String> {
-        self.plan
-            .sink
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, _)| {
-                canonical::pg_expression(
-                    &self.plan.copy.column_names[i],
-                    &self.plan.copy.select_list[i],
-                    self.kind(i),
-                    self.format(i),
-                    self.affinity[i],
-                )
-            })
-            .collect()
-    }
-
-    fn pg_key_text(&self) -> String {
-        let all = self.pg_expressions();
-        pg_record_expr(&self.key.iter().map(|&i| all[i].clone()).collect::<Vec<_>>())
-    }
-
-    /// The SQL `int8` of a row's hash: what [`TableCheck::row_hash`] computes.
-    fn pg_row_hash(&self) -> String {
-        let fields: Vec<String> = self
-            .pg_expressions()
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let column = quote_ident(&self.plan.copy.column_names[i]);
-                self.fields[i].pg_field(&column, e)
-            })
-            .collect();
-        fields::pg_mix_row(&format!(
-            "hash_record_extended(ROW({}), 0)",
-            fields.join(", ")
-        ))
-    }
-
-    fn pg_bucket_sql(&self, range: &ChunkRange) -> String {
-        format!(
-            "SELECT substr(k, 1, 4), count(*)::int8, sum(r)::text
-               FROM (SELECT md5({}) AS k, {} AS r FROM {}) h
-              GROUP BY 1",
-            self.pg_key_text(),
-            self.pg_row_hash(),
-            self.plan.copy.from_clause(range)
-        )
-    }
-
-    fn pg_rows_sql(&self, range: &ChunkRange) -> String {
-        format!(
-            "SELECT {} FROM {} {} substr(md5({}), 1, 4) = ANY($1)",
-            self.pg_expressions().join(", "),
-            self.plan.copy.from_clause(range),
-            if range.predicate().is_empty() {
-                "WHERE"
-            } else {
-                "AND"
-            },
-            self.pg_key_text()
-        )
-    }
-
-    /// Count and hash sum of a range: the cheap first look, one scan, no grouping.
-    /// Each canonical expression appears once, inside `ROW(…)`.
-    fn pg_totals_sql(&self, range: &ChunkRange) -> String {
-        format!(
-            "SELECT count(*)::int8, sum({})::text FROM {}",
-            self.pg_row_hash(),
-            self.plan.copy.from_clause(range)
-        )
-    }
-
-    /// The SQLite rows of a part: an integer-key range, or the whole table.
-    fn sqlite_select(&self, range: &ChunkRange) -> String {
-        let cols: Vec<String> = self
-            .plan
-            .sink
-            .columns
-            .iter()
-            .map(|c| quote(&c.name))
-            .collect();
-        let mut sql = format!(
-            "SELECT {} FROM {}",
-            cols.join(", "),
-            quote(&self.plan.sink.name)
-        );
-        if let ChunkRange::IntKey { column, lo, hi } = range {
-            // The range names the PostgreSQL column; a map may have renamed it.
-            let c = match self.plan.copy.column_names.iter().position(|n| n == column) {
-                Some(i) => quote(&self.plan.sink.columns[i].name),
-                None => quote(column),
-            };
-            let mut conds = Vec::new();
-            if let Some(lo) = lo {
-                conds.push(format!("{c} >= {lo}"));
-            }
-            if let Some(hi) = hi {
-                conds.push(format!("{c} < {hi}"));
-            }
-            if !conds.is_empty() {
-                sql.push_str(" WHERE ");
-                sql.push_str(&conds.join(" AND "));
-            }
-        }
-        sql
-    }
-
-    /// The key text of one row of canonical values (its bucket is the md5's).
-    fn key_text(&self, row: &[Option<String>]) -> String {
-        record_text(self.key.iter().map(|&i| row[i].as_deref()))
-    }
-
-    /// The names of the columns whose values differ between two rows.
-    pub(crate) fn changed_columns(
-        &self,
-        a: &[Option<String>],
-        b: &[Option<String>],
-    ) -> Vec<String> {
-        a.iter()
-            .zip(b)
-            .zip(&self.plan.sink.columns)
-            .filter(|((x, y), _)| x != y)
-            .map(|(_, c)| c.name.clone())
-            .collect()
-    }
-
-    pub(crate) fn key_display(&self, row: &[Option<String>]) -> String {
-        if !self.has_key {
-            return String::from("(row without key)");
-        }
-        self.key
-            .iter()
-            .map(|&i| {
-                format!(
-                    "{}={}",
-                    self.plan.sink.columns[i].name,
-                    row[i].as_deref().unwrap_or("NULL")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// A PostgreSQL row of canonical texts, one per column of `width`.
-pub(crate) fn pg_canonical_row(
-    r: &tokio_postgres::Row,
-    width: usize,
-) -> std::result::Result<Vec<Option<String>>, tokio_postgres::Error> {
-    (0..width)
-        .map(|i| r.try_get::<_, Option<String>>(i))
-        .collect()
-}
-
-/// Starts every canonical value that the mapping could not have written, so it
-/// matches nothing PostgreSQL has.
-pub(crate) const NOT_AS_MAPPED: &str = "\u{0}not as mapped: ";
-
-fn not_as_mapped(e: &canonical::NotCanonical) -> String {
-    format!("{NOT_AS_MAPPED}{}", e.0)
-}
-
-/// Reads one SQLite row as canonical values; a value the mapping could not have
-/// written becomes a marker that matches nothing on the PostgreSQL side.
-fn sqlite_row(
-    check: &TableCheck<'_>,
-    row: &rusqlite::Row<'_>,
-) -> rusqlite::Result<Vec<Option<String>>> {
-    let n = check.plan.sink.columns.len();
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let v = row.get_ref(i)?;
-        out.push(
-            match canonical::sqlite_canonical(v, check.kind(i), check.format(i), check.affinity[i])
-            {
-                Ok(c) => c,
-                Err(e) => Some(not_as_mapped(&e)),
-            },
-        );
-    }
-    Ok(out)
-}
-
-/// Reused between rows so that hashing allocates nothing per value.
-#[derive(Default)]
-pub(crate) struct RecordBuffers {
-    value: String,
-}
 
 fn sqlite_buckets(
     conn: &Connection,
@@ -926,22 +633,6 @@ async fn locate(
     Ok(true)
 }
 
-pub(crate) fn preview_row(check: &TableCheck<'_>, row: &[Option<String>]) -> String {
-    let mut s: String = check
-        .plan
-        .sink
-        .columns
-        .iter()
-        .zip(row)
-        .map(|(c, v)| format!("{}={}", c.name, v.as_deref().unwrap_or("NULL")))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if s.chars().count() > 120 {
-        s = s.chars().take(119).collect::<String>() + "…";
-    }
-    format!("({s})")
-}
-
 /// Count and hash sum of every table of the plan in the SQLite file, each
 /// table whole (`None` for a table the file lacks): the SQLite side of an
 /// offline check against totals PostgreSQL computed earlier (a bundle's
@@ -1013,10 +704,4 @@ fn sqlite_key_ranges(conn: &Connection, t: &TablePlan, column: &str) -> Option<V
             })
             .collect(),
     )
-}
-
-/// Whether two plans of one table give its rows the same canonical form, so
-/// that totals PostgreSQL computed for one apply to the other.
-pub fn same_canonical_form(a: &TablePlan, b: &TablePlan) -> bool {
-    TableCheck::new(a).pg_expressions() == TableCheck::new(b).pg_expressions()
 }
