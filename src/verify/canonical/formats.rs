@@ -132,12 +132,11 @@ pub(super) fn formatted_canonical(
 /// A vector's JSON array back to `encode(vector_send(v), 'hex')`: the dimension
 /// count, two unused bytes, the big-endian float4s.
 pub(super) fn vector_json_to_send_hex(json: &str) -> Option<String> {
-    let mut p = Parser { s: json, i: 0 };
+    let mut p = Parser::new(json);
     let Json::Array(items) = p.value()? else {
         return None;
     };
-    p.ws();
-    if p.i != json.len() {
+    if !p.at_end() {
         return None;
     }
     let dim = u16::try_from(items.len()).ok()?;
