@@ -114,9 +114,9 @@ pub fn pg_expression(
         // copy (name) or the label (enum). concat() of each row cost as much
         // again as the rest of the column's checksum (0.36 s per million rows).
         ValueKind::Text => format!("{c}::text"),
-        // char(n)::text drops the padding; concat() uses the output function (but
-        // turns NULL into '', hence the guard).
-        ValueKind::PaddedText => format!("CASE WHEN {c} IS NOT NULL THEN concat({c}) END"),
+        // char(n)::text drops the padding; its output function keeps it (called
+        // directly: concat() looks the function up for every value).
+        ValueKind::PaddedText => format!("textin(bpcharout({c}))"),
         ValueKind::Bytea => format!("encode({c}, 'hex')"),
         ValueKind::Vector => format!("encode(vector_send({c}), 'hex')"),
         // JSON arrays have no lower bounds: compare without them. A SQL NULL
