@@ -281,10 +281,7 @@ fn full(opts: &ImportOptions, manifest: Manifest) -> Result<SyncSummary> {
     let progress = Arc::new(Progress::new(opts.progress, estimates));
     let mut notes = plan.notes.clone();
     if let Some(stale) = stale {
-        notes.push(format!(
-            "removed a staging file left by an interrupted run: {}",
-            stale.display()
-        ));
+        notes.push(crate::sink::staging::stale_note(&stale));
     }
     for n in &notes {
         progress.note(n);

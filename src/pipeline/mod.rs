@@ -134,10 +134,7 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
     let progress = Arc::new(Progress::new(opts.progress, estimates));
     let mut notes = plan.notes.clone();
     if let Some(stale) = stale {
-        notes.push(format!(
-            "removed a staging file left by an interrupted run: {}",
-            stale.display()
-        ));
+        notes.push(crate::sink::staging::stale_note(&stale));
     }
     if snapshot.id.is_none() {
         notes.push("readers did not share one snapshot (--allow-inconsistent)".to_owned());

@@ -173,6 +173,14 @@ pub struct Staging {
     flushing: Option<std::thread::JoinHandle<()>>,
 }
 
+/// The summary's note on a stale staging file [`Staging::create`] cleared.
+pub fn stale_note(stale: &Path) -> String {
+    format!(
+        "removed a staging file left by an interrupted run: {}",
+        stale.display()
+    )
+}
+
 impl Staging {
     /// Creates (or takes over a stale) staging file. Returns the path of a stale
     /// staging file it cleared, if any.
