@@ -201,14 +201,19 @@ pub fn write_canonical(
     format: Format,
     affinity: Affinity,
 ) -> Result<bool, NotCanonical> {
-    // A styled timestamp (an app's own schema, a map's format) without
-    // allocating; the general path below says what is wrong with one that
-    // does not parse.
-    if let (Format::Time(style), ValueKind::Timestamp | ValueKind::Timestamptz, ValueRef::Text(t)) =
-        (format, kind, v)
-    {
+    // A timestamp in the default mapping's text, or in a style an app's
+    // schema or a map chose, without allocating; one that does not parse goes
+    // the general way below, which says what is wrong with it.
+    if let (ValueKind::Timestamp | ValueKind::Timestamptz, ValueRef::Text(t)) = (kind, v) {
         let zone = matches!(kind, ValueKind::Timestamptz);
-        if std::str::from_utf8(t).is_ok_and(|s| write_styled_timestamp(out, s, style, zone)) {
+        let style = match format {
+            Format::Default => Some(default_timestamp_style(zone)),
+            Format::Time(style) => Some(style),
+            _ => None,
+        };
+        if style.is_some_and(|style| {
+            std::str::from_utf8(t).is_ok_and(|s| write_styled_timestamp(out, s, style, zone))
+        }) {
             return Ok(true);
         }
     }
@@ -228,17 +233,6 @@ pub fn write_canonical(
         (ValueKind::Uuid, ValueRef::Text(_)) => {
             out.push_str(uuid_text(&v)?);
             Ok(true)
-        }
-        (ValueKind::Timestamp | ValueKind::Timestamptz, ValueRef::Text(t)) => {
-            let zone = matches!(kind, ValueKind::Timestamptz);
-            match std::str::from_utf8(t) {
-                Ok(s) if write_timestamp_to_pg(out, s, zone) => Ok(true),
-                // The other path says what is wrong with it.
-                _ => sqlite_canonical(v, kind, format, affinity).map(|c| {
-                    out.push_str(c.as_deref().unwrap_or_default());
-                    c.is_some()
-                }),
-            }
         }
         (ValueKind::Numeric, ValueRef::Real(f)) if affinity.converts_text() && f.is_finite() => {
             use std::fmt::Write;
@@ -412,19 +406,17 @@ fn float_bytes(f: f64, single: bool) -> Option<Vec<u8>> {
 /// Our timestamp text back to PostgreSQL's ISO output: `T` → space, fraction
 /// without trailing zeros, `Z` → `+00`. Strict: anything else is None.
 fn timestamp_to_pg(s: &str, with_zone: bool) -> Option<String> {
-    let mut out = String::new();
-    write_timestamp_to_pg(&mut out, s, with_zone).then_some(out)
+    styled_timestamp_to_pg(s, default_timestamp_style(with_zone), with_zone)
 }
 
-/// [`timestamp_to_pg`] appending to `out`; false (and `out` unchanged) when `s`
-/// is not what the default mapping writes.
-fn write_timestamp_to_pg(out: &mut String, s: &str, with_zone: bool) -> bool {
-    let style = if with_zone {
+/// The style the default mapping writes a timestamp (`with_zone`: a
+/// timestamptz) in.
+fn default_timestamp_style(with_zone: bool) -> TimeText {
+    if with_zone {
         TimeText::ISO_UTC
     } else {
         TimeText::SPACE
-    };
-    write_styled_timestamp(out, s, style, with_zone)
+    }
 }
 
 /// A timestamp written in `style` back to PostgreSQL's ISO output; `pg_zone`
