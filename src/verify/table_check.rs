@@ -69,11 +69,11 @@ impl<'a> TableCheck<'a> {
         self.has_key
     }
 
-    pub(super) fn kind(&self, i: usize) -> &ValueKind {
+    fn kind(&self, i: usize) -> &ValueKind {
         &self.plan.conversions[i].kind
     }
 
-    pub(super) fn format(&self, i: usize) -> Format {
+    fn format(&self, i: usize) -> Format {
         self.plan.conversions[i].format
     }
 
@@ -100,7 +100,7 @@ impl<'a> TableCheck<'a> {
     /// A field's hash through its canonical text (`None` for NULL). A value
     /// the mapping could not have written hashes as a text no value of
     /// PostgreSQL's prints.
-    pub(super) fn canonical_hash(
+    fn canonical_hash(
         &self,
         i: usize,
         field: Field,
@@ -277,7 +277,7 @@ pub(crate) fn pg_canonical_row(
 /// matches nothing PostgreSQL has.
 pub(crate) const NOT_AS_MAPPED: &str = "\u{0}not as mapped: ";
 
-pub(super) fn not_as_mapped(e: &canonical::NotCanonical) -> String {
+fn not_as_mapped(e: &canonical::NotCanonical) -> String {
     format!("{NOT_AS_MAPPED}{}", e.0)
 }
 
