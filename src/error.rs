@@ -106,6 +106,11 @@ pub enum Error {
     #[error("interrupted: {0}")]
     Aborted(String),
 
+    /// PostgreSQL's COPY data was not in the binary COPY format (cut short, a
+    /// wrong column count): nothing read from it is used.
+    #[error("reading {relation}: PostgreSQL's COPY data is not as expected: {reason}")]
+    CopyData { relation: String, reason: String },
+
     /// A bundle file could not be written (a value its type cannot hold, a full disk).
     #[error("bundle file {path}: {reason}")]
     BundleWrite { path: PathBuf, reason: String },
@@ -146,6 +151,7 @@ impl Error {
             | Error::Convert { .. }
             | Error::Integrity { .. }
             | Error::BundleWrite { .. }
+            | Error::CopyData { .. }
             | Error::Aborted(_) => ExitCode::Runtime,
         }
     }
@@ -231,6 +237,7 @@ impl Error {
             Error::Io { .. }
             | Error::Convert { .. }
             | Error::Integrity { .. }
+            | Error::CopyData { .. }
             | Error::Aborted(_) => Some("the previous target was not changed".into()),
             _ => None,
         }

@@ -8,7 +8,7 @@ use super::csv::{CsvTableReader, CsvTableWriter};
 use super::manifest::{FileFormat, HashingWriter};
 use super::parquet::{ParquetTableReader, ParquetTableWriter};
 use super::BundleError;
-use crate::mapping::convert::RawRow;
+use crate::mapping::convert::RawRows;
 use crate::mapping::file_types::{BundleColumn, FileType};
 use crate::mapping::ledger::LossReason;
 
@@ -84,11 +84,11 @@ impl TableFileWriter {
         })
     }
 
-    pub fn write_rows<R: RawRow>(&mut self, rows: &[R]) -> Result<(), BundleError> {
+    pub fn write_rows(&mut self, rows: &(impl RawRows + ?Sized)) -> Result<(), BundleError> {
         // Lists (and the JSON arrays of CSV) start at index 1 by definition.
         for (n, &column) in self.arrays.iter().enumerate() {
-            for row in rows {
-                let raw = row.raw(column).map_err(|reason| BundleError::Value {
+            for row in 0..rows.row_count() {
+                let raw = rows.raw(row, column).map_err(|reason| BundleError::Value {
                     column: self.names[column].clone(),
                     reason,
                 })?;

@@ -7,8 +7,6 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use futures_util::StreamExt;
-use tokio_postgres::binary_copy::BinaryCopyOutRow;
 use tokio_postgres::Client;
 
 use crate::bundle::file::{FinishedFile, TableFileWriter};
@@ -16,11 +14,10 @@ use crate::bundle::manifest::{FileEntry, FileFormat, Lost};
 use crate::error::{Error, Result};
 use crate::mapping::file_types::BundleColumn;
 use crate::mapping::ledger::{LossLedger, LossReason};
-use crate::pipeline::{row_bytes, BATCH_BYTES, BATCH_ROWS};
 use crate::progress::Progress;
 use crate::source::chunk::ChunkRange;
 use crate::source::connect::SourceConfig;
-use crate::source::copy::{self, CopySource};
+use crate::source::copy::{self, CopySource, RawBatch};
 use crate::source::snapshot;
 
 /// The values a table's files could not hold exactly, summed per column.
@@ -121,7 +118,7 @@ pub(crate) const WRITER_QUEUE: usize = 2;
 
 /// What the reader hands the file's writer thread.
 pub(crate) enum ToWriter {
-    Rows(Vec<BinaryCopyOutRow>),
+    Rows(RawBatch),
     /// The COPY ended with its trailer: the file may be completed.
     End,
 }
@@ -138,8 +135,7 @@ pub(crate) async fn write_file(
 ) -> Result<(FileEntry, Vec<(String, LossReason, u64)>)> {
     let path = dir.join(&job.file_name);
     let tmp = dir.join(format!("{}.tmp", job.file_name));
-    let stream = copy::open(client, &job.copy, &job.range, watch).await?;
-    futures_util::pin_mut!(stream);
+    let mut copy_rows = copy::open(client, &job.copy, &job.range, watch).await?;
     let (tx, rx) = crossbeam_channel::bounded::<ToWriter>(WRITER_QUEUE);
     let columns = job.columns.clone();
     let writer_tmp = tmp.clone();
@@ -147,39 +143,26 @@ pub(crate) async fn write_file(
         .name("bundle-writer".into())
         .spawn(move || write_file_thread(&writer_tmp, format, &columns, &rx))
         .map_err(|e| Error::Aborted(format!("cannot start a file writer: {e}")))?;
-    let mut rows: Vec<BinaryCopyOutRow> = Vec::with_capacity(BATCH_ROWS);
-    let mut bytes = 0usize;
     let mut failed: Option<Error> = None;
-    while let Some(row) = stream.next().await {
-        match row {
-            Ok(row) => {
-                // Batches are capped by size too: rows of large values must
-                // not pile up between the reader and the writer.
-                bytes += row_bytes(&row, job.columns.len());
-                rows.push(row);
+    loop {
+        match copy_rows.next_batch().await {
+            Ok(Some(batch)) => {
+                let n = u64::try_from(batch.len()).unwrap_or(0);
+                if tx.send(ToWriter::Rows(batch)).is_err() {
+                    break;
+                }
+                if !job.keys {
+                    progress.rows_written(job.table, &job.display_name, n);
+                }
+            }
+            Ok(None) => {
+                let _ = tx.send(ToWriter::End);
+                break;
             }
             Err(e) => {
                 failed = Some(e);
                 break;
             }
-        }
-        if rows.len() >= BATCH_ROWS || bytes >= BATCH_BYTES {
-            bytes = 0;
-            let n = u64::try_from(rows.len()).unwrap_or(0);
-            if tx.send(ToWriter::Rows(std::mem::take(&mut rows))).is_err() {
-                break;
-            }
-            if !job.keys {
-                progress.rows_written(job.table, &job.display_name, n);
-            }
-        }
-    }
-    if failed.is_none() {
-        let n = u64::try_from(rows.len()).unwrap_or(0);
-        let _ = tx.send(ToWriter::Rows(rows));
-        let _ = tx.send(ToWriter::End);
-        if !job.keys {
-            progress.rows_written(job.table, &job.display_name, n);
         }
     }
     drop(tx);

@@ -18,18 +18,11 @@ use super::time::{
     unix_days, unix_micros, TimestampStyle, MICROS_PER_DAY_I64, PG_EPOCH_MICROS_FROM_UNIX,
 };
 use super::types::{Storage, ValueKind};
+use crate::source::copy::RawBatch;
 
 /// Anything that hands out the raw binary value of column `i` of one row.
 pub trait RawRow {
     fn raw(&self, column: usize) -> Result<Option<&[u8]>, String>;
-}
-
-impl RawRow for tokio_postgres::binary_copy::BinaryCopyOutRow {
-    fn raw(&self, column: usize) -> Result<Option<&[u8]>, String> {
-        self.try_get::<Option<AnyRaw<'_>>>(column)
-            .map(|v| v.map(|r| r.0))
-            .map_err(|e| e.to_string())
-    }
 }
 
 impl RawRow for Vec<Option<Vec<u8>>> {
@@ -40,18 +33,47 @@ impl RawRow for Vec<Option<Vec<u8>>> {
     }
 }
 
-/// Borrows a value's bytes whatever its PostgreSQL type: decoding is ours.
-struct AnyRaw<'a>(&'a [u8]);
+/// Rows of raw binary values: a batch read from a COPY, or rows of a bundle.
+pub trait RawRows {
+    fn row_count(&self) -> usize;
+    fn raw(&self, row: usize, column: usize) -> Result<Option<&[u8]>, String>;
+}
 
-impl<'a> tokio_postgres::types::FromSql<'a> for AnyRaw<'a> {
-    fn from_sql(
-        _: &tokio_postgres::types::Type,
-        raw: &'a [u8],
-    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(AnyRaw(raw))
+impl RawRows for RawBatch {
+    fn row_count(&self) -> usize {
+        self.len()
     }
-    fn accepts(_: &tokio_postgres::types::Type) -> bool {
-        true
+    fn raw(&self, row: usize, column: usize) -> Result<Option<&[u8]>, String> {
+        self.value(row, column)
+    }
+}
+
+impl<R: RawRow> RawRows for [R] {
+    fn row_count(&self) -> usize {
+        self.len()
+    }
+    fn raw(&self, row: usize, column: usize) -> Result<Option<&[u8]>, String> {
+        self.get(row)
+            .ok_or_else(|| format!("no row {row}"))?
+            .raw(column)
+    }
+}
+
+impl<R: RawRow, const N: usize> RawRows for [R; N] {
+    fn row_count(&self) -> usize {
+        N
+    }
+    fn raw(&self, row: usize, column: usize) -> Result<Option<&[u8]>, String> {
+        RawRows::raw(self.as_slice(), row, column)
+    }
+}
+
+impl<R: RawRow> RawRows for Vec<R> {
+    fn row_count(&self) -> usize {
+        self.len()
+    }
+    fn raw(&self, row: usize, column: usize) -> Result<Option<&[u8]>, String> {
+        RawRows::raw(self.as_slice(), row, column)
     }
 }
 
@@ -205,22 +227,22 @@ impl<'c> ColumnBuilder<'c> {
 /// Row by row, every column of a row while it is in the CPU's cache: column
 /// by column, each of a wide table's columns walked the whole batch (2 MiB)
 /// again, and reaching a row's value was a cache miss every time.
-pub fn convert_rows<R: RawRow>(
+pub fn convert_rows(
     table: &str,
     columns: &[ColumnConversion],
     schema: &SchemaRef,
-    rows: &[R],
+    rows: &(impl RawRows + ?Sized),
     ledger: &mut LossLedger,
 ) -> Result<RecordBatch, ConvertError> {
     let mut builders: Vec<ColumnBuilder<'_>> = columns
         .iter()
-        .map(|c| ColumnBuilder::new(c, rows.len()))
+        .map(|c| ColumnBuilder::new(c, rows.row_count()))
         .collect();
     let mut scratch = String::new();
-    for row in rows {
+    for row in 0..rows.row_count() {
         for (ci, b) in builders.iter_mut().enumerate() {
-            let pushed = row
-                .raw(ci)
+            let pushed = rows
+                .raw(row, ci)
                 .and_then(|raw| b.push(raw, &mut scratch).map_err(|e| e.0));
             if let Err(reason) = pushed {
                 return Err(ConvertError {

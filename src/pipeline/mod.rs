@@ -8,7 +8,7 @@ mod read;
 
 pub(crate) use chunks::{comparison_chunks, table_chunks};
 pub use chunks::{plan_chunks, Chunk};
-pub(crate) use read::{read_into, row_bytes, BATCH_BYTES, BATCH_ROWS};
+pub(crate) use read::read_into;
 
 use std::path::PathBuf;
 use std::sync::Arc;

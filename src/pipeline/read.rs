@@ -8,25 +8,19 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures_util::StreamExt;
 use tokio::sync::Semaphore;
-use tokio_postgres::binary_copy::BinaryCopyOutRow;
 use tokio_postgres::Client;
 
 use super::Chunk;
 use crate::error::{Error, Result};
-use crate::mapping::convert::{convert_rows, RawRow};
+use crate::mapping::convert::convert_rows;
 use crate::mapping::ledger::LossLedger;
 use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::writer::WriterMessage;
 use crate::source::connect::SourceConfig;
-use crate::source::copy;
+use crate::source::copy::{self, RawBatch};
 use crate::source::snapshot::{self, SharedSnapshot};
 
-/// Rows handed to one converter task at most.
-pub(crate) const BATCH_ROWS: usize = 8192;
-/// Bytes of raw values handed to one converter task at most.
-pub(crate) const BATCH_BYTES: usize = 2 << 20;
 /// Converted batches waiting for the writer: two keep it busy (pgbench copies
 /// as fast as with four), more only hold memory (about 15 MB less at peak).
 const WRITER_QUEUE: usize = 2;
@@ -188,22 +182,10 @@ async fn reader(ctx: ReaderContext) -> Result<()> {
         let next = ctx.queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
         let Some(chunk) = next else { break };
         let table = &ctx.tables[chunk.table];
-        let stream = copy::open(&client, &table.copy, &chunk.range, &ctx.watch).await?;
-        futures_util::pin_mut!(stream);
-        let mut rows: Vec<BinaryCopyOutRow> = Vec::with_capacity(1024);
-        let mut bytes = 0usize;
+        let mut rows = copy::open(&client, &table.copy, &chunk.range, &ctx.watch).await?;
         let mut total = 0u64;
-        while let Some(row) = stream.next().await {
-            let row = row?;
-            bytes += row_bytes(&row, table.conversions.len());
-            rows.push(row);
-            if rows.len() >= BATCH_ROWS || bytes >= BATCH_BYTES {
-                total += dispatch(&ctx, chunk.table, std::mem::take(&mut rows)).await?;
-                bytes = 0;
-            }
-        }
-        if !rows.is_empty() {
-            total += dispatch(&ctx, chunk.table, rows).await?;
+        while let Some(batch) = rows.next_batch().await? {
+            total += dispatch(&ctx, chunk.table, batch).await?;
         }
         ctx.tx
             .send(WriterMessage::ChunkDone {
@@ -219,21 +201,8 @@ async fn reader(ctx: ReaderContext) -> Result<()> {
     Ok(())
 }
 
-/// The memory a COPY row holds, for batches capped by size: its values, plus
-/// what tokio-postgres keeps per row (a shared buffer handle, a vector of types)
-/// and per column (the value's byte range) — on a 46-column table of short
-/// values that is as much again as the values themselves.
-pub(crate) fn row_bytes(row: &BinaryCopyOutRow, columns: usize) -> usize {
-    const PER_ROW: usize = 64;
-    const PER_COLUMN: usize = std::mem::size_of::<Option<std::ops::Range<usize>>>();
-    let values: usize = (0..columns)
-        .map(|i| row.raw(i).ok().flatten().map_or(0, <[u8]>::len))
-        .sum();
-    values + PER_ROW + PER_COLUMN * columns
-}
-
 /// Hands rows to a converter on the rayon pool; waits while too many are in flight.
-async fn dispatch(ctx: &ReaderContext, table: usize, rows: Vec<BinaryCopyOutRow>) -> Result<u64> {
+async fn dispatch(ctx: &ReaderContext, table: usize, rows: RawBatch) -> Result<u64> {
     let n = u64::try_from(rows.len()).unwrap_or(u64::MAX);
     if ctx.errors.cancelled() {
         return Err(Error::Aborted("stopping after an earlier error".into()));

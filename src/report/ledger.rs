@@ -2,8 +2,6 @@
 //! sync of the difference reads are converted as the sync converts them, and
 //! what SQLite cannot hold exactly is counted per column.
 
-use futures_util::StreamExt;
-use tokio_postgres::binary_copy::BinaryCopyOutRow;
 use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
@@ -12,9 +10,6 @@ use crate::mapping::ledger::LossLedger;
 use crate::plan::TablePlan;
 use crate::source::chunk::ChunkRange;
 use crate::source::copy;
-
-/// Rows converted at once; the batches are dropped as soon as they are counted.
-const BATCH_ROWS: usize = 8192;
 
 /// Converts the rows of `ranges` of `plan`'s table into `ledger`; returns how
 /// many rows were read.
@@ -27,32 +22,21 @@ pub(crate) async fn count(
 ) -> Result<u64> {
     let mut total = 0u64;
     for range in ranges {
-        let stream = copy::open(client, &plan.copy, range, watch).await?;
-        futures_util::pin_mut!(stream);
-        let mut rows: Vec<BinaryCopyOutRow> = Vec::with_capacity(BATCH_ROWS);
-        loop {
-            let next = stream.next().await.transpose()?;
-            let done = next.is_none();
-            rows.extend(next);
-            if rows.len() >= BATCH_ROWS || (done && !rows.is_empty()) {
-                convert_rows(
-                    &plan.sink.name,
-                    &plan.conversions,
-                    &plan.arrow_schema,
-                    &rows,
-                    ledger,
-                )
-                .map_err(|e| Error::Convert {
-                    table: plan.source_name.clone(),
-                    column: e.column,
-                    reason: e.reason,
-                })?;
-                total += u64::try_from(rows.len()).unwrap_or(u64::MAX);
-                rows.clear();
-            }
-            if done {
-                break;
-            }
+        let mut rows = copy::open(client, &plan.copy, range, watch).await?;
+        while let Some(batch) = rows.next_batch().await? {
+            convert_rows(
+                &plan.sink.name,
+                &plan.conversions,
+                &plan.arrow_schema,
+                &batch,
+                ledger,
+            )
+            .map_err(|e| Error::Convert {
+                table: plan.source_name.clone(),
+                column: e.column,
+                reason: e.reason,
+            })?;
+            total += u64::try_from(batch.len()).unwrap_or(u64::MAX);
         }
     }
     Ok(total)

@@ -60,7 +60,7 @@ pub(crate) mod text;
 use std::io::{BufReader, Read, Write};
 
 use super::BundleError;
-use crate::mapping::convert::RawRow;
+use crate::mapping::convert::RawRows;
 use crate::mapping::file_types::BundleColumn;
 use record::{Fields, RecordError, RecordReader};
 
@@ -114,8 +114,8 @@ impl<W: Write> CsvTableWriter<W> {
     }
 
     /// Writes `rows`, each holding one wire value per column.
-    pub fn write_rows<R: RawRow>(&mut self, rows: &[R]) -> Result<(), BundleError> {
-        for row in rows {
+    pub fn write_rows(&mut self, rows: &(impl RawRows + ?Sized)) -> Result<(), BundleError> {
+        for row in 0..rows.row_count() {
             for (i, column) in self.columns.iter().enumerate() {
                 if i > 0 {
                     self.buf.push(',');
@@ -124,7 +124,7 @@ impl<W: Write> CsvTableWriter<W> {
                     column: column.name.clone(),
                     reason,
                 };
-                match row.raw(i).map_err(value_error)? {
+                match rows.raw(row, i).map_err(value_error)? {
                     None => record::push_field(&mut self.buf, None),
                     Some(wire) => {
                         self.scratch.clear();

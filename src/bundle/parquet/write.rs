@@ -16,7 +16,7 @@ use super::convert::{to_parquet, vector_floats};
 use super::schema::{self, repetition, strides, ColumnLayout, Layout, ListLevels, Shape};
 use super::{Physical, Value, Values, ROW_GROUP_MAX_BYTES, ROW_GROUP_MAX_ROWS};
 use crate::bundle::{wire, BundleError};
-use crate::mapping::convert::RawRow;
+use crate::mapping::convert::RawRows;
 use crate::mapping::file_types::{BundleColumn, FileType};
 
 /// Writes one table's rows into a Parquet file.
@@ -200,12 +200,12 @@ impl<W: Write + Send> ParquetTableWriter<W> {
     }
 
     /// Appends rows; values are wire forms of each column's FileType.
-    pub fn write_rows<R: RawRow>(&mut self, rows: &[R]) -> Result<(), BundleError> {
+    pub fn write_rows(&mut self, rows: &(impl RawRows + ?Sized)) -> Result<(), BundleError> {
         if self.failed {
             return Err(failed());
         }
-        for row in rows {
-            let done = self.write_row(row).and_then(|()| {
+        for row in 0..rows.row_count() {
+            let done = self.write_row(rows, row).and_then(|()| {
                 self.rows += 1;
                 let bytes: usize = self.leaves.iter().map(|l| l.bytes).sum();
                 if self.rows >= self.max_rows || bytes >= self.max_bytes {
@@ -231,13 +231,13 @@ impl<W: Write + Send> ParquetTableWriter<W> {
         self.writer.into_inner().map_err(io)
     }
 
-    fn write_row<R: RawRow>(&mut self, row: &R) -> Result<(), BundleError> {
+    fn write_row(&mut self, rows: &(impl RawRows + ?Sized), row: usize) -> Result<(), BundleError> {
         for (ci, column) in self.layout.columns.iter().enumerate() {
             let fail = |reason: String| BundleError::Value {
                 column: column.name.clone(),
                 reason,
             };
-            let value = row.raw(ci).map_err(fail)?;
+            let value = rows.raw(row, ci).map_err(fail)?;
             let leaves = &mut self.leaves[column.leaves.clone()];
             push(column, leaves, value).map_err(fail)?;
         }

@@ -1,15 +1,19 @@
-//! Binary COPY out of PostgreSQL: the query for one chunk, and the row stream,
-//! watched for stalls: a COPY that sends nothing is reported every
+//! Binary COPY out of PostgreSQL: the query for one chunk, and its rows read a
+//! batch at a time ([`batch`]), watched for stalls: a COPY that sends nothing is reported every
 //! [`WAIT_REPORT`] and fails, naming the table and chunk, after the
 //! `--stall-timeout`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio_postgres::binary_copy::{BinaryCopyOutRow, BinaryCopyOutStream};
-use tokio_postgres::types::Type;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, CopyOutStream};
+
+mod batch;
+
+use batch::Parsed;
+pub use batch::{RawBatch, BATCH_BYTES, BATCH_ROWS};
 
 use super::catalog::quote_ident;
 use super::chunk::ChunkRange;
@@ -123,53 +127,107 @@ impl StallWatch {
     }
 }
 
-/// Opens the COPY stream for one chunk. The stream yields rows and ends with an
-/// error (not a clean end) if the server stops before the COPY trailer, or sends
-/// nothing for as long as `watch` allows.
+/// Opens the COPY of one chunk, to be read a batch at a time.
 pub async fn open(
     client: &Client,
     source: &CopySource,
     range: &ChunkRange,
     watch: &StallWatch,
-) -> Result<impl futures_util::Stream<Item = Result<BinaryCopyOutRow>>> {
+) -> Result<CopyRows> {
     let sql = source.copy_sql(range);
     let relation = source.relation.clone();
     let predicate = range.predicate();
-    let what = move || (relation.clone(), predicate.clone());
-    let stream = watch
-        .bound(&what, client.copy_out(&sql))
-        .await?
-        .map_err(Error::pg(format!("starting COPY of {}", source.relation)))?;
-    // Decoding is ours (see mapping::convert), so the declared types only need the
-    // right count: raw bytes are read whatever the type.
-    let types = vec![Type::BYTEA; source.select_list.len()];
-    let rows = Box::pin(BinaryCopyOutStream::new(stream, &types));
-    let watch = watch.clone();
-    Ok(futures_util::stream::unfold(
-        Some((rows, watch, what)),
-        |state| async move {
-            let (mut rows, watch, what) = state?;
-            // Most rows are already buffered: only a row that has to be waited
-            // for gets a timer.
-            let mut next = rows.next();
-            let item = match futures_util::FutureExt::now_or_never(&mut next) {
-                Some(ready) => Ok(ready),
-                None => watch.bound(&what, next).await,
-            };
-            match item {
-                Ok(Some(Ok(row))) => Some((Ok(row), Some((rows, watch, what)))),
-                Ok(Some(Err(e))) => Some((
-                    Err(Error::Postgres {
-                        doing: format!("reading {}", what().0),
-                        source: e,
-                    }),
-                    None,
-                )),
-                Ok(None) => None,
-                Err(stalled) => Some((Err(stalled), None)),
+    let stream = {
+        let what = || (relation.clone(), predicate.clone());
+        watch
+            .bound(&what, client.copy_out(&sql))
+            .await?
+            .map_err(Error::pg(format!("starting COPY of {}", source.relation)))?
+    };
+    Ok(CopyRows {
+        stream: Box::pin(stream),
+        columns: source.select_list.len(),
+        header: false,
+        ended: false,
+        next: None,
+        watch: watch.clone(),
+        relation,
+        predicate,
+    })
+}
+
+/// The rows of one COPY. Reading fails (it does not end cleanly) if the
+/// server stops before the COPY's trailer, sends what is not binary COPY
+/// data, or sends nothing for as long as the watch allows.
+pub struct CopyRows {
+    stream: std::pin::Pin<Box<CopyOutStream>>,
+    columns: usize,
+    /// Whether the COPY's header has been read.
+    header: bool,
+    /// Whether the trailer has been read.
+    ended: bool,
+    /// The next batch, empty, with room for as much as the last one held.
+    next: Option<RawBatch>,
+    watch: StallWatch,
+    relation: String,
+    predicate: String,
+}
+
+impl CopyRows {
+    /// The next batch of rows (at most [`BATCH_ROWS`] rows, or about
+    /// [`BATCH_BYTES`]); `None` after the last.
+    pub async fn next_batch(&mut self) -> Result<Option<RawBatch>> {
+        let mut batch = self
+            .next
+            .take()
+            .unwrap_or_else(|| RawBatch::new(self.columns));
+        while !self.ended && !batch.is_full() {
+            let message = self.next_message().await?;
+            let parsed = batch
+                .push_message(&message, &mut self.header)
+                .map_err(|reason| Error::CopyData {
+                    relation: format!("{}{}", self.relation, self.predicate),
+                    reason,
+                })?;
+            self.ended = parsed == Parsed::Trailer;
+        }
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        self.next = Some(RawBatch::like(&batch));
+        Ok(Some(batch))
+    }
+
+    /// The next CopyData message. Most are already buffered: only one that
+    /// has to be waited for gets a timer.
+    async fn next_message(&mut self) -> Result<Bytes> {
+        let CopyRows {
+            stream,
+            watch,
+            relation,
+            predicate,
+            ..
+        } = self;
+        let mut next = stream.next();
+        let item = match futures_util::FutureExt::now_or_never(&mut next) {
+            Some(ready) => ready,
+            None => {
+                let what = || (relation.clone(), predicate.clone());
+                watch.bound(&what, next).await?
             }
-        },
-    ))
+        };
+        match item {
+            Some(Ok(message)) => Ok(message),
+            Some(Err(e)) => Err(Error::Postgres {
+                doing: format!("reading {relation}"),
+                source: e,
+            }),
+            None => Err(Error::CopyData {
+                relation: format!("{relation}{predicate}"),
+                reason: "it ended before its trailer".into(),
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
