@@ -183,11 +183,11 @@ fn uuid_bytes(text: &str) -> Option<[u8; 16]> {
     if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
         return None;
     }
+    // Where each byte's two hex digits are: between the dashes.
+    const BYTE_AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
     let mut out = [0u8; 16];
-    let mut digits = b.iter().filter(|&&c| c != b'-');
-    for o in &mut out {
-        let (hi, lo) = (digits.next()?, digits.next()?);
-        *o = nibble(*hi)? << 4 | nibble(*lo)?;
+    for (o, at) in out.iter_mut().zip(BYTE_AT) {
+        *o = nibble(b[at])? << 4 | nibble(b[at + 1])?;
     }
     Some(out)
 }
@@ -304,6 +304,28 @@ mod tests {
             Field::Bytes.hash_canonical("0"),
             Field::Bytes.hash_canonical("00")
         );
+    }
+
+    #[test]
+    fn uuids_are_read_only_as_postgresql_prints_them() {
+        assert_eq!(
+            uuid_bytes("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+            Some([
+                0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38,
+                0x0a, 0x11
+            ])
+        );
+        for not_printed in [
+            "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a111",
+            "a0eebc9-99c0b-4ef8-bb6d-6bb9bd380a11",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g",
+            "A0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "{0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1}",
+        ] {
+            assert_eq!(uuid_bytes(not_printed), None, "{not_printed}");
+        }
     }
 
     #[test]
