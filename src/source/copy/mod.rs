@@ -1,7 +1,7 @@
 //! Binary COPY out of PostgreSQL: the query for one chunk, and its rows read a
-//! batch at a time ([`batch`]), watched for stalls: a COPY that sends nothing is reported every
-//! [`WAIT_REPORT`] and fails, naming the table and chunk, after the
-//! `--stall-timeout`.
+//! batch at a time ([`batch`]), watched for stalls: a COPY that sends nothing
+//! is reported every [`WAIT_REPORT`] and fails, naming the table and chunk,
+//! after the `--stall-timeout`.
 
 use std::sync::Arc;
 use std::time::Duration;
