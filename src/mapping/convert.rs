@@ -20,19 +20,6 @@ use super::time::{
 use super::types::{Storage, ValueKind};
 use crate::source::copy::RawBatch;
 
-/// Anything that hands out the raw binary value of column `i` of one row.
-pub trait RawRow {
-    fn raw(&self, column: usize) -> Result<Option<&[u8]>, String>;
-}
-
-impl RawRow for Vec<Option<Vec<u8>>> {
-    fn raw(&self, column: usize) -> Result<Option<&[u8]>, String> {
-        self.get(column)
-            .map(|v| v.as_deref())
-            .ok_or_else(|| format!("row has no column {column}"))
-    }
-}
-
 /// Rows of raw binary values: a batch read from a COPY, or rows of a bundle.
 pub trait RawRows {
     fn row_count(&self) -> usize;
@@ -48,18 +35,23 @@ impl RawRows for RawBatch {
     }
 }
 
-impl<R: RawRow> RawRows for [R] {
+/// A row a bundle file gave back: one value per column (`None`: NULL).
+type OwnedRow = Vec<Option<Vec<u8>>>;
+
+impl RawRows for [OwnedRow] {
     fn row_count(&self) -> usize {
         self.len()
     }
     fn raw(&self, row: usize, column: usize) -> Result<Option<&[u8]>, String> {
         self.get(row)
             .ok_or_else(|| format!("no row {row}"))?
-            .raw(column)
+            .get(column)
+            .map(Option::as_deref)
+            .ok_or_else(|| format!("row has no column {column}"))
     }
 }
 
-impl<R: RawRow, const N: usize> RawRows for [R; N] {
+impl<const N: usize> RawRows for [OwnedRow; N] {
     fn row_count(&self) -> usize {
         N
     }
@@ -68,7 +60,7 @@ impl<R: RawRow, const N: usize> RawRows for [R; N] {
     }
 }
 
-impl<R: RawRow> RawRows for Vec<R> {
+impl RawRows for Vec<OwnedRow> {
     fn row_count(&self) -> usize {
         self.len()
     }

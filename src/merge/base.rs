@@ -134,6 +134,15 @@ pub fn base_key<'a>(values: impl IntoIterator<Item = ValueRef<'a>>) -> BaseKey {
     }
 }
 
+/// An empty vector in the allocation of `values`, free of their borrow: a
+/// row's values borrow the row, so the vector cannot simply be kept for the
+/// next one. (Collecting a vector's own `IntoIter` into the same type reuses
+/// its allocation.)
+pub(crate) fn recycle_values<'b>(mut values: Vec<ValueRef<'_>>) -> Vec<ValueRef<'b>> {
+    values.clear();
+    values.into_iter().map(|_| ValueRef::Null).collect()
+}
+
 /// A row's entry in the base, from its stored values `value(0..columns)`
 /// (every column the base covers, in order): its key (`key` indexes the
 /// values) and its fingerprint. The values are asked for where they are, so
@@ -319,12 +328,14 @@ fn fill_row_by_row(
     let mut rows = select.query([])?;
     let mut added = 0u64;
     let mut buf = Vec::new();
+    let mut spare: Vec<ValueRef<'static>> = Vec::with_capacity(n);
     while let Some(r) = rows.next()? {
-        let mut values = Vec::with_capacity(n);
+        let mut values = recycle_values(std::mem::take(&mut spare));
         for i in 0..n {
             values.push(r.get_ref(i)?);
         }
         let (k, hash) = entry(n, key, |i| values[i], &mut buf);
+        spare = recycle_values(values);
         added += u64::try_from(insert.execute(params![tid, k, hash])?).unwrap_or(0);
     }
     Ok(added)
@@ -333,6 +344,18 @@ fn fill_row_by_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recycled_vector_keeps_its_allocation() {
+        let text = String::from("borrowed");
+        let mut values = Vec::with_capacity(16);
+        values.push(ValueRef::Text(text.as_bytes()));
+        let at = values.as_ptr().cast::<()>();
+        let recycled: Vec<ValueRef<'static>> = recycle_values(values);
+        assert!(recycled.is_empty());
+        assert_eq!(recycled.as_ptr().cast::<()>(), at);
+        assert!(recycled.capacity() >= 16);
+    }
 
     #[test]
     fn fingerprints_tell_stored_types_and_boundaries_apart() {

@@ -10,6 +10,7 @@ use rusqlite::Connection;
 
 use super::{open_sqlite, sqlite_tables, Part, RecordBuffers, SqliteTotals, TableCheck};
 use crate::error::{Error, Result};
+use crate::merge::base::recycle_values;
 use crate::merge::base_pairs::{self, PairFile, PairSpec, PairWriter};
 use crate::plan::SyncPlan;
 use crate::source::chunk::ChunkRange;
@@ -176,7 +177,7 @@ fn sqlite_totals(
         // Both: each value fetched from SQLite once (each fetch is several
         // calls into SQLite: a tenth of the read-back's time), into the
         // vector the previous row used.
-        let mut values = recycle(std::mem::take(&mut spare));
+        let mut values = recycle_values(std::mem::take(&mut spare));
         for i in 0..columns {
             values.push(row.get_ref(i).map_err(sqlite)?);
         }
@@ -185,18 +186,9 @@ fn sqlite_totals(
             .map_err(sqlite)?;
         sum = sum.wrapping_add(hash);
         pairs.add(columns, |i| values[i])?;
-        spare = recycle(values);
+        spare = recycle_values(values);
     }
     Ok((count, sum))
-}
-
-/// An empty vector in the allocation of `values`, free of their borrow: a
-/// row's values borrow the row, so the vector cannot simply be kept for the
-/// next one. (Collecting a vector's own `IntoIter` into the same type reuses
-/// its allocation.)
-fn recycle<'b>(mut values: Vec<ValueRef<'_>>) -> Vec<ValueRef<'b>> {
-    values.clear();
-    values.into_iter().map(|_| ValueRef::Null).collect()
 }
 
 /// The file a connection reads, for messages.
@@ -239,21 +231,4 @@ pub fn pairs_by_table(
             Some(list.into_iter().map(|(_, f)| f).collect())
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_recycled_vector_keeps_its_allocation() {
-        let text = String::from("borrowed");
-        let mut values = Vec::with_capacity(16);
-        values.push(ValueRef::Text(text.as_bytes()));
-        let at = values.as_ptr().cast::<()>();
-        let recycled: Vec<ValueRef<'static>> = recycle(values);
-        assert!(recycled.is_empty());
-        assert_eq!(recycled.as_ptr().cast::<()>(), at);
-        assert!(recycled.capacity() >= 16);
-    }
 }

@@ -101,8 +101,11 @@ impl RawBatch {
             return Ok(None);
         }
         let start = at.start as usize;
-        // Within `data`: checked when the row was parsed.
-        Ok(self.data.get(start..start + at.len as usize))
+        // Within `data` (checked when the row was parsed); never NULL if not.
+        self.data
+            .get(start..start + at.len as usize)
+            .map(Some)
+            .ok_or_else(|| format!("row {row}, column {column} lies outside the batch"))
     }
 
     /// Appends the rows of one CopyData message. `header` says whether the
@@ -130,16 +133,29 @@ impl RawBatch {
     }
 
     /// Appends the row whose first field starts at `msg[first]`; returns
-    /// where the row ends. Nothing is appended if the row is cut short.
+    /// where the row ends. Nothing is appended if the row is not whole.
     fn push_row(&mut self, msg: &[u8], first: usize) -> Result<usize, String> {
-        let base = self.data.len();
         let values_before = self.values.len();
+        match self.locate_values(msg, first) {
+            Ok(end) => {
+                self.data.extend_from_slice(&msg[first..end]);
+                self.rows += 1;
+                Ok(end)
+            }
+            Err(e) => {
+                self.values.truncate(values_before);
+                Err(e)
+            }
+        }
+    }
+
+    /// Pushes where each value of the row at `msg[first]` will lie once the
+    /// row is appended to `data`; returns where the row ends.
+    fn locate_values(&mut self, msg: &[u8], first: usize) -> Result<usize, String> {
+        let base = self.data.len();
         let mut at = first;
         for _ in 0..self.columns {
-            let Some(len) = read_i32(msg, at) else {
-                self.values.truncate(values_before);
-                return Err("a row cut short before a value's length".into());
-            };
+            let len = read_i32(msg, at).ok_or("a row cut short before a value's length")?;
             at += 4;
             let start = u32::try_from(base + (at - first))
                 .map_err(|_| "a batch beyond 4 GiB".to_owned())?;
@@ -147,20 +163,17 @@ impl RawBatch {
                 self.values.push(ValueAt { start, len: NULL });
                 continue;
             }
-            let Some(len) = u32::try_from(len).ok().filter(|&l| l != NULL) else {
-                self.values.truncate(values_before);
-                return Err(format!("a value of length {len}"));
-            };
+            let len = u32::try_from(len)
+                .ok()
+                .filter(|&l| l != NULL)
+                .ok_or_else(|| format!("a value of length {len}"))?;
             let end = at.saturating_add(len as usize);
             if end > msg.len() {
-                self.values.truncate(values_before);
                 return Err(format!("a row cut short inside a value of {len} bytes"));
             }
             self.values.push(ValueAt { start, len });
             at = end;
         }
-        self.data.extend_from_slice(&msg[first..at]);
-        self.rows += 1;
         Ok(at)
     }
 }
@@ -270,6 +283,11 @@ mod tests {
             let e = batch.push_message(&full[..cut], &mut seen).unwrap_err();
             assert!(e.contains("cut short"), "{cut}: {e}");
         }
+        let mut negative = 2i16.to_be_bytes().to_vec();
+        negative.extend_from_slice(&(-1i32).to_be_bytes());
+        negative.extend_from_slice(&(-2i32).to_be_bytes());
+        let e = batch.push_message(&negative, &mut seen).unwrap_err();
+        assert!(e.contains("length -2"), "{e}");
         assert_eq!(batch.len(), 1);
         assert_eq!(batch.value(0, 1), Ok(Some(&b"y"[..])));
     }
