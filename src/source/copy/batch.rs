@@ -88,13 +88,12 @@ impl RawBatch {
             || self.data.len() + self.values.len() * std::mem::size_of::<ValueAt>() >= BATCH_BYTES
     }
 
-    /// The raw bytes of `column` in `row` (`None`: NULL).
+    /// The raw bytes of `column` in `row` (`None`: NULL). Called for every
+    /// value a converter reads: inlined, with its errors out of line.
+    #[inline]
     pub fn value(&self, row: usize, column: usize) -> Result<Option<&[u8]>, String> {
         if column >= self.columns || row >= self.rows {
-            return Err(format!(
-                "no value at row {row}, column {column} (the batch has {} rows of {} columns)",
-                self.rows, self.columns
-            ));
+            return Err(self.no_value(row, column));
         }
         let at = self.values[row * self.columns + column];
         if at.len == NULL {
@@ -102,10 +101,18 @@ impl RawBatch {
         }
         let start = at.start as usize;
         // Within `data` (checked when the row was parsed); never NULL if not.
-        self.data
-            .get(start..start + at.len as usize)
-            .map(Some)
-            .ok_or_else(|| format!("row {row}, column {column} lies outside the batch"))
+        match self.data.get(start..start + at.len as usize) {
+            Some(bytes) => Ok(Some(bytes)),
+            None => Err(self.no_value(row, column)),
+        }
+    }
+
+    #[cold]
+    fn no_value(&self, row: usize, column: usize) -> String {
+        format!(
+            "no value at row {row}, column {column} (the batch has {} rows of {} columns)",
+            self.rows, self.columns
+        )
     }
 
     /// Appends the rows of one CopyData message. `header` says whether the
