@@ -71,6 +71,7 @@ impl Writer<'_> {
             chunks,
             self.snapshot,
             Arc::new(move |line: String| waiting.note(&line)),
+            None,
             move |rx| merge_writer::run(conn, &target, &tables, rx, &progress, &run_at),
         );
         let (outcome, pg_totals) = tokio::try_join!(merge, pg_side)?;

@@ -145,7 +145,9 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
 
     // PostgreSQL's side of the verification needs nothing from SQLite: it runs on
     // its own connections, in the same snapshot, while the copy is written.
-    let parts = crate::verify::plan_parts(&plan, &chunks);
+    // Where it can, PostgreSQL's side is hashed from the copy's own rows.
+    let (parts, tally) = crate::verify::plan_parts_with_tally(&plan, &chunks);
+    let tally = Arc::new(tally);
     let verify_clients = match opts.verification {
         Verification::Verify => {
             let mut clients = snapshot_clients(&opts.source, &snapshot, opts.jobs).await?;
@@ -170,9 +172,11 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
     };
     let pg_side = async {
         match opts.verification {
-            Verification::Verify => crate::verify::pg_totals(&verify_clients, &plan, &parts)
-                .await
-                .map(Some),
+            Verification::Verify => {
+                crate::verify::pg_totals_beside(&verify_clients, &plan, &parts, &tally)
+                    .await
+                    .map(Some)
+            }
             Verification::Skip => Ok(None),
         }
     };
@@ -183,10 +187,11 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         &snapshot,
         staging.path().to_path_buf(),
         &progress,
+        (opts.verification == Verification::Verify).then(|| tally.clone()),
     );
     let joined = tokio::try_join!(copy, pg_side);
     let (outcome, pg_totals) = match joined {
-        Ok(both) => both,
+        Ok((outcome, pg)) => (outcome, pg.map(|pg| pg.with_copy(&parts, &tally))),
         Err(e) => {
             let _ = coordinator.batch_execute("COMMIT").await;
             return Err(e);
@@ -562,6 +567,7 @@ async fn copy_all(
     snapshot: &SharedSnapshot,
     staging: PathBuf,
     progress: &Arc<Progress>,
+    tally: Option<Arc<crate::verify::CopyTally>>,
 ) -> Result<writer::WriteOutcome> {
     let mut chunks_per_table = vec![0usize; plan.tables.len()];
     for c in &chunks {
@@ -579,6 +585,7 @@ async fn copy_all(
         chunks,
         snapshot,
         on_wait,
+        tally,
         move |rx| {
             writer::run(
                 staging,

@@ -20,6 +20,7 @@ use crate::sink::writer::WriterMessage;
 use crate::source::connect::SourceConfig;
 use crate::source::copy::{self, RawBatch};
 use crate::source::snapshot::{self, SharedSnapshot};
+use crate::verify::CopyTally;
 
 /// Converted batches waiting for the writer: two keep it busy (pgbench copies
 /// as fast as with four), more only hold memory (about 15 MB less at peak).
@@ -50,7 +51,9 @@ impl FirstError {
 
 /// Reads `chunks` over `jobs` connections in the snapshot, converts the rows on
 /// rayon and hands the batches to `write`, which runs on a thread of its own and
-/// is the only code that touches SQLite.
+/// is the only code that touches SQLite. With `tally`, verification's first
+/// look hashes the rows as they arrive (`verify::wire`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn read_into<W, F>(
     source: &SourceConfig,
     jobs: usize,
@@ -58,6 +61,7 @@ pub(crate) async fn read_into<W, F>(
     chunks: Vec<Chunk>,
     snapshot: &SharedSnapshot,
     on_wait: copy::OnWait,
+    tally: Option<Arc<CopyTally>>,
     write: F,
 ) -> Result<W>
 where
@@ -70,7 +74,10 @@ where
         .spawn(move || write(rx))
         .map_err(|e| Error::Aborted(format!("cannot start the writer thread: {e}")))?;
 
-    let queue = Arc::new(Mutex::new(VecDeque::from(chunks)));
+    // Each chunk with its position, by which the tally knows its part.
+    let queue = Arc::new(Mutex::new(
+        chunks.into_iter().enumerate().collect::<VecDeque<_>>(),
+    ));
     let errors = Arc::new(FirstError::default());
     let tables = Arc::new(plan.tables.clone());
     // Raw batches in flight between readers and the writer.
@@ -92,6 +99,7 @@ where
                 on_wait: on_wait.clone(),
             },
             readers_left: readers_left.clone(),
+            tally: tally.clone(),
         };
         readers.push(tokio::spawn(async move {
             let errors = ctx.errors.clone();
@@ -143,7 +151,7 @@ async fn connect_reader(source: &SourceConfig) -> Result<Client> {
 struct ReaderContext {
     source: SourceConfig,
     snapshot: SharedSnapshot,
-    queue: Arc<Mutex<VecDeque<Chunk>>>,
+    queue: Arc<Mutex<VecDeque<(usize, Chunk)>>>,
     errors: Arc<FirstError>,
     tables: Arc<Vec<TablePlan>>,
     permits: Arc<Semaphore>,
@@ -151,6 +159,7 @@ struct ReaderContext {
     watch: copy::StallWatch,
     /// Readers that have not given up for want of a connection.
     readers_left: Arc<std::sync::atomic::AtomicUsize>,
+    tally: Option<Arc<CopyTally>>,
 }
 
 async fn reader(ctx: ReaderContext) -> Result<()> {
@@ -180,12 +189,12 @@ async fn reader(ctx: ReaderContext) -> Result<()> {
             return Ok(());
         }
         let next = ctx.queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
-        let Some(chunk) = next else { break };
+        let Some((position, chunk)) = next else { break };
         let table = &ctx.tables[chunk.table];
         let mut rows = copy::open(&client, &table.copy, &chunk.range, &ctx.watch).await?;
         let mut total = 0u64;
         while let Some(batch) = rows.next_batch().await? {
-            total += dispatch(&ctx, chunk.table, batch).await?;
+            total += dispatch(&ctx, position, chunk.table, batch).await?;
         }
         ctx.tx
             .send(WriterMessage::ChunkDone {
@@ -201,8 +210,14 @@ async fn reader(ctx: ReaderContext) -> Result<()> {
     Ok(())
 }
 
-/// Hands rows to a converter on the rayon pool; waits while too many are in flight.
-async fn dispatch(ctx: &ReaderContext, table: usize, rows: RawBatch) -> Result<u64> {
+/// Hands rows of the chunk at `position` to a converter on the rayon pool
+/// (and the tally, if any); waits while too many are in flight.
+async fn dispatch(
+    ctx: &ReaderContext,
+    position: usize,
+    table: usize,
+    rows: RawBatch,
+) -> Result<u64> {
     let n = u64::try_from(rows.len()).unwrap_or(u64::MAX);
     if ctx.errors.cancelled() {
         return Err(Error::Aborted("stopping after an earlier error".into()));
@@ -216,10 +231,14 @@ async fn dispatch(ctx: &ReaderContext, table: usize, rows: RawBatch) -> Result<u
     let tables = ctx.tables.clone();
     let tx = ctx.tx.clone();
     let errors = ctx.errors.clone();
+    let tally = ctx.tally.clone();
     rayon::spawn(move || {
         let _permit = permit;
         if errors.cancelled() {
             return;
+        }
+        if let Some(tally) = &tally {
+            tally.add(position, table, &rows);
         }
         let t = &tables[table];
         let mut ledger = LossLedger::default();

@@ -145,7 +145,7 @@ fn word_hash(i: i32) -> u64 {
 
 /// `float8send` of a stored double: 0 for -0 as for 0, and PostgreSQL's one
 /// NaN (`'NaN'::float8`).
-fn float_hash(f: f64) -> u64 {
+pub(super) fn float_hash(f: f64) -> u64 {
     let bits = if f.is_nan() {
         0x7ff8_0000_0000_0000
     } else if f == 0.0 {

@@ -17,6 +17,7 @@ pub mod report;
 pub mod rows;
 pub mod sides;
 mod table_check;
+mod wire;
 
 pub use read_back::{capture_base, pairs_by_table, BaseCapture};
 use read_back::{read_back, sqlite_totals_all};
@@ -25,6 +26,8 @@ use table_check::sqlite_row;
 pub(crate) use table_check::{
     pg_canonical_row, preview_row, RecordBuffers, TableCheck, NOT_AS_MAPPED,
 };
+pub use wire::CopyTally;
+use wire::TotalsFrom;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -193,19 +196,28 @@ pub struct Part {
 }
 
 fn parts(plan: &SyncPlan, chunks: &[Chunk]) -> Vec<Part> {
+    parts_and_owners(plan, chunks).0
+}
+
+/// The parts, and the part each chunk belongs to (by the chunk's position).
+fn parts_and_owners(plan: &SyncPlan, chunks: &[Chunk]) -> (Vec<Part>, Vec<usize>) {
     let mut parts: Vec<Part> = Vec::new();
+    let mut owners = Vec::with_capacity(chunks.len());
     let mut whole: Vec<Option<usize>> = vec![None; plan.tables.len()];
     for c in chunks {
         if matches!(c.range, ChunkRange::IntKey { .. }) {
+            owners.push(parts.len());
             parts.push(Part {
                 table: c.table,
                 range: c.range.clone(),
                 pg_ranges: vec![c.range.clone()],
             });
         } else if let Some(i) = whole[c.table] {
+            owners.push(i);
             parts[i].pg_ranges.push(c.range.clone());
         } else {
             whole[c.table] = Some(parts.len());
+            owners.push(parts.len());
             parts.push(Part {
                 table: c.table,
                 range: ChunkRange::All,
@@ -213,7 +225,7 @@ fn parts(plan: &SyncPlan, chunks: &[Chunk]) -> Vec<Part> {
             });
         }
     }
-    parts
+    (parts, owners)
 }
 
 /// Runs `query` for every (part, PostgreSQL range) over the connections.
@@ -249,13 +261,28 @@ where
     Ok(results.into_inner().unwrap_or_default())
 }
 
-/// Counts and hash sums per part, as PostgreSQL computes them on the server.
-pub struct PgTotals(Vec<(u64, u64)>);
+/// Counts and hash sums per part of PostgreSQL's rows: computed on the
+/// server, or from the COPY's rows (`wire`).
+pub struct PgTotals {
+    totals: Vec<(u64, u64)>,
+    from: Vec<TotalsFrom>,
+}
 
 impl PgTotals {
     /// (count, hash sum) of each part, in the order of the parts.
     pub fn per_part(&self) -> &[(u64, u64)] {
-        &self.0
+        &self.totals
+    }
+
+    /// These totals, with those of the parts `tally` covers taken from it.
+    pub fn with_copy(mut self, parts: &[Part], tally: &CopyTally) -> PgTotals {
+        for (i, part) in parts.iter().enumerate() {
+            if let Some((totals, from)) = tally.part(i, part.table) {
+                self.totals[i] = totals;
+                self.from[i] = from;
+            }
+        }
+        self
     }
 }
 
@@ -283,9 +310,52 @@ pub fn plan_parts(plan: &SyncPlan, chunks: &[Chunk]) -> Vec<Part> {
     parts(plan, chunks)
 }
 
+/// The parts verification compares, and the tally that takes PostgreSQL's
+/// side of their first look from the copy's own rows where it can
+/// (`verify::wire`).
+pub fn plan_parts_with_tally(plan: &SyncPlan, chunks: &[Chunk]) -> (Vec<Part>, CopyTally) {
+    let (parts, owners) = parts_and_owners(plan, chunks);
+    let checks: Vec<TableCheck<'_>> = plan.tables.iter().map(TableCheck::new).collect();
+    let tally = CopyTally::new(&checks, parts.len(), owners);
+    let (copied, server): (Vec<_>, Vec<_>) = (0..plan.tables.len()).partition(|&i| tally.covers(i));
+    let names = |tables: Vec<usize>| -> Vec<&str> {
+        tables
+            .into_iter()
+            .map(|i| plan.tables[i].source_name.as_str())
+            .collect()
+    };
+    tracing::debug!(
+        "PostgreSQL's checksums from the COPY's rows: {:?}; on the server: {:?}",
+        names(copied),
+        names(server)
+    );
+    (parts, tally)
+}
+
 /// The PostgreSQL side of the first look. It needs nothing from SQLite, so a
 /// sync runs it while the copy is still being written.
 pub async fn pg_totals(clients: &[Client], plan: &SyncPlan, parts: &[Part]) -> Result<PgTotals> {
+    server_totals(clients, plan, parts, |_, _| true).await
+}
+
+/// [`pg_totals`] of the parts `tally` does not cover; theirs are added with
+/// [`PgTotals::with_copy`] once the copy has read them.
+pub async fn pg_totals_beside(
+    clients: &[Client],
+    plan: &SyncPlan,
+    parts: &[Part],
+    tally: &CopyTally,
+) -> Result<PgTotals> {
+    server_totals(clients, plan, parts, |_, p| !tally.covers(p.table)).await
+}
+
+/// The server's totals of the parts `wanted` picks (the others are 0).
+async fn server_totals(
+    clients: &[Client],
+    plan: &SyncPlan,
+    parts: &[Part],
+    wanted: impl Fn(usize, &Part) -> bool,
+) -> Result<PgTotals> {
     if let Some(client) = clients.first() {
         check_server_hash(client).await?;
     }
@@ -293,6 +363,7 @@ pub async fn pg_totals(clients: &[Client], plan: &SyncPlan, parts: &[Part]) -> R
     let pg_jobs: Vec<(usize, ChunkRange)> = parts
         .iter()
         .enumerate()
+        .filter(|(i, p)| wanted(*i, p))
         .flat_map(|(i, p)| p.pg_ranges.iter().map(move |r| (i, r.clone())))
         .collect();
     let results = on_pg(clients, pg_jobs, |client, part, range| {
@@ -319,7 +390,48 @@ pub async fn pg_totals(clients: &[Client], plan: &SyncPlan, parts: &[Part]) -> R
         totals[i].0 += c;
         totals[i].1 = totals[i].1.wrapping_add(s);
     }
-    Ok(PgTotals(totals))
+    Ok(PgTotals {
+        totals,
+        from: vec![TotalsFrom::Server; parts.len()],
+    })
+}
+
+/// Replaces the COPY's totals of every part whose read-back differs from
+/// them (or that could not be hashed from the COPY) by the server's, before
+/// anything is reported: a difference is only ever told by the server's
+/// checksum. The COPY's hash differing where the server's matches is this
+/// tool's mistake, logged, never a verdict.
+async fn recheck_on_server(
+    clients: &[Client],
+    plan: &SyncPlan,
+    parts: &[Part],
+    pg: &PgTotals,
+    lite: &[(u64, u64)],
+) -> Result<Vec<(u64, u64)>> {
+    let doubtful = |i: usize| match pg.from[i] {
+        TotalsFrom::Server => false,
+        TotalsFrom::Copy => pg.totals[i] != lite[i],
+        TotalsFrom::Unknown => true,
+    };
+    let mut totals = pg.totals.clone();
+    if !(0..parts.len()).any(doubtful) {
+        return Ok(totals);
+    }
+    let chosen: Vec<bool> = (0..parts.len()).map(doubtful).collect();
+    let server = server_totals(clients, plan, parts, |i, _| chosen[i]).await?;
+    for (i, part) in parts.iter().enumerate() {
+        if !chosen[i] {
+            continue;
+        }
+        if pg.from[i] == TotalsFrom::Copy && server.totals[i] == lite[i] {
+            tracing::info!(
+                "the COPY's checksum of {} differs from the server's, which matches the file",
+                plan.tables[part.table].source_name
+            );
+        }
+        totals[i] = server.totals[i];
+    }
+    Ok(totals)
 }
 
 /// Refuses to compare checksums with a server that does not hash rows as we
@@ -448,8 +560,8 @@ async fn finish(
     let checks: Vec<TableCheck<'_>> = plan.tables.iter().map(TableCheck::new).collect();
     let health_check = lite.health;
     let present = lite.totals.present;
-    let pg_totals = &pg.0;
     let lite_totals = lite.totals.totals;
+    let pg_totals = &recheck_on_server(clients, plan, parts, pg, &lite_totals).await?;
     let mut verdicts: Vec<TableVerdict> = plan
         .tables
         .iter()

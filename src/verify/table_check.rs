@@ -115,6 +115,19 @@ impl<'a> TableCheck<'a> {
         }
     }
 
+    /// The first look's hash of this table's rows as the COPY sends them, when
+    /// every column's canonical form is known from its binary value.
+    pub(crate) fn wire_check(&self) -> Option<super::wire::WireCheck> {
+        let copy = &self.plan.copy;
+        super::wire::WireCheck::of((0..self.fields.len()).map(|i| super::wire::WireColumn {
+            kind: self.kind(i),
+            format: self.format(i),
+            affinity: self.affinity[i],
+            cast: copy.select_list.get(i)
+                != copy.column_names.get(i).map(|n| quote_ident(n)).as_ref(),
+        }))
+    }
+
     /// The canonical expression of every column.
     pub(crate) fn pg_expressions(&self) -> Vec<String> {
         self.plan

@@ -556,3 +556,110 @@ fn quick_check_is_asked_for_and_reported() {
         text.stdout
     );
 }
+
+/// A sync hashes PostgreSQL's side of its first look from the COPY's own rows
+/// (`verify::wire`) for the kinds whose canonical text it can print. Each
+/// value here is one that text is easy to get wrong (BC dates, infinities,
+/// numeric scales, quoted array elements, lower bounds); the sync must find
+/// its own hash equal to the read-back's, never fall back to the server's
+/// for a difference that is not there, and say which tables it hashed so.
+#[test]
+fn the_syncs_own_checksums_agree_with_the_servers_for_every_kind_they_take() {
+    let db = TestDb::new();
+    db.execute(
+        r#"CREATE TYPE feeling AS ENUM ('ok', 'not ok', 'NULL');
+         CREATE TABLE wire_kinds (
+             id int PRIMARY KEY, i2 int2, i8 int8, b bool, f4 float4, f8 float8,
+             n numeric, n2 numeric(10, 2), t text, vc varchar(20), ch char(4), nm name,
+             by bytea, u uuid, d date, ts timestamp, tstz timestamptz, tm time,
+             iv interval, ip inet, j json, jb jsonb, e feeling,
+             a_t text[], a_i int4[], a_n numeric[], a_d date[], a_ts timestamptz[],
+             a_b bool[], a_u uuid[], a_by bytea[], a_ch char(2)[], a_e feeling[]
+         );
+         INSERT INTO wire_kinds VALUES
+           (1, -32768, -9223372036854775808, true, '-0', '-0', '-12.3400', 0.10, '', 'x y',
+            'ab', 'nm', '\x00ff', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '0001-01-01 BC',
+            '0044-03-15 12:00:00.5 BC', '1999-12-31 23:59:59.999999+00', '24:00:00',
+            '-1 mon 2 days 00:00:00.000001', '::1', '{"a": [1, 2.50]}', '{"b": 1.50, "a": null}',
+            'not ok', '{"", NULL, "null", "a,b", "q\"\\", " s"}', '[0:1]={1,-2}',
+            '{1.50, NaN, -0.001, Infinity}', '{-infinity, 2000-02-29}',
+            '{"1970-01-01 00:00:00+00", infinity}', '{{t,f},{NULL,t}}',
+            '{00000000-0000-0000-0000-000000000000}', '{"\\x", "\\x0a"}', '{a, "b "}',
+            '{NULL, "not ok", "NULL"}'),
+           (2, 32767, 9223372036854775807, false, 'NaN', '1e-320', 'NaN', -99999999.99,
+            'tab	and
+newline', 'é', 'abcd', '', '\x', '00000000-0000-0000-0000-000000000001', 'infinity',
+            '-infinity', 'infinity', '00:00:00', '0', '10.0.0.0/8', 'null', '[]', 'ok', '{}',
+            '{}', '{0.00000000000000000001}', '{4713-01-01 BC}', '{}', '{}', '{}', '{}', '{}',
+            '{}'),
+           (3, 0, 0, NULL, '1e-45', '1.7976931348623157e308', 'Infinity', 0, NULL, NULL, NULL,
+            NULL, NULL, NULL, '294276-12-31', '294276-12-31 23:59:59.999999',
+            '4713-01-01 00:00:00+00 BC', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+            NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+           (4, NULL, NULL, NULL, NULL, NULL, '-Infinity', NULL, NULL, NULL, NULL, NULL, NULL,
+            NULL, '2000-01-01', '2000-01-01 00:00:00', '2024-02-29 13:14:15.1+00', NULL, NULL,
+            NULL, NULL, NULL, NULL, NULL, NULL, '{0.0000, 10000, -1.00010}', NULL, NULL, NULL,
+            NULL, NULL, NULL, NULL);
+         INSERT INTO wire_kinds (id, n, n2)
+              SELECT g, (g * 1.37)::numeric(20, 4) / 1000, g / 7.0 FROM generate_series(5, 3000) g;
+         CREATE TABLE on_the_server (id int PRIMARY KEY, f float8[]);
+         INSERT INTO on_the_server VALUES (1, '{1.5, -0}');"#,
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("kinds.db");
+    let r = sync(&db.url(), &target, &["-v"]);
+    r.assert_success();
+    assert!(
+        r.stdout.contains("verified before publishing"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains(
+            r#"checksums from the COPY's rows: ["public.wire_kinds"]; on the server: ["public.on_the_server"]"#
+        ),
+        "which tables were hashed from the COPY is not said:\n{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("differs from the server's"),
+        "the COPY's hash of a value differs from PostgreSQL's:\n{}",
+        r.stderr
+    );
+}
+
+/// The app's own schema changes rows as they are written (a trigger): the
+/// file no longer holds what PostgreSQL sent. The sync's check, hashed from
+/// the COPY's rows, must refuse to publish and name the changed rows, as the
+/// server's checksum does.
+#[test]
+fn rows_changed_on_their_way_into_the_file_fail_the_syncs_check() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE shouted (id int PRIMARY KEY, name text, qty int);
+         INSERT INTO shouted SELECT g, 'name ' || g, g FROM generate_series(1, 2000) g;",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let app = rusqlite::Connection::open(&target).expect("create the app's file");
+    app.execute_batch(
+        "CREATE TABLE shouted (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER);
+         CREATE TRIGGER shout AFTER INSERT ON shouted WHEN new.id % 500 = 7
+         BEGIN UPDATE shouted SET name = upper(new.name) WHERE id = new.id; END;",
+    )
+    .expect("the app's schema");
+    drop(app);
+    let r = sync(&db.url(), &target, &["--full", "-v"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr
+            .contains(r#"checksums from the COPY's rows: ["public.shouted"]"#),
+        "{}",
+        r.stderr
+    );
+    let report = r.all_output();
+    for key in ["id=7", "id=507", "id=1007", "id=1507"] {
+        assert!(report.contains(key), "{key} is not named:\n{report}");
+    }
+    assert!(report.contains("4 changed"), "{report}");
+}

@@ -88,6 +88,13 @@ impl RawBatch {
             || self.data.len() + self.values.len() * std::mem::size_of::<ValueAt>() >= BATCH_BYTES
     }
 
+    /// The rows' fields as PostgreSQL sent them, row after row: per field a
+    /// 32-bit length (−1: NULL) and that many bytes. For readers that must not
+    /// depend on this batch's value index (`verify::wire`).
+    pub fn fields_as_sent(&self) -> &[u8] {
+        &self.data
+    }
+
     /// The raw bytes of `column` in `row` (`None`: NULL). Called for every
     /// value a converter reads: inlined, with its errors out of line.
     #[inline]
