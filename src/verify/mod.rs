@@ -4,7 +4,9 @@
 //! PostgreSQL hashes on the server (`hash_record_extended` over each column's
 //! typed value or canonical text, see `fields`, summed per bucket), so an
 //! unchanged table costs one scan there and nothing travels but bucket sums.
-//! Only buckets that differ are read row by row, from both sides.
+//! A sync spares the server that scan where it can: `wire` computes the same
+//! sums from the rows its COPY sends (and a difference is rechecked on the
+//! server). Only buckets that differ are read row by row, from both sides.
 
 pub mod canonical;
 pub mod checksum;
