@@ -23,7 +23,6 @@
 //! column (a map's format, float arrays, vectors, arrays of text forms or
 //! JSON) is checksummed on the server as before.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::checksum::{pg_hash_bytes, pg_hash_u32};
@@ -179,7 +178,7 @@ impl WireField {
                     out.push('0');
                 } else {
                     for b in bits {
-                        let _ = write!(out, "{b:02x}");
+                        push_hex(out, b);
                     }
                 }
                 Ok(())
@@ -236,13 +235,13 @@ impl Element {
                     if matches!(i, 4 | 6 | 8 | 10) {
                         out.push('-');
                     }
-                    let _ = write!(out, "{byte:02x}");
+                    push_hex(out, *byte);
                 }
             }
             Element::Bytea => {
                 out.push_str("\\x");
                 for byte in v {
-                    let _ = write!(out, "{byte:02x}");
+                    push_hex(out, *byte);
                 }
             }
         }
@@ -409,7 +408,37 @@ fn word(i: i32) -> u64 {
 }
 
 fn push_i64(out: &mut String, v: i64) {
-    let _ = write!(out, "{v}");
+    if v < 0 {
+        out.push('-');
+    }
+    push_decimal(out, v.unsigned_abs(), 1);
+}
+
+/// `v` in decimal, zero-padded to at least `width` digits. Canonical texts
+/// are printed for every value of a column: no formatting machinery here.
+fn push_decimal(out: &mut String, v: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    let mut rest = v;
+    loop {
+        at -= 1;
+        // A digit: 0..=9.
+        digits[at] += u8::try_from(rest % 10).unwrap_or(0);
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let start = at.min(digits.len().saturating_sub(width));
+    for &d in &digits[start..] {
+        out.push(char::from(d));
+    }
+}
+
+fn push_hex(out: &mut String, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(char::from(HEX[usize::from(byte >> 4)]));
+    out.push(char::from(HEX[usize::from(byte & 15)]));
 }
 
 /// Days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
@@ -441,7 +470,11 @@ fn push_civil(out: &mut String, days: i64) -> bool {
     let (year, month, day) = civil(days);
     let bc = year <= 0;
     let shown = if bc { 1 - year } else { year };
-    let _ = write!(out, "{shown:04}-{month:02}-{day:02}");
+    push_decimal(out, shown.unsigned_abs(), 4);
+    out.push('-');
+    push_decimal(out, u64::from(month), 2);
+    out.push('-');
+    push_decimal(out, u64::from(day), 2);
     bc
 }
 
@@ -469,19 +502,25 @@ fn print_timestamp(micros: i64, zone: bool, out: &mut String) -> Result<(), Stri
             let days = m.div_euclid(MICROS_PER_DAY);
             let of_day = m.rem_euclid(MICROS_PER_DAY);
             let bc = push_civil(out, days + PG_EPOCH_DAYS);
-            let seconds = of_day / 1_000_000;
-            let fraction = of_day % 1_000_000;
-            let _ = write!(
-                out,
-                " {:02}:{:02}:{:02}",
-                seconds / 3600,
-                seconds / 60 % 60,
-                seconds % 60
-            );
+            // Both are non-negative (rem_euclid).
+            let seconds = of_day.unsigned_abs() / 1_000_000;
+            let mut fraction = of_day.unsigned_abs() % 1_000_000;
+            for (separator, part) in [
+                (' ', seconds / 3600),
+                (':', seconds / 60 % 60),
+                (':', seconds % 60),
+            ] {
+                out.push(separator);
+                push_decimal(out, part, 2);
+            }
             if fraction != 0 {
-                let digits = format!("{fraction:06}");
+                let mut width = 6;
+                while fraction % 10 == 0 {
+                    fraction /= 10;
+                    width -= 1;
+                }
                 out.push('.');
-                out.push_str(digits.trim_end_matches('0'));
+                push_decimal(out, fraction, width);
             }
             if zone {
                 out.push_str("+00");
@@ -556,9 +595,9 @@ fn print_numeric(v: &[u8], trim: bool, out: &mut String) -> Result<(), String> {
     if weight < 0 {
         out.push('0');
     } else {
-        let _ = write!(out, "{}", group(0));
+        push_decimal(out, u64::from(group(0)), 1);
         for index in 1..=weight {
-            let _ = write!(out, "{:04}", group(index));
+            push_decimal(out, u64::from(group(index)), 4);
         }
     }
     if dscale > 0 {
@@ -567,9 +606,11 @@ fn print_numeric(v: &[u8], trim: bool, out: &mut String) -> Result<(), String> {
         let mut written = 0;
         let mut index = weight + 1;
         while written < dscale {
-            let digits = format!("{:04}", group(index));
+            let four = out.len();
+            push_decimal(out, u64::from(group(index)), 4);
+            // The last group gives only the digits the scale keeps.
             let take = usize::try_from((dscale - written).min(4)).unwrap_or(4);
-            out.push_str(&digits[..take]);
+            out.truncate(four + take);
             written += 4;
             index += 1;
         }
@@ -727,6 +768,26 @@ mod tests {
     }
 
     #[test]
+    fn decimals_print_padded_as_format_does() {
+        for (v, width) in [
+            (0, 1),
+            (7, 2),
+            (42, 4),
+            (12_345, 2),
+            (u64::MAX, 1),
+            (5, 6),
+            (0, 4),
+        ] {
+            let mut s = String::new();
+            push_decimal(&mut s, v, width);
+            assert_eq!(s, format!("{v:0width$}"));
+        }
+        let mut s = String::new();
+        push_i64(&mut s, i64::MIN);
+        assert_eq!(s, i64::MIN.to_string());
+    }
+
+    #[test]
     fn dates_and_timestamps_print_as_iso() {
         let d = |days| printed(|s| print_date(days, s));
         assert_eq!(d(0), "2000-01-01");
@@ -746,6 +807,7 @@ mod tests {
         assert_eq!(t(1_500_000, false), "2000-01-01 00:00:01.5");
         assert_eq!(t(-1, true), "1999-12-31 23:59:59.999999+00");
         assert_eq!(t(86_399_000_001, false), "2000-01-01 23:59:59.000001");
+        assert_eq!(t(120, false), "2000-01-01 00:00:00.00012");
         assert_eq!(
             t(-730_120 * MICROS_PER_DAY + 3_600_000_000, true),
             "0001-12-31 01:00:00+00 BC"
