@@ -62,6 +62,12 @@ enum WireField {
         trim: bool,
     },
     Array(Element),
+    /// An array of floats: the hex of its binary form with every lower bound
+    /// 1 and the flags and element type zeroed, as the server's canonical
+    /// expression slices and overlays it.
+    FloatArray,
+    /// pgvector's `vector`: the hex of its binary form.
+    Vector,
 }
 
 /// An array element kind whose text `array_out` prints is known here.
@@ -74,9 +80,15 @@ enum Element {
     Int8,
     Numeric,
     Date,
-    Timestamp { zone: bool },
+    Timestamp {
+        zone: bool,
+    },
     Uuid,
     Bytea,
+    /// json and jsonb, whose SQL NULL elements the canonical text spells as
+    /// JSON null (`"null"`), as SQLite stores them.
+    Json,
+    Jsonb,
 }
 
 /// One column as the COPY sends it and the checksum takes it.
@@ -90,7 +102,9 @@ pub(crate) struct WireColumn<'a> {
 
 impl WireField {
     fn of(c: &WireColumn<'_>) -> Option<WireField> {
-        if c.format != Format::Default {
+        // A vector stored as JSON text is compared by its binary form too.
+        let vector_json = c.format == Format::VectorJson && *c.kind == ValueKind::Vector;
+        if c.format != Format::Default && !vector_json {
             return None;
         }
         let field = match (c.kind, c.cast) {
@@ -113,7 +127,13 @@ impl WireField {
             (ValueKind::Numeric, _) => WireField::Numeric {
                 trim: c.affinity.converts_text(),
             },
+            (ValueKind::Array(element), _)
+                if matches!(**element, ValueKind::Float4 | ValueKind::Float8) =>
+            {
+                WireField::FloatArray
+            }
             (ValueKind::Array(element), _) => WireField::Array(Element::of(element)?),
+            (ValueKind::Vector, _) => WireField::Vector,
             _ => return None,
         };
         // The field the server hashes must be the one this hash stands for.
@@ -128,7 +148,9 @@ impl WireField {
             WireField::Float4
             | WireField::Timestamp { .. }
             | WireField::Numeric { .. }
-            | WireField::Array(_) => Field::Text,
+            | WireField::Array(_)
+            | WireField::FloatArray
+            | WireField::Vector => Field::Text,
         };
         (Field::of(c.kind, c.format) == expected).then_some(field)
     }
@@ -189,6 +211,11 @@ impl WireField {
             }
             WireField::Numeric { trim } => print_numeric(v, trim, out),
             WireField::Array(element) => print_array(v, element, out),
+            WireField::FloatArray => print_float_array(v, out),
+            WireField::Vector => {
+                v.iter().for_each(|&b| push_hex(out, b));
+                Ok(())
+            }
             _ => Err("not a printed field".into()),
         }
     }
@@ -208,6 +235,8 @@ impl Element {
             ValueKind::Timestamptz => Element::Timestamp { zone: true },
             ValueKind::Uuid => Element::Uuid,
             ValueKind::Bytea => Element::Bytea,
+            ValueKind::Json => Element::Json,
+            ValueKind::Jsonb => Element::Jsonb,
             _ => return None,
         })
     }
@@ -215,7 +244,7 @@ impl Element {
     /// `array_out`'s text of one element, before quoting.
     fn print(self, v: &[u8], out: &mut String) -> Result<(), String> {
         match self {
-            Element::Text => out.push_str(std::str::from_utf8(v).map_err(|_| "text is not UTF-8")?),
+            Element::Text => out.push_str(utf8(v)?),
             Element::Bool => match v {
                 [0] => out.push('f'),
                 [1] => out.push('t'),
@@ -244,6 +273,11 @@ impl Element {
                     push_hex(out, *byte);
                 }
             }
+            Element::Json => out.push_str(utf8(v)?),
+            Element::Jsonb => match v.split_first() {
+                Some((1, json)) => out.push_str(utf8(json)?),
+                _ => return Err("a jsonb element of an unknown version".into()),
+            },
         }
         Ok(())
     }
@@ -395,6 +429,37 @@ fn next_value(wire: &[u8], at: usize) -> Result<(Option<&[u8]>, usize), String> 
         .filter(|&end| end <= wire.len())
         .ok_or_else(|| format!("a value of length {len} past the rows' end"))?;
     Ok((Some(&wire[start..end]), end))
+}
+
+fn utf8(v: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(v).map_err(|_| "text that is not UTF-8".to_owned())
+}
+
+/// The server's `encode(overlay(array_send(c[lower:upper]) placing 8 zero
+/// bytes from 5 for 8), 'hex')`: the binary array with its flags and element
+/// type zeroed and every lower bound 1 (a slice's), elements as they are.
+fn print_float_array(v: &[u8], out: &mut String) -> Result<(), String> {
+    let ndim = v
+        .get(..4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(i32::from_be_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or("an array cut short")?;
+    let header = 12 + 8 * ndim;
+    if v.len() < header {
+        return Err("an array cut short".into());
+    }
+    for (at, &byte) in v.iter().enumerate() {
+        let in_lower_bound = (12..header).contains(&at) && (at - 12) % 8 >= 4;
+        let shown = match at {
+            4..=11 => 0,
+            // A lower bound of 1: its last byte 1, the others 0.
+            _ if in_lower_bound => u8::from((at - 12) % 8 == 7),
+            _ => byte,
+        };
+        push_hex(out, shown);
+    }
+    Ok(())
 }
 
 fn fixed<const N: usize>(v: &[u8]) -> Result<[u8; N], String> {
@@ -676,6 +741,10 @@ fn print_dimension(
             let (value, next) = next_value(v, *at)?;
             *at = next;
             match value {
+                // The canonical text of a JSON array has JSON null there.
+                None if matches!(element, Element::Json | Element::Jsonb) => {
+                    out.push_str("\"null\"");
+                }
                 None => out.push_str("NULL"),
                 Some(bytes) => {
                     element_text.clear();
@@ -917,6 +986,26 @@ mod tests {
     }
 
     #[test]
+    fn float_arrays_print_as_the_servers_sliced_binary_form() {
+        // '[0:1]={1.5,NULL}'::float8[]: flags 1, element type 701, lower bound 0.
+        let mut v = Vec::new();
+        for word in [1i32, 1, 701, 2, 0] {
+            v.extend_from_slice(&word.to_be_bytes());
+        }
+        v.extend_from_slice(&8i32.to_be_bytes());
+        v.extend_from_slice(&1.5f64.to_be_bytes());
+        v.extend_from_slice(&(-1i32).to_be_bytes());
+        // SELECT encode(overlay(array_send(a[0:1]) placing '\x0000000000000000'
+        //        from 5 for 8), 'hex') FROM (SELECT '[0:1]={1.5,NULL}'::float8[] a) s
+        assert_eq!(
+            printed(|s| print_float_array(&v, s)),
+            "000000010000000000000000000000020000000100000008\
+             3ff8000000000000ffffffff"
+        );
+        assert!(print_float_array(&v[..14], &mut String::new()).is_err());
+    }
+
+    #[test]
     fn rows_hash_as_the_read_back_hashes_the_stored_values() {
         use rusqlite::types::ValueRef;
         let int4 = ValueKind::Int4;
@@ -956,21 +1045,28 @@ mod tests {
             affinity: Affinity::Text,
             cast,
         };
-        let float_array = ValueKind::Array(Box::new(ValueKind::Float8));
-        let json_array = ValueKind::Array(Box::new(ValueKind::Jsonb));
         let text_form_array = ValueKind::Array(Box::new(ValueKind::TextForm));
-        let vector = ValueKind::Vector;
-        for (kind, cast) in [
-            (&float_array, false),
-            (&json_array, false),
-            (&text_form_array, true),
-            (&vector, false),
-        ] {
-            assert!(
-                WireField::of(&col(kind, Format::Default, cast)).is_none(),
-                "{kind:?}"
-            );
+        let interval_array = ValueKind::Array(Box::new(ValueKind::Interval));
+        // Arrays of text forms come as text[] (the delimiter of box[] is not
+        // a comma), and arrays of times and intervals likewise.
+        for kind in [&text_form_array, &interval_array] {
+            for cast in [false, true] {
+                assert!(
+                    WireField::of(&col(kind, Format::Default, cast)).is_none(),
+                    "{kind:?}"
+                );
+            }
         }
+        let float_array = ValueKind::Array(Box::new(ValueKind::Float8));
+        assert_eq!(
+            WireField::of(&col(&float_array, Format::Default, false)),
+            Some(WireField::FloatArray)
+        );
+        let vector = ValueKind::Vector;
+        assert_eq!(
+            WireField::of(&col(&vector, Format::VectorJson, false)),
+            Some(WireField::Vector)
+        );
         let time = ValueKind::Time;
         assert_eq!(
             WireField::of(&col(&time, Format::Default, true)),

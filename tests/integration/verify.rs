@@ -602,8 +602,15 @@ newline', 'é', 'abcd', '', '\x', '00000000-0000-0000-0000-000000000001', 'infin
             NULL, NULL, NULL, NULL);
          INSERT INTO wire_kinds (id, n, n2)
               SELECT g, (g * 1.37)::numeric(20, 4) / 1000, g / 7.0 FROM generate_series(5, 3000) g;
-         CREATE TABLE on_the_server (id int PRIMARY KEY, f float8[]);
-         INSERT INTO on_the_server VALUES (1, '{1.5, -0}');"#,
+         CREATE TABLE wire_arrays (id int PRIMARY KEY, f8 float8[], f4 float4[], jb jsonb[],
+                                   j json[]);
+         INSERT INTO wire_arrays VALUES
+           (1, '[0:1]={1.5, -0}', '{{NaN, -Infinity}, {1e-45, NULL}}',
+            ARRAY['{"a": [1, "x y"]}'::jsonb, NULL, 'null', '"NULL"'], ARRAY['{"k": "v, w"}'::json, NULL]),
+           (2, '{}', '{}', '{}', '{}'),
+           (3, NULL, '{0}', ARRAY['{}'::jsonb], ARRAY['"a\"b"'::json]);
+         CREATE TABLE on_the_server (id int PRIMARY KEY, ips inet[]);
+         INSERT INTO on_the_server VALUES (1, '{::1, 10.0.0.0/8}');"#,
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let target = dir.path().join("kinds.db");
@@ -614,12 +621,23 @@ newline', 'é', 'abcd', '', '\x', '00000000-0000-0000-0000-000000000001', 'infin
         "{}",
         r.stdout
     );
-    assert!(
-        r.stderr.contains(
-            r#"checksums from the COPY's rows: ["public.wire_kinds"]; on the server: ["public.on_the_server"]"#
-        ),
-        "which tables were hashed from the COPY is not said:\n{}",
-        r.stderr
+    let said = r
+        .stderr
+        .lines()
+        .find_map(|l| l.split_once("checksums from the COPY's rows: "))
+        .and_then(|(_, rest)| rest.split_once("; on the server: "))
+        .unwrap_or_else(|| {
+            panic!(
+                "which tables were hashed from the COPY is not said:\n{}",
+                r.stderr
+            )
+        });
+    assert_eq!(
+        said,
+        (
+            r#"["public.wire_arrays", "public.wire_kinds"]"#,
+            r#"["public.on_the_server"]"#
+        )
     );
     assert!(
         !r.stderr.contains("differs from the server's"),
