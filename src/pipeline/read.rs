@@ -17,6 +17,7 @@ use crate::mapping::convert::convert_rows;
 use crate::mapping::ledger::LossLedger;
 use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::writer::WriterMessage;
+use crate::source::chunk::ChunkRange;
 use crate::source::connect::SourceConfig;
 use crate::source::copy::{self, RawBatch};
 use crate::source::snapshot::{self, SharedSnapshot};
@@ -74,15 +75,12 @@ where
         .spawn(move || write(rx))
         .map_err(|e| Error::Aborted(format!("cannot start the writer thread: {e}")))?;
 
-    // Each chunk with its position, by which the tally knows its part.
-    let queue = Arc::new(Mutex::new(
-        chunks.into_iter().enumerate().collect::<VecDeque<_>>(),
-    ));
+    let queue = Arc::new(ChunkQueue::new(chunks, plan.tables.len()));
     let errors = Arc::new(FirstError::default());
     let tables = Arc::new(plan.tables.clone());
     // Raw batches in flight between readers and the writer.
     let permits = Arc::new(Semaphore::new(jobs + 2));
-    let jobs = jobs.min(queue.lock().map(|q| q.len()).unwrap_or(1)).max(1);
+    let jobs = jobs.min(queue.len()).max(1);
     let readers_left = Arc::new(std::sync::atomic::AtomicUsize::new(jobs));
     let mut readers = Vec::with_capacity(jobs);
     for _ in 0..jobs {
@@ -151,7 +149,7 @@ async fn connect_reader(source: &SourceConfig) -> Result<Client> {
 struct ReaderContext {
     source: SourceConfig,
     snapshot: SharedSnapshot,
-    queue: Arc<Mutex<VecDeque<(usize, Chunk)>>>,
+    queue: Arc<ChunkQueue>,
     errors: Arc<FirstError>,
     tables: Arc<Vec<TablePlan>>,
     permits: Arc<Semaphore>,
@@ -188,8 +186,9 @@ async fn reader(ctx: ReaderContext) -> Result<()> {
         if ctx.errors.cancelled() {
             return Ok(());
         }
-        let next = ctx.queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
-        let Some((position, chunk)) = next else { break };
+        let Some((position, chunk, _reading)) = ctx.queue.next(&ctx.errors).await else {
+            break;
+        };
         let table = &ctx.tables[chunk.table];
         let mut rows = copy::open(&client, &table.copy, &chunk.range, &ctx.watch).await?;
         let mut total = 0u64;
@@ -208,6 +207,103 @@ async fn reader(ctx: ReaderContext) -> Result<()> {
         .await
         .map_err(Error::pg("ending a reader transaction"))?;
     Ok(())
+}
+
+/// The chunks still to read, each with its position (by which the tally
+/// knows its part).
+///
+/// The key ranges of one table are ranges of the same rowid B-tree. Read at
+/// once by two readers, their rows reach the writer interleaved, and every
+/// insert below the table's current end costs SQLite a search from the root
+/// (appending at the end has a fast path): on the 10M-row pgbench table the
+/// copy took 5.07 s with two readers and 4.42 s with one. So a table's key
+/// ranges are read one after another, in key order, while other readers take
+/// other tables' chunks (and any chunk that is not a key range).
+pub(crate) struct ChunkQueue {
+    state: Mutex<QueueState>,
+    /// Woken whenever a key range is finished (or its reader stops).
+    turn: tokio::sync::Notify,
+}
+
+struct QueueState {
+    chunks: VecDeque<(usize, Chunk)>,
+    /// Per table: a reader is reading one of its key ranges.
+    reading: Vec<bool>,
+}
+
+/// A key range being read; the next of its table may start once it is
+/// dropped (finished, or its reader stopped).
+pub(crate) struct Reading<'q> {
+    queue: &'q ChunkQueue,
+    table: Option<usize>,
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        if let Some(table) = self.table {
+            if let Some(r) = self.queue.lock().reading.get_mut(table) {
+                *r = false;
+            }
+            self.queue.turn.notify_waiters();
+        }
+    }
+}
+
+impl ChunkQueue {
+    fn new(chunks: Vec<Chunk>, tables: usize) -> ChunkQueue {
+        ChunkQueue {
+            state: Mutex::new(QueueState {
+                chunks: chunks.into_iter().enumerate().collect(),
+                reading: vec![false; tables],
+            }),
+            turn: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn len(&self) -> usize {
+        self.lock().chunks.len()
+    }
+
+    /// The next chunk this reader may read, waiting while the only ones left
+    /// are key ranges of tables other readers are reading; `None` when none
+    /// are left or the run was cancelled.
+    async fn next(&self, errors: &FirstError) -> Option<(usize, Chunk, Reading<'_>)> {
+        loop {
+            let notified = self.turn.notified();
+            tokio::pin!(notified);
+            // Registered before the queue is looked at: a range finished in
+            // between still wakes this reader.
+            notified.as_mut().enable();
+            if errors.cancelled() {
+                return None;
+            }
+            {
+                let mut state = self.lock();
+                if state.chunks.is_empty() {
+                    return None;
+                }
+                let free = state.chunks.iter().position(|(_, c)| {
+                    !(is_key_range(c) && state.reading.get(c.table).copied().unwrap_or(false))
+                });
+                if let Some((position, chunk)) = free.and_then(|i| state.chunks.remove(i)) {
+                    let table = is_key_range(&chunk).then_some(chunk.table);
+                    if let Some(r) = table.and_then(|t| state.reading.get_mut(t)) {
+                        *r = true;
+                    }
+                    return Some((position, chunk, Reading { queue: self, table }));
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+fn is_key_range(chunk: &Chunk) -> bool {
+    matches!(chunk.range, ChunkRange::IntKey { .. })
 }
 
 /// Hands rows of the chunk at `position` to a converter on the rayon pool
@@ -270,4 +366,73 @@ async fn dispatch(
         }
     });
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_range(table: usize, lo: i64) -> Chunk {
+        Chunk {
+            table,
+            range: ChunkRange::IntKey {
+                column: "id".into(),
+                lo: Some(lo),
+                hi: Some(lo + 10),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tables_key_ranges_are_read_one_at_a_time_in_order() {
+        let queue = ChunkQueue::new(
+            vec![
+                key_range(0, 0),
+                key_range(0, 10),
+                key_range(1, 0),
+                Chunk {
+                    table: 0,
+                    range: ChunkRange::All,
+                },
+            ],
+            2,
+        );
+        let errors = FirstError::default();
+        let (first, _, reading_first) = queue.next(&errors).await.expect("a chunk");
+        assert_eq!(first, 0);
+        // Table 0's next range waits; table 1's range and a chunk that is not a
+        // key range do not.
+        let (second, _, reading_second) = queue.next(&errors).await.expect("a chunk");
+        assert_eq!(second, 2);
+        let (third, _, _) = queue.next(&errors).await.expect("a chunk");
+        assert_eq!(third, 3);
+        drop(reading_second);
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(50), queue.next(&errors));
+        assert!(
+            waiting.await.is_err(),
+            "table 0's second range started beside its first"
+        );
+        drop(reading_first);
+        let (fourth, _, _) = queue.next(&errors).await.expect("a chunk");
+        assert_eq!(fourth, 1);
+        assert!(queue.next(&errors).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_waiting_reader_stops_when_the_run_is_cancelled() {
+        let queue = Arc::new(ChunkQueue::new(vec![key_range(0, 0), key_range(0, 10)], 1));
+        let errors = Arc::new(FirstError::default());
+        let (_, _, reading) = queue.next(&errors).await.expect("a chunk");
+        let waiter = {
+            let (queue, errors) = (queue.clone(), errors.clone());
+            tokio::spawn(async move { queue.next(&errors).await.map(|(p, _, _)| p) })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        errors.set(Error::Aborted("a reader failed".into()));
+        // The failed reader's range is dropped as it returns.
+        drop(reading);
+        let woke = tokio::time::timeout(std::time::Duration::from_secs(5), waiter).await;
+        assert!(matches!(woke, Ok(Ok(None))), "{woke:?}");
+    }
 }
