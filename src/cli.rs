@@ -272,6 +272,8 @@ pub struct ReadArgs {
     pub select: SelectArgs,
 
     /// Parallel PostgreSQL connections [default: number of CPUs, at least 2, at most 8].
+    /// One table's integer-key ranges are read one after another (SQLite appends
+    /// rows in key order), other tables beside them.
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
 
