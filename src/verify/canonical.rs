@@ -15,6 +15,7 @@ use crate::mapping::types::ValueKind;
 mod arrays;
 mod formats;
 use crate::source::catalog::quote_ident;
+pub(crate) use arrays::push_array_element;
 use arrays::{json_array_to_pg, Json, Parser};
 #[cfg(test)]
 use formats::vector_json_to_send_hex;

@@ -11,8 +11,10 @@
 //! What keeps it a verification: the bytes are hashed as PostgreSQL sent them,
 //! walked here on their own (not through the batch's value index), and the
 //! canonical texts that need printing (dates, timestamps, numerics, arrays)
-//! are printed by this module, not by the converters that wrote SQLite
-//! (`mapping::decode`). A bug in locating, decoding, converting or writing a
+//! are printed by verification's own code (this module, and `array_out`'s
+//! quoting, which the read-back shares), never by the converters that wrote
+//! SQLite (`mapping::decode`): the numeric printer here is a second one on
+//! purpose. A bug in locating, decoding, converting or writing a
 //! value changes what SQLite holds and not this hash, so the read-back still
 //! differs. A part whose hashes disagree with the read-back is checksummed on
 //! the server before anything is reported (`verify::recheck_on_server`), so a
@@ -25,6 +27,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use super::canonical::push_array_element;
 use super::checksum::{pg_hash_bytes, pg_hash_u32};
 use super::fields::{self, fold, Field};
 use super::TableCheck;
@@ -623,20 +626,15 @@ fn print_numeric(v: &[u8], trim: bool, out: &mut String) -> Result<(), String> {
             v.len()
         ));
     }
-    match sign {
-        NUMERIC_NAN => {
-            out.push_str("NaN");
-            return Ok(());
-        }
-        NUMERIC_PINF => {
-            out.push_str("Infinity");
-            return Ok(());
-        }
-        NUMERIC_NINF => {
-            out.push_str("-Infinity");
-            return Ok(());
-        }
-        _ => {}
+    let special = match sign {
+        NUMERIC_NAN => Some("NaN"),
+        NUMERIC_PINF => Some("Infinity"),
+        NUMERIC_NINF => Some("-Infinity"),
+        _ => None,
+    };
+    if let Some(name) = special {
+        out.push_str(name);
+        return Ok(());
     }
     let mut groups = Vec::with_capacity(ndigits);
     for i in 0..ndigits {
@@ -760,32 +758,6 @@ fn print_dimension(
     Ok(())
 }
 
-/// An element as `array_out` writes it: in double quotes, with `"` and `\`
-/// escaped, when it is empty, spells NULL, or holds a brace, the delimiter,
-/// a quote, a backslash or white space.
-fn push_array_element(out: &mut String, text: &str) {
-    let quote = text.is_empty()
-        || text.eq_ignore_ascii_case("NULL")
-        || text.bytes().any(|b| {
-            matches!(
-                b,
-                b'"' | b'\\' | b'{' | b'}' | b',' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c
-            )
-        });
-    if !quote {
-        out.push_str(text);
-        return;
-    }
-    out.push('"');
-    for c in text.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -895,15 +867,21 @@ mod tests {
             v.extend_from_slice(&3i32.to_be_bytes());
         }
         for e in elements {
-            match e {
-                None => v.extend_from_slice(&(-1i32).to_be_bytes()),
-                Some(b) => {
-                    v.extend_from_slice(&i32::try_from(b.len()).unwrap().to_be_bytes());
-                    v.extend_from_slice(b);
-                }
-            }
+            push_value(&mut v, *e);
         }
         v
+    }
+
+    /// A value as the COPY and `array_send` lay it out: a 32-bit length (−1
+    /// for NULL), then its bytes.
+    fn push_value(v: &mut Vec<u8>, value: Option<&[u8]>) {
+        match value {
+            None => v.extend_from_slice(&(-1i32).to_be_bytes()),
+            Some(b) => {
+                v.extend_from_slice(&i32::try_from(b.len()).unwrap().to_be_bytes());
+                v.extend_from_slice(b);
+            }
+        }
     }
 
     #[test]
@@ -973,13 +951,7 @@ mod tests {
         let mut v = Vec::new();
         for row in rows {
             for value in *row {
-                match value {
-                    None => v.extend_from_slice(&(-1i32).to_be_bytes()),
-                    Some(b) => {
-                        v.extend_from_slice(&i32::try_from(b.len()).unwrap().to_be_bytes());
-                        v.extend_from_slice(b);
-                    }
-                }
+                push_value(&mut v, *value);
             }
         }
         v

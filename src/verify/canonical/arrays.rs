@@ -279,7 +279,7 @@ fn element_text(v: &Json<'_>, element: &ValueKind) -> Option<String> {
 
 /// `array_out`'s quoting: quote empty strings, `NULL`, and anything with
 /// braces, quotes, backslashes, commas or white space.
-fn push_array_element(out: &mut String, s: &str) {
+pub(crate) fn push_array_element(out: &mut String, s: &str) {
     let needs_quotes = s.is_empty()
         || s.eq_ignore_ascii_case("NULL")
         || s.chars().any(|c| {
