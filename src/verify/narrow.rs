@@ -86,7 +86,7 @@ pub(crate) async fn content_difference(
     let (pg, lite) = (pg?, lite?);
     let key = check.pg_key_text();
     let differing: Vec<usize> = (0..parts.len())
-        .filter(|&i| pg.totals[i] != lite.totals[i])
+        .filter(|&i| pg.per_part()[i] != lite.totals[i])
         .collect();
     if differing.is_empty() {
         return Ok(ContentDifference::default());

@@ -225,9 +225,9 @@ pub(crate) async fn walk_differences(
     for (i, part) in parts.iter().enumerate() {
         let scan = &mut scans[part.table];
         scan.parts += 1;
-        scan.postgres_rows += pg.totals[i].0;
+        scan.postgres_rows += pg.per_part()[i].0;
         scan.sqlite_rows += lite.totals[i].0;
-        if !scan.present || pg.totals[i] == lite.totals[i] {
+        if !scan.present || pg.per_part()[i] == lite.totals[i] {
             continue;
         }
         scan.parts_differing += 1;
