@@ -146,8 +146,13 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
     // PostgreSQL's side of the verification needs nothing from SQLite: it runs on
     // its own connections, in the same snapshot, while the copy is written.
     // Where it can, PostgreSQL's side is hashed from the copy's own rows.
-    let (parts, tally) = crate::verify::plan_parts_with_tally(&plan, &chunks);
-    let tally = Arc::new(tally);
+    let (parts, tally) = match opts.verification {
+        Verification::Verify => {
+            let (parts, tally) = crate::verify::plan_parts_with_tally(&plan, &chunks);
+            (parts, Some(Arc::new(tally)))
+        }
+        Verification::Skip => (crate::verify::plan_parts(&plan, &chunks), None),
+    };
     let verify_clients = match opts.verification {
         Verification::Verify => {
             let mut clients = snapshot_clients(&opts.source, &snapshot, opts.jobs).await?;
@@ -171,13 +176,11 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         Verification::Skip => Vec::new(),
     };
     let pg_side = async {
-        match opts.verification {
-            Verification::Verify => {
-                crate::verify::pg_totals_beside(&verify_clients, &plan, &parts, &tally)
-                    .await
-                    .map(Some)
-            }
-            Verification::Skip => Ok(None),
+        match &tally {
+            Some(tally) => crate::verify::pg_totals_beside(&verify_clients, &plan, &parts, tally)
+                .await
+                .map(Some),
+            None => Ok(None),
         }
     };
     let copy = copy_all(
@@ -187,11 +190,17 @@ async fn full_sync_async(opts: &FullSyncOptions) -> Result<SyncSummary> {
         &snapshot,
         staging.path().to_path_buf(),
         &progress,
-        (opts.verification == Verification::Verify).then(|| tally.clone()),
+        tally.clone(),
     );
     let joined = tokio::try_join!(copy, pg_side);
     let (outcome, pg_totals) = match joined {
-        Ok((outcome, pg)) => (outcome, pg.map(|pg| pg.with_copy(&parts, &tally))),
+        Ok((outcome, pg)) => {
+            let pg = match (pg, &tally) {
+                (Some(pg), Some(tally)) => Some(pg.with_copy(&parts, tally)),
+                (pg, _) => pg,
+            };
+            (outcome, pg)
+        }
         Err(e) => {
             let _ = coordinator.batch_execute("COMMIT").await;
             return Err(e);
