@@ -148,16 +148,17 @@ pub(super) async fn recheck_on_server(
     pg: &PgTotals,
     lite: &[(u64, u64)],
 ) -> Result<Vec<(u64, u64)>> {
-    let doubtful = |i: usize| match pg.from[i] {
-        TotalsFrom::Server => false,
-        TotalsFrom::Copy => pg.totals[i] != lite[i],
-        TotalsFrom::Unknown => true,
-    };
+    let chosen: Vec<bool> = (0..parts.len())
+        .map(|i| match pg.from[i] {
+            TotalsFrom::Server => false,
+            TotalsFrom::Copy => pg.totals[i] != lite[i],
+            TotalsFrom::Unknown => true,
+        })
+        .collect();
     let mut totals = pg.totals.clone();
-    if !(0..parts.len()).any(doubtful) {
+    if !chosen.contains(&true) {
         return Ok(totals);
     }
-    let chosen: Vec<bool> = (0..parts.len()).map(doubtful).collect();
     let server = server_totals(clients, plan, parts, |i, _| chosen[i]).await?;
     for (i, part) in parts.iter().enumerate() {
         if !chosen[i] {

@@ -235,13 +235,7 @@ mod tests {
     fn row(values: &[Option<&[u8]>]) -> Vec<u8> {
         let mut r = i16::try_from(values.len()).unwrap().to_be_bytes().to_vec();
         for v in values {
-            match v {
-                None => r.extend_from_slice(&(-1i32).to_be_bytes()),
-                Some(v) => {
-                    r.extend_from_slice(&i32::try_from(v.len()).unwrap().to_be_bytes());
-                    r.extend_from_slice(v);
-                }
-            }
+            super::super::push_test_value(&mut r, *v);
         }
         r
     }

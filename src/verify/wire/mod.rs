@@ -422,11 +422,7 @@ impl CopyTally {
 /// The value at `wire[at]` (a 32-bit length, −1 for NULL, then the bytes) and
 /// where the next one starts.
 fn next_value(wire: &[u8], at: usize) -> Result<(Option<&[u8]>, usize), String> {
-    let len = wire
-        .get(at..at + 4)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map(i32::from_be_bytes)
-        .ok_or("rows cut short before a value's length")?;
+    let len = be_i32(wire, at).ok_or("rows cut short before a value's length")?;
     let start = at + 4;
     if len == -1 {
         return Ok((None, start));
@@ -437,6 +433,14 @@ fn next_value(wire: &[u8], at: usize) -> Result<(Option<&[u8]>, usize), String> 
         .filter(|&end| end <= wire.len())
         .ok_or_else(|| format!("a value of length {len} past the rows' end"))?;
     Ok((Some(&wire[start..end]), end))
+}
+
+/// The big-endian 32-bit integer at `v[at]`: a length, a count or a bound
+/// of PostgreSQL's binary forms.
+fn be_i32(v: &[u8], at: usize) -> Option<i32> {
+    v.get(at..at + 4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(i32::from_be_bytes)
 }
 
 fn utf8(v: &[u8]) -> Result<&str, String> {
@@ -455,14 +459,14 @@ fn word(i: i32) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::print::tests::push_value;
     use super::*;
+    use crate::source::copy::push_test_value;
 
     fn wire_rows(rows: &[&[Option<&[u8]>]]) -> Vec<u8> {
         let mut v = Vec::new();
         for row in rows {
             for value in *row {
-                push_value(&mut v, *value);
+                push_test_value(&mut v, *value);
             }
         }
         v

@@ -8,16 +8,13 @@
 //! (`mapping::decode`, `mapping::time`) print these values too, and a check
 //! must not share their mistakes.
 
-use super::{next_value, push_array_element, Element};
+use super::{be_i32, next_value, push_array_element, Element};
 
 /// The server's `encode(overlay(array_send(c[lower:upper]) placing 8 zero
 /// bytes from 5 for 8), 'hex')`: the binary array with its flags and element
 /// type zeroed and every lower bound 1 (a slice's), elements as they are.
 pub(super) fn print_float_array(v: &[u8], out: &mut String) -> Result<(), String> {
-    let ndim = v
-        .get(..4)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map(i32::from_be_bytes)
+    let ndim = be_i32(v, 0)
         .and_then(|n| usize::try_from(n).ok())
         .ok_or("an array cut short")?;
     let header = 12 + 8 * ndim;
@@ -253,12 +250,7 @@ pub(super) fn print_numeric(v: &[u8], trim: bool, out: &mut String) -> Result<()
 /// `array_out` without the `[l:u]=` bounds (the canonical form compares
 /// arrays without their lower bounds).
 pub(super) fn print_array(v: &[u8], element: Element, out: &mut String) -> Result<(), String> {
-    let int = |at: usize| -> Result<i32, String> {
-        v.get(at..at + 4)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .map(i32::from_be_bytes)
-            .ok_or_else(|| "an array cut short".to_owned())
-    };
+    let int = |at: usize| be_i32(v, at).ok_or("an array cut short");
     let ndim = usize::try_from(int(0)?).map_err(|_| "a negative number of dimensions")?;
     if ndim == 0 {
         out.push_str("{}");
@@ -321,8 +313,9 @@ fn print_dimension(
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
+    use crate::source::copy::push_test_value;
 
     fn numeric(weight: i16, sign: u16, dscale: u16, groups: &[u16]) -> Vec<u8> {
         let mut v = Vec::new();
@@ -429,21 +422,9 @@ pub(super) mod tests {
             v.extend_from_slice(&3i32.to_be_bytes());
         }
         for e in elements {
-            push_value(&mut v, *e);
+            push_test_value(&mut v, *e);
         }
         v
-    }
-
-    /// A value as the COPY and `array_send` lay it out: a 32-bit length (−1
-    /// for NULL), then its bytes.
-    pub(crate) fn push_value(v: &mut Vec<u8>, value: Option<&[u8]>) {
-        match value {
-            None => v.extend_from_slice(&(-1i32).to_be_bytes()),
-            Some(b) => {
-                v.extend_from_slice(&i32::try_from(b.len()).unwrap().to_be_bytes());
-                v.extend_from_slice(b);
-            }
-        }
     }
 
     #[test]
