@@ -15,20 +15,6 @@ mod batch;
 use batch::Parsed;
 pub use batch::{RawBatch, BATCH_BYTES, BATCH_ROWS};
 
-/// Appends a value as binary COPY (and `array_send`) lay it out: a 32-bit
-/// length, −1 for NULL, then its bytes. For tests that build rows by hand.
-#[cfg(test)]
-pub(crate) fn push_test_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
-    match value {
-        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
-        Some(b) => {
-            let len = i32::try_from(b.len()).unwrap_or(i32::MAX);
-            out.extend_from_slice(&len.to_be_bytes());
-            out.extend_from_slice(b);
-        }
-    }
-}
-
 use super::catalog::quote_ident;
 use super::chunk::ChunkRange;
 use crate::error::{Error, Result};
@@ -240,6 +226,20 @@ impl CopyRows {
                 relation: format!("{relation}{predicate}"),
                 reason: "it ended before its trailer".into(),
             }),
+        }
+    }
+}
+
+/// Appends a value as binary COPY (and `array_send`) lay it out: a 32-bit
+/// length, −1 for NULL, then its bytes. For tests that build rows by hand.
+#[cfg(test)]
+pub(crate) fn push_test_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        Some(b) => {
+            let len = i32::try_from(b.len()).unwrap_or(i32::MAX);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(b);
         }
     }
 }
