@@ -482,32 +482,56 @@ pub struct VerifyOptions {
 
 /// Compares PostgreSQL with an existing SQLite file.
 pub fn verify_only(opts: &VerifyOptions) -> Result<crate::verify::VerifyReport> {
-    // A damaged target is reported as such, before any checksum reads it.
-    crate::sink::health::check_before_use(&opts.target)?;
+    // A target that is not a SQLite file is refused before the server is asked.
+    drop(crate::verify::open_sqlite(&opts.target)?);
     let runtime = runtime(opts.jobs)?;
     runtime.block_on(async {
-        let coordinator = opts.source.connect().await?;
-        let snapshot = snapshot::export(&coordinator, opts.consistency).await?;
-        let target = TargetSchema::read(&opts.target)?;
-        let inputs = PlanInputs {
-            selection: &opts.selection,
-            map: opts.map.as_ref(),
-            target: &target,
+        // The target's check reads every page and needs no server: it runs
+        // while PostgreSQL is asked, and a damaged target is reported as such
+        // before any checksum reads its rows.
+        let checked = crate::sink::health::CheckBeside::start(&opts.target);
+        let (coordinator, plan, chunks, clients) = match prepare_verify(opts).await {
+            Ok(prepared) => prepared,
+            Err(e) => return checked.settle(Err(e)).await,
         };
-        let plan = plan_from_catalog(&coordinator, &opts.schemas, inputs).await?;
-        snapshot::lock_tables(
-            &coordinator,
-            &opts.source,
-            plan.tables.iter().map(|t| t.copy.relation.as_str()),
+        let report = crate::verify::verify(
+            &clients,
+            &plan,
+            &chunks,
+            &opts.target,
+            opts.integrity,
+            checked,
         )
-        .await?;
-        let chunks = plan_chunks(&coordinator, &plan).await?;
-        let clients = snapshot_clients(&opts.source, &snapshot, opts.jobs).await?;
-        let report =
-            crate::verify::verify(&clients, &plan, &chunks, &opts.target, opts.integrity).await;
+        .await;
         let _ = coordinator.batch_execute("COMMIT").await;
         report
     })
+}
+
+/// What `verify` asks PostgreSQL before comparing: the snapshot (held by the
+/// coordinator's transaction), the plan, its chunks, and the clients that read
+/// them in the snapshot.
+async fn prepare_verify(
+    opts: &VerifyOptions,
+) -> Result<(Client, SyncPlan, Vec<Chunk>, Vec<Client>)> {
+    let coordinator = opts.source.connect().await?;
+    let snapshot = snapshot::export(&coordinator, opts.consistency).await?;
+    let target = TargetSchema::read(&opts.target)?;
+    let inputs = PlanInputs {
+        selection: &opts.selection,
+        map: opts.map.as_ref(),
+        target: &target,
+    };
+    let plan = plan_from_catalog(&coordinator, &opts.schemas, inputs).await?;
+    snapshot::lock_tables(
+        &coordinator,
+        &opts.source,
+        plan.tables.iter().map(|t| t.copy.relation.as_str()),
+    )
+    .await?;
+    let chunks = plan_chunks(&coordinator, &plan).await?;
+    let clients = snapshot_clients(&opts.source, &snapshot, opts.jobs).await?;
+    Ok((coordinator, plan, chunks, clients))
 }
 
 /// Reads the catalog of `schemas` and the target's schema, and builds the plan;

@@ -60,6 +60,37 @@ pub fn check_before_use(path: &Path) -> Result<()> {
     Err(damaged(path, problems, "PRAGMA quick_check"))
 }
 
+/// [`check_before_use`] on a thread of its own, beside work that does not read
+/// the file (asking PostgreSQL): whatever reads the file's rows waits for
+/// [`CheckBeside::passed`] first, and when the work beside fails too, the
+/// check's error is the one reported (reading a damaged file fails in other
+/// ways first).
+pub struct CheckBeside(tokio::task::JoinHandle<Result<()>>);
+
+impl CheckBeside {
+    /// Starts the check; needs a Tokio runtime.
+    pub fn start(path: &Path) -> CheckBeside {
+        let path = path.to_path_buf();
+        CheckBeside(tokio::task::spawn_blocking(move || check_before_use(&path)))
+    }
+
+    /// Waits for the check.
+    pub async fn passed(self) -> Result<()> {
+        self.0
+            .await
+            .map_err(|e| Error::Aborted(format!("the target's check failed: {e}")))?
+    }
+
+    /// The result of the work beside the check; when it failed and the check
+    /// fails too, the check's error.
+    pub async fn settle<T>(self, result: Result<T>) -> Result<T> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(e) => Err(self.passed().await.err().unwrap_or(e)),
+        }
+    }
+}
+
 /// Whether a SQLite error says the file is damaged (rather than busy, or out
 /// of memory).
 fn is_damage(e: &rusqlite::Error) -> bool {

@@ -10,11 +10,18 @@
 //! difference escapes with probability 2^-64); a value held twice is found
 //! between neighbours of the unique index's scan.
 //!
+//! `verify` reads every synced table back anyway: its read-back sums the
+//! entries the table's indexes should hold from the rows it reads
+//! ([`EntryPositions`]), and only the indexes are scanned here. A table whose
+//! sums differ is read once more on its own before anything is reported, so a
+//! problem named is always the table against its indexes.
+//!
 //! Indexes read otherwise than their table (on expressions, partial, of
 //! `WITHOUT ROWID` tables, unique under a collation other than BINARY, or of a
 //! table with a column named like the rowid) are left to SQLite's own
 //! `PRAGMA integrity_check(table)`.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use rusqlite::types::ValueRef;
@@ -43,22 +50,155 @@ struct TableIndexes {
     by_sqlite: bool,
 }
 
-/// The problems `PRAGMA integrity_check` would add to `quick_check`'s on this
-/// file, in words of their own.
-pub fn index_problems(conn: &Connection, path: &Path) -> Result<Vec<String>> {
+/// The file's indexes as the check compares them, planned once before
+/// anything reads the rows, so that verification's read-back can sum a
+/// table's expected entries from the rows it reads anyway.
+pub(super) struct IndexPlan {
+    tables: Vec<(String, TableIndexes)>,
+}
+
+/// Plans the check of every index of the file.
+pub(super) fn plan_indexes(conn: &Connection, path: &Path) -> Result<IndexPlan> {
     let fail = |what: &str| Error::sqlite(format!("checking indexes ({what})"), path);
-    let mut problems = Vec::new();
+    let mut planned = Vec::new();
     for (table, without_rowid) in tables(conn).map_err(fail("listing tables"))? {
         let plan = plan_table(conn, &table, without_rowid).map_err(fail(&table))?;
+        planned.push((table, plan));
+    }
+    Ok(IndexPlan { tables: planned })
+}
+
+impl IndexPlan {
+    fn table(&self, name: &str) -> Option<&TableIndexes> {
+        self.tables.iter().find(|(t, _)| t == name).map(|(_, p)| p)
+    }
+
+    /// Where a read-back of `table` that selects `columns` and then the rowid
+    /// finds each compared index's entry; `None` when no index of the table is
+    /// compared by sums, or one of their columns is not among `columns`.
+    pub(super) fn entries(&self, table: &str, columns: &[&str]) -> Option<EntryPositions> {
+        let plan = self
+            .table(table)
+            .filter(|p| !p.by_sqlite && !p.summed.is_empty())?;
+        let at: Vec<usize> = plan
+            .columns
+            .iter()
+            .map(|c| columns.iter().position(|have| have.eq_ignore_ascii_case(c)))
+            .collect::<Option<_>>()?;
+        let rowid = columns.len();
+        Some(EntryPositions(
+            plan.summed
+                .iter()
+                .map(|index| {
+                    let mut entry: Vec<usize> = index.columns.iter().map(|&i| at[i]).collect();
+                    entry.push(rowid);
+                    entry
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// Per compared index of a table, the positions of its entry's values (key
+/// columns, then the rowid) in a row read back.
+#[derive(Debug, Clone)]
+pub(super) struct EntryPositions(Vec<Vec<usize>>);
+
+impl EntryPositions {
+    /// Empty sums, one per index.
+    pub(super) fn empty(&self) -> Vec<Sums> {
+        vec![Sums::default(); self.0.len()]
+    }
+
+    /// Adds one row's entries; `value(i)` is the row's value at position `i`.
+    pub(super) fn add<'a>(
+        &self,
+        sums: &mut [Sums],
+        buf: &mut Vec<u8>,
+        value: impl Fn(usize) -> ValueRef<'a>,
+    ) {
+        for (sums, entry) in sums.iter_mut().zip(&self.0) {
+            sums.add(buf, entry.iter().map(|&i| value(i)));
+        }
+    }
+
+    /// The highest position a row must have.
+    pub(super) fn width(&self) -> usize {
+        self.0.iter().flatten().max().map_or(0, |m| m + 1)
+    }
+}
+
+/// The index scans of a table whose expected entries the read-back sums:
+/// compared by [`settle`] once both are in.
+pub(super) struct ScannedIndexes {
+    table: String,
+    found: Vec<Sums>,
+}
+
+/// The problems `PRAGMA integrity_check` would add to `quick_check`'s on this
+/// file, in words of their own; for the tables in `read_back` only the indexes
+/// are read here, and their comparison is left to [`settle`].
+pub(super) fn index_problems(
+    conn: &Connection,
+    path: &Path,
+    planned: &IndexPlan,
+    read_back: &HashSet<String>,
+) -> Result<(Vec<String>, Vec<ScannedIndexes>)> {
+    let fail = |what: &str| Error::sqlite(format!("checking indexes ({what})"), path);
+    let mut problems = Vec::new();
+    let mut scanned = Vec::new();
+    for (table, plan) in &planned.tables {
         if plan.by_sqlite {
-            let pragma = format!("PRAGMA integrity_check({})", quote(&table));
+            let pragma = format!("PRAGMA integrity_check({})", quote(table));
             problems.extend(integrity_problems(conn, &pragma, path)?);
             continue;
         }
         if plan.summed.is_empty() {
             continue;
         }
-        problems.extend(compare_table(conn, &table, &plan).map_err(fail(&table))?);
+        if read_back.contains(table) {
+            let (found, twice) = scan_indexes(conn, table, plan).map_err(fail(table))?;
+            problems.extend(twice);
+            scanned.push(ScannedIndexes {
+                table: table.clone(),
+                found,
+            });
+            continue;
+        }
+        let expected = scan_table(conn, table, plan).map_err(fail(table))?;
+        let (found, twice) = scan_indexes(conn, table, plan).map_err(fail(table))?;
+        problems.extend(differences(table, plan, &found, &expected));
+        problems.extend(twice);
+    }
+    Ok((problems, scanned))
+}
+
+/// Compares the index scans of tables the read-back summed with its sums
+/// (`expected`, by table). A table whose sums differ is read again here, on its
+/// own, so that what is reported is the table against its indexes, whatever
+/// the read-back saw.
+pub(super) fn settle(
+    path: &Path,
+    planned: &IndexPlan,
+    scanned: Vec<ScannedIndexes>,
+    expected: &HashMap<String, Vec<Sums>>,
+) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let mut conn = None;
+    for ScannedIndexes { table, found } in scanned {
+        if expected.get(&table) == Some(&found) {
+            continue;
+        }
+        let Some(plan) = planned.table(&table) else {
+            continue;
+        };
+        let conn = match &mut conn {
+            Some(conn) => conn,
+            None => conn.insert(super::open_sqlite(path)?),
+        };
+        let from_table = scan_table(conn, &table, plan)
+            .map_err(Error::sqlite(format!("checking indexes ({table})"), path))?;
+        problems.extend(differences(&table, plan, &found, &from_table));
     }
     Ok(problems)
 }
@@ -145,12 +285,18 @@ fn plan_table(
 
 /// Count and hash sum of entries (indexed values, then the rowid).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Sums {
+pub(super) struct Sums {
     count: u64,
     sum: u64,
 }
 
 impl Sums {
+    /// Adds another part's entries.
+    pub(super) fn merge(&mut self, other: &Sums) {
+        self.count += other.count;
+        self.sum = self.sum.wrapping_add(other.sum);
+    }
+
     /// Adds one entry; `buf` is reused between entries.
     fn add<'a>(&mut self, buf: &mut Vec<u8>, entry: impl Iterator<Item = ValueRef<'a>>) {
         let hash = fingerprint_with(buf, entry);
@@ -161,37 +307,48 @@ impl Sums {
     }
 }
 
-fn compare_table(
-    conn: &Connection,
-    table: &str,
-    plan: &TableIndexes,
-) -> rusqlite::Result<Vec<String>> {
+/// The entries each compared index should hold, from one scan of the table.
+fn scan_table(conn: &Connection, table: &str, plan: &TableIndexes) -> rusqlite::Result<Vec<Sums>> {
     let select: Vec<String> = plan.columns.iter().map(|c| quote(c)).collect();
     let rowid = plan.columns.len();
     let mut from_table = vec![Sums::default(); plan.summed.len()];
     let mut buf = Vec::new();
-    {
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {}, rowid FROM {} NOT INDEXED",
-            select.join(", "),
-            quote(table)
-        ))?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            for (sums, index) in from_table.iter_mut().zip(&plan.summed) {
-                let entry = index
-                    .columns
-                    .iter()
-                    .chain(std::iter::once(&rowid))
-                    .map(|&i| r.get_ref(i))
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                sums.add(&mut buf, entry.into_iter());
-            }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {}, rowid FROM {} NOT INDEXED",
+        select.join(", "),
+        quote(table)
+    ))?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        for (sums, index) in from_table.iter_mut().zip(&plan.summed) {
+            let entry = index
+                .columns
+                .iter()
+                .chain(std::iter::once(&rowid))
+                .map(|&i| r.get_ref(i))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            sums.add(&mut buf, entry.into_iter());
         }
     }
+    Ok(from_table)
+}
+
+/// The entries each compared index holds, by a covering scan of each, and the
+/// problems of unique indexes holding a value twice.
+fn scan_indexes(
+    conn: &Connection,
+    table: &str,
+    plan: &TableIndexes,
+) -> rusqlite::Result<(Vec<Sums>, Vec<String>)> {
+    let mut buf = Vec::new();
+    let mut found_all = Vec::with_capacity(plan.summed.len());
     let mut problems = Vec::new();
-    for (index, expected) in plan.summed.iter().zip(from_table) {
-        let names: Vec<&str> = index.columns.iter().map(|&i| select[i].as_str()).collect();
+    for index in &plan.summed {
+        let names: Vec<String> = index
+            .columns
+            .iter()
+            .map(|&i| quote(&plan.columns[i]))
+            .collect();
         let mut stmt = conn.prepare(&format!(
             "SELECT {}, rowid FROM {} INDEXED BY {}",
             names.join(", "),
@@ -216,8 +373,25 @@ fn compare_table(
             }
             found.add(&mut buf, entry.into_iter());
         }
-        if found != expected {
+        if twice > 0 {
             problems.push(format!(
+                "unique index {} of {table} holds {twice} value(s) more than once",
+                index.name
+            ));
+        }
+        found_all.push(found);
+    }
+    Ok((found_all, problems))
+}
+
+/// The indexes whose entries are not their table's.
+fn differences(table: &str, plan: &TableIndexes, found: &[Sums], expected: &[Sums]) -> Vec<String> {
+    plan.summed
+        .iter()
+        .zip(found.iter().zip(expected))
+        .filter(|(_, (found, expected))| found != expected)
+        .map(|(index, (found, expected))| {
+            format!(
                 "index {} of {table} does not hold its table's rows: {} entries for {} rows{}",
                 index.name,
                 found.count,
@@ -227,16 +401,9 @@ fn compare_table(
                 } else {
                     ""
                 }
-            ));
-        }
-        if twice > 0 {
-            problems.push(format!(
-                "unique index {} of {table} holds {twice} value(s) more than once",
-                index.name
-            ));
-        }
-    }
-    Ok(problems)
+            )
+        })
+        .collect()
 }
 
 /// An index value kept from the previous entry.
@@ -317,7 +484,11 @@ mod tests {
 
     fn problems(path: &Path) -> Vec<String> {
         let conn = Connection::open(path).expect("open");
-        index_problems(&conn, path).expect("checked")
+        let planned = plan_indexes(&conn, path).expect("planned");
+        let (problems, scanned) =
+            index_problems(&conn, path, &planned, &HashSet::new()).expect("checked");
+        assert!(scanned.is_empty());
+        problems
     }
 
     const SCHEMA: &str = "
@@ -370,6 +541,61 @@ mod tests {
         );
     }
 
+    /// The entries the read-back sums from the rows it reads.
+    fn read_back_sums(path: &Path, rows: &str) -> HashMap<String, Vec<Sums>> {
+        let conn = Connection::open(path).expect("open");
+        let planned = plan_indexes(&conn, path).expect("planned");
+        let columns = ["id", "a", "b", "c"];
+        let positions = planned.entries("t", &columns).expect("t is summed");
+        let mut sums = positions.empty();
+        let mut buf = Vec::new();
+        let mut stmt = conn
+            .prepare(&format!("SELECT id, a, b, c, rowid FROM t {rows}"))
+            .expect("select");
+        let mut rows = stmt.query([]).expect("rows");
+        while let Some(r) = rows.next().expect("row") {
+            positions.add(&mut sums, &mut buf, |i| r.get_ref_unwrap(i));
+        }
+        HashMap::from([("t".to_owned(), sums)])
+    }
+
+    fn settled(path: &Path, expected: &HashMap<String, Vec<Sums>>) -> Vec<String> {
+        let conn = Connection::open(path).expect("open");
+        let planned = plan_indexes(&conn, path).expect("planned");
+        let read_back = HashSet::from(["t".to_owned()]);
+        let (mut problems, scanned) =
+            index_problems(&conn, path, &planned, &read_back).expect("checked");
+        assert_eq!(scanned.len(), 1, "t's indexes are only scanned");
+        problems.extend(settle(path, &planned, scanned, expected).expect("settled"));
+        problems
+    }
+
+    #[test]
+    fn the_read_backs_sums_stand_in_for_the_table_scan() {
+        let (_dir, path) = file(SCHEMA);
+        let conn = Connection::open(&path).expect("open");
+        let planned = plan_indexes(&conn, &path).expect("planned");
+        let from_table = scan_table(&conn, "t", planned.table("t").expect("t")).expect("scan");
+        let read_back = read_back_sums(&path, "");
+        assert_eq!(read_back["t"], from_table);
+        assert_eq!(settled(&path, &read_back), Vec::<String>::new());
+        // A read-back that missed rows does not make a sound index look
+        // damaged: the table is read again before anything is said.
+        assert_eq!(
+            settled(&path, &read_back_sums(&path, "WHERE id > 250")),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_damaged_index_is_found_against_the_read_backs_sums() {
+        let (_dir, path) = file(SCHEMA);
+        redefine_t_a(&path, "CREATE INDEX t_a ON t (b)");
+        let found = settled(&path, &read_back_sums(&path, ""));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("index t_a of t"), "{found:?}");
+    }
+
     #[test]
     fn partial_and_expression_indexes_are_left_to_sqlite() {
         let (_dir, path) = file(
@@ -380,6 +606,8 @@ mod tests {
         let conn = Connection::open(&path).expect("open");
         let plan = plan_table(&conn, "p", false).expect("plan");
         assert!(plan.by_sqlite);
+        let planned = plan_indexes(&conn, &path).expect("planned");
+        assert!(planned.entries("p", &["id", "a"]).is_none());
         assert_eq!(problems(&path), Vec::<String>::new());
     }
 

@@ -33,8 +33,9 @@ pub(crate) use table_check::{
 };
 pub use wire::CopyTally;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags};
 use tokio_postgres::Client;
@@ -44,6 +45,7 @@ use crate::merge::base_pairs::PairFile;
 use crate::pipeline::Chunk;
 use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::ddl::quote;
+use crate::sink::health::CheckBeside;
 use crate::source::chunk::ChunkRange;
 use checksum::{bucket, md5, parse_pg_sum, Buckets};
 pub use report::{ChangedRow, Health, IntegrityCheck, TableStatus, TableVerdict, VerifyReport};
@@ -136,6 +138,34 @@ fn sqlite_tables(conn: &Connection, path: &Path) -> Result<HashSet<String>> {
 /// `quick_checked`: the file passed `PRAGMA quick_check` already
 /// (`sink::health::check_before_use`), which is then not repeated.
 pub fn sqlite_health(path: &Path, depth: IntegrityCheck, quick_checked: bool) -> Result<Health> {
+    let indexes = match depth {
+        IntegrityCheck::Quick => None,
+        IntegrityCheck::Full => {
+            let conn = open_sqlite(path)?;
+            Some(IndexCheck {
+                planned: Arc::new(indexes::plan_indexes(&conn, path)?),
+                read_back: HashSet::new(),
+            })
+        }
+    };
+    health_of(path, quick_checked, indexes).map(|(health, _)| health)
+}
+
+/// The index check of the `Full` depth: the file's indexes, and the tables
+/// whose expected entries the read-back sums (their indexes are only scanned,
+/// and compared by `indexes::settle`).
+struct IndexCheck {
+    planned: Arc<indexes::IndexPlan>,
+    read_back: HashSet<String>,
+}
+
+/// [`sqlite_health`], at the `Full` depth when `indexes` is given; also the
+/// index scans left to compare with the read-back's sums.
+fn health_of(
+    path: &Path,
+    quick_checked: bool,
+    indexes: Option<IndexCheck>,
+) -> Result<(Health, Vec<indexes::ScannedIndexes>)> {
     let conn = open_sqlite(path)?;
     // Every check reads each page once, in order: a small cache is enough.
     conn.execute_batch("PRAGMA cache_size = -16384")
@@ -145,14 +175,23 @@ pub fn sqlite_health(path: &Path, depth: IntegrityCheck, quick_checked: bool) ->
     } else {
         crate::sink::health::integrity_problems(&conn, "PRAGMA quick_check", path)?
     };
-    if depth == IntegrityCheck::Full {
-        let started = std::time::Instant::now();
-        integrity.extend(indexes::index_problems(&conn, path)?);
-        tracing::debug!(
-            "checked every index against its table in {:.3} s",
-            started.elapsed().as_secs_f64()
-        );
-    }
+    let mut scanned = Vec::new();
+    let depth = match indexes {
+        None => IntegrityCheck::Quick,
+        Some(check) => {
+            let started = std::time::Instant::now();
+            let (problems, left) =
+                indexes::index_problems(&conn, path, &check.planned, &check.read_back)?;
+            integrity.extend(problems);
+            scanned = left;
+            tracing::debug!(
+                "checked every index against its table in {:.3} s ({} of them against the read-back's sums)",
+                started.elapsed().as_secs_f64(),
+                scanned.len()
+            );
+            IntegrityCheck::Full
+        }
+    };
     let mut foreign_keys = Vec::new();
     let mut fk_violations = 0u64;
     {
@@ -178,12 +217,13 @@ pub fn sqlite_health(path: &Path, depth: IntegrityCheck, quick_checked: bool) ->
             }
         }
     }
-    Ok(Health {
+    let health = Health {
         depth,
         integrity,
         foreign_key_violations: fk_violations,
         foreign_keys,
-    })
+    };
+    Ok((health, scanned))
 }
 
 /// A part of a table checked on its own: one integer-key range, or the whole
@@ -247,6 +287,9 @@ impl Part {
 struct SqliteTotals {
     present: HashSet<String>,
     totals: Vec<(u64, u64)>,
+    /// Per table, the sums of the entries its indexes should hold, where the
+    /// read-back was asked for them.
+    index_sums: HashMap<String, Vec<indexes::Sums>>,
 }
 
 /// The parts verification compares, from the chunks a copy reads.
@@ -277,29 +320,93 @@ pub fn plan_parts_with_tally(plan: &SyncPlan, chunks: &[Chunk]) -> (Vec<Part>, C
 }
 
 /// Compares every table of the plan between PostgreSQL (through `clients`, all in
-/// one snapshot) and the SQLite file at `path`, both sides at once. The file
-/// has passed `sink::health::check_before_use` (`pg2sqlite verify` runs it
-/// first), so the `Quick` depth does not read it for its structure again.
+/// one snapshot) and the SQLite file at `path`, both sides at once. PostgreSQL's
+/// side starts at once; SQLite's waits for `checked`, the target's
+/// `sink::health::check_before_use`, so the `Quick` depth does not read the
+/// file for its structure again.
 pub async fn verify(
     clients: &[Client],
     plan: &SyncPlan,
     chunks: &[Chunk],
     path: &Path,
     integrity: IntegrityCheck,
+    checked: CheckBeside,
 ) -> Result<VerifyReport> {
     let started = std::time::Instant::now();
     let parts = parts(plan, chunks);
-    // `verify` checked the file with quick_check before planning.
-    let health = spawn_health(path, integrity, true);
-    let (pg, lite) = tokio::join!(
-        pg_totals(clients, plan, &parts),
-        sqlite_totals_all(plan, &parts, path)
-    );
-    let lite = Compared {
-        totals: lite?,
-        health,
+    let lite = async {
+        checked.passed().await?;
+        let (indexes, entries) = match integrity {
+            IntegrityCheck::Quick => (None, Vec::new()),
+            IntegrityCheck::Full => {
+                let (check, entries) = index_check_beside_read_back(plan, &parts, path)?;
+                (Some(check), entries)
+            }
+        };
+        let planned = indexes.as_ref().map(|c| Arc::clone(&c.planned));
+        let health = spawn_health(path, true, indexes);
+        let (totals, _) = read_back(plan, &parts, path, true, None, &entries).await?;
+        Ok(Compared {
+            totals,
+            health,
+            planned,
+        })
     };
-    finish(clients, plan, &parts, &pg?, lite, path, started).await
+    // SQLite's errors come after its check, so a damaged file is reported as
+    // such; PostgreSQL's do not depend on the file.
+    let (pg, lite) = tokio::try_join!(pg_totals(clients, plan, &parts), lite)?;
+    finish(clients, plan, &parts, &pg, lite, path, started).await
+}
+
+/// The index check of `verify`, and for each table of the plan, where its
+/// read-back finds the entries its indexes should hold: for tables whose every
+/// row the read-back reads (a part of the whole table, or key ranges over a
+/// key that is never NULL; NULL is in no range).
+fn index_check_beside_read_back(
+    plan: &SyncPlan,
+    parts: &[Part],
+    path: &Path,
+) -> Result<(IndexCheck, Vec<Option<indexes::EntryPositions>>)> {
+    let conn = open_sqlite(path)?;
+    let planned = indexes::plan_indexes(&conn, path)?;
+    let mut read_back = HashSet::new();
+    let mut entries = Vec::with_capacity(plan.tables.len());
+    for (t, table) in plan.tables.iter().enumerate() {
+        let check = TableCheck::new(table);
+        let columns: Vec<&str> = table.sink.columns.iter().map(|c| c.name.as_str()).collect();
+        let at = planned.entries(&table.sink.name, &columns);
+        let keys: HashSet<&str> = parts
+            .iter()
+            .filter(|p| p.table == t)
+            .filter_map(|p| match &p.range {
+                ChunkRange::IntKey { column, .. } => Some(column.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut every_row = true;
+        for key in keys {
+            let sql = format!(
+                "SELECT 1 FROM {} WHERE {} IS NULL LIMIT 1",
+                quote(&table.sink.name),
+                check.sqlite_column(key)
+            );
+            let has_null = conn
+                .prepare(&sql)
+                .and_then(|mut stmt| stmt.exists([]))
+                .map_err(Error::sqlite("checking indexes", path))?;
+            every_row &= !has_null;
+        }
+        let at = at.filter(|_| every_row);
+        if at.is_some() {
+            read_back.insert(table.sink.name.clone());
+        }
+        entries.push(at);
+    }
+    let check = IndexCheck {
+        planned: Arc::new(planned),
+        read_back,
+    };
+    Ok((check, entries))
 }
 
 /// Completes a verification whose PostgreSQL totals were computed earlier (while
@@ -315,9 +422,13 @@ pub async fn verify_with(
     capture: Option<&BaseCapture<'_>>,
 ) -> Result<(VerifyReport, Vec<Option<PairFile>>)> {
     let started = std::time::Instant::now();
-    let health = spawn_health(path, IntegrityCheck::Quick, false);
-    let (totals, files) = read_back(plan, parts, path, true, capture).await?;
-    let lite = Compared { totals, health };
+    let health = spawn_health(path, false, None);
+    let (totals, files) = read_back(plan, parts, path, true, capture, &[]).await?;
+    let lite = Compared {
+        totals,
+        health,
+        planned: None,
+    };
     let report = finish(clients, plan, parts, pg, lite, path, started).await?;
     Ok((report, files))
 }
@@ -327,16 +438,18 @@ pub async fn verify_with(
 /// file too, and on a large file take as long).
 struct Compared {
     totals: SqliteTotals,
-    health: tokio::task::JoinHandle<Result<Health>>,
+    health: tokio::task::JoinHandle<Result<(Health, Vec<indexes::ScannedIndexes>)>>,
+    /// The index check's plan, when the read-back summed index entries.
+    planned: Option<Arc<indexes::IndexPlan>>,
 }
 
 fn spawn_health(
     path: &Path,
-    depth: IntegrityCheck,
     quick_checked: bool,
-) -> tokio::task::JoinHandle<Result<Health>> {
+    indexes: Option<IndexCheck>,
+) -> tokio::task::JoinHandle<Result<(Health, Vec<indexes::ScannedIndexes>)>> {
     let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || sqlite_health(&path, depth, quick_checked))
+    tokio::task::spawn_blocking(move || health_of(&path, quick_checked, indexes))
 }
 
 async fn finish(
@@ -393,9 +506,19 @@ async fn finish(
         }
     }
     drop(conn);
-    let health = health_check
+    let (mut health, scanned) = health_check
         .await
         .map_err(|e| Error::Aborted(format!("the SQLite health check failed: {e}")))??;
+    if let Some(planned) = lite.planned.filter(|_| !scanned.is_empty()) {
+        let index_sums = lite.totals.index_sums;
+        let path = path.to_path_buf();
+        let problems = tokio::task::spawn_blocking(move || {
+            indexes::settle(&path, &planned, scanned, &index_sums)
+        })
+        .await
+        .map_err(|e| Error::Aborted(format!("the SQLite index check failed: {e}")))??;
+        health.integrity.extend(problems);
+    }
     Ok(VerifyReport {
         tables: verdicts,
         health,

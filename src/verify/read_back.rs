@@ -3,11 +3,13 @@
 //! base of the next delta fingerprinted in the same pass
 //! (`merge::base_pairs`).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
+use super::indexes::{EntryPositions, Sums};
 use super::{open_sqlite, sqlite_tables, Part, RecordBuffers, SqliteTotals, TableCheck};
 use crate::error::{Error, Result};
 use crate::merge::base::recycle_values;
@@ -20,7 +22,7 @@ pub(super) async fn sqlite_totals_all(
     parts: &[Part],
     path: &Path,
 ) -> Result<SqliteTotals> {
-    read_back(plan, parts, path, true, None)
+    read_back(plan, parts, path, true, None, &[])
         .await
         .map(|(totals, _)| totals)
 }
@@ -34,14 +36,16 @@ pub struct BaseCapture<'a> {
 }
 
 /// Reads every part of the file at `path` back, each on a thread of its own:
-/// counts, hash sums when `checksums`, and the base's side files when
-/// `capture` is given (one per part whose table has a spec).
+/// counts, hash sums when `checksums`, the base's side files when `capture` is
+/// given (one per part whose table has a spec), and the sums of the index
+/// entries of the tables `entries` has positions for (by the plan's table).
 pub(super) async fn read_back(
     plan: &SyncPlan,
     parts: &[Part],
     path: &Path,
     checksums: bool,
     capture: Option<&BaseCapture<'_>>,
+    entries: &[Option<EntryPositions>],
 ) -> Result<(SqliteTotals, Vec<Option<PairFile>>)> {
     let conn = open_sqlite(path)?;
     let present = sqlite_tables(&conn, path)?;
@@ -66,6 +70,7 @@ pub(super) async fn read_back(
                 table: p.table,
                 range: p.range.clone(),
                 side,
+                entries: entries.get(p.table).cloned().flatten(),
             }
         })
         .collect();
@@ -80,12 +85,21 @@ pub(super) async fn read_back(
                     Some((side, spec)) => Some(PairWriter::create(side, &spec)?),
                     None => None,
                 };
-                let totals = sqlite_totals(&conn, &check, &job.range, checksums, pairs.as_mut())?;
+                let mut index = job.entries.map(|at| (at.empty(), at));
+                let totals = sqlite_totals(
+                    &conn,
+                    &check,
+                    &job.range,
+                    checksums,
+                    pairs.as_mut(),
+                    index.as_mut().map(|(sums, at)| (&*at, sums.as_mut_slice())),
+                )?;
                 let file = pairs.map(PairWriter::finish).transpose()?;
                 Ok(PartRead {
                     part: job.part,
                     totals,
                     file,
+                    index_sums: index.map(|(sums, _)| sums),
                 })
             })
             .collect()
@@ -94,11 +108,26 @@ pub(super) async fn read_back(
     .map_err(|e| Error::Aborted(format!("the SQLite checksum thread failed: {e}")))??;
     let mut totals = vec![(0u64, 0u64); n];
     let mut files: Vec<Option<PairFile>> = (0..n).map(|_| None).collect();
+    let mut index_sums: HashMap<String, Vec<Sums>> = HashMap::new();
     for read in results {
         totals[read.part] = read.totals;
         files[read.part] = read.file;
+        if let Some(sums) = read.index_sums {
+            let table = &plan.tables[parts[read.part].table].sink.name;
+            match index_sums.get_mut(table) {
+                Some(all) => all.iter_mut().zip(&sums).for_each(|(a, s)| a.merge(s)),
+                None => {
+                    index_sums.insert(table.clone(), sums);
+                }
+            }
+        }
     }
-    Ok((SqliteTotals { present, totals }, files))
+    let totals = SqliteTotals {
+        present,
+        totals,
+        index_sums,
+    };
+    Ok((totals, files))
 }
 
 /// The base's side files of a sync that does not verify: the read-back alone,
@@ -109,7 +138,7 @@ pub async fn capture_base(
     path: &Path,
     capture: &BaseCapture<'_>,
 ) -> Result<Vec<Option<PairFile>>> {
-    read_back(plan, parts, path, false, Some(capture))
+    read_back(plan, parts, path, false, Some(capture), &[])
         .await
         .map(|(_, files)| files)
 }
@@ -120,6 +149,7 @@ struct ReadJob {
     table: usize,
     range: ChunkRange,
     side: Option<(PathBuf, PairSpec)>,
+    entries: Option<EntryPositions>,
 }
 
 /// What reading one part back gave.
@@ -127,16 +157,19 @@ struct PartRead {
     part: usize,
     totals: (u64, u64),
     file: Option<PairFile>,
+    index_sums: Option<Vec<Sums>>,
 }
 
-/// One part's count and hash sum (the sum is 0 without `checksums`), and, with
-/// `pairs`, the base's fingerprint of every row read.
+/// One part's count and hash sum (the sum is 0 without `checksums`), with
+/// `pairs` the base's fingerprint of every row read, and with `index` the sums
+/// of the entries its table's indexes should hold for these rows.
 fn sqlite_totals(
     conn: &Connection,
     check: &TableCheck<'_>,
     range: &ChunkRange,
     checksums: bool,
     mut pairs: Option<&mut PairWriter>,
+    index: Option<(&EntryPositions, &mut [Sums])>,
 ) -> Result<(u64, u64)> {
     let sqlite = |e| {
         Error::sqlite(
@@ -144,11 +177,18 @@ fn sqlite_totals(
             conn_path(conn),
         )(e)
     };
-    let mut stmt = conn.prepare(&check.sqlite_select(range)).map_err(sqlite)?;
+    let select = match index {
+        Some(_) => check.sqlite_select_and_rowid(range),
+        None => check.sqlite_select(range),
+    };
+    let mut stmt = conn.prepare(&select).map_err(sqlite)?;
     let columns = check.plan.sink.columns.len();
-    if stmt.column_count() < columns {
+    let needed = index
+        .as_ref()
+        .map_or(columns, |(at, _)| at.width().max(columns));
+    if stmt.column_count() < needed {
         return Err(Error::Aborted(format!(
-            "the read-back of {} selects {} of its {columns} columns",
+            "the read-back of {} selects {} of the {needed} columns it needs",
             check.plan.sink.name,
             stmt.column_count()
         )));
@@ -157,8 +197,15 @@ fn sqlite_totals(
     let (mut count, mut sum) = (0u64, 0u64);
     let mut buffers = RecordBuffers::default();
     let mut spare: Vec<ValueRef<'static>> = Vec::with_capacity(columns);
+    let mut index = index;
+    let mut entry = Vec::new();
     while let Some(row) = rows.next().map_err(sqlite)? {
         count += 1;
+        if let Some((at, sums)) = index.as_mut() {
+            // Every position is below the statement's column count (checked
+            // above).
+            at.add(sums, &mut entry, |i| row.get_ref_unwrap(i));
+        }
         let Some(pairs) = pairs.as_deref_mut() else {
             if checksums {
                 let hash = check

@@ -206,6 +206,15 @@ impl<'a> TableCheck<'a> {
 
     /// The SQLite rows of a part: an integer-key range, or the whole table.
     pub(super) fn sqlite_select(&self, range: &ChunkRange) -> String {
+        self.select_of(range, "")
+    }
+
+    /// [`Self::sqlite_select`] with the rowid after the columns.
+    pub(super) fn sqlite_select_and_rowid(&self, range: &ChunkRange) -> String {
+        self.select_of(range, ", rowid")
+    }
+
+    fn select_of(&self, range: &ChunkRange, after: &str) -> String {
         let cols: Vec<String> = self
             .plan
             .sink
@@ -214,16 +223,12 @@ impl<'a> TableCheck<'a> {
             .map(|c| quote(&c.name))
             .collect();
         let mut sql = format!(
-            "SELECT {} FROM {}",
+            "SELECT {}{after} FROM {}",
             cols.join(", "),
             quote(&self.plan.sink.name)
         );
         if let ChunkRange::IntKey { column, lo, hi } = range {
-            // The range names the PostgreSQL column; a map may have renamed it.
-            let c = match self.plan.copy.column_names.iter().position(|n| n == column) {
-                Some(i) => quote(&self.plan.sink.columns[i].name),
-                None => quote(column),
-            };
+            let c = self.sqlite_column(column);
             let mut conds = Vec::new();
             if let Some(lo) = lo {
                 conds.push(format!("{c} >= {lo}"));
@@ -237,6 +242,15 @@ impl<'a> TableCheck<'a> {
             }
         }
         sql
+    }
+
+    /// The SQLite column, quoted, of the PostgreSQL column a range names (a map
+    /// may have renamed it).
+    pub(super) fn sqlite_column(&self, column: &str) -> String {
+        match self.plan.copy.column_names.iter().position(|n| n == column) {
+            Some(i) => quote(&self.plan.sink.columns[i].name),
+            None => quote(column),
+        }
     }
 
     /// The key text of one row of canonical values (its bucket is the md5's).

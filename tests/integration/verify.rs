@@ -520,6 +520,28 @@ fn an_index_that_does_not_match_its_table_fails_the_full_check() {
     );
     // The rows themselves still match PostgreSQL.
     assert_eq!(table(&report, "sessions")["status"], "match", "{report}");
+    // The entries the index should hold came from the read-back of the
+    // synced tables, not from a scan of their own.
+    let r = run(&[
+        "verify",
+        "--source",
+        &db.url(),
+        "--target",
+        copy.to_str().expect("UTF-8 path"),
+        "--schema",
+        "public,billing",
+        "-v",
+    ]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("checked every index against its table"))
+        .unwrap_or_else(|| panic!("no index check logged: {}", r.stderr));
+    assert!(
+        !line.contains("(0 of them against the read-back's sums)"),
+        "{line}"
+    );
     let (code, report) = verify_schemas_json_with(&db, &copy, &["--quick-check"]);
     assert_eq!(code, Some(0), "{report}");
 }
