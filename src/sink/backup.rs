@@ -1,11 +1,16 @@
-//! The copy of the target taken before a delta merge changes it, with SQLite's
-//! online backup API (consistent even if the app has the file open).
+//! The copy of the target taken before a delta merge changes it: the file's
+//! bytes under a read transaction, which no writer can commit through, written
+//! around the page cache (`direct_copy`); for a file in WAL mode, whose
+//! committed pages are partly in the WAL, or where direct writes are not
+//! taken, SQLite's online backup API. Both are consistent even if the app has
+//! the file open.
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::Connection;
 
+use super::direct_copy::{self, Copy};
 use super::staging::parent_dir;
 use crate::error::{Error, Result};
 
@@ -206,28 +211,70 @@ pub fn copy(from: &Connection, target: &Path, to: &Path) -> Result<Copied> {
         let file = std::fs::File::create(&partial).map_err(Error::io(&partial))?;
         super::access::match_target(target, &file, &partial)?;
         drop(file);
-        let mut dst = Connection::open(&partial).map_err(fail("creating the backup"))?;
-        dst.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
-            .map_err(fail("creating the backup"))?;
-        let backup = Backup::new(from, &mut dst).map_err(fail("starting the backup"))?;
         crate::failpoint::hit("backup.mid-copy")?;
-        loop {
-            // All pages in one step: the source is not locked for longer than a
-            // file copy takes, and nothing else writes it during a merge.
-            match backup.step(-1).map_err(fail("copying the target"))? {
-                StepResult::Done => break,
-                StepResult::More => {}
-                StepResult::Busy | StepResult::Locked => {
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                _ => {}
-            }
+        if copy_bytes(from, target, &partial)? == Copy::Unsupported {
+            copy_pages(from, &partial).map_err(|(doing, e)| fail(doing)(e))?;
         }
     }
     Ok(Copied {
         partial,
         to: to.to_path_buf(),
     })
+}
+
+/// The target's bytes copied to `partial` under a read transaction of `from`:
+/// in rollback-journal mode no one can write the file while it lasts.
+/// `Unsupported`, with `partial` left empty, for a file in WAL mode, a
+/// connection inside a transaction, or a file system without direct writes.
+fn copy_bytes(from: &Connection, target: &Path, partial: &Path) -> Result<Copy> {
+    let fail = |doing: &'static str| Error::sqlite(doing, target);
+    let mode: String = from
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .map_err(fail("reading the target's journal mode"))?;
+    // A connection inside a transaction may have written pages of it already.
+    if mode.eq_ignore_ascii_case("wal") || !from.is_autocommit() {
+        return Ok(Copy::Unsupported);
+    }
+    // A writer committing holds the file briefly; an application holding it
+    // longer fails the merge instead of stalling it without end.
+    from.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(fail("starting the backup's read"))?;
+    from.execute_batch("BEGIN")
+        .map_err(fail("starting the backup's read"))?;
+    let copied = from
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+        .map_err(fail("starting the backup's read"))
+        .and_then(|()| {
+            let file = std::fs::File::open(target).map_err(Error::io(target))?;
+            let len = file.metadata().map_err(Error::io(target))?.len();
+            direct_copy::copy(&file, partial, len).map_err(Error::io(partial))
+        });
+    let ended = from
+        .execute_batch("COMMIT")
+        .map_err(fail("ending the backup's read"));
+    let copied = copied?;
+    ended?;
+    Ok(copied)
+}
+
+/// Every page of `from` copied to `partial` with SQLite's online backup API.
+fn copy_pages(from: &Connection, partial: &Path) -> Result<(), (&'static str, rusqlite::Error)> {
+    let mut dst = Connection::open(partial).map_err(|e| ("creating the backup", e))?;
+    dst.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
+        .map_err(|e| ("creating the backup", e))?;
+    let backup = Backup::new(from, &mut dst).map_err(|e| ("starting the backup", e))?;
+    loop {
+        // All pages in one step: the source is not locked for longer than a
+        // file copy takes, and nothing else writes it during a merge.
+        match backup.step(-1).map_err(|e| ("copying the target", e))? {
+            StepResult::Done => return Ok(()),
+            StepResult::More => {}
+            StepResult::Busy | StepResult::Locked => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]

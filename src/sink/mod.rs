@@ -5,6 +5,7 @@
 pub mod access;
 pub mod backup;
 pub mod ddl;
+mod direct_copy;
 pub mod existing;
 pub mod health;
 pub mod holders;

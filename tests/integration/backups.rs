@@ -127,3 +127,73 @@ fn a_delta_with_nothing_to_merge_takes_no_backup() {
     r.assert_success();
     assert_eq!(backups(dir.path()).len(), 1, "{}", r.stdout);
 }
+
+/// The backup of a target in rollback-journal mode is its bytes as they were
+/// before the merge, every one of them (copied under a read lock, around the
+/// page cache); the merge changed the target itself.
+#[test]
+fn the_backup_is_the_target_as_it_was_byte_for_byte() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--tables", "users", "--quiet"]).assert_success();
+    let before = std::fs::read(&target).expect("read");
+    db.execute("UPDATE users SET name = name || ' (renamed)', updated_at = now() WHERE id <= 40");
+
+    delta(&db, &target, &[]).assert_success();
+    let taken = backups(dir.path());
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    let backup = std::fs::read(dir.path().join(&taken[0])).expect("read the backup");
+    assert!(
+        backup == before,
+        "the backup differs from the target before the merge"
+    );
+    assert_ne!(std::fs::read(&target).expect("read"), before);
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_i64(
+            &conn,
+            "SELECT count(*) FROM users WHERE name LIKE '% (renamed)'"
+        ),
+        40
+    );
+}
+
+/// A target in WAL mode whose application still has it open, with committed
+/// rows only in the WAL: the backup holds them (the file's bytes alone would
+/// not).
+#[test]
+fn a_target_in_wal_mode_is_backed_up_with_the_rows_only_its_wal_holds() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--tables", "users", "--quiet"]).assert_success();
+    let app = rusqlite::Connection::open(&target).expect("open");
+    app.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .expect("WAL");
+    app.execute_batch(
+        "PRAGMA wal_autocheckpoint = 0;
+         CREATE TABLE app_notes (id INTEGER PRIMARY KEY, note TEXT);
+         INSERT INTO app_notes (note) VALUES ('written since the cutover');",
+    )
+    .expect("the app writes");
+    db.execute("UPDATE users SET name = name || '!', updated_at = now() WHERE id <= 3");
+
+    delta(&db, &target, &[]).assert_success();
+    drop(app);
+    let taken = backups(dir.path());
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    let backup = open_sqlite(&dir.path().join(&taken[0]));
+    assert_eq!(
+        sqlite_i64(
+            &backup,
+            "SELECT count(*) FROM app_notes WHERE note LIKE 'written%'"
+        ),
+        1
+    );
+    assert_eq!(
+        sqlite_i64(&backup, "SELECT count(*) FROM users WHERE name LIKE '%!'"),
+        0,
+        "the backup is of the target before the merge"
+    );
+}
