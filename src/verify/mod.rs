@@ -339,7 +339,7 @@ pub async fn verify(
         let (indexes, entries) = match integrity {
             IntegrityCheck::Quick => (None, Vec::new()),
             IntegrityCheck::Full => {
-                let (check, entries) = index_check_beside_read_back(plan, &parts, path)?;
+                let (check, entries) = index_check_beside_read_back(plan, path)?;
                 (Some(check), entries)
             }
         };
@@ -359,49 +359,27 @@ pub async fn verify(
 }
 
 /// The index check of `verify`, and for each table of the plan, where its
-/// read-back finds the entries its indexes should hold: for tables whose every
-/// row the read-back reads (a part of the whole table, or key ranges over a
-/// key that is never NULL; NULL is in no range).
+/// read-back finds the entries its indexes should hold (the parts of a table
+/// hold every row of it, see `TableCheck::sqlite_select`).
 fn index_check_beside_read_back(
     plan: &SyncPlan,
-    parts: &[Part],
     path: &Path,
 ) -> Result<(IndexCheck, Vec<Option<indexes::EntryPositions>>)> {
     let conn = open_sqlite(path)?;
     let planned = indexes::plan_indexes(&conn, path)?;
     let mut read_back = HashSet::new();
-    let mut entries = Vec::with_capacity(plan.tables.len());
-    for (t, table) in plan.tables.iter().enumerate() {
-        let check = TableCheck::new(table);
-        let columns: Vec<&str> = table.sink.columns.iter().map(|c| c.name.as_str()).collect();
-        let at = planned.entries(&table.sink.name, &columns);
-        let keys: HashSet<&str> = parts
-            .iter()
-            .filter(|p| p.table == t)
-            .filter_map(|p| match &p.range {
-                ChunkRange::IntKey { column, .. } => Some(column.as_str()),
-                _ => None,
-            })
-            .collect();
-        let mut every_row = true;
-        for key in keys {
-            let sql = format!(
-                "SELECT 1 FROM {} WHERE {} IS NULL LIMIT 1",
-                quote(&table.sink.name),
-                check.sqlite_column(key)
-            );
-            let has_null = conn
-                .prepare(&sql)
-                .and_then(|mut stmt| stmt.exists([]))
-                .map_err(Error::sqlite("checking indexes", path))?;
-            every_row &= !has_null;
-        }
-        let at = at.filter(|_| every_row);
-        if at.is_some() {
-            read_back.insert(table.sink.name.clone());
-        }
-        entries.push(at);
-    }
+    let entries = plan
+        .tables
+        .iter()
+        .map(|table| {
+            let columns: Vec<&str> = table.sink.columns.iter().map(|c| c.name.as_str()).collect();
+            let at = planned.entries(&table.sink.name, &columns);
+            if at.is_some() {
+                read_back.insert(table.sink.name.clone());
+            }
+            at
+        })
+        .collect();
     let check = IndexCheck {
         planned: Arc::new(planned),
         read_back,

@@ -703,3 +703,50 @@ fn rows_changed_on_their_way_into_the_file_fail_the_syncs_check() {
     }
     assert!(report.contains("4 changed"), "{report}");
 }
+
+/// SQLite lets a primary key that is not the rowid (`BIGINT PRIMARY KEY` in an
+/// app's own schema) hold NULL, which no key range takes. A table large enough
+/// to be verified in key ranges still counts such a row: the report names it
+/// as one SQLite has and PostgreSQL has not, instead of saying they agree.
+#[test]
+fn a_row_whose_key_is_null_is_found_in_a_table_checked_by_key_ranges() {
+    let db = TestDb::new();
+    db.execute(
+        "CREATE TABLE ledger (id bigint PRIMARY KEY, note text);
+         INSERT INTO ledger SELECT g, 'n' || g FROM generate_series(1, 600000) g;
+         ANALYZE ledger;",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    rusqlite::Connection::open(&target)
+        .and_then(|c| c.execute_batch("CREATE TABLE ledger (id BIGINT PRIMARY KEY, note TEXT)"))
+        .expect("the app's schema");
+    sync(&db.url(), &target, &["--full", "--quiet"]).assert_success();
+    rusqlite::Connection::open(&target)
+        .and_then(|c| c.execute("INSERT INTO ledger VALUES (NULL, 'written by the app')", []))
+        .expect("a row with a NULL key");
+
+    let url = db.url();
+    let r = run(&[
+        "verify",
+        "--source",
+        &url,
+        "--target",
+        target.to_str().expect("UTF-8 path"),
+        "--json",
+        "-v",
+    ]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    // Checked in key ranges, which is where a NULL key could fall through.
+    assert!(r.stderr.contains("WHERE \"id\" <"), "{}", r.stderr);
+    let report: Json = serde_json::from_str(r.stdout.trim()).expect("JSON");
+    let t = table(&report, "ledger");
+    assert_eq!(t["status"], "mismatch", "{t}");
+    assert_eq!(t["sqlite_rows"], 600_001, "{t}");
+    assert!(
+        t["extra"]
+            .as_array()
+            .is_some_and(|e| e.len() == 1 && e[0].as_str().is_some_and(|k| k.contains("NULL"))),
+        "{t}"
+    );
+}
