@@ -514,19 +514,18 @@ pub fn verify_only(opts: &VerifyOptions) -> Result<crate::verify::VerifyReport> 
 async fn prepare_verify(
     opts: &VerifyOptions,
 ) -> Result<(Client, SyncPlan, Vec<Chunk>, Vec<Client>)> {
-    let coordinator = opts.source.connect().await?;
-    let snapshot = snapshot::export(&coordinator, opts.consistency).await?;
-    let target = TargetSchema::read(&opts.target)?;
-    let inputs = PlanInputs {
-        selection: &opts.selection,
-        map: opts.map.as_ref(),
-        target: &target,
-    };
-    let plan = plan_from_catalog(&coordinator, &opts.schemas, inputs).await?;
-    snapshot::lock_tables(
-        &coordinator,
+    let Start {
+        coordinator,
+        snapshot,
+        plan,
+        ..
+    } = start(
         &opts.source,
-        plan.tables.iter().map(|t| t.copy.relation.as_str()),
+        opts.consistency,
+        &opts.target,
+        &opts.schemas,
+        &opts.selection,
+        opts.map.as_ref(),
     )
     .await?;
     let chunks = plan_chunks(&coordinator, &plan).await?;
