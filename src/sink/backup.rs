@@ -228,11 +228,8 @@ pub fn copy(from: &Connection, target: &Path, to: &Path) -> Result<Copied> {
 /// connection inside a transaction, or a file system without direct writes.
 fn copy_bytes(from: &Connection, target: &Path, partial: &Path) -> Result<Copy> {
     let fail = |doing: &'static str| Error::sqlite(doing, target);
-    let mode: String = from
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .map_err(fail("reading the target's journal mode"))?;
     // A connection inside a transaction may have written pages of it already.
-    if mode.eq_ignore_ascii_case("wal") || !from.is_autocommit() {
+    if !from.is_autocommit() {
         return Ok(Copy::Unsupported);
     }
     // A writer committing holds the file briefly; an application holding it
@@ -241,10 +238,15 @@ fn copy_bytes(from: &Connection, target: &Path, partial: &Path) -> Result<Copy> 
         .map_err(fail("starting the backup's read"))?;
     from.execute_batch("BEGIN")
         .map_err(fail("starting the backup's read"))?;
+    // The mode is read under the lock: no one can switch it to WAL meanwhile.
     let copied = from
         .query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+        .and_then(|()| from.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)))
         .map_err(fail("starting the backup's read"))
-        .and_then(|()| {
+        .and_then(|mode| {
+            if mode.eq_ignore_ascii_case("wal") {
+                return Ok(Copy::Unsupported);
+            }
             let file = std::fs::File::open(target).map_err(Error::io(target))?;
             let len = file.metadata().map_err(Error::io(target))?.len();
             direct_copy::copy(&file, partial, len).map_err(Error::io(partial))
