@@ -129,7 +129,7 @@ impl EntryPositions {
 }
 
 /// The index scans of a table whose expected entries the read-back sums:
-/// compared by [`settle`] once both are in.
+/// compared by [`Unsettled::settle`] once both are in.
 pub(super) struct ScannedIndexes {
     table: String,
     found: Vec<Sums>,
@@ -137,7 +137,7 @@ pub(super) struct ScannedIndexes {
 
 /// The problems `PRAGMA integrity_check` would add to `quick_check`'s on this
 /// file, in words of their own; for the tables in `read_back` only the indexes
-/// are read here, and their comparison is left to [`settle`].
+/// are read here, and their comparison is left to [`Unsettled::settle`].
 pub(super) fn index_problems(
     conn: &Connection,
     path: &Path,
@@ -173,34 +173,43 @@ pub(super) fn index_problems(
     Ok((problems, scanned))
 }
 
-/// Compares the index scans of tables the read-back summed with its sums
-/// (`expected`, by table). A table whose sums differ is read again here, on its
-/// own, so that what is reported is the table against its indexes, whatever
-/// the read-back saw.
-pub(super) fn settle(
-    path: &Path,
-    planned: &IndexPlan,
-    scanned: Vec<ScannedIndexes>,
-    expected: &HashMap<String, Vec<Sums>>,
-) -> Result<Vec<String>> {
-    let mut problems = Vec::new();
-    let mut conn = None;
-    for ScannedIndexes { table, found } in scanned {
-        if expected.get(&table) == Some(&found) {
-            continue;
+/// The index scans of the tables whose expected entries the read-back sums,
+/// with the plan they were read by: what is left of the check until the
+/// read-back's sums are in.
+pub(super) struct Unsettled {
+    pub(super) planned: IndexPlan,
+    pub(super) scanned: Vec<ScannedIndexes>,
+}
+
+impl Unsettled {
+    /// Compares the index scans with the read-back's sums (`expected`, by
+    /// table). A table whose sums differ is read again here, on its own, so
+    /// that what is reported is the table against its indexes, whatever the
+    /// read-back saw.
+    pub(super) fn settle(
+        self,
+        path: &Path,
+        expected: &HashMap<String, Vec<Sums>>,
+    ) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let mut conn = None;
+        for ScannedIndexes { table, found } in self.scanned {
+            if expected.get(&table) == Some(&found) {
+                continue;
+            }
+            let Some(plan) = self.planned.table(&table) else {
+                continue;
+            };
+            let conn = match &mut conn {
+                Some(conn) => conn,
+                None => conn.insert(super::open_sqlite(path)?),
+            };
+            let from_table = scan_table(conn, &table, plan)
+                .map_err(Error::sqlite(format!("checking indexes ({table})"), path))?;
+            problems.extend(differences(&table, plan, &found, &from_table));
         }
-        let Some(plan) = planned.table(&table) else {
-            continue;
-        };
-        let conn = match &mut conn {
-            Some(conn) => conn,
-            None => conn.insert(super::open_sqlite(path)?),
-        };
-        let from_table = scan_table(conn, &table, plan)
-            .map_err(Error::sqlite(format!("checking indexes ({table})"), path))?;
-        problems.extend(differences(&table, plan, &found, &from_table));
+        Ok(problems)
     }
-    Ok(problems)
 }
 
 /// The ordinary tables of the file, and whether each is `WITHOUT ROWID`.
@@ -566,7 +575,8 @@ mod tests {
         let (mut problems, scanned) =
             index_problems(&conn, path, &planned, &read_back).expect("checked");
         assert_eq!(scanned.len(), 1, "t's indexes are only scanned");
-        problems.extend(settle(path, &planned, scanned, expected).expect("settled"));
+        let left = Unsettled { planned, scanned };
+        problems.extend(left.settle(path, expected).expect("settled"));
         problems
     }
 

@@ -35,7 +35,6 @@ pub use wire::CopyTally;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags};
 use tokio_postgres::Client;
@@ -143,7 +142,7 @@ pub fn sqlite_health(path: &Path, depth: IntegrityCheck, quick_checked: bool) ->
         IntegrityCheck::Full => {
             let conn = open_sqlite(path)?;
             Some(IndexCheck {
-                planned: Arc::new(indexes::plan_indexes(&conn, path)?),
+                planned: indexes::plan_indexes(&conn, path)?,
                 read_back: HashSet::new(),
             })
         }
@@ -153,9 +152,9 @@ pub fn sqlite_health(path: &Path, depth: IntegrityCheck, quick_checked: bool) ->
 
 /// The index check of the `Full` depth: the file's indexes, and the tables
 /// whose expected entries the read-back sums (their indexes are only scanned,
-/// and compared by `indexes::settle`).
+/// and compared by `indexes::Unsettled::settle`).
 struct IndexCheck {
-    planned: Arc<indexes::IndexPlan>,
+    planned: indexes::IndexPlan,
     read_back: HashSet<String>,
 }
 
@@ -165,7 +164,7 @@ fn health_of(
     path: &Path,
     quick_checked: bool,
     indexes: Option<IndexCheck>,
-) -> Result<(Health, Vec<indexes::ScannedIndexes>)> {
+) -> Result<(Health, Option<indexes::Unsettled>)> {
     let conn = open_sqlite(path)?;
     // Every check reads each page once, in order: a small cache is enough.
     conn.execute_batch("PRAGMA cache_size = -16384")
@@ -175,20 +174,25 @@ fn health_of(
     } else {
         crate::sink::health::integrity_problems(&conn, "PRAGMA quick_check", path)?
     };
-    let mut scanned = Vec::new();
+    let mut unsettled = None;
     let depth = match indexes {
         None => IntegrityCheck::Quick,
         Some(check) => {
             let started = std::time::Instant::now();
-            let (problems, left) =
+            let (problems, scanned) =
                 indexes::index_problems(&conn, path, &check.planned, &check.read_back)?;
             integrity.extend(problems);
-            scanned = left;
             tracing::debug!(
                 "checked every index against its table in {:.3} s ({} of them against the read-back's sums)",
                 started.elapsed().as_secs_f64(),
                 scanned.len()
             );
+            if !scanned.is_empty() {
+                unsettled = Some(indexes::Unsettled {
+                    planned: check.planned,
+                    scanned,
+                });
+            }
             IntegrityCheck::Full
         }
     };
@@ -223,7 +227,7 @@ fn health_of(
         foreign_key_violations: fk_violations,
         foreign_keys,
     };
-    Ok((health, scanned))
+    Ok((health, unsettled))
 }
 
 /// A part of a table checked on its own: one integer-key range, or the whole
@@ -343,14 +347,9 @@ pub async fn verify(
                 (Some(check), entries)
             }
         };
-        let planned = indexes.as_ref().map(|c| Arc::clone(&c.planned));
         let health = spawn_health(path, true, indexes);
         let (totals, _) = read_back(plan, &parts, path, true, None, &entries).await?;
-        Ok(Compared {
-            totals,
-            health,
-            planned,
-        })
+        Ok(Compared { totals, health })
     };
     // SQLite's errors come after its check, so a damaged file is reported as
     // such; PostgreSQL's do not depend on the file.
@@ -380,10 +379,7 @@ fn index_check_beside_read_back(
             at
         })
         .collect();
-    let check = IndexCheck {
-        planned: Arc::new(planned),
-        read_back,
-    };
+    let check = IndexCheck { planned, read_back };
     Ok((check, entries))
 }
 
@@ -402,11 +398,7 @@ pub async fn verify_with(
     let started = std::time::Instant::now();
     let health = spawn_health(path, false, None);
     let (totals, files) = read_back(plan, parts, path, true, capture, &[]).await?;
-    let lite = Compared {
-        totals,
-        health,
-        planned: None,
-    };
+    let lite = Compared { totals, health };
     let report = finish(clients, plan, parts, pg, lite, path, started).await?;
     Ok((report, files))
 }
@@ -416,16 +408,14 @@ pub async fn verify_with(
 /// file too, and on a large file take as long).
 struct Compared {
     totals: SqliteTotals,
-    health: tokio::task::JoinHandle<Result<(Health, Vec<indexes::ScannedIndexes>)>>,
-    /// The index check's plan, when the read-back summed index entries.
-    planned: Option<Arc<indexes::IndexPlan>>,
+    health: tokio::task::JoinHandle<Result<(Health, Option<indexes::Unsettled>)>>,
 }
 
 fn spawn_health(
     path: &Path,
     quick_checked: bool,
     indexes: Option<IndexCheck>,
-) -> tokio::task::JoinHandle<Result<(Health, Vec<indexes::ScannedIndexes>)>> {
+) -> tokio::task::JoinHandle<Result<(Health, Option<indexes::Unsettled>)>> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || health_of(&path, quick_checked, indexes))
 }
@@ -484,17 +474,15 @@ async fn finish(
         }
     }
     drop(conn);
-    let (mut health, scanned) = health_check
+    let (mut health, unsettled) = health_check
         .await
         .map_err(|e| Error::Aborted(format!("the SQLite health check failed: {e}")))??;
-    if let Some(planned) = lite.planned.filter(|_| !scanned.is_empty()) {
+    if let Some(unsettled) = unsettled {
         let index_sums = lite.totals.index_sums;
         let path = path.to_path_buf();
-        let problems = tokio::task::spawn_blocking(move || {
-            indexes::settle(&path, &planned, scanned, &index_sums)
-        })
-        .await
-        .map_err(|e| Error::Aborted(format!("the SQLite index check failed: {e}")))??;
+        let problems = tokio::task::spawn_blocking(move || unsettled.settle(&path, &index_sums))
+            .await
+            .map_err(|e| Error::Aborted(format!("the SQLite index check failed: {e}")))??;
         health.integrity.extend(problems);
     }
     Ok(VerifyReport {
