@@ -11,6 +11,7 @@
 pub mod canonical;
 pub mod checksum;
 mod fields;
+mod health;
 mod indexes;
 pub mod keys;
 pub mod narrow;
@@ -22,6 +23,8 @@ pub mod sides;
 mod table_check;
 mod wire;
 
+pub use health::sqlite_health;
+use health::{index_check_beside_read_back, spawn_health};
 use pg_totals::{on_pg, recheck_on_server};
 pub use pg_totals::{pg_totals, pg_totals_beside, PgTotals};
 pub use read_back::{capture_base, pairs_by_table, BaseCapture};
@@ -130,104 +133,6 @@ fn sqlite_tables(conn: &Connection, path: &Path) -> Result<HashSet<String>> {
         .and_then(|rows| rows.collect::<rusqlite::Result<HashSet<String>>>())
         .map_err(Error::sqlite("listing tables", path))?;
     Ok(names)
-}
-
-/// `PRAGMA quick_check`, for the `Full` depth every index against its table
-/// (`indexes`: what `integrity_check` adds), and `PRAGMA foreign_key_check`.
-/// `quick_checked`: the file passed `PRAGMA quick_check` already
-/// (`sink::health::check_before_use`), which is then not repeated.
-pub fn sqlite_health(path: &Path, depth: IntegrityCheck, quick_checked: bool) -> Result<Health> {
-    let indexes = match depth {
-        IntegrityCheck::Quick => None,
-        IntegrityCheck::Full => {
-            let conn = open_sqlite(path)?;
-            Some(IndexCheck {
-                planned: indexes::plan_indexes(&conn, path)?,
-                read_back: HashSet::new(),
-            })
-        }
-    };
-    health_of(path, quick_checked, indexes).map(|(health, _)| health)
-}
-
-/// The index check of the `Full` depth: the file's indexes, and the tables
-/// whose expected entries the read-back sums (their indexes are only scanned,
-/// and compared by `indexes::Unsettled::settle`).
-struct IndexCheck {
-    planned: indexes::IndexPlan,
-    read_back: HashSet<String>,
-}
-
-/// [`sqlite_health`], at the `Full` depth when `indexes` is given; also the
-/// index scans left to compare with the read-back's sums.
-fn health_of(
-    path: &Path,
-    quick_checked: bool,
-    indexes: Option<IndexCheck>,
-) -> Result<(Health, Option<indexes::Unsettled>)> {
-    let conn = open_sqlite(path)?;
-    // Every check reads each page once, in order: a small cache is enough.
-    conn.execute_batch("PRAGMA cache_size = -16384")
-        .map_err(Error::sqlite("setting the cache size", path))?;
-    let mut integrity = if quick_checked {
-        Vec::new()
-    } else {
-        crate::sink::health::integrity_problems(&conn, "PRAGMA quick_check", path)?
-    };
-    let mut unsettled = None;
-    let depth = match indexes {
-        None => IntegrityCheck::Quick,
-        Some(check) => {
-            let started = std::time::Instant::now();
-            let (problems, scanned) =
-                indexes::index_problems(&conn, path, &check.planned, &check.read_back)?;
-            integrity.extend(problems);
-            tracing::debug!(
-                "checked every index against its table in {:.3} s ({} of them against the read-back's sums)",
-                started.elapsed().as_secs_f64(),
-                scanned.len()
-            );
-            if !scanned.is_empty() {
-                unsettled = Some(indexes::Unsettled {
-                    planned: check.planned,
-                    scanned,
-                });
-            }
-            IntegrityCheck::Full
-        }
-    };
-    let mut foreign_keys = Vec::new();
-    let mut fk_violations = 0u64;
-    {
-        let mut stmt = conn
-            .prepare("PRAGMA foreign_key_check")
-            .map_err(Error::sqlite("checking foreign keys", path))?;
-        let mut rows = stmt
-            .query([])
-            .map_err(Error::sqlite("checking foreign keys", path))?;
-        while let Some(r) = rows
-            .next()
-            .map_err(Error::sqlite("checking foreign keys", path))?
-        {
-            fk_violations += 1;
-            if foreign_keys.len() < MAX_KEYS_LISTED {
-                let table: String = r.get(0).unwrap_or_default();
-                let rowid: Option<i64> = r.get(1).unwrap_or_default();
-                let parent: String = r.get(2).unwrap_or_default();
-                foreign_keys.push(format!(
-                    "{table} rowid {} references a missing row of {parent}",
-                    rowid.map_or_else(|| "?".into(), |r| r.to_string())
-                ));
-            }
-        }
-    }
-    let health = Health {
-        depth,
-        integrity,
-        foreign_key_violations: fk_violations,
-        foreign_keys,
-    };
-    Ok((health, unsettled))
 }
 
 /// A part of a table checked on its own: one integer-key range, or the whole
@@ -357,32 +262,6 @@ pub async fn verify(
     finish(clients, plan, &parts, &pg, lite, path, started).await
 }
 
-/// The index check of `verify`, and for each table of the plan, where its
-/// read-back finds the entries its indexes should hold (the parts of a table
-/// hold every row of it, see `TableCheck::sqlite_select`).
-fn index_check_beside_read_back(
-    plan: &SyncPlan,
-    path: &Path,
-) -> Result<(IndexCheck, Vec<Option<indexes::EntryPositions>>)> {
-    let conn = open_sqlite(path)?;
-    let planned = indexes::plan_indexes(&conn, path)?;
-    let mut read_back = HashSet::new();
-    let entries = plan
-        .tables
-        .iter()
-        .map(|table| {
-            let columns: Vec<&str> = table.sink.columns.iter().map(|c| c.name.as_str()).collect();
-            let at = planned.entries(&table.sink.name, &columns);
-            if at.is_some() {
-                read_back.insert(table.sink.name.clone());
-            }
-            at
-        })
-        .collect();
-    let check = IndexCheck { planned, read_back };
-    Ok((check, entries))
-}
-
 /// Completes a verification whose PostgreSQL totals were computed earlier (while
 /// the copy was written): reads the SQLite side, compares, narrows down.
 /// With `capture`, the read-back also writes the base's side files, returned
@@ -409,15 +288,6 @@ pub async fn verify_with(
 struct Compared {
     totals: SqliteTotals,
     health: tokio::task::JoinHandle<Result<(Health, Option<indexes::Unsettled>)>>,
-}
-
-fn spawn_health(
-    path: &Path,
-    quick_checked: bool,
-    indexes: Option<IndexCheck>,
-) -> tokio::task::JoinHandle<Result<(Health, Option<indexes::Unsettled>)>> {
-    let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || health_of(&path, quick_checked, indexes))
 }
 
 async fn finish(
