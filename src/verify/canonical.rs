@@ -131,7 +131,9 @@ pub fn pg_expression(
                  ELSE regexp_replace({c}::text, '^(\\[[^]]*\\])+=', '') END"
             );
             if matches!(**element, ValueKind::Json | ValueKind::Jsonb) {
-                format!("regexp_replace({text}, '(^|[{{,]])NULL(?=[,}}])', '\\1\"null\"', 'g')")
+                // An unquoted NULL between element separators is a SQL NULL
+                // (a JSON null element prints quoted, as "null").
+                format!("regexp_replace({text}, '(^|[{{,])NULL(?=[,}}])', '\\1\"null\"', 'g')")
             } else {
                 text
             }

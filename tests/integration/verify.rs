@@ -666,6 +666,13 @@ newline', 'é', 'abcd', '', '\x', '00000000-0000-0000-0000-000000000001', 'infin
         "the COPY's hash of a value differs from PostgreSQL's:\n{}",
         r.stderr
     );
+    // The server's own checksums (what `verify` asks, and what a recheck
+    // compares) agree with the file for every kind too.
+    let (code, report) = verify_args_json(&db, &target, "public", &[]);
+    assert_eq!(code, Some(0), "the server's checksum disagrees: {report}");
+    for name in ["wire_kinds", "wire_arrays", "on_the_server"] {
+        assert_eq!(table(&report, name)["status"], "match", "{report}");
+    }
 }
 
 /// The app's own schema changes rows as they are written (a trigger): the
