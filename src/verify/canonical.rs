@@ -121,22 +121,24 @@ pub fn pg_expression(
         ValueKind::Bytea => format!("encode({c}, 'hex')"),
         ValueKind::Vector => format!("encode(vector_send({c}), 'hex')"),
         // JSON arrays have no lower bounds: compare without them. A SQL NULL
-        // element of a json array is stored as JSON null (and counted as a loss).
+        // element of a json array is stored as JSON null (and counted as a
+        // loss): it becomes the text "null", as a JSON null element prints.
+        // array_replace, not a pattern over the array's text, which would also
+        // change a string element holding `,NULL,`; json has no equality, so
+        // the elements are compared as their texts.
         ValueKind::Array(element) => {
+            let array = if matches!(**element, ValueKind::Json | ValueKind::Jsonb) {
+                format!("array_replace({c}::text[], NULL, 'null')")
+            } else {
+                c.clone()
+            };
             // Only bounds other than 1 print a `[l:u]=` prefix; the common
             // one-dimensional array from 1 skips the regular expression (a third
             // of this column's server time).
-            let text = format!(
-                "CASE WHEN array_ndims({c}) = 1 AND array_lower({c}, 1) = 1 THEN {c}::text \
-                 ELSE regexp_replace({c}::text, '^(\\[[^]]*\\])+=', '') END"
-            );
-            if matches!(**element, ValueKind::Json | ValueKind::Jsonb) {
-                // An unquoted NULL between element separators is a SQL NULL
-                // (a JSON null element prints quoted, as "null").
-                format!("regexp_replace({text}, '(^|[{{,])NULL(?=[,}}])', '\\1\"null\"', 'g')")
-            } else {
-                text
-            }
+            format!(
+                "CASE WHEN array_ndims({c}) = 1 AND array_lower({c}, 1) = 1 THEN {array}::text \
+                 ELSE regexp_replace({array}::text, '^(\\[[^]]*\\])+=', '') END"
+            )
         }
         ValueKind::TextForm | ValueKind::Time | ValueKind::Interval => selected.to_owned(),
         _ => format!("{c}::text"),

@@ -630,7 +630,9 @@ newline', 'é', 'abcd', '', '\x', '00000000-0000-0000-0000-000000000001', 'infin
            (1, '[0:1]={1.5, -0}', '{{NaN, -Infinity}, {1e-45, NULL}}',
             ARRAY['{"a": [1, "x y"]}'::jsonb, NULL, 'null', '"NULL"'], ARRAY['{"k": "v, w"}'::json, NULL]),
            (2, '{}', '{}', '{}', '{}'),
-           (3, NULL, '{0}', ARRAY['{}'::jsonb], ARRAY['"a\"b"'::json]);
+           (3, NULL, '{0}', ARRAY['{}'::jsonb], ARRAY['"a\"b"'::json]),
+           (4, NULL, NULL, ARRAY[ARRAY['{"k": "x,NULL}"}'::jsonb, NULL], ARRAY['1'::jsonb, 'null'::jsonb]],
+            ARRAY['"a,NULL,b"'::json, NULL, '"NULL"']);
          CREATE TABLE on_the_server (id int PRIMARY KEY, ips inet[]);
          INSERT INTO on_the_server VALUES (1, '{::1, 10.0.0.0/8}');"#,
     );
