@@ -334,9 +334,10 @@ pub struct SyncArgs {
     pub dry_run: bool,
 
     /// Do not back up the target before a delta merge. By default a copy is taken
-    /// beside it (FILE.pg2sqlite-backup-TIME) with SQLite's online backup API,
-    /// after checking there is room for it; it is removed again when the merge
-    /// changed no row.
+    /// beside it (FILE.pg2sqlite-backup-TIME): the file's bytes under a read
+    /// lock, written around the page cache (SQLite's online backup API for a
+    /// file in WAL mode), after checking there is room for it; it is removed
+    /// again when the merge changed no row.
     #[arg(long)]
     pub no_backup: bool,
 

@@ -6,7 +6,7 @@
 //! 2. Plan: per table the merged columns (those both sides have), the key, the
 //!    cursor column and the since-time (`--since`, else the stored watermark
 //!    minus `--lag`).
-//! 3. Back the target up (online backup API), then open one transaction.
+//! 3. Back the target up (its bytes under a read lock, see `sink::backup`), then open one transaction.
 //! 4. Read `cursor > since OR cursor IS NULL` (tables without a cursor: every
 //!    row) through the same readers and converters as a full sync; the merge
 //!    writer decides row by row. Meanwhile PostgreSQL checksums the same delta.
