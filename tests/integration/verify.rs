@@ -675,6 +675,45 @@ newline', 'é', 'abcd', '', '\x', '00000000-0000-0000-0000-000000000001', 'infin
     for name in ["wire_kinds", "wire_arrays", "on_the_server"] {
         assert_eq!(table(&report, name)["status"], "match", "{report}");
     }
+    // One value changed in each row with edge values: the narrowing reads the
+    // rows' canonical texts from both sides and must name those rows and that
+    // column only.
+    rusqlite::Connection::open(&target)
+        .and_then(|c| {
+            c.execute_batch(
+                "UPDATE wire_kinds SET i2 = 7 WHERE id <= 4;
+                 UPDATE wire_arrays SET f8 = '[2.5]' WHERE id = 3;
+                 UPDATE on_the_server SET id = id WHERE id = 1;",
+            )
+        })
+        .expect("change one value per table");
+    rusqlite::Connection::open(&target)
+        .and_then(|c| c.execute("UPDATE wire_arrays SET f4 = '[1.5]' WHERE id = 1", []))
+        .expect("change one more");
+    let (code, report) = verify_args_json(&db, &target, "public", &[]);
+    assert_eq!(code, Some(1), "{report}");
+    for (name, expected) in [
+        (
+            "wire_kinds",
+            serde_json::json!((1..=4)
+                .map(|id| serde_json::json!({"key": format!("id={id}"), "columns": ["i2"]}))
+                .collect::<Vec<_>>()),
+        ),
+        (
+            "wire_arrays",
+            serde_json::json!([
+                {"key": "id=1", "columns": ["f4"]},
+                {"key": "id=3", "columns": ["f8"]}
+            ]),
+        ),
+    ] {
+        assert_eq!(table(&report, name)["changed"], expected, "{report}");
+    }
+    assert_eq!(
+        table(&report, "on_the_server")["status"],
+        "match",
+        "{report}"
+    );
 }
 
 /// The app's own schema changes rows as they are written (a trigger): the
