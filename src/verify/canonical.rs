@@ -120,26 +120,24 @@ pub fn pg_expression(
         ValueKind::PaddedText => format!("textin(bpcharout({c}))"),
         ValueKind::Bytea => format!("encode({c}, 'hex')"),
         ValueKind::Vector => format!("encode(vector_send({c}), 'hex')"),
-        // JSON arrays have no lower bounds: compare without them. A SQL NULL
-        // element of a json array is stored as JSON null (and counted as a
-        // loss): it becomes the text "null", as a JSON null element prints.
-        // array_replace, not a pattern over the array's text, which would also
-        // change a string element holding `,NULL,`; json has no equality, so
-        // the elements are compared as their texts.
-        ValueKind::Array(element) => {
-            let array = if matches!(**element, ValueKind::Json | ValueKind::Jsonb) {
-                format!("array_replace({c}::text[], NULL, 'null')")
-            } else {
-                c.clone()
-            };
-            // Only bounds other than 1 print a `[l:u]=` prefix; the common
-            // one-dimensional array from 1 skips the regular expression (a third
-            // of this column's server time).
-            format!(
-                "CASE WHEN array_ndims({c}) = 1 AND array_lower({c}, 1) = 1 THEN {array}::text \
-                 ELSE regexp_replace({array}::text, '^(\\[[^]]*\\])+=', '') END"
-            )
+        // A json or jsonb array compares as the JSON the mapping writes:
+        // `array_to_json` nests its dimensions, drops its lower bounds and
+        // spells a SQL NULL element as JSON null (counted as a loss), each
+        // element its own JSON text. So a one-dimensional array of JSON
+        // arrays and a two-dimensional array, both `[[1,2]]`, compare alike
+        // (as PostgreSQL's array text they did not, and no sync of the first
+        // could verify).
+        ValueKind::Array(element) if matches!(**element, ValueKind::Json | ValueKind::Jsonb) => {
+            format!("array_to_json({c})::text")
         }
+        // Arrays have no lower bounds in JSON: compare without them. Only
+        // bounds other than 1 print a `[l:u]=` prefix; the common
+        // one-dimensional array from 1 skips the regular expression (a third
+        // of this column's server time).
+        ValueKind::Array(_) => format!(
+            "CASE WHEN array_ndims({c}) = 1 AND array_lower({c}, 1) = 1 THEN {c}::text \
+             ELSE regexp_replace({c}::text, '^(\\[[^]]*\\])+=', '') END"
+        ),
         ValueKind::TextForm | ValueKind::Time | ValueKind::Interval => selected.to_owned(),
         _ => format!("{c}::text"),
     }
@@ -342,6 +340,11 @@ pub fn sqlite_canonical(
             }
             _ => return bad("vector", &v),
         },
+        // A JSON array's canonical form is its JSON text (`array_to_json` on
+        // the server), which is what the mapping writes.
+        ValueKind::Array(element) if matches!(**element, ValueKind::Json | ValueKind::Jsonb) => {
+            text(&v, "array")?.to_owned()
+        }
         ValueKind::Array(element) => {
             let json = text(&v, "array")?;
             json_array_to_pg(json, element).ok_or_else(|| {

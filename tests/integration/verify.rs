@@ -632,7 +632,8 @@ newline', 'é', 'abcd', '', '\x', '00000000-0000-0000-0000-000000000001', 'infin
            (2, '{}', '{}', '{}', '{}'),
            (3, NULL, '{0}', ARRAY['{}'::jsonb], ARRAY['"a\"b"'::json]),
            (4, NULL, NULL, ARRAY[ARRAY['{"k": "x,NULL}"}'::jsonb, NULL], ARRAY['1'::jsonb, 'null'::jsonb]],
-            ARRAY['"a,NULL,b"'::json, NULL, '"NULL"']);
+            ARRAY['"a,NULL,b"'::json, NULL, '"NULL"']),
+           (5, NULL, NULL, ARRAY['[1, {"a": [2]}]'::jsonb, '[]'], ARRAY['[1, 2]'::json]);
          CREATE TABLE on_the_server (id int PRIMARY KEY, ips inet[]);
          INSERT INTO on_the_server VALUES (1, '{::1, 10.0.0.0/8}');"#,
     );

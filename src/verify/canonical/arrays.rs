@@ -3,7 +3,6 @@
 //! exactly what `decode::write_array_json` writes, and `array_out`'s quoting.
 
 use super::{float_bytes, hex, timestamp_to_pg};
-use crate::mapping::decode::write_json_string;
 use crate::mapping::types::ValueKind;
 
 /// A JSON value as written by `decode::write_array_json`, with raw spans.
@@ -14,8 +13,9 @@ pub(super) enum Json<'a> {
     Number(&'a str),
     String(String),
     Array(Vec<Json<'a>>),
-    /// An object or any other value embedded verbatim (json[] elements).
-    Raw(&'a str),
+    /// An object: no array the mapping writes this way holds one (json and
+    /// jsonb arrays compare as their JSON text, see `pg_expression`).
+    Object,
 }
 
 pub(super) struct Parser<'a> {
@@ -69,9 +69,8 @@ impl<'a> Parser<'a> {
             }
             b'"' => self.string().map(Json::String),
             b'{' => {
-                let start = self.i;
                 self.skip_raw()?;
-                Some(Json::Raw(&self.s[start..self.i]))
+                Some(Json::Object)
             }
             b't' if self.s[self.i..].starts_with("true") => {
                 self.i += 4;
@@ -237,10 +236,6 @@ fn write_pg_array(out: &mut String, v: &Json<'_>, element: &ValueKind) -> Option
         }
         match item {
             Json::Array(_) => write_pg_array(out, item, element)?,
-            // JSON null inside a json array: PostgreSQL prints it as "null".
-            Json::Null if matches!(element, ValueKind::Json | ValueKind::Jsonb) => {
-                out.push_str("\"null\"")
-            }
             Json::Null => out.push_str("NULL"),
             other => push_array_element(out, &element_text(other, element)?),
         }
@@ -255,13 +250,6 @@ fn element_text(v: &Json<'_>, element: &ValueKind) -> Option<String> {
         (ValueKind::Int2 | ValueKind::Int4 | ValueKind::Int8, Json::Number(n)) => (*n).to_owned(),
         (ValueKind::Numeric, Json::Number(n)) => (*n).to_owned(),
         (ValueKind::Numeric, Json::String(s)) => s.clone(),
-        (ValueKind::Json | ValueKind::Jsonb, Json::Raw(r) | Json::Number(r)) => (*r).to_owned(),
-        (ValueKind::Json | ValueKind::Jsonb, Json::Bool(b)) => b.to_string(),
-        (ValueKind::Json | ValueKind::Jsonb, Json::String(s)) => {
-            let mut t = String::new();
-            write_json_string(&mut t, s);
-            t
-        }
         (ValueKind::Timestamp, Json::String(s)) => timestamp_to_pg(s, false)?,
         (ValueKind::Timestamptz, Json::String(s)) => timestamp_to_pg(s, true)?,
         (

@@ -93,8 +93,8 @@ enum Element {
     },
     Uuid,
     Bytea,
-    /// json and jsonb, whose SQL NULL elements the canonical text spells as
-    /// JSON null (`"null"`), as SQLite stores them.
+    /// json and jsonb: the array prints as `array_to_json` does, as SQLite
+    /// stores it.
     Json,
     Jsonb,
 }

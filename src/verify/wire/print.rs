@@ -248,12 +248,15 @@ pub(super) fn print_numeric(v: &[u8], trim: bool, out: &mut String) -> Result<()
 }
 
 /// `array_out` without the `[l:u]=` bounds (the canonical form compares
-/// arrays without their lower bounds).
+/// arrays without their lower bounds); for json and jsonb elements
+/// `array_to_json`: nested JSON arrays of the elements' own texts, a SQL NULL
+/// as `null`.
 pub(super) fn print_array(v: &[u8], element: Element, out: &mut String) -> Result<(), String> {
     let int = |at: usize| be_i32(v, at).ok_or("an array cut short");
     let ndim = usize::try_from(int(0)?).map_err(|_| "a negative number of dimensions")?;
+    let json = matches!(element, Element::Json | Element::Jsonb);
     if ndim == 0 {
-        out.push_str("{}");
+        out.push_str(if json { "[]" } else { "{}" });
         return Ok(());
     }
     if ndim > 6 {
@@ -264,52 +267,61 @@ pub(super) fn print_array(v: &[u8], element: Element, out: &mut String) -> Resul
         let size = usize::try_from(int(12 + 8 * d)?).map_err(|_| "a negative dimension")?;
         sizes.push(size);
     }
-    let mut at = 12 + 8 * ndim;
-    let mut element_text = String::new();
-    print_dimension(v, &sizes, element, &mut at, &mut element_text, out)?;
-    if at != v.len() {
+    let mut walk = ArrayWalk {
+        v,
+        element,
+        json,
+        at: 12 + 8 * ndim,
+        element_text: String::new(),
+    };
+    walk.dimension(&sizes, out)?;
+    if walk.at != v.len() {
         return Err("bytes left after an array's elements".into());
     }
     Ok(())
 }
 
-fn print_dimension(
-    v: &[u8],
-    sizes: &[usize],
+/// Where [`print_array`] is in an array's elements.
+struct ArrayWalk<'a> {
+    v: &'a [u8],
     element: Element,
-    at: &mut usize,
-    element_text: &mut String,
-    out: &mut String,
-) -> Result<(), String> {
-    let Some((&size, inner)) = sizes.split_first() else {
-        return Ok(());
-    };
-    out.push('{');
-    for i in 0..size {
-        if i > 0 {
-            out.push(',');
-        }
-        if inner.is_empty() {
-            let (value, next) = next_value(v, *at)?;
-            *at = next;
+    /// Printed as `array_to_json` does, not as `array_out`.
+    json: bool,
+    at: usize,
+    element_text: String,
+}
+
+impl ArrayWalk<'_> {
+    fn dimension(&mut self, sizes: &[usize], out: &mut String) -> Result<(), String> {
+        let Some((&size, inner)) = sizes.split_first() else {
+            return Ok(());
+        };
+        let (open, close) = if self.json { ('[', ']') } else { ('{', '}') };
+        out.push(open);
+        for i in 0..size {
+            if i > 0 {
+                out.push(',');
+            }
+            if !inner.is_empty() {
+                self.dimension(inner, out)?;
+                continue;
+            }
+            let (value, next) = next_value(self.v, self.at)?;
+            self.at = next;
             match value {
-                // The canonical text of a JSON array has JSON null there.
-                None if matches!(element, Element::Json | Element::Jsonb) => {
-                    out.push_str("\"null\"");
-                }
+                None if self.json => out.push_str("null"),
                 None => out.push_str("NULL"),
+                Some(bytes) if self.json => self.element.print(bytes, out)?,
                 Some(bytes) => {
-                    element_text.clear();
-                    element.print(bytes, element_text)?;
-                    push_array_element(out, element_text);
+                    self.element_text.clear();
+                    self.element.print(bytes, &mut self.element_text)?;
+                    push_array_element(out, &self.element_text);
                 }
             }
-        } else {
-            print_dimension(v, inner, element, at, element_text, out)?;
         }
+        out.push(close);
+        Ok(())
     }
-    out.push('}');
-    Ok(())
 }
 
 #[cfg(test)]
@@ -425,6 +437,42 @@ mod tests {
             push_test_value(&mut v, *e);
         }
         v
+    }
+
+    /// json and jsonb arrays print as `array_to_json` does (values taken
+    /// from PostgreSQL 15): the elements' own texts, NULL as null, dimensions
+    /// nested.
+    #[test]
+    fn json_arrays_print_as_array_to_json() {
+        let a = |sizes: &[i32], elements: &[Option<&[u8]>], e| {
+            printed(|s| print_array(&array(sizes, elements), e, s))
+        };
+        // array_to_json(ARRAY['{"y": 2}'::json, NULL, '"a,NULL"', '[1, 2]'])
+        assert_eq!(
+            a(
+                &[4],
+                &[
+                    Some(br#"{"y": 2}"#),
+                    None,
+                    Some(br#""a,NULL""#),
+                    Some(b"[1, 2]")
+                ],
+                Element::Json
+            ),
+            r#"[{"y": 2},null,"a,NULL",[1, 2]]"#
+        );
+        // array_to_json(ARRAY[ARRAY['1'::jsonb, NULL], ARRAY['null', '"x"']])
+        assert_eq!(
+            a(
+                &[2, 2],
+                &[Some(b"\x011"), None, Some(b"\x01null"), Some(b"\x01\"x\"")],
+                Element::Jsonb
+            ),
+            r#"[[1,null],[null,"x"]]"#
+        );
+        assert_eq!(a(&[], &[], Element::Jsonb), "[]");
+        let unknown_version = array(&[1], &[Some(b"\x02{}")]);
+        assert!(print_array(&unknown_version, Element::Jsonb, &mut String::new()).is_err());
     }
 
     #[test]
