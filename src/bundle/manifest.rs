@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::mapping::file_types::BundleColumn;
+use crate::mapping::types::ValueKind;
+use crate::plan::TablePlan;
 use crate::source::catalog::PgTable;
 
 /// The manifest's own file name inside a bundle directory.
@@ -20,7 +22,9 @@ pub const MANIFEST: &str = "manifest.json";
 /// bundle cannot be compared (its row counts still are).
 /// 3: row hashes are `hash_record_extended` over typed fields and canonical
 /// texts (`verify::fields`); format 1 and 2 checksums are not compared.
-pub const FORMAT_VERSION: u32 = 3;
+/// 4: a json or jsonb array's canonical text is its JSON (`array_to_json`);
+/// format 3's checksums are compared for tables without such a column.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The file format of a bundle's table files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -174,6 +178,16 @@ impl Manifest {
     /// format 2 the text of a record).
     pub fn hashes_rows_alike(&self) -> bool {
         self.format_version >= 3
+    }
+
+    /// Whether its checksum of `table` hashes the rows as this version does:
+    /// format 3 took a json or jsonb array as PostgreSQL's array text.
+    pub fn hashes_table_alike(&self, table: &TablePlan) -> bool {
+        self.format_version >= 4
+            || (self.hashes_rows_alike()
+                && !table.conversions.iter().any(|c| {
+                    matches!(&c.kind, ValueKind::Array(e) if matches!(**e, ValueKind::Json | ValueKind::Jsonb))
+                }))
     }
 
     pub fn read(dir: &Path) -> Result<Manifest, ManifestError> {

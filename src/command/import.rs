@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::map::SchemaMap;
 use crate::merge::decide::DeletePolicy;
 use crate::pipeline::{publish_full, runtime, table_summaries};
-use crate::plan::{PlanInputs, SyncPlan, TableSelection};
+use crate::plan::{PlanInputs, SyncPlan, TablePlan, TableSelection};
 use crate::progress::{Progress, ProgressMode};
 use crate::sink::existing::TargetSchema;
 use crate::sink::staging::{check_target, ExistingTarget, Staging};
@@ -198,7 +198,6 @@ pub(crate) fn open(
         crate::plan::build(manifest.catalog.clone(), default_inputs).map_err(Error::Plan)?;
     let mut entries = Vec::with_capacity(plan.tables.len());
     let mut checksum_applies = Vec::with_capacity(plan.tables.len());
-    let hashed_alike = manifest.hashes_rows_alike();
     let mut problems = Vec::new();
     for t in &plan.tables {
         match manifest.tables.iter().find(|e| e.source == t.source_name) {
@@ -209,7 +208,7 @@ pub(crate) fn open(
             )),
         }
         checksum_applies.push(
-            hashed_alike
+            manifest.hashes_table_alike(t)
                 && default_plan
                     .tables
                     .iter()
@@ -312,25 +311,41 @@ fn full(opts: &ImportOptions, manifest: Manifest) -> Result<SyncSummary> {
         progress.finish();
         return Err(Error::VerificationFailed(verification.to_text()));
     }
-    let unchecked: Vec<&str> = plan
-        .tables
-        .iter()
-        .zip(&bundle.checksum_applies)
-        .filter(|(_, applies)| !**applies)
-        .map(|(t, _)| t.sink.name.as_str())
-        .collect();
     if !bundle.manifest.hashes_rows_alike() {
         notes.push(format!(
             "the bundle was written by an older pg2sqlite (bundle format {}, other row \
                  hashes), so every table was checked by row count only",
             bundle.manifest.format_version
         ));
-    } else if !unchecked.is_empty() {
-        notes.push(format!(
-            "{}: stored in other forms than the export's default mapping (map or existing \
-             schema), so checked by row count; content checksums were compared for the rest",
-            unchecked.join(", ")
-        ));
+    } else {
+        // Tables whose checksums were not compared: for the bundle's older
+        // hash of json arrays, or for forms other than the default mapping.
+        let (older, other_forms): (Vec<&TablePlan>, Vec<&TablePlan>) = plan
+            .tables
+            .iter()
+            .zip(&bundle.checksum_applies)
+            .filter(|(_, applies)| !**applies)
+            .map(|(t, _)| t)
+            .partition(|t| !bundle.manifest.hashes_table_alike(t));
+        let names = |tables: Vec<&TablePlan>| -> String {
+            let names: Vec<&str> = tables.iter().map(|t| t.sink.name.as_str()).collect();
+            names.join(", ")
+        };
+        let (older, other_forms) = (names(older), names(other_forms));
+        if !older.is_empty() {
+            notes.push(format!(
+                "{}: a json or jsonb array column, which bundle format {} hashed as \
+                 PostgreSQL's array text, so checked by row count",
+                older, bundle.manifest.format_version
+            ));
+        }
+        if !other_forms.is_empty() {
+            notes.push(format!(
+                "{}: stored in other forms than the export's default mapping (map or existing \
+                 schema), so checked by row count; content checksums were compared for the rest",
+                other_forms
+            ));
+        }
     }
     let bytes = publish_full(
         staging,
