@@ -165,10 +165,18 @@ impl Copied {
         let sync = std::thread::Builder::new()
             .name("backup-sync".into())
             .spawn(move || {
-                let file = std::fs::File::open(&partial).map_err(Error::io(&partial))?;
-                file.sync_all().map_err(Error::io(&partial))?;
-                crate::failpoint::hit("backup.before-rename")?;
-                std::fs::rename(&partial, &final_path).map_err(Error::io(&final_path))?;
+                let durable = std::fs::File::open(&partial)
+                    .and_then(|file| file.sync_all())
+                    .map_err(Error::io(&partial))
+                    .and_then(|()| crate::failpoint::hit("backup.before-rename"))
+                    .and_then(|()| {
+                        std::fs::rename(&partial, &final_path).map_err(Error::io(&final_path))
+                    });
+                if let Err(e) = durable {
+                    // Never a backup: the room goes back now.
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(e);
+                }
                 if let Some(dir) = final_path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     // The rename is durable once the directory is synced.
                     if let Ok(d) = std::fs::File::open(dir) {
@@ -211,9 +219,16 @@ pub fn copy(from: &Connection, target: &Path, to: &Path) -> Result<Copied> {
         let file = std::fs::File::create(&partial).map_err(Error::io(&partial))?;
         super::access::match_target(target, &file, &partial)?;
         drop(file);
-        crate::failpoint::hit("backup.mid-copy")?;
-        if copy_bytes(from, target, &partial)? == Copy::Unsupported {
-            copy_pages(from, &partial).map_err(|(doing, e)| fail(doing)(e))?;
+        let copied = crate::failpoint::hit("backup.mid-copy").and_then(|()| {
+            if copy_bytes(from, target, &partial)? == Copy::Unsupported {
+                copy_pages(from, &partial).map_err(|(doing, e)| fail(doing)(e))?;
+            }
+            Ok(())
+        });
+        // A copy that failed (a full disk, most likely) gives its room back now.
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
         }
     }
     Ok(Copied {

@@ -168,6 +168,16 @@ fn fail_sync_at_each(points: &[&str], mode: &[&str]) {
             let r = run_failing(point, action, &args);
             assert_failed_as_asked(action, &r, &what);
             assert_old_or_complete(&db, &target, &old, &what, &r);
+            if matches!(action, Action::Error) {
+                // A run that failed (and was not killed) cleans up after itself:
+                // a partial backup on a full disk would keep its room.
+                for name in dir_entries(dir.path()) {
+                    assert!(
+                        !name.ends_with(".partial") && !name.contains("pg2sqlite-staging"),
+                        "{what}: {name} left by the failed run"
+                    );
+                }
+            }
             run(&args).assert_success();
             assert!(verifies(&db, &target), "{what}: the next run");
             assert_no_leftovers(dir.path(), &what);
