@@ -156,6 +156,27 @@ impl Error {
         }
     }
 
+    /// A connection that failed after the run had begun (a reader's, or one of
+    /// those that share the snapshot): the server answered moments ago, so it
+    /// went away or stopped taking connections, and nothing was published.
+    pub fn connecting_mid_run(self) -> Error {
+        match self {
+            Error::Connect {
+                target,
+                reason,
+                hint,
+            } => Error::Connect {
+                target,
+                reason,
+                hint: format!(
+                    "{hint}; the server answered when this run began, so it went away or \
+                     stopped taking connections: run again — the previous target was not changed"
+                ),
+            },
+            other => other,
+        }
+    }
+
     /// Whether the server refused a connection for want of free connections
     /// (SQLSTATE 53300: the server's, the role's or the database's limit).
     pub fn is_connection_limit(&self) -> bool {

@@ -457,7 +457,7 @@ pub(crate) async fn snapshot_clients(
                 tracing::debug!("connection limit reached at {} clients: {e}", clients.len());
                 break;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.connecting_mid_run()),
         };
         snapshot::join(&c, snapshot).await?;
         clients.push(c);

@@ -141,7 +141,7 @@ async fn connect_reader(source: &SourceConfig) -> Result<Client> {
                 tries += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             }
-            other => return other,
+            other => return other.map_err(Error::connecting_mid_run),
         }
     }
 }
