@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::Connection;
 
-use super::direct_copy::{self, Copy};
+use super::direct_copy::{self, Outcome};
 use super::staging::parent_dir;
 use crate::error::{Error, Result};
 
@@ -202,15 +202,6 @@ pub fn copy(from: &Connection, target: &Path, to: &Path) -> Result<Copied> {
         n.push(".partial");
         PathBuf::from(n)
     };
-    let fail = |doing: &str| {
-        let doing = doing.to_owned();
-        let to = to.to_path_buf();
-        move |e: rusqlite::Error| Error::Sqlite {
-            doing,
-            path: to,
-            source: e,
-        }
-    };
     // Partial backups an earlier run left when it was killed: never complete,
     // never to be restored.
     remove_stale_partials(target);
@@ -220,8 +211,8 @@ pub fn copy(from: &Connection, target: &Path, to: &Path) -> Result<Copied> {
         super::access::match_target(target, &file, &partial)?;
         drop(file);
         let copied = crate::failpoint::hit("backup.mid-copy").and_then(|()| {
-            if copy_bytes(from, target, &partial)? == Copy::Unsupported {
-                copy_pages(from, &partial).map_err(|(doing, e)| fail(doing)(e))?;
+            if copy_bytes(from, target, &partial)? == Outcome::Unsupported {
+                copy_pages(from, &partial, to)?;
             }
             Ok(())
         });
@@ -241,11 +232,11 @@ pub fn copy(from: &Connection, target: &Path, to: &Path) -> Result<Copied> {
 /// in rollback-journal mode no one can write the file while it lasts.
 /// `Unsupported`, with `partial` left empty, for a file in WAL mode, a
 /// connection inside a transaction, or a file system without direct writes.
-fn copy_bytes(from: &Connection, target: &Path, partial: &Path) -> Result<Copy> {
+fn copy_bytes(from: &Connection, target: &Path, partial: &Path) -> Result<Outcome> {
     let fail = |doing: &'static str| Error::sqlite(doing, target);
     // A connection inside a transaction may have written pages of it already.
     if !from.is_autocommit() {
-        return Ok(Copy::Unsupported);
+        return Ok(Outcome::Unsupported);
     }
     // A writer committing holds the file briefly; an application holding it
     // longer fails the merge instead of stalling it without end.
@@ -260,7 +251,7 @@ fn copy_bytes(from: &Connection, target: &Path, partial: &Path) -> Result<Copy> 
         .map_err(fail("starting the backup's read"))
         .and_then(|mode| {
             if mode.eq_ignore_ascii_case("wal") {
-                return Ok(Copy::Unsupported);
+                return Ok(Outcome::Unsupported);
             }
             let file = std::fs::File::open(target).map_err(Error::io(target))?;
             let len = file.metadata().map_err(Error::io(target))?.len();
@@ -274,16 +265,25 @@ fn copy_bytes(from: &Connection, target: &Path, partial: &Path) -> Result<Copy> 
     Ok(copied)
 }
 
-/// Every page of `from` copied to `partial` with SQLite's online backup API.
-fn copy_pages(from: &Connection, partial: &Path) -> Result<(), (&'static str, rusqlite::Error)> {
-    let mut dst = Connection::open(partial).map_err(|e| ("creating the backup", e))?;
+/// Every page of `from` copied to `partial` with SQLite's online backup API;
+/// errors name the backup `to`.
+fn copy_pages(from: &Connection, partial: &Path, to: &Path) -> Result<()> {
+    let fail = |doing: &str| {
+        let doing = doing.to_owned();
+        move |source: rusqlite::Error| Error::Sqlite {
+            doing,
+            path: to.to_path_buf(),
+            source,
+        }
+    };
+    let mut dst = Connection::open(partial).map_err(fail("creating the backup"))?;
     dst.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
-        .map_err(|e| ("creating the backup", e))?;
-    let backup = Backup::new(from, &mut dst).map_err(|e| ("starting the backup", e))?;
+        .map_err(fail("creating the backup"))?;
+    let backup = Backup::new(from, &mut dst).map_err(fail("starting the backup"))?;
     loop {
         // All pages in one step: the source is not locked for longer than a
         // file copy takes, and nothing else writes it during a merge.
-        match backup.step(-1).map_err(|e| ("copying the target", e))? {
+        match backup.step(-1).map_err(fail("copying the target"))? {
             StepResult::Done => return Ok(()),
             StepResult::More => {}
             StepResult::Busy | StepResult::Locked => {

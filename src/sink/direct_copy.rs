@@ -25,7 +25,7 @@ const ALIGN: usize = 4096;
 
 /// Whether the bytes were copied.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Copy {
+pub enum Outcome {
     Done,
     /// The file system takes no direct writes (tmpfs, some network file
     /// systems); `to` was left empty, for the caller's other way of copying.
@@ -35,9 +35,9 @@ pub enum Copy {
 /// Copies the first `len` bytes of `from` into `to`, an empty file that
 /// exists. The copy is not synced: `O_DIRECT` does not flush the disk's own
 /// cache or the file's size, so the caller syncs it before relying on it.
-pub fn copy(from: &File, to: &Path, len: u64) -> io::Result<Copy> {
+pub fn copy(from: &File, to: &Path, len: u64) -> io::Result<Outcome> {
     let Some(direct) = open_direct(to)? else {
-        return Ok(Copy::Unsupported);
+        return Ok(Outcome::Unsupported);
     };
     let mut storage = vec![0u8; CHUNK + ALIGN];
     let start = storage.as_ptr().align_offset(ALIGN);
@@ -55,7 +55,7 @@ pub fn copy(from: &File, to: &Path, len: u64) -> io::Result<Copy> {
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                     drop(direct);
                     File::options().write(true).open(to)?.set_len(0)?;
-                    return Ok(Copy::Unsupported);
+                    return Ok(Outcome::Unsupported);
                 }
                 Err(e) => return Err(e),
             }
@@ -66,7 +66,7 @@ pub fn copy(from: &File, to: &Path, len: u64) -> io::Result<Copy> {
         }
         offset += n as u64;
     }
-    Ok(Copy::Done)
+    Ok(Outcome::Done)
 }
 
 #[cfg(target_os = "linux")]
@@ -106,7 +106,7 @@ mod tests {
             let to = dir.path().join(format!("to-{n}"));
             File::create(&to)?;
             let outcome = copy(&from, &to, n as u64)?;
-            if outcome == Copy::Unsupported {
+            if outcome == Outcome::Unsupported {
                 // A file system without direct writes: nothing written.
                 assert_eq!(std::fs::metadata(&to)?.len(), 0);
                 continue;
