@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::sink::backup::{Copied, PendingBackup};
+use crate::sink::health::CheckBeside;
 
 use super::{steps, Apply, BackupPolicy};
 
@@ -32,7 +33,7 @@ pub(super) struct Order {
 /// The health check, and the backup's copy, running beside the merge's reads.
 pub(super) struct Preflight {
     path: PathBuf,
-    check: Option<JoinHandle<Result<()>>>,
+    check: Option<CheckBeside>,
     copy: Option<JoinHandle<Result<Option<Copied>>>>,
 }
 
@@ -57,15 +58,16 @@ fn join<T>(thread: Option<JoinHandle<Result<T>>>, what: &str) -> Option<Result<T
 impl Preflight {
     /// Starts checking the target at once.
     pub(super) fn start(path: &Path) -> Result<Preflight> {
-        let checked = path.to_path_buf();
-        let check = spawn("check", move || {
-            crate::sink::health::check_before_use(&checked)
-        })?;
         Ok(Preflight {
             path: path.to_path_buf(),
-            check: Some(check),
+            check: Some(CheckBeside::start(path)?),
             copy: None,
         })
+    }
+
+    /// The check's result; `Ok` once taken before.
+    fn check(&mut self) -> Result<()> {
+        self.check.take().map_or(Ok(()), CheckBeside::wait)
     }
 
     /// Starts copying the target for its backup (as [`steps::backup`] decides
@@ -90,7 +92,7 @@ impl Preflight {
     /// Waits for the check and the backup ordered; to be called before the
     /// first write. The copy becomes the backup only once the check passed.
     pub(super) fn wait(&mut self) -> Result<Option<PendingBackup>> {
-        let check = join(self.check.take(), "check").unwrap_or(Ok(()));
+        let check = self.check();
         let copy = join(self.copy.take(), "backup").unwrap_or(Ok(None));
         if let Err(damage) = check {
             if let Ok(Some(c)) = copy {
@@ -108,10 +110,10 @@ impl Preflight {
         let Err(e) = result else {
             return result;
         };
-        let check = join(self.check.take(), "check").unwrap_or(Ok(()));
+        let check = self.check();
         if let Some(Ok(Some(c))) = join(self.copy.take(), "backup") {
             c.discard();
         }
-        Err(check.err().unwrap_or(e))
+        Err(CheckBeside::outranks(check, e))
     }
 }

@@ -22,6 +22,7 @@ use crate::merge::base_pairs::{PairFile, PairSpec};
 use crate::plan::{PlanInputs, SyncPlan, TableSelection};
 use crate::progress::{Progress, ProgressMode};
 use crate::sink::existing::TargetSchema;
+use crate::sink::health::CheckBeside;
 use crate::sink::staging::{check_target, ExistingTarget, Staging};
 use crate::sink::writer;
 use crate::source::catalog::{read_catalog, read_views};
@@ -485,14 +486,14 @@ pub fn verify_only(opts: &VerifyOptions) -> Result<crate::verify::VerifyReport> 
     // A target that is not a SQLite file is refused before the server is asked.
     drop(crate::verify::open_sqlite(&opts.target)?);
     let runtime = runtime(opts.jobs)?;
+    // The target's check reads every page and needs no server: it runs while
+    // PostgreSQL is asked, and a damaged target is reported as such before any
+    // checksum reads its rows.
+    let checked = CheckBeside::start(&opts.target)?;
     runtime.block_on(async {
-        // The target's check reads every page and needs no server: it runs
-        // while PostgreSQL is asked, and a damaged target is reported as such
-        // before any checksum reads its rows.
-        let checked = crate::sink::health::CheckBeside::start(&opts.target);
         let (coordinator, plan, chunks, clients) = match prepare_verify(opts).await {
             Ok(prepared) => prepared,
-            Err(e) => return checked.settle(Err(e)).await,
+            Err(e) => return Err(CheckBeside::outranks(checked.passed().await, e)),
         };
         let report = crate::verify::verify(
             &clients,

@@ -61,33 +61,38 @@ pub fn check_before_use(path: &Path) -> Result<()> {
 }
 
 /// [`check_before_use`] on a thread of its own, beside work that does not read
-/// the file (asking PostgreSQL): whatever reads the file's rows waits for
-/// [`CheckBeside::passed`] first, and when the work beside fails too, the
-/// check's error is the one reported (reading a damaged file fails in other
-/// ways first).
-pub struct CheckBeside(tokio::task::JoinHandle<Result<()>>);
+/// the file (asking PostgreSQL): whatever reads the file's rows waits for the
+/// check first, and when the work beside fails too, the check's error is the
+/// one reported (reading a damaged file fails in other ways first).
+pub struct CheckBeside(std::thread::JoinHandle<Result<()>>);
 
 impl CheckBeside {
-    /// Starts the check; needs a Tokio runtime.
-    pub fn start(path: &Path) -> CheckBeside {
+    pub fn start(path: &Path) -> Result<CheckBeside> {
         let path = path.to_path_buf();
-        CheckBeside(tokio::task::spawn_blocking(move || check_before_use(&path)))
+        std::thread::Builder::new()
+            .name("check".into())
+            .spawn(move || check_before_use(&path))
+            .map(CheckBeside)
+            .map_err(|e| Error::Aborted(format!("cannot start the target's check: {e}")))
     }
 
     /// Waits for the check.
-    pub async fn passed(self) -> Result<()> {
+    pub fn wait(self) -> Result<()> {
         self.0
+            .join()
+            .unwrap_or_else(|_| Err(Error::Aborted("the target's check panicked".into())))
+    }
+
+    /// [`CheckBeside::wait`] from async code, on a blocking thread.
+    pub async fn passed(self) -> Result<()> {
+        tokio::task::spawn_blocking(move || self.wait())
             .await
             .map_err(|e| Error::Aborted(format!("the target's check failed: {e}")))?
     }
 
-    /// The result of the work beside the check; when it failed and the check
-    /// fails too, the check's error.
-    pub async fn settle<T>(self, result: Result<T>) -> Result<T> {
-        match result {
-            Ok(value) => Ok(value),
-            Err(e) => Err(self.passed().await.err().unwrap_or(e)),
-        }
+    /// The error of the work beside the check: the check's, when it failed too.
+    pub fn outranks(check: Result<()>, beside: Error) -> Error {
+        check.err().unwrap_or(beside)
     }
 }
 
