@@ -196,45 +196,44 @@ fn sqlite_totals(
     let mut rows = stmt.query([]).map_err(sqlite)?;
     let (mut count, mut sum) = (0u64, 0u64);
     let mut buffers = RecordBuffers::default();
-    let mut spare: Vec<ValueRef<'static>> = Vec::with_capacity(needed);
+    let mut spare: Vec<ValueRef<'static>> = Vec::with_capacity(columns);
     let mut index = index;
     let mut entry = Vec::new();
-    let uses = usize::from(checksums) + usize::from(pairs.is_some()) + usize::from(index.is_some());
     while let Some(row) = rows.next().map_err(sqlite)? {
         count += 1;
-        if uses > 1 {
-            // Each value fetched from SQLite once (each fetch is several calls
-            // into SQLite: a tenth of the read-back's time), into the vector
-            // the previous row used.
-            let mut values = recycle_values(std::mem::take(&mut spare));
-            for i in 0..needed {
-                values.push(row.get_ref(i).map_err(sqlite)?);
-            }
+        if let Some((at, sums)) = index.as_mut() {
+            // Every position is below the statement's column count (checked
+            // above).
+            at.add(sums, &mut entry, |i| row.get_ref_unwrap(i));
+        }
+        let Some(pairs) = pairs.as_deref_mut() else {
             if checksums {
                 let hash = check
-                    .row_hash(|i| Ok(values[i]), &mut buffers)
+                    .row_hash(|i| row.get_ref(i), &mut buffers)
                     .map_err(sqlite)?;
                 sum = sum.wrapping_add(hash);
             }
-            if let Some((at, sums)) = index.as_mut() {
-                at.add(sums, &mut entry, |i| values[i]);
-            }
-            if let Some(pairs) = pairs.as_deref_mut() {
-                pairs.add(columns, |i| values[i])?;
-            }
-            spare = recycle_values(values);
-        } else if checksums {
-            let hash = check
-                .row_hash(|i| row.get_ref(i), &mut buffers)
-                .map_err(sqlite)?;
-            sum = sum.wrapping_add(hash);
-        } else if let Some(pairs) = pairs.as_deref_mut() {
+            continue;
+        };
+        if !checksums {
             // Every index is below the statement's column count (checked
-            // above).
+            // above); nothing collected per row.
             pairs.add(columns, |i| row.get_ref_unwrap(i))?;
-        } else if let Some((at, sums)) = index.as_mut() {
-            at.add(sums, &mut entry, |i| row.get_ref_unwrap(i));
+            continue;
         }
+        // Both: each value fetched from SQLite once (each fetch is several
+        // calls into SQLite: a tenth of the read-back's time), into the
+        // vector the previous row used.
+        let mut values = recycle_values(std::mem::take(&mut spare));
+        for i in 0..columns {
+            values.push(row.get_ref(i).map_err(sqlite)?);
+        }
+        let hash = check
+            .row_hash(|i| Ok(values[i]), &mut buffers)
+            .map_err(sqlite)?;
+        sum = sum.wrapping_add(hash);
+        pairs.add(columns, |i| values[i])?;
+        spare = recycle_values(values);
     }
     Ok((count, sum))
 }
