@@ -629,6 +629,92 @@ fn deletes_are_found_for_composite_and_uuid_keys() {
     }
 }
 
+/// uuid and text keys are compared by hashed buckets (PostgreSQL's hash index
+/// functions, reproduced here): deletes, the rows the merge inserts and a row
+/// PostgreSQL has with an older cursor (never read, so named as missing) come
+/// out exactly, without sending every key.
+#[test]
+fn uuid_and_text_keys_are_compared_by_hashed_buckets() {
+    let db = TestDb::new();
+    db.execute(&format!(
+        "CREATE TABLE docs (id uuid PRIMARY KEY, v text, updated_at timestamptz);
+         CREATE INDEX ON docs (updated_at);
+         INSERT INTO docs SELECT md5(g::text)::uuid, 'v', '{BEFORE}' FROM generate_series(1, 20000) g;
+         CREATE TABLE slugs (slug text PRIMARY KEY, v text, updated_at timestamptz);
+         CREATE INDEX ON slugs (updated_at);
+         INSERT INTO slugs SELECT 'slug-' || g || '-é', 'v', '{BEFORE}' FROM generate_series(1, 20000) g;"
+    ));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    sync(&db.url(), &target, &["--quiet"]).assert_success();
+    db.execute(
+        "DELETE FROM docs WHERE id IN (SELECT md5(g::text)::uuid FROM generate_series(1, 7) g);
+         DELETE FROM slugs WHERE slug IN (SELECT 'slug-' || g || '-é' FROM generate_series(11, 15) g);
+         INSERT INTO docs SELECT md5('new' || g)::uuid, 'new', '2025-11-20Z' FROM generate_series(1, 300) g;
+         INSERT INTO slugs SELECT 'new-' || g, 'new', '2025-11-20Z' FROM generate_series(1, 300) g;
+         UPDATE docs SET v = 'changed', updated_at = '2025-11-20Z'
+          WHERE id IN (SELECT md5(g::text)::uuid FROM generate_series(100, 109) g);
+         INSERT INTO docs VALUES (md5('older')::uuid, 'older', '2025-11-02Z');
+         INSERT INTO slugs VALUES ('older', 'older', '2025-11-02Z');",
+    );
+    let run = sync(
+        &db.url(),
+        &target,
+        &["--since", CUTOVER, "--json", "-v", "--no-backup"],
+    );
+    run.assert_success();
+    let s = json(&run);
+    for (table, sql) in [
+        ("docs", "uuid_hash_extended"),
+        ("slugs", "hashtextextended"),
+    ] {
+        // Both sides hashed alike: no fall back to reading every key in order.
+        assert!(
+            run.stderr.contains(sql)
+                && !run
+                    .stderr
+                    .contains(&format!("FROM ONLY \"public\".\"{table}\" ORDER BY")),
+            "{table}: compared by hashed buckets\n{}",
+            run.stderr
+        );
+    }
+    let docs = table_counts(&s, "docs");
+    assert_eq!(docs["deleted"], 7, "{s}");
+    assert_eq!(docs["inserted"], 300, "{s}");
+    assert_eq!(docs["updated"], 10, "{s}");
+    assert_eq!(docs["missing_older_count"], 1, "{s}");
+    let older: String = db
+        .client()
+        .query_one("SELECT md5('older')", &[])
+        .and_then(|r| r.try_get(0))
+        .expect("md5");
+    assert_eq!(docs["missing_older"][0], format!("id={older}"), "{s}");
+    let slugs = table_counts(&s, "slugs");
+    assert_eq!(slugs["deleted"], 5, "{s}");
+    assert_eq!(slugs["inserted"], 300, "{s}");
+    assert_eq!(
+        slugs["missing_older"],
+        serde_json::json!(["slug=older"]),
+        "{s}"
+    );
+    let conn = open_sqlite(&target);
+    assert_eq!(
+        sqlite_i64(&conn, "SELECT count(*) FROM docs"),
+        20000 - 7 + 300
+    );
+    assert_eq!(
+        sqlite_i64(&conn, "SELECT count(*) FROM slugs"),
+        20000 - 5 + 300
+    );
+    assert_eq!(
+        sqlite_i64(
+            &conn,
+            "SELECT count(*) FROM slugs WHERE slug IN ('slug-11-é', 'slug-15-é')"
+        ),
+        0
+    );
+}
+
 /// A delta into a Prisma app's own SQLite file, through its schema map: the
 /// cursor is `updatedAt` stored as INTEGER epoch milliseconds, ids are dashed
 /// TEXT, booleans 0/1 — rows are matched, compared and written in those forms.

@@ -2,6 +2,11 @@
 //! key sets are hashed into buckets on both sides (PostgreSQL on the server),
 //! and only the keys of buckets that differ are read. A delta merge finds the
 //! rows PostgreSQL deleted this way.
+//!
+//! By key: integer keys by ranges of the key (count and sums per range), uuid
+//! and text keys by buckets of PostgreSQL's own hash of the key ([`hashed`]),
+//! any of these read whole and in order when those do not apply, and any other
+//! key (composite, other types) by buckets of the md5 of its canonical text.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -20,6 +25,8 @@ use crate::plan::TablePlan;
 use crate::sink::ddl::quote;
 use crate::source::catalog::quote_ident;
 use crate::source::chunk::ChunkRange;
+
+mod hashed;
 
 /// A SQLite row whose key PostgreSQL does not have.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,7 +241,7 @@ impl SortedKind {
 
 /// A key in a form both sides agree on, ordered as both sides sort it
 /// (SQLite sorts integers before text).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum SortedKey {
     Int(i64),
     Text(String),
@@ -328,6 +335,16 @@ async fn sorted_difference(
             let keys = KeyColumn { column, merging };
             return ranges_difference(client, plan, keys, &ranges, conn, path, &what).await;
         }
+    }
+    let key_column = hashed::HashedKey {
+        column,
+        kind,
+        merging,
+    };
+    if let Some(diff) =
+        hashed::hashed_difference(client, plan, key_column, conn, path, &what).await?
+    {
+        return Ok(Some(diff));
     }
     let pg_column = quote_ident(column);
     let (select, order) = match kind {

@@ -1,0 +1,407 @@
+//! uuid and text keys compared by hashed buckets. PostgreSQL hashes each key
+//! with the function behind its hash indexes (`uuid_hash_extended`,
+//! `hashtextextended` under the "C" collation), which is lookup3 over the
+//! key's bytes as [`pg_hash_bytes`] computes it here; each side counts and sums
+//! the hashes per bucket where it runs, and only the keys of buckets that
+//! differ are read, sorted and merged. Reading every key in order (the method
+//! this replaces when it applies) sent every key over the wire and sorted the
+//! table on the server, for a difference that is usually a handful of rows.
+//!
+//! A wrong hash on either side (another server build, another encoding) makes
+//! buckets differ, never agree: it costs reading their keys, not a missed key.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use futures_util::StreamExt;
+use rusqlite::types::ValueRef;
+use rusqlite::Connection;
+use tokio_postgres::Client;
+
+use super::{merge_sorted, merged_column, KeyDifference, PgKeys, SortedKey, SortedKind};
+use crate::error::{Error, Result};
+use crate::mapping::decode::push_hex;
+use crate::plan::TablePlan;
+use crate::sink::ddl::quote;
+use crate::source::catalog::quote_ident;
+use crate::source::chunk::ChunkRange;
+use crate::verify::checksum::pg_hash_bytes;
+
+/// How many keys a bucket holds on average, at least: fewer buckets than
+/// this makes each differing one cost more keys; more, a larger first answer.
+const KEYS_PER_BUCKET: f64 = 128.0;
+const MIN_BUCKETS: u64 = 4096;
+/// PostgreSQL groups the buckets in memory (`work_mem`): at most this many.
+const MAX_BUCKETS: u64 = 65536;
+
+/// The count and two sums of one bucket's key hashes. Each term is below
+/// 2^31 in magnitude, so a bucket's sums stay exact up to 2^32 keys.
+type Sums = (i64, i64, i64);
+
+fn add(sums: &mut Sums, h: i64) {
+    sums.0 += 1;
+    sums.1 += h % 1_000_000_007;
+    sums.2 += (h / 4_294_967_296) % 2_147_483_647;
+}
+
+/// The form uuid keys are stored in, which must be the same for every key:
+/// keys stored in mixed forms are left to the methods that report the ones
+/// not stored as the mapping writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UuidForm {
+    Blob,
+    Text { dashed: bool, upper: bool },
+}
+
+/// What the SQLite side knows of its keys: the hash of each is taken over the
+/// bytes PostgreSQL hashes (a uuid's 16 bytes, a text's UTF-8).
+struct SqliteKeys {
+    kind: SortedKind,
+    form: Option<UuidForm>,
+}
+
+impl SqliteKeys {
+    /// The key as both sides sort it and its hash; `None` for a value that is
+    /// no key PostgreSQL could have, or a uuid in another form than the keys
+    /// before it.
+    fn read(&mut self, v: ValueRef<'_>) -> Option<(SortedKey, i64)> {
+        match (self.kind, v) {
+            (SortedKind::Text, ValueRef::Text(t)) => {
+                let text = std::str::from_utf8(t).ok()?;
+                Some((SortedKey::Text(text.to_owned()), as_i64(pg_hash_bytes(t))))
+            }
+            (SortedKind::Uuid, ValueRef::Blob(b)) if b.len() == 16 => {
+                self.same_form(UuidForm::Blob)?;
+                let mut hex = String::with_capacity(32);
+                for byte in b {
+                    push_hex(&mut hex, *byte);
+                }
+                Some((SortedKey::Text(hex), as_i64(pg_hash_bytes(b))))
+            }
+            (SortedKind::Uuid, ValueRef::Text(t)) => {
+                let (bytes, form) = uuid_text(t)?;
+                self.same_form(form)?;
+                let mut hex = String::with_capacity(32);
+                for byte in &bytes {
+                    push_hex(&mut hex, *byte);
+                }
+                Some((SortedKey::Text(hex), as_i64(pg_hash_bytes(&bytes))))
+            }
+            _ => None,
+        }
+    }
+
+    fn same_form(&mut self, form: UuidForm) -> Option<()> {
+        match self.form {
+            None => {
+                self.form = Some(form);
+                Some(())
+            }
+            Some(f) if f == form => Some(()),
+            Some(_) => None,
+        }
+    }
+}
+
+/// A uuid's bytes from its text: 32 hex digits of one case, dashed in the
+/// standard places or not at all.
+fn uuid_text(t: &[u8]) -> Option<([u8; 16], UuidForm)> {
+    let dashed = match t.len() {
+        36 => {
+            if [8, 13, 18, 23].iter().any(|&i| t[i] != b'-') {
+                return None;
+            }
+            true
+        }
+        32 => false,
+        _ => return None,
+    };
+    let digits = t.iter().filter(|&&c| c != b'-');
+    let (mut lower, mut upper) = (false, false);
+    let mut bytes = [0u8; 16];
+    let mut n = 0;
+    for c in digits {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => {
+                lower = true;
+                c - b'a' + 10
+            }
+            b'A'..=b'F' => {
+                upper = true;
+                c - b'A' + 10
+            }
+            _ => return None,
+        };
+        let byte = bytes.get_mut(n / 2)?;
+        *byte = (*byte << 4) | d;
+        n += 1;
+    }
+    if n != 32 || (lower && upper) {
+        return None;
+    }
+    Some((bytes, UuidForm::Text { dashed, upper }))
+}
+
+fn as_i64(h: u64) -> i64 {
+    i64::from_be_bytes(h.to_be_bytes())
+}
+
+/// PostgreSQL's hash of the key column, as [`pg_hash_bytes`] of its bytes.
+fn pg_hash(kind: SortedKind, column: &str) -> Option<String> {
+    let c = quote_ident(column);
+    match kind {
+        SortedKind::Uuid => Some(format!("uuid_hash_extended({c}, 0)")),
+        SortedKind::Text => Some(format!("hashtextextended({c}::text COLLATE \"C\", 0)")),
+        SortedKind::Integer => None,
+    }
+}
+
+/// The key column compared, and the condition of the rows a merge will read
+/// (see [`super::key_difference_before_merge`]): keys of those rows are left
+/// out on both sides, since the merge brings them into SQLite.
+pub(super) struct HashedKey<'a> {
+    pub(super) column: &'a str,
+    pub(super) kind: SortedKind,
+    pub(super) merging: Option<&'a str>,
+}
+
+/// The key difference by hashed buckets; `None` when the method does not apply
+/// (a key kind without a hash here, a server without the hash functions, SQLite
+/// keys that are not all stored in one form of the mapping, or so many
+/// differing buckets that reading every key in order costs less).
+pub(super) async fn hashed_difference(
+    client: &Client,
+    plan: &TablePlan,
+    key: HashedKey<'_>,
+    conn: &Connection,
+    path: &Path,
+    what: &str,
+) -> Result<Option<KeyDifference>> {
+    let Some(hash) = pg_hash(key.kind, key.column) else {
+        return Ok(None);
+    };
+    // A server without these functions (before PostgreSQL 11) would fail the
+    // query and, with it, the snapshot's transaction: ask first.
+    let has_hash: bool = client
+        .query_one(
+            "SELECT to_regprocedure('uuid_hash_extended(uuid,int8)') IS NOT NULL \
+             AND to_regprocedure('hashtextextended(text,int8)') IS NOT NULL",
+            &[],
+        )
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(Error::pg(what))?;
+    if !has_hash {
+        return Ok(None);
+    }
+    // Estimates are non-negative and far below 2^53.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let wanted = (plan.estimated_rows.max(0.0) / KEYS_PER_BUCKET) as u64;
+    let buckets = wanted.clamp(MIN_BUCKETS, MAX_BUCKETS).next_power_of_two();
+    let mask = i64::try_from(buckets - 1).unwrap_or(i64::MAX);
+
+    let from = plan.copy.from_clause(&ChunkRange::All);
+    let mut merged: HashSet<SortedKey> = HashSet::new();
+    let not_merged = match key.merging {
+        Some(condition) => {
+            let sql = format!("SELECT {} FROM {from} WHERE {condition}", key_text(&key));
+            let rows = client
+                .query_raw(&sql, std::iter::empty::<i32>())
+                .await
+                .map_err(Error::pg(what))?;
+            futures_util::pin_mut!(rows);
+            while let Some(r) = rows.next().await {
+                let k: String = r.and_then(|r| r.try_get(0)).map_err(Error::pg(what))?;
+                merged.insert(SortedKey::Text(k));
+            }
+            format!(" WHERE ({condition}) IS NOT TRUE")
+        }
+        None => String::new(),
+    };
+    let mut pg: std::collections::HashMap<i64, Sums> = std::collections::HashMap::new();
+    for r in client
+        .query(
+            &format!(
+                "SELECT h & {mask}, count(*)::int8, sum(h % 1000000007)::int8, \
+                 sum((h / 4294967296) % 2147483647)::int8 \
+                 FROM (SELECT {hash} AS h FROM {from}{not_merged}) k GROUP BY 1"
+            ),
+            &[],
+        )
+        .await
+        .map_err(Error::pg(what))?
+    {
+        pg.insert(
+            r.try_get(0).map_err(Error::pg(what))?,
+            (
+                r.try_get(1).map_err(Error::pg(what))?,
+                r.try_get(2).map_err(Error::pg(what))?,
+                r.try_get(3).map_err(Error::pg(what))?,
+            ),
+        );
+    }
+
+    let sqlite_sql = format!(
+        "SELECT {}, rowid FROM {}",
+        quote(key.column),
+        quote(&plan.sink.name)
+    );
+    let mut stmt = conn
+        .prepare(&sqlite_sql)
+        .map_err(Error::sqlite(what, path))?;
+    let mut keys = SqliteKeys {
+        kind: key.kind,
+        form: None,
+    };
+    let mut lite: std::collections::HashMap<i64, Sums> = std::collections::HashMap::new();
+    {
+        let mut rows = stmt.query([]).map_err(Error::sqlite(what, path))?;
+        while let Some(r) = rows.next().map_err(Error::sqlite(what, path))? {
+            let v = r.get_ref(0).map_err(Error::sqlite(what, path))?;
+            let Some((k, h)) = keys.read(v) else {
+                return Ok(None);
+            };
+            if !merged.contains(&k) {
+                add(lite.entry(h & mask).or_insert((0, 0, 0)), h);
+            }
+        }
+    }
+    let mut differing: Vec<i64> = lite
+        .iter()
+        .filter(|(b, sums)| pg.get(b) != Some(sums))
+        .map(|(b, _)| *b)
+        .collect();
+    differing.extend(pg.keys().filter(|b| !lite.contains_key(b)));
+    if differing.is_empty() {
+        return Ok(Some(KeyDifference::default()));
+    }
+    if differing.len() as u64 > buckets / 4 {
+        return Ok(None);
+    }
+    let wanted: HashSet<i64> = differing.iter().copied().collect();
+
+    // The keys of the differing buckets, sorted on both sides as PostgreSQL
+    // sorts them (byte order), then merged.
+    let mut lite_keys: Vec<(SortedKey, i64)> = Vec::new();
+    {
+        let mut rows = stmt.query([]).map_err(Error::sqlite(what, path))?;
+        while let Some(r) = rows.next().map_err(Error::sqlite(what, path))? {
+            let v = r.get_ref(0).map_err(Error::sqlite(what, path))?;
+            let Some((k, h)) = keys.read(v) else {
+                return Ok(None);
+            };
+            if wanted.contains(&(h & mask)) {
+                lite_keys.push((k, r.get(1).map_err(Error::sqlite(what, path))?));
+            }
+        }
+    }
+    lite_keys.sort_unstable();
+    let order = match key.kind {
+        SortedKind::Text => format!("{} COLLATE \"C\"", quote_ident(key.column)),
+        _ => quote_ident(key.column),
+    };
+    let pg_sql = format!(
+        "SELECT {}, {} FROM {from} WHERE ({hash} & {mask}) = ANY($1) ORDER BY {order}",
+        key_text(&key),
+        merged_column(key.merging),
+    );
+    let rows = client
+        .query_raw(
+            &pg_sql,
+            [&differing as &(dyn tokio_postgres::types::ToSql + Sync)],
+        )
+        .await
+        .map_err(Error::pg(what))?;
+    futures_util::pin_mut!(rows);
+    let mut lite = lite_keys.into_iter();
+    let mut next_lite = || Ok(lite.next());
+    let no_set = HashSet::new();
+    let pg = PgKeys {
+        rows: &mut rows,
+        kind: key.kind,
+        merged: &no_set,
+    };
+    merge_sorted(pg, &mut next_lite, key.column, what).await
+}
+
+/// The key as PostgreSQL sends it for [`SortedKey::Text`].
+fn key_text(key: &HashedKey<'_>) -> String {
+    let c = quote_ident(key.column);
+    match key.kind {
+        SortedKind::Uuid => format!("replace({c}::text, '-', '')"),
+        _ => format!("{c}::text"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_texts_of_one_form_are_read_and_mixed_forms_end_the_method() {
+        let dashed = b"0123abcd-0000-4000-8000-00000000ffff";
+        let (bytes, form) = uuid_text(dashed).expect("a dashed uuid");
+        assert_eq!(bytes[0], 0x01);
+        assert_eq!(bytes[15], 0xff);
+        assert_eq!(
+            form,
+            UuidForm::Text {
+                dashed: true,
+                upper: false
+            }
+        );
+        assert_eq!(
+            uuid_text(b"0123ABCD00004000800000000000FFFF").map(|(b, _)| b),
+            Some(bytes)
+        );
+        for bad in [
+            &b"0123abcd-0000-4000-8000-00000000fffg"[..],
+            b"0123abcd00004000800000000000ffff0",
+            b"0123abcd-0000-4000-8000000000000fff-",
+            b"0123ABCD00004000800000000000ffff",
+        ] {
+            assert_eq!(uuid_text(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        let mut keys = SqliteKeys {
+            kind: SortedKind::Uuid,
+            form: None,
+        };
+        let (k, h) = keys.read(ValueRef::Text(dashed)).expect("the first key");
+        assert_eq!(
+            k,
+            SortedKey::Text("0123abcd00004000800000000000ffff".into())
+        );
+        assert_eq!(h, as_i64(pg_hash_bytes(&bytes)));
+        assert!(keys.read(ValueRef::Blob(&bytes)).is_none(), "another form");
+        assert!(keys.read(ValueRef::Text(dashed)).is_some());
+    }
+
+    #[test]
+    fn keys_hash_as_postgresql_hashes_them() {
+        // SELECT uuid_hash_extended('0123abcd-0000-4000-8000-00000000ffff', 0),
+        //        hashtextextended('abc', 0)
+        let (bytes, _) = uuid_text(b"0123abcd-0000-4000-8000-00000000ffff").expect("a uuid");
+        assert_eq!(as_i64(pg_hash_bytes(&bytes)), 1_292_919_930_712_317_194);
+        let mut keys = SqliteKeys {
+            kind: SortedKind::Text,
+            form: None,
+        };
+        let read = keys.read(ValueRef::Text(b"abc")).map(|(_, h)| h);
+        assert_eq!(read, Some(-6_747_756_470_228_489_321));
+        assert!(keys.read(ValueRef::Integer(7)).is_none());
+    }
+
+    #[test]
+    fn the_sums_keep_the_sign_as_postgresql_does() {
+        let mut s = (0, 0, 0);
+        add(&mut s, -1);
+        add(&mut s, i64::MIN);
+        add(&mut s, i64::MAX);
+        // PostgreSQL: -1 % 1000000007 = -1; -9223372036854775808 % 1000000007
+        // = -291172004; 9223372036854775807 % 1000000007 = 291172003;
+        // -1 / 4294967296 = 0, i64::MIN / 2^32 = -2147483648 → % 2147483647 = -1,
+        // i64::MAX / 2^32 = 2147483647 → 0.
+        assert_eq!(s, (3, -1 - 291_172_004 + 291_172_003, -1));
+    }
+}
