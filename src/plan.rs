@@ -58,6 +58,8 @@ pub struct TablePlan {
     pub arrow_schema: SchemaRef,
     pub chunking: ChunkStrategy,
     pub estimated_rows: f64,
+    /// The table's OID in PostgreSQL: whether a later run reads the same table.
+    pub oid: u32,
     /// How SQLite holds each column's values, for translating the
     /// expressions of views that read it.
     pub value_types: Vec<expression::Ty>,
@@ -600,6 +602,7 @@ fn plan_table(ctx: &TableContext<'_>, out: &mut Collected) -> Result<TablePlan, 
         conversions,
         chunking,
         estimated_rows,
+        oid: t.oid,
         value_types: scope.iter().map(|(_, _, ty)| *ty).collect(),
     })
 }
@@ -652,6 +655,7 @@ impl TablePlan {
             conversions,
             chunking: self.chunking.clone(),
             estimated_rows: self.estimated_rows,
+            oid: self.oid,
             value_types: keep.iter().map(|&i| self.value_types[i]).collect(),
         }
     }

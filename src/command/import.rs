@@ -161,6 +161,8 @@ pub(crate) fn open(
     let times = SnapshotTimes {
         now: parse_time("snapshot_time", &manifest.snapshot_time)?,
         watermark: parse_time("watermark", &manifest.watermark)?,
+        // Transaction ids are the server's; the bundle's rows are compared.
+        horizon: None,
     };
     let target_schema = TargetSchema::read(target)?;
     let inputs = PlanInputs {

@@ -39,6 +39,7 @@ use crate::plan::TableSelection;
 use crate::progress::{Progress, ProgressMode};
 use crate::source::catalog::quote_ident;
 use crate::source::connect::SourceConfig;
+use crate::source::horizon;
 use crate::source::snapshot::Consistency;
 use crate::summary::DeltaSummary;
 use crate::verify::keys::key_difference;
@@ -254,10 +255,18 @@ async fn delta_async(opts: &DeltaOptions, preflight: &mut Preflight) -> Result<D
     // beside them too.
     let (by_content, by_cursor): (Vec<usize>, Vec<usize>) =
         (0..prepared.len()).partition(|&i| prepared[i].method == Method::Content);
+    // Where the server stands, for tables whose last sync recorded where it
+    // stood then: their rows written since are read instead of compared.
+    let now = match times.horizon {
+        Some(at) if by_content.iter().any(|&i| prepared[i].horizon.is_some()) => {
+            Some((at, horizon::snapshot_xmax(&coordinator).await?))
+        }
+        _ => None,
+    };
     let mut merging = Vec::new();
     for &i in &by_cursor {
         let p = &mut prepared[i];
-        let ranges = changed_rows(p, &coordinator, &clients, path).await?;
+        let ranges = changed_rows(p, now, &coordinator, &clients, path).await?;
         if p.method == Method::Cursor {
             merging.push(keys::Merging::new(i, &p.merge.plan, &ranges));
         }
@@ -274,7 +283,7 @@ async fn delta_async(opts: &DeltaOptions, preflight: &mut Preflight) -> Result<D
     }
     for &i in &by_content {
         let p = &mut prepared[i];
-        for range in changed_rows(p, &coordinator, &clients, path).await? {
+        for range in changed_rows(p, now, &coordinator, &clients, path).await? {
             chunks.push(Chunk { table: i, range });
         }
     }

@@ -16,6 +16,7 @@ use crate::plan::TablePlan;
 use super::{MergeSettings, Since};
 use crate::pipeline::{comparison_chunks, table_chunks};
 use crate::source::chunk::ChunkRange;
+use crate::source::horizon::{written_since, Horizon, TableHorizon};
 use crate::verify::narrow::content_difference;
 
 /// How the changed rows of a table are found.
@@ -43,6 +44,9 @@ pub(super) struct Prepared {
     pub(super) base_found: Option<i64>,
     /// How its changes were found, for the summary.
     pub(super) found_by: String,
+    /// Where PostgreSQL's transaction ids stood when the last sync brought
+    /// every row of the table up to date, if it recorded that.
+    pub(super) horizon: Option<TableHorizon>,
 }
 
 /// Prepares one table, or says why it cannot be merged. `Ok(None)`: the table
@@ -86,6 +90,7 @@ pub(super) fn prepare(
             since_text: None,
             base_found: None,
             found_by: String::new(),
+            horizon: None,
         }));
     }
     let wanted = table_map
@@ -106,10 +111,12 @@ pub(super) fn prepare(
         Ok(c) => (Some(c.index), Some(c.name)),
         Err(NoCursor::Absent) => {
             notes.push(format!(
-                "{}: no updated_at column, so its changes are found by comparing content (a \
-                 checksum scan on each side; only differing rows are read). A column such as \
-                 created_at says when a row was made, not when it last changed. Name an update \
-                 cursor in the map with `cursor = \"...\"` if the app keeps one",
+                "{}: no updated_at column, so its changes are found by the row versions \
+                 PostgreSQL wrote since the last sync (their xmin), or, where those cannot be \
+                 told, by comparing content (a checksum scan on each side; only differing rows \
+                 are read). A column such as created_at says when a row was made, not when it \
+                 last changed. Name an update cursor in the map with `cursor = \"...\"` if the \
+                 app keeps one",
                 t.sink.name
             ));
             (None, None)
@@ -117,7 +124,8 @@ pub(super) fn prepare(
         Err(NoCursor::WrongType { column, pg_type }) => {
             notes.push(format!(
                 "{}: column {column} is {pg_type}, not a date or timestamp, so it cannot be a \
-                 cursor; its changes are found by comparing content",
+                 cursor; its changes are found as for a table without one (the row versions \
+                 written since the last sync, or content)",
                 t.sink.name
             ));
             (None, None)
@@ -161,6 +169,13 @@ pub(super) fn prepare(
         since_text: since.map(unix_micros_text),
         base_found,
         found_by: String::new(),
+        horizon: match method {
+            Method::Content => state::horizon(conn, &t.sink.name)
+                .map_err(|e| format!("reading the sync state of {}: {e}", t.sink.name))?
+                .as_deref()
+                .and_then(TableHorizon::parse),
+            _ => None,
+        },
     }))
 }
 
@@ -195,6 +210,7 @@ pub(super) async fn cursor_indexed(
 /// file over connections of its own: nothing may have been written yet.
 pub(super) async fn changed_rows(
     p: &mut Prepared,
+    now: Option<(Horizon, i64)>,
     coordinator: &tokio_postgres::Client,
     clients: &[tokio_postgres::Client],
     path: &std::path::Path,
@@ -212,6 +228,16 @@ pub(super) async fn changed_rows(
             table_chunks(coordinator, &p.merge.plan).await?
         }
         _ => {
+            let written = match (&p.horizon, now, p.base_found) {
+                (Some(recorded), Some((at, xmax)), Some(_)) => {
+                    Some(written_since(recorded, &at, xmax, &p.merge.plan))
+                }
+                _ => None,
+            };
+            if let Some(Ok(range)) = written {
+                p.found_by = "rows PostgreSQL wrote since the last sync (their xmin)".to_owned();
+                return Ok(vec![range]);
+            }
             let ranges = comparison_chunks(coordinator, &p.merge.plan).await?;
             let diff = content_difference(clients, &p.merge.plan, ranges, path).await?;
             p.found_by = match (diff.rows, diff.buckets) {
@@ -219,6 +245,9 @@ pub(super) async fn changed_rows(
                 (Some(n), _) => format!("content: {n} differing row(s) read"),
                 (None, n) => format!("content: {n} differing key bucket(s) read"),
             };
+            if let Some(Err(why)) = written {
+                p.found_by += &format!(" (not by the rows written since the last sync: {why})");
+            }
             diff.ranges
         }
     })

@@ -9,11 +9,12 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 use crate::merge::base;
 use crate::merge::deletes::LISTED;
-use crate::merge::state::{self, MergeCounts, TableRun};
+use crate::merge::state::{self, MergeCounts, SyncMode, TableRun};
 use crate::merge::writer::{BaseUse, TableMerge};
 use crate::plan::SyncPlan;
 use crate::progress::Progress;
 use crate::sink::backup::{self, PendingBackup};
+use crate::source::horizon::TableHorizon;
 use crate::source::snapshot::SnapshotTimes;
 use crate::summary::DeltaTableSummary;
 use crate::verify::keys::KeyDifference;
@@ -284,6 +285,15 @@ pub(super) fn record_runs(
             counts: r.counts,
             run_at,
             seconds: r.seconds,
+            // Only a table whose every row was looked at (by content, by the
+            // rows written since, or whole) is up to date as of the snapshot:
+            // a cursor sees only what the app stamped.
+            horizon: match (p.mode, times.horizon) {
+                (SyncMode::Content | SyncMode::Full, Some(at)) => {
+                    Some(TableHorizon::new(at, &p.merge.plan).to_text())
+                }
+                _ => None,
+            },
         };
         state::record_run(conn, &run).map_err(Error::sqlite("recording the sync state", path))?;
         summaries.push(DeltaTableSummary {

@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS _pg2sqlite_sync (
     conflicts     INTEGER NOT NULL,
     kept_deletes  INTEGER NOT NULL,
     run_at        TEXT NOT NULL,
-    seconds       REAL NOT NULL
+    seconds       REAL NOT NULL,
+    pg_horizon    TEXT
 );
 CREATE TABLE IF NOT EXISTS _pg2sqlite_conflicts (
     run_at          TEXT NOT NULL,
@@ -119,6 +120,10 @@ pub struct TableRun<'a> {
     pub counts: MergeCounts,
     pub run_at: &'a str,
     pub seconds: f64,
+    /// Where PostgreSQL's transaction ids stood for this table
+    /// (`source::horizon::TableHorizon`), when the run brought every row of it
+    /// up to that point; the next delta finds the rows written since by it.
+    pub horizon: Option<String>,
 }
 
 /// What `_pg2sqlite_conflicts` says about one row.
@@ -155,7 +160,13 @@ impl ConflictKind {
 }
 
 pub fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(CREATE)
+    conn.execute_batch(CREATE)?;
+    // Files of versions before the column: added, empty (their next delta
+    // compares content).
+    if !has_horizon_column(conn)? {
+        conn.execute_batch("ALTER TABLE _pg2sqlite_sync ADD COLUMN pg_horizon TEXT")?;
+    }
+    Ok(())
 }
 
 pub fn record_run(conn: &Connection, run: &TableRun<'_>) -> rusqlite::Result<()> {
@@ -164,8 +175,8 @@ pub fn record_run(conn: &Connection, run: &TableRun<'_>) -> rusqlite::Result<()>
     conn.execute(
         "INSERT OR REPLACE INTO _pg2sqlite_sync
            (table_name, source_table, mode, cursor_column, since, watermark, snapshot_time,
-            inserted, updated, deleted, conflicts, kept_deletes, run_at, seconds)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            inserted, updated, deleted, conflicts, kept_deletes, run_at, seconds, pg_horizon)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             run.table,
             run.source_table,
@@ -180,7 +191,8 @@ pub fn record_run(conn: &Connection, run: &TableRun<'_>) -> rusqlite::Result<()>
             n(c.conflicts),
             n(c.kept_deletes),
             run.run_at,
-            run.seconds
+            run.seconds,
+            run.horizon
         ],
     )?;
     Ok(())
@@ -228,6 +240,32 @@ pub fn watermark(conn: &Connection, table: &str) -> rusqlite::Result<Option<Stri
         |r| r.get(0),
     )
     .optional()
+}
+
+fn has_horizon_column(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('_pg2sqlite_sync') WHERE name = 'pg_horizon'",
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// The horizon recorded for `table` (see [`TableRun::horizon`]), if any.
+pub fn horizon(conn: &Connection, table: &str) -> rusqlite::Result<Option<String>> {
+    if !has_state(conn)? {
+        return Ok(None);
+    }
+    if !has_horizon_column(conn)? {
+        return Ok(None);
+    }
+    Ok(conn
+        .query_row(
+            "SELECT pg_horizon FROM _pg2sqlite_sync WHERE table_name = ?1",
+            [table],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
 }
 
 /// A row's key as a JSON object (`{"id":7}`), for the conflicts table.
@@ -280,6 +318,7 @@ mod tests {
             },
             run_at: "2025-11-14T00:00:02Z",
             seconds: 0.5,
+            horizon: Some("h".into()),
         };
         record_run(&conn, &run)?;
         record_run(
@@ -294,6 +333,8 @@ mod tests {
             Some("2025-11-15T00:00:00Z")
         );
         assert_eq!(watermark(&conn, "other")?, None);
+        assert_eq!(horizon(&conn, "users")?.as_deref(), Some("h"));
+        assert_eq!(horizon(&conn, "other")?, None);
         Ok(())
     }
 }

@@ -435,6 +435,9 @@ fn record_full_sync(
                     },
                     run_at: &run_at,
                     seconds: outcome.seconds.get(i).copied().unwrap_or(0.0),
+                    horizon: times
+                        .horizon
+                        .map(|at| crate::source::horizon::TableHorizon::new(at, t).to_text()),
                 },
             )?;
         }

@@ -39,6 +39,9 @@ pub enum ChunkRange {
     /// The rows whose integer key is one of `keys`: the differing rows a
     /// content comparison found one by one.
     Keys { column: String, keys: Vec<i64> },
+    /// The row versions written by transactions whose 32-bit id is in the
+    /// `window` ids from `from` on, modulo 2^32 (see `source::horizon`).
+    WrittenSince { from: i64, window: i64 },
 }
 
 impl ChunkRange {
@@ -90,6 +93,9 @@ impl ChunkRange {
                         list.join(", ")
                     }
                 )
+            }
+            ChunkRange::WrittenSince { from, window } => {
+                format!(" WHERE (xmin::text::int8 - {from} + 4294967296) % 4294967296 < {window}")
             }
             ChunkRange::Changed { cursor, since } => {
                 let c = quote_ident(cursor);

@@ -7,6 +7,7 @@ pub mod chunk;
 pub mod connect;
 pub mod conninfo;
 pub mod copy;
+pub mod horizon;
 pub mod hosts;
 pub mod pgpass;
 pub mod service;

@@ -91,6 +91,9 @@ pub async fn join(client: &Client, snapshot: &SharedSnapshot) -> Result<()> {
 /// see it: microseconds since 1970-01-01 UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnapshotTimes {
+    /// Where the server's transaction ids stood (see [`super::horizon`]);
+    /// `None` when it cannot tell, or for a bundle.
+    pub horizon: Option<super::horizon::Horizon>,
     /// The server's clock just before the snapshot.
     pub now: i64,
     /// The earliest moment a row this snapshot cannot see may carry as its
@@ -130,6 +133,7 @@ pub async fn times(client: &Client) -> Result<SnapshotTimes> {
     Ok(SnapshotTimes {
         now,
         watermark: oldest - 1,
+        horizon: super::horizon::read(client).await,
     })
 }
 

@@ -34,3 +34,4 @@ mod three_way;
 mod three_way_model;
 mod values;
 mod verify;
+mod written_since;
