@@ -93,6 +93,7 @@ pub fn settle_sidecars(target: &Path) -> Result<()> {
         conn.close()
             .map_err(|(_, e)| fail(format!("cannot close it: {e}")))?;
     }
+    remove_stale_journal(target).map_err(|e| fail(format!("cannot settle its journal: {e}")))?;
     let left: Vec<String> = present().iter().map(|p| p.display().to_string()).collect();
     if left.is_empty() {
         Ok(())
@@ -103,6 +104,41 @@ pub fn settle_sidecars(target: &Path) -> Result<()> {
             left.join(", ")
         )))
     }
+}
+
+/// Removes a `-journal` SQLite left because its writer died before syncing it
+/// (a process killed early in a write transaction): its header is still zero,
+/// so it is not hot — the database was not written yet and SQLite ignores it,
+/// leaving it for the next writer to overwrite. It is removed only while this
+/// connection holds the write lock, so it cannot be the journal of a writer
+/// still running; with one running, the journal stays (and the caller says the
+/// file is in use).
+fn remove_stale_journal(target: &Path) -> rusqlite::Result<()> {
+    let journal = sidecar(target, "-journal");
+    let stale = |journal: &Path| -> bool {
+        let mut first = [0u8; 1];
+        match File::open(journal) {
+            Ok(mut f) => f
+                .read(&mut first)
+                .map(|n| n == 0 || first[0] == 0)
+                .unwrap_or(false),
+            Err(_) => false,
+        }
+    };
+    if !stale(&journal) {
+        return Ok(());
+    }
+    let conn = rusqlite::Connection::open(target)?;
+    conn.busy_timeout(std::time::Duration::ZERO)?;
+    if conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+        return Ok(()); // another connection is writing
+    }
+    // Still stale under the lock: nobody can start writing into it now.
+    if stale(&journal) {
+        let _ = std::fs::remove_file(&journal);
+    }
+    conn.execute_batch("ROLLBACK")?;
+    Ok(())
 }
 
 /// Refuses a target whose directory cannot be written (a read-only mount, no
@@ -377,6 +413,33 @@ impl Drop for Staging {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_journal_never_synced_is_removed_unless_a_writer_holds_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("app.db");
+        let journal = sidecar(&t, "-journal");
+        rusqlite::Connection::open(&t)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        // What a process killed before its journal's first sync leaves.
+        std::fs::write(&journal, [0u8; 512]).unwrap();
+        let writer = rusqlite::Connection::open(&t).unwrap();
+        writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let e = settle_sidecars(&t).unwrap_err();
+        assert!(e.to_string().contains("in use by another program"), "{e}");
+        assert!(journal.exists(), "a running writer's journal stays");
+        writer.execute_batch("ROLLBACK").unwrap();
+        drop(writer);
+        settle_sidecars(&t).unwrap();
+        assert!(!journal.exists());
+        let n: i64 = rusqlite::Connection::open(&t)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
 
     #[test]
     fn refuses_non_sqlite_and_existing_without_full() {
