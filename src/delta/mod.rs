@@ -38,6 +38,7 @@ use crate::pipeline::{snapshot_clients, start, until_signal, Chunk, Start};
 use crate::plan::TableSelection;
 use crate::progress::{Progress, ProgressMode};
 use crate::source::catalog::quote_ident;
+use crate::source::chunk::ChunkRange;
 use crate::source::connect::SourceConfig;
 use crate::source::horizon;
 use crate::source::snapshot::Consistency;
@@ -284,6 +285,12 @@ async fn delta_async(opts: &DeltaOptions, preflight: &mut Preflight) -> Result<D
     for &i in &by_content {
         let p = &mut prepared[i];
         for range in changed_rows(p, now, &coordinator, &clients, path).await? {
+            // Whether any row was written since is one scan of xmin (no
+            // index): cheaper than a backup and a merge of nothing.
+            let written = matches!(range, ChunkRange::WrittenSince { .. });
+            if written && !any_rows(&coordinator, &p.merge.plan, &range).await? {
+                continue;
+            }
             chunks.push(Chunk { table: i, range });
         }
     }

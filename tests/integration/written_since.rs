@@ -106,10 +106,16 @@ fn rows_written_since_the_last_sync_are_found_by_their_xmin() {
     assert_verified(&db, &target);
 
     // The delta recorded where it stood: the next one finds nothing to do,
-    // the same way.
-    let s = delta(&db, &target);
+    // the same way, and so takes no backup.
+    let run = sync(&db.url(), &target, &["--json", "--quiet"]);
+    run.assert_success();
+    let s = json(&run);
     assert!(found_by(&s, "events").contains(FOUND_BY_XMIN), "{s}");
     assert_eq!(counts(&s, "events")["read"], 0, "{s}");
+    assert!(
+        s["notes"].to_string().contains("no backup was taken"),
+        "{s}"
+    );
 }
 
 /// Another table under the same name (rows with old ids), and a file written
