@@ -364,17 +364,27 @@ impl Ending<'_> {
         // failure drops the connection, which rolls the transaction back. A
         // table no row of the merge reached was not written: it is not read.
         progress.phase("checking the merged tables");
-        let written = prepared
+        let merged: Vec<&str> = prepared
             .iter()
             .zip(summaries)
             .filter(|&(p, s)| touched(p, s))
             .map(|(p, _)| p.merge.plan.sink.name.as_str())
-            .chain([
+            .collect();
+        // The base and the conflicts change only with the rows of a merged
+        // table, or when a table's base is recorded for the first time (the
+        // base is as large as all tables together); the state always.
+        let base_written = !merged.is_empty() || prepared.iter().any(|p| !p.merge.base.trusted);
+        let bookkeeping: &[&str] = if !base_written {
+            &[state::SYNC_TABLE]
+        } else {
+            &[
                 base::BASE_TABLE,
                 base::BASE_TABLES,
                 state::SYNC_TABLE,
                 state::CONFLICTS_TABLE,
-            ]);
+            ]
+        };
+        let written = merged.iter().chain(bookkeeping).copied();
         crate::sink::health::check_written_tables(&conn, written, path)?;
         // The target changes for good only once its backup is durable.
         let backup_path = match pending_backup {
