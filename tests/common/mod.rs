@@ -661,3 +661,17 @@ impl Drop for SmallFs {
             .status();
     }
 }
+
+/// A run's `--json` summary (stdout).
+pub fn summary_json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+/// One table's line of a sync's `--json` summary.
+pub fn summary_table(summary: &serde_json::Value, table: &str) -> serde_json::Value {
+    summary["tables"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["name"] == table))
+        .cloned()
+        .unwrap_or_else(|| panic!("no table {table} in {summary}"))
+}

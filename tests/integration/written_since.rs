@@ -10,30 +10,20 @@ use crate::common::*;
 
 const FOUND_BY_XMIN: &str = "rows PostgreSQL wrote since the last sync";
 
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
-}
-
 fn found_by(summary: &serde_json::Value, table: &str) -> String {
-    summary["tables"]
-        .as_array()
-        .and_then(|ts| ts.iter().find(|t| t["name"] == table))
-        .map(|t| t["found_by"].as_str().unwrap_or_default().to_owned())
-        .unwrap_or_else(|| panic!("no table {table} in {summary}"))
+    summary_table(summary, table)["found_by"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
-fn counts(summary: &serde_json::Value, table: &str) -> serde_json::Value {
-    summary["tables"]
-        .as_array()
-        .and_then(|ts| ts.iter().find(|t| t["name"] == table))
-        .cloned()
-        .unwrap_or_else(|| panic!("no table {table} in {summary}"))
-}
-
-fn delta(db: &TestDb, target: &std::path::Path) -> serde_json::Value {
-    let run = sync(&db.url(), target, &["--json", "--quiet", "--no-backup"]);
+/// A delta of the table `events` (and only it) into `target`, its summary.
+fn delta(db: &TestDb, target: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--json", "--quiet", "--tables", "events"];
+    args.extend(extra);
+    let run = sync(&db.url(), target, &args);
     run.assert_success();
-    json(&run)
+    summary_json(&run)
 }
 
 fn assert_verified(db: &TestDb, target: &std::path::Path) {
@@ -82,9 +72,9 @@ fn rows_written_since_the_last_sync_are_found_by_their_xmin() {
     );
     // Frozen rows keep the id they were written by.
     db.execute("VACUUM (FREEZE) events");
-    let s = delta(&db, &target);
+    let s = delta(&db, &target, &["--no-backup"]);
     assert!(found_by(&s, "events").contains(FOUND_BY_XMIN), "{s}");
-    let c = counts(&s, "events");
+    let c = summary_table(&s, "events");
     assert_eq!(c["inserted"], 2 + 100, "{s}");
     assert_eq!(c["updated"], 1 + 10, "{s}");
     assert_eq!(c["deleted"], 8, "{s}");
@@ -107,11 +97,9 @@ fn rows_written_since_the_last_sync_are_found_by_their_xmin() {
 
     // The delta recorded where it stood: the next one finds nothing to do,
     // the same way, and so takes no backup.
-    let run = sync(&db.url(), &target, &["--json", "--quiet"]);
-    run.assert_success();
-    let s = json(&run);
+    let s = delta(&db, &target, &[]);
     assert!(found_by(&s, "events").contains(FOUND_BY_XMIN), "{s}");
-    assert_eq!(counts(&s, "events")["read"], 0, "{s}");
+    assert_eq!(summary_table(&s, "events")["read"], 0, "{s}");
     assert!(
         s["notes"].to_string().contains("no backup was taken"),
         "{s}"
@@ -142,36 +130,18 @@ fn a_replaced_table_and_an_older_file_are_compared_by_content() {
     db.execute(
         "ALTER TABLE events RENAME TO events_old; ALTER TABLE events_next RENAME TO events;",
     );
-    let run = sync(
-        &db.url(),
-        &target,
-        &["--json", "--quiet", "--no-backup", "--tables", "events"],
-    );
-    run.assert_success();
-    let s = json(&run);
+    let s = delta(&db, &target, &["--no-backup"]);
     let how = found_by(&s, "events");
     assert!(how.contains("the table was replaced"), "{s}");
-    assert_eq!(counts(&s, "events")["updated"], 1000, "{s}");
+    assert_eq!(summary_table(&s, "events")["updated"], 1000, "{s}");
     assert_verified(&db, &target);
 
-    let run = sync(
-        &db.url(),
-        &older,
-        &["--json", "--quiet", "--no-backup", "--tables", "events"],
-    );
-    run.assert_success();
-    let s = json(&run);
+    let s = delta(&db, &older, &["--no-backup"]);
     assert!(found_by(&s, "events").starts_with("content"), "{s}");
-    assert_eq!(counts(&s, "events")["updated"], 1000, "{s}");
+    assert_eq!(summary_table(&s, "events")["updated"], 1000, "{s}");
     db.execute("UPDATE events SET kind = 'later' WHERE id = 5");
-    let run = sync(
-        &db.url(),
-        &older,
-        &["--json", "--quiet", "--no-backup", "--tables", "events"],
-    );
-    run.assert_success();
-    let s = json(&run);
+    let s = delta(&db, &older, &["--no-backup"]);
     assert!(found_by(&s, "events").contains(FOUND_BY_XMIN), "{s}");
-    assert_eq!(counts(&s, "events")["updated"], 1, "{s}");
+    assert_eq!(summary_table(&s, "events")["updated"], 1, "{s}");
     assert_verified(&db, &older);
 }

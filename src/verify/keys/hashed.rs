@@ -10,7 +10,7 @@
 //! A wrong hash on either side (another server build, another encoding) makes
 //! buckets differ, never agree: it costs reading their keys, not a missed key.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use futures_util::StreamExt;
@@ -18,7 +18,10 @@ use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use tokio_postgres::Client;
 
-use super::{merge_sorted, merged_column, KeyDifference, PgKeys, SortedKey, SortedKind};
+use super::{
+    differing_buckets, merge_sorted, merged_column, pg_bucket_sums, BucketSums, KeyDifference,
+    PgKeys, SortedKey, SortedKind,
+};
 use crate::error::{Error, Result};
 use crate::mapping::decode::push_hex;
 use crate::plan::TablePlan;
@@ -34,11 +37,9 @@ const MIN_BUCKETS: u64 = 4096;
 /// PostgreSQL groups the buckets in memory (`work_mem`): at most this many.
 const MAX_BUCKETS: u64 = 65536;
 
-/// The count and two sums of one bucket's key hashes. Each term is below
-/// 2^31 in magnitude, so a bucket's sums stay exact up to 2^32 keys.
-type Sums = (i64, i64, i64);
-
-fn add(sums: &mut Sums, h: i64) {
+/// Adds a key's hash to its bucket's count and sums (each term below 2^31 in
+/// magnitude, as [`BucketSums`] needs).
+fn add(sums: &mut BucketSums, h: i64) {
     sums.0 += 1;
     sums.1 += h % 1_000_000_007;
     sums.2 += (h / 4_294_967_296) % 2_147_483_647;
@@ -219,28 +220,12 @@ pub(super) async fn hashed_difference(
         }
         None => String::new(),
     };
-    let mut pg: std::collections::HashMap<i64, Sums> = std::collections::HashMap::new();
-    for r in client
-        .query(
-            &format!(
-                "SELECT h & {mask}, count(*)::int8, sum(h % 1000000007)::int8, \
-                 sum((h / 4294967296) % 2147483647)::int8 \
-                 FROM (SELECT {hash} AS h FROM {from}{not_merged}) k GROUP BY 1"
-            ),
-            &[],
-        )
-        .await
-        .map_err(Error::pg(what))?
-    {
-        pg.insert(
-            r.try_get(0).map_err(Error::pg(what))?,
-            (
-                r.try_get(1).map_err(Error::pg(what))?,
-                r.try_get(2).map_err(Error::pg(what))?,
-                r.try_get(3).map_err(Error::pg(what))?,
-            ),
-        );
-    }
+    let sql = format!(
+        "SELECT h & {mask}, count(*)::int8, sum(h % 1000000007)::int8, \
+         sum((h / 4294967296) % 2147483647)::int8 \
+         FROM (SELECT {hash} AS h FROM {from}{not_merged}) k GROUP BY 1"
+    );
+    let pg = pg_bucket_sums(client, &sql, what).await?;
 
     let sqlite_sql = format!(
         "SELECT {}, rowid FROM {}",
@@ -254,7 +239,7 @@ pub(super) async fn hashed_difference(
         kind: key.kind,
         form: None,
     };
-    let mut lite: std::collections::HashMap<i64, Sums> = std::collections::HashMap::new();
+    let mut lite: HashMap<i64, BucketSums> = HashMap::new();
     {
         let mut rows = stmt.query([]).map_err(Error::sqlite(what, path))?;
         while let Some(r) = rows.next().map_err(Error::sqlite(what, path))? {
@@ -267,12 +252,7 @@ pub(super) async fn hashed_difference(
             }
         }
     }
-    let mut differing: Vec<i64> = lite
-        .iter()
-        .filter(|(b, sums)| pg.get(b) != Some(sums))
-        .map(|(b, _)| *b)
-        .collect();
-    differing.extend(pg.keys().filter(|b| !lite.contains_key(b)));
+    let differing = differing_buckets(&pg, &lite);
     if differing.is_empty() {
         return Ok(Some(KeyDifference::default()));
     }

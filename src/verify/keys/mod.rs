@@ -470,6 +470,41 @@ async fn merge_sorted(
     Ok(Some(diff))
 }
 
+/// A bucket of keys as both sides describe it: how many, and two sums of
+/// numbers taken from each key (below 2^31 each, so exact up to 2^32 keys).
+type BucketSums = (i64, i64, i64);
+
+/// PostgreSQL's answer to `sql`, whose rows are a bucket and its three sums.
+async fn pg_bucket_sums(
+    client: &Client,
+    sql: &str,
+    what: &str,
+) -> Result<HashMap<i64, BucketSums>> {
+    let mut pg = HashMap::new();
+    for r in client.query(sql, &[]).await.map_err(Error::pg(what))? {
+        pg.insert(
+            r.try_get(0).map_err(Error::pg(what))?,
+            (
+                r.try_get(1).map_err(Error::pg(what))?,
+                r.try_get(2).map_err(Error::pg(what))?,
+                r.try_get(3).map_err(Error::pg(what))?,
+            ),
+        );
+    }
+    Ok(pg)
+}
+
+/// The buckets whose sums differ, or that one side lacks.
+fn differing_buckets(pg: &HashMap<i64, BucketSums>, lite: &HashMap<i64, BucketSums>) -> Vec<i64> {
+    let mut differing: Vec<i64> = lite
+        .iter()
+        .filter(|(b, sums)| pg.get(b) != Some(sums))
+        .map(|(b, _)| *b)
+        .collect();
+    differing.extend(pg.keys().filter(|b| !lite.contains_key(b)));
+    differing
+}
+
 /// Buckets an integer key range is cut into for the first look.
 const KEY_BUCKETS: i64 = 4096;
 
@@ -533,24 +568,15 @@ async fn integer_ranges(
          sum(({pg_k} - {lo}) % 1000000007)::int8, \
          sum(({pg_k} - {lo}) % 2147483647 * 48271 % 2147483647)::int8"
     );
-    let mut pg: HashMap<i64, (i64, i64, i64)> = HashMap::new();
-    for r in client
-        .query(&format!("SELECT {pg_sums} FROM {from} GROUP BY 1"), &[])
-        .await
-        .map_err(Error::pg(what))?
-    {
-        pg.insert(
-            r.try_get(0).map_err(Error::pg(what))?,
-            (
-                r.try_get(1).map_err(Error::pg(what))?,
-                r.try_get(2).map_err(Error::pg(what))?,
-                r.try_get(3).map_err(Error::pg(what))?,
-            ),
-        );
-    }
+    let pg = pg_bucket_sums(
+        client,
+        &format!("SELECT {pg_sums} FROM {from} GROUP BY 1"),
+        what,
+    )
+    .await?;
     // SQLite reads the keys from its smallest covering index, in no particular
     // order, and the ranges are summed here: grouping in SQL would sort them all.
-    let mut lite: HashMap<i64, (i64, i64, i64)> = HashMap::new();
+    let mut lite: HashMap<i64, BucketSums> = HashMap::new();
     {
         let mut stmt = conn
             .prepare(&format!("SELECT {lite_k} FROM {table}"))
@@ -568,12 +594,7 @@ async fn integer_ranges(
             e.2 += d % 2_147_483_647 * 48_271 % 2_147_483_647;
         }
     }
-    let mut differing: Vec<i64> = lite
-        .iter()
-        .filter(|(b, sums)| pg.get(b) != Some(sums))
-        .map(|(b, _)| *b)
-        .collect();
-    differing.extend(pg.keys().filter(|b| !lite.contains_key(b)));
+    let mut differing = differing_buckets(&pg, &lite);
     if i64::try_from(differing.len()).unwrap_or(i64::MAX) > KEY_BUCKETS / 4 {
         return Ok(None);
     }
