@@ -13,14 +13,13 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use futures_util::StreamExt;
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use tokio_postgres::Client;
 
 use super::{
-    differing_buckets, merge_sorted, merged_column, pg_bucket_sums, BucketSums, KeyDifference,
-    PgKeys, SortedKey, SortedKind,
+    differing_buckets, each_pg_value, merge_sorted, merged_column, pg_bucket_sums, BucketSums,
+    KeyDifference, PgKeys, SortedKey, SortedKind,
 };
 use crate::error::{Error, Result};
 use crate::mapping::decode::push_hex;
@@ -207,15 +206,10 @@ pub(super) async fn hashed_difference(
     let not_merged = match key.merging {
         Some(condition) => {
             let sql = format!("SELECT {} FROM {from} WHERE {condition}", key_text(&key));
-            let rows = client
-                .query_raw(&sql, std::iter::empty::<i32>())
-                .await
-                .map_err(Error::pg(what))?;
-            futures_util::pin_mut!(rows);
-            while let Some(r) = rows.next().await {
-                let k: String = r.and_then(|r| r.try_get(0)).map_err(Error::pg(what))?;
+            each_pg_value(client, &sql, what, |k: String| {
                 merged.insert(SortedKey::Text(k));
-            }
+            })
+            .await?;
             format!(" WHERE ({condition}) IS NOT TRUE")
         }
         None => String::new(),

@@ -494,6 +494,27 @@ async fn pg_bucket_sums(
     Ok(pg)
 }
 
+/// Streams the single column of `sql`'s rows into `each`.
+async fn each_pg_value<T>(
+    client: &Client,
+    sql: &str,
+    what: &str,
+    mut each: impl FnMut(T),
+) -> Result<()>
+where
+    T: for<'a> tokio_postgres::types::FromSql<'a>,
+{
+    let rows = client
+        .query_raw(sql, std::iter::empty::<i32>())
+        .await
+        .map_err(Error::pg(what))?;
+    futures_util::pin_mut!(rows);
+    while let Some(r) = rows.next().await {
+        each(r.and_then(|r| r.try_get(0)).map_err(Error::pg(what))?);
+    }
+    Ok(())
+}
+
 /// The buckets whose sums differ, or that one side lacks.
 fn differing_buckets(pg: &HashMap<i64, BucketSums>, lite: &HashMap<i64, BucketSums>) -> Vec<i64> {
     let mut differing: Vec<i64> = lite
@@ -647,19 +668,14 @@ async fn ranges_difference(
             "SELECT {pg_column}::int8 FROM {} WHERE {condition}",
             plan.copy.from_clause(&ChunkRange::All)
         );
-        let rows = client
-            .query_raw(&sql, std::iter::empty::<i32>())
-            .await
-            .map_err(Error::pg(what))?;
-        futures_util::pin_mut!(rows);
-        while let Some(r) = rows.next().await {
-            let k: i64 = r.and_then(|r| r.try_get(0)).map_err(Error::pg(what))?;
+        each_pg_value(client, &sql, what, |k: i64| {
             // ranges are sorted and disjoint: the one that may hold k.
             let i = ranges.partition_point(|&(_, end)| end <= k);
             if ranges.get(i).is_some_and(|&(start, _)| start <= k) {
                 merged.insert(k);
             }
-        }
+        })
+        .await?;
     }
     // OFFSET 0 keeps the subquery a subquery, planned as one range of the
     // key's index: flattened into a join, the planner may pick a scan of the
