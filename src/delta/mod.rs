@@ -48,7 +48,7 @@ use crate::verify::keys::key_difference;
 use keys::EarlyKeys;
 use passes::{check_foreign_keys, Writer};
 use preflight::{Order, Preflight};
-use prepare::{any_rows, changed_rows, cursor_indexed, Method};
+use prepare::{any_rows, changed_rows, cursor_indexed, written_range, Method};
 
 /// Whether a backup is taken before merging, and how many of this tool's
 /// backups of the target are kept after a merge that changed rows.
@@ -264,15 +264,25 @@ async fn delta_async(opts: &DeltaOptions, preflight: &mut Preflight) -> Result<D
         }
         _ => None,
     };
+    // Tables without a cursor whose rows written since can be read are found
+    // as cheaply as by a cursor, and their keys compared early the same way.
+    let (by_written, by_content): (Vec<usize>, Vec<usize>) = by_content
+        .into_iter()
+        .partition(|&i| matches!(written_range(&prepared[i], now), Some(Ok(_))));
     let mut merging = Vec::new();
-    for &i in &by_cursor {
+    for &i in by_cursor.iter().chain(&by_written) {
         let p = &mut prepared[i];
         let ranges = changed_rows(p, now, &coordinator, &clients, path).await?;
-        if p.method == Method::Cursor {
+        if p.method == Method::Cursor || by_written.contains(&i) {
             merging.push(keys::Merging::new(i, &p.merge.plan, &ranges));
         }
         for range in ranges {
-            if probe_changes[i] && !any_rows(&coordinator, &p.merge.plan, &range).await? {
+            // A written-since range has no index: whether it holds any row is
+            // one scan of xmin, cheaper than a backup and a merge of nothing.
+            let written = matches!(range, ChunkRange::WrittenSince { .. });
+            if (probe_changes[i] || written)
+                && !any_rows(&coordinator, &p.merge.plan, &range).await?
+            {
                 continue;
             }
             chunks.push(Chunk { table: i, range });
@@ -285,12 +295,6 @@ async fn delta_async(opts: &DeltaOptions, preflight: &mut Preflight) -> Result<D
     for &i in &by_content {
         let p = &mut prepared[i];
         for range in changed_rows(p, now, &coordinator, &clients, path).await? {
-            // Whether any row was written since is one scan of xmin (no
-            // index): cheaper than a backup and a merge of nothing.
-            let written = matches!(range, ChunkRange::WrittenSince { .. });
-            if written && !any_rows(&coordinator, &p.merge.plan, &range).await? {
-                continue;
-            }
             chunks.push(Chunk { table: i, range });
         }
     }

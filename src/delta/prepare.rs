@@ -228,12 +228,7 @@ pub(super) async fn changed_rows(
             table_chunks(coordinator, &p.merge.plan).await?
         }
         _ => {
-            let written = match (&p.horizon, now, p.base_found) {
-                (Some(recorded), Some((at, xmax)), Some(_)) => {
-                    Some(written_since(recorded, &at, xmax, &p.merge.plan))
-                }
-                _ => None,
-            };
+            let written = written_range(p, now);
             if let Some(Ok(range)) = written {
                 p.found_by = "rows PostgreSQL wrote since the last sync (their xmin)".to_owned();
                 return Ok(vec![range]);
@@ -251,6 +246,21 @@ pub(super) async fn changed_rows(
             diff.ranges
         }
     })
+}
+
+/// For a table compared by content: the rows PostgreSQL wrote since the last
+/// sync recorded where its ids stood (`Ok`), or why they cannot be told
+/// (`Err`); `None` when nothing was recorded, or the file has no base yet.
+pub(super) fn written_range(
+    p: &Prepared,
+    now: Option<(Horizon, i64)>,
+) -> Option<std::result::Result<ChunkRange, &'static str>> {
+    match (p.method, &p.horizon, now, p.base_found) {
+        (Method::Content, Some(recorded), Some((at, xmax)), Some(_)) => {
+            Some(written_since(recorded, &at, xmax, &p.merge.plan))
+        }
+        _ => None,
+    }
 }
 
 /// Whether PostgreSQL has any row of `plan`'s table in `range` (in the

@@ -547,8 +547,14 @@ async fn integer_ranges(
     let from = plan.copy.from_clause(&ChunkRange::All);
     let lite_k = quote(column);
     let table = quote(&plan.sink.name);
+    // min and max of the bare column, cast after: a cast inside would hide
+    // an integer or smallint key's index (a scan of the whole table).
+    let bare = quote_ident(column);
     let row = client
-        .query_one(&format!("SELECT min({pg_k}), max({pg_k}) FROM {from}"), &[])
+        .query_one(
+            &format!("SELECT min({bare})::int8, max({bare})::int8 FROM {from}"),
+            &[],
+        )
         .await
         .map_err(Error::pg(what))?;
     let pg_range: (Option<i64>, Option<i64>) = (
