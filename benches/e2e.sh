@@ -246,8 +246,9 @@ parallel reads, an atomic publish of the file, and the verification.
 The delta rows merge the burst \`pg2sqlite fixtures --changes 1 --since $CUTOVER\`
 wrote (1 % of the rows updated, 0.5 % inserted, 0.1 % deleted) into a copy of
 the file the full sync wrote; rows/s counts the rows the delta read. Tables
-without a cursor column (pgbench_accounts, branches, tellers) are compared in
-full, so their delta reads every row; pgbench_history has no primary key, which
+without a cursor column (pgbench_accounts, branches, tellers; the app's
+audit_log) are searched by the row versions PostgreSQL wrote since the full
+sync (their xmin: one scan of each table, no content hashed); pgbench_history has no primary key, which
 a delta merge refuses, so it is left out (\`--exclude pgbench_history\`).
 
 EOF
