@@ -18,8 +18,8 @@ use rusqlite::Connection;
 use tokio_postgres::Client;
 
 use super::{
-    differing_buckets, each_pg_value, merge_sorted, merged_column, pg_bucket_sums, BucketSums,
-    KeyDifference, PgKeys, SortedKey, SortedKind,
+    bucket_count, differing_buckets, each_pg_value, merge_sorted, merged_column, pg_bucket_sums,
+    BucketSums, KeyDifference, PgKeys, SortedKey, SortedKind,
 };
 use crate::error::{Error, Result};
 use crate::mapping::decode::push_hex;
@@ -28,13 +28,6 @@ use crate::sink::ddl::quote;
 use crate::source::catalog::quote_ident;
 use crate::source::chunk::ChunkRange;
 use crate::verify::checksum::pg_hash_bytes;
-
-/// How many keys a bucket holds on average, at least: fewer buckets than
-/// this makes each differing one cost more keys; more, a larger first answer.
-const KEYS_PER_BUCKET: f64 = 128.0;
-const MIN_BUCKETS: u64 = 4096;
-/// PostgreSQL groups the buckets in memory (`work_mem`): at most this many.
-const MAX_BUCKETS: u64 = 65536;
 
 /// Adds a key's hash to its bucket's count and sums (each term below 2^31 in
 /// magnitude, as [`BucketSums`] needs).
@@ -195,10 +188,7 @@ pub(super) async fn hashed_difference(
     if !has_hash {
         return Ok(None);
     }
-    // Estimates are non-negative and far below 2^53.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let wanted = (plan.estimated_rows.max(0.0) / KEYS_PER_BUCKET) as u64;
-    let buckets = wanted.clamp(MIN_BUCKETS, MAX_BUCKETS).next_power_of_two();
+    let buckets = bucket_count(plan.estimated_rows);
     let mask = i64::try_from(buckets - 1).unwrap_or(i64::MAX);
 
     let from = plan.copy.from_clause(&ChunkRange::All);
@@ -247,6 +237,12 @@ pub(super) async fn hashed_difference(
         }
     }
     let differing = differing_buckets(&pg, &lite);
+    tracing::debug!(
+        "keys of {}: {} of {buckets} hashed buckets differ ({} keys the merge reads left out)",
+        plan.source_name,
+        differing.len(),
+        merged.len()
+    );
     if differing.is_empty() {
         return Ok(Some(KeyDifference::default()));
     }
@@ -275,15 +271,24 @@ pub(super) async fn hashed_difference(
         SortedKind::Text => format!("{} COLLATE \"C\"", quote_ident(key.column)),
         _ => quote_ident(key.column),
     };
+    // The differing buckets as a bitmap: a test per row that costs the same
+    // for one bucket or thousands (`= ANY` of an array compares each).
+    let mut bitmap = vec![0u8; usize::try_from(buckets / 8).unwrap_or(0).max(1)];
+    for &b in &differing {
+        if let Some(byte) = usize::try_from(b / 8).ok().and_then(|i| bitmap.get_mut(i)) {
+            *byte |= 1 << (b % 8);
+        }
+    }
     let pg_sql = format!(
-        "SELECT {}, {} FROM {from} WHERE ({hash} & {mask}) = ANY($1) ORDER BY {order}",
+        "SELECT {}, {} FROM {from} WHERE get_bit($1::bytea, ({hash} & {mask})::int) = 1 \
+         ORDER BY {order}",
         key_text(&key),
         merged_column(key.merging),
     );
     let rows = client
         .query_raw(
             &pg_sql,
-            [&differing as &(dyn tokio_postgres::types::ToSql + Sync)],
+            [&bitmap as &(dyn tokio_postgres::types::ToSql + Sync)],
         )
         .await
         .map_err(Error::pg(what))?;

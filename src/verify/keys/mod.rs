@@ -526,8 +526,23 @@ fn differing_buckets(pg: &HashMap<i64, BucketSums>, lite: &HashMap<i64, BucketSu
     differing
 }
 
-/// Buckets an integer key range is cut into for the first look.
-const KEY_BUCKETS: i64 = 4096;
+/// How many keys a bucket of the first look holds on average, at least:
+/// fewer buckets make each differing one cost more keys, and a delta's few
+/// deletes spread over more of them (past a quarter, every key is read); more
+/// buckets make a larger first answer.
+const KEYS_PER_BUCKET: f64 = 128.0;
+const MIN_BUCKETS: u64 = 4096;
+/// PostgreSQL groups the buckets in memory (`work_mem`): at most this many.
+const MAX_BUCKETS: u64 = 65536;
+
+/// The buckets of the first look for a table of about `estimated_rows` rows:
+/// a power of two.
+fn bucket_count(estimated_rows: f64) -> u64 {
+    // Estimates are non-negative and far below 2^53.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let wanted = (estimated_rows.max(0.0) / KEYS_PER_BUCKET) as u64;
+    wanted.clamp(MIN_BUCKETS, MAX_BUCKETS).next_power_of_two()
+}
 
 /// The integer key ranges whose keys differ between the two sides, found by
 /// comparing per range the count and two sums of the keys: one scan of the
@@ -587,7 +602,8 @@ async fn integer_ranges(
     let Some(span) = hi.checked_sub(lo) else {
         return Ok(None);
     };
-    let width = span / KEY_BUCKETS + 1;
+    let buckets = i64::try_from(bucket_count(plan.estimated_rows)).unwrap_or(4096);
+    let width = span / buckets + 1;
     // Every term stays far below 2^63: k - lo fits (span does), the moduli are
     // below 2^31 and the multiplier below 2^16. The sums come back as numeric.
     let pg_sums = format!(
@@ -622,7 +638,7 @@ async fn integer_ranges(
         }
     }
     let mut differing = differing_buckets(&pg, &lite);
-    if i64::try_from(differing.len()).unwrap_or(i64::MAX) > KEY_BUCKETS / 4 {
+    if i64::try_from(differing.len()).unwrap_or(i64::MAX) > buckets / 4 {
         return Ok(None);
     }
     differing.sort_unstable();
