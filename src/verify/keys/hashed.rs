@@ -22,7 +22,6 @@ use super::{
     BucketSums, KeyDifference, PgKeys, SortedKey, SortedKind,
 };
 use crate::error::{Error, Result};
-use crate::mapping::decode::push_hex;
 use crate::plan::TablePlan;
 use crate::sink::ddl::quote;
 use crate::source::catalog::quote_ident;
@@ -53,32 +52,61 @@ struct SqliteKeys {
     form: Option<UuidForm>,
 }
 
+/// One SQLite key as the bytes PostgreSQL hashes. The passes over every key
+/// hash them and compare their text without building it; only the keys kept
+/// become a [`SortedKey`].
+enum KeyBytes<'a> {
+    Uuid([u8; 16]),
+    Text(&'a str),
+}
+
+impl KeyBytes<'_> {
+    fn hash(&self) -> i64 {
+        as_i64(pg_hash_bytes(match self {
+            KeyBytes::Uuid(b) => b,
+            KeyBytes::Text(t) => t.as_bytes(),
+        }))
+    }
+
+    /// Calls `f` with the key's text as PostgreSQL sends it (a uuid as 32
+    /// lowercase hex digits).
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        match self {
+            KeyBytes::Text(t) => f(t),
+            KeyBytes::Uuid(b) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut hex = [0u8; 32];
+                for (pair, byte) in hex.chunks_exact_mut(2).zip(b) {
+                    pair[0] = HEX[usize::from(byte >> 4)];
+                    pair[1] = HEX[usize::from(byte & 0xf)];
+                }
+                f(std::str::from_utf8(&hex).unwrap_or_default())
+            }
+        }
+    }
+
+    fn key(&self) -> SortedKey {
+        SortedKey::Text(self.with_text(str::to_owned))
+    }
+}
+
 impl SqliteKeys {
-    /// The key as both sides sort it and its hash; `None` for a value that is
-    /// no key PostgreSQL could have, or a uuid in another form than the keys
-    /// before it.
-    fn read(&mut self, v: ValueRef<'_>) -> Option<(SortedKey, i64)> {
+    /// The key's bytes; `None` for a value that is no key PostgreSQL could
+    /// have, or a uuid in another form than the keys before it.
+    fn read<'a>(&mut self, v: ValueRef<'a>) -> Option<KeyBytes<'a>> {
         match (self.kind, v) {
             (SortedKind::Text, ValueRef::Text(t)) => {
-                let text = std::str::from_utf8(t).ok()?;
-                Some((SortedKey::Text(text.to_owned()), as_i64(pg_hash_bytes(t))))
+                Some(KeyBytes::Text(std::str::from_utf8(t).ok()?))
             }
-            (SortedKind::Uuid, ValueRef::Blob(b)) if b.len() == 16 => {
+            (SortedKind::Uuid, ValueRef::Blob(b)) => {
+                let bytes: [u8; 16] = b.try_into().ok()?;
                 self.same_form(UuidForm::Blob)?;
-                let mut hex = String::with_capacity(32);
-                for byte in b {
-                    push_hex(&mut hex, *byte);
-                }
-                Some((SortedKey::Text(hex), as_i64(pg_hash_bytes(b))))
+                Some(KeyBytes::Uuid(bytes))
             }
             (SortedKind::Uuid, ValueRef::Text(t)) => {
                 let (bytes, form) = uuid_text(t)?;
                 self.same_form(form)?;
-                let mut hex = String::with_capacity(32);
-                for byte in &bytes {
-                    push_hex(&mut hex, *byte);
-                }
-                Some((SortedKey::Text(hex), as_i64(pg_hash_bytes(&bytes))))
+                Some(KeyBytes::Uuid(bytes))
             }
             _ => None,
         }
@@ -192,12 +220,12 @@ pub(super) async fn hashed_difference(
     let mask = i64::try_from(buckets - 1).unwrap_or(i64::MAX);
 
     let from = plan.copy.from_clause(&ChunkRange::All);
-    let mut merged: HashSet<SortedKey> = HashSet::new();
+    let mut merged: HashSet<String> = HashSet::new();
     let not_merged = match key.merging {
         Some(condition) => {
             let sql = format!("SELECT {} FROM {from} WHERE {condition}", key_text(&key));
             each_pg_value(client, &sql, what, |k: String| {
-                merged.insert(SortedKey::Text(k));
+                merged.insert(k);
             })
             .await?;
             format!(" WHERE ({condition}) IS NOT TRUE")
@@ -228,10 +256,11 @@ pub(super) async fn hashed_difference(
         let mut rows = stmt.query([]).map_err(Error::sqlite(what, path))?;
         while let Some(r) = rows.next().map_err(Error::sqlite(what, path))? {
             let v = r.get_ref(0).map_err(Error::sqlite(what, path))?;
-            let Some((k, h)) = keys.read(v) else {
+            let Some(k) = keys.read(v) else {
                 return Ok(None);
             };
-            if !merged.contains(&k) {
+            if merged.is_empty() || !k.with_text(|t| merged.contains(t)) {
+                let h = k.hash();
                 add(lite.entry(h & mask).or_insert((0, 0, 0)), h);
             }
         }
@@ -258,11 +287,11 @@ pub(super) async fn hashed_difference(
         let mut rows = stmt.query([]).map_err(Error::sqlite(what, path))?;
         while let Some(r) = rows.next().map_err(Error::sqlite(what, path))? {
             let v = r.get_ref(0).map_err(Error::sqlite(what, path))?;
-            let Some((k, h)) = keys.read(v) else {
+            let Some(k) = keys.read(v) else {
                 return Ok(None);
             };
-            if wanted.contains(&(h & mask)) {
-                lite_keys.push((k, r.get(1).map_err(Error::sqlite(what, path))?));
+            if wanted.contains(&(k.hash() & mask)) {
+                lite_keys.push((k.key(), r.get(1).map_err(Error::sqlite(what, path))?));
             }
         }
     }
@@ -346,12 +375,20 @@ mod tests {
             kind: SortedKind::Uuid,
             form: None,
         };
-        let (k, h) = keys.read(ValueRef::Text(dashed)).expect("the first key");
+        let k = keys.read(ValueRef::Text(dashed)).expect("the first key");
         assert_eq!(
-            k,
+            k.key(),
             SortedKey::Text("0123abcd00004000800000000000ffff".into())
         );
-        assert_eq!(h, as_i64(pg_hash_bytes(&bytes)));
+        assert_eq!(k.hash(), as_i64(pg_hash_bytes(&bytes)));
+        // A blob key reads as the same key and hash.
+        let blob = SqliteKeys {
+            kind: SortedKind::Uuid,
+            form: None,
+        }
+        .read(ValueRef::Blob(&bytes))
+        .map(|b| (b.key(), b.hash()));
+        assert_eq!(blob, Some((k.key(), k.hash())));
         assert!(keys.read(ValueRef::Blob(&bytes)).is_none(), "another form");
         assert!(keys.read(ValueRef::Text(dashed)).is_some());
     }
@@ -366,7 +403,7 @@ mod tests {
             kind: SortedKind::Text,
             form: None,
         };
-        let read = keys.read(ValueRef::Text(b"abc")).map(|(_, h)| h);
+        let read = keys.read(ValueRef::Text(b"abc")).map(|k| k.hash());
         assert_eq!(read, Some(-6_747_756_470_228_489_321));
         assert!(keys.read(ValueRef::Integer(7)).is_none());
     }
