@@ -19,7 +19,7 @@ use tokio_postgres::Client;
 
 use super::{
     bucket_count, differing_buckets, each_pg_value, merge_sorted, merged_column, pg_bucket_sums,
-    BucketSums, KeyDifference, PgKeys, SortedKey, SortedKind,
+    BucketSums, KeyColumn, KeyDifference, PgKeys, SortedKey, SortedKind,
 };
 use crate::error::{Error, Result};
 use crate::plan::TablePlan;
@@ -178,15 +178,6 @@ fn pg_hash(kind: SortedKind, column: &str) -> Option<String> {
     }
 }
 
-/// The key column compared, and the condition of the rows a merge will read
-/// (see [`super::key_difference_before_merge`]): keys of those rows are left
-/// out on both sides, since the merge brings them into SQLite.
-pub(super) struct HashedKey<'a> {
-    pub(super) column: &'a str,
-    pub(super) kind: SortedKind,
-    pub(super) merging: Option<&'a str>,
-}
-
 /// The key difference by hashed buckets; `None` when the method does not apply
 /// (a key kind without a hash here, a server without the hash functions, SQLite
 /// keys that are not all stored in one form of the mapping, or so many
@@ -194,7 +185,7 @@ pub(super) struct HashedKey<'a> {
 pub(super) async fn hashed_difference(
     client: &Client,
     plan: &TablePlan,
-    key: HashedKey<'_>,
+    key: KeyColumn<'_>,
     conn: &Connection,
     path: &Path,
     what: &str,
@@ -223,7 +214,7 @@ pub(super) async fn hashed_difference(
     let mut merged: HashSet<String> = HashSet::new();
     let not_merged = match key.merging {
         Some(condition) => {
-            let sql = format!("SELECT {} FROM {from} WHERE {condition}", key_text(&key));
+            let sql = format!("SELECT {} FROM {from} WHERE {condition}", key.pg_select());
             each_pg_value(client, &sql, what, |k: String| {
                 merged.insert(k);
             })
@@ -296,10 +287,6 @@ pub(super) async fn hashed_difference(
         }
     }
     lite_keys.sort_unstable();
-    let order = match key.kind {
-        SortedKind::Text => format!("{} COLLATE \"C\"", quote_ident(key.column)),
-        _ => quote_ident(key.column),
-    };
     // The differing buckets as a bitmap: a test per row that costs the same
     // for one bucket or thousands (`= ANY` of an array compares each).
     let mut bitmap = vec![0u8; usize::try_from(buckets / 8).unwrap_or(0).max(1)];
@@ -310,9 +297,10 @@ pub(super) async fn hashed_difference(
     }
     let pg_sql = format!(
         "SELECT {}, {} FROM {from} WHERE get_bit($1::bytea, ({hash} & {mask})::int) = 1 \
-         ORDER BY {order}",
-        key_text(&key),
+         ORDER BY {}",
+        key.pg_select(),
         merged_column(key.merging),
+        key.pg_order(),
     );
     let rows = client
         .query_raw(
@@ -331,15 +319,6 @@ pub(super) async fn hashed_difference(
         merged: &no_set,
     };
     merge_sorted(pg, &mut next_lite, key.column, what).await
-}
-
-/// The key as PostgreSQL sends it for [`SortedKey::Text`].
-fn key_text(key: &HashedKey<'_>) -> String {
-    let c = quote_ident(key.column);
-    match key.kind {
-        SortedKind::Uuid => format!("replace({c}::text, '-', '')"),
-        _ => format!("{c}::text"),
-    }
 }
 
 #[cfg(test)]
