@@ -55,7 +55,7 @@ pub struct ReportOptions {
 /// Builds the report; nothing is written anywhere.
 pub fn run(opts: &ReportOptions) -> Result<Report> {
     // Rows a damaged file cannot give back would be counted as lost.
-    crate::sink::health::check_before_use(&opts.target)?;
+    crate::sink::health::check_unless_unchanged(&opts.target)?;
     until_signal(opts.jobs, run_async(opts), "nothing was written")
 }
 

@@ -38,7 +38,7 @@ pub fn import(opts: &ImportOptions, manifest: Manifest) -> Result<DeltaSummary> 
     let started = Instant::now();
     let run_at = unix_micros_text(clock_now());
     let path = opts.target.as_path();
-    crate::sink::health::check_before_use(path)?;
+    crate::sink::health::check_unless_unchanged(path)?;
     crate::sink::staging::check_writable(path)?;
     crate::sink::staging::Staging::clear_stale(path)?;
     let bundle = bundle_import::open(

@@ -56,11 +56,17 @@ fn join<T>(thread: Option<JoinHandle<Result<T>>>, what: &str) -> Option<Result<T
 }
 
 impl Preflight {
-    /// Starts checking the target at once.
+    /// Starts checking the target at once, unless it is exactly as this tool
+    /// last left it sound (`sink::seal`).
     pub(super) fn start(path: &Path) -> Result<Preflight> {
+        let check = if crate::sink::seal::unchanged_since_left(path) {
+            None
+        } else {
+            Some(CheckBeside::start(path)?)
+        };
         Ok(Preflight {
             path: path.to_path_buf(),
-            check: Some(CheckBeside::start(path)?),
+            check,
             copy: None,
         })
     }

@@ -2,8 +2,7 @@
 //! into, backed up as if it were good, reported on or verified as if its rows
 //! were readable. So `sync --since`, `import` into an existing file, `report` and
 //! `verify` first check it: SQLite's header and file format, then `PRAGMA
-//! quick_check`. A merge checks the tables and indexes it wrote again before it
-//! commits.
+//! quick_check`.
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +37,10 @@ pub fn integrity_problems(conn: &Connection, pragma: &str, path: &Path) -> Resul
 /// or that `PRAGMA quick_check` finds damaged — before anything reads its rows
 /// or writes to it.
 pub fn check_before_use(path: &Path) -> Result<()> {
+    tracing::debug!(
+        "checking {} whole: its header, then PRAGMA quick_check",
+        path.display()
+    );
     let conn = crate::verify::open_sqlite(path)?;
     check_format(path)?;
     let mut problems = match integrity_problems(&conn, "PRAGMA quick_check", path) {
@@ -58,6 +61,16 @@ pub fn check_before_use(path: &Path) -> Result<()> {
     }
     name_trees(&conn, &mut problems);
     Err(damaged(path, problems, "PRAGMA quick_check"))
+}
+
+/// [`check_before_use`], unless the file is exactly as this tool last left it
+/// sound ([`super::seal`]): nothing has written to it since, so it is not read
+/// whole again.
+pub fn check_unless_unchanged(path: &Path) -> Result<()> {
+    if super::seal::unchanged_since_left(path) {
+        return Ok(());
+    }
+    check_before_use(path)
 }
 
 /// [`check_before_use`] on a thread of its own, beside work that does not read
@@ -168,28 +181,6 @@ fn name_trees(conn: &Connection, problems: &mut [String]) {
     }
 }
 
-/// After a merge, inside its transaction: the tables it wrote and their indexes.
-pub fn check_written_tables<'a>(
-    conn: &Connection,
-    tables: impl IntoIterator<Item = &'a str>,
-    path: &Path,
-) -> Result<()> {
-    let mut problems = Vec::new();
-    for table in tables {
-        for line in table_problems(conn, table, path)? {
-            problems.push(format!("{table}: {line}"));
-        }
-    }
-    if problems.is_empty() {
-        return Ok(());
-    }
-    Err(damaged(
-        path,
-        problems,
-        "the check of the merged tables before commit",
-    ))
-}
-
 fn damaged(path: &Path, mut problems: Vec<String>, check: &str) -> Error {
     let found = problems.len();
     problems.truncate(PROBLEMS_SHOWN);
@@ -287,31 +278,6 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         match check_before_use(&path) {
             Err(Error::TargetDamaged { problems, .. }) => assert!(!problems.is_empty()),
-            other => panic!("expected damage, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn the_check_after_a_merge_names_the_damaged_table() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = table_file(dir.path());
-        let conn = Connection::open(&path).unwrap();
-        check_written_tables(&conn, ["t"], &path).unwrap();
-        drop(conn);
-        let mut bytes = std::fs::read(&path).unwrap();
-        let page = 4096 * 3;
-        for b in &mut bytes[page + 200..page + 1200] {
-            *b = 0xA5;
-        }
-        std::fs::write(&path, &bytes).unwrap();
-        let conn = Connection::open(&path).unwrap();
-        match check_written_tables(&conn, ["t"], &path) {
-            Err(Error::TargetDamaged {
-                problems, check, ..
-            }) => {
-                assert!(check.contains("merged tables"));
-                assert!(problems[0].starts_with("t: Tree"), "{problems:?}");
-            }
             other => panic!("expected damage, got {other:?}"),
         }
     }

@@ -371,6 +371,8 @@ impl Staging {
         if let Ok(d) = File::open(&dir) {
             d.sync_all().map_err(Error::io(&dir))?;
         }
+        // Built from nothing by SQLite alone.
+        super::seal::record(&self.target);
         Ok(())
     }
 }

@@ -233,3 +233,69 @@ fn an_unknown_file_format_version_is_refused_as_unsupported() {
         .assert_stderr_has(&["file format versions 9/9"]);
     assert_eq!(std::fs::read(&target).expect("read"), bytes);
 }
+
+/// A target this tool left is not read whole again before the next merge; one
+/// written since by another program is, even when that program set the file's
+/// modification time back (SQLite's change counter moved).
+#[test]
+fn a_file_as_this_tool_left_it_is_not_checked_again_one_written_since_is() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = synced_target(&db, dir.path());
+    assert!(
+        dir_entries(dir.path()).contains("app.db.pg2sqlite-checked"),
+        "the full sync noted the file it left"
+    );
+    let delta = || {
+        sync(
+            &db.url(),
+            &target,
+            &[
+                "--tables",
+                "users,sessions",
+                "--since",
+                "2020-01-01T00:00:00Z",
+                "-v",
+            ],
+        )
+    };
+    const SKIPPED: &str = "unchanged since this tool last left it sound";
+    const CHECKED: &str = "changed since this tool last left it: it is checked whole";
+    let r = delta();
+    r.assert_success().assert_stderr_has(&[SKIPPED]);
+    assert!(!r.stderr.contains("PRAGMA quick_check"), "{}", r.stderr);
+
+    // Another program writes through SQLite, then puts the time back.
+    let modified = std::fs::metadata(&target)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let conn = rusqlite::Connection::open(&target).expect("open to write");
+    conn.execute_batch(
+        "CREATE TABLE local_notes (note TEXT); INSERT INTO local_notes VALUES ('x');",
+    )
+    .expect("write");
+    drop(conn);
+    std::fs::File::options()
+        .write(true)
+        .open(&target)
+        .and_then(|f| f.set_modified(modified))
+        .expect("set the time back");
+    let r = delta();
+    r.assert_success()
+        .assert_stderr_has(&[CHECKED, "PRAGMA quick_check"]);
+    // That merge left the file sound again, and noted it.
+    delta().assert_success().assert_stderr_has(&[SKIPPED]);
+
+    // verify always reads the whole file.
+    let r = run(&[
+        "verify",
+        "--source",
+        &db.url(),
+        "--target",
+        target.to_str().expect("utf-8"),
+        "--tables",
+        "users,sessions",
+        "-v",
+    ]);
+    r.assert_stderr_has(&["PRAGMA quick_check"]);
+}
