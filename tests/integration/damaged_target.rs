@@ -265,21 +265,24 @@ fn a_file_as_this_tool_left_it_is_not_checked_again_one_written_since_is() {
     r.assert_success().assert_stderr_has(&[SKIPPED]);
     assert!(!r.stderr.contains("PRAGMA quick_check"), "{}", r.stderr);
 
-    // Another program writes through SQLite, then puts the time back.
-    let modified = std::fs::metadata(&target)
-        .and_then(|m| m.modified())
-        .expect("mtime");
+    // Another program writes through SQLite, in place (the size stays), then
+    // puts the time back: SQLite's change counter still tells.
+    let before = std::fs::metadata(&target).expect("stat");
     let conn = rusqlite::Connection::open(&target).expect("open to write");
     conn.execute_batch(
-        "CREATE TABLE local_notes (note TEXT); INSERT INTO local_notes VALUES ('x');",
+        "UPDATE users SET name = substr(name, 2) || substr(name, 1, 1) WHERE id = (SELECT min(id) FROM users)",
     )
     .expect("write");
     drop(conn);
     std::fs::File::options()
         .write(true)
         .open(&target)
-        .and_then(|f| f.set_modified(modified))
+        .and_then(|f| f.set_modified(before.modified().expect("mtime")))
         .expect("set the time back");
+    assert_eq!(
+        std::fs::metadata(&target).expect("stat").len(),
+        before.len()
+    );
     let r = delta();
     r.assert_success()
         .assert_stderr_has(&[CHECKED, "PRAGMA quick_check"]);
