@@ -391,7 +391,8 @@ impl Ending<'_> {
         }
         conn.close()
             .map_err(|(_, e)| Error::sqlite("closing the target", path)(e))?;
-        // Sound before the first write, and written by SQLite alone since.
+        // Sound before the first write, and written by SQLite alone since
+        // (`sink::seal`).
         crate::sink::seal::record(path);
         progress.finish();
         Ok(backup_path)

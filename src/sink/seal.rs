@@ -1,7 +1,10 @@
 //! The target as this tool last left it. After a run wrote the target (a full
-//! sync's publish, a merge's commit), it notes beside the file, in
-//! `TARGET.pg2sqlite-checked`, what the file then was: its device and inode,
-//! size, modification time, and SQLite's file change counter. The next merge
+//! sync's publish, a merge's commit), it notes what the file then was: its
+//! device and inode, size, modification time, and SQLite's file change
+//! counter. The note is kept in this user's cache directory
+//! (`$XDG_CACHE_HOME/pg2sqlite/checked/DEVICE-INODE.json`, else
+//! `~/.cache/…`), not beside the target, whose directory holds only what the
+//! user put there; losing it costs one check. The next merge
 //! into a file that still matches all of them, with no journal or WAL beside
 //! it, skips the whole-file check before it writes (`health::check_before_use`,
 //! `PRAGMA quick_check`, which reads every page: a merge of a small change
@@ -34,9 +37,21 @@ struct Seal {
     change_counter: u32,
 }
 
-/// `TARGET.pg2sqlite-checked`.
-pub fn seal_path(target: &Path) -> PathBuf {
-    sidecar(target, ".pg2sqlite-checked")
+/// Notes kept at most; the oldest go first (every full sync makes a new file).
+const NOTES_KEPT: usize = 64;
+
+/// Where notes are kept; `None` without a home to keep them in.
+fn notes_dir() -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(cache.join("pg2sqlite").join("checked"))
+}
+
+/// The note of the file `seal` describes.
+fn note_path(seal: &Seal) -> Option<PathBuf> {
+    notes_dir().map(|d| d.join(format!("{}-{}.json", seal.device, seal.inode)))
 }
 
 /// The file as it is now; `None` when it cannot be read.
@@ -88,18 +103,43 @@ impl BeforeCheck {
 }
 
 fn write(target: &Path, seal: Option<Seal>) {
-    let note = seal_path(target);
-    let written = seal
-        .filter(|_| !has_pending_side_file(target))
-        .and_then(|seal| serde_json::to_vec(&seal).ok())
-        .map(|json| std::fs::write(&note, json));
+    let seal = seal.filter(|_| !has_pending_side_file(target));
+    let Some((seal, note)) = seal.and_then(|s| note_path(&s).map(|n| (s, n))) else {
+        // A file this tool cannot describe is not vouched for: an older note
+        // of it no longer matches it either.
+        return;
+    };
+    let written = note
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            let json = serde_json::to_vec(&seal).map_err(std::io::Error::other)?;
+            std::fs::write(&note, json)
+        });
     match written {
-        Some(Ok(())) => settle_clock(target),
-        Some(Err(e)) => tracing::debug!("cannot write {}: {e}", note.display()),
-        // A file this tool cannot describe is not vouched for.
-        None => {
-            let _ = std::fs::remove_file(&note);
+        Ok(()) => {
+            prune(&note);
+            settle_clock(target);
         }
+        Err(e) => tracing::debug!("cannot write {}: {e}", note.display()),
+    }
+}
+
+/// Keeps the newest [`NOTES_KEPT`] notes beside `note`.
+fn prune(note: &Path) {
+    let Some(Ok(entries)) = note.parent().map(std::fs::read_dir) else {
+        return;
+    };
+    let mut notes: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if notes.len() <= NOTES_KEPT {
+        return;
+    }
+    notes.sort();
+    for (_, old) in &notes[..notes.len() - NOTES_KEPT] {
+        let _ = std::fs::remove_file(old);
     }
 }
 
@@ -119,13 +159,16 @@ fn settle_clock(target: &Path) {
 
 /// Whether the target is exactly as this tool last left it (see the module).
 pub fn unchanged_since_left(target: &Path) -> bool {
-    let Ok(json) = std::fs::read(seal_path(target)) else {
+    let Some(now) = read_seal(target) else {
+        return false;
+    };
+    let Some(Ok(json)) = note_path(&now).map(std::fs::read) else {
         return false;
     };
     let Ok(noted) = serde_json::from_slice::<Seal>(&json) else {
         return false;
     };
-    let same = read_seal(target).is_some_and(|now| now == noted) && !has_pending_side_file(target);
+    let same = now == noted && !has_pending_side_file(target);
     tracing::debug!(
         "{}: {}",
         target.display(),
@@ -190,7 +233,9 @@ mod tests {
     fn a_damaged_note_is_no_seal() {
         let dir = tempfile::tempdir().unwrap();
         let path = database(dir.path());
-        std::fs::write(seal_path(&path), b"{\"device\":").unwrap();
+        record(&path);
+        let note = note_path(&read_seal(&path).unwrap()).unwrap();
+        std::fs::write(note, b"{\"device\":").unwrap();
         assert!(!unchanged_since_left(&path));
     }
 }
