@@ -143,15 +143,16 @@ fn prune(note: &Path) {
     }
 }
 
-/// Waits, at most 20 ms, until a write to the target would give it another
+/// Waits, at most 12 ms, until a write to the target would give it another
 /// modification time than the one just noted: the kernel stamps files from a
-/// clock that moves in ticks of up to 10 ms, so a write in the same tick as
-/// this tool's last one would otherwise go unseen.
+/// clock that moves in ticks of up to 10 ms (and lags the precise clock by up
+/// to one), so a write in the same tick as this tool's last one would
+/// otherwise go unseen.
 fn settle_clock(target: &Path) {
     let Ok(modified) = std::fs::metadata(target).and_then(|m| m.modified()) else {
         return;
     };
-    let settled = modified + std::time::Duration::from_millis(20);
+    let settled = modified + std::time::Duration::from_millis(12);
     if let Ok(left) = settled.duration_since(std::time::SystemTime::now()) {
         std::thread::sleep(left);
     }
