@@ -48,9 +48,7 @@ use crate::verify::keys::key_difference;
 use keys::EarlyKeys;
 use passes::{check_foreign_keys, Writer};
 use preflight::{Order, Preflight};
-use prepare::{
-    any_rows, changed_rows, cursor_indexed, tid_range_scans, written_range, Method,
-};
+use prepare::{any_rows, changed_rows, cursor_indexed, written_range, Method};
 
 /// Whether a backup is taken before merging, and how many of this tool's
 /// backups of the target are kept after a merge that changed rows.
@@ -271,7 +269,6 @@ async fn delta_async(opts: &DeltaOptions, preflight: &mut Preflight) -> Result<D
     let (by_written, by_content): (Vec<usize>, Vec<usize>) = by_content
         .into_iter()
         .partition(|&i| matches!(written_range(&prepared[i], now), Some(Ok(_))));
-    let tid_ranges = !by_written.is_empty() && tid_range_scans(&coordinator).await?;
     let mut merging = Vec::new();
     for &i in by_cursor.iter().chain(&by_written) {
         let p = &mut prepared[i];
@@ -284,7 +281,7 @@ async fn delta_async(opts: &DeltaOptions, preflight: &mut Preflight) -> Result<D
             // one scan of xmin, cheaper than a backup and a merge of nothing.
             let written = matches!(range, ChunkRange::WrittenSince { .. });
             if (probe_changes[i] || written)
-                && !any_rows(&coordinator, &p.merge.plan, &range, tid_ranges).await?
+                && !any_rows(&coordinator, &p.merge.plan, &range).await?
             {
                 continue;
             }

@@ -11,7 +11,7 @@ use crate::merge::decide::DeletePolicy;
 use crate::merge::key::merge_key;
 use crate::merge::state::{self, SyncMode};
 use crate::merge::writer::{BaseUse, MergeTable};
-use crate::plan::{ChunkStrategy, TablePlan};
+use crate::plan::TablePlan;
 
 use super::{MergeSettings, Since};
 use crate::pipeline::{comparison_chunks, table_chunks};
@@ -263,56 +263,18 @@ pub(super) fn written_range(
     }
 }
 
-/// Whether the server scans a range of `ctid`s without reading the rest of
-/// the table (PostgreSQL 14 and later).
-pub(super) async fn tid_range_scans(client: &tokio_postgres::Client) -> Result<bool> {
-    let row = client
-        .query_one(
-            "SELECT current_setting('server_version_num')::int >= 140000",
-            &[],
-        )
-        .await
-        .map_err(Error::pg("reading the server's version".to_owned()))?;
-    Ok(row.get(0))
-}
-
-/// The heap pages at the end of a table a probe for rows written since reads
-/// first: a 64th of the table, at least this many.
-const TAIL_PAGES: u64 = 128;
-
 /// Whether PostgreSQL has any row of `plan`'s table in `range` (in the
-/// caller's snapshot): one probe of the cursor's index, or, for rows written
-/// since (which no index finds), one scan that stops at the first.
-///
-/// PostgreSQL puts new row versions (inserts, and updates that do not fit
-/// their page) at the end of the heap, which a scan reaches last: with
-/// `tid_range_scans` (PostgreSQL 14 and later) the last pages are asked first,
-/// by `ctid`, and the whole table only when they hold none.
+/// caller's snapshot): one probe of the cursor's index.
 pub(super) async fn any_rows(
     client: &tokio_postgres::Client,
     plan: &crate::plan::TablePlan,
     range: &ChunkRange,
-    tid_range_scans: bool,
 ) -> crate::error::Result<bool> {
-    let relation = &plan.copy.relation;
-    let whole = format!("EXISTS (SELECT 1 FROM {relation}{})", range.predicate());
-    let tail_from = match (&plan.chunking, range) {
-        (ChunkStrategy::Pages(pages), ChunkRange::WrittenSince { .. })
-            if tid_range_scans && *pages >= 2 * TAIL_PAGES =>
-        {
-            Some(pages - (pages / 64).max(TAIL_PAGES))
-        }
-        _ => None,
-    };
-    let sql = match tail_from {
-        // Evaluated in order: the second scan only when the first found none.
-        Some(from) => format!(
-            "SELECT EXISTS (SELECT 1 FROM {relation} WHERE ctid >= '({from},0)'::tid AND {}) \
-             OR {whole}",
-            range.condition()
-        ),
-        None => format!("SELECT {whole}"),
-    };
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM {}{})",
+        plan.copy.relation,
+        range.predicate()
+    );
     let row = client
         .query_one(sql.as_str(), &[])
         .await
