@@ -326,8 +326,17 @@ pub fn run(args: &[&str]) -> Run {
 
 /// `pg2sqlite sync --source URL --target FILE <extra>`.
 pub fn sync(source: &str, target: &Path, extra: &[&str]) -> Run {
+    command_on("sync", source, target, extra)
+}
+
+/// `pg2sqlite verify --source URL --target FILE <extra>`.
+pub fn verify(source: &str, target: &Path, extra: &[&str]) -> Run {
+    command_on("verify", source, target, extra)
+}
+
+fn command_on(command: &str, source: &str, target: &Path, extra: &[&str]) -> Run {
     let target = target.to_str().expect("test paths are UTF-8");
-    let mut args = vec!["sync", "--source", source, "--target", target];
+    let mut args = vec![command, "--source", source, "--target", target];
     args.extend_from_slice(extra);
     run(&args)
 }

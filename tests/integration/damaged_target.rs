@@ -45,6 +45,21 @@ fn overwrite_page(target: &Path, name: &str) {
     std::fs::write(target, bytes).expect("write target");
 }
 
+/// A delta of the demo's users and sessions since 2020 into `target`.
+fn merge_users_and_sessions(db: &TestDb, target: &Path, flag: &str) -> Run {
+    sync(
+        &db.url(),
+        target,
+        &[
+            "--tables",
+            "users,sessions",
+            "--since",
+            "2020-01-01T00:00:00Z",
+            flag,
+        ],
+    )
+}
+
 fn truncate_to_half(target: &Path) {
     let len = std::fs::metadata(target).expect("stat").len();
     let f = std::fs::OpenOptions::new()
@@ -156,18 +171,7 @@ fn a_truncated_file_is_refused_and_the_newest_backup_is_named() {
     let target = synced_target(&db, dir.path());
     // A delta that changes the file takes a backup; that is the one to name.
     db.execute("UPDATE users SET name = name || '!', updated_at = now() WHERE id <= 10");
-    sync(
-        &db.url(),
-        &target,
-        &[
-            "--tables",
-            "users,sessions",
-            "--since",
-            "2020-01-01T00:00:00Z",
-            "--quiet",
-        ],
-    )
-    .assert_success();
+    merge_users_and_sessions(&db, &target, "--quiet").assert_success();
     let taken = backups(dir.path());
     assert_eq!(taken.len(), 1, "{taken:?}");
     truncate_to_half(&target);
@@ -242,19 +246,7 @@ fn a_file_as_this_tool_left_it_is_not_checked_again_one_written_since_is() {
     let db = TestDb::with_demo();
     let dir = tempfile::tempdir().expect("tempdir");
     let target = synced_target(&db, dir.path());
-    let delta = || {
-        sync(
-            &db.url(),
-            &target,
-            &[
-                "--tables",
-                "users,sessions",
-                "--since",
-                "2020-01-01T00:00:00Z",
-                "-v",
-            ],
-        )
-    };
+    let delta = || merge_users_and_sessions(&db, &target, "-v");
     const SKIPPED: &str = "unchanged since this tool last left it sound";
     const CHECKED: &str = "changed since this tool last left it: it is checked whole";
     let r = delta();
@@ -286,15 +278,6 @@ fn a_file_as_this_tool_left_it_is_not_checked_again_one_written_since_is() {
     delta().assert_success().assert_stderr_has(&[SKIPPED]);
 
     // verify always reads the whole file.
-    let r = run(&[
-        "verify",
-        "--source",
-        &db.url(),
-        "--target",
-        target.to_str().expect("utf-8"),
-        "--tables",
-        "users,sessions",
-        "-v",
-    ]);
-    r.assert_stderr_has(&["PRAGMA quick_check"]);
+    verify(&db.url(), &target, &["--tables", "users,sessions", "-v"])
+        .assert_stderr_has(&["PRAGMA quick_check"]);
 }

@@ -139,13 +139,7 @@ fn a_target_the_app_holds_locked_is_named_after_a_bounded_wait() {
             started.elapsed()
         );
     }
-    let r = run(&[
-        "verify",
-        "--source",
-        &db.url(),
-        "--target",
-        target.to_str().expect("utf-8"),
-    ]);
+    let r = verify(&db.url(), &target, &[]);
     r.assert_code(3)
         .assert_stderr_has(&["is locked by another program", &me]);
     app.execute_batch("ROLLBACK").expect("unlock");
