@@ -1,9 +1,9 @@
 //! The key sets of the tables found by cursor, compared before the merge
-//! writes, on connections of their own (two tables at once), while the content comparisons and the
-//! target's check run: the comparison reads every key on both sides, and would
-//! otherwise wait for the merge. The merge writes only PostgreSQL's keys, so
-//! the rows to delete are the same before and after it; the PostgreSQL rows it
-//! reads are not counted as missing (see
+//! writes, on connections of their own (two tables at once), while the content
+//! comparisons and the target's check run: the comparison reads every key on
+//! both sides, and would otherwise wait for the merge. The merge writes only
+//! PostgreSQL's keys, so the rows to delete are the same before and after it;
+//! the PostgreSQL rows it reads are not counted as missing (see
 //! [`crate::verify::keys::key_difference_before_merge`]).
 //!
 //! It must end before the merge's first write: a reader holding the file

@@ -59,14 +59,9 @@ impl Preflight {
     /// Starts checking the target at once, unless it is exactly as this tool
     /// last left it sound (`sink::seal`).
     pub(super) fn start(path: &Path) -> Result<Preflight> {
-        let check = if crate::sink::seal::unchanged_since_left(path) {
-            None
-        } else {
-            Some(CheckBeside::start(path)?)
-        };
         Ok(Preflight {
             path: path.to_path_buf(),
-            check,
+            check: CheckBeside::start_unless_unchanged(path)?,
             copy: None,
         })
     }

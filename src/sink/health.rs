@@ -80,6 +80,15 @@ pub fn check_unless_unchanged(path: &Path) -> Result<()> {
 pub struct CheckBeside(std::thread::JoinHandle<Result<()>>);
 
 impl CheckBeside {
+    /// [`CheckBeside::start`], unless the file is exactly as this tool last
+    /// left it sound, as for [`check_unless_unchanged`]: then `None`.
+    pub fn start_unless_unchanged(path: &Path) -> Result<Option<CheckBeside>> {
+        if super::seal::unchanged_since_left(path) {
+            return Ok(None);
+        }
+        CheckBeside::start(path).map(Some)
+    }
+
     pub fn start(path: &Path) -> Result<CheckBeside> {
         let path = path.to_path_buf();
         std::thread::Builder::new()

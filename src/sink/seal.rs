@@ -37,6 +37,15 @@ struct Seal {
     change_counter: u32,
 }
 
+impl Seal {
+    /// The modification time noted; `None` before 1970.
+    fn modified(&self) -> Option<std::time::SystemTime> {
+        let seconds = u64::try_from(self.mtime_seconds).ok()?;
+        let nanos = u32::try_from(self.mtime_nanos).ok()?;
+        std::time::UNIX_EPOCH.checked_add(std::time::Duration::new(seconds, nanos))
+    }
+}
+
 /// Notes kept at most; the oldest go first (every full sync makes a new file).
 const NOTES_KEPT: usize = 64;
 
@@ -119,7 +128,7 @@ fn write(target: &Path, seal: Option<Seal>) {
     match written {
         Ok(()) => {
             prune(&note);
-            settle_clock(target);
+            settle_clock(&seal);
         }
         Err(e) => tracing::debug!("cannot write {}: {e}", note.display()),
     }
@@ -144,12 +153,12 @@ fn prune(note: &Path) {
 }
 
 /// Waits, at most 12 ms, until a write to the target would give it another
-/// modification time than the one just noted: the kernel stamps files from a
+/// modification time than the one `seal` notes: the kernel stamps files from a
 /// clock that moves in ticks of up to 10 ms (and lags the precise clock by up
 /// to one), so a write in the same tick as this tool's last one would
 /// otherwise go unseen.
-fn settle_clock(target: &Path) {
-    let Ok(modified) = std::fs::metadata(target).and_then(|m| m.modified()) else {
+fn settle_clock(seal: &Seal) {
+    let Some(modified) = seal.modified() else {
         return;
     };
     let settled = modified + std::time::Duration::from_millis(12);
