@@ -102,6 +102,16 @@ pub enum Command {
     /// transaction, after a backup, with --dry-run and --deletes.
     Import(ImportArgs),
 
+    /// Undo the newest delta merge into a SQLite file, without PostgreSQL.
+    ///
+    /// A merge keeps its own rollback journal beside the file
+    /// (FILE.pg2sqlite-undo-TIME/, see sync --backup). While the file is exactly
+    /// as that merge left it, undo checks the journal whole and has SQLite
+    /// roll the merge back, then checks the file (PRAGMA quick_check). Run it
+    /// again to undo the merge before, while its undo is kept. A file written
+    /// since the merge is refused (exit 2), nothing changed: restore a copy then.
+    Undo(UndoArgs),
+
     /// Write a schema map for the live databases, or check one against them.
     ///
     /// A schema map (TOML, see schema-maps/README.md) renames and filters tables
@@ -333,16 +343,23 @@ pub struct SyncArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Do not back up the target before a delta merge. By default a copy is taken
-    /// beside it (FILE.pg2sqlite-backup-TIME): the file's bytes under a read
-    /// lock, written around the page cache (SQLite's online backup API for a
-    /// file in WAL mode), after checking there is room for it; it is removed
+    /// How a delta merge can be undone. undo (default): the merge's own rollback
+    /// journal, the original of every page it changed, is kept beside the file
+    /// (FILE.pg2sqlite-undo-TIME/), which costs no copy; `pg2sqlite undo`
+    /// plays it back while the file is as the merge left it. copy: the whole
+    /// file is copied first (FILE.pg2sqlite-backup-TIME, its bytes under a read
+    /// lock), which restores it whatever happens to it later. A file in WAL
+    /// mode has no rollback journal and is always copied. Either is removed
     /// again when the merge changed no row.
-    #[arg(long)]
+    #[arg(long, value_enum, value_name = "KIND", default_value = "undo")]
+    pub backup: crate::delta::BackupKind,
+
+    /// Take no backup and keep no undo of a delta merge.
+    #[arg(long, conflicts_with = "backup")]
     pub no_backup: bool,
 
-    /// Keep this many of pg2sqlite's backups of the target (the newest); older
-    /// ones are removed after a merge that took a new one.
+    /// Keep this many of pg2sqlite's backups of the target, and as many undos
+    /// (the newest); older ones are removed after a merge that kept a new one.
     #[arg(long, value_name = "N", default_value_t = crate::delta::DEFAULT_KEEP_BACKUPS)]
     pub keep_backups: usize,
 
@@ -433,8 +450,13 @@ pub struct ImportArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// How a delta bundle's merge can be undone: its journal kept (undo) or a
+    /// copy of the file (copy); see sync --backup.
+    #[arg(long, value_enum, value_name = "KIND", default_value = "undo")]
+    pub backup: crate::delta::BackupKind,
+
     /// Do not back up the target before merging a delta bundle (see sync --no-backup).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "backup")]
     pub no_backup: bool,
 
     /// Keep this many of pg2sqlite's backups of the target (see sync --keep-backups).
@@ -479,6 +501,21 @@ pub struct VerifyArgs {
     pub quick_check: bool,
 
     /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// The SQLite file to put back as it was before its newest merge.
+    #[arg(long, value_name = "FILE")]
+    pub target: PathBuf,
+
+    /// Check that the newest undo applies, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }

@@ -106,6 +106,16 @@ pub enum Error {
     #[error("interrupted: {0}")]
     Aborted(String),
 
+    #[error("the merge into {path} was committed, but its undo could not be kept ({reason}): the file is merged and verified, and this merge cannot be undone")]
+    UndoNotKept { path: PathBuf, reason: String },
+
+    #[error("the undo of {path} stopped with its journal {journal} in place ({reason}): the next program to open the file rolls the merge back; run `pg2sqlite undo` again to finish")]
+    UndoInterrupted {
+        path: PathBuf,
+        journal: PathBuf,
+        reason: String,
+    },
+
     /// PostgreSQL's COPY data was not in the binary COPY format (cut short, a
     /// wrong column count): nothing read from it is used.
     #[error("reading {relation}: PostgreSQL's COPY data is not as expected: {reason}")]
@@ -152,7 +162,9 @@ impl Error {
             | Error::Integrity { .. }
             | Error::BundleWrite { .. }
             | Error::CopyData { .. }
-            | Error::Aborted(_) => ExitCode::Runtime,
+            | Error::Aborted(_)
+            | Error::UndoNotKept { .. }
+            | Error::UndoInterrupted { .. } => ExitCode::Runtime,
         }
     }
 
@@ -199,8 +211,9 @@ impl Error {
                     path.display()
                 ),
                 None => format!(
-                    "nothing was written to it, and pg2sqlite has no backup of it. Restore the \
-                     app's own backup, or move the damaged file aside and write a fresh copy \
+                    "nothing was written to it, and pg2sqlite has no copy of it (the undo a \
+                     merge keeps restores only the file that merge left; `--backup copy` keeps \
+                     whole copies). Restore the app's own backup, or move the damaged file aside and write a fresh copy \
                      with `pg2sqlite sync --full`; keep the damaged file for recovery \
                      (`sqlite3 {} .recover`)",
                     path.display()

@@ -24,7 +24,11 @@ pub const ALL: &[&str] = &[
     "backup.before-rename",
     "merge.after-batch",
     "merge.before-commit",
+    "undo.before-link",
     "merge.after-commit",
+    "undo.before-rename",
+    // Undo.
+    "undo.journal-in-place",
     // Export.
     "export.after-file",
     "export.before-manifest",

@@ -10,7 +10,8 @@ use pg2sqlite::cli::{
     SyncArgs, VerifyArgs,
 };
 use pg2sqlite::delta::{
-    delta_sync, has_sync_state, parse_lag, parse_since, Apply, BackupPolicy, DeltaOptions, Since,
+    delta_sync, has_sync_state, parse_lag, parse_since, Apply, BackupKind, BackupPolicy,
+    DeltaOptions, Since,
 };
 use pg2sqlite::error::{Error, ExitCode, Result};
 use pg2sqlite::map::SchemaMap;
@@ -91,6 +92,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(args) => report(args),
         Command::Export(args) => export(args),
         Command::Import(args) => import(args),
+        Command::Undo(args) => {
+            let summary = pg2sqlite::command::undo::run(&args.target, args.dry_run)?;
+            print_summary(args.json, || summary.to_json(), || summary.to_text())?;
+            Ok(ExitCode::Success)
+        }
         Command::Fixtures(args) => fixtures(args),
         Command::Map(MapCommand::Init(args)) => {
             let opts = pg2sqlite::map::init::InitOptions {
@@ -182,13 +188,13 @@ fn apply(dry_run: bool) -> Apply {
     }
 }
 
-/// `--no-backup` as the backup policy of a merge.
-fn backup(no_backup: bool, keep: usize) -> Result<BackupPolicy> {
+/// `--no-backup`, `--backup` and `--keep-backups` as the backup policy of a merge.
+fn backup(no_backup: bool, kind: BackupKind, keep: usize) -> Result<BackupPolicy> {
     if no_backup {
         return Ok(BackupPolicy::Skip);
     }
     match std::num::NonZeroUsize::new(keep) {
-        Some(keep) => Ok(BackupPolicy::Take { keep }),
+        Some(keep) => Ok(BackupPolicy::Take { kind, keep }),
         None => Err(Error::Usage(
             "--keep-backups must be at least 1 (to take no backup, use --no-backup)".into(),
         )),
@@ -274,7 +280,7 @@ fn import(args: ImportArgs) -> Result<ExitCode> {
         },
         deletes: args.deletes,
         apply: apply(args.dry_run),
-        backup: backup(args.no_backup, args.keep_backups)?,
+        backup: backup(args.no_backup, args.backup, args.keep_backups)?,
     };
     let summary = run(&opts)?;
     print_summary(args.json, || summary.to_json(), || summary.to_text())?;
@@ -339,7 +345,7 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
             },
             deletes: args.deletes,
             apply: apply(args.dry_run),
-            backup: backup(args.no_backup, args.keep_backups)?,
+            backup: backup(args.no_backup, args.backup, args.keep_backups)?,
             map,
         };
         let summary = delta_sync(&opts)?;

@@ -211,6 +211,16 @@ pub struct DeltaTableSummary {
     pub seconds: f64,
 }
 
+/// The backup a delta merge left, and which kind it is (`"backup"` and
+/// `"backup_kind"` in the JSON summary).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeptBackup {
+    #[serde(rename = "backup_kind")]
+    pub kind: crate::delta::BackupKind,
+    #[serde(rename = "backup")]
+    pub path: PathBuf,
+}
+
 /// The summary of a delta merge.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeltaSummary {
@@ -218,8 +228,9 @@ pub struct DeltaSummary {
     pub target: PathBuf,
     /// `--dry-run`: everything was computed and rolled back.
     pub dry_run: bool,
-    /// The copy taken before merging.
-    pub backup: Option<PathBuf>,
+    /// The backup the merge left: the copy taken before it, or its undo.
+    #[serde(flatten)]
+    pub backup: Option<KeptBackup>,
     /// Where the next delta continues (before subtracting `--lag`).
     pub watermark: String,
     pub tables: Vec<DeltaTableSummary>,
@@ -263,8 +274,26 @@ impl DeltaSummary {
             t.unchanged,
             t.conflicts
         );
-        if let Some(b) = &self.backup {
-            let _ = writeln!(out, "backup of the previous file: {}", b.display());
+        match &self.backup {
+            Some(KeptBackup {
+                kind: crate::delta::BackupKind::Copy,
+                path,
+            }) => {
+                let _ = writeln!(out, "backup of the previous file: {}", path.display());
+            }
+            Some(KeptBackup {
+                kind: crate::delta::BackupKind::Undo,
+                path,
+            }) => {
+                let _ = writeln!(
+                    out,
+                    "undo of this merge: {} (`pg2sqlite undo --target {}` puts the file back \
+                     as it was)",
+                    path.display(),
+                    self.target.display()
+                );
+            }
+            None => {}
         }
         let width = self
             .tables

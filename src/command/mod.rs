@@ -7,3 +7,4 @@ pub mod export;
 pub mod import;
 pub mod man;
 pub mod report;
+pub mod undo;

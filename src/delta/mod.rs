@@ -50,14 +50,31 @@ use passes::{check_foreign_keys, Writer};
 use preflight::{Order, Preflight};
 use prepare::{any_rows, changed_rows, cursor_indexed, written_range, Method};
 
-/// Whether a backup is taken before merging, and how many of this tool's
-/// backups of the target are kept after a merge that changed rows.
+/// Whether a backup is taken before merging, of which kind, and how many of
+/// this tool's backups of the target are kept after a merge that changed rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackupPolicy {
-    /// `--keep-backups N` (default [`DEFAULT_KEEP_BACKUPS`]).
-    Take { keep: std::num::NonZeroUsize },
+    /// `--backup KIND --keep-backups N` (default undo, [`DEFAULT_KEEP_BACKUPS`]).
+    Take {
+        kind: BackupKind,
+        keep: std::num::NonZeroUsize,
+    },
     /// `--no-backup`.
     Skip,
+}
+
+/// How a merge can be undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupKind {
+    /// The merge's own rollback journal, kept (`sink::undo`): the original of
+    /// every page it changed, which SQLite writes anyway. `pg2sqlite undo`
+    /// plays it back while the file is as the merge left it. A file in WAL
+    /// mode keeps no such journal and is copied instead.
+    Undo,
+    /// A copy of the whole file (`sink::backup`), which restores it whatever
+    /// happens to it later.
+    Copy,
 }
 
 /// How many backups of a target are kept unless `--keep-backups` says otherwise.
@@ -394,7 +411,7 @@ async fn delta_async(opts: &DeltaOptions, preflight: &mut Preflight) -> Result<D
         let _ = c.batch_execute("COMMIT").await;
     }
     let _ = coordinator.batch_execute("COMMIT").await;
-    let (backup_path, totals) = steps::Ending {
+    let (backup, totals) = steps::Ending {
         conn,
         path,
         prepared: &prepared,
@@ -409,7 +426,7 @@ async fn delta_async(opts: &DeltaOptions, preflight: &mut Preflight) -> Result<D
         source: opts.source.display().to_owned(),
         target: opts.target.clone(),
         dry_run: opts.apply == Apply::DryRun,
-        backup: backup_path,
+        backup,
         watermark: unix_micros_text(times.watermark),
         totals,
         tables: summaries,

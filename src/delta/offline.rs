@@ -152,7 +152,7 @@ pub fn import(opts: &ImportOptions, manifest: Manifest) -> Result<DeltaSummary> 
         &run_at,
         &mut notes,
     )?;
-    let (backup_path, totals) = steps::Ending {
+    let (backup, totals) = steps::Ending {
         conn,
         path,
         prepared: &prepared,
@@ -167,7 +167,7 @@ pub fn import(opts: &ImportOptions, manifest: Manifest) -> Result<DeltaSummary> 
         source: bundle.source_display(),
         target: opts.target.clone(),
         dry_run: opts.apply == super::Apply::DryRun,
-        backup: backup_path,
+        backup,
         watermark: bundle.manifest.watermark.clone(),
         totals,
         tables: summaries,

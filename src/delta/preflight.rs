@@ -17,9 +17,9 @@ use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::sink::backup::{Copied, PendingBackup};
 use crate::sink::health::CheckBeside;
 
+use super::steps::{Safeguard, Taking};
 use super::{steps, Apply, BackupPolicy};
 
 /// The backup a merge asks for once it knows it will write.
@@ -34,7 +34,7 @@ pub(super) struct Order {
 pub(super) struct Preflight {
     path: PathBuf,
     check: Option<CheckBeside>,
-    copy: Option<JoinHandle<Result<Option<Copied>>>>,
+    copy: Option<JoinHandle<Result<Option<Taking>>>>,
 }
 
 fn spawn<T: Send + 'static>(
@@ -79,7 +79,7 @@ impl Preflight {
         }
         let path = self.path.clone();
         self.copy = Some(spawn("backup", move || {
-            steps::copy_for_backup(
+            steps::start_backup(
                 &path,
                 order.apply,
                 order.policy,
@@ -92,7 +92,7 @@ impl Preflight {
 
     /// Waits for the check and the backup ordered; to be called before the
     /// first write. The copy becomes the backup only once the check passed.
-    pub(super) fn wait(&mut self) -> Result<Option<PendingBackup>> {
+    pub(super) fn wait(&mut self) -> Result<Option<Safeguard>> {
         let check = self.check();
         let copy = join(self.copy.take(), "backup").unwrap_or(Ok(None));
         if let Err(damage) = check {
@@ -101,7 +101,7 @@ impl Preflight {
             }
             return Err(damage);
         }
-        copy?.map(Copied::keep).transpose()
+        copy?.map(Taking::keep).transpose()
     }
 
     /// The run's result; when it failed and the check failed too, the check's

@@ -14,13 +14,14 @@ use crate::merge::writer::{BaseUse, TableMerge};
 use crate::plan::SyncPlan;
 use crate::progress::Progress;
 use crate::sink::backup::{self, PendingBackup};
+use crate::sink::undo;
 use crate::source::horizon::TableHorizon;
 use crate::source::snapshot::SnapshotTimes;
-use crate::summary::DeltaTableSummary;
+use crate::summary::{DeltaTableSummary, KeptBackup};
 use crate::verify::keys::KeyDifference;
 
 use super::prepare::{prepare, Method, Prepared};
-use super::{Apply, BackupPolicy, MergeSettings};
+use super::{Apply, BackupKind, BackupPolicy, MergeSettings};
 use crate::mapping::time::unix_micros_text;
 
 /// Opens the target for merging.
@@ -90,6 +91,38 @@ pub(super) fn prepare_all(
     Ok(prepared)
 }
 
+/// What a merge takes before its first write so that it can be undone.
+pub(super) enum Safeguard {
+    /// A copy of the file, written and being made durable.
+    Copy(PendingBackup),
+    /// The merge's journal, to be kept when it commits.
+    Undo(undo::Planned),
+}
+
+/// A [`Safeguard`] still being taken: the copy keeps its temporary name until
+/// the target's check has passed.
+pub(super) enum Taking {
+    Copy(backup::Copied),
+    Undo(undo::Planned),
+}
+
+impl Taking {
+    /// The target passed its check: the copy becomes the backup.
+    pub(super) fn keep(self) -> Result<Safeguard> {
+        Ok(match self {
+            Taking::Copy(copied) => Safeguard::Copy(copied.keep()?),
+            Taking::Undo(planned) => Safeguard::Undo(planned),
+        })
+    }
+
+    /// The target failed its check: a copy of it is no backup.
+    pub(super) fn discard(self) {
+        if let Taking::Copy(copied) = self {
+            copied.discard();
+        }
+    }
+}
+
 /// Backs the target up before it changes (not for a dry run or `--no-backup`).
 pub(super) fn backup(
     path: &Path,
@@ -97,46 +130,59 @@ pub(super) fn backup(
     policy: BackupPolicy,
     run_at: &str,
     progress: &Progress,
-) -> Result<Option<PendingBackup>> {
-    copy_for_backup(path, apply, policy, run_at, progress)?
-        .map(backup::Copied::keep)
+) -> Result<Option<Safeguard>> {
+    start_backup(path, apply, policy, run_at, progress)?
+        .map(Taking::keep)
         .transpose()
 }
 
-/// The first half of [`backup`]: the target's pages copied under a temporary
-/// name, which becomes the backup with [`backup::Copied::keep`].
-pub(super) fn copy_for_backup(
+/// The first half of [`backup`]: for an undo, that the file keeps a rollback
+/// journal; for a copy, the target's pages copied under a temporary name,
+/// which becomes the backup with [`Taking::keep`].
+pub(super) fn start_backup(
     path: &Path,
     apply: Apply,
     policy: BackupPolicy,
     run_at: &str,
     progress: &Progress,
-) -> Result<Option<backup::Copied>> {
-    Ok(match (apply, policy) {
-        (Apply::Commit, BackupPolicy::Take { .. }) => {
-            backup::check_room(path)?;
-            let stamp: String = run_at
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric())
-                .collect();
-            let to = backup::backup_path(path, &stamp);
-            // A note, not a phase: in a live merge the backup runs beside the
-            // search for changed rows, which is the phase under way.
-            progress.note(&format!("backing up to {}", to.display()));
-            // The merge's connection may hold its write transaction already
-            // (nothing written yet), and SQLite's backup cannot read through a
-            // writing connection; a reader of its own sees the file as it is,
-            // which no one else can change while that transaction is open.
-            let reader = Connection::open_with_flags(
-                path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(Error::sqlite("opening the target to back it up", path))?;
-            Some(backup::copy(&reader, path, &to)?)
+) -> Result<Option<Taking>> {
+    let (Apply::Commit, BackupPolicy::Take { kind, .. }) = (apply, policy) else {
+        return Ok(None);
+    };
+    let stamp: String = run_at
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    // The merge's connection may hold its write transaction already
+    // (nothing written yet), and SQLite's backup cannot read through a
+    // writing connection; a reader of its own sees the file as it is,
+    // which no one else can change while that transaction is open.
+    let reader = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(Error::sqlite("opening the target to back it up", path))?;
+    if kind == BackupKind::Undo {
+        if undo::journals(&reader).map_err(Error::sqlite("reading the journal mode", path))? {
+            backup::check_room(path, false)?;
+            let planned = undo::Planned::new(path, &stamp);
+            progress.note(&format!(
+                "the merge's journal will be kept as its undo: {}",
+                planned.path().display()
+            ));
+            return Ok(Some(Taking::Undo(planned)));
         }
-        _ => None,
-    })
+        progress.note(
+            "the target is in WAL mode, which keeps no rollback journal to undo the merge \
+             with: a copy of it is taken instead",
+        );
+    }
+    backup::check_room(path, true)?;
+    let to = backup::backup_path(path, &stamp);
+    // A note, not a phase: in a live merge the backup runs beside the
+    // search for changed rows, which is the phase under way.
+    progress.note(&format!("backing up to {}", to.display()));
+    Ok(Some(Taking::Copy(backup::copy(&reader, path, &to)?)))
 }
 
 /// Inside the merge transaction: the state and base tables, new tables, and
@@ -316,25 +362,22 @@ pub(super) fn record_runs(
 
 /// How a merge ends, the same whichever its rows' source (PostgreSQL or a
 /// bundle): the backup made durable, the transaction committed (or rolled
-/// back for `--dry-run`), and the backup kept or removed. The backup stays only
-/// if rows changed.
+/// back for `--dry-run`), and the backup or undo kept or removed. It stays
+/// only if rows changed.
 pub(super) struct Ending<'a> {
     pub conn: Connection,
     pub path: &'a Path,
     pub prepared: &'a [Prepared],
     pub summaries: &'a [DeltaTableSummary],
     pub apply: Apply,
-    pub pending_backup: Option<PendingBackup>,
+    pub pending_backup: Option<Safeguard>,
     pub policy: BackupPolicy,
     pub progress: &'a Progress,
 }
 
 impl Ending<'_> {
     /// Ends the merge; returns the backup that stays and the totals.
-    pub(super) fn run(
-        self,
-        notes: &mut Vec<String>,
-    ) -> Result<(Option<std::path::PathBuf>, MergeCounts)> {
+    pub(super) fn run(self, notes: &mut Vec<String>) -> Result<(Option<KeptBackup>, MergeCounts)> {
         let mut totals = MergeCounts::default();
         for s in self.summaries {
             totals.add(&s.counts);
@@ -347,9 +390,9 @@ impl Ending<'_> {
         Ok((backup, totals))
     }
 
-    /// Commits (once the backup is durable) or rolls back a dry run; returns
-    /// the backup's path.
-    fn commit(self) -> Result<Option<std::path::PathBuf>> {
+    /// Commits (once the backup is durable, with the journal linked aside for
+    /// an undo) or rolls back a dry run; returns the backup kept.
+    fn commit(self) -> Result<Option<KeptBackup>> {
         let Ending {
             conn,
             path,
@@ -367,18 +410,23 @@ impl Ending<'_> {
         // only a fault of SQLite itself or of the machine; `verify` checks the
         // whole file when asked.
         // The target changes for good only once its backup is durable.
-        let backup_path = match pending_backup {
-            Some(b) => {
+        let (copy, planned) = match pending_backup {
+            Some(Safeguard::Copy(b)) => {
                 progress.phase("syncing the backup");
                 let p = b.finish()?;
                 progress.note(&format!("backup of the target: {}", p.display()));
-                Some(p)
+                (Some(p), None)
             }
-            None => None,
+            Some(Safeguard::Undo(planned)) => (None, Some(planned)),
+            None => (None, None),
         };
+        let mut linked = None;
         match apply {
             Apply::Commit => {
                 progress.phase("committing");
+                // Every page the merge changed has its original in the
+                // journal now; the commit syncs it before it writes the file.
+                linked = planned.map(|p| p.link_journal(path)).transpose()?;
                 crate::failpoint::hit("merge.before-commit")?;
                 conn.execute_batch("COMMIT")
                     .map_err(Error::sqlite("committing the merge", path))?;
@@ -394,33 +442,65 @@ impl Ending<'_> {
         // Sound before the first write, and written by SQLite alone since
         // (`sink::seal`).
         crate::sink::seal::record(path);
+        let undo = linked
+            .map(|l| l.keep(path))
+            .transpose()
+            .map_err(|e| Error::UndoNotKept {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         progress.finish();
-        Ok(backup_path)
+        Ok(match (copy, undo) {
+            (Some(path), _) => Some(KeptBackup {
+                kind: BackupKind::Copy,
+                path,
+            }),
+            (None, Some(path)) => Some(KeptBackup {
+                kind: BackupKind::Undo,
+                path,
+            }),
+            (None, None) => None,
+        })
     }
 }
 
 /// After the commit: a backup of a merge that changed no row is removed (the
 /// file differs from it only in the sync's own bookkeeping), else the oldest
-/// backups beyond `--keep-backups` are. Returns the backup that stays.
+/// backups of its kind beyond `--keep-backups` are. Returns the backup that
+/// stays.
 fn settle_backup(
     path: &Path,
-    taken: Option<std::path::PathBuf>,
+    taken: Option<KeptBackup>,
     changed: bool,
     policy: BackupPolicy,
     notes: &mut Vec<String>,
-) -> Result<Option<std::path::PathBuf>> {
-    let (Some(taken), BackupPolicy::Take { keep }) = (taken, policy) else {
+) -> Result<Option<KeptBackup>> {
+    let (Some(taken), BackupPolicy::Take { keep, .. }) = (taken, policy) else {
         return Ok(None);
     };
-    if !changed {
-        std::fs::remove_file(&taken).map_err(Error::io(&taken))?;
-        notes.push("no row changed, so the backup taken before the merge was removed".into());
-        return Ok(None);
-    }
-    let removed = backup::prune(path, keep)?;
+    let (what, removed) = match taken.kind {
+        BackupKind::Copy => {
+            if !changed {
+                std::fs::remove_file(&taken.path).map_err(Error::io(&taken.path))?;
+                notes.push(
+                    "no row changed, so the backup taken before the merge was removed".into(),
+                );
+                return Ok(None);
+            }
+            ("backup(s)", backup::prune(path, keep)?)
+        }
+        BackupKind::Undo => {
+            if !changed {
+                std::fs::remove_dir_all(&taken.path).map_err(Error::io(&taken.path))?;
+                notes.push("no row changed, so the merge's undo was not kept".into());
+                return Ok(None);
+            }
+            ("undo(s)", undo::prune(path, keep)?)
+        }
+    };
     if !removed.is_empty() {
         notes.push(format!(
-            "removed {} older backup(s) of the target, keeping the newest {keep} (--keep-backups): {}",
+            "removed {} older {what} of the target, keeping the newest {keep} (--keep-backups): {}",
             removed.len(),
             removed
                 .iter()

@@ -21,12 +21,13 @@ pub fn backup_path(target: &Path, stamp: &str) -> PathBuf {
     target.with_file_name(name)
 }
 
-/// Refuses to start a merge whose backup the file system has no room for. The
-/// backup is the size of the target; the merge's rollback journal holds the
-/// pages it changes, counted here as a tenth of the file plus 8 MiB.
-pub fn check_room(target: &Path) -> Result<()> {
+/// Refuses to start a merge whose backup the file system has no room for. A
+/// copy is the size of the target; the merge's rollback journal (kept as the
+/// undo, or removed at commit) holds the pages it changes, counted here as a
+/// tenth of the file plus 8 MiB.
+pub fn check_room(target: &Path, copy: bool) -> Result<()> {
     let size = std::fs::metadata(target).map_err(Error::io(target))?.len();
-    let needed = size + size / 10 + (8 << 20);
+    let needed = if copy { size } else { 0 } + size / 10 + (8 << 20);
     let dir = parent_dir(target);
     let Some(free) = free_bytes(&dir) else {
         return Ok(());
@@ -37,9 +38,14 @@ pub fn check_room(target: &Path) -> Result<()> {
     Err(Error::Target {
         path: target.to_path_buf(),
         reason: format!(
-            "the backup and the merge's journal need about {} MiB beside it, and {} has {} MiB \
+            "{} need about {} MiB beside it, and {} has {} MiB \
              free; nothing was written. Free space there, or merge without a backup \
              (--no-backup) if you have one of your own",
+            if copy {
+                "the backup and the merge's journal"
+            } else {
+                "the merge's journal (kept as its undo)"
+            },
             needed >> 20,
             dir.display(),
             free >> 20

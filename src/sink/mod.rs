@@ -1,5 +1,5 @@
 //! Sink: the SQLite side — schema DDL, the staging file and its atomic
-//! publication, the backup, the target's health checks and what this tool
+//! publication, the backup (a copy, or the merge's journal kept as its undo), the target's health checks and what this tool
 //! knows of the file it left (`seal`), and the single writer
 //! that owns the connection.
 
@@ -11,6 +11,8 @@ pub mod existing;
 pub mod health;
 pub mod holders;
 pub mod insert;
+pub mod rollback_journal;
 pub mod seal;
 pub mod staging;
+pub mod undo;
 pub mod writer;

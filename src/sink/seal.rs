@@ -27,7 +27,7 @@ use super::staging::sidecar;
 
 /// What the file was when this tool left it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Seal {
+pub struct Seal {
     device: u64,
     inode: u64,
     size: u64,
@@ -38,6 +38,28 @@ struct Seal {
 }
 
 impl Seal {
+    /// The file at `target` as it is now; `None` when it cannot be read.
+    pub fn of(target: &Path) -> Option<Seal> {
+        read_seal(target)
+    }
+
+    /// Whether `other` holds the same SQLite content as far as size and change
+    /// counter tell: the same file after a rewrite of the same bytes (an undo
+    /// played back), whose time and inode may differ.
+    pub fn same_size_and_counter(&self, other: &Seal) -> bool {
+        self.size == other.size && self.change_counter == other.change_counter
+    }
+
+    /// SQLite's file change counter.
+    pub fn change_counter(&self) -> u32 {
+        self.change_counter
+    }
+
+    /// The file's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// The modification time noted; `None` before 1970.
     fn modified(&self) -> Option<std::time::SystemTime> {
         let seconds = u64::try_from(self.mtime_seconds).ok()?;
@@ -82,7 +104,7 @@ fn read_seal(target: &Path) -> Option<Seal> {
 
 /// Whether a side file SQLite may still have to read exists: a journal to roll
 /// back, or a WAL holding commits the file itself does not show yet.
-fn has_pending_side_file(target: &Path) -> bool {
+pub fn has_pending_side_file(target: &Path) -> bool {
     ["-journal", "-wal"]
         .iter()
         .any(|suffix| std::fs::metadata(sidecar(target, suffix)).is_ok_and(|m| m.len() > 0))

@@ -1,6 +1,7 @@
-//! The delta's backups do not fill the disk: none is kept when nothing changed,
-//! old ones go beyond `--keep-backups`, and a file system without room for the
-//! backup is said so before anything is written.
+//! The delta's backups (its undo, or with `--backup copy` a copy of the file)
+//! do not fill the disk: none is kept when nothing changed, old ones go beyond
+//! `--keep-backups`, and a file system without room for the backup is said so
+//! before anything is written. A copy is the file as it was.
 
 use std::path::Path;
 
@@ -8,10 +9,11 @@ use crate::common::*;
 
 const SINCE: &str = "2020-01-01T00:00:00Z";
 
+/// This tool's backups and undos beside the target.
 fn backups(dir: &Path) -> Vec<String> {
     dir_entries(dir)
         .into_iter()
-        .filter(|n| n.contains(".pg2sqlite-backup-"))
+        .filter(|n| n.contains(".pg2sqlite-backup-") || n.contains(".pg2sqlite-undo-"))
         .collect()
 }
 
@@ -23,44 +25,60 @@ fn delta(db: &TestDb, target: &Path, extra: &[&str]) -> Run {
 
 #[test]
 fn a_delta_that_changes_nothing_keeps_no_backup_and_old_ones_are_pruned() {
-    let db = TestDb::with_demo();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let target = dir.path().join("app.db");
-    sync(&db.url(), &target, &["--tables", "users", "--quiet"]).assert_success();
+    for kind in ["undo", "copy"] {
+        let db = TestDb::with_demo();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("app.db");
+        sync(&db.url(), &target, &["--tables", "users", "--quiet"]).assert_success();
 
-    let r = delta(&db, &target, &[]);
-    r.assert_success();
-    assert!(backups(dir.path()).is_empty(), "{:?}", backups(dir.path()));
-    assert!(
-        r.stdout
-            .contains("backup taken before the merge was removed"),
-        "{}",
-        r.stdout
-    );
-
-    // Three merges that change rows, keeping two backups: the newest two stay.
-    let mut kept = Vec::new();
-    for round in 1..=3 {
-        db.execute(&format!(
-            "UPDATE users SET name = name || '{round}', updated_at = now() WHERE id = {round}"
-        ));
-        let r = delta(&db, &target, &["--keep-backups", "2"]);
+        let r = delta(&db, &target, &["--backup", kind]);
         r.assert_success();
-        let now = backups(dir.path());
-        kept.extend(
-            now.iter()
-                .filter(|b| !kept.contains(*b))
-                .cloned()
-                .collect::<Vec<_>>(),
+        assert!(
+            backups(dir.path()).is_empty(),
+            "{kind}: {:?}",
+            backups(dir.path())
         );
-        assert!(now.len() <= 2, "round {round}: {now:?}");
-    }
-    let left = backups(dir.path());
-    assert_eq!(left, kept[kept.len() - 2..].to_vec(), "the newest two stay");
+        assert!(
+            r.stdout.contains("no row changed, so the"),
+            "{kind}: {}",
+            r.stdout
+        );
 
-    delta(&db, &target, &["--keep-backups", "0"])
-        .assert_code(2)
-        .assert_stderr_has(&["--keep-backups", "--no-backup"]);
+        // Three merges that change rows, keeping two backups: the newest two stay.
+        let mut kept = Vec::new();
+        for round in 1..=3 {
+            db.execute(&format!(
+                "UPDATE users SET name = name || '{round}', updated_at = now() WHERE id = {round}"
+            ));
+            let r = delta(&db, &target, &["--backup", kind, "--keep-backups", "2"]);
+            r.assert_success();
+            let now = backups(dir.path());
+            kept.extend(
+                now.iter()
+                    .filter(|b| !kept.contains(*b))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            assert!(now.len() <= 2, "{kind}, round {round}: {now:?}");
+        }
+        let left = backups(dir.path());
+        assert_eq!(
+            left,
+            kept[kept.len() - 2..].to_vec(),
+            "{kind}: the newest two stay"
+        );
+        assert!(
+            left.iter().all(|b| b.contains(&format!(
+                ".pg2sqlite-{}-",
+                if kind == "copy" { "backup" } else { "undo" }
+            ))),
+            "{kind}: {left:?}"
+        );
+
+        delta(&db, &target, &["--keep-backups", "0"])
+            .assert_code(2)
+            .assert_stderr_has(&["--keep-backups", "--no-backup"]);
+    }
 }
 
 /// A file system too small for the backup (a tmpfs of the test's own; needs
@@ -76,7 +94,7 @@ fn no_room_for_the_backup_is_said_before_anything_is_written() {
     sync(&db.url(), &target, &["--quiet"]).assert_success();
     db.execute("UPDATE users SET name = name || '!', updated_at = now() WHERE id <= 5");
     let before = std::fs::read(&target).expect("read");
-    let r = delta(&db, &target, &[]);
+    let r = delta(&db, &target, &["--backup", "copy"]);
     r.assert_code(2).assert_stderr_has(&[
         "the backup and the merge's journal need about",
         "MiB free",
@@ -84,6 +102,11 @@ fn no_room_for_the_backup_is_said_before_anything_is_written() {
     ]);
     assert_eq!(std::fs::read(&target).expect("read"), before);
     assert!(backups(&mount).is_empty());
+    // The undo needs no copy, only the journal's room, which is not there either.
+    delta(&db, &target, &[])
+        .assert_code(2)
+        .assert_stderr_has(&["the merge's journal (kept as its undo) need about"]);
+    assert_eq!(std::fs::read(&target).expect("read"), before);
     // Without a backup the merge fits.
     delta(&db, &target, &["--no-backup"]).assert_success();
 }
@@ -140,7 +163,7 @@ fn the_backup_is_the_target_as_it_was_byte_for_byte() {
     let before = std::fs::read(&target).expect("read");
     db.execute("UPDATE users SET name = name || ' (renamed)', updated_at = now() WHERE id <= 40");
 
-    delta(&db, &target, &[]).assert_success();
+    delta(&db, &target, &["--backup", "copy"]).assert_success();
     let taken = backups(dir.path());
     assert_eq!(taken.len(), 1, "{taken:?}");
     let backup = std::fs::read(dir.path().join(&taken[0])).expect("read the backup");

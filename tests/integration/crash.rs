@@ -23,12 +23,15 @@ const FULL_SYNC_POINTS: &[&str] = &[
     "publish.after-rename",
 ];
 const DELTA_POINTS: &[&str] = &[
-    "backup.mid-copy",
-    "backup.before-rename",
     "merge.after-batch",
+    "undo.before-link",
     "merge.before-commit",
     "merge.after-commit",
+    "undo.before-rename",
 ];
+/// A delta merge with `--backup copy`.
+const COPY_POINTS: &[&str] = &["backup.mid-copy", "backup.before-rename"];
+const UNDO_POINTS: &[&str] = &["undo.journal-in-place"];
 const EXPORT_POINTS: &[&str] = &[
     "export.after-file",
     "export.before-manifest",
@@ -39,9 +42,15 @@ const EXPORT_POINTS: &[&str] = &[
 fn every_failpoint_of_the_code_is_exercised_here() {
     for point in pg2sqlite::failpoint::ALL {
         assert!(
-            [FULL_SYNC_POINTS, DELTA_POINTS, EXPORT_POINTS]
-                .iter()
-                .any(|l| l.contains(point)),
+            [
+                FULL_SYNC_POINTS,
+                DELTA_POINTS,
+                COPY_POINTS,
+                UNDO_POINTS,
+                EXPORT_POINTS
+            ]
+            .iter()
+            .any(|l| l.contains(point)),
             "failpoint {point} is not hit by any crash test"
         );
     }
@@ -137,6 +146,14 @@ fn assert_no_leftovers(dir: &Path, what: &str) {
             let conn = open_sqlite(&dir.join(&name));
             assert_sqlite_healthy(&conn);
         }
+        if name.contains(".pg2sqlite-undo-") {
+            let journal = dir.join(&name).join("journal");
+            let checked = pg2sqlite::sink::rollback_journal::check_file(&journal);
+            assert!(
+                matches!(checked, Ok(Ok(_))),
+                "{what}: the undo {name} is not whole: {checked:?}"
+            );
+        }
     }
 }
 
@@ -193,6 +210,55 @@ fn a_full_sync_failing_at_any_stage_keeps_the_previous_target() {
 #[test]
 fn a_delta_merge_failing_at_any_stage_keeps_the_previous_target() {
     fail_sync_at_each(DELTA_POINTS, &["--since", SINCE]);
+}
+
+#[test]
+fn a_delta_merge_taking_a_copy_failing_at_any_stage_keeps_the_previous_target() {
+    fail_sync_at_each(COPY_POINTS, &["--since", SINCE, "--backup", "copy"]);
+}
+
+/// An undo stopped once its journal is in place: whichever program opens the
+/// file next rolls the merge back, and `undo` run again finishes the job.
+#[test]
+fn an_undo_stopped_after_its_journal_is_in_place_still_undoes() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("app.db");
+    let t = target.to_str().expect("utf-8");
+    let url = db.url();
+    sync(&url, &target, &["--tables", TABLES, "--quiet"]).assert_success();
+    let undos = || {
+        dir_entries(dir.path())
+            .into_iter()
+            .filter(|n| n.contains(".pg2sqlite-undo-"))
+            .count()
+    };
+    for (round, point) in UNDO_POINTS.iter().enumerate() {
+        for action in [Action::Error, Action::Kill] {
+            let what = format!("undo, {point}={}", action.name());
+            let before = contents(&target);
+            change_rows(&db, round);
+            sync(
+                &url,
+                &target,
+                &["--tables", TABLES, "--since", SINCE, "--quiet"],
+            )
+            .assert_success();
+            assert_ne!(
+                contents(&target),
+                before,
+                "{what}: the merge changed nothing"
+            );
+            let r = run_failing(point, action, &["undo", "--target", t]);
+            assert_failed_as_asked(action, &r, &what);
+            // Opened as an app would: the journal in place is rolled back.
+            assert_eq!(contents(&target), before, "{what}");
+            run(&["undo", "--target", t]).assert_success();
+            assert_eq!(contents(&target), before, "{what}: after undo again");
+            assert_eq!(undos(), 0, "{what}: the undo stays");
+            assert_no_leftovers(dir.path(), &what);
+        }
+    }
 }
 
 #[test]
@@ -274,7 +340,9 @@ fn an_import_failing_at_any_stage_keeps_the_previous_target() {
     let cases = [
         (&full, "copy.before-commit", vec!["--full"]),
         (&full, "publish.before-rename", vec!["--full"]),
-        (&delta, "backup.mid-copy", vec![]),
+        (&delta, "backup.mid-copy", vec!["--backup", "copy"]),
+        (&delta, "undo.before-link", vec![]),
+        (&delta, "undo.before-rename", vec![]),
         (&delta, "merge.after-batch", vec![]),
         (&delta, "merge.before-commit", vec![]),
     ];

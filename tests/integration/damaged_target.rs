@@ -170,8 +170,24 @@ fn a_truncated_file_is_refused_and_the_newest_backup_is_named() {
     let dir = tempfile::tempdir().expect("tempdir");
     let target = synced_target(&db, dir.path());
     // A delta that changes the file takes a backup; that is the one to name.
-    db.execute("UPDATE users SET name = name || '!', updated_at = now() WHERE id <= 10");
+    // (An undo, the default, cannot restore a damaged file: it is not named.)
+    db.execute("UPDATE users SET name = name || '!', updated_at = now() WHERE id <= 9");
     merge_users_and_sessions(&db, &target, "--quiet").assert_success();
+    db.execute("UPDATE users SET name = name || '!', updated_at = now() WHERE id <= 10");
+    sync(
+        &db.url(),
+        &target,
+        &[
+            "--tables",
+            "users,sessions",
+            "--since",
+            "2020-01-01T00:00:00Z",
+            "--backup",
+            "copy",
+            "--quiet",
+        ],
+    )
+    .assert_success();
     let taken = backups(dir.path());
     assert_eq!(taken.len(), 1, "{taken:?}");
     truncate_to_half(&target);

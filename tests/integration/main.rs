@@ -32,6 +32,7 @@ mod stalls;
 mod target_files;
 mod three_way;
 mod three_way_model;
+mod undo;
 mod values;
 mod verify;
 mod written_since;

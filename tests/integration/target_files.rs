@@ -206,6 +206,8 @@ fn copies_and_backups_keep_the_targets_privacy() {
             "users",
             "--since",
             "2020-01-01T00:00:00Z",
+            "--backup",
+            "copy",
             "--quiet",
         ],
     )
@@ -217,8 +219,29 @@ fn copies_and_backups_keep_the_targets_privacy() {
         .expect("a backup");
     assert_eq!(mode(&backup), 0o600, "the backup");
     assert_eq!(mode(&target), 0o600, "the merged target");
+    // The undo's journal holds pages of the file: SQLite gave it the file's
+    // access when it created it.
+    db.execute("UPDATE users SET name = name || '?', updated_at = now() WHERE id <= 3");
+    sync(
+        &db.url(),
+        &target,
+        &[
+            "--tables",
+            "users",
+            "--since",
+            "2020-01-01T00:00:00Z",
+            "--quiet",
+        ],
+    )
+    .assert_success();
+    let undo = dir_entries(dir.path())
+        .into_iter()
+        .find(|n| n.contains(".pg2sqlite-undo-"))
+        .map(|n| dir.path().join(n).join("journal"))
+        .expect("an undo");
+    assert_eq!(mode(&undo), 0o600, "the undo's journal");
     if root {
-        for f in [&target, &backup] {
+        for f in [&target, &backup, &undo] {
             let meta = std::fs::metadata(f).expect("stat");
             assert_eq!((meta.uid(), meta.gid()), (4321, 4322), "{}", f.display());
         }

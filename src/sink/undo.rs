@@ -1,0 +1,414 @@
+//! The undo of a delta merge: the merge's own rollback journal, kept.
+//!
+//! SQLite writes the original bytes of every page a transaction changes into
+//! `TARGET-journal` before it changes them, and deletes that file once the
+//! transaction has committed. Just before the merge commits, this tool gives
+//! the journal a second name (a hard link) inside
+//! `TARGET.pg2sqlite-undo-STAMP.partial/`; SQLite's commit then syncs it and
+//! removes only its own name. What stays is exactly the journal that would
+//! have rolled the merge back, written anyway, so the undo costs no copy: its
+//! size is that of the pages the merge changed, not of the file.
+//!
+//! It undoes the merge only on the file exactly as the merge left it: played
+//! over later writes it would mix pages of two states. The directory keeps
+//! `after.json`, the file's device, inode, size, modification time and change
+//! counter after the commit, and `pg2sqlite undo` refuses a file that no
+//! longer matches. A file in WAL mode has no rollback journal; its merges
+//! take a full copy instead (`sink::backup`).
+
+use std::path::{Path, PathBuf};
+
+use super::rollback_journal::{self, Journal};
+use super::seal::Seal;
+use super::staging::{parent_dir, sidecar};
+use crate::error::{Error, Result};
+
+const JOURNAL: &str = "journal";
+const AFTER: &str = "after.json";
+
+/// `app.db` → `app.db.pg2sqlite-undo-20251113T083000Z` beside it.
+pub fn undo_path(target: &Path, stamp: &str) -> PathBuf {
+    let mut name = target.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".pg2sqlite-undo-{stamp}"));
+    target.with_file_name(name)
+}
+
+/// Every directory beside `target` named as this tool's undos of it are, in
+/// name order, which is time order; `.partial` ones too when `partial`.
+fn undo_dirs(target: &Path, partial: bool) -> std::io::Result<Vec<PathBuf>> {
+    let prefix = undo_path(target, "")
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut found: Vec<PathBuf> = std::fs::read_dir(parent_dir(target))?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.len() > prefix.len()
+                && name.starts_with(&prefix)
+                && name.ends_with(".partial") == partial
+                && e.file_type().is_ok_and(|t| t.is_dir())
+        })
+        .map(|e| target.with_file_name(e.file_name()))
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// This tool's complete undos of `target`, oldest first.
+pub fn undos_of(target: &Path) -> std::io::Result<Vec<PathBuf>> {
+    undo_dirs(target, false)
+}
+
+/// Removes the oldest undos of `target` beyond the newest `keep`; returns the
+/// ones removed.
+pub fn prune(target: &Path, keep: std::num::NonZeroUsize) -> Result<Vec<PathBuf>> {
+    let all = undos_of(target).map_err(Error::io(target))?;
+    let excess = all.len().saturating_sub(keep.get());
+    let mut removed = Vec::new();
+    for old in all.into_iter().take(excess) {
+        std::fs::remove_dir_all(&old).map_err(Error::io(&old))?;
+        removed.push(old);
+    }
+    Ok(removed)
+}
+
+/// Whether the connection's database keeps a rollback journal (is not in WAL
+/// mode): only then is there a journal to keep.
+pub fn journals(conn: &rusqlite::Connection) -> rusqlite::Result<bool> {
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    Ok(mode.eq_ignore_ascii_case("delete"))
+}
+
+/// An undo to be kept when the merge commits.
+#[derive(Debug)]
+pub struct Planned {
+    to: PathBuf,
+}
+
+/// The merge's journal, linked under the undo's temporary name; the commit
+/// has not happened yet. Dropped without [`Linked::keep`] (the merge failed),
+/// it is removed.
+#[derive(Debug)]
+pub struct Linked {
+    partial: PathBuf,
+    to: PathBuf,
+    kept: bool,
+}
+
+impl Drop for Linked {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_dir_all(&self.partial);
+        }
+    }
+}
+
+impl Planned {
+    pub fn new(target: &Path, stamp: &str) -> Planned {
+        Planned {
+            to: undo_path(target, stamp),
+        }
+    }
+
+    /// The undo's final name.
+    pub fn path(&self) -> &Path {
+        &self.to
+    }
+
+    /// Links the merge's journal aside; to be called inside the transaction,
+    /// after its last write and before `COMMIT`. Every page the merge changed
+    /// is in the journal by then: SQLite writes a page's original there
+    /// before it changes the page.
+    pub fn link_journal(self, target: &Path) -> Result<Linked> {
+        let partial = sidecar(&self.to, ".partial");
+        // Partial undos earlier runs left when they were killed: their merges
+        // either never committed or committed without an undo kept. No other
+        // merge is at this point now: this one holds the file's write lock.
+        for stale in undo_dirs(target, true).unwrap_or_default() {
+            std::fs::remove_dir_all(&stale).map_err(Error::io(&stale))?;
+        }
+        std::fs::create_dir(&partial).map_err(Error::io(&partial))?;
+        let journal = sidecar(target, "-journal");
+        let linked = crate::failpoint::hit("undo.before-link").and_then(|()| {
+            std::fs::hard_link(&journal, partial.join(JOURNAL)).map_err(|e| Error::Target {
+                path: target.to_path_buf(),
+                reason: format!(
+                    "cannot keep the merge's journal {} as its undo ({e}); nothing was \
+                     changed. Merge with --backup copy (a full copy) or --no-backup",
+                    journal.display()
+                ),
+            })
+        });
+        if let Err(e) = linked {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(e);
+        }
+        Ok(Linked {
+            partial,
+            to: self.to,
+            kept: false,
+        })
+    }
+}
+
+impl Linked {
+    /// After the commit: notes the file as the merge left it and gives the
+    /// undo its name. The journal itself was synced by SQLite's commit.
+    pub fn keep(mut self, target: &Path) -> Result<PathBuf> {
+        let after = Seal::of(target).ok_or_else(|| Error::Target {
+            path: target.to_path_buf(),
+            reason: "cannot be read after the merge's commit to note its undo".into(),
+        })?;
+        write_after(&self.partial, &after)
+            .and_then(|()| crate::failpoint::hit("undo.before-rename"))
+            .and_then(|()| std::fs::rename(&self.partial, &self.to).map_err(Error::io(&self.to)))?;
+        self.kept = true;
+        sync_dir(&parent_dir(target));
+        Ok(self.to.clone())
+    }
+}
+
+fn write_after(dir: &Path, after: &Seal) -> Result<()> {
+    let path = dir.join(AFTER);
+    let json = serde_json::to_vec(after).map_err(|e| Error::io(&path)(std::io::Error::other(e)))?;
+    let write = || -> std::io::Result<()> {
+        let file = std::fs::File::create(&path)?;
+        std::io::Write::write_all(&mut &file, &json)?;
+        file.sync_all()
+    };
+    write().map_err(Error::io(&path))?;
+    sync_dir(dir);
+    Ok(())
+}
+
+fn read_after(dir: &Path) -> Option<Seal> {
+    serde_json::from_slice(&std::fs::read(dir.join(AFTER)).ok()?).ok()
+}
+
+/// Makes renames and links in `dir` durable; best effort.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// A kept undo, checked against the target it would be played on.
+#[derive(Debug)]
+pub struct Applicable {
+    pub dir: PathBuf,
+    pub journal: Journal,
+    /// The file is already as the undo restores it: an undo killed after it
+    /// put the journal in place, which the next open of the file played.
+    pub played: bool,
+}
+
+/// The newest undo of `target`, checked: the target is exactly as that
+/// merge left it (or already as the undo restores it), and its journal is
+/// whole. Nothing is changed.
+pub fn newest_applicable(target: &Path) -> Result<Applicable> {
+    let refuse = |reason: String| Error::Target {
+        path: target.to_path_buf(),
+        reason,
+    };
+    let dir = undos_of(target)
+        .map_err(Error::io(target))?
+        .pop()
+        .ok_or_else(|| {
+            refuse(format!(
+                "no undo of it is kept ({} not found); a merge keeps one unless it ran \
+                 with --no-backup or --backup copy (whose copy is restored by copying it \
+                 over the file)",
+                undo_path(target, "*").display()
+            ))
+        })?;
+    if super::seal::has_pending_side_file(target) {
+        return Err(refuse(
+            "a journal or WAL is beside it: a program has it open or was stopped while \
+             writing it. Close that program (or open the file once with sqlite3 so SQLite \
+             settles it), then run undo again; nothing was changed"
+                .into(),
+        ));
+    }
+    let journal_path = dir.join(JOURNAL);
+    let journal = rollback_journal::check_file(&journal_path)
+        .map_err(Error::io(&journal_path))?
+        .map_err(|e| {
+            refuse(format!(
+                "its undo's journal {} cannot be played back: {e}; nothing was changed",
+                journal_path.display()
+            ))
+        })?;
+    let page_size = page_size(target)?;
+    if journal.page_size != page_size {
+        return Err(refuse(format!(
+            "its undo's journal {} is of pages of {} bytes and the file's are {page_size}: \
+             it is not this file's; nothing was changed",
+            journal_path.display(),
+            journal.page_size
+        )));
+    }
+    let now = Seal::of(target).ok_or_else(|| refuse("cannot be read".into()))?;
+    let after = read_after(&dir).ok_or_else(|| {
+        refuse(format!(
+            "the undo {} has no readable note of the file it undoes ({AFTER}); nothing was \
+             changed",
+            dir.display()
+        ))
+    })?;
+    if now == after {
+        return Ok(Applicable {
+            dir,
+            journal,
+            played: false,
+        });
+    }
+    if restores_to(&journal, &now) && !restores_to(&journal, &after) {
+        return Ok(Applicable {
+            dir,
+            journal,
+            played: true,
+        });
+    }
+    Err(refuse(format!(
+        "it was written since the merge that {} undoes (then {} bytes, change counter \
+         {}; now {} bytes, change counter {}, or another modification time): playing \
+         that merge's journal back over later writes would mix pages of both. Nothing \
+         was changed; restore a copy of the file instead",
+        dir.display(),
+        after.size(),
+        after.change_counter(),
+        now.size(),
+        now.change_counter()
+    )))
+}
+
+/// Whether `file` has the size and change counter `journal` restores.
+fn restores_to(journal: &Journal, file: &Seal) -> bool {
+    file.size() == u64::from(journal.original_pages) * u64::from(journal.page_size)
+        && journal
+            .original_change_counter
+            .is_none_or(|c| c == file.change_counter())
+}
+
+/// The database's page size, from its header.
+fn page_size(target: &Path) -> Result<u32> {
+    use std::io::Read;
+    let mut header = [0u8; 18];
+    std::fs::File::open(target)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .map_err(Error::io(target))?;
+    let raw = u32::from(u16::from_be_bytes([header[16], header[17]]));
+    // 1 stands for 65536.
+    Ok(if raw == 1 { 65536 } else { raw })
+}
+
+/// Puts the undo's journal where SQLite looks for a journal to roll back, and
+/// opens the file, which rolls it back.
+fn put_in_place(target: &Path, dir: &Path) -> Result<()> {
+    let hot = sidecar(target, "-journal");
+    let staged = sidecar(target, "-journal.pg2sqlite-undo");
+    // Written under another name and renamed: SQLite never sees half a journal.
+    let copy = || -> std::io::Result<()> {
+        std::fs::copy(dir.join(JOURNAL), &staged)?;
+        std::fs::File::open(&staged)?.sync_all()
+    };
+    if let Err(e) = copy() {
+        let _ = std::fs::remove_file(&staged);
+        return Err(Error::io(&staged)(e));
+    }
+    // The file must still be as the merge left it: checked again just before
+    // the journal goes in place.
+    match newest_applicable(target) {
+        Ok(again) if again.dir == dir && !again.played => {}
+        other => {
+            let _ = std::fs::remove_file(&staged);
+            return Err(other.err().unwrap_or_else(|| Error::Target {
+                path: target.to_path_buf(),
+                reason: "it changed while the undo was prepared; nothing was changed".into(),
+            }));
+        }
+    }
+    std::fs::rename(&staged, &hot).map_err(Error::io(&hot))?;
+    sync_dir(&parent_dir(target));
+    let interrupted = |reason: String| Error::UndoInterrupted {
+        path: target.to_path_buf(),
+        journal: hot.clone(),
+        reason,
+    };
+    crate::failpoint::hit("undo.journal-in-place").map_err(|e| interrupted(e.to_string()))?;
+    rusqlite::Connection::open(target)
+        .and_then(|conn| {
+            conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
+            conn.close().map_err(|(_, e)| e)
+        })
+        .map_err(|e| interrupted(format!("SQLite could not roll it back: {e}")))?;
+    if std::fs::metadata(&hot).is_ok_and(|m| m.len() > 0) {
+        return Err(interrupted("SQLite did not roll it back".into()));
+    }
+    Ok(())
+}
+
+/// What playing an undo back did.
+#[derive(Debug, serde::Serialize)]
+pub struct Undone {
+    /// The undo that was played back (and removed).
+    pub undo: PathBuf,
+    /// Pages restored.
+    pub pages: u64,
+    /// The file's size now.
+    pub bytes: u64,
+    /// The next older undo, which now applies to the file, if any.
+    pub next: Option<PathBuf>,
+}
+
+/// Plays `undo` back into `target`: the journal is put where SQLite looks for
+/// a journal to roll back, and SQLite rolls it back on open, as after a crash
+/// mid-transaction. Killed at any point, the file is the merged one (journal
+/// not yet in place, or removed before it played) or, once the journal is in
+/// place, the one before the merge: whichever program opens the file next
+/// rolls it back.
+pub fn play_back(target: &Path, undo: Applicable) -> Result<Undone> {
+    let Applicable {
+        dir,
+        journal,
+        played,
+    } = undo;
+    if !played {
+        put_in_place(target, &dir)?;
+    }
+    let now = Seal::of(target).ok_or_else(|| Error::Target {
+        path: target.to_path_buf(),
+        reason: "cannot be read after the undo".into(),
+    })?;
+    if !restores_to(&journal, &now) {
+        return Err(Error::Target {
+            path: target.to_path_buf(),
+            reason: format!(
+                "after the undo it has {} bytes and change counter {}, and the journal \
+                 restores {} bytes and counter {:?}: run `pg2sqlite verify`",
+                now.size(),
+                now.change_counter(),
+                u64::from(journal.original_pages) * u64::from(journal.page_size),
+                journal.original_change_counter
+            ),
+        });
+    }
+    std::fs::remove_dir_all(&dir).map_err(Error::io(&dir))?;
+    // The file is now byte for byte what it was before that merge: the next
+    // older undo applies if that merge left it so (same size and counter);
+    // only its time and place in the file system moved.
+    let next = undos_of(target)
+        .map_err(Error::io(target))?
+        .pop()
+        .filter(|older| {
+            read_after(older).is_some_and(|a| a.same_size_and_counter(&now))
+                && write_after(older, &now).is_ok()
+        });
+    Ok(Undone {
+        undo: dir,
+        pages: journal.records,
+        bytes: now.size(),
+        next,
+    })
+}
