@@ -6,13 +6,15 @@
 //! 2. Plan: per table the merged columns (those both sides have), the key, the
 //!    cursor column and the since-time (`--since`, else the stored watermark
 //!    minus `--lag`).
-//! 3. Back the target up (its bytes under a read lock, see `sink::backup`), then open one transaction.
+//! 3. Open one transaction; a backup, when asked for a copy (its bytes under a
+//!    read lock, see `sink::backup`), is taken before the first write.
 //! 4. Read `cursor > since OR cursor IS NULL` (tables without a cursor: every
 //!    row) through the same readers and converters as a full sync; the merge
 //!    writer decides row by row. Meanwhile PostgreSQL checksums the same delta.
 //! 5. Compare the key sets by buckets to find deleted rows; apply `--deletes`.
 //! 6. Verify (the merged rows' checksums equal PostgreSQL's), record the state,
-//!    commit — or roll back for `--dry-run`.
+//!    commit, keeping the transaction's journal as the merge's undo
+//!    (`sink::undo`) — or roll back for `--dry-run`.
 
 mod keys;
 mod offline;

@@ -26,6 +26,13 @@ use crate::error::{Error, Result};
 const JOURNAL: &str = "journal";
 const AFTER: &str = "after.json";
 
+/// The file SQLite opens for `target`: it resolves symbolic links and keeps
+/// the journal beside the file itself, so the undo lives there too (a hard
+/// link cannot leave its file system).
+fn real(target: &Path) -> PathBuf {
+    std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf())
+}
+
 /// `app.db` → `app.db.pg2sqlite-undo-20251113T083000Z` beside it.
 pub fn undo_path(target: &Path, stamp: &str) -> PathBuf {
     let mut name = target.file_name().unwrap_or_default().to_os_string();
@@ -57,12 +64,14 @@ fn undo_dirs(target: &Path, partial: bool) -> std::io::Result<Vec<PathBuf>> {
 
 /// This tool's complete undos of `target`, oldest first.
 pub fn undos_of(target: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let target = &real(target);
     undo_dirs(target, false)
 }
 
 /// Removes the oldest undos of `target` beyond the newest `keep`; returns the
 /// ones removed.
 pub fn prune(target: &Path, keep: std::num::NonZeroUsize) -> Result<Vec<PathBuf>> {
+    let target = &real(target);
     let all = undos_of(target).map_err(Error::io(target))?;
     let excess = all.len().saturating_sub(keep.get());
     let mut removed = Vec::new();
@@ -107,7 +116,7 @@ impl Drop for Linked {
 impl Planned {
     pub fn new(target: &Path, stamp: &str) -> Planned {
         Planned {
-            to: undo_path(target, stamp),
+            to: undo_path(&real(target), stamp),
         }
     }
 
@@ -121,6 +130,7 @@ impl Planned {
     /// is in the journal by then: SQLite writes a page's original there
     /// before it changes the page.
     pub fn link_journal(self, target: &Path) -> Result<Linked> {
+        let target = &real(target);
         let partial = sidecar(&self.to, ".partial");
         // Partial undos earlier runs left when they were killed: their merges
         // either never committed or committed without an undo kept. No other
@@ -156,6 +166,7 @@ impl Linked {
     /// After the commit: notes the file as the merge left it and gives the
     /// undo its name. The journal itself was synced by SQLite's commit.
     pub fn keep(mut self, target: &Path) -> Result<PathBuf> {
+        let target = &real(target);
         let after = Seal::of(target).ok_or_else(|| Error::Target {
             path: target.to_path_buf(),
             reason: "cannot be read after the merge's commit to note its undo".into(),
@@ -207,6 +218,7 @@ pub struct Applicable {
 /// merge left it (or already as the undo restores it), and its journal is
 /// whole. Nothing is changed.
 pub fn newest_applicable(target: &Path) -> Result<Applicable> {
+    let target = &real(target);
     let refuse = |reason: String| Error::Target {
         path: target.to_path_buf(),
         reason,
@@ -369,6 +381,7 @@ pub struct Undone {
 /// place, the one before the merge: whichever program opens the file next
 /// rolls it back.
 pub fn play_back(target: &Path, undo: Applicable) -> Result<Undone> {
+    let target = &real(target);
     let Applicable {
         dir,
         journal,

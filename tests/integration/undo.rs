@@ -187,3 +187,27 @@ fn the_backup_kind_is_chosen_and_said() {
         .assert_code(2)
         .assert_stderr_has(&["--no-backup", "--backup"]);
 }
+
+/// A target reached through a symbolic link: SQLite keeps the journal beside
+/// the file itself, and so the undo lives there; `undo` through the link
+/// finds it.
+#[test]
+fn a_symlinked_target_is_undone_through_its_link() {
+    let db = TestDb::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let real = dir.path().join("data").join("app.db");
+    std::fs::create_dir(real.parent().expect("a parent")).expect("mkdir");
+    sync(&db.url(), &real, &["--tables", "users,sessions", "--quiet"]).assert_success();
+    let link = dir.path().join("app.db");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    let before = read_bytes(&real);
+    change(&db, 1);
+    delta(&db, &link, &[]).assert_success();
+    assert_eq!(undos(&dir.path().join("data")).len(), 1);
+    undo(&link, &[]).assert_success();
+    assert!(read_bytes(&real) == before, "not undone");
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("the link")
+        .file_type()
+        .is_symlink());
+}
