@@ -351,6 +351,8 @@ fn put_in_place(target: &Path, dir: &Path) -> Result<()> {
     crate::failpoint::hit("undo.journal-in-place").map_err(|e| interrupted(e.to_string()))?;
     rusqlite::Connection::open(target)
         .and_then(|conn| {
+            // A reader the app has open delays the roll-back; it does not fail it.
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
             conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
             conn.close().map_err(|(_, e)| e)
         })

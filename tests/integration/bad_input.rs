@@ -40,6 +40,19 @@ fn every_malformed_flag_value_is_a_usage_error_that_names_the_flag() {
         (sync_with("--deletes", "maybe"), "--deletes"),
         (sync_with("--keep-backups", "0"), "--keep-backups"),
         (sync_with("--keep-backups", "x"), "--keep-backups"),
+        (sync_with("--backup", "snapshot"), "--backup"),
+        (
+            vec![
+                "undo".into(),
+                "--target".into(),
+                "/nonexistent/app.db".into(),
+            ],
+            "no such file",
+        ),
+        (
+            vec!["undo".into(), "--target".into(), t.into()],
+            "no undo of it is kept",
+        ),
         (sync_with("--lock-timeout", "soon"), "--lock-timeout"),
         (sync_with("--stall-timeout", "0"), "--stall-timeout"),
         (sync_with("--map", "/nonexistent/map.toml"), "map.toml"),
