@@ -17,7 +17,8 @@
 # --changes 1 --since $CUTOVER`) and runs RUNS rounds of the delta merge of that
 # burst into a copy of the file the last full sync wrote:
 #
-#   pg2sqlite sync --quiet --since $CUTOVER               (backup, merge, verify, commit)
+#   pg2sqlite sync --quiet --since $CUTOVER               (merge, verify, commit; undo kept)
+#   pg2sqlite sync --quiet --since $CUTOVER --backup copy (a copy of the file first)
 #   pg2sqlite sync --quiet --since $CUTOVER --no-backup
 #   pg2sqlite sync --quiet                                (right after: nothing to merge)
 #
@@ -166,9 +167,9 @@ for profile in "${profiles[@]}"; do
     "$BIN" fixtures --quiet --target "$url" --profile "$profile" --changes 1 --since "$CUTOVER" \
         > "$WORK/changes.out"
     for run in $(seq 1 "$RUNS"); do
-        for variant in delta deltanb; do
+        for variant in delta deltacopy deltanb; do
             cp "$WORK/delta-base.db" "$WORK/delta.db"
-            rm -f "$WORK"/delta.db.pg2sqlite-backup-*
+            rm -rf "$WORK"/delta.db.pg2sqlite-backup-* "$WORK"/delta.db.pg2sqlite-undo-*
             # The copy is a new file to the tool, which would check it whole
             # before merging; after a real sync it is the file the tool left,
             # which it does not check again. verify (not timed) checks it and
@@ -176,10 +177,15 @@ for profile in "${profiles[@]}"; do
             "$BIN" verify --source "$url" --target "$WORK/delta.db" > /dev/null 2>&1 || true
             extra=()
             [ "$variant" = deltanb ] && extra+=(--no-backup)
+            [ "$variant" = deltacopy ] && extra+=(--backup copy)
             # pgbench_history has no primary key: a delta cannot match its rows
             [ "$profile" = pgbench ] && extra+=(--exclude pgbench_history)
             measure "$variant.runs" "$BIN" sync --quiet --json --source "$url" --target "$WORK/delta.db" \
                 --since "$CUTOVER" "${extra[@]}"
+            if [ "$variant" = delta ]; then
+                du -sb "$WORK"/delta.db.pg2sqlite-undo-* 2>/dev/null \
+                    | awk '{ s += $1 } END { print s + 0 }' > "$WORK/undo.bytes"
+            fi
         done
         # Right after: the next sync, continuing from the stored watermark, has
         # nothing to merge.
@@ -190,7 +196,8 @@ for profile in "${profiles[@]}"; do
     delta_rows=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["totals"]["read"])' \
         "$WORK/deltanb.runs.err")
     delta_bytes=$(stat -c %s "$WORK/delta.db")
-    rm -f "$WORK/delta.db" "$WORK/delta-base.db" "$WORK"/delta.db.pg2sqlite-backup-*
+    undo_bytes=$(cat "$WORK/undo.bytes")
+    rm -rf "$WORK/delta.db" "$WORK/delta-base.db" "$WORK"/delta.db.pg2sqlite-backup-* "$WORK"/delta.db.pg2sqlite-undo-*
     file_bytes=$(stat -c %s "$file.nv")
     base_bytes=$(stat -c %s "$base")
     base_rows=0
@@ -212,14 +219,16 @@ for profile in "${profiles[@]}"; do
         row noverify.runs 'pg2sqlite sync --full --no-verify' "$rows" "$file_bytes"
         row verify.runs 'pg2sqlite verify' "$rows" "$file_bytes"
         row baseline.runs 'psql \copy csv \| sqlite3 .import' "$rows" "$base_bytes"
-        row delta.runs "pg2sqlite sync --since (1 % changes: $delta_rows rows read; backup, merge, verify)" "$delta_rows" "$delta_bytes"
+        row delta.runs "pg2sqlite sync --since (1 % changes: $delta_rows rows read; merge, verify, undo kept)" "$delta_rows" "$delta_bytes"
+        row deltacopy.runs 'pg2sqlite sync --since --backup copy' "$delta_rows" "$delta_bytes"
         row deltanb.runs 'pg2sqlite sync --since --no-backup' "$delta_rows" "$delta_bytes"
         row nothing.runs 'pg2sqlite sync right after (nothing to merge)' 0 "$delta_bytes"
         echo
         awk -v d="$(median "$WORK/delta.runs" 1)" -v n="$(median "$WORK/deltanb.runs" 1)" \
+            -v c="$(median "$WORK/deltacopy.runs" 1)" -v u="$undo_bytes" -v fb="$file_bytes" \
             -v z="$(median "$WORK/nothing.runs" 1)" \
             -v f="$(median "$WORK/sync.runs" 1)" -v v="$(median "$WORK/noverify.runs" 1)" 'BEGIN {
-            printf "Delta merge of 1 %% changes / full sync: %.0f %% (with backup), %.0f %% (--no-backup) of `sync --full`; %.0f %% and %.0f %% of `sync --full --no-verify`. Nothing to merge: %.0f %% of `sync --full`.\n", 100 * d / f, 100 * n / f, 100 * d / v, 100 * n / v, 100 * z / f
+            printf "Delta merge of 1 %% changes / full sync: %.0f %% (undo kept), %.0f %% (--backup copy), %.0f %% (--no-backup) of `sync --full`; %.0f %% and %.0f %% of `sync --full --no-verify` (undo kept, --no-backup). Nothing to merge: %.0f %% of `sync --full`. The undo the last merge kept: %.0f MB, %.0f %% of the file.\n", 100 * d / f, 100 * c / f, 100 * n / f, 100 * d / v, 100 * n / v, 100 * z / f, u / 1e6, 100 * u / fb
         }'
         echo
     } >> "$results"

@@ -11,7 +11,7 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::Connection;
 
 use super::direct_copy::{self, Outcome};
-use super::staging::parent_dir;
+use super::staging::{named_beside, parent_dir};
 use crate::error::{Error, Result};
 
 /// `app.db` → `app.db.pg2sqlite-backup-20251113T083000Z` beside it.
@@ -75,10 +75,20 @@ fn free_bytes(dir: &Path) -> Option<u64> {
 /// `keep`; returns the ones removed.
 pub fn prune(target: &Path, keep: std::num::NonZeroUsize) -> Result<Vec<PathBuf>> {
     let all = backups_of(target).map_err(Error::io(target))?;
+    remove_oldest(all, keep, |p| std::fs::remove_file(p))
+}
+
+/// Removes the oldest of `all` (oldest first) beyond the newest `keep` with
+/// `remove`; returns the ones removed.
+pub fn remove_oldest(
+    all: Vec<PathBuf>,
+    keep: std::num::NonZeroUsize,
+    remove: impl Fn(&Path) -> std::io::Result<()>,
+) -> Result<Vec<PathBuf>> {
     let excess = all.len().saturating_sub(keep.get());
     let mut removed = Vec::new();
     for old in all.into_iter().take(excess) {
-        std::fs::remove_file(&old).map_err(Error::io(&old))?;
+        remove(&old).map_err(Error::io(&old))?;
         removed.push(old);
     }
     Ok(removed)
@@ -88,23 +98,7 @@ pub fn prune(target: &Path, keep: std::num::NonZeroUsize) -> Result<Vec<PathBuf>
 /// (`TARGET.pg2sqlite-backup-STAMP`, with `.partial` while being written), in
 /// name order, which is time order.
 fn backup_files(target: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let prefix = backup_path(target, "");
-    let prefix = prefix
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut found: Vec<PathBuf> = std::fs::read_dir(parent_dir(target))?
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.len() > prefix.len()
-                && name.starts_with(&prefix)
-                && e.file_type().is_ok_and(|t| t.is_file())
-        })
-        .map(|e| target.with_file_name(e.file_name()))
-        .collect();
-    found.sort();
-    Ok(found)
+    named_beside(target, &backup_path(target, ""), |_, t| t.is_file())
 }
 
 fn is_partial(path: &Path) -> bool {

@@ -386,6 +386,33 @@ pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// The entries beside `target` whose names extend that of `named` (a path
+/// beside it, such as `TARGET.pg2sqlite-backup-`) and that `keep` accepts, in
+/// name order: this tool's stamped backups and undos, whose stamps sort by
+/// time.
+pub fn named_beside(
+    target: &Path,
+    named: &Path,
+    keep: impl Fn(&str, std::fs::FileType) -> bool,
+) -> std::io::Result<Vec<PathBuf>> {
+    let prefix = named
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut found: Vec<PathBuf> = std::fs::read_dir(parent_dir(target))?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.len() > prefix.len()
+                && name.starts_with(&prefix)
+                && e.file_type().is_ok_and(|t| keep(&name, t))
+        })
+        .map(|e| target.with_file_name(e.file_name()))
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
 /// The side files of the staging file at `path` that exist: every file of its
 /// directory named `<staging file>-…`. A killed run leaves them behind with
 /// the staging file; they go with it.

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use super::rollback_journal::{self, Journal};
 use super::seal::Seal;
-use super::staging::{parent_dir, sidecar};
+use super::staging::{named_beside, parent_dir, sidecar};
 use crate::error::{Error, Result};
 
 const JOURNAL: &str = "journal";
@@ -43,23 +43,9 @@ pub fn undo_path(target: &Path, stamp: &str) -> PathBuf {
 /// Every directory beside `target` named as this tool's undos of it are, in
 /// name order, which is time order; `.partial` ones too when `partial`.
 fn undo_dirs(target: &Path, partial: bool) -> std::io::Result<Vec<PathBuf>> {
-    let prefix = undo_path(target, "")
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut found: Vec<PathBuf> = std::fs::read_dir(parent_dir(target))?
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.len() > prefix.len()
-                && name.starts_with(&prefix)
-                && name.ends_with(".partial") == partial
-                && e.file_type().is_ok_and(|t| t.is_dir())
-        })
-        .map(|e| target.with_file_name(e.file_name()))
-        .collect();
-    found.sort();
-    Ok(found)
+    named_beside(target, &undo_path(target, ""), |name, t| {
+        t.is_dir() && name.ends_with(".partial") == partial
+    })
 }
 
 /// This tool's complete undos of `target`, oldest first.
@@ -73,13 +59,7 @@ pub fn undos_of(target: &Path) -> std::io::Result<Vec<PathBuf>> {
 pub fn prune(target: &Path, keep: std::num::NonZeroUsize) -> Result<Vec<PathBuf>> {
     let target = &real(target);
     let all = undos_of(target).map_err(Error::io(target))?;
-    let excess = all.len().saturating_sub(keep.get());
-    let mut removed = Vec::new();
-    for old in all.into_iter().take(excess) {
-        std::fs::remove_dir_all(&old).map_err(Error::io(&old))?;
-        removed.push(old);
-    }
-    Ok(removed)
+    super::backup::remove_oldest(all, keep, |p| std::fs::remove_dir_all(p))
 }
 
 /// Whether the connection's database keeps a rollback journal (is not in WAL

@@ -46,18 +46,15 @@ fn overwrite_page(target: &Path, name: &str) {
 }
 
 /// A delta of the demo's users and sessions since 2020 into `target`.
-fn merge_users_and_sessions(db: &TestDb, target: &Path, flag: &str) -> Run {
-    sync(
-        &db.url(),
-        target,
-        &[
-            "--tables",
-            "users,sessions",
-            "--since",
-            "2020-01-01T00:00:00Z",
-            flag,
-        ],
-    )
+fn merge_users_and_sessions(db: &TestDb, target: &Path, flags: &[&str]) -> Run {
+    let mut args = vec![
+        "--tables",
+        "users,sessions",
+        "--since",
+        "2020-01-01T00:00:00Z",
+    ];
+    args.extend_from_slice(flags);
+    sync(&db.url(), target, &args)
 }
 
 fn truncate_to_half(target: &Path) {
@@ -172,22 +169,9 @@ fn a_truncated_file_is_refused_and_the_newest_backup_is_named() {
     // A delta that changes the file takes a backup; that is the one to name.
     // (An undo, the default, cannot restore a damaged file: it is not named.)
     db.execute("UPDATE users SET name = name || '!', updated_at = now() WHERE id <= 9");
-    merge_users_and_sessions(&db, &target, "--quiet").assert_success();
+    merge_users_and_sessions(&db, &target, &["--quiet"]).assert_success();
     db.execute("UPDATE users SET name = name || '!', updated_at = now() WHERE id <= 10");
-    sync(
-        &db.url(),
-        &target,
-        &[
-            "--tables",
-            "users,sessions",
-            "--since",
-            "2020-01-01T00:00:00Z",
-            "--backup",
-            "copy",
-            "--quiet",
-        ],
-    )
-    .assert_success();
+    merge_users_and_sessions(&db, &target, &["--backup", "copy", "--quiet"]).assert_success();
     let taken = backups(dir.path());
     assert_eq!(taken.len(), 1, "{taken:?}");
     truncate_to_half(&target);
@@ -262,7 +246,7 @@ fn a_file_as_this_tool_left_it_is_not_checked_again_one_written_since_is() {
     let db = TestDb::with_demo();
     let dir = tempfile::tempdir().expect("tempdir");
     let target = synced_target(&db, dir.path());
-    let delta = || merge_users_and_sessions(&db, &target, "-v");
+    let delta = || merge_users_and_sessions(&db, &target, &["-v"]);
     const SKIPPED: &str = "unchanged since this tool last left it sound";
     const CHECKED: &str = "changed since this tool last left it: it is checked whole";
     let r = delta();

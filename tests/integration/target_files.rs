@@ -197,51 +197,42 @@ fn copies_and_backups_keep_the_targets_privacy() {
     )
     .assert_success();
     assert_eq!(mode(&target), 0o600, "the published file");
-    db.execute("UPDATE users SET name = name || '?', updated_at = now() WHERE id <= 3");
-    sync(
-        &db.url(),
-        &target,
-        &[
-            "--tables",
-            "users",
-            "--since",
-            "2020-01-01T00:00:00Z",
-            "--backup",
-            "copy",
-            "--quiet",
-        ],
-    )
-    .assert_success();
-    let backup = dir_entries(dir.path())
-        .into_iter()
-        .find(|n| n.contains(".pg2sqlite-backup-"))
-        .map(|n| dir.path().join(n))
-        .expect("a backup");
-    assert_eq!(mode(&backup), 0o600, "the backup");
-    assert_eq!(mode(&target), 0o600, "the merged target");
-    // The undo's journal holds pages of the file: SQLite gave it the file's
-    // access when it created it.
-    db.execute("UPDATE users SET name = name || '?', updated_at = now() WHERE id <= 3");
-    sync(
-        &db.url(),
-        &target,
-        &[
-            "--tables",
-            "users",
-            "--since",
-            "2020-01-01T00:00:00Z",
-            "--quiet",
-        ],
-    )
-    .assert_success();
-    let undo = dir_entries(dir.path())
-        .into_iter()
-        .find(|n| n.contains(".pg2sqlite-undo-"))
-        .map(|n| dir.path().join(n).join("journal"))
-        .expect("an undo");
-    assert_eq!(mode(&undo), 0o600, "the undo's journal");
+    // A merge taking a copy, then one keeping its undo, whose journal holds
+    // pages of the file: SQLite gave it the file's access when it created it.
+    let mut kept = Vec::new();
+    for (kind, named, inside) in [
+        ("copy", ".pg2sqlite-backup-", None),
+        ("undo", ".pg2sqlite-undo-", Some("journal")),
+    ] {
+        db.execute("UPDATE users SET name = name || '?', updated_at = now() WHERE id <= 3");
+        sync(
+            &db.url(),
+            &target,
+            &[
+                "--tables",
+                "users",
+                "--since",
+                "2020-01-01T00:00:00Z",
+                "--backup",
+                kind,
+                "--quiet",
+            ],
+        )
+        .assert_success();
+        let backup = dir_entries(dir.path())
+            .into_iter()
+            .find(|n| n.contains(named))
+            .map(|n| {
+                let kept = dir.path().join(n);
+                inside.map_or(kept.clone(), |file| kept.join(file))
+            })
+            .expect("a backup");
+        assert_eq!(mode(&backup), 0o600, "the {kind} backup");
+        assert_eq!(mode(&target), 0o600, "the merged target");
+        kept.push(backup);
+    }
     if root {
-        for f in [&target, &backup, &undo] {
+        for f in std::iter::once(&target).chain(&kept) {
             let meta = std::fs::metadata(f).expect("stat");
             assert_eq!((meta.uid(), meta.gid()), (4321, 4322), "{}", f.display());
         }

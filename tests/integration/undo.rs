@@ -35,8 +35,8 @@ fn change(db: &TestDb, round: usize) {
     ));
 }
 
-#[test]
-fn undo_puts_the_file_back_byte_for_byte_merge_by_merge() {
+/// A demo database and the file a full sync of users and sessions wrote.
+fn synced() -> (TestDb, tempfile::TempDir, PathBuf) {
     let db = TestDb::with_demo();
     let dir = tempfile::tempdir().expect("tempdir");
     let target = dir.path().join("app.db");
@@ -46,6 +46,12 @@ fn undo_puts_the_file_back_byte_for_byte_merge_by_merge() {
         &["--tables", "users,sessions", "--quiet"],
     )
     .assert_success();
+    (db, dir, target)
+}
+
+#[test]
+fn undo_puts_the_file_back_byte_for_byte_merge_by_merge() {
+    let (db, dir, target) = synced();
     let synced = read_bytes(&target);
 
     change(&db, 1);
@@ -100,15 +106,7 @@ fn undo_puts_the_file_back_byte_for_byte_merge_by_merge() {
 
 #[test]
 fn undo_refuses_a_file_written_since_and_a_damaged_journal() {
-    let db = TestDb::with_demo();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let target = dir.path().join("app.db");
-    sync(
-        &db.url(),
-        &target,
-        &["--tables", "users,sessions", "--quiet"],
-    )
-    .assert_success();
+    let (db, dir, target) = synced();
 
     // The app writes after the merge: the undo would mix pages of both.
     change(&db, 1);
@@ -154,15 +152,7 @@ fn undo_refuses_a_file_written_since_and_a_damaged_journal() {
 /// `--backup copy` takes the whole file instead, and `--no-backup` neither.
 #[test]
 fn the_backup_kind_is_chosen_and_said() {
-    let db = TestDb::with_demo();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let target = dir.path().join("app.db");
-    sync(
-        &db.url(),
-        &target,
-        &["--tables", "users,sessions", "--quiet"],
-    )
-    .assert_success();
+    let (db, dir, target) = synced();
 
     change(&db, 1);
     let r = delta(&db, &target, &["--backup", "copy", "--json"]);
