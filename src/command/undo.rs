@@ -40,6 +40,10 @@ pub fn run(target: &Path, dry_run: bool) -> Result<UndoSummary> {
             reason: "no such file".into(),
         });
     }
+    if !dry_run {
+        // An earlier undo stopped with its journal in place: finished first.
+        undo::settle_interrupted(target)?;
+    }
     let found = undo::newest_applicable(target)?;
     if dry_run {
         return Ok(UndoSummary {

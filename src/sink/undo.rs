@@ -323,12 +323,21 @@ fn put_in_place(target: &Path, dir: &Path) -> Result<()> {
     }
     std::fs::rename(&staged, &hot).map_err(Error::io(&hot))?;
     sync_dir(&parent_dir(target));
-    let interrupted = |reason: String| Error::UndoInterrupted {
+    crate::failpoint::hit("undo.journal-in-place").map_err(|e| Error::UndoInterrupted {
         path: target.to_path_buf(),
         journal: hot.clone(),
+        reason: e.to_string(),
+    })?;
+    roll_back(target, &hot)
+}
+
+/// Opens `target`, whose journal `hot` is in place, so SQLite rolls it back.
+fn roll_back(target: &Path, hot: &Path) -> Result<()> {
+    let interrupted = |reason: String| Error::UndoInterrupted {
+        path: target.to_path_buf(),
+        journal: hot.to_path_buf(),
         reason,
     };
-    crate::failpoint::hit("undo.journal-in-place").map_err(|e| interrupted(e.to_string()))?;
     rusqlite::Connection::open(target)
         .and_then(|conn| {
             // A reader the app has open delays the roll-back; it does not fail it.
@@ -337,10 +346,46 @@ fn put_in_place(target: &Path, dir: &Path) -> Result<()> {
             conn.close().map_err(|(_, e)| e)
         })
         .map_err(|e| interrupted(format!("SQLite could not roll it back: {e}")))?;
-    if std::fs::metadata(&hot).is_ok_and(|m| m.len() > 0) {
+    if std::fs::metadata(hot).is_ok_and(|m| m.len() > 0) {
         return Err(interrupted("SQLite did not roll it back".into()));
     }
     Ok(())
+}
+
+/// An undo stopped with its journal in place (and the file not opened since):
+/// when the journal beside the file is byte for byte the newest undo's, SQLite
+/// is made to roll it back now, so the undo can finish. Any other journal is
+/// left alone (and refused by [`newest_applicable`]).
+pub fn settle_interrupted(target: &Path) -> Result<()> {
+    let target = &real(target);
+    let hot = sidecar(target, "-journal");
+    let Some(dir) = undos_of(target).ok().and_then(|mut all| all.pop()) else {
+        return Ok(());
+    };
+    if !same_bytes(&hot, &dir.join(JOURNAL)).unwrap_or(false) {
+        return Ok(());
+    }
+    roll_back(target, &hot)
+}
+
+/// Whether two files hold the same bytes, read a block at a time.
+fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let (mut a, mut b) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+    if a.metadata()?.len() != b.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut x, mut y) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = a.read(&mut x)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        b.read_exact(&mut y[..n])?;
+        if x[..n] != y[..n] {
+            return Ok(false);
+        }
+    }
 }
 
 /// What playing an undo back did.
