@@ -69,13 +69,11 @@ pub enum BackupPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackupKind {
-    /// The merge's own rollback journal, kept (`sink::undo`): the original of
-    /// every page it changed, which SQLite writes anyway. `pg2sqlite undo`
-    /// plays it back while the file is as the merge left it. A file in WAL
-    /// mode keeps no such journal and is copied instead.
+    // `sink::undo`. (Doc comments here are `--help` text.)
+    /// The merge's own journal, kept: the pages it changed, as they were
     Undo,
-    /// A copy of the whole file (`sink::backup`), which restores it whatever
-    /// happens to it later.
+    // `sink::backup`.
+    /// A copy of the whole file, taken before the merge
     Copy,
 }
 

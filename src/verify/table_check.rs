@@ -126,6 +126,18 @@ impl<'a> TableCheck<'a> {
             cast: copy.select_list.get(i)
                 != copy.column_names.get(i).map(|n| quote_ident(n)).as_ref(),
         }))
+        .map_err(|i| {
+            tracing::debug!(
+                "{}: column {} ({:?}, {:?}, selected as {}) is not hashed from the COPY's \
+                 binary values",
+                self.plan.source_name,
+                copy.column_names.get(i).map_or("?", String::as_str),
+                self.kind(i),
+                self.format(i),
+                copy.select_list.get(i).map_or("?", String::as_str),
+            );
+        })
+        .ok()
     }
 
     /// The canonical expression of every column.

@@ -31,7 +31,7 @@ use super::canonical::push_array_element;
 use super::checksum::{pg_hash_bytes, pg_hash_u32};
 use super::fields::{self, fold, Field};
 use super::TableCheck;
-use crate::mapping::format::{Affinity, Format};
+use crate::mapping::format::{Affinity, Format, FractionStyle};
 use crate::mapping::types::ValueKind;
 use crate::source::copy::RawBatch;
 
@@ -110,9 +110,20 @@ pub(crate) struct WireColumn<'a> {
 
 impl WireField {
     fn of(c: &WireColumn<'_>) -> Option<WireField> {
-        // A vector stored as JSON text is compared by its binary form too.
-        let vector_json = c.format == Format::VectorJson && *c.kind == ValueKind::Vector;
-        if c.format != Format::Default && !vector_json {
+        let canonical_as_default = match (c.format, c.kind) {
+            (Format::Default, _) => true,
+            // A vector stored as JSON text is compared by its binary form too.
+            (Format::VectorJson, ValueKind::Vector) => true,
+            // A timestamp stored in another text style with every microsecond
+            // (a file an ORM or an earlier sync wrote, whose style `verify`
+            // reads off the file) has the same canonical form as the
+            // default's: the value's own text (`canonical::pg_expression`).
+            (Format::Time(t), ValueKind::Timestamp | ValueKind::Timestamptz) => {
+                t.fraction != FractionStyle::Millis
+            }
+            _ => false,
+        };
+        if !canonical_as_default {
             return None;
         }
         let field = match (c.kind, c.cast) {
@@ -297,13 +308,17 @@ pub(crate) struct WireCheck {
 }
 
 impl WireCheck {
-    /// `None` when any column's canonical form is not known here.
-    pub(crate) fn of<'a>(columns: impl IntoIterator<Item = WireColumn<'a>>) -> Option<WireCheck> {
+    /// `Err(i)` when column `i`'s canonical form is not known here (the
+    /// first such column).
+    pub(crate) fn of<'a>(
+        columns: impl IntoIterator<Item = WireColumn<'a>>,
+    ) -> Result<WireCheck, usize> {
         let fields = columns
             .into_iter()
-            .map(|c| WireField::of(&c))
-            .collect::<Option<Vec<_>>>()?;
-        Some(WireCheck { fields })
+            .enumerate()
+            .map(|(i, c)| WireField::of(&c).ok_or(i))
+            .collect::<Result<Vec<_>, usize>>()?;
+        Ok(WireCheck { fields })
     }
 
     /// Count and hash sum of `rows` rows whose fields, as the COPY sent them
@@ -543,5 +558,40 @@ mod tests {
         assert!(WireField::of(&col(&time, Format::Default, false)).is_none());
         let flag = ValueKind::Bool;
         assert!(WireField::of(&col(&flag, Format::BoolText, false)).is_none());
+    }
+
+    /// A timestamp the file stores in another text style with every
+    /// microsecond (as `verify` reads a synced file's style off it) hashes as
+    /// the server's `::text` of the value; one cut to milliseconds does not.
+    #[test]
+    fn timestamps_in_any_microsecond_style_are_taken() {
+        use crate::mapping::format::TimeText;
+        let tz = ValueKind::Timestamptz;
+        let col = |format| WireColumn {
+            kind: &tz,
+            format,
+            affinity: Affinity::Text,
+            cast: false,
+        };
+        let always = TimeText {
+            fraction: FractionStyle::MicrosAlways,
+            ..TimeText::SPACE
+        };
+        let millis = TimeText {
+            fraction: FractionStyle::Millis,
+            ..TimeText::ISO_UTC
+        };
+        assert!(WireField::of(&col(Format::Time(millis))).is_none());
+        // 2024-01-02 03:04:05.6789 UTC, in microseconds since 2000-01-01.
+        let micros: i64 = 757_479_845_678_900;
+        let wire = wire_rows(&[&[Some(&micros.to_be_bytes())]]);
+        let expected = fields::mix_row(fold(
+            0,
+            Some(Field::Text.hash_canonical("2024-01-02 03:04:05.6789+00")),
+        ));
+        for style in [TimeText::ISO_UTC, always] {
+            let check = WireCheck::of([col(Format::Time(style))]).unwrap();
+            assert_eq!(check.totals(&wire, 1).unwrap(), (1, expected), "{style:?}");
+        }
     }
 }
