@@ -1099,3 +1099,60 @@ fn rails_times_are_stored_on_2000_01_01_and_verify() {
         r.stdout
     );
 }
+
+/// The app's own indexes are set aside while their tables' rows are replaced
+/// and built again after: the file keeps each one under its name and
+/// statement, and they answer queries. A unique index of the app's that
+/// PostgreSQL's rows break is named, and nothing is published.
+#[test]
+fn the_apps_own_indexes_come_back_and_a_broken_unique_one_is_named() {
+    let db = app_db("django");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = app_sqlite(dir.path(), "django");
+    rusqlite::Connection::open(&target)
+        .and_then(|c| {
+            c.execute_batch(
+                "CREATE INDEX blog_post_title_lower ON blog_post (lower(title)) WHERE published;",
+            )
+        })
+        .expect("an index of the app's");
+    let indexes = |path: &Path| {
+        sqlite_rows(
+            &open_sqlite(path),
+            "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
+              ORDER BY name",
+        )
+    };
+    let before = indexes(&target);
+    assert_eq!(before.len(), 2, "{before:?}");
+    let map = example_map("django");
+    sync(&db.url(), &target, &["--full", "--map", &map, "--quiet"]).assert_success();
+    assert_eq!(indexes(&target), before);
+    let conn = open_sqlite(&target);
+    assert_sqlite_healthy(&conn);
+    assert_eq!(
+        sqlite_i64(
+            &conn,
+            "SELECT count(*) FROM blog_post INDEXED BY blog_post_title_lower
+              WHERE lower(title) = 'hello' AND published"
+        ),
+        1
+    );
+    drop(conn);
+
+    // Two posts with one title: the app's SQLite file forbids it, PostgreSQL
+    // does not.
+    rusqlite::Connection::open(&target)
+        .and_then(|c| c.execute_batch("CREATE UNIQUE INDEX blog_post_title ON blog_post (title);"))
+        .expect("a unique index of the app's");
+    db.execute("UPDATE blog_post SET title = 'Hello'");
+    let file = read_bytes(&target);
+    sync(&db.url(), &target, &["--full", "--map", &map, "--quiet"])
+        .assert_code(3)
+        .assert_stderr_has(&[
+            "blog_post",
+            "CREATE UNIQUE INDEX blog_post_title ON blog_post (title)",
+            "a rule PostgreSQL does not have",
+        ]);
+    assert!(read_bytes(&target) == file, "the target changed");
+}
