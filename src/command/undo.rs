@@ -50,7 +50,7 @@ pub fn run(target: &Path, dry_run: bool) -> Result<UndoSummary> {
             target: target.to_path_buf(),
             dry_run,
             pages: found.journal.records,
-            bytes: u64::from(found.journal.original_pages) * u64::from(found.journal.page_size),
+            bytes: found.journal.original_bytes(),
             undo: found.dir,
             next: None,
         });

@@ -55,15 +55,8 @@ pub fn execute(
 /// SQL (not those of inline UNIQUE constraints, which SQLite cannot drop), and
 /// says whether there were any.
 fn lift(conn: &Connection, table: &str, lifted: &mut Vec<LiftedIndex>) -> rusqlite::Result<bool> {
-    let indexes: Vec<(String, String)> = conn
-        .prepare(
-            "SELECT name, sql FROM sqlite_master
-              WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL",
-        )?
-        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
     let mut any = false;
-    for (name, sql) in indexes {
+    for (name, sql) in crate::sink::existing::own_indexes(conn, table)? {
         if !sql
             .trim_start()
             .to_ascii_uppercase()

@@ -175,3 +175,16 @@ fn samples(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<Vec
     }
     Ok(out)
 }
+
+/// The indexes of `table` that a statement created (name and that statement),
+/// in the order they were made: not those SQLite made for its own PRIMARY KEY
+/// and UNIQUE constraints, which have no statement and cannot be dropped.
+pub fn own_indexes(conn: &Connection, table: &str) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT name, sql FROM sqlite_schema
+          WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL
+          ORDER BY rowid",
+    )?;
+    let rows = stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}

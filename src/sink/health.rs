@@ -205,6 +205,18 @@ fn damaged(path: &Path, mut problems: Vec<String>, check: &str) -> Error {
     }
 }
 
+/// The page size a SQLite header (its first 18 bytes or more) names: bytes
+/// 16..18, where 1 stands for 65536.
+pub(crate) fn header_page_size(header: &[u8]) -> u32 {
+    let Some(&[high, low]) = header.get(16..18) else {
+        return 0;
+    };
+    match u16::from_be_bytes([high, low]) {
+        1 => 65_536,
+        size => u32::from(size),
+    }
+}
+
 /// SQLite's header: the file format versions (bytes 18 and 19: 1 for rollback
 /// journal, 2 for WAL) and a page size SQLite allows.
 fn check_format(path: &Path) -> Result<()> {
@@ -229,8 +241,7 @@ fn check_format(path: &Path) -> Result<()> {
             ),
         });
     }
-    let page_size = u32::from(u16::from_be_bytes([header[16], header[17]]));
-    let page_size = if page_size == 1 { 65_536 } else { page_size };
+    let page_size = header_page_size(&header);
     if !(512..=65_536).contains(&page_size) || !page_size.is_power_of_two() {
         return Err(damaged(
             path,
@@ -258,6 +269,23 @@ pub fn last_good_backup(target: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_headers_page_size_reads_one_as_65536() {
+        let header = |high: u8, low: u8| {
+            let mut h = [0u8; 100];
+            h[16] = high;
+            h[17] = low;
+            h
+        };
+        assert_eq!(header_page_size(&header(0x10, 0x00)), 4096);
+        assert_eq!(header_page_size(&header(0x40, 0x00)), 16_384);
+        assert_eq!(header_page_size(&header(0x00, 0x01)), 65_536);
+        assert_eq!(header_page_size(&[0u8; 10]), 0);
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::read(table_file(dir.path())).unwrap();
+        assert_eq!(header_page_size(&file), 4096);
+    }
 
     fn table_file(dir: &Path) -> PathBuf {
         let path = dir.join("app.db");

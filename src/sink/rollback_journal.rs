@@ -35,6 +35,13 @@ pub struct Journal {
     pub original_change_counter: Option<u32>,
 }
 
+impl Journal {
+    /// The database's size in bytes before the transaction.
+    pub fn original_bytes(&self) -> u64 {
+        u64::from(self.original_pages) * u64::from(self.page_size)
+    }
+}
+
 /// Why a journal cannot be played back as it is.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JournalError {

@@ -277,7 +277,7 @@ pub fn newest_applicable(target: &Path) -> Result<Applicable> {
 
 /// Whether `file` has the size and change counter `journal` restores.
 fn restores_to(journal: &Journal, file: &Seal) -> bool {
-    file.size() == u64::from(journal.original_pages) * u64::from(journal.page_size)
+    file.size() == journal.original_bytes()
         && journal
             .original_change_counter
             .is_none_or(|c| c == file.change_counter())
@@ -290,14 +290,12 @@ fn page_size(target: &Path) -> Result<u32> {
     std::fs::File::open(target)
         .and_then(|mut f| f.read_exact(&mut header))
         .map_err(Error::io(target))?;
-    let raw = u32::from(u16::from_be_bytes([header[16], header[17]]));
-    // 1 stands for 65536.
-    Ok(if raw == 1 { 65536 } else { raw })
+    Ok(super::health::header_page_size(&header))
 }
 
 /// Puts the undo's journal where SQLite looks for a journal to roll back, and
 /// opens the file, which rolls it back.
-fn put_in_place(target: &Path, dir: &Path) -> Result<()> {
+fn put_in_place(target: &Path, dir: &Path, journal: &Journal) -> Result<()> {
     let hot = sidecar(target, "-journal");
     let staged = sidecar(target, "-journal.pg2sqlite-undo");
     // Written under another name and renamed: SQLite never sees half a journal.
@@ -309,17 +307,27 @@ fn put_in_place(target: &Path, dir: &Path) -> Result<()> {
         let _ = std::fs::remove_file(&staged);
         return Err(Error::io(&staged)(e));
     }
-    // The file must still be as the merge left it: checked again just before
-    // the journal goes in place.
-    match newest_applicable(target) {
-        Ok(again) if again.dir == dir && !again.played => {}
-        other => {
-            let _ = std::fs::remove_file(&staged);
-            return Err(other.err().unwrap_or_else(|| Error::Target {
-                path: target.to_path_buf(),
-                reason: "it changed while the undo was prepared; nothing was changed".into(),
-            }));
-        }
+    // What goes in place is the journal as checked, and the file must still
+    // be as the merge left it: both checked again just before.
+    let copied_whole = rollback_journal::check_file(&staged)
+        .map_err(Error::io(&staged))?
+        .is_ok_and(|copied| copied == *journal);
+    let unchanged = !super::seal::has_pending_side_file(target)
+        && Seal::of(target).is_some_and(|now| read_after(dir).is_some_and(|after| now == after));
+    if !(copied_whole && unchanged) {
+        let _ = std::fs::remove_file(&staged);
+        return Err(Error::Target {
+            path: target.to_path_buf(),
+            reason: if copied_whole {
+                "it changed while the undo was prepared; nothing was changed".into()
+            } else {
+                format!(
+                    "the copy of the undo's journal {} is not the journal checked; nothing \
+                     was changed",
+                    staged.display()
+                )
+            },
+        });
     }
     std::fs::rename(&staged, &hot).map_err(Error::io(&hot))?;
     sync_dir(&parent_dir(target));
@@ -415,7 +423,7 @@ pub fn play_back(target: &Path, undo: Applicable) -> Result<Undone> {
         played,
     } = undo;
     if !played {
-        put_in_place(target, &dir)?;
+        put_in_place(target, &dir, &journal)?;
     }
     let now = Seal::of(target).ok_or_else(|| Error::Target {
         path: target.to_path_buf(),
@@ -429,7 +437,7 @@ pub fn play_back(target: &Path, undo: Applicable) -> Result<Undone> {
                  restores {} bytes and counter {:?}: run `pg2sqlite verify`",
                 now.size(),
                 now.change_counter(),
-                u64::from(journal.original_pages) * u64::from(journal.page_size),
+                journal.original_bytes(),
                 journal.original_change_counter
             ),
         });

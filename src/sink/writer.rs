@@ -50,19 +50,6 @@ struct TableState {
     done: bool,
 }
 
-/// The indexes of `table` that a statement created (name and that statement):
-/// not those SQLite made for its own PRIMARY KEY and UNIQUE constraints,
-/// which have no statement and cannot be dropped.
-fn own_indexes(conn: &Connection, table: &str) -> rusqlite::Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare(
-        "SELECT name, sql FROM sqlite_schema
-          WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL
-          ORDER BY rowid",
-    )?;
-    let rows = stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
-}
-
 /// Opens the staging database with pragmas that are only safe because the file is
 /// thrown away on failure: no journal, no syncs until we fsync it ourselves.
 pub fn open_staging(path: &Path) -> Result<Connection> {
@@ -102,7 +89,7 @@ pub fn run(
     for (i, t) in tables.iter().enumerate() {
         if t.existing {
             // The app's table keeps its schema; its rows are replaced.
-            for (name, sql) in own_indexes(&conn, &t.name)
+            for (name, sql) in super::existing::own_indexes(&conn, &t.name)
                 .map_err(sql_err(format!("reading the indexes of {}", t.name)))?
             {
                 conn.execute_batch(&format!("DROP INDEX {}", super::ddl::quote(&name)))
