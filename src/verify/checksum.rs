@@ -144,6 +144,16 @@ pub fn pg_hash_u32(k: u32) -> u64 {
     finish(a.wrapping_add(k), a, a)
 }
 
+/// PostgreSQL's `hashint8extended(k, 0)`: the high half folded into the low
+/// one (so that an `int8` hashes as the `int4` of the same value does), then
+/// hashed as [`pg_hash_u32`].
+pub fn pg_hash_i64(k: i64) -> u64 {
+    let [b0, b1, b2, b3, b4, b5, b6, b7] = k.to_le_bytes();
+    let lo = u32::from_le_bytes([b0, b1, b2, b3]);
+    let hi = u32::from_le_bytes([b4, b5, b6, b7]);
+    pg_hash_u32(lo ^ if k >= 0 { hi } else { !hi })
+}
+
 /// lookup3's `final(a, b, c)`, seven steps of `x ^= y; x -= rot(y, k)`, and
 /// the 64-bit result PostgreSQL takes from it.
 fn finish(a: u32, b: u32, c: u32) -> u64 {
@@ -237,6 +247,24 @@ mod tests {
             record_text([Some("a"), Some("b")])
         );
         assert_ne!(record_text([None]), record_text([Some("")]));
+    }
+
+    #[test]
+    fn int8_hash_matches_hashint8extended() {
+        // SELECT k, hashint8extended(k, 0) on PostgreSQL 15, x86_64. 0 and
+        // 2^32 + 1 fold alike, as the server's do.
+        for (k, h) in [
+            (0, 4_154_612_158_245_552_303),
+            (1, -3_670_598_878_359_251_130),
+            (-1, -1_888_257_769_727_981_238),
+            (50_010, -4_624_438_055_867_789_987),
+            (4_294_967_297, 4_154_612_158_245_552_303),
+            (-1_099_511_627_776, 6_372_911_805_303_557_281),
+            (i64::MAX, 1_977_219_185_673_256_887),
+            (i64::MIN, -9_109_110_466_470_504_941),
+        ] {
+            assert_eq!(i64::from_be_bytes(pg_hash_i64(k).to_be_bytes()), h, "{k}");
+        }
     }
 
     #[test]

@@ -13,12 +13,13 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use futures_util::StreamExt;
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use tokio_postgres::Client;
 
 use super::{
-    bucket_count, differing_buckets, each_pg_value, merge_sorted, merged_column, pg_bucket_sums,
+    as_i64, bucket_count, differing_buckets, merge_sorted, merged_column, pg_bucket_sums,
     BucketSums, KeyColumn, KeyDifference, PgKeys, SortedKey, SortedKind,
 };
 use crate::error::{Error, Result};
@@ -34,6 +35,20 @@ fn add(sums: &mut BucketSums, h: i64) {
     sums.0 += 1;
     sums.1 += h % 1_000_000_007;
     sums.2 += (h / 4_294_967_296) % 2_147_483_647;
+}
+
+/// Takes a key's hash `h` out of bucket `b`'s count and sums, as [`add`] put
+/// it in; a bucket left without keys is no bucket, as on a side that never
+/// had one.
+fn take_out(sums: &mut HashMap<i64, BucketSums>, b: i64, h: i64) {
+    if let Some(s) = sums.get_mut(&b) {
+        s.0 -= 1;
+        s.1 -= h % 1_000_000_007;
+        s.2 -= (h / 4_294_967_296) % 2_147_483_647;
+        if *s == (0, 0, 0) {
+            sums.remove(&b);
+        }
+    }
 }
 
 /// The form uuid keys are stored in, which must be the same for every key:
@@ -164,10 +179,6 @@ fn uuid_text(t: &[u8]) -> Option<([u8; 16], UuidForm)> {
     Some((bytes, UuidForm::Text { dashed, upper }))
 }
 
-fn as_i64(h: u64) -> i64 {
-    i64::from_be_bytes(h.to_be_bytes())
-}
-
 /// PostgreSQL's hash of the key column, as [`pg_hash_bytes`] of its bytes.
 fn pg_hash(kind: SortedKind, column: &str) -> Option<String> {
     let c = quote_ident(column);
@@ -211,24 +222,36 @@ pub(super) async fn hashed_difference(
     let mask = i64::try_from(buckets - 1).unwrap_or(i64::MAX);
 
     let from = plan.copy.from_clause(&ChunkRange::All);
-    let mut merged: HashSet<String> = HashSet::new();
-    let not_merged = match key.merging {
-        Some(condition) => {
-            let sql = format!("SELECT {} FROM {from} WHERE {condition}", key.pg_select());
-            each_pg_value(client, &sql, what, |k: String| {
-                merged.insert(k);
-            })
-            .await?;
-            format!(" WHERE ({condition}) IS NOT TRUE")
-        }
-        None => String::new(),
-    };
+    // Every key is summed, so the server can answer from the key's index
+    // alone; the keys the merge reads (found by their condition, through the
+    // cursor's index) are then taken out of their buckets with the server's
+    // own hash of each. Leaving them out in SQL instead would make it read
+    // every row for the condition.
     let sql = format!(
         "SELECT h & {mask}, count(*)::int8, sum(h % 1000000007)::int8, \
          sum((h / 4294967296) % 2147483647)::int8 \
-         FROM (SELECT {hash} AS h FROM {from}{not_merged}) k GROUP BY 1"
+         FROM (SELECT {hash} AS h FROM {from}) k GROUP BY 1"
     );
-    let pg = pg_bucket_sums(client, &sql, what).await?;
+    let mut pg = pg_bucket_sums(client, &sql, what).await?;
+    let mut merged: HashSet<String> = HashSet::new();
+    if let Some(condition) = key.merging {
+        let sql = format!(
+            "SELECT {}, {hash} FROM {from} WHERE {condition}",
+            key.pg_select()
+        );
+        let rows = client
+            .query_raw(&sql, std::iter::empty::<i32>())
+            .await
+            .map_err(Error::pg(what))?;
+        futures_util::pin_mut!(rows);
+        while let Some(r) = rows.next().await {
+            let (k, h): (String, i64) = r
+                .and_then(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .map_err(Error::pg(what))?;
+            take_out(&mut pg, h & mask, h);
+            merged.insert(k);
+        }
+    }
 
     let sqlite_sql = format!(
         "SELECT {}, rowid FROM {}",
@@ -398,5 +421,22 @@ mod tests {
         // -1 / 4294967296 = 0, i64::MIN / 2^32 = -2147483648 → % 2147483647 = -1,
         // i64::MAX / 2^32 = 2147483647 → 0.
         assert_eq!(s, (3, -1 - 291_172_004 + 291_172_003, -1));
+    }
+
+    #[test]
+    fn a_key_taken_out_leaves_the_sums_without_it() {
+        let (mut with, mut without) = (HashMap::new(), HashMap::new());
+        for h in [-1, i64::MIN, 5 << 40, i64::MAX] {
+            add(with.entry(h & 7).or_insert((0, 0, 0)), h);
+        }
+        for h in [-1, i64::MAX] {
+            add(without.entry(h & 7).or_insert((0, 0, 0)), h);
+        }
+        take_out(&mut with, i64::MIN & 7, i64::MIN);
+        take_out(&mut with, (5 << 40) & 7, 5 << 40);
+        // Bucket 0 held both keys taken out: it is gone, not left at zero.
+        assert_eq!(with, without);
+        take_out(&mut with, 3, 3);
+        assert_eq!(with, without, "a bucket the key was never in");
     }
 }

@@ -496,6 +496,11 @@ async fn merge_sorted(
 /// numbers taken from each key (below 2^31 each, so exact up to 2^32 keys).
 type BucketSums = (i64, i64, i64);
 
+/// A 64-bit hash as the `int8` PostgreSQL returns it.
+fn as_i64(h: u64) -> i64 {
+    i64::from_be_bytes(h.to_be_bytes())
+}
+
 /// PostgreSQL's answer to `sql`, whose rows are a bucket and its three sums.
 async fn pg_bucket_sums(
     client: &Client,

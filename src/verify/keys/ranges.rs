@@ -10,14 +10,15 @@ use rusqlite::Connection;
 use tokio_postgres::Client;
 
 use super::{
-    bucket_count, differing_buckets, each_pg_value, merge_sorted, pg_bucket_sums, BucketSums,
-    KeyColumn, KeyDifference, PgKeys, SortedKey, SortedKind,
+    as_i64, bucket_count, differing_buckets, each_pg_value, merge_sorted, pg_bucket_sums,
+    BucketSums, KeyColumn, KeyDifference, PgKeys, SortedKey, SortedKind,
 };
 use crate::error::{Error, Result};
 use crate::plan::TablePlan;
 use crate::sink::ddl::quote;
 use crate::source::catalog::quote_ident;
 use crate::source::chunk::ChunkRange;
+use crate::verify::checksum::pg_hash_i64;
 
 /// The integer key ranges whose keys differ between the two sides, found by
 /// comparing per range the count and two sums of the keys: one scan of the
@@ -79,12 +80,17 @@ pub(super) async fn integer_ranges(
     };
     let buckets = i64::try_from(bucket_count(plan.estimated_rows)).unwrap_or(4096);
     let width = span / buckets + 1;
-    // Every term stays far below 2^63: k - lo fits (span does), the moduli are
-    // below 2^31 and the multiplier below 2^16. The sums come back as numeric.
+    // Per range, the count, the sum of the keys and the sum of their hashes
+    // (`hashint8extended`, as [`pg_hash_i64`] computes it). The keys' sum
+    // tells any one key from another of its range; the hashes' sum keeps
+    // several from cancelling out, as PostgreSQL deleting 10 and 13 while the
+    // app deleted 11 and 12 would in sums of the keys alone. Every term is
+    // below 2^31 in magnitude (k - lo fits, as span does); the sums come back
+    // as numeric.
     let pg_sums = format!(
         "(({pg_k} - {lo}) / {width})::int8, count(*)::int8, \
          sum(({pg_k} - {lo}) % 1000000007)::int8, \
-         sum(({pg_k} - {lo}) % 2147483647 * 48271 % 2147483647)::int8"
+         sum(hashint8extended({pg_k}, 0) % 2147483647)::int8"
     );
     let pg = pg_bucket_sums(
         client,
@@ -109,7 +115,7 @@ pub(super) async fn integer_ranges(
             let e = lite.entry(d / width).or_insert((0, 0, 0));
             e.0 += 1;
             e.1 += d % 1_000_000_007;
-            e.2 += d % 2_147_483_647 * 48_271 % 2_147_483_647;
+            e.2 += as_i64(pg_hash_i64(k)) % 2_147_483_647;
         }
     }
     let mut differing = differing_buckets(&pg, &lite);
