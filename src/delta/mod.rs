@@ -287,25 +287,31 @@ async fn delta_async(opts: &DeltaOptions, preflight: &mut Preflight) -> Result<D
         .into_iter()
         .partition(|&i| matches!(written_range(&prepared[i], now), Some(Ok(_))));
     let mut merging = Vec::new();
+    let mut found = Vec::new();
     for &i in by_cursor.iter().chain(&by_written) {
         let p = &mut prepared[i];
         let ranges = changed_rows(p, now, &coordinator, &clients, path).await?;
         if p.method == Method::Cursor || by_written.contains(&i) {
             merging.push(keys::Merging::new(i, &p.merge.plan, &ranges));
         }
+        found.push((i, ranges));
+    }
+    // The key comparisons start first: the probes below can take a scan of
+    // a whole table each, and both wait on the server.
+    let early_keys = EarlyKeys::start(&opts.source, &snap, path, merging).await?;
+    for (i, ranges) in found {
         for range in ranges {
             // A written-since range has no index: whether it holds any row is
             // one scan of xmin, cheaper than a backup and a merge of nothing.
             let written = matches!(range, ChunkRange::WrittenSince { .. });
             if (probe_changes[i] || written)
-                && !any_rows(&coordinator, &p.merge.plan, &range).await?
+                && !any_rows(&coordinator, &prepared[i].merge.plan, &range).await?
             {
                 continue;
             }
             chunks.push(Chunk { table: i, range });
         }
     }
-    let early_keys = EarlyKeys::start(&opts.source, &snap, path, merging).await?;
     if !chunks.is_empty() {
         preflight.backup(backup_order())?;
     }

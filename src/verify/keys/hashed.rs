@@ -19,8 +19,8 @@ use rusqlite::Connection;
 use tokio_postgres::Client;
 
 use super::{
-    as_i64, bucket_count, differing_buckets, merge_sorted, merged_column, pg_bucket_sums,
-    BucketSums, KeyColumn, KeyDifference, PgKeys, SortedKey, SortedKind,
+    add_hash, as_i64, bucket_count, differing_buckets, merge_sorted, merged_column, pg_bucket_sums,
+    pg_hash_totals, take_hash, BucketSums, KeyColumn, KeyDifference, PgKeys, SortedKey, SortedKind,
 };
 use crate::error::{Error, Result};
 use crate::plan::TablePlan;
@@ -28,28 +28,6 @@ use crate::sink::ddl::quote;
 use crate::source::catalog::quote_ident;
 use crate::source::chunk::ChunkRange;
 use crate::verify::checksum::pg_hash_bytes;
-
-/// Adds a key's hash to its bucket's count and sums (each term below 2^31 in
-/// magnitude, as [`BucketSums`] needs).
-fn add(sums: &mut BucketSums, h: i64) {
-    sums.0 += 1;
-    sums.1 += h % 1_000_000_007;
-    sums.2 += (h / 4_294_967_296) % 2_147_483_647;
-}
-
-/// Takes a key's hash `h` out of bucket `b`'s count and sums, as [`add`] put
-/// it in; a bucket left without keys is no bucket, as on a side that never
-/// had one.
-fn take_out(sums: &mut HashMap<i64, BucketSums>, b: i64, h: i64) {
-    if let Some(s) = sums.get_mut(&b) {
-        s.0 -= 1;
-        s.1 -= h % 1_000_000_007;
-        s.2 -= (h / 4_294_967_296) % 2_147_483_647;
-        if *s == (0, 0, 0) {
-            sums.remove(&b);
-        }
-    }
-}
 
 /// The form uuid keys are stored in, which must be the same for every key:
 /// keys stored in mixed forms are left to the methods that report the ones
@@ -224,16 +202,14 @@ pub(super) async fn hashed_difference(
     let from = plan.copy.from_clause(&ChunkRange::All);
     // Every key is summed, so the server can answer from the key's index
     // alone; the keys the merge reads (found by their condition, through the
-    // cursor's index) are then taken out of their buckets with the server's
-    // own hash of each. Leaving them out in SQL instead would make it read
-    // every row for the condition.
-    let sql = format!(
-        "SELECT h & {mask}, count(*)::int8, sum(h % 1000000007)::int8, \
-         sum((h / 4294967296) % 2147483647)::int8 \
-         FROM (SELECT {hash} AS h FROM {from}) k GROUP BY 1"
-    );
-    let mut pg = pg_bucket_sums(client, &sql, what).await?;
+    // cursor's index) are then taken out with the server's own hash of each.
+    // Leaving them out in SQL instead would make it read every row for the
+    // condition. The totals come first: when they agree, as they do for a
+    // table without deletes, the sums per bucket (a grouping of every key,
+    // twice the cost) are not asked for.
+    let mut pg_total = pg_hash_totals(client, &hash, &from, what).await?;
     let mut merged: HashSet<String> = HashSet::new();
+    let mut merged_hashes: Vec<i64> = Vec::new();
     if let Some(condition) = key.merging {
         let sql = format!(
             "SELECT {}, {hash} FROM {from} WHERE {condition}",
@@ -248,7 +224,8 @@ pub(super) async fn hashed_difference(
             let (k, h): (String, i64) = r
                 .and_then(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
                 .map_err(Error::pg(what))?;
-            take_out(&mut pg, h & mask, h);
+            take_hash(&mut pg_total, h);
+            merged_hashes.push(h);
             merged.insert(k);
         }
     }
@@ -266,6 +243,7 @@ pub(super) async fn hashed_difference(
         form: None,
     };
     let mut lite: HashMap<i64, BucketSums> = HashMap::new();
+    let mut lite_total: BucketSums = (0, 0, 0);
     {
         let mut rows = stmt.query([]).map_err(Error::sqlite(what, path))?;
         while let Some(r) = rows.next().map_err(Error::sqlite(what, path))? {
@@ -275,7 +253,32 @@ pub(super) async fn hashed_difference(
             };
             if merged.is_empty() || !k.with_text(|t| merged.contains(t)) {
                 let h = k.hash();
-                add(lite.entry(h & mask).or_insert((0, 0, 0)), h);
+                add_hash(lite.entry(h & mask).or_insert((0, 0, 0)), h);
+                add_hash(&mut lite_total, h);
+            }
+        }
+    }
+    if lite_total == pg_total {
+        tracing::debug!(
+            "keys of {}: every key's count and hash sums agree ({} keys the merge reads left out)",
+            plan.source_name,
+            merged.len()
+        );
+        return Ok(Some(KeyDifference::default()));
+    }
+    let sql = format!(
+        "SELECT h & {mask}, count(*)::int8, sum(h % 1000000007)::int8, \
+         sum((h / 4294967296) % 2147483647)::int8 \
+         FROM (SELECT {hash} AS h FROM {from}) k GROUP BY 1"
+    );
+    let mut pg = pg_bucket_sums(client, &sql, what).await?;
+    for h in merged_hashes {
+        if let Some(sums) = pg.get_mut(&(h & mask)) {
+            take_hash(sums, h);
+            if *sums == (0, 0, 0) {
+                // A bucket left without keys is no bucket, as on a side that
+                // never had one.
+                pg.remove(&(h & mask));
             }
         }
     }
@@ -408,35 +411,5 @@ mod tests {
         let read = keys.read(ValueRef::Text(b"abc")).map(|k| k.hash());
         assert_eq!(read, Some(-6_747_756_470_228_489_321));
         assert!(keys.read(ValueRef::Integer(7)).is_none());
-    }
-
-    #[test]
-    fn the_sums_keep_the_sign_as_postgresql_does() {
-        let mut s = (0, 0, 0);
-        add(&mut s, -1);
-        add(&mut s, i64::MIN);
-        add(&mut s, i64::MAX);
-        // PostgreSQL: -1 % 1000000007 = -1; -9223372036854775808 % 1000000007
-        // = -291172004; 9223372036854775807 % 1000000007 = 291172003;
-        // -1 / 4294967296 = 0, i64::MIN / 2^32 = -2147483648 → % 2147483647 = -1,
-        // i64::MAX / 2^32 = 2147483647 → 0.
-        assert_eq!(s, (3, -1 - 291_172_004 + 291_172_003, -1));
-    }
-
-    #[test]
-    fn a_key_taken_out_leaves_the_sums_without_it() {
-        let (mut with, mut without) = (HashMap::new(), HashMap::new());
-        for h in [-1, i64::MIN, 5 << 40, i64::MAX] {
-            add(with.entry(h & 7).or_insert((0, 0, 0)), h);
-        }
-        for h in [-1, i64::MAX] {
-            add(without.entry(h & 7).or_insert((0, 0, 0)), h);
-        }
-        take_out(&mut with, i64::MIN & 7, i64::MIN);
-        take_out(&mut with, (5 << 40) & 7, 5 << 40);
-        // Bucket 0 held both keys taken out: it is gone, not left at zero.
-        assert_eq!(with, without);
-        take_out(&mut with, 3, 3);
-        assert_eq!(with, without, "a bucket the key was never in");
     }
 }

@@ -337,10 +337,11 @@ async fn sorted_difference(
         merging,
     };
     if kind == SortedKind::Integer {
-        if let Some(ranges) =
-            ranges::integer_ranges(client, plan, column, conn, path, &what).await?
+        if let Some(found) =
+            ranges::integer_ranges(client, plan, column, merging, conn, path, &what).await?
         {
-            return ranges::ranges_difference(client, plan, key, &ranges, conn, path, &what).await;
+            return ranges::ranges_difference(client, plan, column, &found, conn, path, &what)
+                .await;
         }
     }
     if let Some(diff) = hashed::hashed_difference(client, plan, key, conn, path, &what).await? {
@@ -496,6 +497,39 @@ async fn merge_sorted(
 /// numbers taken from each key (below 2^31 each, so exact up to 2^32 keys).
 type BucketSums = (i64, i64, i64);
 
+/// Adds a key's hash to a count and sums (each term below 2^31 in magnitude,
+/// as [`BucketSums`] needs), as [`pg_hash_totals`] and the buckets of the
+/// hashed method sum them in PostgreSQL.
+fn add_hash(sums: &mut BucketSums, h: i64) {
+    sums.0 += 1;
+    sums.1 += h % 1_000_000_007;
+    sums.2 += (h / 4_294_967_296) % 2_147_483_647;
+}
+
+/// Takes a key's hash back out of what [`add_hash`] summed.
+fn take_hash(sums: &mut BucketSums, h: i64) {
+    sums.0 -= 1;
+    sums.1 -= h % 1_000_000_007;
+    sums.2 -= (h / 4_294_967_296) % 2_147_483_647;
+}
+
+/// PostgreSQL's count and sums of the key hash `hash` over every row of
+/// `from`, as [`add_hash`] sums them: one aggregate, without the grouping of
+/// the buckets.
+async fn pg_hash_totals(client: &Client, hash: &str, from: &str, what: &str) -> Result<BucketSums> {
+    let sql = format!(
+        "SELECT count(*)::int8, coalesce(sum(h % 1000000007), 0)::int8, \
+         coalesce(sum((h / 4294967296) % 2147483647), 0)::int8 \
+         FROM (SELECT {hash} AS h FROM {from}) k"
+    );
+    let r = client.query_one(&sql, &[]).await.map_err(Error::pg(what))?;
+    Ok((
+        r.try_get(0).map_err(Error::pg(what))?,
+        r.try_get(1).map_err(Error::pg(what))?,
+        r.try_get(2).map_err(Error::pg(what))?,
+    ))
+}
+
 /// A 64-bit hash as the `int8` PostgreSQL returns it.
 fn as_i64(h: u64) -> i64 {
     i64::from_be_bytes(h.to_be_bytes())
@@ -569,4 +603,39 @@ fn bucket_count(estimated_rows: f64) -> u64 {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let wanted = (estimated_rows.max(0.0) / KEYS_PER_BUCKET) as u64;
     wanted.clamp(MIN_BUCKETS, MAX_BUCKETS).next_power_of_two()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sums_keep_the_sign_as_postgresql_does() {
+        let mut s = (0, 0, 0);
+        add_hash(&mut s, -1);
+        add_hash(&mut s, i64::MIN);
+        add_hash(&mut s, i64::MAX);
+        // PostgreSQL: -1 % 1000000007 = -1; -9223372036854775808 % 1000000007
+        // = -291172004; 9223372036854775807 % 1000000007 = 291172003;
+        // -1 / 4294967296 = 0, i64::MIN / 2^32 = -2147483648 → % 2147483647 = -1,
+        // i64::MAX / 2^32 = 2147483647 → 0.
+        assert_eq!(s, (3, -1 - 291_172_004 + 291_172_003, -1));
+    }
+
+    #[test]
+    fn a_hash_taken_out_leaves_the_sums_without_it() {
+        let (mut with, mut without) = ((0, 0, 0), (0, 0, 0));
+        for h in [-1, i64::MIN, 5 << 40, i64::MAX] {
+            add_hash(&mut with, h);
+        }
+        for h in [-1, i64::MAX] {
+            add_hash(&mut without, h);
+        }
+        take_hash(&mut with, i64::MIN);
+        take_hash(&mut with, 5 << 40);
+        assert_eq!(with, without);
+        take_hash(&mut with, -1);
+        take_hash(&mut with, i64::MAX);
+        assert_eq!(with, (0, 0, 0));
+    }
 }

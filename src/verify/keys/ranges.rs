@@ -10,8 +10,8 @@ use rusqlite::Connection;
 use tokio_postgres::Client;
 
 use super::{
-    as_i64, bucket_count, differing_buckets, each_pg_value, merge_sorted, pg_bucket_sums,
-    BucketSums, KeyColumn, KeyDifference, PgKeys, SortedKey, SortedKind,
+    add_hash, as_i64, bucket_count, differing_buckets, each_pg_value, merge_sorted, pg_bucket_sums,
+    pg_hash_totals, take_hash, BucketSums, KeyDifference, PgKeys, SortedKey, SortedKind,
 };
 use crate::error::{Error, Result};
 use crate::plan::TablePlan;
@@ -20,20 +20,31 @@ use crate::source::catalog::quote_ident;
 use crate::source::chunk::ChunkRange;
 use crate::verify::checksum::pg_hash_i64;
 
+/// The integer key ranges whose keys differ between the two sides, and the
+/// keys of the rows the merge reads.
+pub(super) struct IntegerRanges {
+    pub(super) ranges: Vec<(i64, i64)>,
+    pub(super) merged: HashSet<i64>,
+}
+
 /// The integer key ranges whose keys differ between the two sides, found by
-/// comparing per range the count and two sums of the keys: one scan of the
-/// primary-key index in PostgreSQL and of the smallest covering index in SQLite,
-/// both aggregated where they run. `None` when the method does not apply (keys
-/// that are not all integers, a range too wide for 64-bit arithmetic, or so many
-/// differing ranges that reading every key in order is cheaper).
+/// comparing first the count and hash sums of every key, then, where those
+/// differ, per range the count and two sums of the keys: scans of the
+/// primary-key index in PostgreSQL and one of the smallest covering index in
+/// SQLite, aggregated where they run. The rows the merge reads (`merging`) are
+/// left out of the totals, and are in the ranges as any other. `None` when
+/// the method does not apply (keys that are not all integers, a range too
+/// wide for 64-bit arithmetic, or so many differing ranges that reading every
+/// key in order is cheaper).
 pub(super) async fn integer_ranges(
     client: &Client,
     plan: &TablePlan,
     column: &str,
+    merging: Option<&str>,
     conn: &Connection,
     path: &Path,
     what: &str,
-) -> Result<Option<Vec<(i64, i64)>>> {
+) -> Result<Option<IntegerRanges>> {
     let pg_k = format!("{}::int8", quote_ident(column));
     let from = plan.copy.from_clause(&ChunkRange::All);
     let lite_k = quote(column);
@@ -73,13 +84,69 @@ pub(super) async fn integer_ranges(
     let lo = [pg_range.0, lite_range.0].into_iter().flatten().min();
     let hi = [pg_range.1, lite_range.1].into_iter().flatten().max();
     let (Some(lo), Some(hi)) = (lo, hi) else {
-        return Ok(Some(Vec::new())); // both sides empty
+        // Both sides empty.
+        return Ok(Some(IntegerRanges {
+            ranges: Vec::new(),
+            merged: HashSet::new(),
+        }));
     };
     let Some(span) = hi.checked_sub(lo) else {
         return Ok(None);
     };
     let buckets = i64::try_from(bucket_count(plan.estimated_rows)).unwrap_or(4096);
     let width = span / buckets + 1;
+    // The totals first: when they agree, as they do for a table without
+    // deletes, the sums per range (a grouping of every key, twice the cost)
+    // are not asked for. The keys the merge reads are found through the
+    // cursor's index and taken out with their hashes, computed here as the
+    // server computes them.
+    let mut pg_total =
+        pg_hash_totals(client, &format!("hashint8extended({pg_k}, 0)"), &from, what).await?;
+    let mut merged = HashSet::new();
+    if let Some(condition) = merging {
+        let sql = format!("SELECT {pg_k} FROM {from} WHERE {condition}");
+        each_pg_value(client, &sql, what, |k: i64| {
+            take_hash(&mut pg_total, as_i64(pg_hash_i64(k)));
+            merged.insert(k);
+        })
+        .await?;
+    }
+    // SQLite reads the keys from its smallest covering index, in no particular
+    // order, and the ranges are summed here: grouping in SQL would sort them all.
+    let mut lite: HashMap<i64, BucketSums> = HashMap::new();
+    let mut lite_total: BucketSums = (0, 0, 0);
+    {
+        let mut stmt = conn
+            .prepare(&format!("SELECT {lite_k} FROM {table}"))
+            .map_err(Error::sqlite(what, path))?;
+        let mut rows = stmt.query([]).map_err(Error::sqlite(what, path))?;
+        while let Some(r) = rows.next().map_err(Error::sqlite(what, path))? {
+            let ValueRef::Integer(k) = r.get_ref(0).map_err(Error::sqlite(what, path))? else {
+                return Ok(None);
+            };
+            let h = as_i64(pg_hash_i64(k));
+            if !merged.contains(&k) {
+                add_hash(&mut lite_total, h);
+            }
+            // lo <= k <= hi, so k - lo cannot overflow (span fits).
+            let d = k - lo;
+            let e = lite.entry(d / width).or_insert((0, 0, 0));
+            e.0 += 1;
+            e.1 += d % 1_000_000_007;
+            e.2 += h % 2_147_483_647;
+        }
+    }
+    if lite_total == pg_total {
+        tracing::debug!(
+            "keys of {}: every key's count and hash sums agree ({} keys the merge reads left out)",
+            plan.source_name,
+            merged.len()
+        );
+        return Ok(Some(IntegerRanges {
+            ranges: Vec::new(),
+            merged,
+        }));
+    }
     // Per range, the count, the sum of the keys and the sum of their hashes
     // (`hashint8extended`, as [`pg_hash_i64`] computes it). The keys' sum
     // tells any one key from another of its range; the hashes' sum keeps
@@ -98,26 +165,6 @@ pub(super) async fn integer_ranges(
         what,
     )
     .await?;
-    // SQLite reads the keys from its smallest covering index, in no particular
-    // order, and the ranges are summed here: grouping in SQL would sort them all.
-    let mut lite: HashMap<i64, BucketSums> = HashMap::new();
-    {
-        let mut stmt = conn
-            .prepare(&format!("SELECT {lite_k} FROM {table}"))
-            .map_err(Error::sqlite(what, path))?;
-        let mut rows = stmt.query([]).map_err(Error::sqlite(what, path))?;
-        while let Some(r) = rows.next().map_err(Error::sqlite(what, path))? {
-            let ValueRef::Integer(k) = r.get_ref(0).map_err(Error::sqlite(what, path))? else {
-                return Ok(None);
-            };
-            // lo <= k <= hi, so k - lo cannot overflow (span fits).
-            let d = k - lo;
-            let e = lite.entry(d / width).or_insert((0, 0, 0));
-            e.0 += 1;
-            e.1 += d % 1_000_000_007;
-            e.2 += as_i64(pg_hash_i64(k)) % 2_147_483_647;
-        }
-    }
     let mut differing = differing_buckets(&pg, &lite);
     if i64::try_from(differing.len()).unwrap_or(i64::MAX) > buckets / 4 {
         return Ok(None);
@@ -133,21 +180,21 @@ pub(super) async fn integer_ranges(
             _ => ranges.push((start, end)),
         }
     }
-    Ok(Some(ranges))
+    Ok(Some(IntegerRanges { ranges, merged }))
 }
 
-/// The sorted method restricted to key ranges `[from, to)`.
+/// The sorted method restricted to the key ranges `[from, to)` of `found`;
+/// its merged keys are the rows the merge reads.
 pub(super) async fn ranges_difference(
     client: &Client,
     plan: &TablePlan,
-    KeyColumn {
-        column, merging, ..
-    }: KeyColumn<'_>,
-    ranges: &[(i64, i64)],
+    column: &str,
+    found: &IntegerRanges,
     conn: &Connection,
     path: &Path,
     what: &str,
 ) -> Result<Option<KeyDifference>> {
+    let IntegerRanges { ranges, merged } = found;
     if ranges.is_empty() {
         return Ok(Some(KeyDifference::default()));
     }
@@ -155,25 +202,6 @@ pub(super) async fn ranges_difference(
     let (starts, ends): (Vec<i64>, Vec<i64>) = ranges.iter().copied().unzip();
     // One index range scan per range (LATERAL), on the bare column so an
     // integer or smallint key's index serves the int8 bounds too.
-    // The keys in these ranges of the rows the merge will read, found through
-    // the cursor's index: asking for the condition in the query below would
-    // read the table's rows instead of its key index (and the planner then
-    // scans the whole table per range).
-    let mut merged = HashSet::new();
-    if let Some(condition) = merging {
-        let sql = format!(
-            "SELECT {pg_column}::int8 FROM {} WHERE {condition}",
-            plan.copy.from_clause(&ChunkRange::All)
-        );
-        each_pg_value(client, &sql, what, |k: i64| {
-            // ranges are sorted and disjoint: the one that may hold k.
-            let i = ranges.partition_point(|&(_, end)| end <= k);
-            if ranges.get(i).is_some_and(|&(start, _)| start <= k) {
-                merged.insert(k);
-            }
-        })
-        .await?;
-    }
     // OFFSET 0 keeps the subquery a subquery, planned as one range of the
     // key's index: flattened into a join, the planner may pick a scan of the
     // whole table per range (it did on a table not yet vacuumed, where an
@@ -217,7 +245,7 @@ pub(super) async fn ranges_difference(
     let pg = PgKeys {
         rows: &mut rows,
         kind: SortedKind::Integer,
-        merged: &merged,
+        merged,
     };
     merge_sorted(pg, &mut next_lite, column, what).await
 }
