@@ -96,12 +96,19 @@ fn rows_written_since_the_last_sync_are_found_by_their_xmin() {
     assert_verified(&db, &target);
 
     // The delta recorded where it stood: the next one finds nothing to do,
-    // the same way, and so takes no backup.
+    // the same way. Where it stood is the oldest transaction running in the
+    // whole cluster when its snapshot was taken, and the other tests write
+    // meanwhile: one of theirs still running then keeps the burst above (110
+    // rows) inside the window. Those rows are read again and found
+    // unchanged; anything more would be a window that does not move.
     let s = delta(&db, &target, &[]);
     assert!(found_by(&s, "events").contains(FOUND_BY_XMIN), "{s}");
-    assert_eq!(summary_table(&s, "events")["read"], 0, "{s}");
+    let c = summary_table(&s, "events");
+    assert!(c["read"].as_u64().is_some_and(|n| n <= 110), "{s}");
+    assert_eq!(c["unchanged"], c["read"], "{s}");
+    let notes = s["notes"].to_string();
     assert!(
-        s["notes"].to_string().contains("no backup was taken"),
+        notes.contains("no backup was taken") || notes.contains("undo was not kept"),
         "{s}"
     );
 }
