@@ -20,19 +20,26 @@ use crate::plan::TablePlan;
 use crate::source::chunk::ChunkRange;
 use crate::source::connect::SourceConfig;
 use crate::source::snapshot::SharedSnapshot;
-use crate::verify::keys::{key_difference_before_merge, KeyDifference};
+use crate::verify::keys::{key_difference_before_merge, KeyDifference, MergedRows};
 
-/// A table whose keys are compared early, and the condition of the rows the
-/// merge will read from it.
+/// A table whose keys are compared early, the condition of the rows the
+/// merge will read from it, and whether an index finds those.
 pub(super) struct Merging {
     pub(super) table: usize,
     pub(super) plan: TablePlan,
     pub(super) condition: String,
+    pub(super) indexed: bool,
 }
 
 impl Merging {
-    /// The condition of the rows in `ranges` (none: `false`).
-    pub(super) fn new(table: usize, plan: &TablePlan, ranges: &[ChunkRange]) -> Merging {
+    /// The condition of the rows in `ranges` (none: `false`), which an index
+    /// finds when `indexed`.
+    pub(super) fn new(
+        table: usize,
+        plan: &TablePlan,
+        ranges: &[ChunkRange],
+        indexed: bool,
+    ) -> Merging {
         let condition = if ranges.is_empty() {
             "false".to_owned()
         } else {
@@ -43,6 +50,7 @@ impl Merging {
             table,
             plan: plan.clone(),
             condition,
+            indexed,
         }
     }
 }
@@ -105,7 +113,10 @@ impl EarlyKeys {
                             let diff = key_difference_before_merge(
                                 &client,
                                 &t.plan,
-                                &t.condition,
+                                MergedRows {
+                                    condition: &t.condition,
+                                    indexed: t.indexed,
+                                },
                                 &conn,
                                 &path,
                             )

@@ -292,7 +292,13 @@ async fn delta_async(opts: &DeltaOptions, preflight: &mut Preflight) -> Result<D
         let p = &mut prepared[i];
         let ranges = changed_rows(p, now, &coordinator, &clients, path).await?;
         if p.method == Method::Cursor || by_written.contains(&i) {
-            merging.push(keys::Merging::new(i, &p.merge.plan, &ranges));
+            // Only a cursor with an index finds the rows without a scan.
+            merging.push(keys::Merging::new(
+                i,
+                &p.merge.plan,
+                &ranges,
+                probe_changes[i],
+            ));
         }
         found.push((i, ranges));
     }

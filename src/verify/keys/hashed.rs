@@ -20,7 +20,8 @@ use tokio_postgres::Client;
 
 use super::{
     add_hash, as_i64, bucket_count, differing_buckets, merge_sorted, merged_column, pg_bucket_sums,
-    pg_hash_totals, take_hash, BucketSums, KeyColumn, KeyDifference, PgKeys, SortedKey, SortedKind,
+    pg_hash_totals, take_hash, BucketSums, KeyColumn, KeyDifference, MergedRows, PgKeys, SortedKey,
+    SortedKind,
 };
 use crate::error::{Error, Result};
 use crate::plan::TablePlan;
@@ -210,7 +211,7 @@ pub(super) async fn hashed_difference(
     let mut pg_total = pg_hash_totals(client, &hash, &from, what).await?;
     let mut merged: HashSet<String> = HashSet::new();
     let mut merged_hashes: Vec<i64> = Vec::new();
-    if let Some(condition) = key.merging {
+    if let Some(MergedRows { condition, .. }) = key.merging {
         let sql = format!(
             "SELECT {}, {hash} FROM {from} WHERE {condition}",
             key.pg_select()

@@ -103,9 +103,18 @@ pub async fn key_difference(
     bucket_difference(client, plan, &full.key, conn, path).await
 }
 
+/// The PostgreSQL rows a delta merge reads: their condition, and whether an
+/// index finds them (the cursor's), so that their keys can be read up front
+/// for the cost of the change; otherwise reading them is a scan of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct MergedRows<'a> {
+    pub condition: &'a str,
+    pub indexed: bool,
+}
+
 /// The key difference a delta merge will leave, compared before it writes:
-/// `merging` is the condition of the PostgreSQL rows the merge reads, which it
-/// brings into SQLite, so their keys are not counted as PostgreSQL's only.
+/// `merging` are the PostgreSQL rows the merge reads, which it brings into
+/// SQLite, so their keys are not counted as PostgreSQL's only.
 /// SQLite's own keys are what they will be after the merge (it writes only
 /// PostgreSQL's keys), so the rows to delete are the same. Keys the merge
 /// reads and does not keep (SQLite's delete stands) are the caller's to add.
@@ -115,7 +124,7 @@ pub async fn key_difference(
 pub async fn key_difference_before_merge(
     client: &Client,
     plan: &TablePlan,
-    merging: &str,
+    merging: MergedRows<'_>,
     conn: &Connection,
     path: &Path,
 ) -> Result<Option<KeyDifference>> {
@@ -311,8 +320,8 @@ async fn next_pg_key(
 
 /// The SQL of the second column of the PostgreSQL key queries: whether the
 /// merge reads the row.
-fn merged_column(merging: Option<&str>) -> &str {
-    merging.unwrap_or("false")
+fn merged_column<'a>(merging: Option<MergedRows<'a>>) -> &'a str {
+    merging.map_or("false", |m| m.condition)
 }
 
 /// The sorted method: both key columns read in order and merged, nothing but
@@ -325,7 +334,7 @@ async fn sorted_difference(
     plan: &TablePlan,
     key: usize,
     kind: SortedKind,
-    merging: Option<&str>,
+    merging: Option<MergedRows<'_>>,
     conn: &Connection,
     path: &Path,
 ) -> Result<Option<KeyDifference>> {
@@ -340,8 +349,10 @@ async fn sorted_difference(
         if let Some(found) =
             ranges::integer_ranges(client, plan, column, merging, conn, path, &what).await?
         {
-            return ranges::ranges_difference(client, plan, column, &found, conn, path, &what)
-                .await;
+            return ranges::ranges_difference(
+                client, plan, column, merging, found, conn, path, &what,
+            )
+            .await;
         }
     }
     if let Some(diff) = hashed::hashed_difference(client, plan, key, conn, path, &what).await? {
@@ -402,7 +413,7 @@ async fn sorted_difference(
 struct KeyColumn<'a> {
     column: &'a str,
     kind: SortedKind,
-    merging: Option<&'a str>,
+    merging: Option<MergedRows<'a>>,
 }
 
 impl KeyColumn<'_> {

@@ -11,7 +11,8 @@ use tokio_postgres::Client;
 
 use super::{
     add_hash, as_i64, bucket_count, differing_buckets, each_pg_value, merge_sorted, pg_bucket_sums,
-    pg_hash_totals, take_hash, BucketSums, KeyDifference, PgKeys, SortedKey, SortedKind,
+    pg_hash_totals, take_hash, BucketSums, KeyDifference, MergedRows, PgKeys, SortedKey,
+    SortedKind,
 };
 use crate::error::{Error, Result};
 use crate::plan::TablePlan;
@@ -21,10 +22,10 @@ use crate::source::chunk::ChunkRange;
 use crate::verify::checksum::pg_hash_i64;
 
 /// The integer key ranges whose keys differ between the two sides, and the
-/// keys of the rows the merge reads.
+/// keys of the rows the merge reads, where they were read up front.
 pub(super) struct IntegerRanges {
     pub(super) ranges: Vec<(i64, i64)>,
-    pub(super) merged: HashSet<i64>,
+    pub(super) merged: Option<HashSet<i64>>,
 }
 
 /// The integer key ranges whose keys differ between the two sides, found by
@@ -32,7 +33,8 @@ pub(super) struct IntegerRanges {
 /// differ, per range the count and two sums of the keys: scans of the
 /// primary-key index in PostgreSQL and one of the smallest covering index in
 /// SQLite, aggregated where they run. The rows the merge reads (`merging`) are
-/// left out of the totals, and are in the ranges as any other. `None` when
+/// left out of the totals where an index finds them, and are in the ranges as
+/// any other. `None` when
 /// the method does not apply (keys that are not all integers, a range too
 /// wide for 64-bit arithmetic, or so many differing ranges that reading every
 /// key in order is cheaper).
@@ -40,7 +42,7 @@ pub(super) async fn integer_ranges(
     client: &Client,
     plan: &TablePlan,
     column: &str,
-    merging: Option<&str>,
+    merging: Option<MergedRows<'_>>,
     conn: &Connection,
     path: &Path,
     what: &str,
@@ -87,7 +89,7 @@ pub(super) async fn integer_ranges(
         // Both sides empty.
         return Ok(Some(IntegerRanges {
             ranges: Vec::new(),
-            merged: HashSet::new(),
+            merged: None,
         }));
     };
     let Some(span) = hi.checked_sub(lo) else {
@@ -99,17 +101,24 @@ pub(super) async fn integer_ranges(
     // deletes, the sums per range (a grouping of every key, twice the cost)
     // are not asked for. The keys the merge reads are found through the
     // cursor's index and taken out with their hashes, computed here as the
-    // server computes them.
+    // server computes them; without an index they are read only for the
+    // ranges that differ, and both totals hold them.
     let mut pg_total =
         pg_hash_totals(client, &format!("hashint8extended({pg_k}, 0)"), &from, what).await?;
-    let mut merged = HashSet::new();
-    if let Some(condition) = merging {
+    let mut merged = None;
+    if let Some(MergedRows {
+        condition,
+        indexed: true,
+    }) = merging
+    {
+        let mut keys = HashSet::new();
         let sql = format!("SELECT {pg_k} FROM {from} WHERE {condition}");
         each_pg_value(client, &sql, what, |k: i64| {
             take_hash(&mut pg_total, as_i64(pg_hash_i64(k)));
-            merged.insert(k);
+            keys.insert(k);
         })
         .await?;
+        merged = Some(keys);
     }
     // SQLite reads the keys from its smallest covering index, in no particular
     // order, and the ranges are summed here: grouping in SQL would sort them all.
@@ -125,7 +134,7 @@ pub(super) async fn integer_ranges(
                 return Ok(None);
             };
             let h = as_i64(pg_hash_i64(k));
-            if !merged.contains(&k) {
+            if !merged.as_ref().is_some_and(|m| m.contains(&k)) {
                 add_hash(&mut lite_total, h);
             }
             // lo <= k <= hi, so k - lo cannot overflow (span fits).
@@ -140,7 +149,7 @@ pub(super) async fn integer_ranges(
         tracing::debug!(
             "keys of {}: every key's count and hash sums agree ({} keys the merge reads left out)",
             plan.source_name,
-            merged.len()
+            merged.as_ref().map_or(0, HashSet::len)
         );
         return Ok(Some(IntegerRanges {
             ranges: Vec::new(),
@@ -184,12 +193,14 @@ pub(super) async fn integer_ranges(
 }
 
 /// The sorted method restricted to the key ranges `[from, to)` of `found`;
-/// its merged keys are the rows the merge reads.
+/// `merging` are the rows the merge reads, whose keys `found` may hold.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn ranges_difference(
     client: &Client,
     plan: &TablePlan,
     column: &str,
-    found: &IntegerRanges,
+    merging: Option<MergedRows<'_>>,
+    found: IntegerRanges,
     conn: &Connection,
     path: &Path,
     what: &str,
@@ -200,6 +211,30 @@ pub(super) async fn ranges_difference(
     }
     let pg_column = quote_ident(column);
     let (starts, ends): (Vec<i64>, Vec<i64>) = ranges.iter().copied().unzip();
+    // The keys in these ranges of the rows the merge will read, where they
+    // were not read up front: asking for the condition in the query below
+    // would read the table's rows instead of its key index (and the planner
+    // then scans the whole table per range).
+    let merged = match (merged, merging) {
+        (Some(keys), _) => keys,
+        (None, None) => HashSet::new(),
+        (None, Some(MergedRows { condition, .. })) => {
+            let mut keys = HashSet::new();
+            let sql = format!(
+                "SELECT {pg_column}::int8 FROM {} WHERE {condition}",
+                plan.copy.from_clause(&ChunkRange::All)
+            );
+            each_pg_value(client, &sql, what, |k: i64| {
+                // ranges are sorted and disjoint: the one that may hold k.
+                let i = ranges.partition_point(|&(_, end)| end <= k);
+                if ranges.get(i).is_some_and(|&(start, _)| start <= k) {
+                    keys.insert(k);
+                }
+            })
+            .await?;
+            keys
+        }
+    };
     // One index range scan per range (LATERAL), on the bare column so an
     // integer or smallint key's index serves the int8 bounds too.
     // OFFSET 0 keeps the subquery a subquery, planned as one range of the
@@ -231,7 +266,7 @@ pub(super) async fn ranges_difference(
         ))
         .map_err(Error::sqlite(what, path))?;
     let mut keys: Vec<(SortedKey, i64)> = Vec::new();
-    for (a, b) in ranges {
+    for (a, b) in &ranges {
         let mut rows = stmt.query([a, b]).map_err(Error::sqlite(what, path))?;
         while let Some(r) = rows.next().map_err(Error::sqlite(what, path))? {
             keys.push((
@@ -245,7 +280,7 @@ pub(super) async fn ranges_difference(
     let pg = PgKeys {
         rows: &mut rows,
         kind: SortedKind::Integer,
-        merged,
+        merged: &merged,
     };
     merge_sorted(pg, &mut next_lite, column, what).await
 }
