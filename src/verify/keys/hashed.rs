@@ -2,8 +2,9 @@
 //! with the function behind its hash indexes (`uuid_hash_extended`,
 //! `hashtextextended` under the "C" collation), which is lookup3 over the
 //! key's bytes as [`pg_hash_bytes`] computes it here; each side counts and sums
-//! the hashes per bucket where it runs, and only the keys of buckets that
-//! differ are read, sorted and merged. Reading every key in order (the method
+//! the hashes of all its keys where it runs, then, where those totals differ,
+//! per bucket, and only the keys of buckets that differ are read, sorted and
+//! merged. Reading every key in order (the method
 //! this replaces when it applies) sent every key over the wire and sorted the
 //! table on the server, for a difference that is usually a handful of rows.
 //!

@@ -3,10 +3,13 @@
 //! and only the keys of buckets that differ are read. A delta merge finds the
 //! rows PostgreSQL deleted this way.
 //!
-//! By key: integer keys by ranges of the key (count and sums per range), uuid
-//! and text keys by buckets of PostgreSQL's own hash of the key ([`hashed`]),
-//! any of these read whole and in order when those do not apply, and any other
-//! key (composite, other types) by buckets of the md5 of its canonical text.
+//! By key: integer, uuid and text keys first by the count and sums of the
+//! hashes of every key (PostgreSQL's own hash functions, reproduced here),
+//! which settle a table whose key sets agree in one aggregate; where they
+//! differ, integer keys by ranges of the key (count and sums per range), uuid
+//! and text keys by buckets of the key's hash ([`hashed`]), any of these read
+//! whole and in order when those do not apply. Any other key (composite,
+//! other types) by buckets of the md5 of its canonical text.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
