@@ -21,8 +21,8 @@ use tokio_postgres::Client;
 
 use super::{
     add_hash, as_i64, bucket_count, differing_buckets, merge_sorted, merged_column, pg_bucket_sums,
-    pg_hash_totals, take_hash, BucketSums, KeyColumn, KeyDifference, MergedRows, PgKeys, SortedKey,
-    SortedKind,
+    pg_hash_totals, take_hash, totals_agree, BucketSums, KeyColumn, KeyDifference, MergedRows,
+    PgKeys, SortedKey, SortedKind, PG_HASH_SUMS,
 };
 use crate::error::{Error, Result};
 use crate::plan::TablePlan;
@@ -261,17 +261,11 @@ pub(super) async fn hashed_difference(
         }
     }
     if lite_total == pg_total {
-        tracing::debug!(
-            "keys of {}: every key's count and hash sums agree ({} keys the merge reads left out)",
-            plan.source_name,
-            merged.len()
-        );
+        totals_agree(&plan.source_name, merged.len());
         return Ok(Some(KeyDifference::default()));
     }
     let sql = format!(
-        "SELECT h & {mask}, count(*)::int8, sum(h % 1000000007)::int8, \
-         sum((h / 4294967296) % 2147483647)::int8 \
-         FROM (SELECT {hash} AS h FROM {from}) k GROUP BY 1"
+        "SELECT h & {mask}, {PG_HASH_SUMS} FROM (SELECT {hash} AS h FROM {from}) k GROUP BY 1"
     );
     let mut pg = pg_bucket_sums(client, &sql, what).await?;
     for h in merged_hashes {

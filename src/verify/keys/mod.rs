@@ -527,21 +527,31 @@ fn take_hash(sums: &mut BucketSums, h: i64) {
     sums.2 -= (h / 4_294_967_296) % 2_147_483_647;
 }
 
-/// PostgreSQL's count and sums of the key hash `hash` over every row of
-/// `from`, as [`add_hash`] sums them: one aggregate, without the grouping of
-/// the buckets.
+/// The count and sums [`add_hash`] takes of the hashes `h`, in PostgreSQL's
+/// SQL: the one place they are written for the server (an empty table sums
+/// to 0, as here).
+const PG_HASH_SUMS: &str = "count(*)::int8, coalesce(sum(h % 1000000007), 0)::int8, \
+     coalesce(sum((h / 4294967296) % 2147483647), 0)::int8";
+
+/// PostgreSQL's [`PG_HASH_SUMS`] of the key hash `hash` over every row of
+/// `from`: one aggregate, without the grouping of the buckets.
 async fn pg_hash_totals(client: &Client, hash: &str, from: &str, what: &str) -> Result<BucketSums> {
-    let sql = format!(
-        "SELECT count(*)::int8, coalesce(sum(h % 1000000007), 0)::int8, \
-         coalesce(sum((h / 4294967296) % 2147483647), 0)::int8 \
-         FROM (SELECT {hash} AS h FROM {from}) k"
-    );
+    let sql = format!("SELECT {PG_HASH_SUMS} FROM (SELECT {hash} AS h FROM {from}) k");
     let r = client.query_one(&sql, &[]).await.map_err(Error::pg(what))?;
     Ok((
         r.try_get(0).map_err(Error::pg(what))?,
         r.try_get(1).map_err(Error::pg(what))?,
         r.try_get(2).map_err(Error::pg(what))?,
     ))
+}
+
+/// Says that `table`'s key sets were settled by their totals, `merged` keys
+/// of rows the merge reads left out.
+fn totals_agree(table: &str, merged: usize) {
+    tracing::debug!(
+        "keys of {table}: every key's count and hash sums agree ({merged} keys the merge reads \
+         left out)"
+    );
 }
 
 /// A 64-bit hash as the `int8` PostgreSQL returns it.

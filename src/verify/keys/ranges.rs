@@ -11,8 +11,8 @@ use tokio_postgres::Client;
 
 use super::{
     add_hash, as_i64, bucket_count, differing_buckets, each_pg_value, merge_sorted, pg_bucket_sums,
-    pg_hash_totals, take_hash, BucketSums, KeyDifference, MergedRows, PgKeys, SortedKey,
-    SortedKind,
+    pg_hash_totals, take_hash, totals_agree, BucketSums, KeyDifference, MergedRows, PgKeys,
+    SortedKey, SortedKind,
 };
 use crate::error::{Error, Result};
 use crate::plan::TablePlan;
@@ -103,8 +103,8 @@ pub(super) async fn integer_ranges(
     // cursor's index and taken out with their hashes, computed here as the
     // server computes them; without an index they are read only for the
     // ranges that differ, and both totals hold them.
-    let mut pg_total =
-        pg_hash_totals(client, &format!("hashint8extended({pg_k}, 0)"), &from, what).await?;
+    let pg_hash = format!("hashint8extended({pg_k}, 0)");
+    let mut pg_total = pg_hash_totals(client, &pg_hash, &from, what).await?;
     let mut merged = None;
     if let Some(MergedRows {
         condition,
@@ -146,11 +146,7 @@ pub(super) async fn integer_ranges(
         }
     }
     if lite_total == pg_total {
-        tracing::debug!(
-            "keys of {}: every key's count and hash sums agree ({} keys the merge reads left out)",
-            plan.source_name,
-            merged.as_ref().map_or(0, HashSet::len)
-        );
+        totals_agree(&plan.source_name, merged.as_ref().map_or(0, HashSet::len));
         return Ok(Some(IntegerRanges {
             ranges: Vec::new(),
             merged,
@@ -166,7 +162,7 @@ pub(super) async fn integer_ranges(
     let pg_sums = format!(
         "(({pg_k} - {lo}) / {width})::int8, count(*)::int8, \
          sum(({pg_k} - {lo}) % 1000000007)::int8, \
-         sum(hashint8extended({pg_k}, 0) % 2147483647)::int8"
+         sum({pg_hash} % 2147483647)::int8"
     );
     let pg = pg_bucket_sums(
         client,
