@@ -23,7 +23,7 @@ use crate::mapping::format::Format;
 use crate::mapping::types::ValueKind;
 
 use super::canonical::stored_text_is_canonical;
-use super::checksum::{pg_hash_bytes, pg_hash_u32};
+use super::checksum::RowHasher;
 
 /// What a column is in the `ROW(…)` PostgreSQL hashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,20 +90,20 @@ impl Field {
 
     /// The hash of a stored value, when it is in the form the mapping writes
     /// for this field (`None`: ask the canonical text).
-    pub(crate) fn hash_stored(self, v: &ValueRef<'_>) -> Option<u64> {
+    pub(crate) fn hash_stored(self, h: RowHasher, v: &ValueRef<'_>) -> Option<u64> {
         match (self, v) {
-            (Field::Int4, ValueRef::Integer(i)) => i32::try_from(*i).ok().map(word_hash),
-            (Field::Int8, ValueRef::Integer(i)) => Some(pg_hash_bytes(&i.to_be_bytes())),
-            (Field::Bool, ValueRef::Integer(0)) => Some(pg_hash_u32(0)),
-            (Field::Bool, ValueRef::Integer(1)) => Some(pg_hash_u32(1)),
-            (Field::Float8, ValueRef::Real(f)) => Some(float_hash(*f)),
+            (Field::Int4, ValueRef::Integer(i)) => i32::try_from(*i).ok().map(|i| word_hash(h, i)),
+            (Field::Int8, ValueRef::Integer(i)) => Some(h.bytes(&i.to_be_bytes())),
+            (Field::Bool, ValueRef::Integer(0)) => Some(h.word(0)),
+            (Field::Bool, ValueRef::Integer(1)) => Some(h.word(1)),
+            (Field::Float8, ValueRef::Real(f)) => Some(float_hash(h, *f)),
             (Field::Bytes, ValueRef::Blob(b)) | (Field::StoredText, ValueRef::Text(b)) => {
-                Some(pg_hash_bytes(b))
+                Some(h.bytes(b))
             }
             (Field::Uuid, ValueRef::Text(t)) => std::str::from_utf8(t)
                 .ok()
                 .and_then(uuid_bytes)
-                .map(|b| pg_hash_bytes(&b)),
+                .map(|b| h.bytes(&b)),
             _ => None,
         }
     }
@@ -111,41 +111,38 @@ impl Field {
     /// The hash of a value from its canonical text. A text that is not what
     /// this field's type prints is hashed as a text, which the typed hash of
     /// PostgreSQL's value does not equal.
-    pub(crate) fn hash_canonical(self, text: &str) -> u64 {
+    pub(crate) fn hash_canonical(self, h: RowHasher, text: &str) -> u64 {
         let typed = match self {
-            Field::Int4 => text.parse::<i32>().ok().map(word_hash),
-            Field::Int8 => text
-                .parse::<i64>()
-                .ok()
-                .map(|i| pg_hash_bytes(&i.to_be_bytes())),
+            Field::Int4 => text.parse::<i32>().ok().map(|i| word_hash(h, i)),
+            Field::Int8 => text.parse::<i64>().ok().map(|i| h.bytes(&i.to_be_bytes())),
             Field::Bool => match text {
-                "true" => Some(pg_hash_u32(1)),
-                "false" => Some(pg_hash_u32(0)),
+                "true" => Some(h.word(1)),
+                "false" => Some(h.word(0)),
                 _ => None,
             },
             Field::Float8 => match text {
-                "NaN" => Some(float_hash(f64::NAN)),
-                "0" => Some(float_hash(0.0)),
+                "NaN" => Some(float_hash(h, f64::NAN)),
+                "0" => Some(float_hash(h, 0.0)),
                 _ => from_hex(text)
                     .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(|b| pg_hash_bytes(&b)),
+                    .map(|b| h.bytes(&b)),
             },
-            Field::Bytes => from_hex(text).map(|b| pg_hash_bytes(&b)),
-            Field::Uuid => uuid_bytes(text).map(|b| pg_hash_bytes(&b)),
+            Field::Bytes => from_hex(text).map(|b| h.bytes(&b)),
+            Field::Uuid => uuid_bytes(text).map(|b| h.bytes(&b)),
             Field::Text | Field::StoredText => None,
         };
-        typed.unwrap_or_else(|| pg_hash_bytes(text.as_bytes()))
+        typed.unwrap_or_else(|| h.bytes(text.as_bytes()))
     }
 }
 
 /// `hashint4extended`: the value's two's-complement bits as one word.
-fn word_hash(i: i32) -> u64 {
-    pg_hash_u32(u32::from_ne_bytes(i.to_ne_bytes()))
+pub(super) fn word_hash(h: RowHasher, i: i32) -> u64 {
+    h.word(u32::from_ne_bytes(i.to_ne_bytes()))
 }
 
 /// `float8send` of a stored double: 0 for -0 as for 0, and PostgreSQL's one
 /// NaN (`'NaN'::float8`).
-pub(super) fn float_hash(f: f64) -> u64 {
+pub(super) fn float_hash(h: RowHasher, f: f64) -> u64 {
     let bits = if f.is_nan() {
         0x7ff8_0000_0000_0000
     } else if f == 0.0 {
@@ -153,7 +150,7 @@ pub(super) fn float_hash(f: f64) -> u64 {
     } else {
         f.to_bits()
     };
-    pg_hash_bytes(&bits.to_be_bytes())
+    h.bytes(&bits.to_be_bytes())
 }
 
 /// The bytes of lowercase hex text (`encode(…, 'hex')`).
@@ -216,8 +213,8 @@ pub(crate) fn fold(row: u64, field: Option<u64>) -> u64 {
 /// linear in the fields' hashes, so a table's sum of folds would only see each
 /// column's values, not which row holds them: two rows that swapped a value
 /// would sum alike. The hash of the fold does not.
-pub(crate) fn mix_row(folded: u64) -> u64 {
-    pg_hash_bytes(&folded.to_be_bytes())
+pub(crate) fn mix_row(h: RowHasher, folded: u64) -> u64 {
+    h.bytes(&folded.to_be_bytes())
 }
 
 /// [`mix_row`] in PostgreSQL, of an `int8` expression: a record of one
@@ -230,6 +227,8 @@ pub(crate) fn pg_mix_row(folded: &str) -> String {
 mod tests {
     use super::*;
 
+    const P: RowHasher = RowHasher::Postgres;
+
     #[allow(clippy::cast_sign_loss)]
     fn pg(v: i64) -> u64 {
         v as u64
@@ -238,7 +237,7 @@ mod tests {
     #[test]
     fn typed_fields_hash_as_postgresql() {
         // PostgreSQL 15: hashint4extended(n, 0) and hash_record_extended(ROW(v), 0).
-        let i = |v: i64| Field::Int4.hash_stored(&ValueRef::Integer(v));
+        let i = |v: i64| Field::Int4.hash_stored(P, &ValueRef::Integer(v));
         assert_eq!(i(0), Some(pg(4_154_612_158_245_552_303)));
         assert_eq!(i(1), Some(pg(-3_670_598_878_359_251_130)));
         assert_eq!(i(-1), Some(pg(-1_888_257_769_727_981_238)));
@@ -246,45 +245,45 @@ mod tests {
         assert_eq!(i(-2_147_483_648), Some(pg(1_977_219_185_673_256_887)));
         assert_eq!(i(2_147_483_648), None, "out of int4's range");
         assert_eq!(
-            Field::Bool.hash_stored(&ValueRef::Integer(1)),
+            Field::Bool.hash_stored(P, &ValueRef::Integer(1)),
             Some(pg(-3_670_598_878_359_251_130))
         );
         assert_eq!(
-            Field::Bool.hash_stored(&ValueRef::Integer(0)),
+            Field::Bool.hash_stored(P, &ValueRef::Integer(0)),
             Some(pg(4_154_612_158_245_552_303))
         );
-        assert_eq!(Field::Bool.hash_stored(&ValueRef::Integer(2)), None);
+        assert_eq!(Field::Bool.hash_stored(P, &ValueRef::Integer(2)), None);
         assert_eq!(
-            Field::Int8.hash_stored(&ValueRef::Integer(-2)),
+            Field::Int8.hash_stored(P, &ValueRef::Integer(-2)),
             Some(pg(3_473_119_052_402_046_332))
         );
         assert_eq!(
-            Field::Int8.hash_stored(&ValueRef::Integer(i64::MAX)),
+            Field::Int8.hash_stored(P, &ValueRef::Integer(i64::MAX)),
             Some(pg(6_043_476_346_663_963_261))
         );
         assert_eq!(
-            Field::Bytes.hash_stored(&ValueRef::Blob(&[1, 2, 0xff])),
+            Field::Bytes.hash_stored(P, &ValueRef::Blob(&[1, 2, 0xff])),
             Some(pg(-6_866_554_790_736_646_419))
         );
         assert_eq!(
-            Field::Uuid.hash_canonical("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+            Field::Uuid.hash_canonical(P, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
             pg(7_543_054_272_012_930_821)
         );
         assert_eq!(
-            Field::Text.hash_canonical("hello"),
+            Field::Text.hash_canonical(P, "hello"),
             pg(3_449_563_369_152_288_809)
         );
         assert_eq!(
-            Field::StoredText.hash_stored(&ValueRef::Text(b"hello")),
+            Field::StoredText.hash_stored(P, &ValueRef::Text(b"hello")),
             Some(pg(3_449_563_369_152_288_809))
         );
         // hash_record_extended(ROW(float8send(x)), 0) for NaN, 1.5 and -0 + 0.
-        let f = |x: f64| Field::Float8.hash_stored(&ValueRef::Real(x));
+        let f = |x: f64| Field::Float8.hash_stored(P, &ValueRef::Real(x));
         assert_eq!(f(1.5), Some(pg(-7_093_296_405_694_324_225)));
         assert_eq!(f(-0.0), Some(pg(7_025_667_271_560_692_764)));
         assert_eq!(f(0.0), f(-0.0));
         assert_eq!(
-            Field::Float8.hash_canonical("NaN"),
+            Field::Float8.hash_canonical(P, "NaN"),
             pg(-4_049_696_873_896_861_356)
         );
     }
@@ -300,24 +299,26 @@ mod tests {
             (Field::Float8, ValueRef::Real(1.5), "3ff8000000000000"),
             (Field::Float8, ValueRef::Real(0.0), "0"),
         ] {
-            assert_eq!(
-                field.hash_stored(&stored),
-                Some(field.hash_canonical(text)),
-                "{field:?} {text}"
-            );
+            for h in [RowHasher::Postgres, RowHasher::Local] {
+                assert_eq!(
+                    field.hash_stored(h, &stored),
+                    Some(field.hash_canonical(h, text)),
+                    "{field:?} {text} {h:?}"
+                );
+            }
         }
         // What the type does not print is hashed as a text: no typed value matches.
         assert_ne!(
-            Field::Int4.hash_canonical("7 "),
-            Field::Int4.hash_canonical("7")
+            Field::Int4.hash_canonical(P, "7 "),
+            Field::Int4.hash_canonical(P, "7")
         );
         assert_ne!(
-            Field::Uuid.hash_canonical("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"),
-            Field::Uuid.hash_canonical("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
+            Field::Uuid.hash_canonical(P, "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"),
+            Field::Uuid.hash_canonical(P, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
         );
         assert_ne!(
-            Field::Bytes.hash_canonical("0"),
-            Field::Bytes.hash_canonical("00")
+            Field::Bytes.hash_canonical(P, "0"),
+            Field::Bytes.hash_canonical(P, "00")
         );
     }
 
@@ -347,14 +348,14 @@ mod tests {
     fn rows_fold_as_hash_record_extended() {
         // hash_record_extended(ROW(1::int4, NULL::text, 'hello'::text), 0)
         let row = [
-            Field::Int4.hash_stored(&ValueRef::Integer(1)),
+            Field::Int4.hash_stored(P, &ValueRef::Integer(1)),
             None,
-            Some(Field::Text.hash_canonical("hello")),
+            Some(Field::Text.hash_canonical(P, "hello")),
         ]
         .into_iter()
         .fold(0, fold);
         assert_eq!(row, pg(-667_840_655_563_688_465));
         // hash_record_extended(ROW(int8send(-667840655563688465)), 0)
-        assert_eq!(mix_row(row), pg(-2_977_939_944_421_062_931));
+        assert_eq!(mix_row(P, row), pg(-2_977_939_944_421_062_931));
     }
 }

@@ -25,7 +25,7 @@ mod wire;
 
 pub use health::sqlite_health;
 use health::{index_check_beside_read_back, spawn_health};
-use pg_totals::{on_pg, recheck_on_server};
+use pg_totals::{copy_disagrees, on_pg, recheck_on_server};
 pub use pg_totals::{pg_totals, pg_totals_beside, PgTotals};
 pub use read_back::{capture_base, pairs_by_table, BaseCapture};
 use read_back::{read_back, sqlite_totals_all};
@@ -49,7 +49,7 @@ use crate::plan::{SyncPlan, TablePlan};
 use crate::sink::ddl::quote;
 use crate::sink::health::CheckBeside;
 use crate::source::chunk::ChunkRange;
-use checksum::{bucket, md5, parse_pg_sum, Buckets};
+use checksum::{bucket, md5, parse_pg_sum, Buckets, RowHasher};
 pub use report::{ChangedRow, Health, IntegrityCheck, TableStatus, TableVerdict, VerifyReport};
 use rows::RowDiff;
 use sides::{BySide, TableBase};
@@ -138,6 +138,7 @@ fn sqlite_tables(conn: &Connection, path: &Path) -> Result<HashSet<String>> {
 /// A part of a table checked on its own: one integer-key range, or the whole
 /// table (ctid ranges and partitions mean nothing to SQLite, so such chunks are
 /// summed into one part).
+#[derive(Clone)]
 pub struct Part {
     table: usize,
     /// The rows of the part, as SQLite selects them.
@@ -253,7 +254,16 @@ pub async fn verify(
             }
         };
         let health = spawn_health(path, true, indexes);
-        let (totals, _) = read_back(plan, &parts, path, true, None, &entries).await?;
+        let (totals, _) = read_back(
+            plan,
+            &parts,
+            path,
+            true,
+            |_| RowHasher::Postgres,
+            None,
+            &entries,
+        )
+        .await?;
         Ok(Compared { totals, health })
     };
     // SQLite's errors come after its check, so a damaged file is reported as
@@ -276,7 +286,8 @@ pub async fn verify_with(
 ) -> Result<(VerifyReport, Vec<Option<PairFile>>)> {
     let started = std::time::Instant::now();
     let health = spawn_health(path, false, None);
-    let (totals, files) = read_back(plan, parts, path, true, capture, &[]).await?;
+    let (totals, files) =
+        read_back(plan, parts, path, true, |i| pg.hasher(i), capture, &[]).await?;
     let lite = Compared { totals, health };
     let report = finish(clients, plan, parts, pg, lite, path, started).await?;
     Ok((report, files))
@@ -302,8 +313,26 @@ async fn finish(
     let checks: Vec<TableCheck<'_>> = plan.tables.iter().map(TableCheck::new).collect();
     let health_check = lite.health;
     let present = lite.totals.present;
-    let lite_totals = lite.totals.totals;
-    let pg_totals = &recheck_on_server(clients, plan, parts, pg, &lite_totals).await?;
+    let mut lite_totals = lite.totals.totals;
+    // A part hashed from the COPY was read back in that hash; where the two
+    // disagree, the server's checksum decides, so it is read again in the
+    // server's hash (a damaged part costs a second read, a sound one none).
+    let disagrees = copy_disagrees(pg, &lite_totals);
+    if disagrees.contains(&true) {
+        let again: Vec<Part> = parts
+            .iter()
+            .zip(&disagrees)
+            .filter(|(_, d)| **d)
+            .map(|(p, _)| p.clone())
+            .collect();
+        let (reread, _) =
+            read_back(plan, &again, path, true, |_| RowHasher::Postgres, None, &[]).await?;
+        let positions = disagrees.iter().enumerate().filter(|(_, d)| **d);
+        for ((i, _), totals) in positions.zip(reread.totals) {
+            lite_totals[i] = totals;
+        }
+    }
+    let pg_totals = &recheck_on_server(clients, plan, parts, pg, &disagrees, &lite_totals).await?;
     let mut verdicts: Vec<TableVerdict> = plan
         .tables
         .iter()

@@ -6,9 +6,9 @@ use std::sync::Mutex;
 
 use tokio_postgres::Client;
 
-use super::checksum::{self, parse_pg_sum};
+use super::checksum::{self, parse_pg_sum, RowHasher};
 use super::fields::{self, fold, Field};
-use super::wire::{CopyTally, TotalsFrom};
+use super::wire::{CopyTally, TotalsFrom, WIRE_HASHER};
 use super::{Part, TableCheck};
 use crate::error::{Error, Result};
 use crate::plan::SyncPlan;
@@ -58,6 +58,15 @@ impl PgTotals {
     /// (count, hash sum) of each part, in the order of the parts.
     pub fn per_part(&self) -> &[(u64, u64)] {
         &self.totals
+    }
+
+    /// How the read-back hashes `part` to be compared with these totals:
+    /// as the COPY's rows were hashed, or as the server hashes.
+    pub(crate) fn hasher(&self, part: usize) -> RowHasher {
+        match self.from.get(part) {
+            Some(TotalsFrom::Copy) => WIRE_HASHER,
+            _ => RowHasher::Postgres,
+        }
     }
 
     /// These totals, with those of the parts `tally` covers taken from it.
@@ -136,22 +145,32 @@ async fn server_totals(
     })
 }
 
-/// Replaces the COPY's totals of every part whose read-back differs from
-/// them (or that could not be hashed from the COPY) by the server's, before
-/// anything is reported: a difference is only ever told by the server's
-/// checksum. The COPY's hash differing where the server's matches is this
-/// tool's mistake, logged, never a verdict.
+/// The parts whose COPY totals the read-back's disagree with.
+pub(super) fn copy_disagrees(pg: &PgTotals, lite: &[(u64, u64)]) -> Vec<bool> {
+    (0..pg.totals.len())
+        .map(|i| pg.from[i] == TotalsFrom::Copy && lite.get(i) != Some(&pg.totals[i]))
+        .collect()
+}
+
+/// Replaces the COPY's totals of every part the read-back disagreed with
+/// (`disagrees`, [`copy_disagrees`]; `lite` then holds those parts read
+/// again in the server's hash), and of every part that could not be hashed
+/// from the COPY, by the server's, before anything is reported: a
+/// difference is only ever told by the server's checksum. The COPY's hash
+/// differing where the server's matches is this tool's mistake, logged,
+/// never a verdict.
 pub(super) async fn recheck_on_server(
     clients: &[Client],
     plan: &SyncPlan,
     parts: &[Part],
     pg: &PgTotals,
+    disagrees: &[bool],
     lite: &[(u64, u64)],
 ) -> Result<Vec<(u64, u64)>> {
     let chosen: Vec<bool> = (0..parts.len())
         .map(|i| match pg.from[i] {
             TotalsFrom::Server => false,
-            TotalsFrom::Copy => pg.totals[i] != lite[i],
+            TotalsFrom::Copy => disagrees.get(i).copied().unwrap_or(true),
             TotalsFrom::Unknown => true,
         })
         .collect();
@@ -206,16 +225,17 @@ async fn check_server_hash(client: &Client) -> Result<()> {
         Err(e) => return Err(Error::pg(doing)(e)),
     };
     let theirs: i64 = row.try_get(0).map_err(Error::pg(doing))?;
+    let pg = RowHasher::Postgres;
     let ours = [
-        Some(Field::Text.hash_canonical(checksum::HASH_PROBE)),
-        Field::Int4.hash_stored(&rusqlite::types::ValueRef::Integer(1)),
+        Some(Field::Text.hash_canonical(pg, checksum::HASH_PROBE)),
+        Field::Int4.hash_stored(pg, &rusqlite::types::ValueRef::Integer(1)),
         None,
-        Field::Int8.hash_stored(&rusqlite::types::ValueRef::Integer(-2)),
-        Field::Bool.hash_stored(&rusqlite::types::ValueRef::Integer(1)),
+        Field::Int8.hash_stored(pg, &rusqlite::types::ValueRef::Integer(-2)),
+        Field::Bool.hash_stored(pg, &rusqlite::types::ValueRef::Integer(1)),
     ]
     .into_iter()
     .fold(0, fold);
-    if u64::from_be_bytes(theirs.to_be_bytes()) == fields::mix_row(ours) {
+    if u64::from_be_bytes(theirs.to_be_bytes()) == fields::mix_row(pg, ours) {
         return Ok(());
     }
     Err(Error::Aborted(

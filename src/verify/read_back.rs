@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
+use super::checksum::RowHasher;
 use super::indexes::{EntryPositions, Sums};
 use super::{open_sqlite, sqlite_tables, Part, RecordBuffers, SqliteTotals, TableCheck};
 use crate::error::{Error, Result};
@@ -22,7 +23,7 @@ pub(super) async fn sqlite_totals_all(
     parts: &[Part],
     path: &Path,
 ) -> Result<SqliteTotals> {
-    read_back(plan, parts, path, true, None, &[])
+    read_back(plan, parts, path, true, |_| RowHasher::Postgres, None, &[])
         .await
         .map(|(totals, _)| totals)
 }
@@ -36,7 +37,8 @@ pub struct BaseCapture<'a> {
 }
 
 /// Reads every part of the file at `path` back, each on a thread of its own:
-/// counts, hash sums when `checksums`, the base's side files when `capture` is
+/// counts, hash sums when `checksums` (part `i`'s rows hashed by `hasher(i)`),
+/// the base's side files when `capture` is
 /// given (one per part whose table has a spec), and the sums of the index
 /// entries of the tables `entries` has positions for (by the plan's table).
 pub(super) async fn read_back(
@@ -44,6 +46,7 @@ pub(super) async fn read_back(
     parts: &[Part],
     path: &Path,
     checksums: bool,
+    hasher: impl Fn(usize) -> RowHasher,
     capture: Option<&BaseCapture<'_>>,
     entries: &[Option<EntryPositions>],
 ) -> Result<(SqliteTotals, Vec<Option<PairFile>>)> {
@@ -67,6 +70,7 @@ pub(super) async fn read_back(
             });
             ReadJob {
                 part: i,
+                hasher: hasher(i),
                 table: p.table,
                 range: p.range.clone(),
                 side,
@@ -80,7 +84,7 @@ pub(super) async fn read_back(
         jobs.into_par_iter()
             .map(|job| {
                 let conn = open_sqlite(&path_buf)?;
-                let check = TableCheck::new(&tables[job.table]);
+                let check = TableCheck::new(&tables[job.table]).hashed_by(job.hasher);
                 let mut pairs = match job.side {
                     Some((side, spec)) => Some(PairWriter::create(side, &spec)?),
                     None => None,
@@ -138,14 +142,23 @@ pub async fn capture_base(
     path: &Path,
     capture: &BaseCapture<'_>,
 ) -> Result<Vec<Option<PairFile>>> {
-    read_back(plan, parts, path, false, Some(capture), &[])
-        .await
-        .map(|(_, files)| files)
+    read_back(
+        plan,
+        parts,
+        path,
+        false,
+        |_| RowHasher::Postgres,
+        Some(capture),
+        &[],
+    )
+    .await
+    .map(|(_, files)| files)
 }
 
 /// One part to read back, and where its side file goes.
 struct ReadJob {
     part: usize,
+    hasher: RowHasher,
     table: usize,
     range: ChunkRange,
     side: Option<(PathBuf, PairSpec)>,

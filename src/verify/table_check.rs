@@ -3,7 +3,7 @@
 //! values or as its hash.
 
 use super::canonical;
-use super::checksum::{pg_record_expr, record_text, text_hash};
+use super::checksum::{pg_record_expr, record_text, RowHasher};
 use super::fields::{self, fold, Field};
 use crate::mapping::format::{Affinity, Format};
 use crate::mapping::types::ValueKind;
@@ -22,6 +22,9 @@ pub(crate) struct TableCheck<'a> {
     /// Indices of the key columns: the primary key, or every column.
     pub(super) key: Vec<usize>,
     pub(super) has_key: bool,
+    /// How [`TableCheck::row_hash`] hashes: as the server, unless both
+    /// halves are computed here.
+    hasher: RowHasher,
 }
 
 impl<'a> TableCheck<'a> {
@@ -48,6 +51,7 @@ impl<'a> TableCheck<'a> {
                     .filter_map(|k| names.iter().position(|n| n == k))
                     .collect(),
                 has_key: true,
+                hasher: RowHasher::Postgres,
             },
             None => TableCheck {
                 plan,
@@ -55,8 +59,14 @@ impl<'a> TableCheck<'a> {
                 fields,
                 key: (0..names.len()).collect(),
                 has_key: false,
+                hasher: RowHasher::Postgres,
             },
         }
+    }
+
+    /// The same check, hashing rows with `hasher`.
+    pub(crate) fn hashed_by(self, hasher: RowHasher) -> TableCheck<'a> {
+        TableCheck { hasher, ..self }
     }
 
     /// The table this check compares.
@@ -78,7 +88,9 @@ impl<'a> TableCheck<'a> {
     }
 
     /// The row hash of one SQLite row whose columns `value(i)` gives, the same
-    /// as PostgreSQL computes for its row. Allocation-free for the common
+    /// as PostgreSQL computes for its row (with [`RowHasher::Postgres`]; the
+    /// same as `verify::wire` computes from the COPY with
+    /// [`RowHasher::Local`]). Allocation-free for the common
     /// kinds: this is most of verification's own CPU time.
     pub(crate) fn row_hash<'v>(
         &self,
@@ -88,13 +100,13 @@ impl<'a> TableCheck<'a> {
         let mut row = 0;
         for (i, field) in self.fields.iter().enumerate() {
             let v = value(i)?;
-            let hash = match field.hash_stored(&v) {
+            let hash = match field.hash_stored(self.hasher, &v) {
                 Some(hash) => Some(hash),
                 None => self.canonical_hash(i, *field, v, &mut buffers.value),
             };
             row = fold(row, hash);
         }
-        Ok(fields::mix_row(row))
+        Ok(fields::mix_row(self.hasher, row))
     }
 
     /// A field's hash through its canonical text (`None` for NULL). A value
@@ -109,9 +121,9 @@ impl<'a> TableCheck<'a> {
     ) -> Option<u64> {
         text.clear();
         match canonical::write_canonical(text, v, self.kind(i), self.format(i), self.affinity[i]) {
-            Ok(true) => Some(field.hash_canonical(text)),
+            Ok(true) => Some(field.hash_canonical(self.hasher, text)),
             Ok(false) => None,
-            Err(e) => Some(text_hash(&not_as_mapped(&e))),
+            Err(e) => Some(self.hasher.bytes(not_as_mapped(&e).as_bytes())),
         }
     }
 

@@ -6,7 +6,9 @@
 //! Every value it hashes also arrives in the COPY, in the type's binary send
 //! form, so this module computes the same row hash — `hash_record_extended`
 //! over each column's field (`verify::fields`), then `fields::mix_row` — from
-//! those bytes, beside the copy and off the server.
+//! those bytes, beside the copy and off the server. Since both halves are
+//! then ours, both hash with XXH3 instead of the server's lookup3
+//! (`checksum::RowHasher`): the same fields and folds, a cheaper function.
 //!
 //! What keeps it a verification: the bytes are hashed as PostgreSQL sent them,
 //! walked here on their own (not through the batch's value index), and the
@@ -15,9 +17,10 @@
 //! quoting, which the read-back shares), never by the converters that wrote
 //! SQLite (`mapping::decode`). A bug in locating, decoding, converting or
 //! writing a value changes what SQLite holds and not this hash, so the
-//! read-back still differs. A part whose hashes disagree with the read-back is checksummed on
-//! the server before anything is reported (`verify::recheck_on_server`), so a
-//! mistake here costs time, never a false verdict.
+//! read-back still differs. A part whose hashes disagree with the read-back is
+//! read back again in lookup3 and checksummed on the server before anything
+//! is reported (`verify::recheck_on_server`), so a mistake here costs time,
+//! never a false verdict.
 //!
 //! Only columns whose canonical form is exactly known from the binary value
 //! are taken: the default mapping of every type, except arrays of text forms
@@ -28,7 +31,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::canonical::push_array_element;
-use super::checksum::{pg_hash_bytes, pg_hash_u32};
+use super::checksum::RowHasher;
 use super::fields::{self, fold, Field};
 use super::TableCheck;
 use crate::mapping::format::{Affinity, Format, FractionStyle};
@@ -175,33 +178,38 @@ impl WireField {
     }
 
     /// The field's hash (`None`: NULL), `text` a scratch buffer.
-    fn hash(self, value: Option<&[u8]>, text: &mut String) -> Result<Option<u64>, String> {
+    fn hash(
+        self,
+        h: RowHasher,
+        value: Option<&[u8]>,
+        text: &mut String,
+    ) -> Result<Option<u64>, String> {
         let Some(v) = value else { return Ok(None) };
         let hash = match self {
-            WireField::Int2 => word(i32::from(i16::from_be_bytes(fixed(v)?))),
-            WireField::Int4 => word(i32::from_be_bytes(fixed(v)?)),
-            WireField::Int8 => pg_hash_bytes(&fixed::<8>(v)?),
+            WireField::Int2 => fields::word_hash(h, i32::from(i16::from_be_bytes(fixed(v)?))),
+            WireField::Int4 => fields::word_hash(h, i32::from_be_bytes(fixed(v)?)),
+            WireField::Int8 => h.bytes(&fixed::<8>(v)?),
             WireField::Bool => match v {
-                [0] => pg_hash_u32(0),
-                [1] => pg_hash_u32(1),
+                [0] => h.word(0),
+                [1] => h.word(1),
                 _ => return Err(format!("a boolean of {} bytes", v.len())),
             },
-            WireField::Float8 => fields::float_hash(f64::from_be_bytes(fixed(v)?)),
+            WireField::Float8 => fields::float_hash(h, f64::from_be_bytes(fixed(v)?)),
             WireField::Bytes { len } => {
                 if len.is_some_and(|l| l != v.len()) {
                     return Err(format!("a uuid of {} bytes", v.len()));
                 }
-                pg_hash_bytes(v)
+                h.bytes(v)
             }
-            WireField::Text => pg_hash_bytes(v),
+            WireField::Text => h.bytes(v),
             WireField::Jsonb => match v.split_first() {
-                Some((1, json)) => pg_hash_bytes(json),
+                Some((1, json)) => h.bytes(json),
                 _ => return Err("a jsonb value of an unknown version".into()),
             },
             printed => {
                 text.clear();
                 printed.print(v, text)?;
-                pg_hash_bytes(text.as_bytes())
+                h.bytes(text.as_bytes())
             }
         };
         Ok(Some(hash))
@@ -302,10 +310,14 @@ impl Element {
     }
 }
 
-/// The first-look hash of a table's rows as the COPY sends them.
+/// The first-look hash of a table's rows as the COPY sends them, in
+/// [`RowHasher::Local`]: only the read-back's sums meet it.
 pub(crate) struct WireCheck {
     fields: Vec<WireField>,
 }
+
+/// How a [`WireCheck`] and the read-back it is compared with hash.
+pub(crate) const WIRE_HASHER: RowHasher = RowHasher::Local;
 
 impl WireCheck {
     /// `Err(i)` when column `i`'s canonical form is not known here (the
@@ -332,9 +344,9 @@ impl WireCheck {
             for field in &self.fields {
                 let (value, next) = next_value(wire, at)?;
                 at = next;
-                row = fold(row, field.hash(value, &mut text)?);
+                row = fold(row, field.hash(WIRE_HASHER, value, &mut text)?);
             }
-            sum = sum.wrapping_add(fields::mix_row(row));
+            sum = sum.wrapping_add(fields::mix_row(WIRE_HASHER, row));
         }
         if at != wire.len() {
             return Err(format!("{} bytes left after {rows} rows", wire.len() - at));
@@ -467,11 +479,6 @@ fn fixed<const N: usize>(v: &[u8]) -> Result<[u8; N], String> {
         .map_err(|_| format!("a value of {} bytes where {N} were expected", v.len()))
 }
 
-/// `hashint4extended`.
-fn word(i: i32) -> u64 {
-    pg_hash_u32(u32::from_ne_bytes(i.to_ne_bytes()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,10 +513,13 @@ mod tests {
         let (count, sum) = check.totals(&wire, 2).unwrap();
         assert_eq!(count, 2);
         let stored = |a: ValueRef<'_>, b: ValueRef<'_>| {
-            fields::mix_row(fold(
-                fold(0, Field::Int4.hash_stored(&a)),
-                Field::StoredText.hash_stored(&b),
-            ))
+            fields::mix_row(
+                WIRE_HASHER,
+                fold(
+                    fold(0, Field::Int4.hash_stored(WIRE_HASHER, &a)),
+                    Field::StoredText.hash_stored(WIRE_HASHER, &b),
+                ),
+            )
         };
         let expected = stored(ValueRef::Integer(7), ValueRef::Text(b"hello"))
             .wrapping_add(stored(ValueRef::Null, ValueRef::Text(b"")));
@@ -585,10 +595,13 @@ mod tests {
         // 2024-01-02 03:04:05.6789 UTC, in microseconds since 2000-01-01.
         let micros: i64 = 757_479_845_678_900;
         let wire = wire_rows(&[&[Some(&micros.to_be_bytes())]]);
-        let expected = fields::mix_row(fold(
-            0,
-            Some(Field::Text.hash_canonical("2024-01-02 03:04:05.6789+00")),
-        ));
+        let expected = fields::mix_row(
+            WIRE_HASHER,
+            fold(
+                0,
+                Some(Field::Text.hash_canonical(WIRE_HASHER, "2024-01-02 03:04:05.6789+00")),
+            ),
+        );
         for style in [TimeText::ISO_UTC, always] {
             let check = WireCheck::of([col(Format::Time(style))]).unwrap();
             assert_eq!(check.totals(&wire, 1).unwrap(), (1, expected), "{style:?}");
