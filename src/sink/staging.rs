@@ -504,6 +504,11 @@ mod tests {
         std::fs::write(dir.path().join("app.db-journal"), b"j").unwrap();
         let (s, stale) = Staging::create(&t).unwrap();
         assert_eq!(stale.as_deref(), Some(s.path()));
+        assert_eq!(
+            std::fs::metadata(s.path()).unwrap().len(),
+            0,
+            "a killed run's rows are emptied out"
+        );
         assert!(!left_side.exists(), "a killed run's side file is removed");
         assert!(dir.path().join("app.db-journal").exists());
         std::fs::write(sidecar(s.path(), "-base-0"), b"pairs").unwrap();
