@@ -14,15 +14,14 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use futures_util::StreamExt;
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use tokio_postgres::Client;
 
 use super::{
-    add_hash, as_i64, bucket_count, differing_buckets, merge_sorted, merged_column, pg_bucket_sums,
-    pg_hash_totals, take_hash, totals_agree, BucketSums, KeyColumn, KeyDifference, MergedRows,
-    PgKeys, SortedKey, SortedKind, PG_HASH_SUMS,
+    add_hash, as_i64, bucket_count, differing_buckets, each_pg_row, merge_sorted, merged_column,
+    pg_bucket_sums, pg_hash_totals, take_hash, totals_agree, BucketSums, KeyColumn, KeyDifference,
+    MergedRows, PgKeys, SortedKey, SortedKind, PG_HASH_SUMS,
 };
 use crate::error::{Error, Result};
 use crate::plan::TablePlan;
@@ -217,19 +216,13 @@ pub(super) async fn hashed_difference(
             "SELECT {}, {hash} FROM {from} WHERE {condition}",
             key.pg_select()
         );
-        let rows = client
-            .query_raw(&sql, std::iter::empty::<i32>())
-            .await
-            .map_err(Error::pg(what))?;
-        futures_util::pin_mut!(rows);
-        while let Some(r) = rows.next().await {
-            let (k, h): (String, i64) = r
-                .and_then(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                .map_err(Error::pg(what))?;
+        let read = |r: &tokio_postgres::Row| Ok((r.try_get(0)?, r.try_get(1)?));
+        each_pg_row(client, &sql, what, read, |(k, h): (String, i64)| {
             take_hash(&mut pg_total, h);
             merged_hashes.push(h);
             merged.insert(k);
-        }
+        })
+        .await?;
     }
 
     let sqlite_sql = format!(

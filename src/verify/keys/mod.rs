@@ -580,22 +580,28 @@ async fn pg_bucket_sums(
 }
 
 /// Streams the single column of `sql`'s rows into `each`.
-async fn each_pg_value<T>(
-    client: &Client,
-    sql: &str,
-    what: &str,
-    mut each: impl FnMut(T),
-) -> Result<()>
+async fn each_pg_value<T>(client: &Client, sql: &str, what: &str, each: impl FnMut(T)) -> Result<()>
 where
     T: for<'a> tokio_postgres::types::FromSql<'a>,
 {
+    each_pg_row(client, sql, what, |r| r.try_get(0), each).await
+}
+
+/// Streams `sql`'s rows into `each`, each taken apart by `read`.
+async fn each_pg_row<T>(
+    client: &Client,
+    sql: &str,
+    what: &str,
+    read: impl Fn(&tokio_postgres::Row) -> std::result::Result<T, tokio_postgres::Error>,
+    mut each: impl FnMut(T),
+) -> Result<()> {
     let rows = client
         .query_raw(sql, std::iter::empty::<i32>())
         .await
         .map_err(Error::pg(what))?;
     futures_util::pin_mut!(rows);
     while let Some(r) = rows.next().await {
-        each(r.and_then(|r| r.try_get(0)).map_err(Error::pg(what))?);
+        each(r.and_then(|r| read(&r)).map_err(Error::pg(what))?);
     }
     Ok(())
 }
