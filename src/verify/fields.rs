@@ -7,7 +7,8 @@
 //! reproducible from the value SQLite stores, or else the column's canonical
 //! text (`verify::canonical`), hashed as a text. On this side the same
 //! functions run on the stored values: lookup3 over bytes or over one 32-bit
-//! word (`checksum::pg_hash_bytes`, `checksum::pg_hash_u32`).
+//! word, or, where both halves are computed here, XXH3 in its place
+//! (`checksum::RowHasher`).
 //!
 //! The typed fields save PostgreSQL printing the value: on the 1M-row wide
 //! benchmark table the server's checksum took 3.5 s as the text of a record of
