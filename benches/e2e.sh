@@ -115,6 +115,9 @@ row() {
 
 results="$WORK/results.md"
 : > "$results"
+# One row per profile for the targets section at the end (issue 14's targets
+# 3 and 4, from this run's medians).
+: > "$WORK/targets.md"
 : > "$WORK/failures.md"
 IFS=, read -r -a profiles <<< "$PROFILES"
 for profile in "${profiles[@]}"; do
@@ -232,6 +235,18 @@ for profile in "${profiles[@]}"; do
         }'
         echo
     } >> "$results"
+    # The largest peak RSS of any pg2sqlite run of this profile (every run, not
+    # the median: the target is a ceiling).
+    peak_kib=$(cat "$WORK"/{sync,noverify,verify,delta,deltacopy,deltanb,nothing}.runs | cut -d' ' -f2 | sort -g | tail -n 1)
+    awk -v p="$profile" -v d="$(median "$WORK/delta.runs" 1)" -v c="$(median "$WORK/deltacopy.runs" 1)" \
+        -v n="$(median "$WORK/deltanb.runs" 1)" -v z="$(median "$WORK/nothing.runs" 1)" \
+        -v f="$(median "$WORK/sync.runs" 1)" -v rss="$peak_kib" 'BEGIN {
+        worst = d; if (c > worst) worst = c; if (n > worst) worst = n
+        best = d; if (c < best) best = c; if (n < best) best = n
+        printf "| %s | %.0f–%.0f %% | %s | %.0f %% | %s | %.0f MiB | %s |\n", p,
+            100 * best / f, 100 * worst / f, (100 * worst / f <= 5 ? "met" : "missed"),
+            100 * z / f, (100 * z / f <= 2 ? "met" : "missed"), rss / 1024, (rss / 1024 <= 128 ? "met" : "missed")
+    }' >> "$WORK/targets.md"
     rm -f "$file" "$file.nv" "$base"
     if [ "$KEEP" = 0 ]; then
         psql -X -q "$PGURL/postgres?sslmode=disable" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
@@ -279,6 +294,26 @@ a delta merge refuses, so it is left out (\`--exclude pgbench_history\`).
 
 EOF
     cat "$results"
+    cat <<EOF
+### Issue 14's targets in this run
+
+Targets 3 and 4 from the medians above (the delta's range is the cheapest and
+the dearest of its three backup policies), as a share of the verified full
+sync of the same profile; peak RSS is the largest of every pg2sqlite run here:
+
+| profile | 1 % delta | ≤ 5 % | nothing to merge | ≤ 2 % | peak RSS | ≤ 128 MiB |
+|---|---:|---|---:|---|---:|---|
+EOF
+    cat "$WORK/targets.md"
+    cat <<EOF
+
+Targets 1 and 2 (against DuckDB and ADBC) are measured by \`benches/peers.sh\`
+([\`PEERS_RESULTS.md\`](PEERS_RESULTS.md); 10M rows:
+[\`PEERS_RESULTS_10M.md\`](PEERS_RESULTS_10M.md)). For every target, met or
+not, where the time goes and what would close it:
+[\`PROFILE.md\`, "Issue 14's targets: where they stand"](PROFILE.md#issue-14s-targets-where-they-stand).
+
+EOF
     if [ -s "$WORK/failures.md" ]; then
         printf '### Runs that failed\n\n'
         cat "$WORK/failures.md"
