@@ -235,6 +235,12 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         } else {
             pg2sqlite::verify::IntegrityCheck::Full
         },
+        // Its steps have no row counts to draw a bar of: lines, also on a
+        // terminal.
+        progress: match ProgressMode::detect(args.quiet || args.json) {
+            ProgressMode::Bars => ProgressMode::Lines,
+            mode => mode,
+        },
     };
     let report = verify_only(&opts)?;
     print_summary(args.json, || report.to_json(), || report.to_text())?;

@@ -482,6 +482,7 @@ pub struct VerifyOptions {
     pub map: Option<SchemaMap>,
     /// How much of SQLite's own structure to check.
     pub integrity: crate::verify::IntegrityCheck,
+    pub progress: ProgressMode,
 }
 
 /// Compares PostgreSQL with an existing SQLite file.
@@ -493,6 +494,8 @@ pub fn verify_only(opts: &VerifyOptions) -> Result<crate::verify::VerifyReport> 
     // PostgreSQL is asked, and a damaged target is reported as such before any
     // checksum reads its rows.
     let before = crate::sink::seal::BeforeCheck::observe(&opts.target);
+    let progress = Progress::new(opts.progress, Vec::new());
+    progress.phase("checking the file while PostgreSQL's catalog is read");
     let checked = CheckBeside::start(&opts.target)?;
     let report = runtime.block_on(async {
         let (coordinator, plan, chunks, clients) = match prepare_verify(opts).await {
@@ -506,11 +509,14 @@ pub fn verify_only(opts: &VerifyOptions) -> Result<crate::verify::VerifyReport> 
             &opts.target,
             opts.integrity,
             checked,
+            &progress,
         )
         .await;
         let _ = coordinator.batch_execute("COMMIT").await;
         report
-    })?;
+    });
+    progress.finish();
+    let report = report?;
     // A file found sound, and not written while it was read, needs no second
     // whole-file check before the next merge (`sink::seal`).
     if report.health.integrity.is_empty() {

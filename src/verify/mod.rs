@@ -241,9 +241,22 @@ pub async fn verify(
     path: &Path,
     integrity: IntegrityCheck,
     checked: CheckBeside,
+    progress: &crate::progress::Progress,
 ) -> Result<VerifyReport> {
     let started = std::time::Instant::now();
     let parts = parts(plan, chunks);
+    // The server's estimate; a table never analyzed has none.
+    let rows: f64 = plan.tables.iter().map(|t| t.estimated_rows.max(0.0)).sum();
+    progress.phase(&format!(
+        "checksumming {} table{}{} on both sides",
+        plan.tables.len(),
+        if plan.tables.len() == 1 { "" } else { "s" },
+        if rows >= 1.0 {
+            format!(" (about {rows:.0} rows)")
+        } else {
+            String::new()
+        }
+    ));
     let lite = async {
         checked.passed().await?;
         let (indexes, entries) = match integrity {
@@ -269,6 +282,7 @@ pub async fn verify(
     // SQLite's errors come after its check, so a damaged file is reported as
     // such; PostgreSQL's do not depend on the file.
     let (pg, lite) = tokio::try_join!(pg_totals(clients, plan, &parts), lite)?;
+    progress.phase("comparing, and narrowing down any difference");
     finish(clients, plan, &parts, &pg, lite, path, started).await
 }
 

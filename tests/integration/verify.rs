@@ -579,6 +579,51 @@ fn quick_check_is_asked_for_and_reported() {
     );
 }
 
+/// `verify` reads every row on both sides, which takes minutes on a large file:
+/// it says which step it is at on stderr, as the other commands do, and
+/// nothing there with `--quiet`; the report on stdout is the same either way.
+#[test]
+fn verify_shows_its_steps_unless_quiet() {
+    let (db, _dir, target) = synced_demo();
+    let target_arg = target.to_str().expect("UTF-8 path");
+    let url = db.url();
+    let args = [
+        "verify",
+        "--source",
+        url.as_str(),
+        "--target",
+        target_arg,
+        "--schema",
+        "public,billing",
+    ];
+    let shown = run(&args);
+    assert_eq!(shown.code, Some(0), "{}", shown.stderr);
+    for step in [
+        "pg2sqlite: checking the file",
+        "pg2sqlite: checksumming ",
+        "pg2sqlite: comparing",
+    ] {
+        assert!(
+            shown.stderr.contains(step),
+            "no {step:?} in:\n{}",
+            shown.stderr
+        );
+    }
+    let quiet = run(&[&args[..], &["--quiet"]].concat());
+    assert_eq!(quiet.code, Some(0), "{}", quiet.stderr);
+    assert!(
+        !quiet.stderr.contains("pg2sqlite: "),
+        "--quiet printed progress:\n{}",
+        quiet.stderr
+    );
+    for report in [&shown.stdout, &quiet.stdout] {
+        assert!(
+            report.contains("verified: PostgreSQL and SQLite agree"),
+            "{report}"
+        );
+    }
+}
+
 /// A sync hashes PostgreSQL's side of its first look from the COPY's own rows
 /// (`verify::wire`) for the kinds whose canonical text it can print. Each
 /// value here is one that text is easy to get wrong (BC dates, infinities,
