@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::Value as Json;
 
-use crate::common::{run, sync, TestDb};
+use crate::common::{run, sync, Run, TestDb};
 
 fn verify_json(db: &TestDb, target: &Path) -> (Option<i32>, Json) {
     verify_schemas_json(db, target, "public,billing")
@@ -39,6 +39,22 @@ fn verify_args_json(
         )
     });
     (r.code, json)
+}
+
+/// `verify` of the demo's schemas with its text report, and `extra` arguments.
+fn verify_text(db: &TestDb, target: &Path, extra: &[&str]) -> Run {
+    let target = target.to_str().expect("UTF-8 path");
+    let url = db.url();
+    let args = [
+        "verify",
+        "--source",
+        url.as_str(),
+        "--target",
+        target,
+        "--schema",
+        "public,billing",
+    ];
+    run(&[&args[..], extra].concat())
 }
 
 fn table<'a>(report: &'a Json, name: &str) -> &'a Json {
@@ -554,24 +570,11 @@ fn quick_check_is_asked_for_and_reported() {
     let (code, full) = verify_json(&db, &target);
     assert_eq!(code, Some(0), "{full}");
     assert_eq!(full["health"]["depth"], "full", "{full}");
-    let target_arg = target.to_str().expect("UTF-8 path");
-    let url = db.url();
-    let args = [
-        "verify",
-        "--source",
-        url.as_str(),
-        "--target",
-        target_arg,
-        "--schema",
-        "public,billing",
-        "--quick-check",
-    ];
-    let json_run = run(&[&args[..], &["--json"]].concat());
-    assert_eq!(json_run.code, Some(0), "{}", json_run.stderr);
-    let quick: Json = serde_json::from_str(json_run.stdout.trim()).expect("JSON");
+    let (code, quick) = verify_schemas_json_with(&db, &target, &["--quick-check"]);
+    assert_eq!(code, Some(0), "{quick}");
     assert_eq!(quick["health"]["depth"], "quick", "{quick}");
     assert_eq!(quick["match"], true, "{quick}");
-    let text = run(&args);
+    let text = verify_text(&db, &target, &["--quick-check"]);
     assert!(
         text.stdout.contains("PRAGMA quick_check: ok"),
         "{}",
@@ -585,18 +588,7 @@ fn quick_check_is_asked_for_and_reported() {
 #[test]
 fn verify_shows_its_steps_unless_quiet() {
     let (db, _dir, target) = synced_demo();
-    let target_arg = target.to_str().expect("UTF-8 path");
-    let url = db.url();
-    let args = [
-        "verify",
-        "--source",
-        url.as_str(),
-        "--target",
-        target_arg,
-        "--schema",
-        "public,billing",
-    ];
-    let shown = run(&args);
+    let shown = verify_text(&db, &target, &[]);
     assert_eq!(shown.code, Some(0), "{}", shown.stderr);
     for step in [
         "pg2sqlite: checking the file",
@@ -609,7 +601,7 @@ fn verify_shows_its_steps_unless_quiet() {
             shown.stderr
         );
     }
-    let quiet = run(&[&args[..], &["--quiet"]].concat());
+    let quiet = verify_text(&db, &target, &["--quiet"]);
     assert_eq!(quiet.code, Some(0), "{}", quiet.stderr);
     assert!(
         !quiet.stderr.contains("pg2sqlite: "),
