@@ -28,7 +28,9 @@
 #
 # measuring wall time and peak RSS with /usr/bin/time -f "%e %M" (for the
 # baseline, the largest process of the pipeline). It writes the medians, with
-# the machine and the commands, to benches/RESULTS.md (or --out).
+# the machine and the commands, to benches/RESULTS.md (or --out), and ends it
+# with issue 14's targets this run measures (the delta's and nothing-to-merge's
+# shares of the verified full sync, and the largest peak RSS).
 #
 # PostgreSQL: $PGURL (default postgres://root@127.0.0.1:5432), sslmode=disable
 # for both tools. Files go to $BENCH_DIR (default /tmp/p2s_e2e); at scale 1 they
