@@ -584,7 +584,7 @@ fn quick_check_is_asked_for_and_reported() {
 
 /// `verify` reads every row on both sides, which takes minutes on a large file:
 /// it says which step it is at on stderr, as the other commands do, and
-/// nothing there with `--quiet`; the report on stdout is the same either way.
+/// nothing there with `--quiet`; either way the report reaches stdout.
 #[test]
 fn verify_shows_its_steps_unless_quiet() {
     let (db, _dir, target) = synced_demo();
